@@ -1,0 +1,171 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { z } from 'zod';
+import { ErrorCodes, PatchbayError } from './errors.js';
+import type { CommandEvent, CommandInput, EndpointStatus, JsonValue, Meta, OutboundEvent, ReplyEvent, ReplyInit } from './events.js';
+import type { Logger } from './logger.js';
+import type { Counter } from './metrics.js';
+import type { GatewayHealth, StateSnapshot, DeviceInfo } from './health.js';
+
+/** What every driver and adapter gets from the core. */
+export interface EndpointContext {
+  /** The device or host id from the config. */
+  readonly id: string;
+  /** The gateway's name (`gateway.name`), for protocols that announce themselves. */
+  readonly gatewayName: string;
+  /** A child logger bound to this endpoint. */
+  readonly logger: Logger;
+  /** Aborted when `stop()` begins: pass it to timers, sockets and loops started in `start()`. */
+  readonly signal: AbortSignal;
+  /** A counter bound to this endpoint, exported on `/metrics`. */
+  counter(name: string, help: string): Counter;
+  /** Report this endpoint's own status (a lost connection, a reconnect). Logged once per transition. */
+  status(status: EndpointStatus, reason?: string): void;
+  /** Report a fatal failure: the supervisor stops and restarts this endpoint with back-off. */
+  fail(error: unknown): void;
+}
+
+/** The context of a device driver. */
+export interface DriverContext extends EndpointContext {
+  /** Report a channel's value. The core stamps id, time and origin, stores it and routes it. */
+  emit(channel: string, value: JsonValue, meta?: Meta): void;
+}
+
+/** Options of {@link HostContext.submit}. */
+export interface SubmitOptions {
+  /**
+   * Also put the reply in this host's outbox, journaled and retried like any event, for
+   * protocols that push replies back later (Jeedom's callback, Tracim's client socket).
+   */
+  deliverReply?: boolean;
+  /** Overrides the gateway's command timeout for this command. */
+  timeoutMs?: number;
+}
+
+/** A handler for one HTTP path on the gateway's own HTTP server. */
+export type HttpHandler = (request: IncomingMessage, response: ServerResponse) => void;
+/** A handler for an HTTP upgrade (WebSocket) on one path. */
+export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/** The gateway's HTTP server, for adapters that serve on it (the WebSocket API, the status page). */
+export interface HttpMount {
+  /** Serve `path` (exact match, any method). Returns a function that removes the route. */
+  route(path: string, handler: HttpHandler): () => void;
+  /** Handle upgrades on `path`. Returns a function that removes the handler. */
+  upgrade(path: string, handler: UpgradeHandler): () => void;
+}
+
+/** The context of a host adapter. */
+export interface HostContext extends EndpointContext {
+  /**
+   * Submit a command decoded from the host's protocol. Always resolves with exactly one
+   * reply: the device's, or a failed one (unknown device, timeout, paused...). Never rejects.
+   */
+  submit(command: CommandInput, options?: SubmitOptions): Promise<ReplyEvent>;
+  /** The current state of every device routed to this host. */
+  snapshot(): StateSnapshot;
+  /** Every device routed to this host, with its status and whether it is paused. */
+  devices(): DeviceInfo[];
+  /** Pause or resume a device's traffic (its state is not routed, commands are refused). False if unknown. */
+  setPaused(device: string, paused: boolean): boolean;
+  /** The gateway's health, as `/healthz` serves it. */
+  health(): GatewayHealth;
+  /** The gateway's HTTP server, when the app runs one. */
+  readonly http: HttpMount | undefined;
+}
+
+/** A device driver, as made by its definition's `create`. Does nothing until `start()`. */
+export interface Driver {
+  start(): Promise<void> | void;
+  /** Undoes everything `start()` did. */
+  stop(): Promise<void> | void;
+  /** Carry out a command; the core adds the timeout. Throwing is a failed reply. */
+  send(command: CommandEvent): Promise<ReplyInit> | ReplyInit;
+}
+
+/** A host adapter, as made by its definition's `create`. Does nothing until `start()`. */
+export interface Adapter {
+  start(): Promise<void> | void;
+  /** Undoes everything `start()` did. */
+  stop(): Promise<void> | void;
+  /**
+   * Hand one event to the host. Return (or resolve) once the host has it. Throw (or reject)
+   * to have the outbox keep it and retry with back-off; a `PatchbayError` with code
+   * `EVENT_REJECTED` instead drops it as undeliverable (counted and logged).
+   */
+  deliver(event: OutboundEvent): Promise<void> | void;
+  /**
+   * Optional: hand over everything queued at once (at most `maxBatch`). When present the
+   * outbox uses it instead of `deliver` for queued events. All or nothing: throwing retries the batch.
+   */
+  deliverBatch?(events: readonly OutboundEvent[]): Promise<void> | void;
+}
+
+interface DefinitionBase<Kind extends string, Schema extends z.ZodType, Context, Instance> {
+  kind: Kind;
+  /** The name configs use (`driver: sim`, `adapter: jeedom`). */
+  type: string;
+  /** One line for `patchbay check` and the README. */
+  description?: string;
+  /** Validates and defaults the endpoint's `options`. */
+  config: Schema;
+  create(config: z.output<Schema>, ctx: Context): Instance;
+}
+
+/** What a driver package default-exports. */
+export type DriverDefinition<Schema extends z.ZodType = z.ZodType> = DefinitionBase<'driver', Schema, DriverContext, Driver>;
+/** What an adapter package default-exports. */
+export type AdapterDefinition<Schema extends z.ZodType = z.ZodType> = DefinitionBase<'adapter', Schema, HostContext, Adapter>;
+/** Either kind of definition. */
+export type AnyDefinition = DriverDefinition | AdapterDefinition;
+
+/** Declares a driver; the identity function, for type inference. */
+export function defineDriver<Schema extends z.ZodType>(definition: Omit<DriverDefinition<Schema>, 'kind'>): DriverDefinition<Schema> {
+  return { kind: 'driver', ...definition };
+}
+
+/** Declares a host adapter; the identity function, for type inference. */
+export function defineAdapter<Schema extends z.ZodType>(definition: Omit<AdapterDefinition<Schema>, 'kind'>): AdapterDefinition<Schema> {
+  return { kind: 'adapter', ...definition };
+}
+
+/**
+ * Checks a loaded module's default export is a usable definition of the expected kind,
+ * listing every problem at once (the way fastify checks plugins).
+ */
+export function assertDefinition<K extends AnyDefinition['kind']>(
+  value: unknown,
+  expected: { kind: K; source: string },
+): asserts value is Extract<AnyDefinition, { kind: K }> {
+  const problems: string[] = [];
+  const candidate = value as Partial<Record<keyof AnyDefinition, unknown>> | null | undefined;
+  if (typeof candidate !== 'object' || candidate === null) {
+    problems.push(`expected an object, got ${candidate === null ? 'null' : typeof candidate}`);
+  } else {
+    if (candidate.kind !== expected.kind) problems.push(`"kind" must be "${expected.kind}", got ${JSON.stringify(candidate.kind)}`);
+    if (typeof candidate.type !== 'string' || !/^[a-z0-9][a-z0-9._-]*$/i.test(candidate.type)) {
+      problems.push(`"type" must be a non-empty name of letters, digits, ".", "_" or "-", got ${JSON.stringify(candidate.type)}`);
+    }
+    const config = candidate.config as { safeParse?: unknown } | undefined;
+    if (typeof config !== 'object' || config === null || typeof config.safeParse !== 'function') {
+      problems.push('"config" must be a zod schema');
+    }
+    if (typeof candidate.create !== 'function') problems.push('"create" must be a function (config, ctx) => instance');
+  }
+  if (problems.length > 0) {
+    throw new PatchbayError(ErrorCodes.DEFINITION_INVALID, `${expected.source} is not a valid ${expected.kind} definition: ${problems.join('; ')}`, {
+      context: { source: expected.source, problems },
+    });
+  }
+}
+
+/** Checks a created instance has the methods its kind needs. */
+export function assertInstance(instance: unknown, expected: { kind: AnyDefinition['kind']; type: string }): void {
+  const methods = expected.kind === 'driver' ? ['start', 'stop', 'send'] : ['start', 'stop', 'deliver'];
+  const missing = methods.filter((m) => typeof (instance as Record<string, unknown> | null)?.[m] !== 'function');
+  if (missing.length > 0) {
+    throw new PatchbayError(ErrorCodes.DEFINITION_INVALID, `${expected.kind} "${expected.type}": create() returned an object without ${missing.join(', ')}`, {
+      context: { type: expected.type, missing },
+    });
+  }
+}

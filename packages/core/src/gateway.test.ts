@@ -1,0 +1,164 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineAdapter, defineDriver, type CommandEvent, type DriverContext, type HostContext, type OutboundEvent } from './definitions.js';
+import { ErrorCodes, PatchbayError } from './errors.js';
+import { createGateway } from './gateway.js';
+
+function testDriver() {
+  const state: { ctx?: DriverContext; commands: CommandEvent[]; starts: number } = { commands: [], starts: 0 };
+  const definition = defineDriver({
+    type: 'test-driver',
+    config: z.object({}),
+    create: (_c, ctx) => ({
+      start: () => {
+        state.starts++;
+        state.ctx = ctx;
+      },
+      stop: () => undefined,
+      send: (command) => {
+        state.commands.push(command);
+        return { ok: true, value: command.value ?? null };
+      },
+    }),
+  });
+  return { definition, state };
+}
+
+function testHost() {
+  const state: { ctx?: HostContext; delivered: OutboundEvent[]; down: boolean; waiters: (() => void)[] } = { delivered: [], down: false, waiters: [] };
+  const definition = defineAdapter({
+    type: 'test-host',
+    config: z.object({}),
+    create: (_c, ctx) => ({
+      start: () => {
+        state.ctx = ctx;
+      },
+      stop: () => undefined,
+      deliver: (event) => {
+        if (state.down) throw new PatchbayError(ErrorCodes.HOST_UNREACHABLE, 'down');
+        state.delivered.push(event);
+        for (const w of state.waiters.splice(0)) w();
+      },
+    }),
+  });
+  const until = (predicate: () => boolean) =>
+    new Promise<void>((resolve) => {
+      const check = () => (predicate() ? resolve() : state.waiters.push(check));
+      check();
+    });
+  return { definition, state, until };
+}
+
+describe('router', () => {
+  it('router - routes device state to every host when no routes are configured', async () => {
+    const d = testDriver();
+    const a = testHost();
+    const b = testHost();
+    const gateway = createGateway({
+      devices: [{ id: 'dev', definition: d.definition }],
+      hosts: [
+        { id: 'a', definition: a.definition },
+        { id: 'b', definition: b.definition },
+      ],
+    });
+    await gateway.start();
+    d.state.ctx?.emit('temperature', 21);
+    const states = (h: ReturnType<typeof testHost>) => h.state.delivered.filter((e) => e.kind === 'state');
+    expect(states(a)).toMatchObject([{ device: 'dev', channel: 'temperature', value: 21, origin: 'dev' }]);
+    expect(states(b)).toHaveLength(1);
+    await gateway.stop();
+  });
+
+  it('router - honours the routes table', async () => {
+    const d1 = testDriver();
+    const d2 = testDriver();
+    const a = testHost();
+    const b = testHost();
+    const gateway = createGateway({
+      devices: [
+        { id: 'd1', definition: d1.definition },
+        { id: 'd2', definition: d2.definition },
+      ],
+      hosts: [
+        { id: 'a', definition: a.definition },
+        { id: 'b', definition: b.definition },
+      ],
+      routes: [{ devices: ['d1'], hosts: ['a'] }, { devices: ['d2'], hosts: ['a', 'b'] }],
+    });
+    await gateway.start();
+    d1.state.ctx?.emit('x', 1);
+    d2.state.ctx?.emit('y', 2);
+    const states = (h: ReturnType<typeof testHost>) => h.state.delivered.filter((e) => e.kind === 'state').map((e) => (e.kind === 'state' ? e.device : ''));
+    expect(states(a)).toEqual(['d1', 'd2']);
+    expect(states(b)).toEqual(['d2']);
+    const refused = await b.state.ctx?.submit({ device: 'd1', channel: 'x', value: 1 });
+    expect(refused).toMatchObject({ ok: false, code: ErrorCodes.NOT_ROUTED });
+    await gateway.stop();
+  });
+
+  it('router - a reply goes only to the asking host, with deliverReply through its outbox', async () => {
+    const d = testDriver();
+    const a = testHost();
+    const b = testHost();
+    const gateway = createGateway({
+      devices: [{ id: 'dev', definition: d.definition }],
+      hosts: [
+        { id: 'a', definition: a.definition },
+        { id: 'b', definition: b.definition },
+      ],
+    });
+    await gateway.start();
+    const reply = await a.state.ctx?.submit({ device: 'dev', channel: 'relay', value: true, ref: 'c1', meta: { client: 7 } }, { deliverReply: true });
+    expect(reply).toMatchObject({ kind: 'reply', ok: true, value: true, to: 'a', ref: 'c1', meta: { client: 7 }, device: 'dev' });
+    expect(d.state.commands[0]).toMatchObject({ origin: 'a', channel: 'relay', value: true });
+    expect(a.state.delivered.filter((e) => e.kind === 'reply')).toHaveLength(1);
+    expect(b.state.delivered.filter((e) => e.kind === 'reply')).toHaveLength(0);
+    await gateway.stop();
+  });
+
+  it('router - unknown devices and invalid commands get a failed reply, never silence', async () => {
+    const d = testDriver();
+    const a = testHost();
+    const gateway = createGateway({ devices: [{ id: 'dev', definition: d.definition }], hosts: [{ id: 'a', definition: a.definition }] });
+    await gateway.start();
+    await expect(a.state.ctx?.submit({ device: 'nope', channel: 'relay', value: true })).resolves.toMatchObject({ ok: false, code: ErrorCodes.UNKNOWN_DEVICE });
+    await expect(a.state.ctx?.submit({ device: 'dev' } as never)).resolves.toMatchObject({ ok: false, code: ErrorCodes.COMMAND_INVALID });
+    await gateway.stop();
+  });
+
+  it('router - a device that never answers produces a failed reply after the timeout', async () => {
+    const a = testHost();
+    const silent = defineDriver({ type: 'silent', config: z.object({}), create: () => ({ start() {}, stop() {}, send: () => new Promise(() => undefined) }) });
+    const gateway = createGateway({ devices: [{ id: 'dev', definition: silent }], hosts: [{ id: 'a', definition: a.definition }], commandTimeoutMs: 50 });
+    await gateway.start();
+    await expect(a.state.ctx?.submit({ device: 'dev', channel: 'relay', value: true })).resolves.toMatchObject({ ok: false, code: ErrorCodes.COMMAND_TIMEOUT });
+    await gateway.stop({ drainTimeoutMs: 10 });
+  });
+
+  it('outbox - coalesces state per channel while a host is down and delivers the latest on return', async () => {
+    const d = testDriver();
+    const a = testHost();
+    const gateway = createGateway({
+      devices: [{ id: 'dev', definition: d.definition }],
+      hosts: [{ id: 'a', definition: a.definition }],
+      outbox: { backoff: { delays: [5], jitter: 0 } },
+    });
+    await gateway.start();
+    a.state.down = true;
+    for (let i = 0; i < 1000; i++) d.state.ctx?.emit('temperature', i);
+    d.state.ctx?.emit('humidity', 50);
+    const reply = a.state.ctx?.submit({ device: 'dev', channel: 'relay', value: true }, { deliverReply: true });
+    await reply;
+    // Everything waits in one coalesced slot per channel plus the reply.
+    expect(gateway.health().hosts[0]?.queued).toBeLessThanOrEqual(4);
+    a.state.down = false;
+    await a.until(() => a.state.delivered.some((e) => e.kind === 'reply'));
+    const states = a.state.delivered.filter((e) => e.kind === 'state');
+    expect(states.map((e) => (e.kind === 'state' ? [e.channel, e.value] : []))).toEqual([
+      ['temperature', 999],
+      ['humidity', 50],
+    ]);
+    expect(gateway.health().hosts[0]?.retries).toBeGreaterThan(0);
+    await gateway.stop();
+  });
+});

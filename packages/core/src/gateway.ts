@@ -1,0 +1,528 @@
+import { type BackoffPolicy } from './backoff.js';
+import { assertInstance, type Adapter, type AdapterDefinition, type Driver, type DriverDefinition, type HostContext, type HttpMount, type SubmitOptions } from './definitions.js';
+import { describeError, ErrorCodes, PatchbayError, type ErrorCode } from './errors.js';
+import {
+  CommandInputSchema,
+  newEventId,
+  type CommandEvent,
+  type CommandInput,
+  type EndpointStatus,
+  type JsonValue,
+  type Meta,
+  type OutboundEvent,
+  type ReplyEvent,
+  type ReplyInit,
+  type StateEvent,
+  type StatusEvent,
+} from './events.js';
+import type { DeviceInfo, EndpointHealth, GatewayHealth, StateSnapshot } from './health.js';
+import type { Journal } from './journal.js';
+import { silentLogger, type Logger } from './logger.js';
+import { noopMetrics, type MetricsSink } from './metrics.js';
+import { defaultOutboxOptions, Outbox, type OutboxOptions } from './outbox.js';
+import { checkEndpoints, type EndpointSpec, type RouteSpec } from './spec.js';
+import { StateStore } from './stateStore.js';
+import { defaultRestartPolicy, Supervisor, type RestartPolicy } from './supervisor.js';
+
+/** Everything the gateway runs. Endpoint `options` are validated by each definition's schema. */
+export interface GatewayOptions {
+  name?: string;
+  devices: readonly EndpointSpec<DriverDefinition>[];
+  hosts: readonly EndpointSpec<AdapterDefinition>[];
+  routes?: readonly RouteSpec[];
+  logger?: Logger;
+  metrics?: MetricsSink;
+  /** Durable outboxes; without one, a restart loses what was queued. */
+  journal?: Journal;
+  /** The app's HTTP server, for adapters that serve on it. */
+  http?: HttpMount;
+  /** How long a device has to answer a command (default 5000 ms). */
+  commandTimeoutMs?: number;
+  outbox?: Partial<Omit<OutboxOptions, 'backoff'>> & { backoff?: BackoffPolicy };
+  restart?: Partial<RestartPolicy>;
+}
+
+/** A running gateway. */
+export interface Gateway {
+  readonly name: string;
+  /** Recover the journal, start hosts, then devices. */
+  start(): Promise<void>;
+  /** Stop devices, drain outboxes up to the deadline, stop hosts, close the journal. */
+  stop(options?: { drainTimeoutMs?: number }): Promise<void>;
+  health(): GatewayHealth;
+  snapshot(): StateSnapshot;
+  /** Submit a command as if host `host` had sent it (tests, the CLI). */
+  submit(host: string, command: CommandInput, options?: SubmitOptions): Promise<ReplyEvent>;
+  /** Events routed since start (for metrics). */
+  readonly routed: number;
+}
+
+interface DeviceRuntime {
+  id: string;
+  type: string;
+  supervisor: Supervisor<Driver>;
+  driver: Driver | undefined;
+  hosts: HostRuntime[];
+  paused: boolean;
+  emitted: number;
+  commandsFailed: number;
+}
+
+interface HostRuntime {
+  id: string;
+  type: string;
+  supervisor: Supervisor<Adapter>;
+  outbox: Outbox;
+  devices: DeviceRuntime[];
+  deviceIds: Set<string>;
+  reachable: boolean;
+  unreachableReason: string | undefined;
+  lastSeen: number | null;
+}
+
+/** Creates the gateway; throws `CONFIG_INVALID` listing every problem in the spec. */
+export function createGateway(options: GatewayOptions): Gateway {
+  return new GatewayRuntime(options);
+}
+
+class GatewayRuntime implements Gateway {
+  readonly name: string;
+  private readonly logger: Logger;
+  private readonly metrics: MetricsSink;
+  private readonly journal: Journal | undefined;
+  private readonly store = new StateStore();
+  private readonly devices = new Map<string, DeviceRuntime>();
+  private readonly hosts = new Map<string, HostRuntime>();
+  private readonly commandTimeoutMs: number;
+  private readonly startedAt = Date.now();
+  private seq = 0;
+  private stopping = false;
+  private started = false;
+  private readonly pendingCommands = new Set<Promise<unknown>>();
+
+  constructor(private readonly options: GatewayOptions) {
+    this.name = options.name ?? 'patchbay';
+    this.logger = options.logger ?? silentLogger;
+    this.metrics = options.metrics ?? noopMetrics;
+    this.journal = options.journal;
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 5000;
+    const { issues, parsed } = checkEndpoints(options);
+    if (issues.length > 0) {
+      throw new PatchbayError(ErrorCodes.CONFIG_INVALID, `invalid gateway spec:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`, {
+        context: { issues },
+      });
+    }
+    const restart: RestartPolicy = { ...defaultRestartPolicy, ...options.restart };
+    const outboxOptions: OutboxOptions = { ...defaultOutboxOptions, ...options.outbox };
+    for (const spec of options.devices) this.addDevice(spec, parsed.get(spec.id), restart);
+    for (const spec of options.hosts) this.addHost(spec, parsed.get(spec.id), { restart, outboxOptions });
+    this.wireRoutes(options.routes);
+  }
+
+  get routed(): number {
+    return this.seq;
+  }
+
+  private addDevice(spec: EndpointSpec<DriverDefinition>, config: unknown, restart: RestartPolicy): void {
+    const { id, definition } = spec;
+    const logger = this.logger.child({ device: id });
+    const runtime: DeviceRuntime = { id, type: definition.type, driver: undefined, hosts: [], paused: false, emitted: 0, commandsFailed: 0 } as unknown as DeviceRuntime;
+    runtime.supervisor = new Supervisor<Driver>({
+      label: `device ${id} (${definition.type})`,
+      logger,
+      policy: restart,
+      create: (generation) => {
+        const driver = definition.create(config, {
+          id,
+          gatewayName: this.name,
+          logger,
+          signal: generation.signal,
+          counter: (name, help) => this.metrics.counter(name, help, { endpoint: id }),
+          status: generation.status,
+          fail: generation.fail,
+          emit: (channel, value, meta) => this.emitState(runtime, channel, value, meta),
+        });
+        assertInstance(driver, { kind: 'driver', type: definition.type });
+        return driver;
+      },
+      onStarted: (driver) => {
+        runtime.driver = driver;
+      },
+      onStopping: () => {
+        runtime.driver = undefined;
+      },
+      onStatus: (status, reason) => {
+        this.store.setStatus(id, status);
+        this.publishStatus(id, status, reason, runtime.hosts);
+      },
+    });
+    this.store.addDevice(id);
+    this.devices.set(id, runtime);
+  }
+
+  private addHost(spec: EndpointSpec<AdapterDefinition>, config: unknown, settings: { restart: RestartPolicy; outboxOptions: OutboxOptions }): void {
+    const { id, definition } = spec;
+    const logger = this.logger.child({ host: id });
+    const runtime = { id, type: definition.type, devices: [], deviceIds: new Set(), reachable: true, unreachableReason: undefined, lastSeen: null } as unknown as HostRuntime;
+    runtime.outbox = new Outbox(settings.outboxOptions, {
+      onAck: (seq) => this.journal?.ack(id, seq),
+      onReachability: (reachable, error) => {
+        runtime.reachable = reachable;
+        runtime.unreachableReason = reachable ? undefined : Outbox.reason(error);
+        if (reachable) {
+          runtime.lastSeen = Date.now();
+          logger.info(`host ${id} is reachable again; delivering ${runtime.outbox.queued} queued events`);
+        } else {
+          logger.warn({ err: error }, `host ${id} is unreachable (${describeError(error)}); queueing and retrying with back-off`);
+        }
+        this.publishHostStatus(runtime);
+      },
+      onRejected: (event, error) => {
+        logger.error({ err: error, eventId: event.id, kind: event.kind }, `host ${id} rejected event ${event.id}: ${describeError(error)}; dropped`);
+      },
+    });
+    runtime.supervisor = new Supervisor<Adapter>({
+      label: `host ${id} (${definition.type})`,
+      logger,
+      policy: settings.restart,
+      create: (generation) => {
+        const ctx: HostContext = {
+          id,
+          gatewayName: this.name,
+          logger,
+          signal: generation.signal,
+          http: this.options.http,
+          counter: (name, help) => this.metrics.counter(name, help, { endpoint: id }),
+          status: generation.status,
+          fail: generation.fail,
+          submit: (command, submitOptions) => this.submitFrom(runtime, command, submitOptions),
+          snapshot: () => this.store.snapshot(runtime.deviceIds),
+          devices: () => runtime.devices.map((d) => this.deviceInfo(d)),
+          setPaused: (device, paused) => {
+            const target = this.devices.get(device);
+            if (!target || !runtime.deviceIds.has(device)) return false;
+            if (target.paused !== paused) logger.info({ device, paused }, `device ${device} ${paused ? 'paused' : 'resumed'} by host ${id}`);
+            target.paused = paused;
+            return true;
+          },
+          health: () => this.health(),
+        };
+        const adapter = definition.create(config, ctx);
+        assertInstance(adapter, { kind: 'adapter', type: definition.type });
+        return adapter;
+      },
+      onStarted: (adapter) => runtime.outbox.attach(adapter),
+      onStopping: () => runtime.outbox.detach(),
+      onStatus: () => this.publishHostStatus(runtime),
+    });
+    this.hosts.set(id, runtime);
+  }
+
+  private wireRoutes(routes: readonly RouteSpec[] | undefined): void {
+    const link = (device: DeviceRuntime, host: HostRuntime) => {
+      if (host.deviceIds.has(device.id)) return;
+      host.deviceIds.add(device.id);
+      host.devices.push(device);
+      device.hosts.push(host);
+    };
+    if (!routes || routes.length === 0) {
+      for (const device of this.devices.values()) for (const host of this.hosts.values()) link(device, host);
+      return;
+    }
+    for (const route of routes) {
+      for (const d of route.devices) for (const h of route.hosts) link(this.devices.get(d) as DeviceRuntime, this.hosts.get(h) as HostRuntime);
+    }
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.stopping = false;
+    if (this.journal) await this.recover(this.journal);
+    await Promise.all([...this.hosts.values()].map((h) => h.supervisor.start()));
+    await Promise.all([...this.devices.values()].map((d) => d.supervisor.start()));
+  }
+
+  private async recover(journal: Journal): Promise<void> {
+    const store = this.store;
+    const recovery = await journal.open({
+      *states(): Iterable<StateEvent> {
+        for (const s of store.states()) yield { kind: 'state', id: newEventId(s.time), time: s.time, origin: s.device, device: s.device, channel: s.channel, value: s.value };
+      },
+    });
+    this.seq = recovery.lastSeq;
+    for (const state of recovery.states) if (this.devices.has(state.device)) this.store.apply(state);
+    let replayed = 0;
+    recovery.replay((seq, event) => {
+      for (const host of this.targetsOf(event)) {
+        const cursor = recovery.cursors.get(host.id);
+        if (cursor !== undefined && seq > cursor) {
+          host.outbox.push(event, seq);
+          replayed++;
+        }
+      }
+    });
+    for (const command of recovery.openCommands) {
+      const host = this.hosts.get(command.origin);
+      if (host) this.route(this.failedReply(command, ErrorCodes.GATEWAY_RESTARTED, 'the gateway restarted before the device answered; the command may or may not have been carried out'), [host]);
+    }
+    this.logger.info(
+      { lastSeq: recovery.lastSeq, replayed, openCommands: recovery.openCommands.length, states: recovery.states.length },
+      `journal recovered: ${replayed} undelivered events requeued, ${recovery.openCommands.length} unanswered commands failed`,
+    );
+  }
+
+  /** The hosts an event goes to under the current routes (used on replay). */
+  private targetsOf(event: OutboundEvent): readonly HostRuntime[] {
+    switch (event.kind) {
+      case 'state':
+        return this.devices.get(event.device)?.hosts ?? [];
+      case 'reply': {
+        const host = this.hosts.get(event.to);
+        return host ? [host] : [];
+      }
+      case 'status': {
+        const device = this.devices.get(event.endpoint);
+        return device ? device.hosts : [...this.hosts.values()].filter((h) => h.id !== event.endpoint);
+      }
+    }
+  }
+
+  async stop(options: { drainTimeoutMs?: number } = {}): Promise<void> {
+    if (!this.started) return;
+    this.stopping = true;
+    const deadline = options.drainTimeoutMs ?? 5000;
+    await Promise.all([...this.devices.values()].map((d) => d.supervisor.stop()));
+    // Give in-flight commands their replies and the hosts what is queued, up to the deadline;
+    // whatever is left stays in the journal for the next run.
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), deadline);
+    });
+    const drained = (async () => {
+      await Promise.allSettled([...this.pendingCommands]);
+      await Promise.all([...this.hosts.values()].map((h) => h.outbox.whenIdle()));
+      return 'drained' as const;
+    })();
+    const outcome = await Promise.race([drained, timeout]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      const left = [...this.hosts.values()].filter((h) => h.outbox.queued > 0).map((h) => `${h.id}: ${h.outbox.queued}`);
+      this.logger.warn({ left }, `drain deadline of ${deadline} ms passed; left in the journal: ${left.join(', ')}`);
+    }
+    await Promise.all([...this.hosts.values()].map((h) => h.supervisor.stop()));
+    for (const host of this.hosts.values()) host.outbox.close();
+    await this.journal?.close();
+    this.started = false;
+  }
+
+  private emitState(device: DeviceRuntime, channel: string, value: JsonValue, meta: Meta | undefined): void {
+    if (typeof channel !== 'string' || channel.length === 0) {
+      this.logger.warn({ device: device.id, channel }, `device ${device.id} emitted state without a channel name; ignored`);
+      return;
+    }
+    const now = Date.now();
+    const event: StateEvent = { kind: 'state', id: newEventId(now), time: now, origin: device.id, device: device.id, channel, value, meta };
+    this.store.set(device.id, channel, value, now);
+    device.emitted++;
+    if (!device.paused) this.route(event, device.hosts);
+  }
+
+  /** The one routing step: number the event, journal it, hand it to each target outbox. */
+  private route(event: OutboundEvent, hosts: readonly HostRuntime[]): void {
+    const seq = ++this.seq;
+    if (this.journal !== undefined) this.journal.append(seq, event);
+    for (let i = 0; i < hosts.length; i++) (hosts[i] as HostRuntime).outbox.push(event, seq);
+  }
+
+  private publishStatus(endpoint: string, status: EndpointStatus, reason: string | undefined, hosts: readonly HostRuntime[]): void {
+    const now = Date.now();
+    const event: StatusEvent = { kind: 'status', id: newEventId(now), time: now, origin: endpoint, endpoint, status, reason };
+    this.route(event, hosts);
+  }
+
+  private publishHostStatus(host: HostRuntime): void {
+    const { status, reason } = this.hostStatus(host);
+    const others = [...this.hosts.values()].filter((h) => h !== host);
+    this.publishStatus(host.id, status, reason, others);
+  }
+
+  private hostStatus(host: HostRuntime): { status: EndpointStatus; reason: string | undefined } {
+    const supervisor = host.supervisor;
+    if (supervisor.status === 'alive' && !host.reachable) return { status: 'unknown', reason: host.unreachableReason };
+    return { status: supervisor.status, reason: supervisor.reason };
+  }
+
+  submit(host: string, command: CommandInput, options?: SubmitOptions): Promise<ReplyEvent> {
+    const runtime = this.hosts.get(host);
+    if (!runtime) return Promise.reject(new PatchbayError(ErrorCodes.CONFIG_INVALID, `unknown host "${host}"`, { context: { host } }));
+    return this.submitFrom(runtime, command, options);
+  }
+
+  private submitFrom(host: HostRuntime, input: CommandInput, options: SubmitOptions = {}): Promise<ReplyEvent> {
+    host.lastSeen = Date.now();
+    const pending = this.runCommand(host, input, options);
+    this.pendingCommands.add(pending);
+    void pending.finally(() => this.pendingCommands.delete(pending));
+    return pending;
+  }
+
+  private async runCommand(host: HostRuntime, input: CommandInput, options: SubmitOptions): Promise<ReplyEvent> {
+    const now = Date.now();
+    const parsed = CommandInputSchema.safeParse(input);
+    const raw = (typeof input === 'object' && input !== null ? input : {}) as Partial<CommandInput>;
+    const command: CommandEvent = {
+      kind: 'command',
+      id: newEventId(now),
+      time: now,
+      origin: host.id,
+      device: parsed.success ? parsed.data.device : typeof raw.device === 'string' && raw.device ? raw.device : '?',
+      channel: parsed.success ? parsed.data.channel : undefined,
+      action: parsed.success ? parsed.data.action : undefined,
+      value: parsed.success ? parsed.data.value : undefined,
+      args: parsed.success ? parsed.data.args : undefined,
+      ref: typeof raw.ref === 'string' ? raw.ref : undefined,
+      meta: raw.meta,
+    };
+    const finish = (reply: ReplyEvent): ReplyEvent => {
+      if (!reply.ok) {
+        const device = this.devices.get(command.device);
+        if (device) device.commandsFailed++;
+      }
+      if (options.deliverReply) this.route(reply, [host]);
+      return reply;
+    };
+    if (!parsed.success) {
+      return finish(this.failedReply(command, ErrorCodes.COMMAND_INVALID, `invalid command: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'command'}: ${i.message}`).join('; ')}`));
+    }
+    const device = this.devices.get(command.device);
+    const refusal = this.refusal(host, device, command, options);
+    if (refusal) return finish(this.failedReply(command, refusal.code, refusal.message));
+    const driver = (device as DeviceRuntime).driver as Driver;
+    if (options.deliverReply && this.journal) this.journal.command(command);
+    const timeoutMs = options.timeoutMs ?? this.commandTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    let answer: ReplyInit;
+    try {
+      answer = await Promise.race([
+        Promise.resolve(driver.send(command)),
+        new Promise<ReplyInit>((resolve) => {
+          timer = setTimeout(
+            () => resolve({ ok: false, code: ErrorCodes.COMMAND_TIMEOUT, error: `device ${command.device} did not answer ${describeCommand(command)} within ${timeoutMs} ms` }),
+            timeoutMs,
+          );
+        }),
+      ]);
+    } catch (error) {
+      answer = { ok: false, code: ErrorCodes.COMMAND_FAILED, error: `device ${command.device} failed ${describeCommand(command)}: ${describeError(error)}` };
+    } finally {
+      clearTimeout(timer);
+    }
+    const at = Date.now();
+    const reply: ReplyEvent = {
+      kind: 'reply',
+      id: newEventId(at),
+      time: at,
+      origin: command.device,
+      commandId: command.id,
+      device: command.device,
+      to: host.id,
+      ok: answer.ok === true,
+      value: answer.ok ? answer.value : undefined,
+      error: answer.ok ? undefined : String(answer.error ?? 'failed'),
+      code: answer.ok ? undefined : answer.code,
+      ref: command.ref,
+      meta: command.meta,
+    };
+    return finish(reply);
+  }
+
+  private refusal(host: HostRuntime, device: DeviceRuntime | undefined, command: CommandEvent, options: SubmitOptions): { code: ErrorCode; message: string } | undefined {
+    if (this.stopping) return { code: ErrorCodes.GATEWAY_STOPPING, message: 'the gateway is stopping' };
+    if (!device) {
+      return { code: ErrorCodes.UNKNOWN_DEVICE, message: `unknown device "${command.device}" (known: ${host.devices.map((d) => d.id).join(', ') || 'none'})` };
+    }
+    if (!host.deviceIds.has(device.id)) return { code: ErrorCodes.NOT_ROUTED, message: `device "${device.id}" is not routed to host "${host.id}"` };
+    if (device.paused) return { code: ErrorCodes.DEVICE_PAUSED, message: `device "${device.id}" is paused` };
+    if (options.deliverReply && !host.outbox.hasRoomForReply) {
+      return { code: ErrorCodes.OUTBOX_FULL, message: `host "${host.id}" has too many undelivered replies; retry when it has caught up` };
+    }
+    if (!device.driver) {
+      const { status, reason } = device.supervisor;
+      return { code: ErrorCodes.DEVICE_UNAVAILABLE, message: `device "${device.id}" is not running (${status}${reason ? `: ${reason}` : ''})` };
+    }
+    return undefined;
+  }
+
+  private failedReply(command: CommandEvent, code: ErrorCode, message: string): ReplyEvent {
+    const now = Date.now();
+    return {
+      kind: 'reply',
+      id: newEventId(now),
+      time: now,
+      origin: command.device,
+      commandId: command.id,
+      device: command.device,
+      to: command.origin,
+      ok: false,
+      value: undefined,
+      error: message,
+      code,
+      ref: command.ref,
+      meta: command.meta,
+    };
+  }
+
+  private deviceInfo(device: DeviceRuntime): DeviceInfo {
+    return {
+      id: device.id,
+      driver: device.type,
+      status: device.supervisor.status,
+      reason: device.supervisor.reason,
+      lastSeen: this.store.lastSeen(device.id),
+      paused: device.paused,
+    };
+  }
+
+  health(): GatewayHealth {
+    const devices: EndpointHealth[] = [...this.devices.values()].map((d) => ({
+      id: d.id,
+      kind: 'device',
+      type: d.type,
+      status: d.supervisor.status,
+      reason: d.supervisor.reason,
+      lastSeen: this.store.lastSeen(d.id),
+      queued: 0,
+      delivered: d.emitted,
+      failed: d.commandsFailed,
+      retries: 0,
+      restarts: d.supervisor.restarts,
+    }));
+    const hosts: EndpointHealth[] = [...this.hosts.values()].map((h) => {
+      const { status, reason } = this.hostStatus(h);
+      return {
+        id: h.id,
+        kind: 'host',
+        type: h.type,
+        status,
+        reason,
+        lastSeen: h.lastSeen,
+        queued: h.outbox.queued,
+        delivered: h.outbox.delivered,
+        failed: h.outbox.failed,
+        retries: h.outbox.retries,
+        restarts: h.supervisor.restarts,
+      };
+    });
+    const ok = devices.every((d) => d.status === 'alive') && hosts.every((h) => h.status === 'alive');
+    return { status: ok ? 'ok' : 'degraded', name: this.name, uptimeMs: Date.now() - this.startedAt, devices, hosts };
+  }
+
+  snapshot(): StateSnapshot {
+    return this.store.snapshot();
+  }
+}
+
+function describeCommand(command: CommandEvent): string {
+  return command.channel !== undefined ? `command ${command.id} (${command.channel}=${JSON.stringify(command.value)})` : `command ${command.id} (action ${command.action})`;
+}

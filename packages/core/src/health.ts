@@ -1,0 +1,60 @@
+import type { EndpointStatus, JsonValue } from './events.js';
+
+/** One channel's latest value. */
+export interface ChannelState {
+  channel: string;
+  value: JsonValue;
+  /** When the device reported it (epoch ms). */
+  time: number;
+}
+
+/** One device's retained state. */
+export interface DeviceState {
+  device: string;
+  status: EndpointStatus;
+  /** Last time the device reported anything (epoch ms), or null if never. */
+  lastSeen: number | null;
+  /** True while the driver is alive. */
+  available: boolean;
+  channels: ChannelState[];
+}
+
+/** The current state of a set of devices: what a host that (re)connects is sent first. */
+export interface StateSnapshot {
+  devices: DeviceState[];
+}
+
+/** A device as hosts may list it. */
+export interface DeviceInfo {
+  id: string;
+  driver: string;
+  status: EndpointStatus;
+  reason?: string;
+  lastSeen: number | null;
+  paused: boolean;
+}
+
+/** The health of one device or host, as `/healthz` reports it. */
+export interface EndpointHealth {
+  id: string;
+  kind: 'device' | 'host';
+  type: string;
+  status: EndpointStatus;
+  reason?: string;
+  lastSeen: number | null;
+  /** Events waiting in the host's outbox (0 for devices). */
+  queued: number;
+  delivered: number;
+  failed: number;
+  retries: number;
+  restarts: number;
+}
+
+/** The whole gateway's health: `ok` when every endpoint is alive. */
+export interface GatewayHealth {
+  status: 'ok' | 'degraded';
+  name: string;
+  uptimeMs: number;
+  devices: EndpointHealth[];
+  hosts: EndpointHealth[];
+}

@@ -1,0 +1,57 @@
+/**
+ * @patchbay/core: the event model, the router with its per-host outboxes, the state store,
+ * supervision, and the definitions API that drivers and adapters are written against.
+ * This file is the package's whole public surface.
+ */
+export { Backoff, defaultBackoff, type BackoffPolicy } from './backoff.js';
+export {
+  assertDefinition,
+  assertInstance,
+  defineAdapter,
+  defineDriver,
+  type Adapter,
+  type AdapterDefinition,
+  type AnyDefinition,
+  type Driver,
+  type DriverContext,
+  type DriverDefinition,
+  type EndpointContext,
+  type HostContext,
+  type HttpHandler,
+  type HttpMount,
+  type SubmitOptions,
+  type UpgradeHandler,
+} from './definitions.js';
+export { describeError, ErrorCodes, isPatchbayError, isTransient, PatchbayError, toPatchbayError, type ErrorCode } from './errors.js';
+export {
+  CommandEventSchema,
+  CommandInputSchema,
+  EndpointStatusSchema,
+  EventSchema,
+  JsonValueSchema,
+  newEventId,
+  ReplyEventSchema,
+  StateEventSchema,
+  stateKey,
+  StatusEventSchema,
+  type CommandEvent,
+  type CommandInput,
+  type EndpointStatus,
+  type JsonValue,
+  type Meta,
+  type OutboundEvent,
+  type PatchbayEvent,
+  type ReplyEvent,
+  type ReplyInit,
+  type StateEvent,
+  type StatusEvent,
+} from './events.js';
+export { createGateway, type Gateway, type GatewayOptions } from './gateway.js';
+export type { ChannelState, DeviceInfo, DeviceState, EndpointHealth, GatewayHealth, StateSnapshot } from './health.js';
+export type { Journal, JournalRecovery } from './journal.js';
+export { silentLogger, type LogFn, type Logger } from './logger.js';
+export { noopMetrics, type Counter, type MetricsSink } from './metrics.js';
+export { defaultOutboxOptions, type OutboxOptions } from './outbox.js';
+export { checkEndpoints, formatPath, zodIssues, type EndpointSpec, type RouteSpec, type SpecIssue } from './spec.js';
+export { defaultRestartPolicy, type RestartPolicy } from './supervisor.js';
+export { Waitress } from './waitress.js';

@@ -1,0 +1,31 @@
+/** The logging surface the core and its plugins use: pino's, so the app can hand in pino children. */
+export interface LogFn {
+  (object: object, message?: string, ...args: unknown[]): void;
+  (message: string, ...args: unknown[]): void;
+}
+
+/** A pino-compatible logger. Libraries take one; they never build one. */
+export interface Logger {
+  trace: LogFn;
+  debug: LogFn;
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+  fatal: LogFn;
+  child(bindings: Record<string, unknown>): Logger;
+  isLevelEnabled(level: string): boolean;
+}
+
+const noop = (): void => undefined;
+
+/** A logger that drops everything: the default where none is handed in. */
+export const silentLogger: Logger = {
+  trace: noop,
+  debug: noop,
+  info: noop,
+  warn: noop,
+  error: noop,
+  fatal: noop,
+  child: () => silentLogger,
+  isLevelEnabled: () => false,
+};

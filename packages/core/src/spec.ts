@@ -1,0 +1,74 @@
+import type { z } from 'zod';
+import type { AdapterDefinition, DriverDefinition } from './definitions.js';
+
+/** One device or host as the gateway runs it: its id, its definition and its raw `options`. */
+export interface EndpointSpec<D> {
+  id: string;
+  definition: D;
+  options?: unknown;
+}
+
+/** Which devices go to which hosts. With no routes at all, every device goes to every host. */
+export interface RouteSpec {
+  devices: readonly string[];
+  hosts: readonly string[];
+}
+
+/** One problem found in a gateway spec, with the config path it concerns. */
+export interface SpecIssue {
+  /** `devices[1].options.path`, `routes[0].hosts[2]`... */
+  path: string;
+  message: string;
+}
+
+/** Formats a zod issue path the way our configs are written: `hosts[2].options.port`. */
+export function formatPath(prefix: string, path: readonly PropertyKey[]): string {
+  let out = prefix;
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out === '' ? String(part) : `.${String(part)}`;
+  return out;
+}
+
+/** Turns zod issues into spec issues under `prefix`. */
+export function zodIssues(prefix: string, error: z.ZodError): SpecIssue[] {
+  return error.issues.map((issue) => ({ path: formatPath(prefix, issue.path), message: issue.message }));
+}
+
+/**
+ * Checks endpoint ids, each endpoint's options against its definition's schema, and the
+ * routes, returning every problem (not just the first). Parsed options come back by id.
+ */
+export function checkEndpoints(spec: {
+  devices: readonly EndpointSpec<DriverDefinition>[];
+  hosts: readonly EndpointSpec<AdapterDefinition>[];
+  routes?: readonly RouteSpec[] | undefined;
+  /** Where devices and hosts sit in the config file, for issue paths. */
+  paths?: { devices: string; hosts: string; routes: string };
+}): { issues: SpecIssue[]; parsed: Map<string, unknown> } {
+  const paths = spec.paths ?? { devices: 'devices', hosts: 'hosts', routes: 'routes' };
+  const issues: SpecIssue[] = [];
+  const parsed = new Map<string, unknown>();
+  const deviceIds = new Set<string>();
+  const hostIds = new Set<string>();
+  const check = (list: readonly EndpointSpec<DriverDefinition | AdapterDefinition>[], prefix: string, ids: Set<string>, other: Set<string>) => {
+    list.forEach((endpoint, index) => {
+      if (ids.has(endpoint.id) || other.has(endpoint.id)) {
+        issues.push({ path: `${prefix}[${index}].id`, message: `duplicate id "${endpoint.id}": device and host ids must be unique` });
+      }
+      ids.add(endpoint.id);
+      const result = endpoint.definition.config.safeParse(endpoint.options ?? {});
+      if (result.success) parsed.set(endpoint.id, result.data);
+      else issues.push(...zodIssues(`${prefix}[${index}].options`, result.error));
+    });
+  };
+  check(spec.devices, paths.devices, deviceIds, hostIds);
+  check(spec.hosts, paths.hosts, hostIds, deviceIds);
+  (spec.routes ?? []).forEach((route, index) => {
+    route.devices.forEach((id, i) => {
+      if (!deviceIds.has(id)) issues.push({ path: `${paths.routes}[${index}].devices[${i}]`, message: `unknown device "${id}" (known: ${[...deviceIds].join(', ') || 'none'})` });
+    });
+    route.hosts.forEach((id, i) => {
+      if (!hostIds.has(id)) issues.push({ path: `${paths.routes}[${index}].hosts[${i}]`, message: `unknown host "${id}" (known: ${[...hostIds].join(', ') || 'none'})` });
+    });
+  });
+  return { issues, parsed };
+}

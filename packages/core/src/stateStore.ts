@@ -1,0 +1,83 @@
+import type { EndpointStatus, JsonValue, StateEvent } from './events.js';
+import type { ChannelState, DeviceState, StateSnapshot } from './health.js';
+
+interface DeviceRecord {
+  device: string;
+  status: EndpointStatus;
+  lastSeen: number | null;
+  // Mutable records updated in place: a state update allocates nothing once a channel exists.
+  channels: Map<string, ChannelState>;
+}
+
+/** The latest value per device and channel, last seen and availability. */
+export class StateStore {
+  private readonly devices = new Map<string, DeviceRecord>();
+
+  /** Make sure a device is known, so snapshots list it before it reports. */
+  addDevice(device: string): void {
+    if (!this.devices.has(device)) this.devices.set(device, { device, status: 'unknown', lastSeen: null, channels: new Map() });
+  }
+
+  /** Record a state event; the latest value wins. */
+  apply(event: StateEvent): void {
+    this.set(event.device, event.channel, event.value, event.time);
+  }
+
+  /** Record one channel's value. */
+  set(device: string, channel: string, value: JsonValue, time: number): void {
+    let record = this.devices.get(device);
+    if (record === undefined) {
+      this.addDevice(device);
+      record = this.devices.get(device) as DeviceRecord;
+    }
+    const entry = record.channels.get(channel);
+    if (entry === undefined) {
+      record.channels.set(channel, { channel, value, time });
+    } else {
+      entry.value = value;
+      entry.time = time;
+    }
+    if (record.lastSeen === null || time > record.lastSeen) record.lastSeen = time;
+  }
+
+  /** Record a device's status (availability follows from it). */
+  setStatus(device: string, status: EndpointStatus): void {
+    this.addDevice(device);
+    (this.devices.get(device) as DeviceRecord).status = status;
+  }
+
+  /** Last time the device reported anything. */
+  lastSeen(device: string): number | null {
+    return this.devices.get(device)?.lastSeen ?? null;
+  }
+
+  /** One channel's latest value, if any. */
+  get(device: string, channel: string): ChannelState | undefined {
+    return this.devices.get(device)?.channels.get(channel);
+  }
+
+  /** A copy of the current state of the given devices (all if omitted). */
+  snapshot(devices?: Iterable<string>): StateSnapshot {
+    const ids = devices ?? this.devices.keys();
+    const out: DeviceState[] = [];
+    for (const id of ids) {
+      const record = this.devices.get(id);
+      if (!record) continue;
+      out.push({
+        device: record.device,
+        status: record.status,
+        lastSeen: record.lastSeen,
+        available: record.status === 'alive',
+        channels: [...record.channels.values()].map((c) => ({ channel: c.channel, value: c.value, time: c.time })),
+      });
+    }
+    return { devices: out };
+  }
+
+  /** Every retained value as state events, for journal snapshots. */
+  *states(): Generator<{ device: string; channel: string; value: JsonValue; time: number }> {
+    for (const record of this.devices.values()) {
+      for (const c of record.channels.values()) yield { device: record.device, channel: c.channel, value: c.value, time: c.time };
+    }
+  }
+}

@@ -1,0 +1,9 @@
+/**
+ * @patchbay/testing: test doubles (a fake host, a fake driver), event-driven waiting, helpers
+ * to run the real `patchbay` binary, and the conformance suite every host adapter runs.
+ */
+export { describeHostAdapterConformance, type ConformanceHarness, type HostPeer, type PeerReply } from './conformance.js';
+export { FakeDriver } from './fakeDriver.js';
+export { FakeHost } from './fakeHost.js';
+export { Signal } from './signal.js';
+export { patchbayCommand, repoRoot, tempDir } from './process.js';

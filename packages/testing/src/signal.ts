@@ -1,0 +1,37 @@
+/**
+ * Event-driven waiting for tests: `waitUntil` re-checks a condition each time `notify()` is
+ * called (never on a timer), and fails with a message naming what it waited for.
+ */
+export class Signal {
+  private waiters = new Set<() => void>();
+
+  /** Wake every waiter so it re-checks its condition. */
+  notify(): void {
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  /** Resolves with the condition's first non-undefined result; rejects after `timeoutMs`. */
+  waitUntil<T>(condition: () => T | undefined, options: { timeoutMs?: number; what: string }): Promise<T> {
+    const first = condition();
+    if (first !== undefined) return Promise.resolve(first);
+    const timeoutMs = options.timeoutMs ?? 5000;
+    return new Promise<T>((resolve, reject) => {
+      const wake = () => {
+        const result = condition();
+        if (result !== undefined) {
+          cleanup();
+          resolve(result);
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${options.what}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.waiters.delete(wake);
+      };
+      this.waiters.add(wake);
+    });
+  }
+}
