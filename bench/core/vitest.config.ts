@@ -1,4 +1,0 @@
-import { defineProject } from 'vitest/config';
-import { sharedProjectConfig } from '../../vitest.shared.ts';
-
-export default defineProject(sharedProjectConfig());
