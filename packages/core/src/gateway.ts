@@ -262,6 +262,9 @@ class GatewayRuntime implements Gateway {
         }
       }
     });
+    // A host with no cursor is new to the journal: it is owed nothing from before, but from
+    // now on it must have a cursor, or a crash before its first delivery would forget it.
+    for (const host of this.hosts.values()) if (!recovery.cursors.has(host.id)) journal.ack(host.id, recovery.lastSeq);
     for (const command of recovery.openCommands) {
       const host = this.hosts.get(command.origin);
       if (host) this.route(this.failedReply(command, ErrorCodes.GATEWAY_RESTARTED, 'the gateway restarted before the device answered; the command may or may not have been carried out'), [host]);
