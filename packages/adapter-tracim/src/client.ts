@@ -1,0 +1,222 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { describeError, type Adapter, type Counter, type HostContext } from '@patchbay/core';
+import { expandHome, type TracimConfig } from './config.js';
+import { Destination } from './destination.js';
+import { claimSocketPath, removeSocketFile } from './socketFile.js';
+import { decodeEnvelope, encodeEnvelope, EventTypes, MAX_WIRE_BYTES, readToEof, type DaemonEvent } from './wire.js';
+
+/** Inbound cap in client mode: TLMs forwarded verbatim by a master may exceed 4096 bytes (C4). */
+const CLIENT_INBOUND_BYTES = 1024 * 1024;
+
+/**
+ * Client mode (protocols/tracim.md §10, C1-C9): registers with an existing master from its own
+ * listening socket, answers pings, re-registers when pings stop (watchdog), and unregisters
+ * once on stop. TLMs received are logged and counted.
+ */
+export class TracimClient implements Adapter {
+  private server: Server | undefined;
+  private toMaster: Destination | undefined;
+  private readonly replies = new Map<string, Destination>();
+  private readonly inbound = new Set<Socket>();
+  private watchdog: NodeJS.Timeout | undefined;
+  private path = '';
+  private masterPath = '';
+  private counters: { tlms: Counter; bad: Counter } | undefined;
+  /** The master's `user_id` from `daemon_account_info` (C3). */
+  userId: string | undefined;
+  /** Registrations sent (the first, then one per watchdog expiry). */
+  registrations = 0;
+
+  constructor(
+    private readonly config: TracimConfig,
+    private readonly ctx: HostContext,
+  ) {}
+
+  /** This client's socket path (after `~` expansion). */
+  get socketPath(): string {
+    return this.path || expandHome(this.config.clientSocketPath);
+  }
+
+  async start(): Promise<void> {
+    const { ctx, config } = this;
+    this.counters = {
+      tlms: ctx.counter('patchbay_tracim_tlm_received_total', 'Tracim live messages received from the master'),
+      bad: ctx.counter('patchbay_tracim_bad_messages_total', 'Inbound Tracim daemon messages refused'),
+    };
+    this.path = expandHome(config.clientSocketPath);
+    this.masterPath = expandHome(config.masterSocketPath);
+    this.userId = undefined;
+    // C1 / §10: replace a stale file before binding (refuse a live listener).
+    await claimSocketPath(this.path, 'client socket');
+    const server = createServer((socket) => this.accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (error) => ctx.logger.error({ err: error }, `client socket ${this.path} failed: ${describeError(error)}`));
+    this.server = server;
+    this.toMaster = new Destination(
+      this.masterPath,
+      { sendTimeoutMs: config.sendTimeoutMs, maxQueue: 64 },
+      {
+        keepOnFailure: () => true,
+        onReachability: (_p, reachable, reason) => {
+          if (reachable) ctx.status('alive');
+          else ctx.status('unknown', `master ${this.masterPath} unreachable (${reason}); retrying`);
+        },
+        onDropped: (_p, _n, reason) => ctx.logger.warn(`message to the master dropped: ${reason}`),
+        onIdle: () => undefined,
+      },
+    );
+    this.register('start');
+  }
+
+  async stop(): Promise<void> {
+    if (this.watchdog) clearTimeout(this.watchdog);
+    this.watchdog = undefined;
+    this.toMaster?.close();
+    this.toMaster = undefined;
+    for (const d of this.replies.values()) d.close();
+    this.replies.clear();
+    for (const socket of this.inbound) socket.destroy();
+    this.inbound.clear();
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    // C6: one daemon_client_delete, then close and remove our socket.
+    await sendOnce(this.masterPath, encodeEnvelope(this.path, EventTypes.clientDelete, { path: this.path, pid: String(process.pid) }), 1000).catch((error) =>
+      this.ctx.logger.warn(`could not unregister from the master ${this.masterPath}: ${describeError(error)}`),
+    );
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await removeSocketFile(this.path);
+  }
+
+  /** Nothing to push: a client only listens (TLMs come from the master). */
+  deliver(): void {}
+
+  private register(why: string): void {
+    this.registrations++;
+    // §10: never without data (it crashes the reference master); pid as a string (K7).
+    this.sendToMaster(EventTypes.clientAdd, { path: this.path, pid: String(process.pid) });
+    this.ctx.logger.info(`registering with the Tracim master ${this.masterPath} from ${this.path} (${why})`);
+    this.armWatchdog();
+  }
+
+  private armWatchdog(): void {
+    if (this.watchdog) clearTimeout(this.watchdog);
+    // C8: no ping for longer than the watchdog: the master restarted or dropped us.
+    this.watchdog = setTimeout(() => {
+      this.watchdog = undefined;
+      if (this.server) this.register(`no ping for ${this.config.watchdogMs} ms`);
+    }, this.config.watchdogMs);
+  }
+
+  private sendToMaster(type: string, data?: unknown): void {
+    this.toMaster?.push({ bytes: this.checked(encodeEnvelope(this.path, type, data)), type });
+  }
+
+  private checked(bytes: Buffer): Buffer {
+    // C7: the Go master reads once into 4096 bytes; our own messages are far smaller.
+    if (bytes.length > MAX_WIRE_BYTES) this.ctx.logger.warn(`outgoing message of ${bytes.length} bytes exceeds 4096`);
+    return bytes;
+  }
+
+  private accept(socket: Socket): void {
+    this.inbound.add(socket);
+    socket.once('close', () => this.inbound.delete(socket));
+    // §10: read each inbound connection to EOF: TLMs can be larger than 4096 bytes (C4).
+    void readToEof(socket, { timeoutMs: this.config.readTimeoutMs, maxBytes: CLIENT_INBOUND_BYTES }).then((read) => {
+      const decoded = read.ok ? decodeEnvelope(read.bytes) : read;
+      if (!decoded.ok) {
+        this.counters?.bad.inc();
+        this.ctx.logger.warn(`bad inbound message on the client socket: ${decoded.reason}; dropped`);
+        return;
+      }
+      this.handle(decoded.event);
+    });
+  }
+
+  private handle(event: DaemonEvent): void {
+    switch (event.type) {
+      case EventTypes.ping: {
+        this.armWatchdog();
+        // C2: pong to the ping's path, ahead of anything else queued there.
+        const bytes = encodeEnvelope(this.path, EventTypes.pong);
+        if (event.path === this.masterPath && this.toMaster) this.toMaster.push({ bytes, type: EventTypes.pong }, true);
+        else this.reply(event.path, bytes);
+        return;
+      }
+      case EventTypes.accountInfo: {
+        const data = event.data as { user_id?: unknown } | null | undefined;
+        if (typeof data === 'object' && data !== null && (typeof data.user_id === 'string' || typeof data.user_id === 'number')) {
+          this.userId = String(data.user_id);
+          this.ctx.status('alive');
+          this.ctx.logger.info(`registered with the Tracim master as user ${this.userId}`);
+        } else {
+          this.ctx.logger.warn(`daemon_account_info without an object {user_id}: ${JSON.stringify(event.data)}`);
+        }
+        return;
+      }
+      case EventTypes.tracimEvent:
+        return this.tlm(event.data);
+      default:
+        // C5: acks, client_added/deleted and unknown types need nothing from us.
+        if (this.ctx.logger.isLevelEnabled('debug')) this.ctx.logger.debug(`${event.type} from ${event.path}`);
+    }
+  }
+
+  private tlm(data: unknown): void {
+    let tlm: { event_id?: unknown; event_type?: unknown } | undefined;
+    try {
+      tlm = typeof data === 'string' ? (JSON.parse(data) as typeof tlm) : undefined;
+    } catch {
+      tlm = undefined;
+    }
+    if (typeof tlm !== 'object' || tlm === null || typeof tlm.event_type !== 'string') {
+      this.counters?.bad.inc();
+      this.ctx.logger.warn(`daemon_tracim_event whose data is not a TLM string; dropped`);
+      return;
+    }
+    this.counters?.tlms.inc();
+    this.ctx.logger.info({ eventId: tlm.event_id, eventType: tlm.event_type }, `Tracim live message ${String(tlm.event_id)}: ${tlm.event_type}`);
+  }
+
+  private reply(path: string, bytes: Buffer): void {
+    let d = this.replies.get(path);
+    if (!d) {
+      d = new Destination(
+        path,
+        { sendTimeoutMs: this.config.sendTimeoutMs, maxQueue: 64 },
+        {
+          keepOnFailure: () => false,
+          onReachability: () => undefined,
+          onDropped: (p, _n, reason) => this.ctx.logger.warn(`message to ${p} dropped: ${reason}`),
+          onIdle: (p) => this.replies.delete(p),
+        },
+      );
+      this.replies.set(path, d);
+    }
+    d.push({ bytes, type: EventTypes.pong });
+  }
+}
+
+/** Dial, write one message, wait for the close (§2.2); rejects on failure or timeout. */
+export function sendOnce(path: string, bytes: Buffer, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ path });
+    const timer = setTimeout(() => socket.destroy(new Error(`no close within ${timeoutMs} ms`)), timeoutMs);
+    socket.once('connect', () => socket.end(bytes));
+    socket.on('data', () => undefined);
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    socket.once('close', (hadError) => {
+      clearTimeout(timer);
+      if (!hadError) resolve();
+    });
+  });
+}

@@ -1,0 +1,70 @@
+import { homedir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { z } from 'zod';
+
+/** Where the reference daemon listens: `<configdir>/TracimDaemon/master.sock` (protocols/tracim.md §9). */
+export const defaultMasterSocketPath = '~/.config/TracimDaemon/master.sock';
+
+/** Expands a leading `~` to the home directory, so configs can use the reference paths as written. */
+export function expandHome(path: string): string {
+  if (path === '~') return homedir();
+  return path.startsWith('~/') ? join(homedir(), path.slice(2)) : path;
+}
+
+// Unix socket paths: absolute once `~` is expanded (a relative one is resolved against the
+// receiver's cwd when it dials back, §2.7), and sun_path holds at most 107 bytes (§2.7).
+const socketPath = z
+  .string()
+  .min(1)
+  .refine((p) => isAbsolute(expandHome(p)), { message: 'must be an absolute path (or start with ~/)' })
+  .refine((p) => Buffer.byteLength(expandHome(p)) <= 107, { message: 'is longer than the 107 bytes a Unix socket path can hold' });
+
+/** Octal file mode, given as a number (0o600 = 384) or an octal string ("0600"). */
+const fileMode = z.union([z.number().int().min(0).max(0o777), z.string().regex(/^0?[0-7]{3}$/).transform((s) => Number.parseInt(s, 8))]);
+
+/** TLM ingestion: the Tracim account whose live messages are relayed to the clients (§8.1). */
+export const tracimAccountConfig = z
+  .object({
+    /** API base, including `/api`, through Pushpin (§8.1). */
+    url: z.url(),
+    username: z.string().optional(),
+    mail: z.string().optional(),
+    password: z.string(),
+  })
+  .strict()
+  .refine((a) => Boolean(a.username) || Boolean(a.mail), { message: 'needs "username" or "mail"' });
+
+/** Options of the `tracim` adapter. */
+export const tracimConfig = z
+  .object({
+    /** `master` replaces TracimDaemon; `client` registers with an existing master. */
+    mode: z.enum(['master', 'client']).default('master'),
+    /** Master mode: the master socket (the reference default, so SDK clients work unchanged). */
+    socketPath: socketPath.default(defaultMasterSocketPath),
+    /** Master mode: permissions of the master socket (§10: restrict; 0660 lets a group in). */
+    socketMode: fileMode.default(0o600),
+    /** Master mode: keep-alive period in ms (the reference ticks every 30 s, §6.3). */
+    pingInterval: z.number().int().min(20).max(3_600_000).default(30_000),
+    /** Master mode: `daemon_account_info.user_id` when no Tracim account is configured (§10). */
+    userId: z.string().regex(/^\d+$/, 'must be a string of digits').default('0'),
+    /** Messages over 4096 bytes: shrink the TLM, skip it, or send it whole like the reference (§10). */
+    sizePolicy: z.enum(['shrink', 'skip', 'verbatim']).default('shrink'),
+    /** Most messages waiting for one client; beyond it the oldest is dropped (counted, logged). */
+    maxQueue: z.number().int().min(16).max(1_000_000).default(10_000),
+    /** Inbound: read one message to EOF within this time (§10: about 5 s). */
+    readTimeoutMs: z.number().int().min(10).max(60_000).default(5000),
+    /** Outbound: connect, write, and see the peer close within this time (§10: about 10 s). */
+    sendTimeoutMs: z.number().int().min(10).max(120_000).default(10_000),
+    /** Master mode: optional Tracim account whose live messages are relayed (§8.1). */
+    tracim: tracimAccountConfig.optional(),
+    /** Client mode: the master to register with. */
+    masterSocketPath: socketPath.default(defaultMasterSocketPath),
+    /** Client mode: this adapter's own listening socket. */
+    clientSocketPath: socketPath.default('~/.config/Patchbay/tracim-client.sock'),
+    /** Client mode: register again when no ping came for this long (§10: 75 s). */
+    watchdogMs: z.number().int().min(20).max(3_600_000).default(75_000),
+  })
+  .strict();
+
+/** Validated options of the `tracim` adapter. */
+export type TracimConfig = z.output<typeof tracimConfig>;

@@ -1,0 +1,360 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { describeError, ErrorCodes, PatchbayError, type Adapter, type Counter, type HostContext, type JsonValue, type OutboundEvent, type ReplyEvent, type StateEvent } from '@patchbay/core';
+import { expandHome, type TracimConfig } from './config.js';
+import { Destination } from './destination.js';
+import { claimSocketPath, removeSocketFile, restrictSocket } from './socketFile.js';
+import { TracimStream } from './tracimStream.js';
+import {
+  decodeEnvelope,
+  encodeEnvelope,
+  EventTypes,
+  MAX_INBOUND_BYTES,
+  MAX_WIRE_BYTES,
+  pidString,
+  readToEof,
+  shrinkTlmEnvelope,
+  tlmTime,
+  type ClientData,
+  type DaemonEvent,
+} from './wire.js';
+
+interface Registered extends ClientData {
+  /** Cleared at each keep-alive tick, set by a pong (protocols/tracim.md §6.3). */
+  alive: boolean;
+}
+
+/** The TLM `event_type` of a device state change (§10: dotted, `device.modified.<kind>`). */
+export const STATE_EVENT_TYPE = 'device.modified.state';
+
+/**
+ * Master mode: a drop-in TracimDaemon (protocols/tracim.md). Owns the master socket, the
+ * ordered client list and the keep-alive sweep; device state goes to every registered client
+ * as a synthesized TLM, each client through its own {@link Destination} queue.
+ */
+export class TracimMaster implements Adapter {
+  private server: Server | undefined;
+  private readonly clients = new Map<string, Registered>();
+  private readonly destinations = new Map<string, Destination>();
+  private readonly inbound = new Set<Socket>();
+  private ticker: NodeJS.Timeout | undefined;
+  private stream: TracimStream | undefined;
+  private path = '';
+  private userId: string;
+  // Increasing across restarts too: start from the clock (ms) and count up (§10, K5).
+  private nextEventId = Date.now();
+  private counters: { bad: Counter; dropped: Counter; removed: Counter; oversize: Counter; tlms: Counter } | undefined;
+
+  constructor(
+    private readonly config: TracimConfig,
+    private readonly ctx: HostContext,
+  ) {
+    this.userId = config.userId;
+  }
+
+  /** The master socket path in use (after `~` expansion). */
+  get socketPath(): string {
+    return this.path || expandHome(this.config.socketPath);
+  }
+
+  /** Registered clients in registration order (what `daemon_get_clients` answers). */
+  listClients(): ClientData[] {
+    return [...this.clients.values()].map(({ path, pid }) => ({ path, pid }));
+  }
+
+  async start(): Promise<void> {
+    const { ctx, config } = this;
+    this.counters = {
+      bad: ctx.counter('patchbay_tracim_bad_messages_total', 'Inbound Tracim daemon messages refused (invalid JSON, empty, too big, malformed)'),
+      dropped: ctx.counter('patchbay_tracim_dropped_total', 'Messages to Tracim clients given up (queue bound, refused destination)'),
+      removed: ctx.counter('patchbay_tracim_clients_removed_total', 'Tracim clients removed by the keep-alive sweep'),
+      oversize: ctx.counter('patchbay_tracim_oversize_total', 'Outgoing messages over 4096 bytes (shrunk, skipped or sent verbatim)'),
+      tlms: ctx.counter('patchbay_tracim_tlm_received_total', 'Tracim live messages received from the Tracim server'),
+    };
+    this.path = expandHome(config.socketPath);
+    this.userId = config.userId;
+    const replaced = await claimSocketPath(this.path, 'master socket');
+    if (replaced) ctx.logger.warn({ path: this.path }, `replaced the stale master socket file ${this.path} (nobody was listening on it)`);
+    const server = createServer((socket) => this.accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (error) => ctx.logger.error({ err: error }, `master socket ${this.path} failed: ${describeError(error)}`));
+    this.server = server;
+    await restrictSocket(this.path, config.socketMode);
+    this.ticker = setInterval(() => this.tick(), config.pingInterval);
+    ctx.logger.info({ path: this.path, pingInterval: config.pingInterval }, `TracimDaemon master listening on ${this.path}`);
+    if (config.tracim) {
+      this.stream = new TracimStream(config.tracim, {
+        logger: ctx.logger,
+        signal: ctx.signal,
+        onUserId: (id) => {
+          this.userId = id;
+        },
+        onMessage: (text) => {
+          this.counters?.tlms.inc();
+          this.broadcastTlm(text);
+        },
+        onStatus: (up, reason) => ctx.status(up ? 'alive' : 'unknown', reason),
+      });
+      this.stream.start();
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = undefined;
+    this.stream?.stop();
+    this.stream = undefined;
+    for (const socket of this.inbound) socket.destroy();
+    this.inbound.clear();
+    let abandoned = 0;
+    for (const destination of this.destinations.values()) abandoned += destination.close();
+    this.destinations.clear();
+    this.clients.clear();
+    if (abandoned > 0) this.ctx.logger.info(`stopping: ${abandoned} messages to Tracim clients abandoned`);
+    const server = this.server;
+    this.server = undefined;
+    if (server) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // §10 / M27: the socket file goes away on a clean shutdown.
+      await removeSocketFile(this.path);
+    }
+  }
+
+  deliver(event: OutboundEvent): void {
+    if (event.kind === 'state') this.broadcastState(event);
+    else if (event.kind === 'reply') this.deliverReply(event);
+    // Status events have no TracimDaemon form; clients see device health through the values.
+  }
+
+  private broadcastState(event: StateEvent): void {
+    if (this.clients.size === 0) return;
+    const text = this.stateTlm(event.device, event.channel, event.value, event.time);
+    this.broadcastTlm(text, event.device + '\u0000' + event.channel);
+  }
+
+  private stateTlm(device: string, channel: string, value: JsonValue, time: number): string {
+    // §8.2 / K5: integer event_id, dotted event_type, created without fraction, object fields.
+    return JSON.stringify({
+      event_id: this.nextEventId++,
+      event_type: STATE_EVENT_TYPE,
+      created: tlmTime(time),
+      read: null,
+      fields: { author: null, client_token: null, device, channel, value },
+    });
+  }
+
+  private broadcastTlm(text: string, key?: string): void {
+    const bytes = this.fit(encodeEnvelope(this.path, EventTypes.tracimEvent, text), EventTypes.tracimEvent, text);
+    if (bytes === undefined) return;
+    for (const client of this.clients.values()) this.destination(client.path).push({ bytes, type: EventTypes.tracimEvent, key });
+  }
+
+  private deliverReply(reply: ReplyEvent): void {
+    const meta = reply.meta ?? {};
+    const client = meta.client;
+    if (typeof client !== 'string' || client.length === 0) {
+      throw new PatchbayError(ErrorCodes.EVENT_REJECTED, `reply ${reply.id} names no Tracim client socket (meta.client); it cannot be routed`, { context: { replyId: reply.id } });
+    }
+    const id = (meta.id as JsonValue | undefined) ?? reply.ref ?? null;
+    const data = reply.ok ? { id, ok: true, value: reply.value ?? null } : { id, ok: false, error: reply.error ?? 'failed', code: reply.code };
+    let bytes = encodeEnvelope(this.path, EventTypes.patchbayReply, data);
+    if (bytes.length > MAX_WIRE_BYTES && this.config.sizePolicy !== 'verbatim') {
+      this.counters?.oversize.inc();
+      this.ctx.logger.warn({ client, id }, `patchbay_reply ${JSON.stringify(id)} is ${bytes.length} bytes, over 4096: sent as a failed reply instead`);
+      bytes = encodeEnvelope(this.path, EventTypes.patchbayReply, { id, ok: false, error: `reply value too large (${bytes.length} bytes over the 4096-byte message limit)` });
+    }
+    this.destination(client).push({ bytes, type: EventTypes.patchbayReply });
+  }
+
+  /** The size policy of §10 for one outgoing message; undefined = skip it. */
+  private fit(bytes: Buffer, type: string, tlmText?: string): Buffer | undefined {
+    if (bytes.length <= MAX_WIRE_BYTES) return bytes;
+    this.counters?.oversize.inc();
+    const policy = this.config.sizePolicy;
+    if (policy === 'verbatim') {
+      this.ctx.logger.warn(`${type} of ${bytes.length} bytes sent whole (sizePolicy verbatim): SDK clients read at most 4096 bytes and may lose it or crash`);
+      return bytes;
+    }
+    if (policy === 'shrink' && tlmText !== undefined) {
+      const shrunk = shrinkTlmEnvelope(this.path, tlmText);
+      if (shrunk) {
+        this.ctx.logger.warn({ blanked: shrunk.blanked }, `${type} shrunk from ${bytes.length} to ${shrunk.bytes.length} bytes to fit 4096: blanked ${shrunk.blanked.join(', ')}`);
+        return shrunk.bytes;
+      }
+    }
+    this.ctx.logger.warn(`${type} of ${bytes.length} bytes does not fit the 4096-byte limit (sizePolicy ${policy}): skipped`);
+    return undefined;
+  }
+
+  private send(path: string, type: string, data?: unknown, urgent = false): void {
+    const bytes = this.fit(encodeEnvelope(this.path, type, data), type);
+    if (bytes !== undefined) this.destination(path).push({ bytes, type }, urgent);
+  }
+
+  private destination(path: string): Destination {
+    let destination = this.destinations.get(path);
+    if (destination === undefined) {
+      destination = new Destination(
+        path,
+        { sendTimeoutMs: this.config.sendTimeoutMs, maxQueue: this.config.maxQueue },
+        {
+          keepOnFailure: (p) => this.clients.has(p),
+          onReachability: (p, reachable, reason) => {
+            if (reachable) this.ctx.logger.info({ client: p }, `Tracim client ${p} is reachable again`);
+            else this.ctx.logger.warn({ client: p, reason }, `Tracim client ${p} is unreachable (${reason}): keeping its messages (latest state per channel) until it answers or the keep-alive sweep removes it`);
+          },
+          onDropped: (p, count, reason) => {
+            this.counters?.dropped.inc(count);
+            this.ctx.logger.warn({ client: p }, `message to ${p} dropped: ${reason}`);
+          },
+          onIdle: (p) => {
+            // Keep a queue only for registered clients; one-off replies leave nothing behind.
+            if (!this.clients.has(p)) this.destinations.delete(p);
+          },
+        },
+      );
+      this.destinations.set(path, destination);
+    }
+    return destination;
+  }
+
+  private forget(path: string): number {
+    const destination = this.destinations.get(path);
+    this.destinations.delete(path);
+    return destination ? destination.close() : 0;
+  }
+
+  private accept(socket: Socket): void {
+    this.inbound.add(socket);
+    socket.once('close', () => this.inbound.delete(socket));
+    void readToEof(socket, { timeoutMs: this.config.readTimeoutMs, maxBytes: MAX_INBOUND_BYTES }).then((read) => {
+      if (!read.ok) return this.bad(read.reason);
+      const decoded = decodeEnvelope(read.bytes);
+      if (!decoded.ok) return this.bad(decoded.reason, read.bytes);
+      try {
+        this.handle(decoded.event);
+      } catch (error) {
+        this.bad(`${decoded.event.type} from ${decoded.event.path} failed: ${describeError(error)}`);
+      }
+    });
+  }
+
+  private bad(reason: string, bytes?: Buffer): void {
+    // §10 / M7: log, count, drop, never reply, keep serving.
+    this.counters?.bad.inc();
+    const sample = bytes === undefined ? undefined : bytes.subarray(0, 120).toString('utf8');
+    this.ctx.logger.warn({ sample }, `bad inbound message on the master socket: ${reason}; dropped`);
+  }
+
+  /** One inbound DaemonEvent, reacting as the reference master does (§4). */
+  private handle(event: DaemonEvent): void {
+    switch (event.type) {
+      case EventTypes.clientAdd:
+        return this.register(event);
+      case EventTypes.clientDelete:
+        return this.unregister(event);
+      case EventTypes.getClients:
+        return this.send(event.path, EventTypes.clients, this.listClients());
+      case EventTypes.getAccountInfo:
+        return this.send(event.path, EventTypes.accountInfo, { user_id: this.userId });
+      case EventTypes.ping:
+        return this.send(event.path, EventTypes.pong, undefined, true);
+      case EventTypes.pong: {
+        const client = this.clients.get(event.path);
+        if (client) client.alive = true;
+        return this.send(event.path, EventTypes.ack);
+      }
+      case EventTypes.ack:
+        return;
+      case EventTypes.doRequest:
+        // §5.5: the reference never answers; no client depends on it.
+        this.ctx.logger.info(`daemon_do_request from ${event.path} is not supported; no reply (as the reference)`);
+        return;
+      case EventTypes.patchbayCommand:
+        return this.command(event);
+      default:
+        // §4 default branch: any other type is acked.
+        return this.send(event.path, EventTypes.ack);
+    }
+  }
+
+  private register(event: DaemonEvent): void {
+    const data = event.data;
+    let path = event.path;
+    let pid = '0';
+    if (typeof data === 'object' && data !== null && !Array.isArray(data)) {
+      const record = data as Record<string, unknown>;
+      if (typeof record.path === 'string' && record.path.length > 0) path = record.path;
+      pid = pidString(record.pid);
+    } else {
+      // §11.2: this crashes the reference; we register the envelope path instead.
+      this.counters?.bad.inc();
+      this.ctx.logger.warn(`daemon_client_add from ${event.path} without data: registering its envelope path with pid "0"`);
+    }
+    const existing = this.clients.get(path);
+    this.send(event.path, EventTypes.accountInfo, { user_id: this.userId });
+    if (existing) {
+      existing.pid = pid;
+      existing.alive = true;
+    } else {
+      this.clients.set(path, { path, pid, alive: true });
+      this.ctx.logger.info({ client: path, pid }, `Tracim client registered: ${path} (pid ${pid}); ${this.clients.size} registered`);
+      // §6.1.5: only a new path is announced, to everyone including the newcomer.
+      for (const client of this.clients.values()) this.send(client.path, EventTypes.clientAdded, { path, pid });
+    }
+    // A registering client first gets the current state of every device (ARCHITECTURE.md).
+    for (const device of this.ctx.snapshot().devices) {
+      for (const c of device.channels) {
+        const bytes = this.fit(encodeEnvelope(this.path, EventTypes.tracimEvent, this.stateTlm(device.device, c.channel, c.value, c.time)), EventTypes.tracimEvent);
+        if (bytes) this.destination(path).push({ bytes, type: EventTypes.tracimEvent, key: device.device + '\u0000' + c.channel });
+      }
+    }
+  }
+
+  private unregister(event: DaemonEvent): void {
+    const known = this.clients.delete(event.path);
+    const abandoned = this.forget(event.path);
+    this.ctx.logger.info(
+      { client: event.path, abandoned },
+      known ? `Tracim client unregistered: ${event.path}; ${this.clients.size} registered` : `daemon_client_delete for ${event.path}, which is not registered (harmless; Python clients send it twice, §6.2)`,
+    );
+    // §6.2: echo the request's data to the remaining clients, even for an unknown path; no ack.
+    for (const client of this.clients.values()) this.send(client.path, EventTypes.clientDeleted, event.data ?? undefined);
+  }
+
+  /** Keep-alive tick, exactly as §6.3: drop the silent, mark the rest, ping everyone. */
+  private tick(): void {
+    for (const client of [...this.clients.values()]) {
+      if (client.alive) continue;
+      this.clients.delete(client.path);
+      const abandoned = this.forget(client.path);
+      this.counters?.removed.inc();
+      this.ctx.logger.warn({ client: client.path, abandoned }, `Tracim client ${client.path} removed: no pong within one ping period; ${abandoned} undelivered messages dropped`);
+    }
+    for (const client of this.clients.values()) client.alive = false;
+    for (const client of this.clients.values()) this.send(client.path, EventTypes.ping, undefined, true);
+  }
+
+  private command(event: DaemonEvent): void {
+    this.send(event.path, EventTypes.ack);
+    const data = event.data;
+    const record = typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : undefined;
+    const id = record?.id as JsonValue | undefined;
+    if (!record || typeof record.device !== 'string' || typeof record.channel !== 'string') {
+      this.counters?.bad.inc();
+      this.ctx.logger.warn(`patchbay_command from ${event.path} without data {id, device, channel, value}; answered with a failed reply`);
+      this.send(event.path, EventTypes.patchbayReply, { id: id ?? null, ok: false, error: 'patchbay_command needs data {id, device, channel, value}' });
+      return;
+    }
+    // The reply goes through the journaled outbox and comes back to deliverReply (meta.client).
+    void this.ctx.submit(
+      { device: record.device, channel: record.channel, value: (record.value as JsonValue | undefined) ?? null, ref: id === undefined || id === null ? undefined : String(id), meta: { client: event.path, id: id ?? null } },
+      { deliverReply: true },
+    );
+  }
+}

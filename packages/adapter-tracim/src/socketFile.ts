@@ -1,0 +1,65 @@
+import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { dirname } from 'node:path';
+import { ErrorCodes, PatchbayError } from '@patchbay/core';
+
+/** Tries to connect to a Unix socket: 'live', 'stale' (refused) or 'absent'. */
+export function probeSocket(path: string, timeoutMs = 1000): Promise<'live' | 'stale' | 'absent'> {
+  return new Promise((resolve) => {
+    const socket = connect({ path });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      // Accepting nothing for a second is a wedged listener, but a listener all the same.
+      resolve('live');
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve('live');
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      resolve(error.code === 'ENOENT' ? 'absent' : error.code === 'EAGAIN' ? 'live' : 'stale');
+    });
+  });
+}
+
+/**
+ * Makes `path` free to listen on (protocols/tracim.md §10): create the parent directory
+ * (0700) if missing; refuse when a live listener answers there or when the file is not a
+ * socket; delete a stale socket file (what the reference leaves behind when killed, §2.8).
+ * Returns true when a stale file was replaced.
+ */
+export async function claimSocketPath(path: string, what: string): Promise<boolean> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  let stats;
+  try {
+    stats = await lstat(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+  if (!stats.isSocket()) {
+    throw new PatchbayError(ErrorCodes.CONFIG_INVALID, `${what} ${path} exists and is not a socket; refusing to delete it. Remove it or choose another path.`, {
+      context: { path },
+    });
+  }
+  const state = await probeSocket(path);
+  if (state === 'live') {
+    throw new PatchbayError(ErrorCodes.START_FAILED, `${what} ${path} is in use: another process is listening on it (a running TracimDaemon or Patchbay?). Stop it or choose another path.`, {
+      context: { path },
+    });
+  }
+  if (state === 'stale') await unlink(path).catch(() => undefined);
+  return state === 'stale';
+}
+
+/** Restricts the socket file's permissions right after listening (§2.9, §10). */
+export async function restrictSocket(path: string, mode: number): Promise<void> {
+  await chmod(path, mode);
+}
+
+/** Removes a socket file if it is still there; never throws. */
+export async function removeSocketFile(path: string): Promise<void> {
+  await unlink(path).catch(() => undefined);
+}
