@@ -1,0 +1,91 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+
+/** The subprotocol clients may offer; the server selects it when offered. */
+export const SUBPROTOCOL = 'patchbay.v1';
+/** Prefix of the subprotocol that carries the token (`bearer.<token>`), for clients that cannot set headers. */
+export const TOKEN_PROTOCOL_PREFIX = 'bearer.';
+
+/** Why an upgrade was refused: the HTTP status and a reason for people. */
+export interface UpgradeRefusal {
+  status: number;
+  reason: string;
+}
+
+/** What the upgrade checks need from the adapter's options. */
+export interface UpgradePolicy {
+  token: string | undefined;
+  allowedOrigins: readonly string[] | undefined;
+}
+
+/** Constant-time comparison: both sides are hashed first so neither length nor content leaks through timing. */
+export function tokenMatches(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+/** The token a client presented, from the first of: Authorization header, subprotocol, `?token=`. */
+export function presentedToken(request: IncomingMessage, url: URL): string | undefined {
+  const authorization = request.headers.authorization;
+  if (typeof authorization === 'string') {
+    const match = /^Bearer\s+(.+)$/i.exec(authorization.trim());
+    if (match) return match[1];
+  }
+  for (const protocol of offeredProtocols(request)) {
+    if (protocol.startsWith(TOKEN_PROTOCOL_PREFIX)) return protocol.slice(TOKEN_PROTOCOL_PREFIX.length);
+  }
+  return url.searchParams.get('token') ?? undefined;
+}
+
+/** The subprotocols a client offered (RFC 6455 §4.1: comma-separated). */
+export function offeredProtocols(request: IncomingMessage): string[] {
+  const header = request.headers['sec-websocket-protocol'];
+  if (typeof header !== 'string') return [];
+  return header
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
+}
+
+/**
+ * Is this browser origin allowed? No Origin header: not a browser, so not a cross-site
+ * hijacking risk (RFC 6455 §10.2: the Origin check protects browsers' users). Otherwise the
+ * origin must be listed, or by default be the very host:port the request was sent to.
+ */
+export function originAllowed(request: IncomingMessage, allowed: readonly string[] | undefined): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined) return true;
+  if (allowed !== undefined) {
+    if (allowed.includes('*')) return true;
+    return allowed.some((entry) => sameOrigin(entry, origin));
+  }
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    return false;
+  }
+  return host !== '' && host === (request.headers.host ?? '').toLowerCase();
+}
+
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs every upgrade check; undefined when the client may connect. */
+export function checkUpgrade(request: IncomingMessage, url: URL, policy: UpgradePolicy): UpgradeRefusal | undefined {
+  if (!originAllowed(request, policy.allowedOrigins)) {
+    return { status: 403, reason: `origin ${JSON.stringify(request.headers.origin)} is not allowed (set options.allowedOrigins)` };
+  }
+  if (policy.token !== undefined) {
+    const given = presentedToken(request, url);
+    if (given === undefined) return { status: 401, reason: 'a token is required: send "Authorization: Bearer <token>", a "bearer.<token>" subprotocol or ?token=' };
+    if (!tokenMatches(given, policy.token)) return { status: 401, reason: 'wrong token' };
+  }
+  return undefined;
+}

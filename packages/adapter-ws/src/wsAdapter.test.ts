@@ -1,0 +1,235 @@
+import { ErrorCodes, isPatchbayError, silentLogger, type HostContext } from '@patchbay/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import wsAdapter, { wsConfig } from './index.js';
+import type { TestClient} from '../test/rig.js';
+import { rawUpgrade, startRig, type Message, type Rig } from '../test/rig.js';
+
+const rigs: Rig[] = [];
+afterEach(async () => {
+  while (rigs.length > 0) await (rigs.pop() as Rig).stop();
+});
+async function rig(options: Record<string, unknown> = {}): Promise<Rig> {
+  const r = await startRig({ healthIntervalMs: 0, ...options });
+  rigs.push(r);
+  return r;
+}
+
+const isState = (channel: string, value: unknown) => (m: Message) => m.type === 'state' && m.device === 'dev1' && m.channel === channel && m.value === value;
+
+describe('ws - snapshot and live events', () => {
+  it('ws - a client gets every device state and every host status first, then live events', async () => {
+    const r = await rig();
+    r.driver.emit('temperature', 20.5);
+    await r.other.waitFor((e) => e.kind === 'state' && e.value === 20.5);
+    const client = await r.connect();
+    const snapshot = client.messages[0] as Message & { devices: { device: string; channels: { channel: string; value: unknown }[] }[]; health: { hosts: { id: string; status: string }[] } };
+    expect(snapshot.type).toBe('snapshot');
+    expect(snapshot.devices).toEqual([expect.objectContaining({ device: 'dev1', available: true, channels: [expect.objectContaining({ channel: 'temperature', value: 20.5 })] })]);
+    expect(snapshot.health.hosts.map((h) => [h.id, h.status]).sort()).toEqual([
+      ['other', 'alive'],
+      ['ws', 'alive'],
+    ]);
+    r.driver.emit('temperature', 21);
+    await expect(client.waitFor(isState('temperature', 21), 'the live state')).resolves.toMatchObject({ time: expect.any(Number), id: expect.any(String) });
+    // A device status change is news too.
+    r.driver.crash();
+    await expect(client.waitFor((m) => m.type === 'status' && m.endpoint === 'dev1' && m.status !== 'alive', 'a device status event')).resolves.toBeDefined();
+  });
+
+  it('ws - sends a periodic health message with queue depth and delivered and failed counts', async () => {
+    const r = await rig({ healthIntervalMs: 50 });
+    const client = await r.connect();
+    r.driver.emit('humidity', 40);
+    const health = (await client.waitFor((m) => m.type === 'health' && (m.hosts as { id: string; delivered: number }[]).some((h) => h.id === 'other' && h.delivered > 0), 'a health message')) as Message & {
+      hosts: Record<string, unknown>[];
+    };
+    expect(health.hosts.find((h) => h.id === 'other')).toMatchObject({ status: 'alive', queued: expect.any(Number), delivered: expect.any(Number), failed: 0 });
+  });
+
+  it('ws - start fails with a coded error when the gateway runs no HTTP server', async () => {
+    const ctx = { id: 'ws', logger: silentLogger, http: undefined, counter: () => ({ inc: () => undefined }) } as unknown as HostContext;
+    const adapter = wsAdapter.create(wsConfig.parse({}), ctx);
+    const error = await Promise.resolve(adapter.start()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isPatchbayError(error, ErrorCodes.CONFIG_INVALID)).toBe(true);
+    expect((error as Error).message).toMatch(/gateway\.http/);
+  });
+
+  it('ws - stop closes every client with 1001 and unmounts; a second start serves again', async () => {
+    const r = await rig();
+    const client = await r.connect();
+    await r.gateway.stop({ drainTimeoutMs: 200 });
+    await expect(client.waitClosed()).resolves.toMatchObject({ code: 1001, reason: 'gateway stopping' });
+    expect(r.http.upgrades.size).toBe(0);
+    expect(r.http.routes.size).toBe(0);
+    await r.gateway.start();
+    await r.driver.waitRunning(2);
+    const again = await r.connect();
+    r.driver.emit('relay', true);
+    await expect(again.waitFor(isState('relay', true), 'state after restart')).resolves.toBeDefined();
+  });
+});
+
+describe('ws - commands', () => {
+  it('ws - command round trip: the reply carries the client id and the device answer', async () => {
+    const r = await rig();
+    const client = await r.connect();
+    client.send({ type: 'command', id: 'c-1', device: 'dev1', channel: 'relay', value: true });
+    const reply = await client.waitFor((m) => m.type === 'reply' && m.id === 'c-1', 'the reply');
+    expect(reply).toMatchObject({ ok: true, value: true, device: 'dev1' });
+    expect(r.driver.commands.at(-1)).toMatchObject({ device: 'dev1', channel: 'relay', value: true, origin: 'ws', ref: 'c-1' });
+    client.send({ type: 'command', id: 7, device: 'dev1', action: 'refresh' });
+    await expect(client.waitFor((m) => m.type === 'reply' && m.id === 7, 'the numeric-id reply')).resolves.toMatchObject({ ok: true });
+  });
+
+  it('ws - the reply goes only to the client that asked', async () => {
+    const r = await rig();
+    const asker = await r.connect();
+    const bystander = await r.connect();
+    asker.send({ type: 'command', id: 'mine', device: 'dev1', channel: 'relay', value: true });
+    await asker.waitFor((m) => m.type === 'reply' && m.id === 'mine', 'the asker reply');
+    // The bystander's own round trip comes after: had the asker's reply gone to it, it would be there.
+    bystander.send({ type: 'command', id: 'theirs', device: 'dev1', channel: 'relay', value: false });
+    await bystander.waitFor((m) => m.type === 'reply' && m.id === 'theirs', 'the bystander reply');
+    expect(bystander.messages.filter((m) => m.type === 'reply').map((m) => m.id)).toEqual(['theirs']);
+    expect(asker.messages.filter((m) => m.type === 'reply').map((m) => m.id)).toEqual(['mine']);
+    expect(r.other.delivered.filter((e) => e.kind === 'reply')).toEqual([]);
+  });
+
+  it('ws - an unknown device gets a failed reply with a code', async () => {
+    const r = await rig();
+    const client = await r.connect();
+    client.send({ type: 'command', id: 'x', device: 'nope', channel: 'relay', value: true });
+    await expect(client.waitFor((m) => m.type === 'reply' && m.id === 'x', 'the failed reply')).resolves.toMatchObject({ ok: false, code: ErrorCodes.UNKNOWN_DEVICE, error: expect.stringContaining('nope') });
+  });
+
+  it('ws - too many unanswered commands from one client: the extra one is refused at once', async () => {
+    const r = await rig({ maxPendingCommands: 2 });
+    const release: (() => void)[] = [];
+    r.driver.answer = () => new Promise((resolve) => release.push(() => resolve({ ok: true, value: 1 })));
+    const client = await r.connect();
+    for (const id of ['a', 'b', 'c']) client.send({ type: 'command', id, device: 'dev1', channel: 'relay', value: true });
+    await expect(client.waitFor((m) => m.type === 'reply' && m.id === 'c', 'the refusal')).resolves.toMatchObject({ ok: false, code: 'PB208_OUTBOX_FULL' });
+    for (const go of release) go();
+    await client.waitCount((m) => m.type === 'reply' && m.ok === true, 2, 'the two answered replies');
+    expect(r.adapter().stats().badMessages).toBe(1);
+  });
+});
+
+describe('ws - bad upgrades', () => {
+  it('ws - a wrong or missing token is refused with 401 and a reason; the right one passes three ways', async () => {
+    const r = await rig({ token: 's3cret-token' });
+    const wrong = await rawUpgrade(r.http.port, { Authorization: 'Bearer nope' });
+    expect(wrong.status).toBe(401);
+    expect(wrong.text).toMatch(/WWW-Authenticate: Bearer/);
+    expect(wrong.text).toMatch(/wrong token/);
+    const missing = await rawUpgrade(r.http.port, {});
+    expect(missing.status).toBe(401);
+    expect(missing.text).toMatch(/a token is required/);
+    const viaQuery = await rawUpgrade(r.http.port, {}, '/ws?token=bad');
+    expect(viaQuery.status).toBe(401);
+    expect(r.adapter().stats().rejectedUpgrades).toBe(3);
+    await expect(r.connect({ headers: { Authorization: 'Bearer s3cret-token' } })).resolves.toBeDefined();
+    await expect(r.connect({ query: '?token=s3cret-token' })).resolves.toBeDefined();
+    const viaProtocol = await r.connect({ protocols: ['patchbay.v1', 'bearer.s3cret-token'] });
+    expect(viaProtocol.socket.protocol).toBe('patchbay.v1');
+    expect(r.adapter().stats().clients).toBe(3);
+  });
+
+  it('ws - a foreign origin is refused with 403; the same host and listed origins pass; others keep flowing', async () => {
+    const r = await rig();
+    const bystander = await r.connect();
+    const foreign = await rawUpgrade(r.http.port, { Origin: 'http://evil.example' });
+    expect(foreign.status).toBe(403);
+    expect(foreign.text).toMatch(/origin "http:\/\/evil.example" is not allowed/);
+    await expect(r.connect({ origin: `http://127.0.0.1:${r.http.port}` })).resolves.toBeDefined();
+    r.driver.emit('temperature', 30);
+    await expect(bystander.waitFor(isState('temperature', 30), 'state after the refusal')).resolves.toBeDefined();
+
+    const listed = await rig({ allowedOrigins: ['https://dash.example'] });
+    await expect(listed.connect({ origin: 'https://dash.example' })).resolves.toBeDefined();
+    expect((await rawUpgrade(listed.http.port, { Origin: `http://127.0.0.1:${listed.http.port}` })).status).toBe(403);
+  });
+
+  it('ws - a full server refuses with 503', async () => {
+    const r = await rig({ maxClients: 1 });
+    await r.connect();
+    const refused = await rawUpgrade(r.http.port, {});
+    expect(refused.status).toBe(503);
+    expect(refused.text).toMatch(/too many clients/);
+  });
+});
+
+describe('ws - bad messages', () => {
+  it('ws - malformed, binary, unknown and invalid messages get an error; the connection and others carry on', async () => {
+    const r = await rig();
+    const sender = await r.connect();
+    const bystander = await r.connect();
+    sender.send('{not json');
+    sender.socket.send(Buffer.from([1, 2, 3]), { binary: true });
+    sender.send({ type: 'subscribe', id: 'u1' });
+    sender.send({ type: 'command', id: 'v1', channel: 'relay' });
+    sender.send([1, 2]);
+    const errors = await sender.waitCount((m) => m.type === 'error', 5, 'error messages');
+    expect(errors).toBe(5);
+    const texts = sender.messages.filter((m) => m.type === 'error');
+    expect(texts.map((m) => m.code)).toEqual(Array(5).fill(ErrorCodes.COMMAND_INVALID));
+    expect(texts[0]?.error).toMatch(/^not JSON/);
+    expect(texts[1]?.error).toMatch(/binary messages are not accepted/);
+    expect(texts[2]).toMatchObject({ id: 'u1', error: expect.stringMatching(/unknown message type "subscribe"/) });
+    expect(texts[3]).toMatchObject({ id: 'v1', error: expect.stringMatching(/device/) });
+    expect(texts[4]?.error).toMatch(/expected a JSON object/);
+    expect(r.adapter().stats().badMessages).toBe(5);
+    // Still open, still served.
+    sender.send({ type: 'command', id: 'ok', device: 'dev1', channel: 'relay', value: true });
+    await expect(sender.waitFor((m) => m.type === 'reply' && m.id === 'ok', 'a reply after the errors')).resolves.toMatchObject({ ok: true });
+    expect(bystander.messages.filter((m) => m.type === 'error')).toEqual([]);
+  });
+
+  it('ws - an oversized message closes that client with 1009; the others are not affected', async () => {
+    const r = await rig({ maxPayload: 1024 });
+    const big = await r.connect();
+    const bystander = await r.connect();
+    big.send({ type: 'command', id: 'big', device: 'dev1', channel: 'relay', value: 'x'.repeat(2000) });
+    await expect(big.waitClosed()).resolves.toMatchObject({ code: 1009 });
+    expect(r.driver.commands).toEqual([]);
+    r.driver.emit('temperature', 12);
+    await expect(bystander.waitFor(isState('temperature', 12), 'state after the oversized message')).resolves.toBeDefined();
+    expect(r.adapter().stats()).toMatchObject({ clients: 1, badMessages: 1 });
+  });
+});
+
+describe('ws - slow clients', () => {
+  it('ws - ten clients, one stops reading: the nine get every event, the stalled one is dropped, the backlog stays bounded', async () => {
+    const maxBufferedBytes = 64 * 1024;
+    const r = await rig({ maxBufferedBytes });
+    const clients: TestClient[] = [];
+    for (let i = 0; i < 10; i++) clients.push(await r.connect());
+    const stalled = clients[0] as TestClient;
+    const healthy = clients.slice(1);
+    // Stop reading: the kernel buffers fill, then the server-side backlog grows until the bound.
+    (stalled.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+    const payload = 'v'.repeat(2048);
+    let sent = 0;
+    // Emit in rounds, each after the healthy clients have everything so far, until the drop.
+    for (let round = 0; round < 2000 && r.adapter().stats().slowDropped === 0; round++) {
+      for (let i = 0; i < 50; i++) r.driver.emit('blob', `${sent++}:${payload}`);
+      await Promise.all(healthy.map((c) => c.waitCount((m) => m.type === 'state' && m.channel === 'blob', sent, 'blob states', 15_000)));
+    }
+    const stats = r.adapter().stats();
+    expect(stats.slowDropped).toBe(1);
+    expect(stats.clients).toBe(9);
+    // Bounded: never more than the bound plus the one message that crossed it.
+    expect(stats.maxBufferedSeen).toBeLessThanOrEqual(maxBufferedBytes + 4096);
+    // Every healthy client got every event, in order.
+    for (const c of healthy) {
+      const values = c.messages.filter((m) => m.type === 'state' && m.channel === 'blob').map((m) => Number(String(m.value).split(':')[0]));
+      expect(values).toEqual(Array.from({ length: sent }, (_, i) => i));
+    }
+    // And keep receiving after the drop.
+    r.driver.emit('temperature', 99);
+    await Promise.all(healthy.map((c) => c.waitFor(isState('temperature', 99), 'state after the drop')));
+  });
+});

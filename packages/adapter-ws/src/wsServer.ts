@@ -1,0 +1,295 @@
+import { randomBytes } from 'node:crypto';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ErrorCodes, PatchbayError, type Counter, type HostContext, type OutboundEvent } from '@patchbay/core';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { checkUpgrade, SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, type UpgradeRefusal } from './auth.js';
+import type { WsConfig } from './config.js';
+import { encodeBroadcast, encodeError, encodeHealth, encodeRefusal, encodeReply, encodeSnapshot, parseClientMessage, WireErrors, type ClientCommand } from './protocol.js';
+
+/** Figures about the server, for tests, benchmarks and people. */
+export interface WsServerStats {
+  /** Connected clients. */
+  clients: number;
+  /** Clients dropped because their unsent backlog passed `maxBufferedBytes`. */
+  slowDropped: number;
+  /** The largest unsent backlog any client had after a send, bytes: bounded by `maxBufferedBytes` plus one message. */
+  maxBufferedSeen: number;
+  /** Upgrades refused (token, origin, too many clients). */
+  rejectedUpgrades: number;
+  /** Messages refused (malformed, binary, oversized, too many pending). */
+  badMessages: number;
+}
+
+interface Client {
+  /** Unique across runs, so a reply recovered from the journal never reaches a stranger. */
+  key: string;
+  socket: WebSocket;
+  remote: string;
+  pending: number;
+  /** Answered the last keep-alive ping. */
+  alive: boolean;
+}
+
+interface Counters {
+  rejected: Counter;
+  bad: Counter;
+  slow: Counter;
+  commands: Counter;
+}
+
+/**
+ * The WebSocket endpoint: accepts clients at upgrade (origin, token, capacity), greets each
+ * with a snapshot, fans events out, runs their commands and answers only the asker. A client
+ * whose backlog passes the bound is dropped, so one stalled reader never grows memory.
+ */
+export class WsServer {
+  private readonly clients = new Set<Client>();
+  private readonly byKey = new Map<string, Client>();
+  private readonly instanceTag = randomBytes(4).toString('hex');
+  private seq = 0;
+  private wss: WebSocketServer | undefined;
+  private unmount: (() => void) | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private readonly counters: Counters;
+  private readonly figures = { slowDropped: 0, maxBufferedSeen: 0, rejectedUpgrades: 0, badMessages: 0 };
+
+  constructor(
+    private readonly config: WsConfig,
+    private readonly ctx: HostContext,
+  ) {
+    this.counters = {
+      rejected: ctx.counter('patchbay_ws_upgrades_rejected_total', 'WebSocket upgrades refused (token, origin, capacity)'),
+      bad: ctx.counter('patchbay_ws_bad_messages_total', 'WebSocket client messages refused (malformed, binary, oversized, too many pending)'),
+      slow: ctx.counter('patchbay_ws_slow_clients_dropped_total', 'WebSocket clients dropped because their unsent backlog passed maxBufferedBytes'),
+      commands: ctx.counter('patchbay_ws_commands_total', 'Commands received from WebSocket clients'),
+    };
+  }
+
+  /** Mount on the gateway's HTTP server and start the health and keep-alive timers. */
+  start(): void {
+    const http = this.ctx.http;
+    if (http === undefined) {
+      throw new PatchbayError(
+        ErrorCodes.CONFIG_INVALID,
+        `host ${this.ctx.id} (ws) serves on the gateway's HTTP server, but this gateway runs none: configure gateway.http or remove this host`,
+        { context: { host: this.ctx.id } },
+      );
+    }
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: this.config.maxPayload,
+      perMessageDeflate: false,
+      // Select our subprotocol when offered, never echo the token-carrying one (RFC 6455 §4.2.2).
+      handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : ([...protocols].find((p) => !p.startsWith(TOKEN_PROTOCOL_PREFIX)) ?? false)),
+    });
+    this.unmount = http.upgrade(this.config.path, (request, socket, head) => this.onUpgrade(request, socket, head));
+    if (this.config.healthIntervalMs > 0) this.timers.push(setInterval(() => this.broadcastHealth(), this.config.healthIntervalMs));
+    if (this.config.pingIntervalMs > 0) this.timers.push(setInterval(() => this.keepAlive(), this.config.pingIntervalMs));
+    for (const timer of this.timers) timer.unref();
+  }
+
+  /** Unmount, close every client with 1001 (going away) and wait briefly for them to go. */
+  async stop(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    this.unmount?.();
+    this.unmount = undefined;
+    const closing = [...this.clients].map(
+      (client) =>
+        new Promise<void>((resolve) => {
+          if (client.socket.readyState === WebSocket.CLOSED) return resolve();
+          const timer = setTimeout(() => {
+            client.socket.terminate();
+            resolve();
+          }, 1000);
+          client.socket.once('close', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          client.socket.close(1001, 'gateway stopping');
+        }),
+    );
+    await Promise.all(closing);
+    this.clients.clear();
+    this.byKey.clear();
+    this.wss?.close();
+    this.wss = undefined;
+  }
+
+  /** Fan an event out: state and status to everyone, a reply only to the client that asked. */
+  deliver(event: OutboundEvent): void {
+    if (event.kind === 'reply') {
+      // Only reaches here for replies routed through the outbox (e.g. failed after a restart).
+      const key = event.meta?.wsClient;
+      const client = typeof key === 'string' ? this.byKey.get(key) : undefined;
+      if (client && event.ref !== undefined) this.send(client, encodeReply(event.ref, event));
+      return;
+    }
+    if (this.clients.size === 0) return;
+    const text = encodeBroadcast(event);
+    if (text !== undefined) this.broadcast(text);
+  }
+
+  /** Current figures. */
+  stats(): WsServerStats {
+    return { clients: this.clients.size, ...this.figures };
+  }
+
+  private broadcast(text: string): void {
+    // Encode once for every client: ws would otherwise convert the string per send.
+    const data = Buffer.from(text);
+    for (const client of this.clients) this.send(client, data);
+  }
+
+  private broadcastHealth(): void {
+    if (this.clients.size > 0) this.broadcast(encodeHealth(this.ctx.health()));
+  }
+
+  private send(client: Client, data: string | Buffer): void {
+    const socket = client.socket;
+    if (socket.readyState !== WebSocket.OPEN) return;
+    if (socket.bufferedAmount > this.config.maxBufferedBytes) {
+      this.dropSlow(client);
+      return;
+    }
+    socket.send(data, { binary: false });
+    const buffered = socket.bufferedAmount;
+    if (buffered > this.figures.maxBufferedSeen) this.figures.maxBufferedSeen = buffered;
+  }
+
+  private dropSlow(client: Client): void {
+    this.figures.slowDropped++;
+    this.counters.slow.inc();
+    this.ctx.logger.warn(
+      { client: client.key, remote: client.remote, buffered: client.socket.bufferedAmount, maxBufferedBytes: this.config.maxBufferedBytes },
+      `ws client ${client.remote} dropped: it stopped reading and its backlog passed ${this.config.maxBufferedBytes} bytes; it gets a fresh snapshot when it reconnects`,
+    );
+    this.forget(client);
+    client.socket.terminate();
+  }
+
+  private forget(client: Client): void {
+    this.clients.delete(client);
+    this.byKey.delete(client.key);
+  }
+
+  private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const wss = this.wss;
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    let refusal: UpgradeRefusal | undefined = checkUpgrade(request, url, { token: this.config.token, allowedOrigins: this.config.allowedOrigins });
+    if (!refusal && this.clients.size >= this.config.maxClients) refusal = { status: 503, reason: `too many clients (maxClients ${this.config.maxClients})` };
+    if (!refusal && wss === undefined) refusal = { status: 503, reason: 'the WebSocket API is stopping' };
+    if (refusal || wss === undefined) {
+      const r = refusal as UpgradeRefusal;
+      this.figures.rejectedUpgrades++;
+      this.counters.rejected.inc();
+      this.ctx.logger.warn({ remote: remoteOf(request), origin: request.headers.origin, status: r.status }, `ws upgrade refused: ${r.reason}`);
+      refuse(socket, r);
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, request));
+  }
+
+  private accept(socket: WebSocket, request: IncomingMessage): void {
+    const client: Client = { key: `${this.instanceTag}:${++this.seq}`, socket, remote: remoteOf(request), pending: 0, alive: true };
+    // Snapshot and registration in the same turn: no event can fall between them.
+    this.clients.add(client);
+    this.byKey.set(client.key, client);
+    this.send(client, encodeSnapshot(this.ctx.snapshot(), this.ctx.health()));
+    socket.on('message', (data, isBinary) => this.onMessage(client, data, isBinary));
+    socket.on('pong', () => {
+      client.alive = true;
+    });
+    socket.on('close', () => this.forget(client));
+    socket.on('error', (error: Error & { code?: string }) => {
+      // ws closes the socket itself (1009 for an oversized message, 1002 for a protocol error).
+      this.refuseMessage(client, `${error.message}${error.code ? ` (${error.code})` : ''}; connection closed`);
+    });
+  }
+
+  private onMessage(client: Client, data: RawData, isBinary: boolean): void {
+    if (isBinary) {
+      this.refuseMessage(client, 'binary messages are not accepted: send JSON text');
+      return;
+    }
+    const parsed = parseClientMessage(rawText(data));
+    if (!parsed.ok) {
+      this.refuseMessage(client, parsed.error, parsed.id);
+      return;
+    }
+    this.runCommand(client, parsed.command);
+  }
+
+  private refuseMessage(client: Client, error: string, id?: string | number): void {
+    this.figures.badMessages++;
+    this.counters.bad.inc();
+    this.ctx.logger.warn({ client: client.key, remote: client.remote, id }, `ws message from ${client.remote} refused: ${error}`);
+    this.send(client, encodeError({ code: WireErrors.BAD_MESSAGE, error, id }));
+  }
+
+  private runCommand(client: Client, command: ClientCommand): void {
+    this.counters.commands.inc();
+    if (client.pending >= this.config.maxPendingCommands) {
+      this.figures.badMessages++;
+      this.counters.bad.inc();
+      this.ctx.logger.warn({ client: client.key, id: command.id }, `ws client ${client.remote} has ${client.pending} unanswered commands; refused another`);
+      this.send(client, encodeRefusal(command.id, command.device, { code: WireErrors.TOO_MANY_PENDING, error: `too many unanswered commands (maxPendingCommands ${this.config.maxPendingCommands})` }));
+      return;
+    }
+    client.pending++;
+    // submit never rejects: every command gets exactly one reply, sent to this client only.
+    void this.ctx
+      .submit({
+        device: command.device,
+        channel: command.channel,
+        action: command.action,
+        value: command.value,
+        args: command.args,
+        ref: String(command.id),
+        meta: { wsClient: client.key },
+      })
+      .then((reply) => {
+        client.pending--;
+        this.send(client, encodeReply(command.id, reply));
+      });
+  }
+
+  private keepAlive(): void {
+    for (const client of [...this.clients]) {
+      if (!client.alive) {
+        this.ctx.logger.info({ client: client.key, remote: client.remote }, `ws client ${client.remote} missed a keep-alive pong; dropped`);
+        this.forget(client);
+        client.socket.terminate();
+        continue;
+      }
+      client.alive = false;
+      client.socket.ping();
+    }
+  }
+}
+
+function rawText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
+}
+
+function remoteOf(request: IncomingMessage): string {
+  const { remoteAddress, remotePort } = request.socket;
+  return remoteAddress ? `${remoteAddress}:${remotePort ?? '?'}` : 'unknown';
+}
+
+/** Answer a refused upgrade with a plain HTTP response naming the reason, then close. */
+function refuse(socket: Duplex, refusal: UpgradeRefusal): void {
+  const body = `${refusal.reason}\n`;
+  const headers = [
+    `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? 'Error'}`,
+    'Connection: close',
+    'Content-Type: text/plain; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+  ];
+  if (refusal.status === 401) headers.push('WWW-Authenticate: Bearer realm="patchbay"');
+  socket.once('finish', () => socket.destroy());
+  socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
+}
