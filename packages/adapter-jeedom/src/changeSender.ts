@@ -1,0 +1,154 @@
+import { ErrorCodes, PatchbayError, type JsonValue } from '@patchbay/core';
+import { ChangeTree } from './changeTree.js';
+
+/** One change: a `::` key or a path of segments, and its value. */
+export type Change = readonly [key: string | readonly string[], value: JsonValue];
+
+/** Settings of a {@link ChangeSender}. */
+export interface ChangeSenderOptions {
+  /** Posts one JSON body; resolves on success, rejects once its attempts are used up. */
+  post(body: string): Promise<void>;
+  /** The cycle in ms; 0 (or less) is immediate mode (§4.5). */
+  cycleMs: number;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+interface Window {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+function newWindow(): Window {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Callers may ignore the outcome (the reference's add is fire-and-forget).
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+/**
+ * The reference's `jeedom_com` (protocols/jeedom.md §4.5) with one difference: every add
+ * returns a promise that settles when the request carrying it succeeded or gave up, so the
+ * adapter acknowledges events to the outbox only once Jeedom has them (§4.4 deviation).
+ *
+ * Cycle mode: changes merge into one pending object; a timer wakes on the cycle's phase
+ * (first wake one cycle after start), posts the whole object if anything is pending and
+ * resets it; changes added while a post is in flight wait for the next wake. No timer runs
+ * while nothing is pending. Immediate mode: each add is posted at once as its own nested
+ * object; posts go one at a time, in order (the reference's thread per post may reorder).
+ */
+export class ChangeSender {
+  private pending = new ChangeTree();
+  private window: Window | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private flushing = false;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly origin: number;
+  private readonly now: () => number;
+  private stopped = false;
+
+  constructor(private readonly options: ChangeSenderOptions) {
+    this.now = options.now ?? Date.now;
+    this.origin = this.now();
+  }
+
+  /** True in immediate mode (`cycle <= 0`). */
+  get immediate(): boolean {
+    return this.options.cycleMs <= 0;
+  }
+
+  /** `add_changes(key, value)`: settles when the request carrying it succeeded (or failed for good). */
+  add(key: string | readonly string[], value: JsonValue): Promise<void> {
+    return this.addMany([[key, value]]);
+  }
+
+  /**
+   * Add several changes at once. Cycle mode: all join the pending window. Immediate mode:
+   * one post each, in order, stopping at the first that fails.
+   */
+  addMany(changes: readonly Change[]): Promise<void> {
+    if (this.stopped) return Promise.reject(stoppedError());
+    if (this.immediate) {
+      const trees = changes.map(([key, value]) => {
+        const tree = new ChangeTree();
+        put(tree, key, value);
+        return tree;
+      });
+      return this.enqueue(async () => {
+        for (const tree of trees) await this.options.post(tree.toJson());
+      });
+    }
+    for (const [key, value] of changes) put(this.pending, key, value);
+    this.window ??= newWindow();
+    this.schedule();
+    return this.window.promise;
+  }
+
+  /** `send_change_immediate(payload)`: posted at once, without waiting for the cycle (§4.5). */
+  sendImmediate(tree: ChangeTree): Promise<void> {
+    if (this.stopped) return Promise.reject(stoppedError());
+    return this.enqueue(() => this.options.post(tree.toJson()));
+  }
+
+  /** Stop the timer; whatever waits for a flush is failed so its events stay queued. */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const window = this.window;
+    this.window = undefined;
+    this.pending = new ChangeTree();
+    window?.reject(stoppedError());
+  }
+
+  /** Serialise posts so they reach the callback in order. */
+  private enqueue(job: () => Promise<void>): Promise<void> {
+    const run = this.chain.then(job);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private schedule(): void {
+    if (this.timer !== undefined || this.flushing || this.pending.empty) return;
+    // Wake on the cycle's phase, as the reference's free-running timer would, but only
+    // while something is pending (no idle wake-ups, and no post while nothing is pending).
+    const cycle = this.options.cycleMs;
+    const elapsed = this.now() - this.origin;
+    const delay = Math.max(0, (Math.floor(elapsed / cycle) + 1) * cycle - elapsed);
+    this.timer = setTimeout(this.flush, delay);
+  }
+
+  private readonly flush = (): void => {
+    this.timer = undefined;
+    if (this.pending.empty) return;
+    const tree = this.pending.take();
+    const window = this.window as Window;
+    this.window = undefined;
+    this.flushing = true;
+    this.enqueue(() => this.options.post(tree.toJson())).then(
+      () => this.settle(() => window.resolve()),
+      (error: unknown) => this.settle(() => window.reject(error)),
+    );
+  };
+
+  private settle(outcome: () => void): void {
+    this.flushing = false;
+    outcome();
+    if (!this.stopped) this.schedule();
+  }
+}
+
+function put(tree: ChangeTree, key: string | readonly string[], value: JsonValue): void {
+  if (typeof key === 'string') tree.add(key, value);
+  else tree.addPath(key, value);
+}
+
+function stoppedError(): PatchbayError {
+  return new PatchbayError(ErrorCodes.HOST_UNREACHABLE, 'the Jeedom adapter is stopping; the changes stay queued');
+}

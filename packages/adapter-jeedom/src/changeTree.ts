@@ -1,0 +1,105 @@
+import type { JsonValue } from '@patchbay/core';
+import { pyJson, type PyJsonValue } from './pyJson.js';
+
+/** A node of pending changes: objects are insertion-ordered Maps so they serialise in order. */
+export type ChangeNode = string | number | boolean | null | readonly JsonValue[] | ChangeMap;
+/** An object node. */
+export type ChangeMap = Map<string, ChangeNode>;
+
+/** The separator of nested keys (`devices::abc::temperature`), as in the reference `add_changes`. */
+export const PATH_SEPARATOR = '::';
+
+/**
+ * Pending changes as the reference's `jeedom_com.add_changes` aggregates them
+ * (protocols/jeedom.md §4.5): a `::` key is a path into nested objects, merged recursively
+ * when both sides are objects, otherwise the new value replaces the old (arrays included);
+ * a plain key replaces its top-level entry outright.
+ */
+export class ChangeTree {
+  private root: ChangeMap = new Map();
+
+  /** True when nothing is pending. */
+  get empty(): boolean {
+    return this.root.size === 0;
+  }
+
+  /** `add("devices::abc::temperature", 21.5)`: the reference's add-change primitive. */
+  add(key: string, value: JsonValue): void {
+    if (!key.includes(PATH_SEPARATOR)) {
+      // §4.5: a plain key replaces the top-level entry without merging.
+      this.root.set(key, toNode(value));
+      return;
+    }
+    this.addPath(key.split(PATH_SEPARATOR), value);
+  }
+
+  /**
+   * Add at a path given as segments: what the adapter uses, so device and channel names
+   * that contain `::` themselves stay one segment.
+   */
+  addPath(path: readonly string[], value: JsonValue): void {
+    if (path.length === 0) return;
+    let node = this.root;
+    for (let i = 0; i < path.length - 1; i++) {
+      const key = path[i] as string;
+      const next = node.get(key);
+      if (next instanceof Map) {
+        node = next;
+      } else {
+        const created: ChangeMap = new Map();
+        node.set(key, created);
+        node = created;
+      }
+    }
+    const last = path[path.length - 1] as string;
+    node.set(last, mergeNode(node.get(last), toNode(value)));
+  }
+
+  /** Take everything pending, leaving the tree empty. */
+  take(): ChangeTree {
+    const taken = new ChangeTree();
+    taken.root = this.root;
+    this.root = new Map();
+    return taken;
+  }
+
+  /** One top-level object per entry: what immediate mode posts, one request each (§4.5). */
+  entries(): ChangeTree[] {
+    return [...this.root].map(([key, value]) => {
+      const single = new ChangeTree();
+      single.root.set(key, value);
+      return single;
+    });
+  }
+
+  /** The pending object, as Python's `json.dumps` would write it. */
+  toJson(): string {
+    return pyJson(this.root as PyJsonValue);
+  }
+
+  /** A plain JSON value (tests, logs). */
+  toValue(): JsonValue {
+    return fromNode(this.root);
+  }
+}
+
+function toNode(value: JsonValue): ChangeNode {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value as ChangeNode;
+  const map: ChangeMap = new Map();
+  for (const [key, item] of Object.entries(value)) map.set(key, toNode(item));
+  return map;
+}
+
+function fromNode(node: ChangeNode): JsonValue {
+  if (!(node instanceof Map)) return node as JsonValue;
+  const out: Record<string, JsonValue> = {};
+  for (const [key, value] of node) out[key] = fromNode(value);
+  return out;
+}
+
+/** Recursive when both are objects, else the newer value wins. */
+function mergeNode(older: ChangeNode | undefined, newer: ChangeNode): ChangeNode {
+  if (!(older instanceof Map) || !(newer instanceof Map)) return newer;
+  for (const [key, value] of newer) older.set(key, mergeNode(older.get(key), value));
+  return older;
+}
