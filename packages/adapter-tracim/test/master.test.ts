@@ -1,0 +1,349 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PYTHON, startMaster, startPyPeer, type MasterRig, type PyPeer } from './helpers.js';
+
+const TIME_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
+
+describe('tracim master - wire (M items, against the Python SDK-like peer)', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    while (cleanups.length > 0) await (cleanups.pop() as () => Promise<void>)().catch(() => undefined);
+  });
+  async function rig(options: Record<string, unknown> = {}): Promise<MasterRig> {
+    const r = await startMaster(options);
+    cleanups.push(() => r.close());
+    return r;
+  }
+  async function peer(r: MasterRig, name: string, args: string[] = []): Promise<PyPeer> {
+    const p = await startPyPeer({ master: r.master, path: join(r.dir, `${name}.sock`), args });
+    cleanups.push(() => p.kill());
+    return p;
+  }
+
+  it('tracim - M1 listens on a Unix stream socket at the configured path, mode 0600; SOCK_DGRAM cannot talk to it', async () => {
+    const r = await rig();
+    const stats = statSync(r.master);
+    expect(stats.isSocket()).toBe(true);
+    expect(stats.mode & 0o777).toBe(0o600);
+    const dgram = spawnSync(PYTHON, ['-c', 'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ntry:\n s.connect(sys.argv[1]); print("connected")\nexcept OSError as e: print("refused", e.errno)', r.master], { encoding: 'utf8' });
+    expect(dgram.stdout).toMatch(/^refused/);
+  });
+
+  it('tracim - M2 M4 M5 one compact JSON object per dialed connection, path = master path, key order path/type/data, no data key without payload', async () => {
+    const r = await rig({ pingInterval: 200 });
+    const c = await peer(r, 'c');
+    await c.waitFor('daemon_account_info');
+    await c.waitFor('daemon_ping');
+    await c.waitFor('daemon_ack'); // the ack of its pong
+    const raws = c.records.filter((x) => x.ev === 'recv');
+    expect(raws.length).toBeGreaterThanOrEqual(4);
+    for (const rec of raws) {
+      const raw = rec.raw as string;
+      expect(raw.endsWith('\n')).toBe(false);
+      expect(raw).toBe(JSON.stringify(JSON.parse(raw)));
+      const msg = JSON.parse(raw) as Record<string, unknown>;
+      expect(msg.path).toBe(r.master);
+      expect(Object.keys(msg).slice(0, 2)).toEqual(['path', 'type']);
+      if (msg.type === 'daemon_ping' || msg.type === 'daemon_ack') expect(Object.keys(msg)).toEqual(['path', 'type']);
+      else expect(Object.keys(msg)).toEqual(['path', 'type', 'data']);
+    }
+  });
+
+  it('tracim - M3 never writes on an inbound connection; the reply comes on a new connection', async () => {
+    const r = await rig({ readTimeoutMs: 300 });
+    const c = await peer(r, 'c', ['--no-register']);
+    // A sender that half-closes and keeps reading gets EOF with no bytes.
+    const got = await new Promise<number>((resolve) => {
+      const s = connect({ path: r.master });
+      let n = 0;
+      s.on('connect', () => s.end(JSON.stringify({ path: c.path, type: 'daemon_ping' })));
+      s.on('data', (d: Buffer) => (n += d.length));
+      s.on('close', () => resolve(n));
+    });
+    expect(got).toBe(0);
+    await expect(c.waitFor('daemon_pong')).resolves.toEqual({ path: r.master, type: 'daemon_pong' });
+    // One that never closes receives nothing either, and is cut off by the read timeout.
+    const silent = await new Promise<number>((resolve) => {
+      const s = connect({ path: r.master });
+      let n = 0;
+      s.on('connect', () => s.write(JSON.stringify({ path: c.path, type: 'daemon_ping' })));
+      s.on('data', (d: Buffer) => (n += d.length));
+      s.on('close', () => resolve(n));
+    });
+    expect(silent).toBe(0);
+  });
+
+  it('tracim - M6 accepts data present, null or absent, compact or pretty, with or without a trailing newline', async () => {
+    const r = await rig();
+    const c = await peer(r, 'c', ['--no-register']);
+    await c.send(`{"path":"${c.path}","type":"daemon_get_account_info"}`);
+    await c.send(`{"path": "${c.path}", "type": "daemon_get_account_info", "data": null}\n`);
+    await c.send(JSON.stringify({ path: c.path, type: 'daemon_get_account_info', data: {} }, null, 2));
+    await c.send(JSON.stringify({ path: c.path, type: 'daemon_get_account_info', data: null }, null, 4) + '\n');
+    await c.waitFor('daemon_account_info', 4);
+  });
+
+  it('tracim - M7 invalid JSON or an empty connection gets no reply and does not stop the master', async () => {
+    const r = await rig();
+    const c = await peer(r, 'c', ['--no-register']);
+    await c.send(`{"path":"${c.path}","type":"daemon_ping"`);
+    await new Promise<void>((resolve) => connect({ path: r.master }).on('connect', function (this: import('node:net').Socket) {
+      this.end();
+      resolve();
+    }));
+    await r.logger.waitLine(/invalid JSON/);
+    await r.logger.waitLine(/empty connection/);
+    await c.send({ path: c.path, type: 'daemon_get_account_info' });
+    await c.waitFor('daemon_account_info');
+    expect(c.received()).toHaveLength(1);
+  });
+
+  it('tracim - M8 a TLM over 4096 bytes is shrunk under the default policy and logged', async () => {
+    const r = await rig();
+    const c = await peer(r, 'c');
+    await c.waitFor('daemon_account_info');
+    r.driver.emit('text', 'x'.repeat(6000));
+    const msg = await c.waitFor('daemon_tracim_event');
+    const rec = c.records.find((x) => x.ev === 'recv' && x.msg?.type === 'daemon_tracim_event');
+    expect(rec?.bytes).toBeLessThanOrEqual(4096);
+    const tlm = JSON.parse(msg.data as string) as { fields: { channel: string; value: unknown } };
+    expect(tlm.fields).toMatchObject({ channel: 'text', value: '' });
+    expect(r.logger.matching(/shrunk from \d+ to \d+ bytes/)).toHaveLength(1);
+  });
+
+  it('tracim - M8 under policy skip an oversized TLM is skipped and logged; the next one arrives', async () => {
+    const r = await rig({ sizePolicy: 'skip' });
+    const c = await peer(r, 'c');
+    await c.waitFor('daemon_account_info');
+    r.driver.emit('text', 'x'.repeat(6000));
+    r.driver.emit('text', 'small');
+    const msg = await c.waitFor('daemon_tracim_event');
+    expect(JSON.parse(msg.data as string).fields.value).toBe('small');
+    expect(r.logger.matching(/does not fit the 4096-byte limit/)).toHaveLength(1);
+  });
+
+  it('tracim - M8 under policy verbatim an oversized message is sent whole', async () => {
+    const r = await rig({ sizePolicy: 'verbatim' });
+    const c = await peer(r, 'c');
+    await c.waitFor('daemon_account_info');
+    r.driver.emit('text', 'x'.repeat(6000));
+    await c.waitFor('daemon_tracim_event');
+    const rec = c.records.find((x) => x.ev === 'recv' && x.msg?.type === 'daemon_tracim_event');
+    expect(rec?.bytes).toBeGreaterThan(6000);
+    expect(rec?.sdk_would_fail).toBe(true);
+  });
+
+  it('tracim - M9 six messages in a row to a backlog-1 client taking 1 s each all arrive, in order', async () => {
+    const r = await rig();
+    const c = await peer(r, 'c');
+    await c.waitFor('daemon_client_added');
+    await c.cmd({ cmd: 'slow', ms: 1000 });
+    for (let i = 1; i <= 6; i++) r.driver.emit('n', i);
+    await c.waitFor('daemon_tracim_event', 6, 20_000);
+    const values = c.received('daemon_tracim_event').map((m) => JSON.parse(m.data as string).fields.value);
+    expect(values).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(c.records.filter((x) => x.ev === 'error')).toEqual([]);
+  }, 30_000);
+
+  it('tracim - M10 M24 registration: account_info with a digit user_id, then client_added to everyone including the newcomer', async () => {
+    const r = await rig({ userId: '42' });
+    const a = await peer(r, 'a', ['--pid', '111']);
+    await a.waitFor('daemon_client_added');
+    const b = await peer(r, 'b', ['--pid', '123']);
+    await expect(b.waitFor('daemon_account_info')).resolves.toEqual({ path: r.master, type: 'daemon_account_info', data: { user_id: '42' } });
+    const added = { path: r.master, type: 'daemon_client_added', data: { path: b.path, pid: '123' } };
+    await expect(b.waitFor('daemon_client_added')).resolves.toEqual(added);
+    await expect(a.waitFor('daemon_client_added', 2)).resolves.toEqual(added);
+    // account_info was written before the broadcast.
+    expect(b.received().map((m) => m.type).slice(0, 2)).toEqual(['daemon_account_info', 'daemon_client_added']);
+    await b.waitRecord((x) => x.ev === 'handler' && x.key === 'daemon_account_info' && x.user_id === '42', 'the SDK-style handler to store user_id');
+  });
+
+  it('tracim - M11 a second registration of the same path: another account_info, no client_added, listed once', async () => {
+    const r = await rig();
+    const a = await peer(r, 'a');
+    await a.waitFor('daemon_client_added');
+    await a.cmd({ cmd: 'register' });
+    await a.waitFor('daemon_account_info', 2);
+    await a.send({ path: a.path, type: 'daemon_get_clients' });
+    const clients = await a.waitFor('daemon_clients');
+    expect(clients.data).toEqual([{ path: a.path, pid: expect.any(String) }]);
+    expect(a.received('daemon_client_added')).toHaveLength(1);
+  });
+
+  it('tracim - M12 a numeric pid or no data does not crash the master; pids are listed as strings', async () => {
+    const r = await rig();
+    const a = await peer(r, 'a', ['--no-register']);
+    await a.send({ path: a.path, type: 'daemon_client_add', data: { path: a.path, pid: 777 } });
+    await a.waitFor('daemon_account_info');
+    const b = await peer(r, 'b', ['--no-register']);
+    await b.send({ path: b.path, type: 'daemon_client_add' });
+    await b.waitFor('daemon_account_info');
+    await b.send({ path: b.path, type: 'daemon_get_clients' });
+    const clients = await b.waitFor('daemon_clients');
+    expect(clients.data).toEqual([
+      { path: a.path, pid: '777' },
+      { path: b.path, pid: '0' },
+    ]);
+  });
+
+  it('tracim - M13 get_clients from any path is answered in registration order, [] when empty', async () => {
+    const r = await rig();
+    const outsider = await peer(r, 'outsider', ['--no-register']);
+    await outsider.send({ path: outsider.path, type: 'daemon_get_clients' });
+    await expect(outsider.waitFor('daemon_clients')).resolves.toEqual({ path: r.master, type: 'daemon_clients', data: [] });
+    const a = await peer(r, 'a', ['--pid', '1']);
+    await a.waitFor('daemon_account_info');
+    const b = await peer(r, 'b', ['--pid', '2']);
+    await b.waitFor('daemon_account_info');
+    await outsider.send({ path: outsider.path, type: 'daemon_get_clients' });
+    const list = await outsider.waitFor('daemon_clients', 2);
+    expect(list.data).toEqual([
+      { path: a.path, pid: '1' },
+      { path: b.path, pid: '2' },
+    ]);
+  });
+
+  it('tracim - M14 M15 M16 account info, ping from any path, unknown types acked, daemon_ack not answered', async () => {
+    const r = await rig({ userId: '7' });
+    const c = await peer(r, 'c', ['--no-register']);
+    await c.send({ path: c.path, type: 'daemon_get_account_info' });
+    await expect(c.waitFor('daemon_account_info')).resolves.toEqual({ path: r.master, type: 'daemon_account_info', data: { user_id: '7' } });
+    await c.send({ path: c.path, type: 'daemon_ping' });
+    await expect(c.waitFor('daemon_pong')).resolves.toEqual({ path: r.master, type: 'daemon_pong' });
+    await c.send({ path: c.path, type: 'daemon_ack' });
+    await c.send({ path: c.path, type: 'whatever' });
+    await c.send({ path: c.path, type: 'custom_message' });
+    await expect(c.waitFor('daemon_ack', 2)).resolves.toEqual({ path: r.master, type: 'daemon_ack' });
+    await c.send({ path: c.path, type: 'daemon_get_account_info' });
+    await c.waitFor('daemon_account_info', 2);
+    expect(c.received('daemon_ack')).toHaveLength(2);
+  });
+
+  it('tracim - M17 M18 unregistration: no more broadcasts, the others get client_deleted echoing data, no ack; a repeat is harmless', async () => {
+    const r = await rig();
+    const a = await peer(r, 'a');
+    await a.waitFor('daemon_account_info');
+    const b = await peer(r, 'b');
+    await b.waitFor('daemon_client_added');
+    await a.waitFor('daemon_client_added', 2);
+    const data = { path: b.path, pid: '99', extra: 'kept' };
+    await b.send({ path: b.path, type: 'daemon_client_delete', data });
+    await expect(a.waitFor('daemon_client_deleted')).resolves.toEqual({ path: r.master, type: 'daemon_client_deleted', data });
+    await b.send({ path: b.path, type: 'daemon_client_delete', data });
+    await a.waitFor('daemon_client_deleted', 2);
+    r.driver.emit('t', 1);
+    await a.waitFor('daemon_tracim_event');
+    await a.send({ path: a.path, type: 'daemon_get_clients' });
+    expect((await a.waitFor('daemon_clients')).data).toEqual([{ path: a.path, pid: expect.any(String) }]);
+    expect(b.received('daemon_tracim_event')).toEqual([]);
+    expect(b.received('daemon_ack')).toEqual([]);
+    expect(b.received('daemon_client_deleted')).toEqual([]);
+  });
+
+  it('tracim - M19 M20 pings about every period; pongs are acked and keep the client registered', async () => {
+    const r = await rig({ pingInterval: 300 });
+    const c = await peer(r, 'c');
+    await c.waitFor('daemon_ping', 5, 10_000);
+    const times = c.records.filter((x) => x.ev === 'recv' && x.msg?.type === 'daemon_ping').map((x) => x.at as number);
+    const gaps = times.slice(1).map((t, i) => (t - (times[i] as number)) * 1000);
+    const mean = gaps.reduce((s, g) => s + g, 0) / gaps.length;
+    expect(mean).toBeGreaterThan(150);
+    expect(mean).toBeLessThan(900);
+    await c.waitFor('daemon_ack', 4);
+    expect(r.adapter().listClients().map((x) => x.path)).toEqual([c.path]);
+  });
+
+  it('tracim - M21 a client that never pongs is still listed after less than P and gone after at most 2P', async () => {
+    const r = await rig({ pingInterval: 400 });
+    const c = await peer(r, 'c', ['--no-pong']);
+    await c.waitFor('daemon_account_info');
+    const registeredAt = Date.now();
+    expect(r.adapter().listClients().map((x) => x.path)).toEqual([c.path]);
+    await r.logger.waitLine(/removed: no pong/, 5000);
+    expect(Date.now() - registeredAt).toBeLessThan(2 * 400 + 300);
+    expect(r.adapter().listClients()).toEqual([]);
+  });
+
+  it('tracim - M22 a client whose socket file vanished is removed within 2P; the others keep receiving', async () => {
+    const r = await rig({ pingInterval: 400 });
+    const a = await peer(r, 'a');
+    const b = await peer(r, 'b');
+    await a.waitFor('daemon_client_added', 2);
+    await b.cmd({ cmd: 'stop_listening' });
+    for (let i = 0; i < 20; i++) r.driver.emit('n', i);
+    await r.logger.waitLine(new RegExp(`${b.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} removed`), 5000);
+    for (let i = 20; i < 40; i++) r.driver.emit('n', i);
+    await a.waitUntil(() => (a.received('daemon_tracim_event').length >= 40 ? true : undefined), '40 TLMs');
+    expect(a.received('daemon_tracim_event').map((m) => JSON.parse(m.data as string).fields.value)).toEqual([...Array(40).keys()]);
+    expect(r.adapter().listClients().map((x) => x.path)).toEqual([a.path]);
+  });
+
+  it('tracim - M23 each state change reaches every client as a TLM string with integer event_id, event_type, created and fields', async () => {
+    const r = await rig();
+    const a = await peer(r, 'a');
+    const b = await peer(r, 'b');
+    await a.waitFor('daemon_client_added', 2);
+    r.driver.emit('temperature', 21.5);
+    for (const p of [a, b]) {
+      const msg = await p.waitFor('daemon_tracim_event');
+      expect(typeof msg.data).toBe('string');
+      const tlm = JSON.parse(msg.data as string);
+      expect(Number.isInteger(tlm.event_id)).toBe(true);
+      expect(tlm.event_type).toBe('device.modified.state');
+      expect(tlm.created).toMatch(TIME_RE);
+      expect(tlm.fields).toEqual({ author: null, client_token: null, device: 'dev1', channel: 'temperature', value: 21.5 });
+      await p.waitRecord((x) => x.ev === 'handler' && x.key === 'device.modified.state', 'the TLM event_type handler');
+    }
+  });
+
+  it('tracim - a registering client first gets the current state of every device', async () => {
+    const r = await rig();
+    r.driver.emit('temperature', 19);
+    r.driver.emit('relay', true);
+    const a = await peer(r, 'a');
+    await a.waitFor('daemon_tracim_event', 2);
+    const fields = a.received('daemon_tracim_event').map((m) => JSON.parse(m.data as string).fields);
+    expect(fields).toEqual([
+      { author: null, client_token: null, device: 'dev1', channel: 'temperature', value: 19 },
+      { author: null, client_token: null, device: 'dev1', channel: 'relay', value: true },
+    ]);
+  });
+
+  it('tracim - patchbay_command is acked, then answered with patchbay_reply when the device has answered', async () => {
+    const r = await rig();
+    const a = await peer(r, 'a');
+    await a.waitFor('daemon_account_info');
+    await a.send({ path: a.path, type: 'patchbay_command', data: { id: 'c1', device: 'dev1', channel: 'relay', value: true } });
+    await a.send({ path: a.path, type: 'patchbay_command', data: { id: 2, device: 'nope', channel: 'relay', value: true } });
+    const first = await a.waitFor('patchbay_reply');
+    expect(first.data).toEqual({ id: 'c1', ok: true, value: true });
+    const second = await a.waitFor('patchbay_reply', 2);
+    expect(second.data).toMatchObject({ id: 2, ok: false, error: expect.stringMatching(/unknown device/) });
+    const types = a.received().map((m) => m.type).filter((t) => t === 'daemon_ack' || t === 'patchbay_reply');
+    expect(types.indexOf('daemon_ack')).toBeLessThan(types.indexOf('patchbay_reply'));
+    expect(r.driver.commands[0]).toMatchObject({ device: 'dev1', channel: 'relay', value: true, origin: 'tracim' });
+  });
+
+  it('tracim - M25 (SDK-like peer) handlers run for custom_message, daemon_tracim_event and the TLM type; SIGINT unregisters twice and removes it', async () => {
+    const r = await rig();
+    const a = await peer(r, 'a');
+    const b = await peer(r, 'b');
+    await a.waitFor('daemon_client_added', 2);
+    r.driver.emit('t', 1);
+    for (const key of ['custom_message', 'daemon_tracim_event', 'device.modified.state']) await b.waitRecord((x) => x.ev === 'handler' && x.key === key, `handler ${key}`);
+    await b.kill('SIGINT');
+    await a.waitFor('daemon_client_deleted', 2);
+    expect(r.adapter().listClients().map((x) => x.path)).toEqual([a.path]);
+  });
+
+  it('tracim - M27 the socket file is removed on clean shutdown', async () => {
+    const r = await startMaster();
+    expect(existsSync(r.master)).toBe(true);
+    await r.gateway.stop({ drainTimeoutMs: 100 });
+    expect(existsSync(r.master)).toBe(false);
+  });
+});
