@@ -1,0 +1,84 @@
+import { defineAdapter, describeError, type Adapter, type AdapterDefinition } from '@patchbay/core';
+import { parseAddress } from './address.js';
+import { comodojoConfig } from './config.js';
+import { addGatewayMethods } from './gatewayMethods.js';
+import { MethodRegistry } from './registry.js';
+import { RpcEngine } from './rpcEngine.js';
+import { ComodojoServer } from './server.js';
+import { addSystemMethods } from './systemMethods.js';
+
+/** The adapter instance: the core's {@link Adapter} plus the bound address and the method registry. */
+export interface ComodojoAdapter extends Adapter {
+  /** The bound socket as a URI (`tcp://127.0.0.1:41234`, `unix:///run/x.sock`), once started. */
+  address(): string | undefined;
+  /** The method registry: project methods may be added after the built-ins (§4.6). */
+  readonly methods: MethodRegistry;
+}
+
+/** Options of {@link createComodojoDefinition}. */
+export interface ComodojoDefinitionOptions {
+  /**
+   * What `daemon.shutdown` does once its answer is written, when allowed. An adapter cannot
+   * stop the gateway itself, so the default asks the process to stop the way an operator would.
+   */
+  shutdown?: () => void;
+  /** Registers project methods after the built-ins, like the reference daemon's `setup()` (§4.6). */
+  setup?: (methods: MethodRegistry) => void;
+}
+
+/** Builds the `comodojo` adapter definition (the default export uses the default shutdown hook). */
+export function createComodojoDefinition(options: ComodojoDefinitionOptions = {}): AdapterDefinition<typeof comodojoConfig> {
+  const shutdown = options.shutdown ?? (() => process.kill(process.pid, 'SIGTERM'));
+  return defineAdapter({
+    type: 'comodojo',
+    description: 'comodojo/daemon RPC socket: JSON-RPC 2.0 and XML-RPC over base64 PHP-serialised frames (pull: device.state, device.command)',
+    config: comodojoConfig,
+    create(config, ctx): ComodojoAdapter {
+      const methods = new MethodRegistry();
+      const internalErrors = ctx.counter('patchbay_comodojo_internal_errors_total', 'Methods that failed unexpectedly (answered -32603)');
+      const onInternal = (error: unknown) => {
+        internalErrors.inc();
+        ctx.logger.error({ err: error }, `comodojo: a method failed unexpectedly: ${describeError(error)}`);
+      };
+      // §4.4 then §4.5 then Patchbay's own: the order system.listMethods reports.
+      addSystemMethods(methods, onInternal);
+      addGatewayMethods(methods, { ctx, allowShutdown: config.allowShutdown, shutdown });
+      options.setup?.(methods);
+      const counters = {
+        connections: ctx.counter('patchbay_comodojo_connections_total', 'Client connections accepted'),
+        rejected: ctx.counter('patchbay_comodojo_rejected_connections_total', 'Connections refused over maxConnections'),
+        badFrames: ctx.counter('patchbay_comodojo_bad_frames_total', 'Malformed, oversized or stalled request frames'),
+        requests: ctx.counter('patchbay_comodojo_requests_total', 'Request frames received'),
+      };
+      let server: ComodojoServer | undefined;
+      return {
+        methods,
+        address: () => server?.address(),
+        async start() {
+          const engine = new RpcEngine({ registry: methods, encryptionKey: config.encryptionKey, onInternal });
+          const next = new ComodojoServer({
+            address: parseAddress(config.socket),
+            socketMode: config.socketMode,
+            maxConnections: config.maxConnections,
+            maxFrameBytes: config.maxFrameBytes,
+            frameTimeoutMs: config.frameTimeoutMs,
+            engine,
+            logger: ctx.logger,
+            counters,
+          });
+          await next.start();
+          server = next;
+          ctx.logger.info({ socket: next.address() }, `comodojo RPC socket listening on ${next.address()}`);
+        },
+        async stop() {
+          const current = server;
+          server = undefined;
+          await current?.stop();
+        },
+        // Comodojo is a pull protocol: hosts ask device.state, so nothing is pushed and
+        // delivery is immediate (state is served from the core's snapshot).
+        deliver() {},
+      };
+    },
+  });
+}

@@ -1,0 +1,121 @@
+import { ErrorCodes, PatchbayError } from '@patchbay/core';
+import { serialize, unserialize, type PhpArray } from './phpSerialize.js';
+
+/**
+ * The comodojo socket framing (protocols/comodojo.md §1.3): one line per frame, holding the
+ * base64 of a PHP-serialised associative array, ended by CR LF.
+ */
+
+/** The greeter frame, byte-exact (§1.5): `{status: "connected", version: "1.0"}`. */
+export const GREETER = 'YToyOntzOjY6InN0YXR1cyI7czo5OiJjb25uZWN0ZWQiO3M6NzoidmVyc2lvbiI7czozOiIxLjAiO30=\r\n';
+
+/** A decoded request frame (§1.6). Unknown keys are ignored, keys may come in any order. */
+export interface RequestFrame {
+  contentType: string | undefined;
+  message: string;
+}
+
+/** A response frame (§1.7): `status` then `message`, in that order. */
+export interface ResponseFrame {
+  status: boolean;
+  message: string | null;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Encodes a response frame as a wire line (base64 + CR LF). */
+export function encodeResponse(frame: ResponseFrame): string {
+  return encodeFrame({ status: frame.status, message: frame.message });
+}
+
+/** Encodes any PHP array as a wire line (base64 + CR LF), e.g. a request on the client side. */
+export function encodeFrame(value: PhpArray): string {
+  return Buffer.from(serialize(value), 'utf8').toString('base64') + '\r\n';
+}
+
+/** Decodes one line's base64 text (already trimmed) into its PHP array. Throws COMMAND_INVALID. */
+export function decodeFrame(line: string, limits: { maxDepth?: number } = {}): PhpArray {
+  if (line.length % 4 !== 0 || !BASE64.test(line)) {
+    throw new PatchbayError(ErrorCodes.COMMAND_INVALID, 'frame is not base64', { context: { length: line.length } });
+  }
+  const value = unserialize(Buffer.from(line, 'base64'), { maxDepth: limits.maxDepth ?? 2 });
+  if (value === null || typeof value !== 'object') {
+    throw new PatchbayError(ErrorCodes.COMMAND_INVALID, 'frame does not hold a PHP array');
+  }
+  return value;
+}
+
+/** Decodes a request line into content type and message. Throws COMMAND_INVALID. */
+export function decodeRequest(line: string): RequestFrame {
+  const value = decodeFrame(line);
+  const contentType = value['content_type'];
+  const message = value['message'];
+  if (contentType !== undefined && contentType !== null && typeof contentType !== 'string') {
+    throw new PatchbayError(ErrorCodes.COMMAND_INVALID, 'content_type is not a string');
+  }
+  if (typeof message !== 'string') {
+    throw new PatchbayError(ErrorCodes.COMMAND_INVALID, message === undefined ? 'request has no message' : 'message is not a string');
+  }
+  return { contentType: contentType ?? undefined, message };
+}
+
+/** Decodes a response line (client side, tests and benchmarks). */
+export function decodeResponse(line: string): ResponseFrame {
+  const value = decodeFrame(line);
+  const message = value['message'];
+  return { status: value['status'] === true, message: typeof message === 'string' ? message : null };
+}
+
+/**
+ * Splits a byte stream into lines on LF (§1.3), across reads and several per read, with a
+ * bound on unterminated input. Lines come out trimmed of surrounding whitespace (so CR LF
+ * and LF alone both work); an empty string is a blank line.
+ */
+export class LineSplitter {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  constructor(private readonly maxLineBytes: number) {}
+
+  /** Bytes received that are not yet a whole line. */
+  get buffered(): number {
+    return this.pendingBytes;
+  }
+
+  /**
+   * Feeds one chunk; returns the complete lines in it. Throws COMMAND_INVALID when the
+   * unterminated input passes the limit (the caller closes the connection).
+   */
+  push(chunk: Buffer): string[] {
+    const lines: string[] = [];
+    let start = 0;
+    let lf = chunk.indexOf(0x0a, start);
+    while (lf >= 0) {
+      let line: string;
+      if (this.pendingBytes > 0) {
+        this.pending.push(chunk.subarray(start, lf));
+        line = Buffer.concat(this.pending).toString('latin1');
+        this.pending = [];
+        this.pendingBytes = 0;
+      } else {
+        line = chunk.toString('latin1', start, lf);
+      }
+      if (line.length > this.maxLineBytes) this.tooLong(line.length);
+      lines.push(line.trim());
+      start = lf + 1;
+      lf = chunk.indexOf(0x0a, start);
+    }
+    if (start < chunk.length) {
+      this.pendingBytes += chunk.length - start;
+      if (this.pendingBytes > this.maxLineBytes) this.tooLong(this.pendingBytes);
+      this.pending.push(chunk.subarray(start));
+    }
+    return lines;
+  }
+
+  private tooLong(bytes: number): never {
+    this.pending = [];
+    this.pendingBytes = 0;
+    throw new PatchbayError(ErrorCodes.COMMAND_INVALID, `frame longer than ${this.maxLineBytes} bytes`, { context: { bytes, limit: this.maxLineBytes } });
+  }
+}

@@ -1,0 +1,157 @@
+import { ErrorCodes, type DeviceInfo, type HostContext, type JsonValue, type ReplyEvent } from '@patchbay/core';
+import { RpcError, sig, type MethodRegistry } from './registry.js';
+
+/**
+ * The daemon built-ins (protocols/comodojo.md §4.5), with Patchbay's devices as the workers,
+ * then Patchbay's own methods (§4.6). Application errors use codes 4001-4099, outside the
+ * reserved ranges, and pass through unchanged in both protocols.
+ */
+
+/** Application error codes Patchbay answers with (documented for PHP callers). */
+export const ComodojoErrorCodes = {
+  /** The device does not exist, or is not routed to this host. */
+  UNKNOWN_DEVICE: 4001,
+  /** The device did not answer within the command timeout. */
+  COMMAND_TIMEOUT: 4002,
+  /** The device's driver is not running. */
+  DEVICE_UNAVAILABLE: 4003,
+  /** The device is paused (`worker.pause`). */
+  DEVICE_PAUSED: 4004,
+  /** The command was malformed (e.g. an empty channel name). */
+  INVALID_COMMAND: 4005,
+  /** The device refused or failed the command. */
+  COMMAND_FAILED: 4006,
+  /** Too many undelivered replies; retry later. */
+  BUSY: 4007,
+  /** The gateway is stopping. */
+  GATEWAY_STOPPING: 4008,
+  /** `daemon.shutdown` is disabled by configuration (`allowShutdown: false`). */
+  SHUTDOWN_DISABLED: 4010,
+} as const;
+
+const fromCoreCode: Record<string, number> = {
+  [ErrorCodes.UNKNOWN_DEVICE]: ComodojoErrorCodes.UNKNOWN_DEVICE,
+  [ErrorCodes.NOT_ROUTED]: ComodojoErrorCodes.UNKNOWN_DEVICE,
+  [ErrorCodes.COMMAND_TIMEOUT]: ComodojoErrorCodes.COMMAND_TIMEOUT,
+  [ErrorCodes.DEVICE_UNAVAILABLE]: ComodojoErrorCodes.DEVICE_UNAVAILABLE,
+  [ErrorCodes.DEVICE_PAUSED]: ComodojoErrorCodes.DEVICE_PAUSED,
+  [ErrorCodes.COMMAND_INVALID]: ComodojoErrorCodes.INVALID_COMMAND,
+  [ErrorCodes.COMMAND_FAILED]: ComodojoErrorCodes.COMMAND_FAILED,
+  [ErrorCodes.OUTBOX_FULL]: ComodojoErrorCodes.BUSY,
+  [ErrorCodes.GATEWAY_STOPPING]: ComodojoErrorCodes.GATEWAY_STOPPING,
+  [ErrorCodes.GATEWAY_RESTARTED]: ComodojoErrorCodes.GATEWAY_STOPPING,
+};
+
+/** A failed reply as an application error: mapped code, the core's message. */
+export function replyError(reply: ReplyEvent): RpcError {
+  return new RpcError((reply.code && fromCoreCode[reply.code]) || ComodojoErrorCodes.COMMAND_FAILED, reply.error ?? 'command failed');
+}
+
+/** Worker status codes of §4.5: 0 SPINUP, 1 LOOPING, 2 PAUSED, 3 SPINDOWN. Integers, not the reference's strings (§7 item 8). */
+function workerStatus(device: DeviceInfo): number {
+  if (device.paused) return 2;
+  if (device.status === 'alive') return 1;
+  if (device.status === 'starting') return 0;
+  return 3;
+}
+
+/** Epoch ms to Unix seconds (an XML-RPC int stays within 32 bits), null when never seen. */
+const seconds = (ms: number | null): number | null => (ms === null ? null : Math.floor(ms / 1000));
+
+/** Options of {@link addGatewayMethods}. */
+export interface GatewayMethodsOptions {
+  ctx: HostContext;
+  allowShutdown: boolean;
+  /** Stops the gateway; called once the `daemon.shutdown` response is written. */
+  shutdown(): void;
+}
+
+/** Registers `daemon.shutdown`, `worker.*` (in the order of §4.5), then `device.*` and `gateway.health`. */
+export function addGatewayMethods(registry: MethodRegistry, options: GatewayMethodsOptions): void {
+  const { ctx } = options;
+  const find = (name: unknown): DeviceInfo => {
+    const device = ctx.devices().find((d) => d.id === name);
+    // §4.5: an unknown worker name is -32603 (what the reference raises).
+    if (!device) throw RpcError.of('internal');
+    return device;
+  };
+  const setPaused = (paused: boolean) => (args: Record<string, unknown>) => {
+    if (args['worker'] === undefined) return Object.fromEntries(ctx.devices().map((d) => [d.id, ctx.setPaused(d.id, paused)]));
+    return ctx.setPaused(find(args['worker']).id, paused);
+  };
+  registry
+    .add({
+      name: 'daemon.shutdown',
+      description: 'Stop daemon closing workers',
+      signatures: [sig('int')],
+      handler: (_args, call) => {
+        if (!options.allowShutdown) throw new RpcError(ComodojoErrorCodes.SHUTDOWN_DISABLED, 'daemon.shutdown is disabled on this gateway (allowShutdown: false)');
+        ctx.logger.warn('comodojo: daemon.shutdown called; stopping the gateway');
+        // §8 item 37: the caller gets 0 before the listener closes.
+        call.afterResponse(() => options.shutdown());
+        return 0;
+      },
+    })
+    .add({
+      name: 'worker.list',
+      description: 'List installed workers',
+      signatures: [sig('array')],
+      handler: () => ctx.devices().map((d) => ({ name: d.id, looptime: 1, forever: true })),
+    })
+    .add({
+      name: 'worker.status',
+      description: 'Get info about installed worker(s)',
+      signatures: [sig('array'), sig('int', ['worker', 'string'])],
+      handler: (args) => {
+        if (args['worker'] === undefined) return Object.fromEntries(ctx.devices().map((d) => [d.id, workerStatus(d)]));
+        return workerStatus(find(args['worker']));
+      },
+    })
+    .add({
+      name: 'worker.pause',
+      description: 'Pause installed worker(s)',
+      signatures: [sig('array'), sig('boolean', ['worker', 'string'])],
+      handler: setPaused(true),
+    })
+    .add({
+      name: 'worker.resume',
+      description: 'Resume installed worker(s)',
+      signatures: [sig('array'), sig('boolean', ['worker', 'string'])],
+      handler: setPaused(false),
+    })
+    .add({
+      name: 'device.list',
+      description: 'List the devices routed to this host: id, driver, status, paused, lastSeen (Unix seconds or null)',
+      signatures: [sig('array')],
+      handler: () => ctx.devices().map((d) => ({ id: d.id, driver: d.driver, status: d.status, paused: d.paused, lastSeen: seconds(d.lastSeen) })),
+    })
+    .add({
+      name: 'device.state',
+      description: 'Current state of one device: {device, status, available, lastSeen, channels: {channel: value}}. Error 4001 for an unknown device',
+      signatures: [sig('struct', ['device', 'string'])],
+      handler: (args) => {
+        const state = ctx.snapshot().devices.find((d) => d.device === args['device']);
+        if (!state) throw new RpcError(ComodojoErrorCodes.UNKNOWN_DEVICE, `unknown device "${String(args['device'])}"`);
+        const channels: Record<string, JsonValue> = {};
+        for (const c of state.channels) channels[c.channel] = c.value;
+        return { device: state.device, status: state.status, available: state.available, lastSeen: seconds(state.lastSeen), channels };
+      },
+    })
+    .add({
+      name: 'device.command',
+      description:
+        "Send a value to a device's channel and return the device's reply value. Errors: 4001 unknown device, 4002 timeout, 4003 unavailable, 4004 paused, 4006 refused by the device",
+      signatures: [sig('undefined', ['device', 'string'], ['channel', 'string'], ['value', 'undefined'])],
+      handler: async (args) => {
+        const reply = await ctx.submit({ device: args['device'] as string, channel: args['channel'] as string, value: args['value'] as JsonValue });
+        if (!reply.ok) throw replyError(reply);
+        return reply.value ?? null;
+      },
+    })
+    .add({
+      name: 'gateway.health',
+      description: "The gateway's health, as /healthz reports it: status, name, uptimeMs, devices, hosts",
+      signatures: [sig('struct')],
+      handler: () => JSON.parse(JSON.stringify(ctx.health())) as unknown,
+    });
+}

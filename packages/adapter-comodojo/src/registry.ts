@@ -1,0 +1,169 @@
+/**
+ * The one method registry (protocols/comodojo.md §2.3 item 4, §4): name, description and
+ * signatures, feeding JSON dispatch, XML dispatch and the `system.*` introspection methods.
+ */
+
+/** Parameter and return type names after normalisation (§4.1). */
+export type RpcType = 'int' | 'double' | 'boolean' | 'base64' | 'dateTime.iso8601' | 'string' | 'array' | 'struct' | 'null' | 'undefined';
+
+/** One signature: named, typed parameters and a return type. */
+export interface RpcSignature {
+  params: readonly { name: string; type: RpcType }[];
+  returns: RpcType;
+}
+
+/** What a method handler gets besides its arguments. */
+export interface CallContext {
+  protocol: 'json' | 'xml';
+  /** Run `fn` once the response to this call has been written (daemon.shutdown). */
+  afterResponse(fn: () => void): void;
+}
+
+/** A method: bound arguments by parameter name, returns the result (or throws an {@link RpcError}). */
+export type RpcHandler = (args: Record<string, unknown>, call: CallContext) => unknown;
+
+/** A registered method. */
+export interface RpcMethod {
+  name: string;
+  /** What `system.methodHelp` returns; null when absent (§4.4). */
+  description: string | null;
+  signatures: readonly RpcSignature[];
+  handler: RpcHandler;
+  /** Only callable over XML-RPC (system.multicall, §2.1: -31000 over JSON). */
+  xmlOnly?: boolean;
+}
+
+/** The error codes and exact reference texts of §5. */
+export const RpcErrors = {
+  parse: { code: -32700, message: 'Parse error' },
+  invalidRequest: { code: -32600, message: 'Invalid Request' },
+  methodNotFound: { code: -32601, message: 'Method not found' },
+  invalidParams: { code: -32602, message: 'Invalid params' },
+  internal: { code: -32603, message: 'Internal error' },
+  application: { code: -32500, message: 'Application error' },
+  transport: { code: -32300, message: 'Transport error' },
+  multicallJson: { code: -31000, message: 'Multicall is available only in XMLRPC' },
+  multicallRecursive: { code: -31001, message: 'Recursive system.multicall forbidden' },
+} as const;
+
+/** An RPC-level error: its code and message go to the caller unchanged, in both protocols. */
+export class RpcError extends Error {
+  override readonly name = 'RpcError';
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  /** One of the standard errors of §5. */
+  static of(kind: keyof typeof RpcErrors): RpcError {
+    return new RpcError(RpcErrors[kind].code, RpcErrors[kind].message);
+  }
+}
+
+/** A plain object (JSON object or decoded XML struct), not an array or null. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+const ISO_DATE = /^\d{4}-?\d{2}-?\d{2}T\d{2}:?\d{2}:?\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+/** The gateway's type checks (§4.2 "Gateway rules"). */
+export function checkType(type: RpcType, value: unknown): boolean {
+  switch (type) {
+    case 'int':
+      return Number.isInteger(value);
+    case 'double':
+      // Documented relaxation: JS cannot tell 1 from 1.0 after JSON.parse.
+      return typeof value === 'number' && Number.isFinite(value);
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'string':
+      return typeof value === 'string';
+    case 'null':
+      return value === null;
+    case 'array':
+      return Array.isArray(value);
+    case 'struct':
+      return isPlainObject(value) || (Array.isArray(value) && value.length === 0);
+    case 'base64':
+      return typeof value === 'string' && Buffer.from(value, 'base64').toString('base64') === value;
+    case 'dateTime.iso8601':
+      // Gateway extension: the reference answers "Bad validation type" here (§7 item 6).
+      return typeof value === 'string' && ISO_DATE.test(value);
+    case 'undefined':
+      // Gateway extension: "any value" instead of the reference's "Bad validation type".
+      return value !== undefined;
+  }
+}
+
+/** Ordered method registry with signature matching. */
+export class MethodRegistry {
+  private readonly methods = new Map<string, RpcMethod>();
+
+  /** Adds a method after the ones already there (registration order is `system.listMethods` order). */
+  add(method: RpcMethod): this {
+    if (this.methods.has(method.name)) throw new Error(`method ${method.name} is already registered`);
+    if (method.signatures.length === 0) throw new Error(`method ${method.name} needs at least one signature`);
+    this.methods.set(method.name, method);
+    return this;
+  }
+
+  get(name: string): RpcMethod | undefined {
+    return this.methods.get(name);
+  }
+
+  names(): string[] {
+    return [...this.methods.keys()];
+  }
+
+  /**
+   * Finds the method and the first matching signature (§4.2 positional, §4.3 named), binds the
+   * arguments and runs it. Throws -32601 / -32602 / -31000 as RpcErrors; the handler's own
+   * throws pass through for the caller to map.
+   */
+  async invoke(name: unknown, params: unknown, call: CallContext): Promise<unknown> {
+    const method = typeof name === 'string' ? this.methods.get(name) : undefined;
+    if (!method) throw RpcError.of('methodNotFound');
+    if (method.xmlOnly && call.protocol === 'json') throw RpcError.of('multicallJson');
+    const args = bind(method, params);
+    if (!args) throw RpcError.of('invalidParams');
+    return method.handler(args, call);
+  }
+}
+
+function bind(method: RpcMethod, params: unknown): Record<string, unknown> | undefined {
+  const list = params === undefined ? [] : params;
+  for (const signature of method.signatures) {
+    const args: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+    if (Array.isArray(list)) {
+      if (list.length !== signature.params.length) continue;
+      if (!signature.params.every((p, i) => checkType(p.type, list[i]))) continue;
+      signature.params.forEach((p, i) => (args[p.name] = list[i]));
+      return args;
+    }
+    if (isPlainObject(list)) {
+      const keys = Object.keys(list);
+      if (keys.length !== signature.params.length) continue;
+      if (!signature.params.every((p) => Object.hasOwn(list, p.name) && checkType(p.type, list[p.name]))) continue;
+      for (const p of signature.params) args[p.name] = list[p.name];
+      return args;
+    }
+    return undefined;
+  }
+  return undefined;
+}
+
+/** `system.methodSignature` shape (§4.4): flat for one signature, nested for several. */
+export function describeSignatures(method: RpcMethod): string[] | string[][] {
+  const flat = method.signatures.map((s) => [s.returns, ...s.params.map((p) => p.type)]);
+  return flat.length === 1 ? (flat[0] as string[]) : flat;
+}
+
+/** Shorthand for a signature: `sig('int', ['worker', 'string'])`. */
+export function sig(returns: RpcType, ...params: [name: string, type: RpcType][]): RpcSignature {
+  return { returns, params: params.map(([name, type]) => ({ name, type })) };
+}

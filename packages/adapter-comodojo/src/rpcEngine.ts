@@ -1,0 +1,133 @@
+import { createJSONRPCErrorResponse, JSONRPCServer, type JSONRPCID, type JSONRPCResponse } from 'json-rpc-2.0';
+import { decryptPayload, encryptPayload, REQUEST_PREFIX, RESPONSE_PREFIX } from './encryption.js';
+import type { RequestFrame, ResponseFrame } from './framing.js';
+import { isPlainObject, RpcError, RpcErrors, type CallContext, type MethodRegistry } from './registry.js';
+import { toFault } from './systemMethods.js';
+import { decodeCall, encodeFault, encodeSuccess } from './xmlRpc.js';
+
+/** Options of {@link RpcEngine}. */
+export interface RpcEngineOptions {
+  registry: MethodRegistry;
+  /** Pre-shared key of §1.9; absent = encryption off. */
+  encryptionKey?: string | undefined;
+  /** Called with every non-RPC error a method threw (answered as -32603 without details). */
+  onInternal(error: unknown): void;
+}
+
+/** What one call needs from the connection it came on. */
+export type CallHooks = Pick<CallContext, 'afterResponse'>;
+
+/**
+ * Turns one request frame into one response frame: decryption, per-frame protocol choice
+ * (protocols/comodojo.md §1.8, never carried over), JSON-RPC 2.0 or XML-RPC dispatch, encryption.
+ */
+export class RpcEngine {
+  private readonly json = new JSONRPCServer<CallContext>({ errorListener: () => undefined });
+
+  constructor(private readonly options: RpcEngineOptions) {
+    // §2.3 item 2: RPC errors keep code and message (no `data`); anything else is -32603.
+    this.json.mapErrorToJSONRPCErrorResponse = (id: JSONRPCID, error: unknown) => {
+      const fault = toFault(error, options.onInternal);
+      return createJSONRPCErrorResponse(id, fault.faultCode, fault.faultString);
+    };
+    this.json.handleMethodNotFound = (request, call) =>
+      options.registry.invoke(request.method, request.params, call as CallContext).then(
+        (result) => (request.id === undefined ? null : { jsonrpc: '2.0', id: request.id, result: result ?? null }),
+        (error: unknown) => (request.id === undefined ? null : this.json.mapErrorToJSONRPCErrorResponse(request.id, error)),
+      );
+  }
+
+  /** Answers one request frame; never throws (§1.7: every non-blank request gets a reply). */
+  async handle(frame: RequestFrame, hooks: CallHooks): Promise<ResponseFrame> {
+    const protocol = frame.contentType === 'application/json' ? 'json' : 'xml';
+    const call: CallContext = { protocol, afterResponse: hooks.afterResponse };
+    let payload = frame.message;
+    let encrypted = false;
+    if (payload.startsWith(REQUEST_PREFIX)) {
+      const key = this.options.encryptionKey;
+      // §1.9: no key -> -32300 in plain text; a failed decryption -> -32300, encrypted.
+      if (!key) return { status: true, message: this.error(protocol, RpcError.of('transport')) };
+      try {
+        payload = decryptPayload(key, payload.slice(REQUEST_PREFIX.length));
+      } catch {
+        return { status: true, message: RESPONSE_PREFIX + encryptPayload(key, this.error(protocol, RpcError.of('transport'))) };
+      }
+      encrypted = true;
+    }
+    let out: string | null;
+    try {
+      out = protocol === 'json' ? await this.handleJson(payload, call) : await this.handleXml(payload, call);
+    } catch (error) {
+      this.options.onInternal(error);
+      return { status: false, message: 'Internal error' };
+    }
+    if (out === null) return { status: true, message: null };
+    // §1.9: encrypt the reply only when this request was encrypted (not the reference's sticky flag).
+    return { status: true, message: encrypted ? RESPONSE_PREFIX + encryptPayload(this.options.encryptionKey as string, out) : out };
+  }
+
+  private error(protocol: 'json' | 'xml', error: RpcError): string {
+    return protocol === 'json' ? JSON.stringify(createJSONRPCErrorResponse(null, error.code, error.message)) : encodeFault(error.code, error.message);
+  }
+
+  /** JSON-RPC 2.0 with the fixes of §2.1/§2.3. Returns null when there is nothing to answer. */
+  private async handleJson(text: string, call: CallContext): Promise<string | null> {
+    if (text.trim() === '') return this.error('json', RpcError.of('invalidRequest'));
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return this.error('json', RpcError.of('parse'));
+    }
+    if (parsed === null) return this.error('json', RpcError.of('parse'));
+    if (Array.isArray(parsed)) {
+      if (parsed.length === 0) return this.error('json', RpcError.of('invalidRequest'));
+      // §2.3 item 1: one receive() per element, so a batch of one stays an array.
+      const responses: JSONRPCResponse[] = [];
+      for (const element of parsed) {
+        const response = await this.jsonSingle(element, call);
+        if (response) responses.push(response);
+      }
+      return responses.length === 0 ? null : JSON.stringify(responses);
+    }
+    const response = await this.jsonSingle(parsed, call);
+    return response ? JSON.stringify(response) : null;
+  }
+
+  /** §2.3 item 3: validate the request object before the package sees it. */
+  private async jsonSingle(request: unknown, call: CallContext): Promise<JSONRPCResponse | null> {
+    const invalid = (id: unknown) => createJSONRPCErrorResponse(validId(id) ? (id as JSONRPCID) : null, RpcErrors.invalidRequest.code, RpcErrors.invalidRequest.message);
+    if (!isPlainObject(request)) return invalid(null);
+    const hasId = Object.hasOwn(request, 'id');
+    if (hasId && !validId(request['id'])) return invalid(null);
+    if (request['jsonrpc'] !== '2.0' || typeof request['method'] !== 'string' || request['method'] === '') return invalid(request['id']);
+    const params = request['params'];
+    if (params !== undefined && !Array.isArray(params) && !isPlainObject(params)) return invalid(request['id']);
+    const clean = { jsonrpc: '2.0' as const, method: request['method'], params: params ?? [] };
+    // Every method goes through handleMethodNotFound, i.e. the registry: one place for lookup and signatures.
+    return this.json.receive(hasId ? { ...clean, id: request['id'] as JSONRPCID } : clean, call);
+  }
+
+  /** XML-RPC: one methodCall, one methodResponse (§3). */
+  private async handleXml(text: string, call: CallContext): Promise<string> {
+    let result: unknown;
+    try {
+      const { methodName, params } = decodeCall(text);
+      result = await this.options.registry.invoke(methodName, params, call);
+    } catch (error) {
+      const fault = toFault(error, this.options.onInternal);
+      return encodeFault(fault.faultCode, fault.faultString);
+    }
+    try {
+      return encodeSuccess(result);
+    } catch (error) {
+      const fault = toFault(error, this.options.onInternal);
+      return encodeFault(fault.faultCode, fault.faultString);
+    }
+  }
+}
+
+/** A usable id: string, finite number, boolean or null (booleans are echoed too, §8 item 13). */
+function validId(id: unknown): boolean {
+  return id === null || typeof id === 'string' || typeof id === 'boolean' || (typeof id === 'number' && Number.isFinite(id));
+}
