@@ -21,12 +21,36 @@ export function addTestMethods(methods: MethodRegistry): void {
     })
     .add({ name: 'test.fail', description: 'Application error', signatures: [sig('int')], handler: () => { throw new RpcError(4242, 'custom failure'); } })
     .add({ name: 'test.crash', description: 'Unexpected exception', signatures: [sig('int')], handler: () => { throw new Error('secret stack detail'); } })
-    .add({
-      name: 'test.types',
-      description: 'Type checks',
-      signatures: [sig('string', ['kind', 'string'], ['value', 'undefined'])],
-      handler: (args) => args['kind'],
-    });
+    .add({ name: 'test.pair', description: 'Named parameters', signatures: [sig('string', ['a', 'string'], ['b', 'int'])], handler: (args) => `${String(args['a'])}${String(args['b'])}` });
+  for (const type of ['int', 'double', 'boolean', 'array', 'struct', 'string'] as const) {
+    methods.add({ name: `test.${type}`, description: `Takes one ${type}`, signatures: [sig('boolean', ['value', type])], handler: () => true });
+  }
+}
+
+/** Runs the PHP peer and returns its per-step results (fails the test on a peer error). */
+export async function peer(socket: string, steps: Record<string, unknown>[]): Promise<PeerResult[]> {
+  const run = await runPeer({ socket, steps });
+  if (run.code !== 0) throw new Error(`php peer failed (${String(run.code)}): ${run.stderr}`);
+  return (run.out as { results: PeerResult[] }).results;
+}
+
+/** One step's result as the PHP peer reports it. */
+export interface PeerResult {
+  keys?: string[];
+  raw?: string;
+  status?: boolean | null;
+  message?: string | null;
+  decoded?: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- decoded JSON-RPC responses of any shape
+  result?: unknown;
+  fault?: { faultCode: number; faultString: string; codeIsInt: boolean };
+  xml_error?: string;
+  exception?: string;
+  encrypted?: boolean;
+  frames?: { status: boolean; message: string | null }[];
+  frame?: { status: boolean; message: string | null };
+  none?: boolean;
+  eof?: boolean;
+  closed?: boolean;
 }
 
 /** A gateway with the sim driver as `thermo1`, a FakeHost `other`, and the comodojo adapter `rpc`. */
