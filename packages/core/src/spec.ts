@@ -28,9 +28,33 @@ export function formatPath(prefix: string, path: readonly PropertyKey[]): string
   return out;
 }
 
-/** Turns zod issues into spec issues under `prefix`. */
-export function zodIssues(prefix: string, error: z.ZodError): SpecIssue[] {
-  return error.issues.map((issue) => ({ path: formatPath(prefix, issue.path), message: issue.message }));
+/**
+ * Turns zod issues into spec issues under `prefix`. With the parsed `input`, type errors
+ * also say what was found (`expected number, got "abc"`), which is what a person fixes.
+ */
+export function zodIssues(prefix: string, error: z.ZodError, input?: unknown): SpecIssue[] {
+  return error.issues.map((issue) => {
+    let message = issue.message;
+    if (input !== undefined && issue.code === 'invalid_type') {
+      const found = valueAt(input, issue.path);
+      message = found === undefined ? `required: expected ${issue.expected}, got nothing` : `expected ${issue.expected}, got ${describeValue(found)}`;
+    }
+    return { path: formatPath(prefix, issue.path), message };
+  });
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let current: unknown = input;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
+function describeValue(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 /**
@@ -57,7 +81,7 @@ export function checkEndpoints(spec: {
       ids.add(endpoint.id);
       const result = endpoint.definition.config.safeParse(endpoint.options ?? {});
       if (result.success) parsed.set(endpoint.id, result.data);
-      else issues.push(...zodIssues(`${prefix}[${index}].options`, result.error));
+      else issues.push(...zodIssues(`${prefix}[${index}].options`, result.error, endpoint.options ?? {}));
     });
   };
   check(spec.devices, paths.devices, deviceIds, hostIds);

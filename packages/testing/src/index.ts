@@ -6,4 +6,4 @@ export { describeHostAdapterConformance, type ConformanceHarness, type HostPeer,
 export { FakeDriver } from './fakeDriver.js';
 export { FakeHost } from './fakeHost.js';
 export { Signal } from './signal.js';
-export { patchbayCommand, repoRoot, tempDir } from './process.js';
+export { patchbayCommand, repoRoot, spawnPatchbay, tempDir, type LogLine, type PatchbayProcess } from './process.js';

@@ -17,7 +17,14 @@ export class Signal {
     const timeoutMs = options.timeoutMs ?? 5000;
     return new Promise<T>((resolve, reject) => {
       const wake = () => {
-        const result = condition();
+        let result: T | undefined;
+        try {
+          result = condition();
+        } catch (error) {
+          cleanup();
+          reject(error as Error);
+          return;
+        }
         if (result !== undefined) {
           cleanup();
           resolve(result);

@@ -1,0 +1,23 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../load.js';
+import { runGateway, stopOnSignals } from '../run.js';
+
+/** `patchbay run [--config FILE] [--pid FILE]`. */
+export default function register(program: Command): void {
+  program
+    .command('run', { isDefault: true })
+    .description('run the gateway (the embedded default when no config is given)')
+    .option('-c, --config <file>', 'YAML or JSON config file (default: $PATCHBAY_CONFIG, else the embedded default)')
+    .option('--pid <file>', 'write the process id to this file; removed on a clean stop')
+    .option('--data-dir <dir>', 'override gateway.dataDir')
+    .option('--port <port>', 'override gateway.http.port', (v) => Number.parseInt(v, 10))
+    .action(async (options: { config?: string; pid?: string; dataDir?: string; port?: number }) => {
+      const loaded = await loadConfig({ file: options.config, overrides: { dataDir: options.dataDir, port: options.port } });
+      if (!loaded) {
+        process.exitCode = 1;
+        return;
+      }
+      const running = await runGateway(loaded.resolved, { pidFile: options.pid, source: loaded.source });
+      stopOnSignals(running);
+    });
+}

@@ -1,0 +1,110 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Gateway, HttpHandler, HttpMount, Logger, UpgradeHandler } from '@patchbay/core';
+import type { Metrics } from './metrics.js';
+
+/**
+ * The gateway's HTTP server on node:http. Routes are exact paths that adapters add and remove
+ * at runtime (a restarted adapter mounts again), which static routers are not made for; the
+ * handful of paths makes a map the whole router.
+ */
+export class GatewayHttp implements HttpMount {
+  private readonly routes = new Map<string, HttpHandler>();
+  private readonly upgrades = new Map<string, UpgradeHandler>();
+  private readonly server: Server;
+  private gateway: Gateway | undefined;
+
+  constructor(
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+  ) {
+    this.server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => this.handle(req, res));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const handler = this.upgrades.get(pathOf(req));
+      if (handler) return handler(req, socket, head);
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    });
+    this.server.on('clientError', (error, socket) => {
+      this.logger.debug({ err: error }, 'bad HTTP request');
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    });
+    this.route('/healthz', (_req, res) => {
+      const health = this.gateway?.health();
+      const body = JSON.stringify(health ?? { status: 'starting' });
+      res.writeHead(health?.status === 'ok' ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(body);
+    });
+    this.route('/metrics', (_req, res) => {
+      this.metrics.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
+          res.end(text);
+        },
+        (error: unknown) => {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end(`metrics failed: ${(error as Error).message}`);
+        },
+      );
+    });
+  }
+
+  /** Serve health from this gateway. */
+  watch(gateway: Gateway): void {
+    this.gateway = gateway;
+  }
+
+  route(path: string, handler: HttpHandler): () => void {
+    this.routes.set(path, handler);
+    return () => {
+      if (this.routes.get(path) === handler) this.routes.delete(path);
+    };
+  }
+
+  upgrade(path: string, handler: UpgradeHandler): () => void {
+    this.upgrades.set(path, handler);
+    return () => {
+      if (this.upgrades.get(path) === handler) this.upgrades.delete(path);
+    };
+  }
+
+  /** Listen; resolves with the bound address (port 0 picks a free one). */
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const handler = this.routes.get(pathOf(req));
+    if (!handler) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: `no route for ${req.method} ${pathOf(req)}` }));
+      return;
+    }
+    try {
+      handler(req, res);
+    } catch (error) {
+      this.logger.error({ err: error, path: pathOf(req) }, `HTTP handler for ${pathOf(req)} failed`);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('internal error');
+    }
+  }
+}
+
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}

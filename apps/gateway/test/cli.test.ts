@@ -1,0 +1,163 @@
+import { existsSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Signal, spawnPatchbay, tempDir, type PatchbayProcess } from '@patchbay/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+
+const cleanups: (() => Promise<unknown> | void)[] = [];
+afterEach(async () => {
+  for (const f of cleanups.splice(0).reverse()) await f();
+});
+
+function workDir(): string {
+  const dir = tempDir();
+  cleanups.push(dir.remove);
+  return dir.path;
+}
+
+function start(args: string[]): PatchbayProcess {
+  const proc = spawnPatchbay(args);
+  cleanups.push(() => proc.stop());
+  return proc;
+}
+
+/** Waits, on file-system change events, for the JSON lines file an example host writes to hold a matching line. */
+async function waitForLine(_proc: PatchbayProcess, file: string, predicate: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+  const signal = new Signal();
+  const watcher = watch(dirname(dirname(file)), { recursive: true }, () => signal.notify());
+  try {
+    return await signal.waitUntil(
+      () => {
+        const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.endsWith('}')).map((l) => JSON.parse(l) as Record<string, unknown>) : [];
+        return lines.find(predicate);
+      },
+      { timeoutMs: 15_000, what: `a matching line in ${file}` },
+    );
+  } finally {
+    watcher.close();
+  }
+}
+
+const threeMistakes = {
+  gateway: { http: { port: 'abc' } },
+  devices: [{ id: 'thermo1', driver: 'no-such-driver' }],
+  hosts: [{ id: 'ex', adapter: 'patchbay-adapter-example', options: { snapshotOnStart: 'yes' } }],
+};
+
+describe('patchbay cli', () => {
+  it('check - lists every mistake with its path and exits 1', async () => {
+    const file = join(workDir(), 'bad.yaml');
+    writeFileSync(file, stringify(threeMistakes));
+    const proc = start(['check', file]);
+    expect(await proc.exited).toBe(1);
+    const err = proc.stderr();
+    expect(err).toContain('gateway.http.port');
+    expect(err).toContain('devices[0].driver: unknown driver "no-such-driver"');
+    expect(err).toContain('hosts[0].options.file');
+    expect(err).toContain('hosts[0].options.snapshotOnStart');
+  });
+
+  it('run - refuses to start with the same messages as check', async () => {
+    const file = join(workDir(), 'bad.json');
+    writeFileSync(file, JSON.stringify(threeMistakes));
+    const proc = start(['run', '--config', file]);
+    expect(await proc.exited).toBe(1);
+    expect(proc.stderr()).toContain('devices[0].driver: unknown driver "no-such-driver"');
+    expect(proc.stderr()).toContain('hosts[0].options.file');
+  });
+
+  it('check - accepts a valid config', async () => {
+    const dir = workDir();
+    const file = join(dir, 'ok.yaml');
+    writeFileSync(file, stringify({ devices: [{ id: 'thermo1', driver: 'sim' }], hosts: [{ id: 'ex', adapter: 'patchbay-adapter-example', options: { file: join(dir, 'x') } }] }));
+    const proc = start(['check', file]);
+    expect(await proc.exited).toBe(0);
+  });
+
+  it('config - prints the resolved config with defaults and secrets redacted', async () => {
+    const dir = workDir();
+    const file = join(dir, 'c.yaml');
+    writeFileSync(file, stringify({ devices: [{ id: 'thermo1', driver: 'sim' }], hosts: [{ id: 'ex', adapter: 'patchbay-adapter-example', options: { file: join(dir, 'x') } }], extra: undefined }));
+    const proc = start(['config', '--config', file, '--format', 'json']);
+    expect(await proc.exited).toBe(0);
+    const printed = JSON.parse(proc.lines.map((l) => l.msg).join('\n')) as { gateway: { http: { port: number } }; devices: { options: { interval: number } }[] };
+    expect(printed.gateway.http.port).toBe(8080);
+    expect(printed.devices[0]?.options.interval).toBe(1000);
+  });
+
+  it('run - loads a third-party adapter by package name, bridges the sim device into every host, serves /healthz and /metrics', async () => {
+    const dir = workDir();
+    const config = join(dir, 'gw.yaml');
+    const [a, b] = [join(dir, 'a.jsonl'), join(dir, 'b.jsonl')];
+    writeFileSync(
+      config,
+      stringify({
+        gateway: { dataDir: join(dir, 'data'), http: { port: 0 } },
+        devices: [{ id: 'thermo1', driver: 'sim', options: { interval: 20 } }],
+        hosts: [
+          { id: 'a', adapter: 'patchbay-adapter-example', options: { file: a } },
+          { id: 'b', adapter: 'patchbay-adapter-example', options: { file: b } },
+        ],
+      }),
+    );
+    const pid = join(dir, 'patchbay.pid');
+    const proc = start(['run', '--config', config, '--pid', pid]);
+    await proc.waitStarted();
+    expect(readFileSync(pid, 'utf8')).toBe(`${proc.child.pid}\n`);
+    for (const file of [a, b]) await waitForLine(proc, file, (l) => l.kind === 'state' && l.device === 'thermo1' && l.channel === 'temperature');
+    const health = await fetch(`${proc.url}/healthz`);
+    expect(health.status).toBe(200);
+    const body = (await health.json()) as { status: string; devices: { id: string; status: string; lastSeen: number }[]; hosts: { id: string; delivered: number }[] };
+    expect(body.status).toBe('ok');
+    expect(body.devices[0]).toMatchObject({ id: 'thermo1', status: 'alive' });
+    expect(body.hosts.map((h) => h.id)).toEqual(['a', 'b']);
+    const metrics = await (await fetch(`${proc.url}/metrics`)).text();
+    expect(metrics).toMatch(/patchbay_endpoint_up\{endpoint="thermo1",kind="device",type="sim"\} 1/);
+    expect(metrics).toMatch(/patchbay_example_lines_total\{endpoint="a"\} \d+/);
+    expect(await proc.stop()).toBe(0);
+    expect(existsSync(pid)).toBe(false);
+    expect(proc.lines.some((l) => l.msg === 'patchbay stopped')).toBe(true);
+  });
+
+  it('run - a host that is down gets, after a kill -9 and restart, what was accepted while it was down', async () => {
+    const dir = workDir();
+    const config = join(dir, 'gw.yaml');
+    // The host's directory does not exist yet: its adapter cannot start, so events wait in its outbox.
+    const hostFile = join(dir, 'later', 'host.jsonl');
+    const okFile = join(dir, 'ok.jsonl');
+    writeFileSync(
+      config,
+      stringify({
+        gateway: { dataDir: join(dir, 'data'), http: { port: 0 } },
+        devices: [{ id: 'thermo1', driver: 'sim', options: { interval: 10 } }],
+        hosts: [
+          { id: 'down', adapter: 'patchbay-adapter-example', options: { file: hostFile, snapshotOnStart: false } },
+          { id: 'up', adapter: 'patchbay-adapter-example', options: { file: okFile, snapshotOnStart: false } },
+        ],
+      }),
+    );
+    const first = start(['run', '--config', config]);
+    await first.waitStarted();
+    // Wait until the healthy host has seen several reports, so the down host owes them too.
+    const seen = await waitForLine(first, okFile, (l) => l.kind === 'state' && l.channel === 'humidity' && typeof l.time === 'number');
+    await first.waitForLog((l) => l.host === 'down' && typeof l.msg === 'string' && l.msg.includes('failed'), { what: 'the down host failing to start' });
+    first.child.kill('SIGKILL');
+    expect(await first.exited).toBe('SIGKILL');
+
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(dir, 'later'));
+    const second = start(['run', '--config', config]);
+    await second.waitStarted();
+    const recovered = await second.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('journal recovered'), { what: 'journal recovery' });
+    // What the first run accepted for the down host came back from the journal...
+    expect(recovered.replayed).toBeGreaterThan(0);
+    expect(recovered.lastSeq).toBeGreaterThan(0);
+    // ...and the host, now reachable, gets the latest value of every channel. (Latest wins:
+    // the values themselves may be the second run's; the in-process crash test in test/
+    // checks replies and states that cannot be superseded.)
+    for (const channel of ['temperature', 'humidity', 'relay']) {
+      await waitForLine(second, hostFile, (l) => l.kind === 'state' && l.device === 'thermo1' && l.channel === channel);
+    }
+    expect(seen.device).toBe('thermo1');
+  });
+});
