@@ -156,7 +156,7 @@ function render() {
   else list.replaceChildren(...cards);
   $('hosts').replaceChildren(
     ...hosts.map((h) =>
-      el('tr', { 'data-host': h.id }, el('th', { scope: 'row' }, h.id), el('td', {}, h.type), el('td', { class: `status-${h.status}`, title: h.reason ?? '' }, h.status + (h.reason ? ` (${h.reason})` : '')), el('td', { class: 'num' }, String(h.queued)), el('td', { class: 'num' }, String(h.delivered)), el('td', { class: 'num' }, String(h.failed))),
+      el('tr', { 'data-host': h.id }, el('th', { scope: 'row' }, h.id), el('td', {}, h.type), el('td', { class: `status-${h.status}` }, h.status, ...(h.reason ? [el('small', { class: 'reason', title: h.reason }, h.reason)] : [])), el('td', { class: 'num' }, String(h.queued)), el('td', { class: 'num' }, String(h.delivered)), el('td', { class: 'num' }, String(h.failed))),
     ),
   );
 }

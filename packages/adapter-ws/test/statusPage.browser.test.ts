@@ -1,0 +1,105 @@
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createGateway, type Gateway } from '@patchbay/core';
+import simDriver from '@patchbay/driver-sim';
+import { FakeHost, repoRoot } from '@patchbay/testing';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import wsAdapter from '../src/index.js';
+import { startTestHttp, type TestHttp } from './httpMount.js';
+
+// Debian's chromium, never a downloaded browser (issue 8).
+const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+describe('status page - in headless Chromium', () => {
+  let http: TestHttp;
+  let gateway: Gateway;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    http = await startTestHttp();
+    gateway = createGateway({
+      name: 'patchbay-demo',
+      devices: [
+        { id: 'thermo1', definition: simDriver, options: { interval: 150 } },
+        { id: 'thermo2', definition: simDriver, options: { interval: 400, initial: { temperature: 18, humidity: 60 } } },
+      ],
+      hosts: [
+        { id: 'ws', definition: wsAdapter, options: { token: 'page-token', healthIntervalMs: 250 } },
+        { id: 'other', definition: new FakeHost().definition },
+      ],
+      http: http.mount,
+    });
+    await gateway.start();
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await gateway?.stop({ drainTimeoutMs: 200 });
+    await http?.close();
+  });
+
+  it('status page - shows live values, hosts, and a command round trip (token from ?token=)', async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    });
+    await page.goto(`${http.url}/?token=page-token`);
+    await page.locator('#connection[data-state="open"]').waitFor({ timeout: 10_000 });
+    await expect(page.locator('#gateway-name').textContent()).resolves.toBe('patchbay-demo');
+
+    // A value changes live: read the temperature, then wait for a different one.
+    const temperature = page.locator('[data-device="thermo1"] tr[data-channel="temperature"] td.value');
+    await temperature.waitFor({ timeout: 10_000 });
+    const first = await temperature.textContent();
+    // Locators, not page functions: the page's CSP (rightly) forbids the eval those need.
+    await temperature.filter({ hasNotText: new RegExp(`^${escapeRegExp(first ?? '')}$`) }).waitFor({ timeout: 10_000 });
+    await expect(page.locator('[data-device="thermo1"] h3 .badge').textContent()).resolves.toBe('available');
+    await expect(page.locator('[data-device="thermo1"] .meta').textContent()).resolves.toMatch(/^Last seen \d+ s ago$/);
+
+    // Hosts with status and outbox figures, refreshed by the health message.
+    await page.locator('tr[data-host="other"] td:nth-of-type(4)', { hasText: /^[1-9]\d*$/ }).waitFor({ timeout: 10_000 });
+    await expect(page.locator('tr[data-host="ws"] td:nth-of-type(2)').textContent()).resolves.toMatch(/^alive/);
+
+    // A command round trip through the form.
+    await page.selectOption('#command-device', 'thermo1');
+    await page.fill('#command-channel', 'relay');
+    await page.fill('#command-value', 'true');
+    await page.click('#command-send');
+    await page.locator('#command-reply[data-ok="true"]').waitFor({ timeout: 10_000 });
+    await expect(page.locator('#command-reply').textContent()).resolves.toMatch(/^Reply #1: ok, value true$/);
+    await page.locator('[data-device="thermo1"] tr[data-channel="relay"] td.value', { hasText: 'true' }).waitFor({ timeout: 10_000 });
+
+    // A refused command shows the device's reason.
+    await page.fill('#command-channel', 'temperature');
+    await page.fill('#command-value', '5');
+    await page.click('#command-send');
+    await page.locator('#command-reply[data-ok="false"]').waitFor({ timeout: 10_000 });
+    await expect(page.locator('#command-reply').textContent()).resolves.toMatch(/read-only/);
+    await expect(page.locator('#event-log li').count()).resolves.toBeGreaterThan(3);
+
+    const artifacts = join(repoRoot, 'test/artifacts');
+    mkdirSync(artifacts, { recursive: true });
+    const shot = join(artifacts, 'status-page.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    mkdirSync(join(repoRoot, 'docs'), { recursive: true });
+    copyFileSync(shot, join(repoRoot, 'docs/status-page.png'));
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('status page - without the token the socket is refused and the page says so', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${http.url}/`);
+    await page.locator('#connection[data-state="closed"]').waitFor({ timeout: 10_000 });
+    await expect(page.locator('#connection').textContent()).resolves.toMatch(/Disconnected/);
+    await page.close();
+  });
+});
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
