@@ -18,7 +18,7 @@ const parser = new XMLParser({
   ignorePiTags: true,
   // An empty named-entity table: numeric references on, no HTML names, and tight limits anyway.
   htmlEntities: {} as unknown as boolean,
-  processEntities: { enabled: true, maxEntityCount: 1, maxEntitySize: 1, maxTotalExpansions: 1, maxExpandedLength: 1 },
+  processEntities: { enabled: true, maxEntityCount: 1, maxEntitySize: 1, maxTotalExpansions: Number.MAX_SAFE_INTEGER, maxExpandedLength: Number.MAX_SAFE_INTEGER },
 });
 
 /** A decoded `methodCall`. */
