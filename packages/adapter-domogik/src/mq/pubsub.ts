@@ -1,0 +1,150 @@
+import { ErrorCodes, PatchbayError, type Counter, type Logger } from '@patchbay/core';
+import { Publisher, Subscriber } from 'zeromq';
+import { categoryOf, decodeObject, describeFrames, encodeJson, messageId, type JsonObject } from '../protocol.js';
+import { SendQueue } from './sendQueue.js';
+
+/** Options of {@link DomogikPublisher}. */
+export interface PublisherOptions {
+  /** The forwarder's pub port, `tcp://<ip>:<pub_port>` (§2). */
+  endpoint: string;
+  /** Wait after connecting before the first publication (§4.4, §11.7: at least 200 ms). */
+  joinDelayMs: number;
+  /** Queue bound in zeromq before it drops (§4.4). */
+  highWaterMark?: number;
+}
+
+/**
+ * Publishes two-frame messages `[<category>.<ts>.0_1, json]` (§4.1, §4.2) through the
+ * forwarder. Connects, never binds (§11.1). Publications are refused (HOST_UNREACHABLE) until
+ * the slow-joiner delay has passed, so the outbox keeps them rather than zeromq dropping them.
+ */
+export class DomogikPublisher {
+  private socket: Publisher | undefined;
+  private sender: SendQueue | undefined;
+  private readyAt = Number.POSITIVE_INFINITY;
+  private joinTimer: NodeJS.Timeout | undefined;
+  private readonly readyWaiters: (() => void)[] = [];
+
+  constructor(private readonly options: PublisherOptions) {}
+
+  start(): void {
+    if (this.socket) return;
+    this.socket = new Publisher({ linger: 0, sendHighWaterMark: this.options.highWaterMark ?? 100_000 });
+    this.socket.connect(this.options.endpoint);
+    this.sender = new SendQueue(this.socket);
+    this.readyAt = Date.now() + this.options.joinDelayMs;
+    this.joinTimer = setTimeout(() => {
+      this.joinTimer = undefined;
+      for (const resolve of this.readyWaiters.splice(0)) resolve();
+    }, this.options.joinDelayMs);
+  }
+
+  /** True once the slow-joiner delay has passed. */
+  get ready(): boolean {
+    return this.socket !== undefined && this.joinTimer === undefined && Date.now() >= this.readyAt;
+  }
+
+  /** Resolves when {@link ready}. */
+  whenReady(): Promise<void> {
+    if (this.ready) return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  /** Publishes one message; resolves once zeromq has queued it. */
+  publish(category: string, data: JsonObject): Promise<void> {
+    if (!this.sender || !this.ready) {
+      return Promise.reject(new PatchbayError(ErrorCodes.HOST_UNREACHABLE, 'the Domogik publisher is not connected yet', { context: { category } }));
+    }
+    return this.sender.send([messageId(category), encodeJson(data)]);
+  }
+
+  /** Resolves once everything queued has been handed to zeromq. */
+  drained(): Promise<void> {
+    return this.sender?.drained() ?? Promise.resolve();
+  }
+
+  close(): void {
+    clearTimeout(this.joinTimer);
+    this.joinTimer = undefined;
+    this.socket?.close();
+    this.socket = undefined;
+    this.sender = undefined;
+    for (const resolve of this.readyWaiters.splice(0)) resolve();
+  }
+}
+
+/** Options of {@link DomogikSubscriber}. */
+export interface SubscriberOptions {
+  /** The forwarder's sub port, `tcp://<ip>:<sub_port>` (§2). */
+  endpoint: string;
+  categories: readonly string[];
+  logger: Logger;
+  badMessages: Counter;
+  onMessage(category: string, data: JsonObject): void;
+}
+
+/**
+ * Subscribes like Domogik's `MQAsyncSub` (§4.3, §11.5–6): prefix filters on the wire, then the
+ * category parsed by dropping the last two dot parts and compared with `===`. Malformed
+ * messages are dropped with one log line and a counter, and the loop keeps running.
+ */
+export class DomogikSubscriber {
+  private socket: Subscriber | undefined;
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly options: SubscriberOptions) {}
+
+  start(): void {
+    if (this.socket) return;
+    const socket = new Subscriber({ linger: 0 });
+    socket.connect(this.options.endpoint);
+    for (const category of this.options.categories) socket.subscribe(category);
+    this.socket = socket;
+    this.loop = this.run(socket);
+  }
+
+  async close(): Promise<void> {
+    const socket = this.socket;
+    this.socket = undefined;
+    socket?.close();
+    await this.loop;
+  }
+
+  private drop(frames: Buffer[], why: string): void {
+    this.options.badMessages.inc();
+    this.options.logger.warn({ frames: describeFrames(frames) }, `domogik subscriber: dropped a malformed publication: ${why}`);
+  }
+
+  private async run(socket: Subscriber): Promise<void> {
+    try {
+      for await (const frames of socket) {
+        if (frames.length < 2) {
+          this.drop(frames, 'fewer than 2 frames');
+          continue;
+        }
+        const id = (frames[0] as Buffer).toString('latin1');
+        const category = categoryOf(id);
+        if (category === undefined) {
+          this.drop(frames, `id ${JSON.stringify(id.slice(0, 60))} has fewer than 3 dot parts`);
+          continue;
+        }
+        // Prefix filters over-match (plugin.statusfoo for plugin.status): exact match only (§4.3).
+        if (!this.options.categories.includes(category)) continue;
+        let data: JsonObject;
+        try {
+          data = decodeObject(frames[1], `publication ${category}`);
+        } catch (error) {
+          this.drop(frames, (error as Error).message);
+          continue;
+        }
+        try {
+          this.options.onMessage(category, data);
+        } catch (error) {
+          this.options.logger.error({ err: error, category }, `domogik subscriber: handling ${category} failed: ${(error as Error).message}`);
+        }
+      }
+    } catch (error) {
+      if (this.socket === socket) this.options.logger.error({ err: error }, `domogik subscriber stopped: ${(error as Error).message}`);
+    }
+  }
+}

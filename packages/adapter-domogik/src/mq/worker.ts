@@ -1,0 +1,213 @@
+import type { Counter, Logger } from '@patchbay/core';
+import { Dealer } from 'zeromq';
+import { Command, commandFrames, decodeObject, describeFrames, EMPTY, encodeJson, MDPW, splitEnvelope, type JsonObject } from '../protocol.js';
+import { SendQueue } from './sendQueue.js';
+
+/** Worker timing (§5.6, §11.15, §11.20). */
+export interface WorkerTiming {
+  /** Heartbeat period (1000 ms). */
+  heartbeatMs: number;
+  /** Broker silence that means "lost" while idle (≥ 4 s). */
+  idleSilenceMs: number;
+  /** Broker silence that means "lost" while a request runs (≥ 15 s: the broker's heartbeat lock). */
+  busySilenceMs: number;
+  /** Pause before the new socket (Domogik's MQRep waits 1 s). */
+  reconnectDelayMs: number;
+}
+
+export const defaultWorkerTiming: WorkerTiming = { heartbeatMs: 1000, idleSilenceMs: 4000, busySilenceMs: 15_000, reconnectDelayMs: 1000 };
+
+/** What a request handler returns: the reply action and its JSON object. */
+export interface WorkerReply {
+  action: string;
+  data: JsonObject;
+}
+
+/** A request as the handler sees it; `data` is undefined when the JSON frame was unusable. */
+export interface WorkerRequest {
+  action: string;
+  data: JsonObject;
+}
+
+/** Options of {@link MdpWorker}. */
+export interface MdpWorkerOptions {
+  endpoint: string;
+  /** `plugin-<name>.<host>` (§7.1). */
+  service: string;
+  logger: Logger;
+  badMessages: Counter;
+  reconnects?: Counter;
+  handle(request: WorkerRequest): Promise<WorkerReply> | WorkerReply;
+  timing?: Partial<WorkerTiming>;
+}
+
+interface Connection {
+  socket: Dealer;
+  sender: SendQueue;
+  lastHeard: number;
+}
+
+/**
+ * The gateway's MDP worker (§5.4–5.7, §11.14–22): a DEALER that sends READY once per socket,
+ * heartbeats every second from a timer that never waits for a handler, recreates its socket
+ * after broker silence or a DISCONNECT, and sends exactly one REPLY for every REQUEST
+ * (unknown actions, bad JSON and handler errors included), on the socket it came from.
+ */
+export class MdpWorker {
+  private connection: Connection | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private running = false;
+  private busy = 0;
+  private readonly timing: WorkerTiming;
+  /** For tests and health: how many sockets were opened, requests answered. */
+  readonly stats = { connects: 0, requests: 0, replies: 0 };
+
+  constructor(private readonly options: MdpWorkerOptions) {
+    this.timing = { ...defaultWorkerTiming, ...options.timing };
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.connect();
+    this.heartbeatTimer = setInterval(() => this.tick(), this.timing.heartbeatMs);
+  }
+
+  /** Says DISCONNECT to the broker (so it forgets us at once) and closes. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.reconnectTimer);
+    this.heartbeatTimer = undefined;
+    this.reconnectTimer = undefined;
+    const connection = this.connection;
+    this.connection = undefined;
+    if (connection) {
+      await Promise.race([connection.sender.send([EMPTY, MDPW, commandFrames.disconnect]).catch(() => undefined), new Promise((r) => setTimeout(r, 200))]);
+      connection.socket.close();
+    }
+  }
+
+  private connect(): void {
+    const socket = new Dealer({ linger: 0, sendHighWaterMark: 100_000 });
+    socket.connect(this.options.endpoint);
+    const connection: Connection = { socket, sender: new SendQueue(socket), lastHeard: Date.now() };
+    this.connection = connection;
+    this.stats.connects++;
+    // §5.4, §11.14: READY exactly once per socket.
+    this.send(connection, [EMPTY, MDPW, commandFrames.ready, this.options.service]);
+    void this.receive(connection);
+  }
+
+  private reconnect(why: string): void {
+    const connection = this.connection;
+    if (!connection || !this.running) return;
+    this.connection = undefined;
+    connection.socket.close();
+    this.options.reconnects?.inc();
+    this.options.logger.warn(`domogik worker: ${why}; reconnecting to the broker in ${this.timing.reconnectDelayMs} ms`);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.running) this.connect();
+    }, this.timing.reconnectDelayMs);
+  }
+
+  private tick(): void {
+    const connection = this.connection;
+    if (!connection) return;
+    const limit = this.busy > 0 ? this.timing.busySilenceMs : this.timing.idleSilenceMs;
+    if (Date.now() - connection.lastHeard >= limit) {
+      this.reconnect(`no frame from the broker for ${Date.now() - connection.lastHeard} ms${this.busy > 0 ? ' while handling a request' : ''}`);
+      return;
+    }
+    this.send(connection, [EMPTY, MDPW, commandFrames.heartbeat]);
+  }
+
+  private send(connection: Connection, frames: (Buffer | string)[]): void {
+    connection.sender.send(frames).catch((error: unknown) => {
+      if (this.connection === connection) this.options.logger.warn({ err: error }, `domogik worker: send failed: ${(error as Error).message}`);
+    });
+  }
+
+  private malformed(frames: Buffer[], why: string): void {
+    this.options.badMessages.inc();
+    this.options.logger.warn({ frames: describeFrames(frames) }, `domogik worker: dropped a malformed message from the broker: ${why}`);
+  }
+
+  private async receive(connection: Connection): Promise<void> {
+    try {
+      for await (const frames of connection.socket) {
+        connection.lastHeard = Date.now();
+        this.onFrames(connection, frames);
+      }
+    } catch (error) {
+      if (this.connection === connection) this.reconnect(`receive failed: ${(error as Error).message}`);
+    }
+  }
+
+  private onFrames(connection: Connection, frames: Buffer[]): void {
+    // The broker's own DISCONNECT has no empty delimiter (§5.4, §9.1): accept both shapes.
+    const start = frames[0]?.length === 0 ? 1 : 0;
+    if (frames[start]?.toString('latin1') !== MDPW) return this.malformed(frames, 'bad header (expected MDPW01)');
+    const command = frames[start + 1];
+    if (command === undefined || command.length !== 1) return this.malformed(frames, 'no one-byte command');
+    switch (command[0]) {
+      case Command.HEARTBEAT:
+        return;
+      case Command.DISCONNECT:
+        this.reconnect('the broker sent DISCONNECT');
+        return;
+      case Command.REQUEST:
+        this.onRequest(connection, frames, start + 2);
+        return;
+      default:
+        this.malformed(frames, `unexpected command 0x${command.toString('hex')} from the broker`);
+    }
+  }
+
+  private onRequest(connection: Connection, frames: Buffer[], from: number): void {
+    const split = splitEnvelope(frames, from);
+    if (!split || split.envelope.length === 0) {
+      // Without the envelope the reply cannot be addressed; nothing to answer.
+      this.malformed(frames, 'REQUEST without a client envelope and empty delimiter');
+      return;
+    }
+    this.stats.requests++;
+    const { envelope, rest: body } = split;
+    // §5.4, §11.17: the last two frames are action and JSON (a leaked timeout token may precede them).
+    const action = body.length >= 2 ? (body[body.length - 2] as Buffer).toString('latin1') : (body[0]?.toString('latin1') ?? '');
+    let problem: string | undefined;
+    let data: JsonObject = {};
+    if (body.length < 2) problem = `request has ${body.length} body frame(s), expected action and JSON`;
+    else {
+      try {
+        data = decodeObject(body[body.length - 1], `request ${action}`);
+      } catch (error) {
+        problem = (error as Error).message;
+      }
+    }
+    if (problem !== undefined) this.malformed(frames, problem);
+    this.busy++;
+    const answer = async (): Promise<WorkerReply> => {
+      if (problem !== undefined) return { action: `${action || 'request'}.result`, data: { status: false, reason: problem } };
+      try {
+        return await this.options.handle({ action, data });
+      } catch (error) {
+        this.options.logger.error({ err: error, action }, `domogik worker: handler for ${action} failed: ${(error as Error).message}`);
+        return { action: `${action}.result`, data: { status: false, reason: `internal error: ${(error as Error).message}` } };
+      }
+    };
+    void answer().then((reply) => {
+      this.busy--;
+      if (this.connection !== connection) {
+        // The broker that gave us this request has been left behind; a REPLY on a new socket would be ignored (§5.6).
+        this.options.logger.warn({ action }, `domogik worker: the connection was renewed while ${action} ran; its reply is dropped`);
+        return;
+      }
+      this.stats.replies++;
+      this.send(connection, [EMPTY, MDPW, commandFrames.reply, ...envelope, EMPTY, reply.action, encodeJson(reply.data)]);
+    });
+  }
+}

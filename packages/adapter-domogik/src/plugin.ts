@@ -1,0 +1,350 @@
+import { Backoff, describeError, ErrorCodes, PatchbayError, type Adapter, type HostContext, type OutboundEvent, type StateEvent } from '@patchbay/core';
+import { EmbeddedBus, type BusPorts } from './bus/index.js';
+import type { DomogikConfig } from './config.js';
+import { SensorMap } from './mapping.js';
+import { MdpClient } from './mq/client.js';
+import { DomogikPublisher, DomogikSubscriber } from './mq/pubsub.js';
+import { MdpWorker, type WorkerTiming } from './mq/worker.js';
+import { configValue, sanitizeHostname, type JsonObject, type PluginStatus } from './protocol.js';
+import { createRequestHandler } from './requests.js';
+
+/** Retries of `config.get`/`device.get` while Domogik's admin is not answering (§11 preamble). */
+const loadBackoff = { delays: [1000, 2000, 5000, 10_000, 30_000], jitter: 0.2 };
+
+/** Test hooks: shorter worker timing. Not part of the config schema. */
+export interface PluginInternals {
+  workerTiming?: Partial<WorkerTiming>;
+}
+
+/**
+ * Patchbay as the Domogik plugin `plugin-<name>.<host>`: publisher, subscriber, MDP worker
+ * and MDP client on the bus (§1), optionally on a bus it runs itself.
+ *
+ * "Nothing lost" here: state waits in the core's outbox (coalesced per channel) until the
+ * publisher is connected, past its slow-joiner delay, and the sensor mapping is loaded;
+ * `deliver` resolves once zeromq has queued the publication. Past that point pub/sub has no
+ * acknowledgement (§4.4): a subscriber that is not connected, or a forwarder past its
+ * high-water mark, misses it. The latest value of every channel is therefore re-published
+ * when the mapping is (re)loaded and on the `refresh` helper (`helper.do`), which a late
+ * subscriber (or xplgw after a restart) uses the way Domogik's tools use helpers.
+ */
+export class DomogikPlugin implements Adapter {
+  readonly clientId: string;
+  readonly host: string;
+  private bus: EmbeddedBus | undefined;
+  private publisher: DomogikPublisher | undefined;
+  private subscriber: DomogikSubscriber | undefined;
+  private worker: MdpWorker | undefined;
+  private client: MdpClient | undefined;
+  private mapping = new SensorMap();
+  private loaded = false;
+  private running = false;
+  private stopping: Promise<void> | undefined;
+  private status: PluginStatus = 'starting';
+  private statusTimer: NodeJS.Timeout | undefined;
+  private abort: AbortController | undefined;
+  private currentPorts: BusPorts | undefined;
+  private readonly unmapped = new Set<string>();
+  private readonly counters;
+
+  constructor(
+    private readonly config: DomogikConfig,
+    private readonly ctx: HostContext,
+    private readonly internals: PluginInternals = {},
+  ) {
+    this.host = config.host ?? sanitizeHostname();
+    this.clientId = `plugin-${config.name}.${this.host}`;
+    this.counters = {
+      bad: ctx.counter('patchbay_domogik_bad_messages_total', 'Malformed Domogik MQ messages dropped'),
+      reconnects: ctx.counter('patchbay_domogik_worker_reconnects_total', 'Times the MDP worker recreated its socket'),
+      published: ctx.counter('patchbay_domogik_sensor_publications_total', 'client.sensor messages published'),
+      unmapped: ctx.counter('patchbay_domogik_unmapped_states_total', 'State events with no Domogik sensor id'),
+    };
+  }
+
+  /** The bus ports in use (the embedded bus's real ports when configured with 0). */
+  get ports(): BusPorts | undefined {
+    return this.currentPorts;
+  }
+
+  /** The current `plugin.status` event. */
+  get pluginStatus(): PluginStatus {
+    return this.status;
+  }
+
+  /** The current sensor mapping. */
+  get sensorMap(): SensorMap {
+    return this.mapping;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    await this.stopping;
+    this.running = true;
+    this.abort = new AbortController();
+    this.loaded = false;
+    this.status = 'starting';
+    const { config, ctx } = this;
+    let ports: BusPorts = { reqRepPort: config.reqRepPort, pubPort: config.pubPort, subPort: config.subPort };
+    if (config.bus === 'embedded') {
+      this.bus = new EmbeddedBus({ ip: config.ip, ...ports, logger: ctx.logger, badMessages: this.counters.bad });
+      ports = await this.bus.start();
+      ctx.logger.info({ ports }, `domogik: embedded bus on ${config.ip} (broker ${ports.reqRepPort}, pub ${ports.pubPort}, sub ${ports.subPort})`);
+    }
+    this.currentPorts = ports;
+    const at = (p: number) => `tcp://${config.ip}:${p}`;
+    this.publisher = new DomogikPublisher({ endpoint: at(ports.pubPort), joinDelayMs: config.joinDelayMs });
+    this.subscriber = new DomogikSubscriber({
+      endpoint: at(ports.subPort),
+      categories: ['device.update', 'plugin.configuration'],
+      logger: ctx.logger,
+      badMessages: this.counters.bad,
+      onMessage: (category, data) => this.onPublication(category, data),
+    });
+    this.client = new MdpClient({ endpoint: at(ports.reqRepPort), timeoutFrame: config.timeoutFrame, logger: ctx.logger, badMessages: this.counters.bad });
+    this.worker = new MdpWorker({
+      endpoint: at(ports.reqRepPort),
+      service: this.clientId,
+      logger: ctx.logger,
+      badMessages: this.counters.bad,
+      reconnects: this.counters.reconnects,
+      timing: this.internals.workerTiming,
+      handle: createRequestHandler({
+        ctx,
+        identity: { name: config.name, host: this.host },
+        commandTimeoutMs: config.commandTimeoutMs,
+        map: () => this.mapping,
+        publishSnapshot: () => this.publishSnapshot(),
+        requestStop: () => void this.stopRequested(),
+      }),
+    });
+    this.publisher.start();
+    this.subscriber.start();
+    this.worker.start();
+    // §7.2: `starting` at once (once the publisher may publish), then re-published every 15 s.
+    void this.publishStatus('starting', '');
+    this.statusTimer = setInterval(() => void this.publishStatus(this.status, ''), config.statusIntervalMs);
+    void this.load(this.abort.signal);
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return this.stopping;
+    this.running = false;
+    this.stopping = this.teardown(true);
+    await this.stopping;
+    this.stopping = undefined;
+  }
+
+  private async teardown(announce: boolean): Promise<void> {
+    this.abort?.abort();
+    clearInterval(this.statusTimer);
+    this.statusTimer = undefined;
+    if (announce && this.publisher?.ready) {
+      // §7.2: stop-request then stopped, handed to the socket before it closes.
+      await this.publishStatus('stop-request', '').catch(() => undefined);
+      await this.publishStatus('stopped', '').catch(() => undefined);
+    }
+    this.client?.close();
+    await this.worker?.stop();
+    await this.subscriber?.close();
+    this.publisher?.close();
+    await this.bus?.stop();
+    this.bus = undefined;
+    this.publisher = this.subscriber = this.worker = this.client = undefined;
+    this.loaded = false;
+  }
+
+  /** `plugin.stop.do` (§7.3, §11.32): reply first (already queued), publish, then shut the host down. */
+  private async stopRequested(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.ctx.logger.info('domogik: plugin.stop.do received; stopping the Domogik host (the gateway keeps running)');
+    this.stopping = (async () => {
+      // Let the worker's reply (queued before this runs) and the broker's relay of it leave first.
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      await this.teardown(true);
+      this.ctx.status('stopped', 'stopped by Domogik (plugin.stop.do)');
+    })();
+    await this.stopping;
+    this.stopping = undefined;
+  }
+
+  private async publishStatus(event: PluginStatus, comment: string): Promise<void> {
+    this.status = event;
+    const publisher = this.publisher;
+    if (!publisher) return;
+    await publisher.whenReady();
+    if (this.publisher !== publisher) return;
+    // §7.2, §11.24: all five keys, strings, comment mandatory for 0.6.
+    await publisher.publish('plugin.status', { type: 'plugin', name: this.config.name, host: this.host, event, comment }).catch((error: unknown) => {
+      this.ctx.logger.warn({ err: error }, `domogik: publishing plugin.status ${event} failed: ${describeError(error)}`);
+    });
+  }
+
+  private sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** §7.2, §11.25: configuration, then devices, then `alive`; retried with back-off while Domogik does not answer. */
+  private async load(signal: AbortSignal, reason = 'start-up'): Promise<void> {
+    const { config, ctx } = this;
+    const backoff = new Backoff(loadBackoff);
+    const fromOptions = SensorMap.fromOptions(config);
+    while (!signal.aborted) {
+      try {
+        if (config.configService === 'none') {
+          this.mapping = fromOptions;
+        } else {
+          const service = await this.configServiceName();
+          const identity = { type: 'plugin', name: config.name, host: this.host };
+          const configured = await this.requireOk(service, 'config.get', { ...identity, key: 'configured' }, config.configTimeoutMs);
+          if (signal.aborted) return;
+          if (configValue(configured.value) !== true) {
+            await this.notConfigured();
+            return;
+          }
+          const devices = await this.requireOk(service, 'device.get', identity, config.deviceTimeoutMs);
+          if (signal.aborted) return;
+          // Domogik's definitions first; the options fill in what it does not define.
+          this.mapping = SensorMap.fromOptions(config, SensorMap.fromDevices(devices.devices, ctx.logger));
+        }
+        break;
+      } catch (error) {
+        if (signal.aborted) return;
+        const delay = backoff.next();
+        ctx.status('unknown', `Domogik unreachable: ${describeError(error)}; retrying in ${delay} ms`);
+        await this.sleep(delay, signal);
+      }
+    }
+    if (signal.aborted) return;
+    this.loaded = true;
+    this.unmapped.clear();
+    ctx.logger.info({ sensors: this.mapping.size }, `domogik: ${reason}: ${this.mapping.size} sensor(s) mapped; ${this.clientId} is alive`);
+    ctx.status('alive');
+    await this.publishStatus('alive', '');
+    await this.publishSnapshot();
+  }
+
+  private async configServiceName(): Promise<string> {
+    const choice = this.config.configService;
+    if (choice !== 'auto') return choice;
+    // §10: dbmgr registered → 0.4/0.5, else admin.
+    const answer = await (this.client as MdpClient).mmi({ service: 'mmi.service', body: 'dbmgr', timeoutMs: 5000 });
+    return answer === '200' ? 'dbmgr' : 'admin';
+  }
+
+  private async requireOk(service: string, action: string, data: JsonObject, timeoutMs: number): Promise<JsonObject> {
+    const client = this.client;
+    if (!client) throw new PatchbayError(ErrorCodes.HOST_UNREACHABLE, 'stopped');
+    const reply = await client.request({ service, action, data, timeoutMs });
+    if (reply.data.status === false) {
+      throw new PatchbayError(ErrorCodes.HOST_UNREACHABLE, `${service} refused ${action}: ${String(reply.data.reason ?? 'no reason')}`, { context: { service, action } });
+    }
+    return reply.data;
+  }
+
+  /** §7.2: not configured → publish `not-configured` and stop the Domogik host. */
+  private async notConfigured(): Promise<void> {
+    this.ctx.logger.warn(`domogik: ${this.clientId} is not configured in Domogik (config key "configured" is not true); stopping the Domogik host`);
+    this.running = false;
+    await this.publishStatus('not-configured', 'configure the plugin in Domogik, then start it');
+    this.stopping = this.teardown(false);
+    await this.stopping;
+    this.stopping = undefined;
+    this.ctx.status('stopped', 'not configured in Domogik');
+  }
+
+  private onPublication(category: string, data: JsonObject): void {
+    if (!this.running || !this.abort) return;
+    if (category === 'device.update') {
+      // §7.7, §11.29: ours when client_id is absent or equal to our client id.
+      if (data.client_id !== undefined && data.client_id !== this.clientId) return;
+      void this.load(this.abort.signal, 'device.update');
+      return;
+    }
+    if (category === 'plugin.configuration' && data.name === this.config.name && data.host === this.host && (data.type ?? 'plugin') === 'plugin') {
+      void this.load(this.abort.signal, 'plugin.configuration');
+    }
+  }
+
+  /** Publishes the retained value of every mapped channel (§7.5). */
+  async publishSnapshot(): Promise<number> {
+    const publisher = this.publisher;
+    if (!publisher || !this.loaded) return 0;
+    await publisher.whenReady();
+    let count = 0;
+    for (const device of this.ctx.snapshot().devices) {
+      for (const channel of device.channels) {
+        const payload = this.sensorPayload(device.device, channel.channel, channel.value, channel.time);
+        if (!payload) continue;
+        await publisher.publish('client.sensor', payload);
+        this.counters.published.inc();
+        count++;
+      }
+    }
+    return count;
+  }
+
+  /** `{"<sensor id>": value, "atTimestamp": s}` (§7.5, §11.30), or undefined when unmapped or not a scalar. */
+  private sensorPayload(device: string, channel: string, value: unknown, time: number): JsonObject | undefined {
+    const id = this.mapping.sensorId(device, channel);
+    const scalar = typeof value === 'boolean' ? (value ? 1 : 0) : value;
+    if (id === undefined || scalar === null || (typeof scalar === 'number' && !Number.isFinite(scalar))) {
+      this.counters.unmapped.inc();
+      const key = `${device}.${channel}`;
+      if (!this.unmapped.has(key)) {
+        this.unmapped.add(key);
+        this.ctx.logger.info(`domogik: ${key} has ${id === undefined ? 'no Domogik sensor id' : 'no storable value'}; not published (logged once)`);
+      }
+      return undefined;
+    }
+    return { [String(id)]: typeof scalar === 'object' ? JSON.stringify(scalar) : (scalar as string | number), atTimestamp: Math.floor(time / 1000) };
+  }
+
+  private ensureReady(): DomogikPublisher {
+    const publisher = this.publisher;
+    if (!this.running || !publisher) throw new PatchbayError(ErrorCodes.HOST_UNREACHABLE, `the Domogik host is ${this.status}`);
+    if (!this.loaded || !publisher.ready) throw new PatchbayError(ErrorCodes.HOST_UNREACHABLE, 'waiting for the Domogik bus and the sensor mapping');
+    return publisher;
+  }
+
+  deliver(event: OutboundEvent): Promise<void> | void {
+    if (event.kind !== 'state') return;
+    const publisher = this.ensureReady();
+    const payload = this.sensorPayload(event.device, event.channel, event.value, event.time);
+    if (!payload) return;
+    this.counters.published.inc();
+    return publisher.publish('client.sensor', payload);
+  }
+
+  /** One `client.sensor` message carries several sensors (§7.5): batch them, one message per timestamp and without repeating a sensor. */
+  deliverBatch(events: readonly OutboundEvent[]): Promise<void> | void {
+    const publisher = this.ensureReady();
+    let message: JsonObject | undefined;
+    let last: Promise<void> | undefined;
+    const flush = () => {
+      if (message) {
+        this.counters.published.inc();
+        last = publisher.publish('client.sensor', message);
+      }
+      message = undefined;
+    };
+    for (const event of events) {
+      if (event.kind !== 'state') continue;
+      const payload = this.sensorPayload((event as StateEvent).device, event.channel, event.value, event.time);
+      if (!payload) continue;
+      const [key] = Object.keys(payload) as [string];
+      if (message && (key in message || message.atTimestamp !== payload.atTimestamp)) flush();
+      message = { ...message, ...payload };
+    }
+    flush();
+    // Sends are serialised: the last one settling means every earlier one was queued.
+    return last;
+  }
+}

@@ -1,0 +1,104 @@
+import type { HostContext, JsonValue } from '@patchbay/core';
+import type { SensorMap } from './mapping.js';
+import type { WorkerReply, WorkerRequest } from './mq/worker.js';
+import type { JsonObject } from './protocol.js';
+
+/** What the request handlers need from the plugin. */
+export interface RequestContext {
+  ctx: HostContext;
+  identity: { name: string; host: string };
+  commandTimeoutMs: number;
+  map(): SensorMap;
+  /** Re-publishes the current value of every mapped channel; resolves with how many. */
+  publishSnapshot(): Promise<number>;
+  /** Begins the stop sequence of §7.3 after the reply has been queued. */
+  requestStop(): void;
+}
+
+const helpers: Record<string, string> = {
+  refresh: 'Publish the current value of every mapped sensor now (for a subscriber that joined late).',
+};
+
+/**
+ * Answers the requests Domogik sends to `plugin-<name>.<host>` (§7.3). Every path returns a
+ * reply: the worker sends exactly one per request (§5.7), unknown actions included.
+ */
+export function createRequestHandler(rc: RequestContext): (request: WorkerRequest) => Promise<WorkerReply> | WorkerReply {
+  return (request) => {
+    switch (request.action) {
+      case 'client.cmd':
+        return clientCommand(rc, request.data);
+      case 'plugin.stop.do':
+        return stop(rc, request.data);
+      case 'device.new.get':
+        // §7.6: Patchbay's devices come from its own config; nothing is ever "detected".
+        return { action: 'device.new.result', data: { devices: [], status: true, reason: '' } };
+      case 'helper.list.get':
+        return { action: 'helper.list.result', data: { actions: Object.keys(helpers), status: true, reason: '' } };
+      case 'helper.help.get': {
+        const command = String(request.data.command ?? '');
+        return { action: 'helper.help.result', data: { help: helpers[command] ?? `unknown helper "${command}" (known: ${Object.keys(helpers).join(', ')})` } };
+      }
+      case 'helper.do':
+        return helperDo(rc, request.data);
+      default:
+        return { action: `${request.action}.result`, data: { status: false, reason: 'unsupported action' } };
+    }
+  };
+}
+
+async function helperDo(rc: RequestContext, data: JsonObject): Promise<WorkerReply> {
+  const command = String(data.command ?? '');
+  const parameters = (typeof data.parameters === 'object' && data.parameters !== null ? data.parameters : {}) as JsonObject;
+  if (command !== 'refresh') {
+    return { action: 'helper.do.result', data: { command, parameters, result: `unknown helper "${command}"`, status: false, reason: 'unknown helper' } };
+  }
+  const count = await rc.publishSnapshot();
+  return { action: 'helper.do.result', data: { command, parameters, result: `published ${count} sensor value(s)`, status: true, reason: '' } };
+}
+
+function stop(rc: RequestContext, data: JsonObject): WorkerReply {
+  const { name, host } = rc.identity;
+  // The Python base class ignores a stop for another plugin and so blocks its service; reply false instead (§7.3).
+  if ((data.name !== undefined && data.name !== name) || (data.host !== undefined && data.host !== host) || (data.type !== undefined && data.type !== 'plugin')) {
+    return { action: 'plugin.stop.result', data: { status: false, reason: `this is plugin-${name}.${host}, not ${String(data.type)}-${String(data.name)}.${String(data.host)}`, name, host } };
+  }
+  rc.requestStop();
+  return { action: 'plugin.stop.result', data: { status: true, reason: '', name, host } };
+}
+
+function idOf(value: unknown): number | undefined {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  return typeof n === 'number' && Number.isInteger(n) ? n : undefined;
+}
+
+async function clientCommand(rc: RequestContext, data: JsonObject): Promise<WorkerReply> {
+  const fail = (reason: string): WorkerReply => {
+    rc.ctx.logger.warn({ data }, `domogik: client.cmd refused: ${reason}`);
+    return { action: 'client.cmd.result', data: { status: false, reason } };
+  };
+  const commandId = idOf(data.command_id);
+  const deviceId = idOf(data.device_id);
+  if (commandId === undefined) return fail(`client.cmd needs an integer command_id, got ${JSON.stringify(data.command_id)}`);
+  const map = rc.map();
+  if (deviceId !== undefined && map.checksDevices && !map.hasDomogikDevice(deviceId)) return fail(`unknown device_id ${deviceId}`);
+  if (deviceId === undefined && data.device_id !== undefined) return fail(`client.cmd device_id must be an integer, got ${JSON.stringify(data.device_id)}`);
+  const target = map.command(commandId);
+  if (!target) return fail(`unknown command_id ${commandId}`);
+  if (deviceId !== undefined && target.domogikDevice !== undefined && target.domogikDevice !== deviceId) {
+    return fail(`command_id ${commandId} belongs to device ${target.domogikDevice}, not device_id ${deviceId}`);
+  }
+  // §7.3: one key per command parameter; Patchbay channels take one value, `value` first.
+  const params = Object.keys(data).filter((k) => k !== 'command_id' && k !== 'device_id');
+  const key = params.includes('value') ? 'value' : params[0];
+  const value = (key === undefined ? null : data[key]) as JsonValue;
+  const reply = await rc.ctx.submit(
+    { device: target.device, channel: target.channel, value, ref: String(commandId), meta: { domogik: { commandId, deviceId } } },
+    { timeoutMs: rc.commandTimeoutMs },
+  );
+  if (!reply.ok) return { action: 'client.cmd.result', data: { status: false, reason: reply.error ?? 'the device refused the command' } };
+  // `value` is an extra key (the device's answer); Domogik reads only status and reason.
+  const result: JsonObject = { status: true, reason: null };
+  if (reply.value !== undefined) result.value = reply.value;
+  return { action: 'client.cmd.result', data: result };
+}
