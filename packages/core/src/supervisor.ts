@@ -133,7 +133,7 @@ export class Supervisor<T extends Lifecycle> {
         `${this.options.label} failed ${this.failures.length} times within ${this.options.policy.windowMs} ms; not restarting it (last error: ${describeError(error)})`,
         { cause: error },
       );
-      this.options.logger.error({ err: crash, code: crash.code }, crash.message);
+      // The transition's own log line carries the explanation: one line, at error level.
       this.transition('dead', crash.message);
       return;
     }

@@ -1,0 +1,82 @@
+import { createGateway, ErrorCodes, type Gateway } from '@patchbay/core';
+import { FileJournal } from '@patchbay/journal';
+import { FakeDriver, FakeHost, tempDir } from '@patchbay/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const cleanups: (() => Promise<unknown> | void)[] = [];
+afterEach(async () => {
+  for (const f of cleanups.splice(0).reverse()) await f();
+});
+
+/** One gateway generation over a journal directory; a "crash" abandons it without stop(). */
+function generation(dir: string) {
+  const driver = new FakeDriver();
+  const asker = new FakeHost();
+  const other = new FakeHost();
+  const journal = new FileJournal({ dir, fsync: 'never' });
+  const gateway: Gateway = createGateway({
+    devices: [{ id: 'dev', definition: driver.definition }],
+    hosts: [
+      { id: 'asker', definition: asker.definition },
+      { id: 'other', definition: other.definition },
+    ],
+    journal,
+    outbox: { backoff: { delays: [20], jitter: 0 } },
+  });
+  return { driver, asker, other, journal, gateway };
+}
+
+/** Lets the journal's end-of-tick batch reach the file, as it does before any crash can matter. */
+const afterFlush = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('core durability', () => {
+  it('durability - a host down across a crash gets every reply and the latest value of every channel', async () => {
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    const first = generation(dir.path);
+    await first.gateway.start();
+    await first.driver.waitRunning();
+    first.asker.down = true;
+    for (let i = 1; i <= 100; i++) first.driver.emit('temperature', i);
+    first.driver.emit('humidity', 55);
+    const replies = await Promise.all([1, 2, 3].map((n) => first.asker.submit({ device: 'dev', channel: 'relay', value: n % 2 === 1, ref: `c${n}` }, { deliverReply: true })));
+    expect(replies.every((r) => r.ok)).toBe(true);
+    // A command the device never answers before the crash: owed a reply all the same.
+    first.driver.answer = () => new Promise(() => undefined);
+    void first.asker.submit({ device: 'dev', channel: 'relay', value: true, ref: 'lost' }, { deliverReply: true });
+    await afterFlush();
+    // Crash: nothing is stopped or closed; the files are as the process left them.
+
+    const second = generation(dir.path);
+    cleanups.push(() => second.gateway.stop({ drainTimeoutMs: 200 }));
+    await second.gateway.start();
+    const repliesSeen = async (ref: string) => second.asker.waitFor((e) => e.kind === 'reply' && e.ref === ref, { what: `reply ${ref}` });
+    for (const ref of ['c1', 'c2', 'c3']) expect(await repliesSeen(ref)).toMatchObject({ ok: true, to: 'asker' });
+    expect(await repliesSeen('lost')).toMatchObject({ ok: false, code: ErrorCodes.GATEWAY_RESTARTED });
+    await second.asker.waitFor((e) => e.kind === 'state' && e.channel === 'temperature' && e.value === 100, { what: 'temperature 100' });
+    await second.asker.waitFor((e) => e.kind === 'state' && e.channel === 'humidity' && e.value === 55, { what: 'humidity 55' });
+    // Coalesced while waiting: not 100 temperature events, one.
+    expect(second.asker.delivered.filter((e) => e.kind === 'state' && e.channel === 'temperature')).toHaveLength(1);
+    // Replies stayed with the host that asked.
+    expect(second.other.delivered.filter((e) => e.kind === 'reply')).toEqual([]);
+  });
+
+  it('durability - events a host already acknowledged are not delivered again after a restart', async () => {
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    const first = generation(dir.path);
+    await first.gateway.start();
+    await first.driver.waitRunning();
+    first.driver.emit('temperature', 1);
+    await first.asker.waitFor((e) => e.kind === 'state' && e.value === 1);
+    await first.gateway.stop();
+
+    const second = generation(dir.path);
+    cleanups.push(() => second.gateway.stop({ drainTimeoutMs: 200 }));
+    await second.gateway.start();
+    await second.driver.waitRunning();
+    second.driver.emit('temperature', 2);
+    await second.asker.waitFor((e) => e.kind === 'state' && e.value === 2);
+    expect(second.asker.delivered.filter((e) => e.kind === 'state' && e.value === 1)).toEqual([]);
+  });
+});

@@ -1,0 +1,115 @@
+import { createGateway, type Logger } from '@patchbay/core';
+import { FakeDriver, FakeHost, Signal } from '@patchbay/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const f of cleanups.splice(0).reverse()) await f();
+});
+
+/** A logger that keeps every line, so tests can await and inspect them. */
+function recordingLogger() {
+  const lines: { level: string; msg: string; bindings: Record<string, unknown> }[] = [];
+  const changed = new Signal();
+  const make = (bindings: Record<string, unknown>): Logger => {
+    const at =
+      (level: string) =>
+      (a: unknown, b?: unknown): void => {
+        lines.push({ level, msg: String(typeof a === 'string' ? a : b), bindings });
+        changed.notify();
+      };
+    return {
+      trace: at('trace'),
+      debug: at('debug'),
+      info: at('info'),
+      warn: at('warn'),
+      error: at('error'),
+      fatal: at('fatal'),
+      child: (more) => make({ ...bindings, ...more }),
+      isLevelEnabled: () => true,
+    };
+  };
+  return { logger: make({}), lines, changed };
+}
+
+const fastRestart = { backoff: { delays: [10, 20, 40], jitter: 0 }, maxRestarts: 3, windowMs: 60_000 };
+
+describe('core supervision', () => {
+  it('supervision - a driver that throws at start is restarted with back-off and the others keep flowing', async () => {
+    const flaky = new FakeDriver();
+    flaky.failStarts = 2;
+    const steady = new FakeDriver();
+    const host = new FakeHost();
+    const log = recordingLogger();
+    const gateway = createGateway({
+      devices: [
+        { id: 'flaky', definition: flaky.definition },
+        { id: 'steady', definition: steady.definition },
+      ],
+      hosts: [{ id: 'host', definition: host.definition }],
+      logger: log.logger,
+      restart: fastRestart,
+    });
+    cleanups.push(() => gateway.stop());
+    await gateway.start();
+    await steady.waitRunning();
+    steady.emit('t', 1);
+    await host.waitFor((e) => e.kind === 'state' && e.device === 'steady');
+    await host.waitFor((e) => e.kind === 'status' && e.endpoint === 'flaky' && e.status === 'alive', { what: 'flaky alive' });
+    expect(flaky.starts).toBe(3);
+    const health = gateway.health();
+    expect(health.devices.find((d) => d.id === 'flaky')).toMatchObject({ status: 'alive', restarts: 2 });
+    expect(log.lines.filter((l) => l.level === 'warn' && l.msg.includes('device flaky') && l.msg.includes('restarting in'))).toHaveLength(2);
+    // The hosts heard about it as status events.
+    expect(host.delivered.some((e) => e.kind === 'status' && e.endpoint === 'flaky' && e.status === 'unknown')).toBe(true);
+  });
+
+  it('supervision - a driver that fails mid-run is restarted; one log line per status transition', async () => {
+    const driver = new FakeDriver();
+    const host = new FakeHost();
+    const log = recordingLogger();
+    const gateway = createGateway({ devices: [{ id: 'dev', definition: driver.definition }], hosts: [{ id: 'host', definition: host.definition }], logger: log.logger, restart: fastRestart });
+    cleanups.push(() => gateway.stop());
+    await gateway.start();
+    await driver.waitRunning();
+    driver.crash(new Error('cable pulled for good'));
+    await driver.waitRunning(2);
+    driver.emit('t', 2);
+    await host.waitFor((e) => e.kind === 'state' && e.value === 2);
+    const transitions = log.lines.filter((l) => l.bindings.device === 'dev' && / is \w+/.test(l.msg)).map((l) => / is (\w+)/.exec(l.msg)?.[1]);
+    expect(transitions).toEqual(['starting', 'alive', 'unknown', 'starting', 'alive']);
+    expect(gateway.health().devices[0]?.restarts).toBe(1);
+  });
+
+  it('supervision - a crash loop is stopped, reported dead, and shown as degraded health', async () => {
+    const driver = new FakeDriver();
+    driver.failStarts = 100;
+    const host = new FakeHost();
+    const log = recordingLogger();
+    const gateway = createGateway({ devices: [{ id: 'dev', definition: driver.definition }], hosts: [{ id: 'host', definition: host.definition }], logger: log.logger, restart: fastRestart });
+    cleanups.push(() => gateway.stop());
+    await gateway.start();
+    await host.waitFor((e) => e.kind === 'status' && e.endpoint === 'dev' && e.status === 'dead', { what: 'the dead status' });
+    expect(driver.starts).toBe(fastRestart.maxRestarts + 1);
+    const health = gateway.health();
+    expect(health.status).toBe('degraded');
+    expect(health.devices[0]).toMatchObject({ status: 'dead' });
+    expect(health.devices[0]?.reason).toContain('not restarting it');
+    expect(log.lines.filter((l) => l.level === 'error' && l.msg.includes('not restarting'))).toHaveLength(1);
+    // A command to a dead device gets a failed reply at once.
+    await expect(host.submit({ device: 'dev', channel: 'relay', value: true })).resolves.toMatchObject({ ok: false, code: 'PB204_DEVICE_UNAVAILABLE' });
+  });
+
+  it('supervision - a host adapter that fails to start is restarted and then receives what waited', async () => {
+    const driver = new FakeDriver();
+    const host = new FakeHost();
+    host.failStarts = 1;
+    const gateway = createGateway({ devices: [{ id: 'dev', definition: driver.definition }], hosts: [{ id: 'host', definition: host.definition }], restart: fastRestart });
+    cleanups.push(() => gateway.stop());
+    await gateway.start();
+    await driver.waitRunning();
+    driver.emit('t', 7);
+    await host.waitFor((e) => e.kind === 'state' && e.value === 7);
+    expect(host.starts).toBe(2);
+  });
+});
