@@ -12,7 +12,7 @@ import { PYTHON, RecordingLogger, startMaster, startPyPeer, type MasterRig, type
 function sendRaw(path: string, payload?: Buffer | string): Promise<void> {
   return new Promise((resolve) => {
     const s = connect({ path });
-    s.on('connect', () => s.end(payload));
+    s.on('connect', () => (payload === undefined ? s.end() : s.end(payload)));
     s.on('error', () => resolve());
     s.on('close', () => resolve());
   });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createGateway, type Adapter, type AdapterDefinition } from '@patchbay/core';
 import { tempDir } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import tracimAdapter, { sendOnce, TracimClient } from '../src/index.js';
+import tracimAdapter, { sendOnce, type TracimClient } from '../src/index.js';
 import { PYTHON, rawListener, RecordingLogger, startMaster } from './helpers.js';
 import { spawnSync } from 'node:child_process';
 

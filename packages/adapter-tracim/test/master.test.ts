@@ -90,10 +90,11 @@ describe('tracim master - wire (M items, against the Python SDK-like peer)', () 
     const r = await rig();
     const c = await peer(r, 'c', ['--no-register']);
     await c.send(`{"path":"${c.path}","type":"daemon_ping"`);
-    await new Promise<void>((resolve) => connect({ path: r.master }).on('connect', function (this: import('node:net').Socket) {
-      this.end();
-      resolve();
-    }));
+    await new Promise<void>((resolve) => {
+      const s = connect({ path: r.master });
+      s.on('connect', () => s.end());
+      s.on('close', () => resolve());
+    });
     await r.logger.waitLine(/invalid JSON/);
     await r.logger.waitLine(/empty connection/);
     await c.send({ path: c.path, type: 'daemon_get_account_info' });
