@@ -53,6 +53,7 @@ export async function serveSimulatedDevice(options: SimulatedSerialOptions): Pro
   const maxFrameBytes = options.maxFrameBytes ?? 4096;
   let framer: Framer | undefined;
   let answered = 0;
+  let down = false;
 
   const send = (payload: string): void => {
     if (!framer || !link.isOpen) return; // a device with no line just talks to nobody
@@ -108,6 +109,7 @@ export async function serveSimulatedDevice(options: SimulatedSerialOptions): Pro
     handlers: {
       up: () => {
         framer = createFramer(framing, { maxFrameBytes, sink });
+        down = false;
         logger.info(`simulated device: speaking ${codec} on ${options.path}`);
         // Like firmware after a reset: say everything once, so the host is current at once.
         device.reportAll();
@@ -116,7 +118,9 @@ export async function serveSimulatedDevice(options: SimulatedSerialOptions): Pro
       down: (reason) => {
         framer?.end();
         framer = undefined;
-        logger.warn(`simulated device: ${reason}; reopening`);
+        // Once per outage, not once per retry.
+        if (!down) logger.warn(`simulated device: ${reason}; reopening until it is back`);
+        down = true;
       },
     },
   });

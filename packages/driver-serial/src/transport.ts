@@ -1,5 +1,6 @@
 import { describeError, ErrorCodes, PatchbayError } from '@patchbay/core';
 import { SerialPort } from 'serialport';
+import { hangupAwareBinding } from './hangupBinding.js';
 
 /** What a transport tells its user about one connection. */
 export interface ConnectionHandlers {
@@ -39,7 +40,8 @@ export interface SerialLineOptions {
 export function serialTransport(line: SerialLineOptions): Transport {
   return (handlers) =>
     new Promise<Connection>((resolve, reject) => {
-      const port = new SerialPort({ ...line, autoOpen: false });
+      // serialport's typings omit `binding`, but its constructor honours it (serialport.js spreads options over the default).
+      const port = new SerialPort({ ...line, autoOpen: false, binding: hangupAwareBinding } as ConstructorParameters<typeof SerialPort>[0]);
       let opened = false;
       let ended = false;
       let lastError: Error | undefined;
@@ -65,7 +67,7 @@ export function serialTransport(line: SerialLineOptions): Transport {
           // Keep an `error` listener: a late error on a port that never opened must not crash.
           port.on('error', () => undefined);
           reject(
-            new PatchbayError(ErrorCodes.DEVICE_UNAVAILABLE, `cannot open serial port ${line.path}: ${describeError(error)}`, {
+            new PatchbayError(ErrorCodes.DEVICE_UNAVAILABLE, `cannot open serial port ${line.path}: ${describeError(error).replace(/^Error: /, '')}`, {
               context: { path: line.path },
               cause: error,
             }),
