@@ -1,4 +1,4 @@
-import { createGateway, type Gateway } from '@patchbay/core';
+import { createGateway, type Gateway, type Logger } from '@patchbay/core';
 import sim from '@patchbay/driver-sim';
 import { FakeHost, tempDir } from '@patchbay/testing';
 import { spawn } from 'node:child_process';
@@ -62,7 +62,24 @@ export interface Rig {
   stop(): Promise<void>;
 }
 
-export async function startRig(options: { adapterOptions?: Record<string, unknown>; definition?: ComodojoDefinitionOptions; commandTimeoutMs?: number } = {}): Promise<Rig> {
+/** A logger that records warn/error lines, for "one log line per bad input" checks. */
+export function captureLogger(): Logger & { lines: { level: string; message: string }[] } {
+  const lines: { level: string; message: string }[] = [];
+  const at =
+    (level: string) =>
+    (a: unknown, b?: unknown): void => {
+      if (level === 'warn' || level === 'error') lines.push({ level, message: typeof a === 'string' ? a : String(b) });
+    };
+  const logger = { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), fatal: at('fatal'), isLevelEnabled: () => false, lines } as unknown as Logger & {
+    lines: { level: string; message: string }[];
+  };
+  logger.child = () => logger;
+  return logger;
+}
+
+export async function startRig(
+  options: { adapterOptions?: Record<string, unknown>; definition?: ComodojoDefinitionOptions; commandTimeoutMs?: number; logger?: Logger } = {},
+): Promise<Rig> {
   let adapter: ComodojoAdapter | undefined;
   const base = createComodojoDefinition({ setup: addTestMethods, ...options.definition });
   const definition = {
@@ -80,6 +97,7 @@ export async function startRig(options: { adapterOptions?: Record<string, unknow
       { id: 'other', definition: other.definition },
     ],
     commandTimeoutMs: options.commandTimeoutMs ?? 2000,
+    logger: options.logger,
   });
   await gateway.start();
   const started = adapter as ComodojoAdapter;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../src/framing.js';
-import { open, peer, requestLine, startRig, type Rig } from './helpers.js';
+import { captureLogger, open, peer, requestLine, startRig, type Rig } from './helpers.js';
 
 // Acceptance 2 and 3 of issue 7, and §8 items 40-41: bad input never stops the others being served.
 
@@ -8,8 +8,9 @@ const echo = (text: string, id = 1) => requestLine('application/json', JSON.stri
 
 describe('comodojo - robustness and acceptance', () => {
   let rig: Rig;
+  const logger = captureLogger();
   beforeAll(async () => {
-    rig = await startRig({ adapterOptions: { frameTimeoutMs: 300, maxFrameBytes: 2 * 1024 * 1024 } });
+    rig = await startRig({ logger, adapterOptions: { frameTimeoutMs: 300, maxFrameBytes: 2 * 1024 * 1024 } });
   });
   afterAll(async () => {
     await rig.stop();
@@ -72,7 +73,8 @@ describe('comodojo - robustness and acceptance', () => {
     bystander.close();
   });
 
-  it('comodojo - invalid base64, invalid serialized data and a missing message each get status false, and the connection keeps serving', async () => {
+  it('comodojo - invalid base64, invalid serialized data and a missing message each get status false, one log line each, and the connection keeps serving', async () => {
+    const before = logger.lines.length;
     const results = await peer(rig.socket, [
       { op: 'writes', chunks: ['%%%%not-base64%%%%\r\n'], expect: 1 },
       { op: 'writes', chunks: [Buffer.from('a:2:{s:12:"content_type";s:99:"short";}').toString('base64') + '\r\n'], expect: 1 },
@@ -83,6 +85,12 @@ describe('comodojo - robustness and acceptance', () => {
     for (const r of results.slice(0, 4)) expect(r.frames?.[0]).toMatchObject({ status: false, message: expect.stringMatching(/^Bad request frame: /) });
     expect(results[0]?.frames?.[0]?.message).toContain('not base64');
     expect(results[4]?.decoded?.result).toBe('still here');
+    expect(logger.lines.slice(before).map((l) => l.message)).toEqual([
+      expect.stringContaining('not base64'),
+      expect.stringContaining('runs past the end'),
+      expect.stringContaining('no message'),
+      expect.stringContaining('more than'),
+    ]);
     await bystanderServed();
   });
 
