@@ -273,20 +273,25 @@ export class DomogikPlugin implements Adapter {
     }
   }
 
-  /** Publishes the retained value of every mapped channel (§7.5). */
+  /** Publishes the retained value of every mapped channel (§7.5); resolves with how many. */
   async publishSnapshot(): Promise<number> {
     const publisher = this.publisher;
     if (!publisher || !this.loaded) return 0;
     await publisher.whenReady();
     let count = 0;
-    for (const device of this.ctx.snapshot().devices) {
-      for (const channel of device.channels) {
-        const payload = this.sensorPayload(device.device, channel.channel, channel.value, channel.time);
-        if (!payload) continue;
-        await publisher.publish('client.sensor', payload);
-        this.counters.published.inc();
-        count++;
+    try {
+      for (const device of this.ctx.snapshot().devices) {
+        for (const channel of device.channels) {
+          const payload = this.sensorPayload(device.device, channel.channel, channel.value, channel.time);
+          if (!payload || this.publisher !== publisher) continue;
+          await publisher.publish('client.sensor', payload);
+          this.counters.published.inc();
+          count++;
+        }
       }
+    } catch (error) {
+      // Only when stopping closed the socket meanwhile; the outbox still holds live state.
+      this.ctx.logger.debug({ err: error }, `domogik: snapshot publication interrupted: ${describeError(error)}`);
     }
     return count;
   }
