@@ -1,0 +1,222 @@
+/**
+ * Tracim master benchmark (PERFORMANCE.md, Tracim row): state changes per second delivered to
+ * 1 and to 10 registered clients through the gateway and the `tracim` adapter, next to the
+ * same number of raw Unix connect-write-close messages of the same size sent in the same run
+ * (one connection at a time per destination, as the adapter must). Then the loss check:
+ * 1,000 events/s to 1 client and 100 events/s to each of 10 clients, lost must be 0.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tracimAdapter, { encodeEnvelope, sendOnce } from '@patchbay/adapter-tracim';
+import { fmt, median, nowMs, report, type Figure } from '@patchbay/bench-kit';
+import { createGateway, defineDriver, type DriverContext, type Gateway } from '@patchbay/core';
+import { z } from 'zod';
+
+/** A receiving client: counts TLMs and checks their values arrive in order. */
+interface Receiver {
+  path: string;
+  server: Server;
+  tlms: number;
+  lastValue: number;
+  outOfOrder: number;
+  waiters: (() => void)[];
+}
+
+function receiver(path: string): Promise<Receiver> {
+  const r: Receiver = { path, server: createServer(), tlms: 0, lastValue: -1, outOfOrder: 0, waiters: [] };
+  r.server.on('connection', (socket) => {
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('end', () => {
+      socket.end();
+      const msg = JSON.parse(Buffer.concat(chunks).toString()) as { type: string; data?: unknown };
+      if (msg.type !== 'daemon_tracim_event') return;
+      const value = (JSON.parse(msg.data as string) as { fields: { value: number } }).fields.value;
+      if (typeof value === 'number' && value >= 0) {
+        if (value !== r.lastValue + 1) r.outOfOrder++;
+        r.lastValue = value;
+        r.tlms++;
+        for (const wake of r.waiters.splice(0)) wake();
+      }
+    });
+    socket.on('error', () => undefined);
+  });
+  return new Promise((resolve) => r.server.listen(path, () => resolve(r)));
+}
+
+function until(r: Receiver, count: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const deadline = setTimeout(() => resolve(false), timeoutMs);
+    const check = () => {
+      if (r.tlms >= count) {
+        clearTimeout(deadline);
+        resolve(true);
+      } else r.waiters.push(check);
+    };
+    check();
+  });
+}
+
+/** One raw message: connect, write, wait for the peer to close (what the adapter does per message). */
+function rawSend(path: string, bytes: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ path });
+    s.once('connect', () => s.end(bytes));
+    s.on('data', () => undefined);
+    s.once('error', reject);
+    s.once('close', () => resolve());
+  });
+}
+
+let emit: DriverContext['emit'] = () => undefined;
+const benchDriver = defineDriver({
+  type: 'bench',
+  config: z.object({}),
+  create: (_c, ctx) => ({
+    start: () => {
+      emit = ctx.emit;
+    },
+    stop: () => undefined,
+    send: () => ({ ok: true }),
+  }),
+});
+
+interface Rig {
+  gateway: Gateway;
+  receivers: Receiver[];
+  close(): Promise<void>;
+}
+
+async function rig(dir: string, clients: number, tag: string): Promise<Rig> {
+  const master = join(dir, `m-${tag}.sock`);
+  const gateway = createGateway({
+    devices: [{ id: 'dev1', definition: benchDriver }],
+    hosts: [{ id: 'tracim', definition: tracimAdapter, options: { socketPath: master, pingInterval: 600_000 } }],
+  });
+  await gateway.start();
+  const receivers: Receiver[] = [];
+  for (let i = 0; i < clients; i++) {
+    const r = await receiver(join(dir, `c-${tag}-${i}.sock`));
+    receivers.push(r);
+    await sendOnce(master, encodeEnvelope(r.path, 'daemon_client_add', { path: r.path, pid: String(process.pid) }), 2000);
+  }
+  // Registered once the master has answered each with account_info (not counted as TLM).
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  return {
+    gateway,
+    receivers,
+    close: async () => {
+      await gateway.stop({ drainTimeoutMs: 500 });
+      for (const r of receivers) await new Promise((resolve) => r.server.close(resolve));
+    },
+  };
+}
+
+/** Adapter throughput: emit `n` changes at once, time until every client has all of them. */
+async function adapterRate(dir: string, clients: number, n: number, tag: string): Promise<{ rate: number; lost: number; outOfOrder: number }> {
+  const r = await rig(dir, clients, tag);
+  const start = nowMs();
+  for (let i = 0; i < n; i++) emit('counter', i);
+  const ok = await Promise.all(r.receivers.map((x) => until(x, n, 30_000)));
+  const elapsed = nowMs() - start;
+  const lost = r.receivers.reduce((s, x) => s + (n - x.tlms), 0);
+  const outOfOrder = r.receivers.reduce((s, x) => s + x.outOfOrder, 0);
+  await r.close();
+  if (!ok.every(Boolean)) console.log(`tracim: warning: ${lost} messages missing after 30 s`);
+  return { rate: n / (elapsed / 1000), lost, outOfOrder };
+}
+
+/** The raw baseline: the same message size, one connection at a time per destination. */
+async function rawRate(dir: string, clients: number, n: number, tag: string): Promise<number> {
+  const receivers = await Promise.all(Array.from({ length: clients }, (_, i) => receiver(join(dir, `raw-${tag}-${i}.sock`))));
+  const sample = (i: number) =>
+    encodeEnvelope('/tmp/master.sock', 'daemon_tracim_event', JSON.stringify({ event_id: 1_700_000_000_000 + i, event_type: 'device.modified.state', created: '2025-03-27T13:51:25Z', read: null, fields: { author: null, client_token: null, device: 'dev1', channel: 'counter', value: i } }));
+  const start = nowMs();
+  await Promise.all(
+    receivers.map(async (r) => {
+      for (let i = 0; i < n; i++) await rawSend(r.path, sample(i));
+    }),
+  );
+  const elapsed = nowMs() - start;
+  for (const r of receivers) await new Promise((resolve) => r.server.close(resolve));
+  return n / (elapsed / 1000);
+}
+
+/** Paced: `perSecond` changes/s for `seconds`, then drain; returns messages lost. */
+async function paced(dir: string, load: { clients: number; perSecond: number; seconds: number }, tag: string): Promise<{ sent: number; lost: number; outOfOrder: number }> {
+  const { clients, perSecond, seconds } = load;
+  const r = await rig(dir, clients, tag);
+  const total = perSecond * seconds;
+  let sent = 0;
+  const start = nowMs();
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const due = Math.min(total, Math.floor(((nowMs() - start) / 1000) * perSecond));
+      while (sent < due) emit('counter', sent++);
+      if (sent >= total) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 5);
+  });
+  await Promise.all(r.receivers.map((x) => until(x, total, 10_000)));
+  const lost = r.receivers.reduce((s, x) => s + (total - x.tlms), 0);
+  const outOfOrder = r.receivers.reduce((s, x) => s + x.outOfOrder, 0);
+  await r.close();
+  return { sent: total * clients, lost, outOfOrder };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'pb-bench-tracim-'));
+  const figures: Figure[] = [];
+  const ratios: number[] = [];
+  try {
+    for (const { clients, n } of [
+      { clients: 1, n: 3000 },
+      { clients: 10, n: 400 },
+    ]) {
+      const adapter: number[] = [];
+      const raw: number[] = [];
+      let lost = 0;
+      let disorder = 0;
+      for (let round = 0; round < 3; round++) {
+        // Alternate which goes first so neither always gets the warmer process.
+        if (round % 2 === 0) raw.push(await rawRate(dir, clients, n, `${clients}-${round}`));
+        const a = await adapterRate(dir, clients, n, `${clients}-${round}`);
+        if (round % 2 === 1) raw.push(await rawRate(dir, clients, n, `${clients}-${round}`));
+        adapter.push(a.rate);
+        lost += a.lost;
+        disorder += a.outOfOrder;
+      }
+      const value = median(adapter);
+      const baseline = median(raw);
+      const ratio = value / baseline;
+      ratios.push(ratio);
+      figures.push({
+        metric: `state changes/s delivered to each of ${clients} client${clients > 1 ? 's' : ''} (burst of ${n}, median of 3)`,
+        value,
+        unit: 'msg/s',
+        baseline,
+        ratio,
+        target: '>= 0.7x',
+        pass: ratio >= 0.7,
+        note: `lost ${lost}, out of order ${disorder}; raw = Unix connect-write-close, one in flight per destination`,
+      });
+    }
+    for (const { clients, perSecond } of [
+      { clients: 1, perSecond: 1000 },
+      { clients: 10, perSecond: 100 },
+    ]) {
+      const p = await paced(dir, { clients, perSecond, seconds: 3 }, `paced-${clients}`);
+      figures.push({ metric: `lost at ${fmt(perSecond)} events/s to ${clients === 1 ? '1 client' : `each of ${clients} clients`} for 3 s`, value: p.lost, unit: 'messages', target: '0 lost', pass: p.lost === 0, note: `${p.sent} deliveries, out of order ${p.outOfOrder}` });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const headline = Math.min(...ratios);
+  report('tracim', figures, { ratio: headline, label: 'state changes delivered per second vs raw Unix connect-write-close, worst of 1 and 10 clients' });
+}
+
+await main();
