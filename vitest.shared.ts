@@ -11,6 +11,8 @@ export function sharedProjectConfig(overrides: { testTimeout?: number; include?:
     ssr: { resolve: { conditions, externalConditions: ['@patchbay/source'] } },
     test: {
       environment: 'node',
+      // The JSON report lets `npm test` end with one summary line across every package.
+      reporters: ['default', ['json', { outputFile: '.vitest-results.json' }]],
       include: overrides.include ?? ['src/**/*.test.ts', 'test/**/*.test.ts'],
       testTimeout: overrides.testTimeout ?? 20_000,
       hookTimeout: 20_000,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineAdapter, defineDriver, type CommandEvent, type DriverContext, type HostContext, type OutboundEvent } from './definitions.js';
+import { defineAdapter, defineDriver, type DriverContext, type HostContext } from './definitions.js';
+import type { CommandEvent, OutboundEvent } from './events.js';
 import { ErrorCodes, PatchbayError } from './errors.js';
 import { createGateway } from './gateway.js';
 

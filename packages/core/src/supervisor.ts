@@ -1,4 +1,4 @@
-import { Backoff, type BackoffPolicy, defaultBackoff } from './backoff.js';
+import { Backoff, type BackoffPolicy } from './backoff.js';
 import { describeError, ErrorCodes, PatchbayError } from './errors.js';
 import type { EndpointStatus } from './events.js';
 import type { Logger } from './logger.js';
