@@ -131,6 +131,10 @@ describe('ws - bad upgrades', () => {
     const viaQuery = await rawUpgrade(r.http.port, {}, '/ws?token=bad');
     expect(viaQuery.status).toBe(401);
     expect(r.adapter().stats().rejectedUpgrades).toBe(3);
+    expect(r.recorded.lines.filter((l) => l.message.startsWith('ws upgrade refused')).map((l) => l.level)).toEqual(['warn', 'warn', 'warn']);
+    expect(r.recorded.counters.get('patchbay_ws_upgrades_rejected_total')).toBe(3);
+    // The token itself is never logged.
+    expect(r.recorded.lines.some((l) => l.message.includes('s3cret-token'))).toBe(false);
     await expect(r.connect({ headers: { Authorization: 'Bearer s3cret-token' } })).resolves.toBeDefined();
     await expect(r.connect({ query: '?token=s3cret-token' })).resolves.toBeDefined();
     const viaProtocol = await r.connect({ protocols: ['patchbay.v1', 'bearer.s3cret-token'] });
@@ -182,6 +186,9 @@ describe('ws - bad messages', () => {
     expect(texts[3]).toMatchObject({ id: 'v1', error: expect.stringMatching(/device/) });
     expect(texts[4]?.error).toMatch(/expected a JSON object/);
     expect(r.adapter().stats().badMessages).toBe(5);
+    // One log line and one counter increment per bad message.
+    expect(r.recorded.lines.filter((l) => l.level === 'warn' && l.message.startsWith('ws message from')).length).toBe(5);
+    expect(r.recorded.counters.get('patchbay_ws_bad_messages_total')).toBe(5);
     // Still open, still served.
     sender.send({ type: 'command', id: 'ok', device: 'dev1', channel: 'relay', value: true });
     await expect(sender.waitFor((m) => m.type === 'reply' && m.id === 'ok', 'a reply after the errors')).resolves.toMatchObject({ ok: true });
@@ -202,6 +209,18 @@ describe('ws - bad messages', () => {
 });
 
 describe('ws - slow clients', () => {
+  it('ws - a client that stops answering keep-alive pings is dropped; one that answers stays', async () => {
+    const r = await rig({ pingIntervalMs: 50 });
+    const silent = await r.connect({ autoPong: false });
+    const lively = await r.connect();
+    await expect(silent.waitClosed()).resolves.toMatchObject({ code: 1006 });
+    expect(lively.closed).toBeUndefined();
+    expect(r.adapter().stats().clients).toBe(1);
+    expect(r.recorded.lines.filter((l) => /missed a keep-alive pong/.test(l.message))).toHaveLength(1);
+    r.driver.emit('temperature', 5);
+    await expect(lively.waitFor(isState('temperature', 5), 'state after the drop')).resolves.toBeDefined();
+  });
+
   it('ws - ten clients, one stops reading: the nine get every event, the stalled one is dropped, the backlog stays bounded', async () => {
     const maxBufferedBytes = 64 * 1024;
     const r = await rig({ maxBufferedBytes });
@@ -214,12 +233,15 @@ describe('ws - slow clients', () => {
     const payload = 'v'.repeat(2048);
     let sent = 0;
     // Emit in rounds, each after the healthy clients have everything so far, until the drop.
-    for (let round = 0; round < 2000 && r.adapter().stats().slowDropped === 0; round++) {
+    // About 4 MB of kernel buffers fill first (≈ 2,000 events here); 20,000 events is ten times that.
+    for (let round = 0; round < 400 && r.adapter().stats().slowDropped === 0; round++) {
       for (let i = 0; i < 50; i++) r.driver.emit('blob', `${sent++}:${payload}`);
       await Promise.all(healthy.map((c) => c.waitCount((m) => m.type === 'state' && m.channel === 'blob', sent, 'blob states', 15_000)));
     }
     const stats = r.adapter().stats();
     expect(stats.slowDropped).toBe(1);
+    expect(r.recorded.lines.filter((l) => l.level === 'warn' && /dropped: it stopped reading/.test(l.message))).toHaveLength(1);
+    expect(r.recorded.counters.get('patchbay_ws_slow_clients_dropped_total')).toBe(1);
     expect(stats.clients).toBe(9);
     // Bounded: never more than the bound plus the one message that crossed it.
     expect(stats.maxBufferedSeen).toBeLessThanOrEqual(maxBufferedBytes + 4096);

@@ -1,4 +1,4 @@
-import { createGateway, type Gateway, type HostContext } from '@patchbay/core';
+import { createGateway, type Gateway, type HostContext, type Logger, type MetricsSink } from '@patchbay/core';
 import { FakeDriver, FakeHost, Signal } from '@patchbay/testing';
 import { WebSocket, type ClientOptions } from 'ws';
 import wsAdapter, { type WsAdapter } from '../src/index.js';
@@ -60,6 +60,31 @@ export class TestClient {
   }
 }
 
+/** What the adapter logged (level and message) and counted (by counter name). */
+export interface Recorded {
+  lines: { level: string; message: string }[];
+  counters: Map<string, number>;
+}
+
+function recordingLogger(lines: Recorded['lines']): Logger {
+  const at =
+    (level: string) =>
+    (first: unknown, second?: unknown): void => {
+      lines.push({ level, message: typeof first === 'string' ? first : String(second ?? '') });
+    };
+  const logger: Logger = {
+    trace: at('trace'),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    fatal: at('fatal'),
+    child: () => logger,
+    isLevelEnabled: () => true,
+  };
+  return logger;
+}
+
 /** A gateway with one fake device `dev1`, the ws adapter as host `ws` and a fake host `other`. */
 export interface Rig {
   http: TestHttp;
@@ -70,6 +95,7 @@ export interface Rig {
   ctx(): HostContext;
   wsUrl: string;
   clients: TestClient[];
+  recorded: Recorded;
   connect(options?: ClientOptions & { protocols?: string[]; query?: string }): Promise<TestClient>;
   stop(): Promise<void>;
 }
@@ -88,7 +114,13 @@ export async function startRig(options: Record<string, unknown> = {}): Promise<R
       return adapter;
     },
   };
+  const recorded: Recorded = { lines: [], counters: new Map() };
+  const metrics: MetricsSink = {
+    counter: (name) => ({ inc: (amount = 1) => recorded.counters.set(name, (recorded.counters.get(name) ?? 0) + amount) }),
+  };
   const gateway = createGateway({
+    logger: recordingLogger(recorded.lines),
+    metrics,
     devices: [{ id: 'dev1', definition: driver.definition }],
     hosts: [
       { id: 'ws', definition: spied, options },
@@ -108,6 +140,7 @@ export async function startRig(options: Record<string, unknown> = {}): Promise<R
     other,
     wsUrl,
     clients,
+    recorded,
     adapter: () => adapter as WsAdapter,
     ctx: () => context as HostContext,
     async connect(connectOptions = {}) {
