@@ -1,23 +1,26 @@
 import { homedir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 
 /** Where the reference daemon listens: `<configdir>/TracimDaemon/master.sock` (protocols/tracim.md §9). */
 export const defaultMasterSocketPath = '~/.config/TracimDaemon/master.sock';
 
-/** Expands a leading `~` to the home directory, so configs can use the reference paths as written. */
+/**
+ * The absolute socket path for a configured one: a leading `~` is the home directory (so
+ * configs can use the reference paths as written) and a relative path is resolved against the
+ * gateway's working directory. Peers dial back to the `path` we announce, and a relative one
+ * would be resolved against *their* cwd (protocols/tracim.md §2.7).
+ */
 export function expandHome(path: string): string {
   if (path === '~') return homedir();
-  return path.startsWith('~/') ? join(homedir(), path.slice(2)) : path;
+  return resolve(path.startsWith('~/') ? join(homedir(), path.slice(2)) : path);
 }
 
-// Unix socket paths: absolute once `~` is expanded (a relative one is resolved against the
-// receiver's cwd when it dials back, §2.7), and sun_path holds at most 107 bytes (§2.7).
+// sun_path holds at most 107 bytes plus a NUL (§2.7).
 const socketPath = z
   .string()
   .min(1)
-  .refine((p) => isAbsolute(expandHome(p)), { message: 'must be an absolute path (or start with ~/)' })
-  .refine((p) => Buffer.byteLength(expandHome(p)) <= 107, { message: 'is longer than the 107 bytes a Unix socket path can hold' });
+  .refine((p) => Buffer.byteLength(expandHome(p)) <= 107, { message: 'is longer than the 107 bytes a Unix socket path can hold (once made absolute)' });
 
 /** Octal file mode, given as a number (0o600 = 384) or an octal string ("0600"). */
 const fileMode = z.union([z.number().int().min(0).max(0o777), z.string().regex(/^0?[0-7]{3}$/).transform((s) => Number.parseInt(s, 8))]);

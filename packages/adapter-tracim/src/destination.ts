@@ -184,6 +184,11 @@ export class Destination {
     item.dropped = true;
     if (item.key !== undefined && this.byKey.get(item.key) === item) this.byKey.delete(item.key);
     this.attempts = 0;
+    if (this.head > 1024 && this.head > this.items.length >> 1) {
+      // Under sustained load the queue may never empty: drop the consumed prefix now and then.
+      this.items.splice(0, this.head);
+      this.head = 0;
+    }
     if (delivered && this.unreachable) {
       this.unreachable = false;
       this.hooks.onReachability(this.path, true);

@@ -10,6 +10,9 @@ import tracimAdapter from '../src/index.js';
 export const PYTHON = '/usr/bin/python3';
 export const PEER_SCRIPT = join(repoRoot, 'test/peers/tracim/client.py');
 
+/** No __pycache__ left in the repository's peer directories. */
+export const pythonEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: '1' };
+
 /** One JSON line the Python peer printed. */
 export interface PeerRecord {
   ev: string;
@@ -87,7 +90,7 @@ export class PyPeer {
 
 /** Starts a Python peer listening on `path` (registers unless told not to). */
 export async function startPyPeer(options: { master: string; path: string; args?: string[] }): Promise<PyPeer> {
-  const child = spawn(PYTHON, [PEER_SCRIPT, '--master', options.master, '--socket', options.path, ...(options.args ?? [])], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(PYTHON, [PEER_SCRIPT, '--master', options.master, '--socket', options.path, ...(options.args ?? [])], { stdio: ['pipe', 'pipe', 'pipe'], env: pythonEnv });
   const peer = new PyPeer(child, options.path);
   await peer.waitRecord((r) => r.ev === 'listening', 'the peer to listen');
   return peer;

@@ -1,0 +1,38 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createGateway } from '@patchbay/core';
+import { FakeDriver, tempDir } from '@patchbay/testing';
+import { describe, expect, it } from 'vitest';
+import tracimAdapter, { expandHome, tracimConfig } from '../src/index.js';
+
+describe('tracim - options', () => {
+  it('tracim - defaults follow the reference daemon: master mode, ~/.config/TracimDaemon/master.sock, 30 s pings, 0600', () => {
+    const config = tracimConfig.parse({});
+    expect(config).toMatchObject({ mode: 'master', socketPath: '~/.config/TracimDaemon/master.sock', pingInterval: 30_000, socketMode: 0o600, sizePolicy: 'shrink', userId: '0' });
+    expect(expandHome(config.socketPath)).toBe(join(homedir(), '.config/TracimDaemon/master.sock'));
+  });
+
+  it('tracim - relative socket paths are made absolute, octal mode strings are read, bad values are named', () => {
+    expect(expandHome('data/tracim.sock')).toBe(resolve('data/tracim.sock'));
+    expect(tracimConfig.parse({ socketMode: '0660' }).socketMode).toBe(0o660);
+    const result = tracimConfig.safeParse({ socketPath: '/' + 'x'.repeat(120), pingInterval: 'often', tracim: { url: 'http://h/api', password: 'p' } });
+    expect(result.success).toBe(false);
+    const paths = result.error?.issues.map((i) => i.path.join('.')) ?? [];
+    expect(paths).toEqual(expect.arrayContaining(['socketPath', 'pingInterval', 'tracim']));
+  });
+
+  it('tracim - the embedded default (master under the data directory) starts alive with no client and no Tracim', async () => {
+    const dir = tempDir('pb-tracim-default-');
+    try {
+      const driver = new FakeDriver();
+      const gateway = createGateway({ devices: [{ id: 'dev1', definition: driver.definition }], hosts: [{ id: 'tracim', definition: tracimAdapter, options: { socketPath: join(dir.path, 'tracim', 'master.sock') } }] });
+      await gateway.start();
+      await driver.waitRunning();
+      driver.emit('temperature', 20);
+      expect(gateway.health().hosts[0]).toMatchObject({ status: 'alive', failed: 0 });
+      await gateway.stop({ drainTimeoutMs: 100 });
+    } finally {
+      dir.remove();
+    }
+  });
+});
