@@ -40,6 +40,11 @@ export function createComodojoDefinition(options: ComodojoDefinitionOptions = {}
         internalErrors.inc();
         ctx.logger.error({ err: error }, `comodojo: a method failed unexpectedly: ${describeError(error)}`);
       };
+      const badRequests = ctx.counter('patchbay_comodojo_bad_requests_total', 'Unparseable or invalid RPC payloads (-32700, -32600, -32300)');
+      const onBadRequest = (reason: string) => {
+        badRequests.inc();
+        ctx.logger.warn({ reason }, `comodojo: bad request: ${reason}`);
+      };
       // §4.4 then §4.5 then Patchbay's own: the order system.listMethods reports.
       addSystemMethods(methods, onInternal);
       addGatewayMethods(methods, { ctx, allowShutdown: config.allowShutdown, shutdown });
@@ -55,7 +60,7 @@ export function createComodojoDefinition(options: ComodojoDefinitionOptions = {}
         methods,
         address: () => server?.address(),
         async start() {
-          const engine = new RpcEngine({ registry: methods, encryptionKey: config.encryptionKey, onInternal });
+          const engine = new RpcEngine({ registry: methods, encryptionKey: config.encryptionKey, onInternal, onBadRequest });
           const next = new ComodojoServer({
             address: parseAddress(config.socket),
             socketMode: config.socketMode,

@@ -52,13 +52,15 @@ export class RpcError extends Error {
   constructor(
     readonly code: number,
     message: string,
+    /** Why, for the log line only; never sent to the caller. */
+    readonly detail?: string,
   ) {
     super(message);
   }
 
   /** One of the standard errors of §5. */
-  static of(kind: keyof typeof RpcErrors): RpcError {
-    return new RpcError(RpcErrors[kind].code, RpcErrors[kind].message);
+  static of(kind: keyof typeof RpcErrors, detail?: string): RpcError {
+    return new RpcError(RpcErrors[kind].code, RpcErrors[kind].message, detail);
   }
 }
 

@@ -12,6 +12,8 @@ export interface RpcEngineOptions {
   encryptionKey?: string | undefined;
   /** Called with every non-RPC error a method threw (answered as -32603 without details). */
   onInternal(error: unknown): void;
+  /** Called once per unparseable or invalid request (-32700, -32600, -32300): one log line, one count. */
+  onBadRequest(reason: string): void;
 }
 
 /** What one call needs from the connection it came on. */
@@ -46,10 +48,14 @@ export class RpcEngine {
     if (payload.startsWith(REQUEST_PREFIX)) {
       const key = this.options.encryptionKey;
       // §1.9: no key -> -32300 in plain text; a failed decryption -> -32300, encrypted.
-      if (!key) return { status: true, message: this.error(protocol, RpcError.of('transport')) };
+      if (!key) {
+        this.options.onBadRequest('encrypted request but no encryptionKey is configured');
+        return { status: true, message: this.error(protocol, RpcError.of('transport')) };
+      }
       try {
         payload = decryptPayload(key, payload.slice(REQUEST_PREFIX.length));
       } catch {
+        this.options.onBadRequest('encrypted request that does not decrypt with the configured key');
         return { status: true, message: RESPONSE_PREFIX + encryptPayload(key, this.error(protocol, RpcError.of('transport'))) };
       }
       encrypted = true;
@@ -72,14 +78,20 @@ export class RpcEngine {
 
   /** JSON-RPC 2.0 with the fixes of §2.1/§2.3. Returns null when there is nothing to answer. */
   private async handleJson(text: string, call: CallContext): Promise<string | null> {
-    if (text.trim() === '') return this.error('json', RpcError.of('invalidRequest'));
+    if (text.trim() === '') {
+      this.options.onBadRequest('empty JSON-RPC payload');
+      return this.error('json', RpcError.of('invalidRequest'));
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch {
+      parsed = null;
+    }
+    if (parsed === null) {
+      this.options.onBadRequest('payload is not valid JSON');
       return this.error('json', RpcError.of('parse'));
     }
-    if (parsed === null) return this.error('json', RpcError.of('parse'));
     if (Array.isArray(parsed)) {
       if (parsed.length === 0) return this.error('json', RpcError.of('invalidRequest'));
       // §2.3 item 1: one receive() per element, so a batch of one stays an array.
@@ -97,15 +109,17 @@ export class RpcEngine {
   /** §2.3 item 3: validate the request object before the package sees it. */
   private async jsonSingle(request: unknown, call: CallContext): Promise<JSONRPCResponse | null> {
     const invalid = (id: unknown) => createJSONRPCErrorResponse(validId(id) ? (id as JSONRPCID) : null, RpcErrors.invalidRequest.code, RpcErrors.invalidRequest.message);
-    if (!isPlainObject(request)) return invalid(null);
-    const hasId = Object.hasOwn(request, 'id');
-    if (hasId && !validId(request['id'])) return invalid(null);
-    if (request['jsonrpc'] !== '2.0' || typeof request['method'] !== 'string' || request['method'] === '') return invalid(request['id']);
-    const params = request['params'];
-    if (params !== undefined && !Array.isArray(params) && !isPlainObject(params)) return invalid(request['id']);
-    const clean = { jsonrpc: '2.0' as const, method: request['method'], params: params ?? [] };
+    const problem = requestProblem(request);
+    if (problem) {
+      this.options.onBadRequest(`invalid JSON-RPC request: ${problem}`);
+      return invalid(isPlainObject(request) && problem !== 'bad id type' ? request['id'] : null);
+    }
+    const valid = request as Record<string, unknown>;
+    const hasId = Object.hasOwn(valid, 'id');
+    const params = valid['params'];
+    const clean = { jsonrpc: '2.0' as const, method: valid['method'] as string, params: params ?? [] };
     // Every method goes through handleMethodNotFound, i.e. the registry: one place for lookup and signatures.
-    return this.json.receive(hasId ? { ...clean, id: request['id'] as JSONRPCID } : clean, call);
+    return this.json.receive(hasId ? { ...clean, id: valid['id'] as JSONRPCID } : clean, call);
   }
 
   /** XML-RPC: one methodCall, one methodResponse (§3). */
@@ -115,6 +129,7 @@ export class RpcEngine {
       const { methodName, params } = decodeCall(text);
       result = await this.options.registry.invoke(methodName, params, call);
     } catch (error) {
+      if (error instanceof RpcError && (error.code === -32700 || error.code === -32600)) this.options.onBadRequest(`XML-RPC: ${error.detail ?? error.message}`);
       const fault = toFault(error, this.options.onInternal);
       return encodeFault(fault.faultCode, fault.faultString);
     }
@@ -125,6 +140,17 @@ export class RpcEngine {
       return encodeFault(fault.faultCode, fault.faultString);
     }
   }
+}
+
+/** What is wrong with a JSON-RPC request object (§2.1 "Gateway" column), or undefined. */
+function requestProblem(request: unknown): string | undefined {
+  if (!isPlainObject(request)) return 'not an object';
+  if (Object.hasOwn(request, 'id') && !validId(request['id'])) return 'bad id type';
+  if (request['jsonrpc'] !== '2.0') return 'jsonrpc is not "2.0"';
+  if (typeof request['method'] !== 'string' || request['method'] === '') return 'method missing or not a string';
+  const params = request['params'];
+  if (params !== undefined && !Array.isArray(params) && !isPlainObject(params)) return 'params is neither an array nor an object';
+  return undefined;
 }
 
 /** A usable id: string, finite number, boolean or null (booleans are echoed too, §8 item 13). */

@@ -32,8 +32,8 @@ const DOCTYPE = /<!DOCTYPE/i;
 /** Decodes a `methodCall` document. Throws -32600 for an empty payload, -32700 for anything malformed (§3.1). */
 export function decodeCall(xml: string): XmlCall {
   if (xml.trim() === '') throw RpcError.of('invalidRequest');
-  if (DOCTYPE.test(xml)) throw RpcError.of('parse');
-  if (XMLValidator.validate(xml) !== true) throw RpcError.of('parse');
+  if (DOCTYPE.test(xml)) throw RpcError.of('parse', 'XML with a DTD (refused: no entity expansion)');
+  if (XMLValidator.validate(xml) !== true) throw RpcError.of('parse', 'payload is not well-formed XML');
   let doc: Node[];
   try {
     doc = parser.parse(xml) as Node[];
@@ -42,10 +42,10 @@ export function decodeCall(xml: string): XmlCall {
   }
   const root = elements(doc);
   const call = root.length === 1 && root[0]?.name === 'methodCall' ? elements(root[0].children) : undefined;
-  if (!call) throw RpcError.of('parse');
+  if (!call) throw RpcError.of('parse', 'no methodCall element');
   const nameNode = call.find((e) => e.name === 'methodName');
   const methodName = nameNode ? text(nameNode.children).trim() : '';
-  if (methodName === '') throw RpcError.of('parse');
+  if (methodName === '') throw RpcError.of('parse', 'no methodName');
   const paramsNode = call.find((e) => e.name === 'params');
   const params = paramsNode
     ? elements(paramsNode.children).map((param) => {

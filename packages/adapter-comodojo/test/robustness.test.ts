@@ -94,7 +94,8 @@ describe('comodojo - robustness and acceptance', () => {
     await bystanderServed();
   });
 
-  it('comodojo - invalid JSON and an XML bomb get -32700 without expanding anything', async () => {
+  it('comodojo - invalid JSON and an XML bomb get -32700 without expanding anything, one log line each', async () => {
+    const before = logger.lines.length;
     const bomb =
       '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">' +
       '<!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">]>' +
@@ -105,6 +106,8 @@ describe('comodojo - robustness and acceptance', () => {
     ]);
     expect(j?.decoded?.error).toEqual({ code: -32700, message: 'Parse error' });
     expect(x?.fault).toMatchObject({ faultCode: -32700, faultString: 'Parse error' });
+    expect(x?.message).not.toContain('lollol');
+    expect(logger.lines.slice(before).map((l) => l.message)).toEqual([expect.stringContaining('not valid JSON'), expect.stringContaining('DTD')]);
     await bystanderServed();
   });
 
