@@ -129,6 +129,7 @@ export class TracimClient implements Adapter {
     socket.once('close', () => this.inbound.delete(socket));
     // §10: read each inbound connection to EOF: TLMs can be larger than 4096 bytes (C4).
     void readToEof(socket, { timeoutMs: this.config.readTimeoutMs, maxBytes: CLIENT_INBOUND_BYTES }).then((read) => {
+      if (this.server === undefined) return;
       const decoded = read.ok ? decodeEnvelope(read.bytes) : read;
       if (!decoded.ok) {
         this.counters?.bad.inc();

@@ -233,6 +233,8 @@ export class TracimMaster implements Adapter {
     this.inbound.add(socket);
     socket.once('close', () => this.inbound.delete(socket));
     void readToEof(socket, { timeoutMs: this.config.readTimeoutMs, maxBytes: MAX_INBOUND_BYTES }).then((read) => {
+      // Connections cut by stop() are not bad input.
+      if (this.server === undefined) return;
       if (!read.ok) return this.bad(read.reason);
       const decoded = decodeEnvelope(read.bytes);
       if (!decoded.ok) return this.bad(decoded.reason, read.bytes);
