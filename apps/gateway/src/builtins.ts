@@ -1,17 +1,23 @@
 /**
  * The built-in drivers and adapters, and the options each adapter gets in the embedded
  * default. Every built-in is an ordinary package written against `@patchbay/core`'s public
- * API, exactly as a third-party one: this file only names them.
+ * API, exactly as a third-party one: this file only names them, and loads each on first use.
  */
+import type { AdapterDefinition } from '@patchbay/core';
 import { registerEmbeddedHost } from './defaultConfig.js';
 import { registerBuiltin } from './registry.js';
 
 let registered = false;
 
+const load =
+  <D>(importer: () => Promise<{ default: D }>) =>
+  async (): Promise<D> =>
+    (await importer()).default;
+
 /** Registers every built-in once. */
 export function registerBuiltins(): void {
   if (registered) return;
   registered = true;
-  void registerBuiltin;
-  void registerEmbeddedHost;
+  registerBuiltin('adapter', 'comodojo', load<AdapterDefinition>(() => import('@patchbay/adapter-comodojo')));
+  registerEmbeddedHost('comodojo', () => ({ socket: 'tcp://127.0.0.1:10042' }));
 }
