@@ -17,6 +17,7 @@ export interface TestHttp {
   close(): Promise<void>;
 }
 
+/** Start a {@link TestHttp} on 127.0.0.1, port 0. */
 export async function startTestHttp(): Promise<TestHttp> {
   const routes = new Map<string, HttpHandler>();
   const upgrades = new Map<string, UpgradeHandler>();
