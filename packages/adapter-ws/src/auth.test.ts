@@ -1,0 +1,54 @@
+import type { IncomingMessage } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { checkUpgrade, originAllowed, presentedToken, tokenMatches } from './auth.js';
+import { parseClientMessage } from './protocol.js';
+
+function request(headers: Record<string, string>): IncomingMessage {
+  return { headers } as unknown as IncomingMessage;
+}
+const url = (query = '') => new URL(`http://127.0.0.1:8080/ws${query}`);
+
+describe('ws auth - upgrade checks', () => {
+  it('ws auth - compares tokens through fixed-length digests (any length, no early exit)', () => {
+    expect(tokenMatches('abc', 'abc')).toBe(true);
+    expect(tokenMatches('abc', 'abd')).toBe(false);
+    expect(tokenMatches('', 'abc')).toBe(false);
+    expect(tokenMatches('x'.repeat(5000), 'abc')).toBe(false);
+  });
+
+  it('ws auth - takes the token from the Authorization header, then a bearer subprotocol, then ?token=', () => {
+    expect(presentedToken(request({ authorization: 'Bearer h', 'sec-websocket-protocol': 'bearer.p' }), url('?token=q'))).toBe('h');
+    expect(presentedToken(request({ 'sec-websocket-protocol': 'patchbay.v1, bearer.p' }), url('?token=q'))).toBe('p');
+    expect(presentedToken(request({}), url('?token=q'))).toBe('q');
+    expect(presentedToken(request({ authorization: 'Basic Zm9v' }), url())).toBeUndefined();
+  });
+
+  it('ws auth - allows no Origin (not a browser), the same host, listed origins; refuses others and garbage', () => {
+    expect(originAllowed(request({ host: '127.0.0.1:8080' }), undefined)).toBe(true);
+    expect(originAllowed(request({ host: '127.0.0.1:8080', origin: 'http://127.0.0.1:8080' }), undefined)).toBe(true);
+    expect(originAllowed(request({ host: '127.0.0.1:8080', origin: 'http://127.0.0.1:9999' }), undefined)).toBe(false);
+    expect(originAllowed(request({ host: '127.0.0.1:8080', origin: 'null' }), undefined)).toBe(false);
+    expect(originAllowed(request({ host: 'gw:8080', origin: 'https://dash.example' }), ['https://dash.example/'])).toBe(true);
+    expect(originAllowed(request({ host: 'gw:8080', origin: 'https://other.example' }), ['*'])).toBe(true);
+  });
+
+  it('ws auth - checks the origin before the token and names what is wrong', () => {
+    const policy = { token: 't', allowedOrigins: undefined };
+    expect(checkUpgrade(request({ host: 'a:1', origin: 'http://b:1', authorization: 'Bearer t' }), url(), policy)).toMatchObject({ status: 403 });
+    expect(checkUpgrade(request({ host: 'a:1' }), url(), policy)).toMatchObject({ status: 401, reason: expect.stringMatching(/token is required/) });
+    expect(checkUpgrade(request({ host: 'a:1' }), url('?token=t'), policy)).toBeUndefined();
+  });
+});
+
+describe('ws protocol - client messages', () => {
+  it('ws protocol - a command names exactly one of channel or action', () => {
+    expect(parseClientMessage('{"type":"command","id":1,"device":"d","channel":"c","action":"a"}')).toMatchObject({ ok: false, id: 1, error: expect.stringMatching(/exactly one of "channel" or "action"/) });
+    expect(parseClientMessage('{"type":"command","id":1,"device":"d"}')).toMatchObject({ ok: false });
+    expect(parseClientMessage('{"type":"command","id":"a","device":"d","action":"refresh","args":[1]}')).toMatchObject({ ok: true, command: { action: 'refresh', args: [1] } });
+  });
+
+  it('ws protocol - refuses unknown fields and ids that are neither string nor number', () => {
+    expect(parseClientMessage('{"type":"command","id":1,"device":"d","channel":"c","extra":1}')).toMatchObject({ ok: false, error: expect.stringMatching(/extra/) });
+    expect(parseClientMessage('{"type":"command","id":{},"device":"d","channel":"c"}')).toMatchObject({ ok: false, error: expect.stringMatching(/id/) });
+  });
+});
