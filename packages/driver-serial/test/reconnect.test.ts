@@ -1,6 +1,7 @@
 import { createGateway, ErrorCodes, type OutboundEvent } from '@patchbay/core';
 import simDriver from '@patchbay/driver-sim';
 import { FakeHost } from '@patchbay/testing';
+import { SerialPort } from 'serialport';
 import { afterEach, describe, expect, it } from 'vitest';
 import serialDriver, { serveSimulatedDevice } from '../src/index.js';
 import { captureLogger, MemoryMetrics } from './helpers.js';
@@ -104,5 +105,29 @@ describe('serial - the port going away and coming back', () => {
     expect(await h1.submit({ device: 'thermo', action: 'refresh' })).toMatchObject({ ok: true });
     await h1.waitFor((e) => e.kind === 'state' && e.device === 'thermo', { what: 'state after refresh' });
     expect(gateway.health().devices[0]).toMatchObject({ status: 'alive', restarts: 0 });
+  });
+
+  it('serial - a command in flight when the port is lost fails at once with DEVICE_UNAVAILABLE naming it, not after the timeout', async () => {
+    const pair = await SocatPair.open();
+    cleanups.push(() => pair.close());
+    const h1 = new FakeHost();
+    const gateway = createGateway({
+      devices: [{ id: 'thermo', definition: serialDriver, options: { path: pair.a, commandTimeoutMs: 60_000 } }],
+      hosts: [{ id: 'h1', definition: h1.definition }],
+      commandTimeoutMs: 60_000,
+    });
+    await gateway.start();
+    cleanups.push(() => gateway.stop({ drainTimeoutMs: 500 }));
+    const far = new SerialPort({ path: pair.b, baudRate: 115200, autoOpen: false });
+    far.on('error', () => undefined);
+    await new Promise<void>((resolve, reject) => far.open((e) => (e ? reject(e) : resolve())));
+    const received = new Promise<void>((resolve) => far.once('data', () => resolve()));
+    const pending = h1.submit({ device: 'thermo', channel: 'relay', value: true });
+    await received; // the device has the command and will never answer
+    await pair.kill();
+    const reply = await pending;
+    expect(reply).toMatchObject({ ok: false, code: ErrorCodes.DEVICE_UNAVAILABLE });
+    expect(reply.error).toContain(reply.commandId);
+    expect(reply.error).toContain(`serial port ${pair.a} lost`);
   });
 });

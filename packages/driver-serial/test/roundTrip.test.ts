@@ -94,20 +94,42 @@ describe('serial over a socat pty pair', () => {
     expect(await h1.submit({ device: 'thermo', channel: 'relay', value: 'on' })).toMatchObject({ ok: true, value: true });
   });
 
-  it('serial - a command the device never answers fails after commandTimeoutMs, naming the command', async () => {
-    const { pair, h1 } = await setup({ sim: false, driver: { commandTimeoutMs: 150 } });
-    // A silent device: open the far end so the line is up, never answer.
+  for (const codec of ['jsonl', 'kv'] as const) {
+    it(`serial - ${codec}: a command the device never answers fails after commandTimeoutMs, naming the command`, async () => {
+      const { pair, h1 } = await setup({ sim: false, codec, driver: { commandTimeoutMs: 150 } });
+      // A silent device: open the far end so the line is up, never answer.
+      const far = new SerialPort({ path: pair.b, baudRate: 115200, autoOpen: false });
+      await new Promise<void>((resolve, reject) => far.open((e) => (e ? reject(e) : resolve())));
+      cleanups.push(() => new Promise<void>((resolve) => far.close(() => resolve())));
+      const seen = once(far, 'data');
+      const reply = await h1.submit({ device: 'thermo', channel: 'relay', value: true });
+      expect(reply).toMatchObject({ ok: false, code: ErrorCodes.COMMAND_TIMEOUT });
+      expect(reply.error).toContain(reply.commandId);
+      expect(reply.error).toContain('relay=true');
+      expect(reply.error).toContain('150 ms');
+      const [line] = (await seen) as [Buffer];
+      if (codec === 'jsonl') expect(JSON.parse(line.toString())).toMatchObject({ channel: 'relay', value: true, id: expect.stringMatching(/^c/) });
+      else expect(line.toString()).toBe('relay=1\n');
+    });
+  }
+
+  it('serial - kv: answers are matched first-in first-out, so a later command gets its own answer after a timeout', async () => {
+    const { pair, h1, metrics } = await setup({ sim: false, codec: 'kv', driver: { commandTimeoutMs: 300 } });
     const far = new SerialPort({ path: pair.b, baudRate: 115200, autoOpen: false });
     await new Promise<void>((resolve, reject) => far.open((e) => (e ? reject(e) : resolve())));
     cleanups.push(() => new Promise<void>((resolve) => far.close(() => resolve())));
-    const seen = once(far, 'data');
-    const reply = await h1.submit({ device: 'thermo', channel: 'relay', value: true });
-    expect(reply).toMatchObject({ ok: false, code: ErrorCodes.COMMAND_TIMEOUT });
-    expect(reply.error).toContain(reply.commandId);
-    expect(reply.error).toContain('relay=true');
-    expect(reply.error).toContain('150 ms');
-    const [line] = (await seen) as [Buffer];
-    expect(JSON.parse(line.toString())).toMatchObject({ channel: 'relay', value: true, id: expect.stringMatching(/^c/) });
+    // The device ignores "relay=0" and answers everything else with its value.
+    far.on('data', (chunk: Buffer) => {
+      for (const command of chunk.toString().split('\n').filter(Boolean)) if (command !== 'relay=0') far.write(`ok=${command.split('=')[1]}\n`);
+    });
+    const ignored = await h1.submit({ device: 'thermo', channel: 'relay', value: false });
+    expect(ignored).toMatchObject({ ok: false, code: ErrorCodes.COMMAND_TIMEOUT });
+    expect(await h1.submit({ device: 'thermo', channel: 'setpoint', value: 19.5 })).toMatchObject({ ok: true, value: 19.5 });
+    // An answer while nothing waits is counted, not handed to whoever asks next.
+    far.write('ok=stray\nmode=eco\n');
+    await h1.waitFor((e) => e.kind === 'state' && e.channel === 'mode', { what: 'the line after the stray answer' });
+    expect(metrics.get('patchbay_serial_unmatched_replies_total', 'thermo')).toBe(1);
+    expect(await h1.submit({ device: 'thermo', channel: 'setpoint', value: 20 })).toMatchObject({ ok: true, value: 20 });
   });
 
   it('serial - a reply with an unknown id is counted and logged, and reading goes on', async () => {
