@@ -1,4 +1,4 @@
-import { Backoff, describeError, type Adapter, type Counter, type HostContext, type JsonValue, type OutboundEvent } from '@patchbay/core';
+import { Backoff, describeError, ErrorCodes, PatchbayError, type Adapter, type Counter, type HostContext, type JsonValue, type OutboundEvent } from '@patchbay/core';
 import { CallbackClient } from './callbackClient.js';
 import { ChangeSender, type Change } from './changeSender.js';
 import { bindError, CommandSocket, type JeedomMessage } from './commandSocket.js';
@@ -34,10 +34,18 @@ export class JeedomAdapter implements Adapter {
   private bindTimer: NodeJS.Timeout | undefined;
   private counters: { rejected: Counter; commands: Counter; failures: Counter } | undefined;
 
+  /**
+   * Present only when there is a callback: without one the outbox keeps its synchronous
+   * single-event fast path and `deliver` acknowledges at once.
+   */
+  readonly deliverBatch?: (events: readonly OutboundEvent[]) => Promise<void>;
+
   constructor(
     private readonly config: JeedomConfig,
     private readonly ctx: HostContext,
-  ) {}
+  ) {
+    if (config.callback !== undefined) this.deliverBatch = (events) => this.send(events);
+  }
 
   /** The command socket's bound port, once listening. */
   get port(): number | undefined {
@@ -87,13 +95,16 @@ export class JeedomAdapter implements Adapter {
     this.socket = undefined;
   }
 
-  deliver(event: OutboundEvent): Promise<void> {
-    return this.deliverBatch([event]);
+  deliver(event: OutboundEvent): Promise<void> | void {
+    // No callback: the up-direction is disabled, the event is acknowledged as delivered.
+    if (this.config.callback === undefined) return;
+    return this.send([event]);
   }
 
-  async deliverBatch(events: readonly OutboundEvent[]): Promise<void> {
+  /** Resolves once a POST carrying every one of `events` got 200; rejects to keep them queued. */
+  private async send(events: readonly OutboundEvent[]): Promise<void> {
     const sender = this.sender;
-    if (sender === undefined) return; // no callback: the up-direction is disabled
+    if (sender === undefined) throw stoppedError();
     if (!this.verified) await this.verify();
     await sender.addMany(events.map(eventChange));
   }
@@ -175,4 +186,8 @@ export class JeedomAdapter implements Adapter {
     if (changes.length === 0) return;
     sender.addMany(changes).catch((error: unknown) => this.ctx.logger.warn(`refresh not delivered: ${describeError(error)}`));
   }
+}
+
+function stoppedError(): PatchbayError {
+  return new PatchbayError(ErrorCodes.HOST_UNREACHABLE, 'the Jeedom adapter is not running; the events stay queued');
 }

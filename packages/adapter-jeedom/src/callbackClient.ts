@@ -37,6 +37,8 @@ interface Outcome {
  */
 export class CallbackClient {
   private readonly url: URL;
+  /** Everything of a request but its method and headers, computed once. */
+  private readonly base: http.RequestOptions;
   private readonly agent: http.Agent;
   private readonly transport: typeof http | typeof https;
   private readonly connectTimeoutMs: number;
@@ -57,6 +59,15 @@ export class CallbackClient {
     this.testTimeoutMs = options.testTimeoutMs ?? 30_000;
     this.retryDelayMs = options.retryDelayMs ?? 500;
     this.attempts = options.attempts ?? 3;
+    const url = this.url;
+    this.base = {
+      protocol: url.protocol,
+      hostname: url.hostname.replace(/^\[|\]$/g, ''),
+      port: url.port === '' ? undefined : Number(url.port),
+      path: url.pathname + url.search,
+      auth: url.username ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` : undefined,
+      agent: this.agent,
+    };
   }
 
   /** The callback URL without the key, for logs. */
@@ -150,17 +161,7 @@ export class CallbackClient {
         headers['Content-Length'] = payload.length;
         headers['Content-Type'] = 'application/json';
       }
-      const url = this.url;
-      const request = this.transport.request({
-        method,
-        protocol: url.protocol,
-        hostname: url.hostname.replace(/^\[|\]$/g, ''),
-        port: url.port === '' ? undefined : Number(url.port),
-        path: url.pathname + url.search,
-        auth: url.username ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` : undefined,
-        agent: this.agent,
-        headers,
-      });
+      const request = this.transport.request({ ...this.base, method, headers });
       let settled = false;
       const overall = setTimeout(() => request.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       const finish = (error: Error | undefined, outcome?: Outcome): void => {

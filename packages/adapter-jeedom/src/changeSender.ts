@@ -1,5 +1,5 @@
 import { ErrorCodes, PatchbayError, type JsonValue } from '@patchbay/core';
-import { ChangeTree } from './changeTree.js';
+import { ChangeTree, singleChangeJson } from './changeTree.js';
 
 /** One change: a `::` key or a path of segments, and its value. */
 export type Change = readonly [key: string | readonly string[], value: JsonValue];
@@ -75,13 +75,9 @@ export class ChangeSender {
   addMany(changes: readonly Change[]): Promise<void> {
     if (this.stopped) return Promise.reject(stoppedError());
     if (this.immediate) {
-      const trees = changes.map(([key, value]) => {
-        const tree = new ChangeTree();
-        put(tree, key, value);
-        return tree;
-      });
+      const bodies = changes.map(([key, value]) => singleChangeJson(key, value));
       return this.enqueue(async () => {
-        for (const tree of trees) await this.options.post(tree.toJson());
+        for (const body of bodies) await this.options.post(body);
       });
     }
     for (const [key, value] of changes) put(this.pending, key, value);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ChangeTree } from './changeTree.js';
+import { ChangeTree, singleChangeJson } from './changeTree.js';
 
 describe('jeedom - change aggregation (§4.5)', () => {
   it('jeedom - §10.33 nested keys merge into one object', () => {
@@ -41,5 +41,19 @@ describe('jeedom - change aggregation (§4.5)', () => {
     const taken = tree.take();
     expect(tree.empty).toBe(true);
     expect(taken.toValue()).toEqual({ a: { b: 1 }, c: 2 });
+  });
+
+  it('jeedom - a single change serialises exactly as a one-entry tree', () => {
+    const cases: [string | string[], Parameters<ChangeTree['add']>[1]][] = [
+      ['devices::abc::temperature', 21.5],
+      [['replies', '17'], { ok: true, value: 'é' }],
+      ['heartbeat', 2],
+    ];
+    for (const [key, value] of cases) {
+      const tree = new ChangeTree();
+      if (typeof key === 'string') tree.add(key, value);
+      else tree.addPath(key, value);
+      expect(singleChangeJson(key, value)).toBe(tree.toJson());
+    }
   });
 });

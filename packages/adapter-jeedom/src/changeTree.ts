@@ -1,5 +1,5 @@
 import type { JsonValue } from '@patchbay/core';
-import { pyJson, type PyJsonValue } from './pyJson.js';
+import { pyJson, pyString, type PyJsonValue } from './pyJson.js';
 
 /** A node of pending changes: objects are insertion-ordered Maps so they serialise in order. */
 export type ChangeNode = string | number | boolean | null | readonly JsonValue[] | ChangeMap;
@@ -81,6 +81,19 @@ export class ChangeTree {
   toValue(): JsonValue {
     return fromNode(this.root);
   }
+}
+
+/**
+ * The JSON of one change on its own (`{"devices": {"abc": {"t": 21.5}}}`), as immediate mode
+ * posts it: the same bytes as a one-entry {@link ChangeTree}, without building one.
+ */
+export function singleChangeJson(key: string | readonly string[], value: JsonValue): string {
+  const path = typeof key === 'string' ? key.split(PATH_SEPARATOR) : key;
+  let out = '';
+  for (const segment of path) out += '{' + pyString(segment) + ': ';
+  out += pyJson(value);
+  for (let i = 0; i < path.length; i++) out += '}';
+  return out;
 }
 
 function toNode(value: JsonValue): ChangeNode {

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
 import { ErrorCodes, PatchbayError, type Counter, type Logger } from '@patchbay/core';
@@ -22,7 +23,6 @@ export interface CommandSocketOptions {
 }
 
 const LF = 0x0a;
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Why a downward message was refused; `message` is the one ERROR line logged. */
 class Refusal extends Error {}
@@ -144,13 +144,8 @@ export class CommandSocket {
   /** §3.3: decode as UTF-8, trim whitespace, parse, require an object; §3.5: check the key. */
   private decode(data: Buffer, from: string): JeedomMessage {
     if (data.length === 0) throw new Refusal(`Empty message from socket ${from} (connection closed without data); ignored`);
-    let text: string;
-    try {
-      text = strictUtf8.decode(data);
-    } catch {
-      throw new Refusal(`Invalid message from socket ${from}: not valid UTF-8 (${data.length} bytes); ignored`);
-    }
-    text = text.trim();
+    if (!isUtf8(data)) throw new Refusal(`Invalid message from socket ${from}: not valid UTF-8 (${data.length} bytes); ignored`);
+    const text = data.toString('utf8').trim();
     if (text.length === 0) throw new Refusal(`Empty message from socket ${from} (only whitespace); ignored`);
     let parsed: unknown;
     try {
