@@ -20,4 +20,7 @@ export function registerBuiltins(): void {
   registered = true;
   registerBuiltin('adapter', 'comodojo', load<AdapterDefinition>(() => import('@patchbay/adapter-comodojo')));
   registerEmbeddedHost('comodojo', () => ({ socket: 'tcp://127.0.0.1:10042' }));
+  // The WebSocket API and status page serve on the gateway's own HTTP port.
+  registerBuiltin('adapter', 'ws', load<AdapterDefinition>(() => import('@patchbay/adapter-ws')));
+  registerEmbeddedHost('ws', () => ({}));
 }

@@ -9,7 +9,7 @@ import { formatIssues, resolveConfig, type ResolvedConfig } from './resolve.js';
  */
 export async function loadConfig(options: {
   file?: string | undefined;
-  overrides?: { dataDir?: string | undefined; port?: number | undefined };
+  overrides?: { dataDir?: string | undefined; port?: number | undefined; host?: string | undefined };
 }): Promise<{ resolved: ResolvedConfig; source: string } | undefined> {
   const file = options.file ?? process.env.PATCHBAY_CONFIG;
   let raw: unknown;
@@ -21,12 +21,19 @@ export async function loadConfig(options: {
     console.error(describeError(error));
     return undefined;
   }
-  const overrides = options.overrides ?? {};
-  if (raw && typeof raw === 'object' && (overrides.dataDir !== undefined || overrides.port !== undefined)) {
-    const r = raw as { gateway?: { dataDir?: string; http?: { port?: number } } };
+  // Flags win over the environment, which wins over the file (containers set the environment).
+  const env = process.env;
+  const overrides = {
+    dataDir: options.overrides?.dataDir ?? env.PATCHBAY_DATA_DIR,
+    host: options.overrides?.host ?? env.PATCHBAY_HTTP_HOST,
+    port: options.overrides?.port ?? (env.PATCHBAY_HTTP_PORT ? Number.parseInt(env.PATCHBAY_HTTP_PORT, 10) : undefined),
+  };
+  if (raw && typeof raw === 'object' && (overrides.dataDir !== undefined || overrides.port !== undefined || overrides.host !== undefined)) {
+    const r = raw as { gateway?: { dataDir?: string; http?: { port?: number; host?: string } } };
     r.gateway ??= {};
     if (overrides.dataDir !== undefined) r.gateway.dataDir = overrides.dataDir;
     if (overrides.port !== undefined) r.gateway.http = { ...r.gateway.http, port: overrides.port };
+    if (overrides.host !== undefined) r.gateway.http = { ...r.gateway.http, host: overrides.host };
   }
   const { resolved, issues } = await resolveConfig(raw);
   if (!resolved) {

@@ -9,10 +9,11 @@ export default function register(program: Command): void {
     .description('run the gateway (the embedded default when no config is given)')
     .option('-c, --config <file>', 'YAML or JSON config file (default: $PATCHBAY_CONFIG, else the embedded default)')
     .option('--pid <file>', 'write the process id to this file; removed on a clean stop')
-    .option('--data-dir <dir>', 'override gateway.dataDir')
-    .option('--port <port>', 'override gateway.http.port', (v) => Number.parseInt(v, 10))
-    .action(async (options: { config?: string; pid?: string; dataDir?: string; port?: number }) => {
-      const loaded = await loadConfig({ file: options.config, overrides: { dataDir: options.dataDir, port: options.port } });
+    .option('--data-dir <dir>', 'override gateway.dataDir (env PATCHBAY_DATA_DIR)')
+    .option('--port <port>', 'override gateway.http.port (env PATCHBAY_HTTP_PORT)', (v) => Number.parseInt(v, 10))
+    .option('--host <address>', 'override gateway.http.host (env PATCHBAY_HTTP_HOST)')
+    .action(async (options: { config?: string; pid?: string; dataDir?: string; port?: number; host?: string }) => {
+      const loaded = await loadConfig({ file: options.config, overrides: { dataDir: options.dataDir, port: options.port, host: options.host } });
       if (!loaded) {
         process.exitCode = 1;
         return;
