@@ -149,12 +149,28 @@ const pair = await socat(dir);
 const rounds: { raw50: number; raw99: number; gw50: number; gw99: number; failed: number }[] = [];
 try {
   for (let round = 0; round < ROUNDS; round++) {
-    const echo = await device('echo', pair.b);
-    const r = await raw(pair.a);
-    await stopChild(echo);
-    const sim = await device('sim', pair.b);
-    const g = await throughGateway(pair.a);
-    await stopChild(sim);
+    const measureRaw = async () => {
+      const echo = await device('echo', pair.b);
+      const latencies = await raw(pair.a);
+      await stopChild(echo);
+      return latencies;
+    };
+    const measureGateway = async () => {
+      const sim = await device('sim', pair.b);
+      const result = await throughGateway(pair.a);
+      await stopChild(sim);
+      return result;
+    };
+    // Alternate which goes first, so neither always runs on a just-started machine.
+    let r: number[];
+    let g: Awaited<ReturnType<typeof throughGateway>>;
+    if (round % 2 === 0) {
+      r = await measureRaw();
+      g = await measureGateway();
+    } else {
+      g = await measureGateway();
+      r = await measureRaw();
+    }
     rounds.push({ raw50: percentile(r, 50), raw99: percentile(r, 99), gw50: percentile(g.latencies, 50), gw99: percentile(g.latencies, 99), failed: g.failed });
     console.error(`round ${round + 1}: raw p50 ${percentile(r, 50).toFixed(3)} p99 ${percentile(r, 99).toFixed(3)} ms; gateway p50 ${percentile(g.latencies, 50).toFixed(3)} p99 ${percentile(g.latencies, 99).toFixed(3)} ms`);
   }
