@@ -3,6 +3,7 @@
  * default. Every built-in is an ordinary package written against `@patchbay/core`'s public
  * API, exactly as a third-party one: this file only names them, and loads each on first use.
  */
+import { join } from 'node:path';
 import type { AdapterDefinition } from '@patchbay/core';
 import { registerEmbeddedHost } from './defaultConfig.js';
 import { registerBuiltin } from './registry.js';
@@ -20,6 +21,9 @@ export function registerBuiltins(): void {
   registered = true;
   registerBuiltin('adapter', 'comodojo', load<AdapterDefinition>(() => import('@patchbay/adapter-comodojo')));
   registerEmbeddedHost('comodojo', () => ({ socket: 'tcp://127.0.0.1:10042' }));
+  registerBuiltin('adapter', 'tracim', load<AdapterDefinition>(() => import('@patchbay/adapter-tracim')));
+  // Not the reference ~/.config/TracimDaemon path: that would clash with a TracimDaemon running beside us.
+  registerEmbeddedHost('tracim', (dataDir) => ({ mode: 'master', socketPath: join(dataDir, 'tracim', 'master.sock') }));
   // The WebSocket API and status page serve on the gateway's own HTTP port.
   registerBuiltin('adapter', 'ws', load<AdapterDefinition>(() => import('@patchbay/adapter-ws')));
   registerEmbeddedHost('ws', () => ({}));
