@@ -2,7 +2,7 @@ import { describeError, ErrorCodes, toPatchbayError, Waitress, type CommandEvent
 import { BadInputReporter, createCounters } from './badInput.js';
 import { createCodec, type WireReply } from './codec.js';
 import type { SerialConfig } from './config.js';
-import { createFramer, type Framer } from './framing.js';
+import { createFramer, type BadFrameKind, type FrameSink, type Framer } from './framing.js';
 import { Link } from './link.js';
 import { serialTransport, type Transport } from './transport.js';
 
@@ -23,7 +23,7 @@ export function createSerialDriver(config: SerialConfig, ctx: DriverContext, tra
   let seq = 0;
   let down = false;
 
-  const sink = {
+  const sink: FrameSink = {
     frame(payload: Buffer): void {
       const decoded = codec.decode(payload);
       if (decoded.type === 'state') {
@@ -46,7 +46,7 @@ export function createSerialDriver(config: SerialConfig, ctx: DriverContext, tra
         codec.correlation === 'id' ? `reply to unknown command id ${JSON.stringify(decoded.id)} (never sent, or already timed out)` : 'reply while no command is waiting (late or unsolicited)',
       );
     },
-    bad: (kind: Parameters<BadInputReporter['report']>[0], detail: string) => badInput.report(kind, detail),
+    bad: (kind: BadFrameKind, detail: string) => badInput.report(kind, detail),
   };
 
   const link = new Link({
