@@ -27,10 +27,9 @@ COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/packages ./packages
 COPY --from=build /app/apps ./apps
-# Pre-created so the named volumes mounted there start out owned by `node` (Docker copies the image's
-# ownership into a new volume): the data directory, and the TracimDaemon socket directory
-# (~/.config/TracimDaemon) that the peers profile shares with the Tracim client peer.
-RUN mkdir -p /data /home/node/.config/TracimDaemon && chown -R node:node /data /home/node/.config
+# Pre-created so the named volume mounted there starts out owned by `node` (Docker copies the
+# image's ownership into a new volume). It also holds the Tracim master socket the peers share.
+RUN mkdir -p /data && chown -R node:node /data
 USER node
 VOLUME ["/data"]
 EXPOSE 8080
