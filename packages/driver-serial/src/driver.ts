@@ -65,7 +65,15 @@ export function createSerialDriver(config: SerialConfig, ctx: DriverContext, tra
         }
         ctx.status('alive');
       },
-      data: (chunk) => framer?.push(chunk),
+      data: (chunk) => {
+        // This runs inside serialport's 'data' event: a throw here would be uncaught and take
+        // the whole gateway down, so a bug in decoding costs this chunk, not the process.
+        try {
+          framer?.push(chunk);
+        } catch (error) {
+          ctx.logger.error({ err: error, path }, `serial ${path}: failed to process ${chunk.length} bytes: ${describeError(error)}`);
+        }
+      },
       down: (reason) => {
         // The frame in progress and every waiting command die with the connection.
         framer?.end();
