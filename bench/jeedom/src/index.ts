@@ -7,6 +7,7 @@
  */
 import http from 'node:http';
 import net from 'node:net';
+import { Worker } from 'node:worker_threads';
 import jeedom, { type JeedomAdapter } from '@patchbay/adapter-jeedom';
 import { median, nowMs, percentile, report, type Figure } from '@patchbay/bench-kit';
 import { createGateway, defineDriver, type DriverContext, type Gateway } from '@patchbay/core';
@@ -14,8 +15,8 @@ import { z } from 'zod';
 
 const APIKEY = 'benchBenchBenchBenchBenchBench0123456789';
 /** Rounds alternate raw and gateway so the drift of a shared 2-core machine hits both alike. */
-const ROUNDS = 8;
-const INTAKE_PER_ROUND = 600;
+const ROUNDS = 12;
+const INTAKE_PER_ROUND = 1000;
 const SENDERS = 8;
 const POSTS_PER_ROUND = 400;
 const LATENCY_PER_ROUND = 200;
@@ -75,20 +76,42 @@ function counter(target: number): { hit: () => void; done: Promise<void> } {
   };
 }
 
-/** `count` messages from `SENDERS` concurrent senders; the rate once the receiver has them all. */
-async function blast(port: number, count: number, arm: (hit: () => void) => void): Promise<number> {
-  const c = counter(count);
-  arm(c.hit);
+/**
+ * The senders run in a worker thread, as Jeedom's PHP runs in its own process: each of
+ * `SENDERS` loops connect, write one JSON, close. Plain JS so the worker needs no loader.
+ */
+const senderSource = `
+const net = require('node:net');
+const { parentPort } = require('node:worker_threads');
+parentPort.on('message', async ({ port, count, senders, apikey }) => {
   let next = 0;
-  const start = nowMs();
+  const one = (payload) => new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port }, () => socket.end(payload));
+    socket.on('error', reject);
+    socket.on('close', resolve);
+    socket.resume();
+  });
   const sender = async () => {
     while (next < count) {
       const i = next++;
-      await connectWriteClose(port, JSON.stringify({ action: 'command', device: 'dev1', channel: 'relay', value: i % 2 === 0, id: String(i), apikey: APIKEY }));
+      await one(JSON.stringify({ action: 'command', device: 'dev1', channel: 'relay', value: i % 2 === 0, id: String(i), apikey }));
     }
   };
-  await Promise.all(Array.from({ length: SENDERS }, sender));
-  await c.done;
+  await Promise.all(Array.from({ length: senders }, sender));
+  parentPort.postMessage('sent');
+});
+`;
+const worker = new Worker(senderSource, { eval: true });
+worker.unref();
+
+/** `count` messages from the sender thread; the rate once the receiver has them all. */
+async function blast(port: number, count: number, arm: (hit: () => void) => void): Promise<number> {
+  const c = counter(count);
+  arm(c.hit);
+  const sent = new Promise<void>((resolve) => worker.once('message', () => resolve()));
+  const start = nowMs();
+  worker.postMessage({ port, count, senders: SENDERS, apikey: APIKEY });
+  await Promise.all([sent, c.done]);
   return count / ((nowMs() - start) / 1000);
 }
 
@@ -183,6 +206,11 @@ const raw = await rawTcpServer();
 const down = await benchGateway({});
 const intake = { raw: [] as number[], gw: [] as number[], ratios: [] as number[] };
 const lat = { raw: [] as number[], gw: [] as number[] };
+// Warm-up (not counted): JIT, zod and the module loader's first calls.
+await blast(raw.port, INTAKE_PER_ROUND, raw.onMessage);
+await blast(down.port, INTAKE_PER_ROUND, down.onCommand);
+await latencies(raw.port, raw.onMessage, []);
+await latencies(down.port, down.onCommand, []);
 for (let round = 0; round < ROUNDS; round++) {
   const first = round % 2 === 0;
   const r1 = first ? await blast(raw.port, INTAKE_PER_ROUND, raw.onMessage) : 0;
@@ -214,6 +242,9 @@ const gatewayRound = async (round: number): Promise<number> => {
   server.onChanges(() => undefined);
   return rate;
 };
+// Warm-up (not counted).
+await poster.run(-1);
+await gatewayRound(-1);
 for (let round = 0; round < ROUNDS; round++) {
   const first = round % 2 === 0;
   const r1 = first ? await poster.run(round) : 0;
@@ -229,21 +260,27 @@ await server.close();
 
 lat.raw.sort((a, b) => a - b);
 lat.gw.sort((a, b) => a - b);
-const intakeRatio = median(intake.ratios);
-const postRatio = median(posts.ratios);
+// The ratio of the medians printed (the per-round ratios spread widely on a shared machine: noted).
+const intakeRatio = median(intake.gw) / median(intake.raw);
+const postRatio = median(posts.gw) / median(posts.raw);
+const spread = (ratios: number[]) => {
+  const sorted = [...ratios].sort((a, b) => a - b);
+  return `per-round ratios: median ${median(sorted).toFixed(2)}, range ${(sorted[0] as number).toFixed(2)}-${(sorted.at(-1) as number).toFixed(2)}`;
+};
 const p50 = percentile(lat.gw, 50);
 const p99 = percentile(lat.gw, 99);
 const rawP50 = percentile(lat.raw, 50);
 const rawP99 = percentile(lat.raw, 99);
 const figures: Figure[] = [
   {
-    metric: `intake, one JSON per connection, ${SENDERS} senders (medians of ${ROUNDS} alternating rounds; ratio = median of per-round ratios)`,
+    metric: `intake, one JSON per connection, ${SENDERS} senders in a worker thread (medians of ${ROUNDS} alternating rounds)`,
     value: median(intake.gw),
     unit: 'commands/s',
     baseline: median(intake.raw),
     ratio: intakeRatio,
     target: '>= 0.8x',
     pass: intakeRatio >= 0.8,
+    note: spread(intake.ratios),
   },
   {
     metric: `state changes to the callback, immediate mode, keep-alive (medians of ${ROUNDS} alternating rounds)`,
@@ -253,6 +290,7 @@ const figures: Figure[] = [
     ratio: postRatio,
     target: '>= 0.7x',
     pass: postRatio >= 0.7,
+    note: spread(posts.ratios),
   },
   { metric: `command pickup latency p50, socket -> driver (${lat.gw.length} samples)`, value: p50, unit: 'ms', baseline: rawP50, ratio: rawP50 / p50, target: 'p50 <= 0.5 ms', pass: p50 <= 0.5 },
   { metric: 'command pickup latency p99, socket -> driver', value: p99, unit: 'ms', baseline: rawP99, ratio: rawP99 / p99, target: 'p99 <= 2 ms (issue: < 5 ms)', pass: p99 <= 2 },

@@ -79,7 +79,9 @@ export class CommandSocket {
 
   private accept(socket: net.Socket): void {
     this.sockets.add(socket);
-    const from = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    // The peer's address costs a getpeername() call: only fetch it for a log line.
+    let peer: string | undefined;
+    const from = (): string => (peer ??= `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`);
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
@@ -101,7 +103,7 @@ export class CommandSocket {
       size += chunk.length;
       if (size > this.options.maxMessageBytes) {
         done = true;
-        this.refuse(`Message from socket ${from} refused: longer than maxMessageBytes (${this.options.maxMessageBytes} bytes); connection closed`);
+        this.refuse(`Message from socket ${from()} refused: longer than maxMessageBytes (${this.options.maxMessageBytes} bytes); connection closed`);
         socket.destroy();
         return;
       }
@@ -113,18 +115,18 @@ export class CommandSocket {
     socket.on('timeout', () => {
       if (!done) {
         done = true;
-        this.refuse(`Connection from socket ${from} stalled: no complete message within ${this.options.idleTimeoutMs} ms (${size} bytes read); closed`);
+        this.refuse(`Connection from socket ${from()} stalled: no complete message within ${this.options.idleTimeoutMs} ms (${size} bytes read); closed`);
       }
       socket.destroy();
     });
     socket.on('error', (error) => {
       // A reset after the message was read is the client's business, not an error of ours.
-      if (!done && this.options.logger.isLevelEnabled('debug')) this.options.logger.debug({ err: error }, `socket ${from}: ${error.message}`);
+      if (!done && this.options.logger.isLevelEnabled('debug')) this.options.logger.debug({ err: error }, `socket ${from()}: ${error.message}`);
     });
     socket.on('close', () => this.sockets.delete(socket));
   }
 
-  private handle(data: Buffer, from: string): void {
+  private handle(data: Buffer, from: () => string): void {
     let message: JeedomMessage;
     try {
       message = this.decode(data, from);
@@ -142,27 +144,27 @@ export class CommandSocket {
   }
 
   /** §3.3: decode as UTF-8, trim whitespace, parse, require an object; §3.5: check the key. */
-  private decode(data: Buffer, from: string): JeedomMessage {
-    if (data.length === 0) throw new Refusal(`Empty message from socket ${from} (connection closed without data); ignored`);
-    if (!isUtf8(data)) throw new Refusal(`Invalid message from socket ${from}: not valid UTF-8 (${data.length} bytes); ignored`);
+  private decode(data: Buffer, peer: () => string): JeedomMessage {
+    if (data.length === 0) throw new Refusal(`Empty message from socket ${peer()} (connection closed without data); ignored`);
+    if (!isUtf8(data)) throw new Refusal(`Invalid message from socket ${peer()}: not valid UTF-8 (${data.length} bytes); ignored`);
     const text = data.toString('utf8').trim();
-    if (text.length === 0) throw new Refusal(`Empty message from socket ${from} (only whitespace); ignored`);
+    if (text.length === 0) throw new Refusal(`Empty message from socket ${peer()} (only whitespace); ignored`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch (error) {
-      throw new Refusal(`Invalid message from socket ${from}: not JSON (${(error as Error).message}): ${preview(text)}`);
+      throw new Refusal(`Invalid message from socket ${peer()}: not JSON (${(error as Error).message}): ${preview(text)}`);
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      throw new Refusal(`Invalid message from socket ${from}: expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}; ignored`);
+      throw new Refusal(`Invalid message from socket ${peer()}: expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}; ignored`);
     }
     const message = parsed as JeedomMessage;
-    if (typeof message.apikey !== 'string') throw new Refusal(`Invalid or no apikey in message from socket ${from}; ignored`);
+    if (typeof message.apikey !== 'string') throw new Refusal(`Invalid or no apikey in message from socket ${peer()}; ignored`);
     // Constant time: compare equal-length digests, so neither length nor content leaks.
     if (!timingSafeEqual(digest(message.apikey), this.expected)) {
-      throw new Refusal(`Invalid apikey from socket ${from}: message dropped (${describeMessage(message)})`);
+      throw new Refusal(`Invalid apikey from socket ${peer()}: message dropped (${describeMessage(message)})`);
     }
-    if (this.options.logger.isLevelEnabled('debug')) this.options.logger.debug(`Message read from socket ${from}: ${describeMessage(message)}`);
+    if (this.options.logger.isLevelEnabled('debug')) this.options.logger.debug(`Message read from socket ${peer()}: ${describeMessage(message)}`);
     return message;
   }
 
