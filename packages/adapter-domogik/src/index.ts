@@ -7,7 +7,7 @@ import { defineAdapter } from '@patchbay/core';
 import { domogikConfig } from './config.js';
 import { DomogikPlugin } from './plugin.js';
 
-export { Broker, EmbeddedBus, Forwarder, type BrokerOptions, type BrokerTiming, type BusPorts, type EmbeddedBusOptions, type ForwarderOptions } from './bus/index.js';
+export { Broker, EmbeddedBus, Forwarder, type BrokerOptions, type BrokerTiming, type BusPorts, type EmbeddedBusOptions, type ForwarderOptions, type InprocEndpoints } from './bus/index.js';
 export { domogikConfig, type DomogikConfig } from './config.js';
 export { SensorMap, type ChannelRef, type CommandTarget } from './mapping.js';
 export { MdpClient, type MdpClientOptions, type MdpReply } from './mq/client.js';

@@ -86,24 +86,33 @@ export class DomogikPlugin implements Adapter {
     this.status = 'starting';
     const { config, ctx } = this;
     let ports: BusPorts = { reqRepPort: config.reqRepPort, pubPort: config.pubPort, subPort: config.subPort };
-    if (config.bus === 'embedded') {
-      this.bus = new EmbeddedBus({ ip: config.ip, ...ports, logger: ctx.logger, badMessages: this.counters.bad });
-      ports = await this.bus.start();
-      ctx.logger.info({ ports }, `domogik: embedded bus on ${config.ip} (broker ${ports.reqRepPort}, pub ${ports.pubPort}, sub ${ports.subPort})`);
+    const tcp = (p: number) => `tcp://${config.ip}:${p}`;
+    let endpoints = { reqRep: tcp(ports.reqRepPort), pub: tcp(ports.pubPort), sub: tcp(ports.subPort) };
+    try {
+      if (config.bus === 'embedded') {
+        const bus = new EmbeddedBus({ ip: config.ip, ...ports, logger: ctx.logger, badMessages: this.counters.bad });
+        ports = await bus.start();
+        this.bus = bus;
+        // Our own sockets reach our own bus in-process; Domogik programs use the TCP ports.
+        endpoints = bus.inproc;
+        ctx.logger.info({ ports }, `domogik: embedded bus on ${config.ip} (broker ${ports.reqRepPort}, pub ${ports.pubPort}, sub ${ports.subPort})`);
+      }
+    } catch (error) {
+      this.running = false;
+      throw error;
     }
     this.currentPorts = ports;
-    const at = (p: number) => `tcp://${config.ip}:${p}`;
-    this.publisher = new DomogikPublisher({ endpoint: at(ports.pubPort), joinDelayMs: config.joinDelayMs });
+    this.publisher = new DomogikPublisher({ endpoint: endpoints.pub, joinDelayMs: config.joinDelayMs });
     this.subscriber = new DomogikSubscriber({
-      endpoint: at(ports.subPort),
+      endpoint: endpoints.sub,
       categories: ['device.update', 'plugin.configuration'],
       logger: ctx.logger,
       badMessages: this.counters.bad,
       onMessage: (category, data) => this.onPublication(category, data),
     });
-    this.client = new MdpClient({ endpoint: at(ports.reqRepPort), timeoutFrame: config.timeoutFrame, logger: ctx.logger, badMessages: this.counters.bad });
+    this.client = new MdpClient({ endpoint: endpoints.reqRep, timeoutFrame: config.timeoutFrame, logger: ctx.logger, badMessages: this.counters.bad });
     this.worker = new MdpWorker({
-      endpoint: at(ports.reqRepPort),
+      endpoint: endpoints.reqRep,
       service: this.clientId,
       logger: ctx.logger,
       badMessages: this.counters.bad,

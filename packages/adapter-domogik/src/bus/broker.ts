@@ -14,6 +14,8 @@ export interface BrokerTiming {
 export interface BrokerOptions {
   /** `tcp://127.0.0.1:40410`; port `*` or 0 picks a free port (read {@link Broker.endpoint}). */
   endpoint: string;
+  /** Also bind this `inproc://` endpoint, for a worker in the same process (no TCP hop). */
+  inproc?: string;
   logger: Logger;
   /** Counts malformed messages. */
   badMessages?: Counter;
@@ -83,7 +85,13 @@ export class Broker {
   async start(): Promise<void> {
     if (this.socket) return;
     const socket = new Router({ linger: 0, sendHighWaterMark: 100_000, receiveHighWaterMark: 100_000 });
-    this.bound = await bindWithRetry(socket, this.options.endpoint);
+    try {
+      this.bound = await bindWithRetry(socket, this.options.endpoint);
+      if (this.options.inproc) await socket.bind(this.options.inproc);
+    } catch (error) {
+      socket.close();
+      throw error;
+    }
     this.socket = socket;
     this.sender = new SendQueue(socket);
     this.timer = setInterval(() => this.tick(), this.timing.heartbeatMs);

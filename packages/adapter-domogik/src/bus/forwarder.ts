@@ -8,6 +8,8 @@ export interface ForwarderOptions {
   pubEndpoint: string;
   /** Where subscribers connect (XPUB), e.g. `tcp://127.0.0.1:40412`. */
   subEndpoint: string;
+  /** Also bind these `inproc://` endpoints, for a publisher/subscriber in the same process. */
+  inproc?: { pub: string; sub: string };
   logger: Logger;
 }
 
@@ -36,6 +38,10 @@ export class Forwarder {
     try {
       const pub = await bindWithRetry(front, this.options.pubEndpoint);
       const sub = await bindWithRetry(back, this.options.subEndpoint);
+      if (this.options.inproc) {
+        await front.bind(this.options.inproc.pub);
+        await back.bind(this.options.inproc.sub);
+      }
       this.endpoints = { pub, sub };
     } catch (error) {
       front.close();

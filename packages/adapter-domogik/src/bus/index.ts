@@ -25,6 +25,15 @@ export interface BusPorts {
   subPort: number;
 }
 
+let instances = 0;
+
+/** `inproc://` endpoints of a running bus, for the gateway's own sockets in the same process. */
+export interface InprocEndpoints {
+  reqRep: string;
+  pub: string;
+  sub: string;
+}
+
 /**
  * A Domogik MQ bus in-process: the broker and the forwarder of domogik-mq, so a
  * Domogik-speaking program (and the gateway's own plugin) can run with no Domogik installed.
@@ -33,12 +42,24 @@ export class EmbeddedBus {
   readonly broker: Broker;
   readonly forwarder: Forwarder;
   private current: BusPorts | undefined;
+  /**
+   * The same bus over `inproc://` (bound next to TCP): the gateway's own worker, client,
+   * publisher and subscriber use these and skip the loopback TCP hops. Everyone else uses TCP.
+   */
+  readonly inproc: InprocEndpoints;
 
   constructor(options: EmbeddedBusOptions = {}) {
     const ip = options.ip ?? '127.0.0.1';
     const logger = options.logger ?? silentLogger;
-    this.broker = new Broker({ endpoint: `tcp://${ip}:${options.reqRepPort ?? 40410}`, logger, badMessages: options.badMessages, timing: options.timing });
-    this.forwarder = new Forwarder({ pubEndpoint: `tcp://${ip}:${options.pubPort ?? 40411}`, subEndpoint: `tcp://${ip}:${options.subPort ?? 40412}`, logger });
+    const tag = `patchbay-domogik-${process.pid}-${++instances}`;
+    this.inproc = { reqRep: `inproc://${tag}-broker`, pub: `inproc://${tag}-pub`, sub: `inproc://${tag}-sub` };
+    this.broker = new Broker({ endpoint: `tcp://${ip}:${options.reqRepPort ?? 40410}`, inproc: this.inproc.reqRep, logger, badMessages: options.badMessages, timing: options.timing });
+    this.forwarder = new Forwarder({
+      pubEndpoint: `tcp://${ip}:${options.pubPort ?? 40411}`,
+      subEndpoint: `tcp://${ip}:${options.subPort ?? 40412}`,
+      inproc: { pub: this.inproc.pub, sub: this.inproc.sub },
+      logger,
+    });
   }
 
   /** The bound ports, once started. */
