@@ -16,7 +16,9 @@ describe('serial - the port going away and coming back', () => {
   it('serial - acceptance 2: outage reported, commands refused at once, reconnect within 2 s of the port returning, the rest keeps flowing', async () => {
     const pair = await SocatPair.open();
     cleanups.push(() => pair.close());
-    const sim = await serveSimulatedDevice({ path: pair.b, interval: 60_000 });
+    // Reports every 200 ms: what the device says while the driver's end is still closed is
+    // lost on the line (as on a real one), so the greeting alone cannot prove state flows again.
+    const sim = await serveSimulatedDevice({ path: pair.b, interval: 200 });
     cleanups.push(() => sim.stop());
     const h1 = new FakeHost();
     const h2 = new FakeHost();
@@ -70,7 +72,7 @@ describe('serial - the port going away and coming back', () => {
     const reconnectMs = Date.now() - returned;
     expect(reconnectMs).toBeLessThan(2000);
 
-    // State flows again without a restart (the simulated device reopened its end too and says everything).
+    // State flows again without a restart (the simulated device reopened its end too).
     await h1.waitFor((e) => h1.delivered.indexOf(e) >= afterOutage && e.kind === 'state' && e.device === 'thermo', { what: 'serial state after the reconnect' });
     expect(await h2.submit({ device: 'thermo', channel: 'relay', value: true })).toMatchObject({ ok: true, value: true, to: 'h2' });
     expect(gateway.health().devices.find((d) => d.id === 'thermo')).toMatchObject({ status: 'alive', restarts: 0 });

@@ -19,11 +19,6 @@ describe('serial over a socat pty pair', () => {
   async function setup(options: { codec?: 'jsonl' | 'kv'; framing?: Record<string, unknown>; sim?: boolean; driver?: Record<string, unknown> } = {}) {
     const pair = await SocatPair.open();
     cleanups.push(() => pair.close());
-    let sim: SimulatedSerialDevice | undefined;
-    if (options.sim !== false) {
-      sim = await serveSimulatedDevice({ path: pair.b, codec: options.codec, framing: options.framing as never, interval: 60_000 });
-      cleanups.push(() => sim?.stop());
-    }
     const h1 = new FakeHost();
     const h2 = new FakeHost();
     const metrics = new MemoryMetrics();
@@ -35,8 +30,14 @@ describe('serial over a socat pty pair', () => {
       ],
       metrics,
     });
+    // The driver's end first: what a device says before its listener opens the line is lost.
     await gateway.start();
     cleanups.push(() => gateway.stop({ drainTimeoutMs: 500 }));
+    let sim: SimulatedSerialDevice | undefined;
+    if (options.sim !== false) {
+      sim = await serveSimulatedDevice({ path: pair.b, codec: options.codec, framing: options.framing as never, interval: 60_000 });
+      cleanups.push(() => sim?.stop());
+    }
     return { pair, sim, h1, h2, gateway, metrics };
   }
 
