@@ -11,7 +11,7 @@ afterEach(async () => {
 
 describe('domogik pub/sub', () => {
   it('domogik - §11.7 the publisher refuses to publish until at least 200 ms after connecting', async () => {
-    const publisher = new DomogikPublisher({ endpoint: 'tcp://127.0.0.1:40999', joinDelayMs: 200 });
+    const publisher = new DomogikPublisher({ endpoint: 'inproc://patchbay-domogik-nobody', joinDelayMs: 200 });
     const started = Date.now();
     publisher.start();
     cleanups.push(() => publisher.close());

@@ -1,0 +1,78 @@
+import { createGateway, silentLogger, type HostContext } from '@patchbay/core';
+import { FakeDriver } from '@patchbay/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import domogikAdapter, { DomogikPlugin, domogikConfig } from '../src/index.js';
+import { PythonPeer } from './pythonPeer.js';
+import { awaitService } from './rig.js';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+const service = 'plugin-patchbay.testhost';
+
+describe('domogik plugin on its embedded bus', () => {
+  it('domogik - §11.31 a device slower than commandTimeoutMs still gets client.cmd.result (status false) before xplgw gives up', async () => {
+    const driver = new FakeDriver();
+    driver.answer = () => new Promise(() => undefined); // never answers
+    let plugin: DomogikPlugin | undefined;
+    const gateway = createGateway({
+      devices: [{ id: 'dev1', definition: driver.definition }],
+      hosts: [
+        {
+          id: 'domogik',
+          definition: { ...domogikAdapter, create: (config, ctx) => (plugin = domogikAdapter.create(config, ctx) as DomogikPlugin) },
+          options: { bus: 'embedded', reqRepPort: 0, pubPort: 0, subPort: 0, host: 'testhost', configService: 'none', commandTimeoutMs: 500, commands: { 'dev1.relay': 10 } },
+        },
+      ],
+    });
+    cleanups.push(() => gateway.stop({ drainTimeoutMs: 200 }));
+    await gateway.start();
+    const peer = new PythonPeer(plugin?.ports as NonNullable<DomogikPlugin['ports']>);
+    cleanups.push(() => peer.close());
+    await awaitService(peer, service);
+    const reply = await peer.request({ service, action: 'client.cmd', data: { command_id: 10, device_id: 3, value: '1' }, timeout: 10 });
+    expect(reply.data).toMatchObject({ status: false });
+    expect(String(reply.data?.reason)).toContain('did not answer');
+    expect(Number(reply.ms)).toBeLessThan(10_000);
+    // The worker is free again: the next request is answered too (§5.7).
+    const next = await peer.request({ service, action: 'helper.list.get', data: {}, timeout: 5 });
+    expect(next.action).toBe('helper.list.result');
+  });
+
+  it('domogik - one plugin instance starts and stops twice on the same fixed ports (embedded bus released and rebound)', async () => {
+    const probe = new DomogikPlugin(domogikConfig.parse({ bus: 'embedded', reqRepPort: 0, pubPort: 0, subPort: 0, configService: 'none' }), fakeContext());
+    await probe.start();
+    const ports = probe.ports as NonNullable<DomogikPlugin['ports']>;
+    await probe.stop();
+    const plugin = new DomogikPlugin(domogikConfig.parse({ bus: 'embedded', ...ports, host: 'testhost', configService: 'none' }), fakeContext());
+    for (let round = 0; round < 2; round++) {
+      await plugin.start();
+      expect(plugin.ports).toEqual(ports);
+      const peer = new PythonPeer(ports);
+      await awaitService(peer, service);
+      await peer.close();
+      await plugin.stop();
+      expect(plugin.pluginStatus).toBe('stopped');
+    }
+  });
+});
+
+function fakeContext(): HostContext {
+  return {
+    id: 'domogik',
+    gatewayName: 'patchbay',
+    logger: silentLogger,
+    signal: new AbortController().signal,
+    counter: () => ({ inc: () => undefined }),
+    status: () => undefined,
+    fail: () => undefined,
+    submit: () => Promise.reject(new Error('unused')),
+    snapshot: () => ({ devices: [] }),
+    devices: () => [],
+    setPaused: () => false,
+    health: () => ({ status: 'ok', name: 'patchbay', uptimeMs: 0, devices: [], hosts: [] }),
+    http: undefined,
+  };
+}
