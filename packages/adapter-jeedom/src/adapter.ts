@@ -30,6 +30,8 @@ export class JeedomAdapter implements Adapter {
   private sender: ChangeSender | undefined;
   /** The start-up GET test passed (or is not wanted). */
   private verified = false;
+  /** The start-up test while it runs. */
+  private verifying: Promise<void> | undefined;
   private listening = false;
   private bindTimer: NodeJS.Timeout | undefined;
   private counters: { rejected: Counter; commands: Counter; failures: Counter } | undefined;
@@ -66,7 +68,13 @@ export class JeedomAdapter implements Adapter {
       this.verified = !config.callbackTest;
       // §4.2 test before the bind (§10 item 12). As one host among several, a failure must not
       // stop the gateway: report it, and let the outbox's retries repeat the test (§10 intro).
-      if (config.callbackTest) await this.verify().catch(() => undefined);
+      // A callback that accepts but never answers must not hold up the gateway's start either:
+      // wait at most START_TEST_WAIT_MS, deliveries wait for the rest.
+      if (config.callbackTest) {
+        const verifying = this.verify().catch(() => undefined);
+        this.verifying = verifying;
+        await waitAtMost(verifying, START_TEST_WAIT_MS);
+      }
     } else {
       ctx.logger.info('no callback configured: commands are served, nothing is sent up to Jeedom');
     }
@@ -105,6 +113,7 @@ export class JeedomAdapter implements Adapter {
   private async send(events: readonly OutboundEvent[]): Promise<void> {
     const sender = this.sender;
     if (sender === undefined) throw stoppedError();
+    if (!this.verified && this.verifying) await this.verifying;
     if (!this.verified) await this.verify();
     await sender.addMany(events.map(eventChange));
   }
@@ -114,10 +123,12 @@ export class JeedomAdapter implements Adapter {
     try {
       await client.test();
     } catch (error) {
+      this.verifying = undefined;
       this.report(`callback test failed: ${describeError(error)}`);
       throw error;
     }
     this.verified = true;
+    this.verifying = undefined;
     this.report();
   }
 
@@ -186,6 +197,16 @@ export class JeedomAdapter implements Adapter {
     if (changes.length === 0) return;
     sender.addMany(changes).catch((error: unknown) => this.ctx.logger.warn(`refresh not delivered: ${describeError(error)}`));
   }
+}
+
+/** How long `start()` waits for the start-up GET before binding anyway. */
+const START_TEST_WAIT_MS = 2000;
+
+/** Resolves when `promise` settles or after `ms`, whichever is first. */
+async function waitAtMost(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 function stoppedError(): PatchbayError {

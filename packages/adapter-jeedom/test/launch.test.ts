@@ -69,7 +69,7 @@ describe('jeedom - launch mode (patchbay jeedom)', () => {
     // §10.15: accepting within 2 s of the pid file.
     await s.log.waitFor(/Listening on: \[127\.0\.0\.1:\d+\]/);
     expect(await accepts(port)).toBe(true);
-    expect(Date.now() - statSync(pidPath).mtimeMs).toBeLessThan(5000);
+    expect(Date.now() - statSync(pidPath).mtimeMs).toBeLessThan(2000);
     // §10.12 / §10.8: one GET, after the pid file was written.
     const gets = peer.records().filter((r) => r.method === 'GET');
     expect(gets).toHaveLength(1);

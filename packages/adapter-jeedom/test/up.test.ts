@@ -223,4 +223,19 @@ describe('jeedom - upward channel (§4)', () => {
     await peer.waitFor(() => (peer?.latest('dev1', 'temperature') === 33 ? true : undefined), 'the queued state');
     await peer.waitFor((rs) => rs.find((r) => decoded(r).replies?.['while-down']), 'the queued reply');
   });
+
+  it('jeedom - a start-up GET that hangs does not hold up the gateway: commands are served, changes wait for the answer', async () => {
+    peer = await PhpCallback.start();
+    peer.control({ delayMs: 4000 });
+    rig = await startRig({ callback: peer.url, cycle: 0 });
+    // Started and serving while the GET is still unanswered.
+    expect(peer.records().filter((r) => r.method === 'GET')).toHaveLength(1);
+    await sendRaw(rig.port(), command({ value: true, id: 'early' }));
+    await rig.waitCommands(1);
+    rig.driver.emit('temperature', 12);
+    peer.control(undefined);
+    await peer.waitFor(() => (peer?.latest('dev1', 'temperature') === 12 ? true : undefined), 'the state after the slow GET');
+    await peer.waitFor((rs) => rs.find((r) => decoded(r).replies?.early), 'the reply');
+    expect(peer.records().filter((r) => r.method === 'GET')).toHaveLength(1);
+  });
 });
