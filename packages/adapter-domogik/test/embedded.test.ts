@@ -1,7 +1,7 @@
 import { createGateway, silentLogger, type HostContext } from '@patchbay/core';
 import { FakeDriver } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import domogikAdapter, { DomogikPlugin, domogikConfig } from '../src/index.js';
+import domogikAdapter, { DomogikPlugin, domogikConfig, type DomogikConfig } from '../src/index.js';
 import { PythonPeer } from './pythonPeer.js';
 import { awaitService } from './rig.js';
 
@@ -22,7 +22,7 @@ describe('domogik plugin on its embedded bus', () => {
       hosts: [
         {
           id: 'domogik',
-          definition: { ...domogikAdapter, create: (config, ctx) => (plugin = domogikAdapter.create(config, ctx) as DomogikPlugin) },
+          definition: { ...domogikAdapter, create: (config, ctx) => (plugin = domogikAdapter.create(config as DomogikConfig, ctx) as DomogikPlugin) },
           options: { bus: 'embedded', reqRepPort: 0, pubPort: 0, subPort: 0, host: 'testhost', configService: 'none', commandTimeoutMs: 500, commands: { 'dev1.relay': 10 } },
         },
       ],
