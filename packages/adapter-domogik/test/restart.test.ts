@@ -38,7 +38,11 @@ describe('domogik broker restart', () => {
     expect(new Set(ids).size).toBe(ids.length);
     const replies = results.filter((e) => e.event === 'reply');
     expect(replies.every((e) => e.action === 'client.cmd.result' && e.data?.status === true)).toBe(true);
-    expect(replies.length).toBe(r.bus.broker.stats.replies + bus.broker.stats.replies);
+    // A reply the broker forwarded may reach a client that just timed out; it never reaches two.
+    const forwarded = r.bus.broker.stats.replies + bus.broker.stats.replies;
+    const timeouts = results.length - replies.length;
+    expect(replies.length).toBeLessThanOrEqual(forwarded);
+    expect(forwarded - replies.length).toBeLessThanOrEqual(timeouts);
     expect(bus.broker.stats.replies).toBeLessThanOrEqual(bus.broker.stats.requests);
     expect(r.log.counters.get('patchbay_domogik_worker_reconnects_total')).toBeGreaterThanOrEqual(1);
   });

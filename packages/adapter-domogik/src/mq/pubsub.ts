@@ -21,7 +21,6 @@ export interface PublisherOptions {
 export class DomogikPublisher {
   private socket: Publisher | undefined;
   private sender: SendQueue | undefined;
-  private readyAt = Number.POSITIVE_INFINITY;
   private joinTimer: NodeJS.Timeout | undefined;
   private readonly readyWaiters: (() => void)[] = [];
 
@@ -32,7 +31,6 @@ export class DomogikPublisher {
     this.socket = new Publisher({ linger: 0, sendHighWaterMark: this.options.highWaterMark ?? 100_000 });
     this.socket.connect(this.options.endpoint);
     this.sender = new SendQueue(this.socket);
-    this.readyAt = Date.now() + this.options.joinDelayMs;
     this.joinTimer = setTimeout(() => {
       this.joinTimer = undefined;
       for (const resolve of this.readyWaiters.splice(0)) resolve();
@@ -41,7 +39,8 @@ export class DomogikPublisher {
 
   /** True once the slow-joiner delay has passed. */
   get ready(): boolean {
-    return this.socket !== undefined && this.joinTimer === undefined && Date.now() >= this.readyAt;
+    // The timer alone decides (monotonic clock): Date.now() may lag it by a millisecond.
+    return this.socket !== undefined && this.joinTimer === undefined;
   }
 
   /** Resolves when {@link ready}. */
@@ -66,6 +65,8 @@ export class DomogikPublisher {
   close(): void {
     clearTimeout(this.joinTimer);
     this.joinTimer = undefined;
+    // Give what is already queued (the final `stopped` status) a moment to leave; linger 0 would drop it.
+    if (this.socket) this.socket.linger = 500;
     this.socket?.close();
     this.socket = undefined;
     this.sender = undefined;

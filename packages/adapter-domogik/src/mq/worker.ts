@@ -86,6 +86,8 @@ export class MdpWorker {
     this.connection = undefined;
     if (connection) {
       await Promise.race([connection.sender.send([EMPTY, MDPW, commandFrames.disconnect]).catch(() => undefined), new Promise((r) => setTimeout(r, 200))]);
+      // Let the queued replies and the DISCONNECT leave before the socket goes (linger 0 would drop them).
+      connection.socket.linger = 500;
       connection.socket.close();
     }
   }
