@@ -46,6 +46,7 @@ export class CallbackClient {
   private readonly testTimeoutMs: number;
   private readonly retryDelayMs: number;
   private readonly attempts: number;
+  private closed = false;
 
   constructor(private readonly options: CallbackClientOptions) {
     // §4.1: the key is appended by plain concatenation, without URL encoding.
@@ -106,6 +107,8 @@ export class CallbackClient {
     if (logger.isLevelEnabled('debug')) logger.debug(`Send to jeedom: ${body}`);
     let last = '';
     for (let attempt = 0; attempt < this.attempts; attempt++) {
+      // Stopped meanwhile: no more attempts, the outbox keeps the payload's events.
+      if (this.closed) break;
       try {
         const outcome = await this.request('POST', body, this.responseTimeoutMs);
         if (outcome.status === 200) return;
@@ -134,6 +137,7 @@ export class CallbackClient {
 
   /** Close the kept-alive connection. */
   close(): void {
+    this.closed = true;
     this.agent.destroy();
   }
 
