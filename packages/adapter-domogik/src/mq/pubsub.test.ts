@@ -18,7 +18,7 @@ describe('domogik pub/sub', () => {
     expect(publisher.ready).toBe(false);
     await expect(publisher.publish('plugin.status', {})).rejects.toMatchObject({ code: ErrorCodes.HOST_UNREACHABLE });
     await publisher.whenReady();
-    expect(performance.now() - started).toBeGreaterThanOrEqual(199.5); // timers run on the monotonic clock
+    expect(performance.now() - started).toBeGreaterThanOrEqual(200);
     await expect(publisher.publish('plugin.status', { event: 'starting' })).resolves.toBeUndefined();
   });
 

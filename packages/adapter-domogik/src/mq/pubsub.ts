@@ -34,7 +34,8 @@ export class DomogikPublisher {
     this.joinTimer = setTimeout(() => {
       this.joinTimer = undefined;
       for (const resolve of this.readyWaiters.splice(0)) resolve();
-    }, this.options.joinDelayMs);
+      // +1: libuv's cached loop time may fire a timer a fraction of a millisecond early (§11.7 says at least).
+    }, this.options.joinDelayMs + 1);
   }
 
   /** True once the slow-joiner delay has passed. */
