@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import crypto, { createHash, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
 import { ErrorCodes, PatchbayError, type Counter, type Logger } from '@patchbay/core';
 
@@ -174,9 +174,9 @@ export class CommandSocket {
   }
 }
 
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
-}
+/** SHA-256 of the key: one-shot `crypto.hash` where Node has it (20.12+), about twice as fast. */
+const digest: (value: string) => Buffer =
+  typeof crypto.hash === 'function' ? (value) => crypto.hash('sha256', value, 'buffer') : (value) => createHash('sha256').update(value, 'utf8').digest();
 
 function preview(text: string): string {
   return JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text);
