@@ -230,4 +230,25 @@ describe('jeedom - launch mode (patchbay jeedom)', () => {
     expect(lines.some((l) => l.includes('[WARNING] : Unknown option --bogus ignored'))).toBe(true);
     expect(lines.filter((l) => /\[(DEBUG|INFO)\]/.test(l))).toEqual([]);
   });
+
+  it('jeedom - with --config the configured devices are bridged (and its other hosts run alongside)', async () => {
+    const s = scratch();
+    cleanups.push(() => s.remove());
+    const peer = await PhpCallback.start();
+    cleanups.push(() => peer.close());
+    const config = join(s.dir, 'patchbay.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        gateway: { http: { enabled: false }, journal: { enabled: false } },
+        devices: [{ id: 'boiler', driver: 'sim', options: { interval: 60_000, initial: { temperature: 55.5 } } }],
+      }),
+    );
+    const port = await freePort();
+    const daemon = launchDaemon(['--socketport', String(port), '--apikey', APIKEY, '--pid', s.pid, '--callback', peer.url, '--cycle', '0', '--config', config], s.log.path);
+    track(daemon);
+    await peer.waitFor(() => (peer.latest('boiler', 'temperature') === 55.5 ? true : undefined), 'the configured device at the callback');
+    daemon.child.kill('SIGTERM');
+    expect((await daemon.exited).code).toBe(0);
+  });
 });

@@ -5,6 +5,7 @@ import { CallbackClient } from '@patchbay/adapter-jeedom';
 import { describeError } from '@patchbay/core';
 import type { Command } from 'commander';
 import type { Logger as PinoLogger } from 'pino';
+import { readConfigFile } from '../config.js';
 import { createJeedomLogger } from '../jeedomLog.js';
 import { builtinTypes } from '../registry.js';
 import { formatIssues, resolveConfig } from '../resolve.js';
@@ -17,7 +18,7 @@ import { runGateway, type RunningGateway } from '../run.js';
  */
 
 /** The options Jeedom's PHP passes (§2.2); `pidfile` is the older name of `pid`. */
-const known = ['loglevel', 'socketport', 'sockethost', 'callback', 'apikey', 'pid', 'pidfile', 'cycle', 'device', 'deviceid', 'datadir'] as const;
+const known = ['loglevel', 'socketport', 'sockethost', 'callback', 'apikey', 'pid', 'pidfile', 'cycle', 'device', 'deviceid', 'datadir', 'config'] as const;
 type Known = (typeof known)[number];
 
 /** What the command line said. */
@@ -78,6 +79,7 @@ export default function register(program: Command): void {
     .option('--device <path>', 'serial device to bridge (default: the simulated device)')
     .option('--deviceid <id>', 'device id in the Jeedom payloads (default thermo1, or serial for --device)')
     .option('--datadir <dir>', 'journal directory (default: next to the pid file)')
+    .option('--config <file>', "a Patchbay config: its devices (unless --device) and other hosts run too")
     .allowUnknownOption(true)
     .allowExcessArguments(true)
     .action(async () => {
@@ -187,23 +189,38 @@ async function runJeedom(args: JeedomArgs): Promise<void> {
   }
 
   const deviceId = v.deviceid || (device ? 'serial' : 'thermo1');
-  const raw = {
-    gateway: {
-      name: 'patchbay',
-      http: { enabled: false },
-      dataDir: v.datadir || join(dirname(pidFile), 'patchbay-data'),
-      // Jeedom SIGKILLs soon after SIGTERM: drain briefly, the journal keeps the rest.
-      drainTimeoutMs: 500,
-    },
-    devices: [device ? { id: deviceId, driver: typeName('driver', 'serial', '@patchbay/driver-serial'), options: { path: device } } : { id: deviceId, driver: 'sim', options: { interval: 1000 } }],
-    hosts: [
-      {
-        id: 'jeedom',
-        adapter: typeName('adapter', 'jeedom', '@patchbay/adapter-jeedom'),
-        options: { socketPort: port, socketHost: host, apikey, callback: v.callback || undefined, cycle, callbackTest: false },
-      },
-    ],
+  const jeedomHost = {
+    id: 'jeedom',
+    adapter: typeName('adapter', 'jeedom', '@patchbay/adapter-jeedom'),
+    options: { socketPort: port, socketHost: host, apikey, callback: v.callback || undefined, cycle, callbackTest: false },
   };
+  const serialDevice = device ? { id: deviceId, driver: typeName('driver', 'serial', '@patchbay/driver-serial'), options: { path: device } } : undefined;
+  let raw: Record<string, unknown>;
+  if (v.config) {
+    // The configured devices (the serial one instead with --device) and other hosts, plus this Jeedom host.
+    let file: Record<string, unknown>;
+    try {
+      file = (readConfigFile(v.config) ?? {}) as Record<string, unknown>;
+    } catch (error) {
+      return fatal(`Fatal error: ${describeError(error)}`);
+    }
+    const hosts = (Array.isArray(file.hosts) ? file.hosts : []) as { id?: string; adapter?: string }[];
+    const devices = serialDevice ? [serialDevice] : ((Array.isArray(file.devices) ? file.devices : []) as { id?: string }[]);
+    const routes = Array.isArray(file.routes) ? [...(file.routes as unknown[]), { devices: devices.map((d) => d.id), hosts: ['jeedom'] }] : undefined;
+    raw = { ...file, devices, hosts: [...hosts.filter((h) => h.id !== 'jeedom' && h.adapter !== 'jeedom'), jeedomHost], routes };
+  } else {
+    raw = {
+      gateway: {
+        name: 'patchbay',
+        http: { enabled: false },
+        dataDir: v.datadir || join(dirname(pidFile), 'patchbay-data'),
+        // Jeedom SIGKILLs soon after SIGTERM: drain briefly, the journal keeps the rest.
+        drainTimeoutMs: 500,
+      },
+      devices: [serialDevice ?? { id: deviceId, driver: 'sim', options: { interval: 1000 } }],
+      hosts: [jeedomHost],
+    };
+  }
   const { resolved, issues } = await resolveConfig(raw);
   if (!resolved) return fatal(`Fatal error: invalid configuration:\n${formatIssues(issues)}`);
   logger.info('Socket interface started');
