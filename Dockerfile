@@ -20,6 +20,10 @@ RUN npm run build
 RUN npm prune --omit=dev
 
 FROM ${NODE_IMAGE} AS runtime
+# socat: `patchbay run --serial-sim` bridges the simulated device over a pseudo-terminal pair.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends socat \
+ && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     PATCHBAY_HTTP_HOST=0.0.0.0
 WORKDIR /app

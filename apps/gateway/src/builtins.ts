@@ -4,7 +4,7 @@
  * API, exactly as a third-party one: this file only names them, and loads each on first use.
  */
 import { join } from 'node:path';
-import type { AdapterDefinition } from '@patchbay/core';
+import type { AdapterDefinition, DriverDefinition } from '@patchbay/core';
 import { registerEmbeddedHost } from './defaultConfig.js';
 import { registerBuiltin } from './registry.js';
 
@@ -19,6 +19,7 @@ const load =
 export function registerBuiltins(): void {
   if (registered) return;
   registered = true;
+  registerBuiltin('driver', 'serial', load<DriverDefinition>(() => import('@patchbay/driver-serial')));
   registerBuiltin('adapter', 'comodojo', load<AdapterDefinition>(() => import('@patchbay/adapter-comodojo')));
   registerEmbeddedHost('comodojo', () => ({ socket: 'tcp://127.0.0.1:10042' }));
   registerBuiltin('adapter', 'tracim', load<AdapterDefinition>(() => import('@patchbay/adapter-tracim')));

@@ -10,6 +10,8 @@ import { formatIssues, resolveConfig, type ResolvedConfig } from './resolve.js';
 export async function loadConfig(options: {
   file?: string | undefined;
   overrides?: { dataDir?: string | undefined; port?: number | undefined; host?: string | undefined };
+  /** Devices to add to the config (`--serial-sim`). */
+  extraDevices?: { id: string; driver: string; options?: unknown }[];
 }): Promise<{ resolved: ResolvedConfig; source: string } | undefined> {
   const file = options.file ?? process.env.PATCHBAY_CONFIG;
   let raw: unknown;
@@ -34,6 +36,10 @@ export async function loadConfig(options: {
     if (overrides.dataDir !== undefined) r.gateway.dataDir = overrides.dataDir;
     if (overrides.port !== undefined) r.gateway.http = { ...r.gateway.http, port: overrides.port };
     if (overrides.host !== undefined) r.gateway.http = { ...r.gateway.http, host: overrides.host };
+  }
+  if (options.extraDevices?.length && raw && typeof raw === 'object') {
+    const r = raw as { devices?: unknown[] };
+    r.devices = [...(Array.isArray(r.devices) ? r.devices : []), ...options.extraDevices];
   }
   const { resolved, issues } = await resolveConfig(raw);
   if (!resolved) {

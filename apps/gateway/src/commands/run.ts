@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
+import { silentLogger } from '@patchbay/core';
 import { loadConfig } from '../load.js';
 import { runGateway, stopOnSignals } from '../run.js';
+import { startSerialSimLine } from '../serialSimLine.js';
 
 /** `patchbay run [--config FILE] [--pid FILE]`. */
 export default function register(program: Command): void {
@@ -12,13 +14,24 @@ export default function register(program: Command): void {
     .option('--data-dir <dir>', 'override gateway.dataDir (env PATCHBAY_DATA_DIR)')
     .option('--port <port>', 'override gateway.http.port (env PATCHBAY_HTTP_PORT)', (v) => Number.parseInt(v, 10))
     .option('--host <address>', 'override gateway.http.host (env PATCHBAY_HTTP_HOST)')
-    .action(async (options: { config?: string; pid?: string; dataDir?: string; port?: number; host?: string }) => {
-      const loaded = await loadConfig({ file: options.config, overrides: { dataDir: options.dataDir, port: options.port, host: options.host } });
+    .option('--serial-sim', 'also bridge the simulated device through the serial driver, over a socat pseudo-terminal pair (embedded default only)')
+    .action(async (options: { config?: string; pid?: string; dataDir?: string; port?: number; host?: string; serialSim?: boolean }) => {
+      const overrides = { dataDir: options.dataDir, port: options.port, host: options.host };
+      const line = options.serialSim ? await startSerialSimLine({ dataDir: options.dataDir ?? process.env.PATCHBAY_DATA_DIR ?? './data', logger: silentLogger }) : undefined;
+      const loaded = await loadConfig({ file: options.config, overrides, extraDevices: line ? [{ id: 'thermo-serial', driver: 'serial', options: { path: line.path } }] : [] });
       if (!loaded) {
+        await line?.stop();
         process.exitCode = 1;
         return;
       }
       const running = await runGateway(loaded.resolved, { pidFile: options.pid, source: loaded.source });
+      if (line) {
+        const stop = running.stop;
+        running.stop = async () => {
+          await stop();
+          await line.stop();
+        };
+      }
       stopOnSignals(running);
     });
 }
