@@ -165,4 +165,15 @@ describe('jeedom - downward channel (§3)', () => {
     const commands = await rig.waitCommands(1);
     expect(commands[0]?.ref).toBe('late');
   });
+
+  it('jeedom - a command without a device or channel name gets one ERROR and a failed reply, and the gateway keeps serving', async () => {
+    rig = await startRig({});
+    await sendRaw(rig.port(), JSON.stringify({ action: 'command', channel: 'relay', value: 1, id: 'no-device', apikey: APIKEY }));
+    await rig.logger.waitFor('error', /Invalid command from socket/);
+    await sendRaw(rig.port(), command({ value: true, id: 'fine' }));
+    const commands = await rig.waitCommands(1);
+    expect(commands.map((c) => c.ref)).toEqual(['fine']);
+    expect(rig.logger.find('error', /./)).toHaveLength(1);
+    expect(rig.metrics.get(REJECTED)).toBe(1);
+  });
 });
