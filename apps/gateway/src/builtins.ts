@@ -3,12 +3,33 @@
  * default. Every built-in is an ordinary package written against `@patchbay/core`'s public
  * API, exactly as a third-party one: this file only names them, and loads each on first use.
  */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AdapterDefinition, DriverDefinition } from '@patchbay/core';
 import { registerEmbeddedHost } from './defaultConfig.js';
 import { registerBuiltin } from './registry.js';
 
 let registered = false;
+
+/**
+ * The embedded default's API key for `host`: `$PATCHBAY_<HOST>_APIKEY`, else one generated on
+ * first run and kept in `<dataDir>/<host>.apikey` (0600), so a local peer can read it and it
+ * never has to appear in a log or a command line.
+ */
+function embeddedApikey(dataDir: string, host: string): string {
+  const fromEnv = process.env[`PATCHBAY_${host.toUpperCase()}_APIKEY`];
+  if (fromEnv) return fromEnv;
+  const file = join(dataDir, `${host}.apikey`);
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    const key = randomBytes(24).toString('base64url');
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    writeFileSync(file, key + '\n', { mode: 0o600 });
+    return key;
+  }
+}
 
 const load =
   <D>(importer: () => Promise<{ default: D }>) =>
@@ -20,6 +41,15 @@ export function registerBuiltins(): void {
   if (registered) return;
   registered = true;
   registerBuiltin('driver', 'serial', load<DriverDefinition>(() => import('@patchbay/driver-serial')));
+  registerBuiltin('adapter', 'jeedom', load<AdapterDefinition>(() => import('@patchbay/adapter-jeedom')));
+  // No callback unless one is given: the command socket serves, nothing is posted up.
+  registerEmbeddedHost('jeedom', (dataDir) => ({
+    socketPort: 55009,
+    socketHost: '127.0.0.1',
+    apikey: embeddedApikey(dataDir, 'jeedom'),
+    // Compose passes an empty value when no callback is wanted.
+    ...(process.env.PATCHBAY_JEEDOM_CALLBACK ? { callback: process.env.PATCHBAY_JEEDOM_CALLBACK } : {}),
+  }));
   registerBuiltin('adapter', 'comodojo', load<AdapterDefinition>(() => import('@patchbay/adapter-comodojo')));
   registerEmbeddedHost('comodojo', () => ({ socket: 'tcp://127.0.0.1:10042' }));
   registerBuiltin('adapter', 'tracim', load<AdapterDefinition>(() => import('@patchbay/adapter-tracim')));
