@@ -4,8 +4,8 @@ import type { DomogikConfig } from './config.js';
 import { SensorMap } from './mapping.js';
 import { MdpClient } from './mq/client.js';
 import { DomogikPublisher, DomogikSubscriber } from './mq/pubsub.js';
-import { MdpWorker, type WorkerTiming } from './mq/worker.js';
-import { configValue, sanitizeHostname, type JsonObject, type PluginStatus } from './protocol.js';
+import { answerBody, MdpWorker, type WorkerTiming } from './mq/worker.js';
+import { configValue, encodeJson, sanitizeHostname, type JsonObject, type PluginStatus } from './protocol.js';
 import { createRequestHandler } from './requests.js';
 
 /** Retries of `config.get`/`device.get` while Domogik's admin is not answering (§11 preamble). */
@@ -14,11 +14,15 @@ const loadBackoff = { delays: [1000, 2000, 5000, 10_000, 30_000], jitter: 0.2 };
 /** Test hooks: shorter worker timing. Not part of the config schema. */
 export interface PluginInternals {
   workerTiming?: Partial<WorkerTiming>;
+  /** On the embedded bus, register a socket worker anyway instead of the in-process service (benchmarks compare both). */
+  socketWorker?: boolean;
 }
 
 /**
  * Patchbay as the Domogik plugin `plugin-<name>.<host>`: publisher, subscriber, MDP worker
- * and MDP client on the bus (§1), optionally on a bus it runs itself.
+ * and MDP client on the bus (§1), optionally on a bus it runs itself. On its own (embedded)
+ * bus its sockets use `inproc://` and the broker answers the plugin's service by calling it
+ * directly; Domogik programs see the same wire either way.
  *
  * "Nothing lost" here: state waits in the core's outbox (coalesced per channel) until the
  * publisher is connected, past its slow-joiner delay, and the sensor mapping is loaded;
@@ -36,6 +40,7 @@ export class DomogikPlugin implements Adapter {
   private subscriber: DomogikSubscriber | undefined;
   private worker: MdpWorker | undefined;
   private client: MdpClient | undefined;
+  private detachLocal: (() => void) | undefined;
   private mapping = new SensorMap();
   private loaded = false;
   private running = false;
@@ -111,25 +116,39 @@ export class DomogikPlugin implements Adapter {
       onMessage: (category, data) => this.onPublication(category, data),
     });
     this.client = new MdpClient({ endpoint: endpoints.reqRep, timeoutFrame: config.timeoutFrame, logger: ctx.logger, badMessages: this.counters.bad });
-    this.worker = new MdpWorker({
-      endpoint: endpoints.reqRep,
-      service: this.clientId,
-      logger: ctx.logger,
-      badMessages: this.counters.bad,
-      reconnects: this.counters.reconnects,
-      timing: this.internals.workerTiming,
-      handle: createRequestHandler({
-        ctx,
-        identity: { name: config.name, host: this.host },
-        commandTimeoutMs: config.commandTimeoutMs,
-        map: () => this.mapping,
-        publishSnapshot: () => this.publishSnapshot(),
-        requestStop: () => void this.stopRequested(),
-      }),
+    const handle = createRequestHandler({
+      ctx,
+      identity: { name: config.name, host: this.host },
+      commandTimeoutMs: config.commandTimeoutMs,
+      map: () => this.mapping,
+      publishSnapshot: () => this.publishSnapshot(),
+      requestStop: () => void this.stopRequested(),
     });
+    if (this.bus && !this.internals.socketWorker) {
+      // On our own bus the broker calls the plugin directly: same wire for Domogik clients, two socket hops fewer.
+      const bad = this.counters.bad;
+      const malformed = (why: string) => {
+        bad.inc();
+        ctx.logger.warn(`domogik: dropped a malformed request to ${this.clientId}: ${why}`);
+      };
+      this.detachLocal = this.bus.broker.attachLocal(this.clientId, async (body) => {
+        const reply = await answerBody(body, { handle, logger: ctx.logger, malformed });
+        return [reply.action, encodeJson(reply.data)];
+      });
+    } else {
+      this.worker = new MdpWorker({
+        endpoint: endpoints.reqRep,
+        service: this.clientId,
+        logger: ctx.logger,
+        badMessages: this.counters.bad,
+        reconnects: this.counters.reconnects,
+        timing: this.internals.workerTiming,
+        handle,
+      });
+      this.worker.start();
+    }
     this.publisher.start();
     this.subscriber.start();
-    this.worker.start();
     // §7.2: `starting` at once (once the publisher may publish), then re-published every 15 s.
     void this.publishStatus('starting', '');
     this.statusTimer = setInterval(() => void this.publishStatus(this.status, ''), config.statusIntervalMs);
@@ -154,6 +173,8 @@ export class DomogikPlugin implements Adapter {
       await this.publishStatus('stopped', '').catch(() => undefined);
     }
     this.client?.close();
+    this.detachLocal?.();
+    this.detachLocal = undefined;
     await this.worker?.stop();
     await this.subscriber?.close();
     this.publisher?.close();

@@ -41,6 +41,27 @@ describe('domogik plugin on its embedded bus', () => {
     expect(next.action).toBe('helper.list.result');
   });
 
+  it('domogik - on its own bus the broker calls the plugin in-process: listed by mmi, malformed bodies answered once with a log line', async () => {
+    let bad = 0;
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (m: unknown) => void warnings.push(String(m)), child: () => logger };
+    const ctx = { ...fakeContext(), logger, counter: () => ({ inc: () => void bad++ }) };
+    const plugin = new DomogikPlugin(domogikConfig.parse({ bus: 'embedded', reqRepPort: 0, pubPort: 0, subPort: 0, host: 'testhost', configService: 'none' }), ctx);
+    await plugin.start();
+    cleanups.push(() => plugin.stop());
+    const peer = new PythonPeer(plugin.ports as NonNullable<DomogikPlugin['ports']>);
+    cleanups.push(() => peer.close());
+    expect((await peer.raw(['MDPC01', 'mmi.services', ''])).frames).toEqual(['MDPC01', 'mmi.services', service]);
+    const badJson = await peer.raw(['MDPC01', service, '5', 'device.new.get', '{oops'], 5);
+    expect(badJson).toMatchObject({ action: 'device.new.get.result', data: { status: false } });
+    const tooShort = await peer.raw(['MDPC01', service, '5', 'device.new.get'], 5);
+    expect(tooShort).toMatchObject({ action: 'device.new.get.result', data: { status: false } });
+    expect(bad).toBe(2);
+    expect(warnings.filter((w) => w.startsWith('domogik: dropped a malformed request'))).toHaveLength(2);
+    const ok = await peer.request({ service, action: 'device.new.get', data: {}, timeout: 5 });
+    expect(ok).toMatchObject({ action: 'device.new.result', data: { devices: [] } });
+  });
+
   it('domogik - one plugin instance starts and stops twice on the same fixed ports (embedded bus released and rebound)', async () => {
     const probe = new DomogikPlugin(domogikConfig.parse({ bus: 'embedded', reqRepPort: 0, pubPort: 0, subPort: 0, configService: 'none' }), fakeContext());
     await probe.start();

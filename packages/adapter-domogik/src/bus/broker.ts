@@ -51,6 +51,9 @@ interface ServiceEntry {
 
 const noCounter: Counter = { inc: () => undefined };
 
+/** A service answered inside the broker's process: body frames in, `[action, json]` out. */
+export type LocalService = (body: Buffer[]) => Promise<[string, string]>;
+
 /**
  * A Majordomo broker compatible with domogik-mq's `MDPBroker` (§5): one ROUTER socket, the
  * client timeout frame (stripped after the service, driving the heartbeat lock), `mmi.*`
@@ -69,6 +72,7 @@ export class Broker {
   private readonly timing: BrokerTiming;
   private readonly bad: Counter;
   private bound: string | undefined;
+  private readonly local = new Map<string, LocalService>();
   /** Requests forwarded to workers and replies forwarded to clients, for tests and metrics. */
   readonly stats = { requests: 0, replies: 0, dropped: 0 };
 
@@ -113,9 +117,22 @@ export class Broker {
     this.bound = undefined;
   }
 
+  /**
+   * Serves `service` in this process, with no socket hop: requests are answered by `handler`,
+   * concurrently (an in-process handler needs none of MDP's one-request-per-worker flow
+   * control). The gateway's own plugin does this on the embedded bus; it returns the detach.
+   */
+  attachLocal(service: string, handler: LocalService): () => void {
+    this.local.set(service, handler);
+    this.options.logger.info({ service }, `domogik broker: in-process service "${service}" attached`);
+    return () => {
+      if (this.local.get(service) === handler) this.local.delete(service);
+    };
+  }
+
   /** Names of services with at least one registered worker (what `mmi.services` lists). */
   registered(): string[] {
-    const names: string[] = [];
+    const names: string[] = [...this.local.keys()];
     for (const worker of this.workers.values()) names.push(worker.service.name);
     return names;
   }
@@ -169,6 +186,15 @@ export class Broker {
     const timeout = parseTimeoutFrame(body[0]);
     if (timeout.strip) body = body.slice(1);
     if (service.startsWith('mmi.')) return this.onMmi(envelope, service, body);
+    const local = this.local.get(service);
+    if (local) {
+      this.stats.requests++;
+      void local(body).then(([action, json]) => {
+        this.stats.replies++;
+        this.send([...envelope, EMPTY, MDPC_BUF, serviceFrame, Buffer.from(action, 'latin1'), Buffer.from(json, 'utf8')]);
+      });
+      return;
+    }
     const entry = this.services.get(service);
     if (!entry) {
       // §5.3: unknown service, dropped with a log line; the client times out.
@@ -198,7 +224,7 @@ export class Broker {
     if (service === 'mmi.service') {
       const name = body[0]?.toString('latin1') ?? '';
       const entry = this.services.get(name);
-      answer = entry && entry.workers.size > 0 ? '200' : '404';
+      answer = this.local.has(name) || (entry && entry.workers.size > 0) ? '200' : '404';
     } else if (service === 'mmi.services') {
       answer = this.registered().join(', ');
     } else {

@@ -3,7 +3,7 @@ import { portOf } from './bind.js';
 import { Broker, type BrokerTiming } from './broker.js';
 import { Forwarder } from './forwarder.js';
 
-export { Broker, type BrokerOptions, type BrokerTiming } from './broker.js';
+export { Broker, type BrokerOptions, type BrokerTiming, type LocalService } from './broker.js';
 export { Forwarder, type ForwarderOptions } from './forwarder.js';
 
 /** Options of {@link EmbeddedBus}. Port 0 picks a free port. */

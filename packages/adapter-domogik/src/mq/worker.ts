@@ -178,38 +178,53 @@ export class MdpWorker {
     }
     this.stats.requests++;
     const { envelope, rest: body } = split;
-    // §5.4, §11.17: the last two frames are action and JSON (a leaked timeout token may precede them).
-    const action = body.length >= 2 ? (body[body.length - 2] as Buffer).toString('latin1') : (body[0]?.toString('latin1') ?? '');
-    let problem: string | undefined;
-    let data: JsonObject = {};
-    if (body.length < 2) problem = `request has ${body.length} body frame(s), expected action and JSON`;
-    else {
-      try {
-        data = decodeObject(body[body.length - 1], `request ${action}`);
-      } catch (error) {
-        problem = (error as Error).message;
-      }
-    }
-    if (problem !== undefined) this.malformed(frames, problem);
     this.busy++;
-    const answer = async (): Promise<WorkerReply> => {
-      if (problem !== undefined) return { action: `${action || 'request'}.result`, data: { status: false, reason: problem } };
-      try {
-        return await this.options.handle({ action, data });
-      } catch (error) {
-        this.options.logger.error({ err: error, action }, `domogik worker: handler for ${action} failed: ${(error as Error).message}`);
-        return { action: `${action}.result`, data: { status: false, reason: `internal error: ${(error as Error).message}` } };
-      }
-    };
-    void answer().then((reply) => {
+    const answer = answerBody(body, {
+      handle: this.options.handle,
+      logger: this.options.logger,
+      malformed: (why) => this.malformed(frames, why),
+    });
+    void answer.then((reply) => {
       this.busy--;
       if (this.connection !== connection) {
         // The broker that gave us this request has been left behind; a REPLY on a new socket would be ignored (§5.6).
-        this.options.logger.warn({ action }, `domogik worker: the connection was renewed while ${action} ran; its reply is dropped`);
+        this.options.logger.warn({ action: reply.action }, `domogik worker: the connection was renewed while a request ran; its ${reply.action} is dropped`);
         return;
       }
       this.stats.replies++;
       this.send(connection, [EMPTY, MDPW, commandFrames.reply, ...envelope, EMPTY, reply.action, encodeJson(reply.data)]);
     });
+  }
+}
+
+/** The request handler and where its problems go, for {@link answerBody}. */
+export interface AnswerOptions {
+  handle(request: WorkerRequest): Promise<WorkerReply> | WorkerReply;
+  logger: Logger;
+  /** Called once for a malformed body (then answered with status false). */
+  malformed(why: string): void;
+}
+
+/**
+ * Turns a request body into exactly one reply (§5.7, §11.17, §11.18): action and JSON from
+ * the last two frames (a leaked timeout token may precede them); a malformed body or a failing
+ * handler still gets `<action>.result` with `status: false` and a reason. Never rejects.
+ */
+export async function answerBody(body: readonly Buffer[], options: AnswerOptions): Promise<WorkerReply> {
+  const action = body.length >= 2 ? (body[body.length - 2] as Buffer).toString('latin1') : (body[0]?.toString('latin1') ?? '');
+  let data: JsonObject;
+  try {
+    if (body.length < 2) throw new Error(`request has ${body.length} body frame(s), expected action and JSON`);
+    data = decodeObject(body[body.length - 1], `request ${action}`);
+  } catch (error) {
+    const problem = (error as Error).message;
+    options.malformed(problem);
+    return { action: `${action || 'request'}.result`, data: { status: false, reason: problem } };
+  }
+  try {
+    return await options.handle({ action, data });
+  } catch (error) {
+    options.logger.error({ err: error, action }, `domogik: handler for ${action} failed: ${(error as Error).message}`);
+    return { action: `${action}.result`, data: { status: false, reason: `internal error: ${(error as Error).message}` } };
   }
 }
