@@ -1,20 +1,8 @@
 import { type BackoffPolicy } from './backoff.js';
 import { assertInstance, type Adapter, type AdapterDefinition, type Driver, type DriverDefinition, type HostContext, type HttpMount, type SubmitOptions } from './definitions.js';
+import { askDriver, buildCommand, failedReply, replyTo } from './commands.js';
 import { describeError, ErrorCodes, PatchbayError, type ErrorCode } from './errors.js';
-import {
-  CommandInputSchema,
-  newEventId,
-  type CommandEvent,
-  type CommandInput,
-  type EndpointStatus,
-  type JsonValue,
-  type Meta,
-  type OutboundEvent,
-  type ReplyEvent,
-  type ReplyInit,
-  type StateEvent,
-  type StatusEvent,
-} from './events.js';
+import { newEventId, type CommandEvent, type CommandInput, type EndpointStatus, type JsonValue, type Meta, type OutboundEvent, type ReplyEvent, type StateEvent, type StatusEvent } from './events.js';
 import type { DeviceInfo, EndpointHealth, GatewayHealth, StateSnapshot } from './health.js';
 import type { Journal } from './journal.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -267,7 +255,7 @@ class GatewayRuntime implements Gateway {
     for (const host of this.hosts.values()) if (!recovery.cursors.has(host.id)) journal.ack(host.id, recovery.lastSeq);
     for (const command of recovery.openCommands) {
       const host = this.hosts.get(command.origin);
-      if (host) this.route(this.failedReply(command, ErrorCodes.GATEWAY_RESTARTED, 'the gateway restarted before the device answered; the command may or may not have been carried out'), [host]);
+      if (host) this.route(failedReply(command, ErrorCodes.GATEWAY_RESTARTED, 'the gateway restarted before the device answered; the command may or may not have been carried out'), [host]);
     }
     this.logger.info(
       { lastSeq: recovery.lastSeq, replayed, openCommands: recovery.openCommands.length, states: recovery.states.length },
@@ -371,22 +359,7 @@ class GatewayRuntime implements Gateway {
   }
 
   private async runCommand(host: HostRuntime, input: CommandInput, options: SubmitOptions): Promise<ReplyEvent> {
-    const now = Date.now();
-    const parsed = CommandInputSchema.safeParse(input);
-    const raw = (typeof input === 'object' && input !== null ? input : {}) as Partial<CommandInput>;
-    const command: CommandEvent = {
-      kind: 'command',
-      id: newEventId(now),
-      time: now,
-      origin: host.id,
-      device: parsed.success ? parsed.data.device : typeof raw.device === 'string' && raw.device ? raw.device : '?',
-      channel: parsed.success ? parsed.data.channel : undefined,
-      action: parsed.success ? parsed.data.action : undefined,
-      value: parsed.success ? parsed.data.value : undefined,
-      args: parsed.success ? parsed.data.args : undefined,
-      ref: typeof raw.ref === 'string' ? raw.ref : undefined,
-      meta: raw.meta,
-    };
+    const { command, invalid } = buildCommand(input, host.id);
     const finish = (reply: ReplyEvent): ReplyEvent => {
       if (!reply.ok) {
         const device = this.devices.get(command.device);
@@ -395,49 +368,13 @@ class GatewayRuntime implements Gateway {
       if (options.deliverReply) this.route(reply, [host]);
       return reply;
     };
-    if (!parsed.success) {
-      return finish(this.failedReply(command, ErrorCodes.COMMAND_INVALID, `invalid command: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'command'}: ${i.message}`).join('; ')}`));
-    }
+    if (invalid !== undefined) return finish(failedReply(command, ErrorCodes.COMMAND_INVALID, invalid));
     const device = this.devices.get(command.device);
     const refusal = this.refusal(host, device, command, options);
-    if (refusal) return finish(this.failedReply(command, refusal.code, refusal.message));
-    const driver = (device as DeviceRuntime).driver as Driver;
+    if (refusal) return finish(failedReply(command, refusal.code, refusal.message));
     if (options.deliverReply && this.journal) this.journal.command(command);
-    const timeoutMs = options.timeoutMs ?? this.commandTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    let answer: ReplyInit;
-    try {
-      answer = await Promise.race([
-        Promise.resolve(driver.send(command)),
-        new Promise<ReplyInit>((resolve) => {
-          timer = setTimeout(
-            () => resolve({ ok: false, code: ErrorCodes.COMMAND_TIMEOUT, error: `device ${command.device} did not answer ${describeCommand(command)} within ${timeoutMs} ms` }),
-            timeoutMs,
-          );
-        }),
-      ]);
-    } catch (error) {
-      answer = { ok: false, code: ErrorCodes.COMMAND_FAILED, error: `device ${command.device} failed ${describeCommand(command)}: ${describeError(error)}` };
-    } finally {
-      clearTimeout(timer);
-    }
-    const at = Date.now();
-    const reply: ReplyEvent = {
-      kind: 'reply',
-      id: newEventId(at),
-      time: at,
-      origin: command.device,
-      commandId: command.id,
-      device: command.device,
-      to: host.id,
-      ok: answer.ok === true,
-      value: answer.ok ? answer.value : undefined,
-      error: answer.ok ? undefined : String(answer.error ?? 'failed'),
-      code: answer.ok ? undefined : answer.code,
-      ref: command.ref,
-      meta: command.meta,
-    };
-    return finish(reply);
+    const answer = await askDriver((device as DeviceRuntime).driver as Driver, command, options.timeoutMs ?? this.commandTimeoutMs);
+    return finish(replyTo(command, answer));
   }
 
   private refusal(host: HostRuntime, device: DeviceRuntime | undefined, command: CommandEvent, options: SubmitOptions): { code: ErrorCode; message: string } | undefined {
@@ -455,25 +392,6 @@ class GatewayRuntime implements Gateway {
       return { code: ErrorCodes.DEVICE_UNAVAILABLE, message: `device "${device.id}" is not running (${status}${reason ? `: ${reason}` : ''})` };
     }
     return undefined;
-  }
-
-  private failedReply(command: CommandEvent, code: ErrorCode, message: string): ReplyEvent {
-    const now = Date.now();
-    return {
-      kind: 'reply',
-      id: newEventId(now),
-      time: now,
-      origin: command.device,
-      commandId: command.id,
-      device: command.device,
-      to: command.origin,
-      ok: false,
-      value: undefined,
-      error: message,
-      code,
-      ref: command.ref,
-      meta: command.meta,
-    };
   }
 
   private deviceInfo(device: DeviceRuntime): DeviceInfo {
@@ -524,8 +442,4 @@ class GatewayRuntime implements Gateway {
   snapshot(): StateSnapshot {
     return this.store.snapshot();
   }
-}
-
-function describeCommand(command: CommandEvent): string {
-  return command.channel !== undefined ? `command ${command.id} (${command.channel}=${JSON.stringify(command.value)})` : `command ${command.id} (action ${command.action})`;
 }

@@ -1,0 +1,80 @@
+import type { Driver } from './definitions.js';
+import { describeError, ErrorCodes, type ErrorCode } from './errors.js';
+import { CommandInputSchema, newEventId, type CommandEvent, type CommandInput, type ReplyEvent, type ReplyInit } from './events.js';
+
+/**
+ * Turns what a host submitted into a command event, stamped with id, time and origin. Input
+ * that does not validate still yields a command (so its failed reply can name it) and the
+ * reason it is invalid.
+ */
+export function buildCommand(input: CommandInput, origin: string): { command: CommandEvent; invalid?: string } {
+  const now = Date.now();
+  const parsed = CommandInputSchema.safeParse(input);
+  const raw = (typeof input === 'object' && input !== null ? input : {}) as Partial<CommandInput>;
+  const data = parsed.success ? parsed.data : undefined;
+  const command: CommandEvent = {
+    kind: 'command',
+    id: newEventId(now),
+    time: now,
+    origin,
+    device: data ? data.device : typeof raw.device === 'string' && raw.device ? raw.device : '?',
+    channel: data?.channel,
+    action: data?.action,
+    value: data?.value,
+    args: data?.args,
+    ref: typeof raw.ref === 'string' ? raw.ref : undefined,
+    meta: raw.meta,
+  };
+  if (parsed.success) return { command };
+  return { command, invalid: `invalid command: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'command'}: ${i.message}`).join('; ')}` };
+}
+
+/** Asks the driver, turning a throw into a failed answer and silence into a timeout. */
+export async function askDriver(driver: Driver, command: CommandEvent, timeoutMs: number): Promise<ReplyInit> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      Promise.resolve(driver.send(command)),
+      new Promise<ReplyInit>((resolve) => {
+        timer = setTimeout(
+          () => resolve({ ok: false, code: ErrorCodes.COMMAND_TIMEOUT, error: `device ${command.device} did not answer ${describeCommand(command)} within ${timeoutMs} ms` }),
+          timeoutMs,
+        );
+      }),
+    ]);
+  } catch (error) {
+    return { ok: false, code: ErrorCodes.COMMAND_FAILED, error: `device ${command.device} failed ${describeCommand(command)}: ${describeError(error)}` };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The reply event for a command, from the driver's answer; it goes to the command's origin only. */
+export function replyTo(command: CommandEvent, answer: ReplyInit): ReplyEvent {
+  const now = Date.now();
+  return {
+    kind: 'reply',
+    id: newEventId(now),
+    time: now,
+    origin: command.device,
+    commandId: command.id,
+    device: command.device,
+    to: command.origin,
+    ok: answer.ok === true,
+    value: answer.ok ? answer.value : undefined,
+    error: answer.ok ? undefined : String(answer.error ?? 'failed'),
+    code: answer.ok ? undefined : answer.code,
+    ref: command.ref,
+    meta: command.meta,
+  };
+}
+
+/** A failed reply with a core error code. */
+export function failedReply(command: CommandEvent, code: ErrorCode, message: string): ReplyEvent {
+  return replyTo(command, { ok: false, code, error: message });
+}
+
+/** `command <id> (relay=true)`, for messages. */
+export function describeCommand(command: CommandEvent): string {
+  return command.channel !== undefined ? `command ${command.id} (${command.channel}=${JSON.stringify(command.value)})` : `command ${command.id} (action ${command.action})`;
+}
