@@ -50,6 +50,14 @@ export function registerBuiltins(): void {
     // Compose passes an empty value when no callback is wanted.
     ...(process.env.PATCHBAY_JEEDOM_CALLBACK ? { callback: process.env.PATCHBAY_JEEDOM_CALLBACK } : {}),
   }));
+  registerBuiltin('adapter', 'domogik', load<AdapterDefinition>(() => import('@patchbay/adapter-domogik')));
+  // Its own embedded bus, and sensor ids of its own: no Domogik needs to be present.
+  registerEmbeddedHost('domogik', () => ({
+    bus: 'embedded',
+    configService: 'none',
+    sensors: { 'thermo1.temperature': 1, 'thermo1.humidity': 2, 'thermo1.relay': 3, 'thermo-serial.temperature': 11, 'thermo-serial.humidity': 12, 'thermo-serial.relay': 13 },
+    commands: { 'thermo1.relay': 4, 'thermo-serial.relay': 14 },
+  }));
   registerBuiltin('adapter', 'comodojo', load<AdapterDefinition>(() => import('@patchbay/adapter-comodojo')));
   registerEmbeddedHost('comodojo', () => ({ socket: 'tcp://127.0.0.1:10042' }));
   registerBuiltin('adapter', 'tracim', load<AdapterDefinition>(() => import('@patchbay/adapter-tracim')));

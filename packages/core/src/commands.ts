@@ -33,8 +33,11 @@ export function buildCommand(input: CommandInput, origin: string): { command: Co
 export async function askDriver(driver: Driver, command: CommandEvent, timeoutMs: number): Promise<ReplyInit> {
   let timer: NodeJS.Timeout | undefined;
   try {
+    const answer = driver.send(command);
+    // A driver that answers at once (the simulator, a cached value) needs no timer.
+    if (!isPromiseLike(answer)) return answer;
     return await Promise.race([
-      Promise.resolve(driver.send(command)),
+      answer,
       new Promise<ReplyInit>((resolve) => {
         timer = setTimeout(
           () => resolve({ ok: false, code: ErrorCodes.COMMAND_TIMEOUT, error: `device ${command.device} did not answer ${describeCommand(command)} within ${timeoutMs} ms` }),
@@ -77,4 +80,8 @@ export function failedReply(command: CommandEvent, code: ErrorCode, message: str
 /** `command <id> (relay=true)`, for messages. */
 export function describeCommand(command: CommandEvent): string {
   return command.channel !== undefined ? `command ${command.id} (${command.channel}=${JSON.stringify(command.value)})` : `command ${command.id} (action ${command.action})`;
+}
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
