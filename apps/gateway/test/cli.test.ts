@@ -77,12 +77,47 @@ describe('patchbay cli', () => {
   it('config - prints the resolved config with defaults and secrets redacted', async () => {
     const dir = workDir();
     const file = join(dir, 'c.yaml');
-    writeFileSync(file, stringify({ devices: [{ id: 'thermo1', driver: 'sim' }], hosts: [{ id: 'ex', adapter: 'patchbay-adapter-example', options: { file: join(dir, 'x') } }], extra: undefined }));
+    const secret = 'sup3r-s3cret-apikey-value';
+    writeFileSync(
+      file,
+      stringify({
+        devices: [{ id: 'thermo1', driver: 'sim' }],
+        hosts: [
+          { id: 'ex', adapter: 'patchbay-adapter-example', options: { file: join(dir, 'x') } },
+          { id: 'jeedom', adapter: 'jeedom', options: { socketPort: 0, apikey: secret } },
+        ],
+      }),
+    );
     const proc = start(['config', '--config', file, '--format', 'json']);
     expect(await proc.exited).toBe(0);
-    const printed = JSON.parse(proc.lines.map((l) => l.msg).join('\n')) as { gateway: { http: { port: number } }; devices: { options: { interval: number } }[] };
+    const text = proc.lines.map((l) => l.msg).join('\n');
+    expect(text).not.toContain(secret);
+    const printed = JSON.parse(text) as { gateway: { http: { port: number } }; devices: { options: { interval: number } }[]; hosts: { options: { apikey: string } }[] };
     expect(printed.gateway.http.port).toBe(8080);
     expect(printed.devices[0]?.options.interval).toBe(1000);
+    expect(printed.hosts[1]?.options.apikey).toBe('[redacted]');
+  });
+
+  it('run - never logs a secret, even at debug level where the resolved config is logged', async () => {
+    const dir = workDir();
+    const file = join(dir, 'c.yaml');
+    const secret = 'an0ther-s3cret-apikey-value';
+    writeFileSync(
+      file,
+      stringify({
+        gateway: { dataDir: join(dir, 'data'), http: { port: 0 } },
+        log: { level: 'debug', format: 'json' },
+        devices: [{ id: 'thermo1', driver: 'sim' }],
+        hosts: [{ id: 'jeedom', adapter: 'jeedom', options: { socketPort: 0, apikey: secret } }],
+      }),
+    );
+    const proc = start(['run', '--config', file]);
+    await proc.waitStarted();
+    await proc.waitForLog((l) => l.msg === 'resolved config', { what: 'the debug line with the resolved config' });
+    expect(await proc.stop()).toBe(0);
+    const everything = JSON.stringify(proc.lines) + proc.stderr();
+    expect(everything).not.toContain(secret);
+    expect(everything).toContain('[redacted]');
   });
 
   it('run - loads a third-party adapter by package name, bridges the sim device into every host, serves /healthz and /metrics', async () => {
