@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { spawnPatchbay, tempDir, type PatchbayProcess } from '@patchbay/testing';
 import { stringify } from 'yaml';
-import { ComodojoPeer, domogikIds, DomogikPeer, JeedomPeer, TracimPeer, waitForPort, WsPeer, type HostPeer, type HostStats } from './peers.js';
+import { ComodojoPeer, domogikIds, DomogikPeer, JeedomPeer, TracimPeer, waitForPort, WsPeer, type HostPeer } from './peers.js';
 
 export type { HostStats } from './peers.js';
 
