@@ -22,6 +22,8 @@ export interface CommandRecord {
   rttMs?: number;
   /** The command could not even be handed over (connection refused): the host knows at once. */
   refused?: boolean;
+  /** The client itself went away before the reply (ws: replies go to the asking connection only). */
+  abandoned?: boolean;
 }
 
 /** What one host saw during a run. */
@@ -429,6 +431,7 @@ export class WsPeer implements HostPeer {
   async stop(): Promise<void> {
     const socket = this.socket;
     this.socket = undefined;
+    for (const record of this.stats.commands.values()) if (record.replies === 0) record.abandoned = true;
     if (!socket || socket.readyState === WebSocket.CLOSED) return;
     await new Promise<void>((resolve) => {
       socket.once('close', () => resolve());

@@ -199,6 +199,8 @@ export interface HostFigures {
   commands: number;
   /** Commands with no reply (outside a kill window). */
   unanswered: number;
+  /** Commands whose client disconnected before the reply (ws). */
+  abandoned: number;
   /** Commands in a kill -9 window with no reply. */
   lostInKill: number;
   /** Commands with more than one reply. */
@@ -248,7 +250,8 @@ export function figures(scenario: Scenario): HostFigures[] {
       delivered: stats.delivered,
       duplicates: stats.duplicates,
       commands: records.length,
-      unanswered: records.filter((r) => r.replies === 0 && !r.refused && !inKill(r.sentAt)).length,
+      unanswered: records.filter((r) => r.replies === 0 && !r.refused && !r.abandoned && !inKill(r.sentAt)).length,
+      abandoned: records.filter((r) => r.replies === 0 && r.abandoned && !inKill(r.sentAt)).length,
       lostInKill: records.filter((r) => r.replies === 0 && !r.refused && inKill(r.sentAt)).length,
       multiReplies: records.filter((r) => r.replies > 1).length,
       failed: records.filter((r) => r.replies > 0 && r.ok === false).length,
