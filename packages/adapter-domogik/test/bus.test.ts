@@ -146,6 +146,8 @@ describe('embedded bus', () => {
       client.request({ service: 'admin', action: 'device.get', data: {}, timeout: 5 }),
     ]);
     expect(replies.map((r) => r.event)).toEqual(['reply', 'reply', 'reply']);
+    // The worker peer reports each request on its own stdout, which may trail the replies: await the third.
+    await admin.waitFor(() => admin.events.filter((e) => e.event === 'request').length >= 3, { what: "the worker's third request" });
     expect(admin.events.filter((e) => e.event === 'request')).toHaveLength(3);
   });
 
