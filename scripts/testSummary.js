@@ -12,8 +12,8 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const rows = [];
-for (const dir of dirs) {
-  const file = join(root, dir, '.vitest-results.json');
+const files = dirs.flatMap((dir) => ['.vitest-results.json', '.vitest-faults-results.json'].map((name) => ({ dir: name.includes('faults') ? `${dir} (faults)` : dir, file: join(root, dir, name) })));
+for (const { dir, file } of files) {
   if (!existsSync(file)) continue;
   const r = JSON.parse(readFileSync(file, 'utf8'));
   passed += r.numPassedTests;

@@ -19,6 +19,9 @@ describe('gateway under faults', () => {
 
   it('faults - every host out in turn, the line cut, kill -9: latest state everywhere, one reply per command, nothing accepted lost', async () => {
     const started = Date.now();
+    // A timeline of what was done when, printed with any unanswered command to show where it fell.
+    const timeline: string[] = [];
+    const mark = (what: string) => timeline.push(`${((Date.now() - started) / 1000).toFixed(2)}s ${what}`);
     await scenario.start();
     const sampler = setInterval(() => scenario.sampleUsage(), 1000);
     scenario.startCommands();
@@ -34,25 +37,31 @@ describe('gateway under faults', () => {
     ];
     for (const [name, stop, start] of outages) {
       scenario.down.add(name);
+      mark(`${name} down`);
       await stop();
       await pause(hostOutageMs);
       await start();
+      mark(`${name} back`);
       scenario.down.delete(name);
       await pause(settleMs);
     }
 
     // The serial line is cut: socat killed, restarted on the same link paths.
+    mark('serial cut');
     await scenario.stopSocat();
     await pause(serialCutMs);
     scenario.startSocat();
+    mark('serial back');
     await pause(settleMs);
 
     // kill -9 and restart with the same config and data dir; the clients that lost their
     // connection come back as their platforms do (Tracim's SDK registers again, ws reconnects).
     scenario.down.add('ws');
+    mark('kill -9');
     await scenario.killGateway();
     await scenario.startGateway();
     scenario.markRestarted();
+    mark('gateway restarted');
     scenario.tracim.register();
     scenario.ws.resetIds();
     await scenario.ws.start();
@@ -81,6 +90,10 @@ describe('gateway under faults', () => {
     console.table(table);
     console.log('final', final, Object.fromEntries(stateHosts.map((h) => [h.stats.name, h.stats.last])));
 
+    for (const h of scenario.hosts) {
+      const unanswered = [...h.stats.commands.entries()].filter(([, r]) => r.replies === 0 && !r.refused && !r.abandoned && !scenario.killWindows.some(([a, b]) => r.sentAt >= a && r.sentAt <= b));
+      if (unanswered.length > 0) console.log(`${h.stats.name} unanswered:`, unanswered.map(([id, r]) => `${id} sent at ${((r.sentAt - started) / 1000).toFixed(2)}s`), '\ntimeline:', timeline);
+    }
     for (const h of stateHosts) expect({ host: h.stats.name, last: h.stats.last }).toEqual({ host: h.stats.name, last: expect.objectContaining(final) });
     for (const row of table) {
       expect({ host: row.host, unanswered: row.unanswered, multiReplies: row.multiReplies, duplicates: row.duplicates }).toEqual({ host: row.host, unanswered: 0, multiReplies: 0, duplicates: 0 });

@@ -3,14 +3,18 @@
  * journal off and on, next to the raw baseline of the same shape measured in the same run:
  * a loop that builds the same event object and calls 4 handler functions.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { median, nowMs, report, type Figure } from '@patchbay/bench-kit';
 import { createGateway, defineAdapter, defineDriver, type DriverContext, type OutboundEvent } from '@patchbay/core';
 import { FileJournal, type FsyncPolicy } from '@patchbay/journal';
 import { z } from 'zod';
 
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const EVENTS = 1_000_000;
 const HOSTS = 4;
 const RUNS = 5;
@@ -83,6 +87,44 @@ async function throughCore(journal: { fsync: FsyncPolicy } | undefined): Promise
   return EVENTS / (elapsed / 1000);
 }
 
+/**
+ * Start-up: spawn the embedded default (built CLI when present, sources otherwise) and time
+ * until /healthz answers 200 with every endpoint alive. The target is 2 s.
+ */
+async function startup(): Promise<{ ms: number; idleRssMb: number }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-start-'));
+  const built = join(repoRoot, 'apps/gateway/dist/cli.js');
+  // The same node flags as `npm start` and the Docker image.
+  const args = existsSync(built) ? ['--max-semi-space-size=2', built] : ['--conditions=@patchbay/source', '--import', 'tsx', join(repoRoot, 'apps/gateway/src/cli.ts')];
+  const start = nowMs();
+  const child = spawn(process.execPath, [...args, 'run', '--port', '0', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`gateway exited (${code}) before it started`)));
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const match = /"http":"(http:[^"]+)"/.exec(line);
+        if (match && line.includes(' started')) resolve(match[1] as string);
+      });
+    });
+    for (;;) {
+      const response = await fetch(`${url}/healthz`);
+      if (response.status === 200) break;
+      // Not every endpoint alive yet: ask again on the next turn (start-up only, bounded by the spawn).
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const ms = nowMs() - start;
+    // Idle: every adapter up, the simulated device reporting once a second.
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+    const idleRssMb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
+    return { ms, idleRssMb };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 const base: number[] = [];
 const off: number[] = [];
 const on: number[] = [];
@@ -117,5 +159,13 @@ const figures: Figure[] = [
     note: 'power-loss safe; bounded by the disk fdatasync latency',
   },
 ];
+const startups = [await startup(), await startup(), await startup()];
+const how = existsSync(join(repoRoot, 'apps/gateway/dist/cli.js')) ? 'built CLI' : 'from sources through tsx (npm run build for the production figure)';
+const startMs = median(startups.map((s) => s.ms));
+const idleRss = median(startups.map((s) => s.idleRssMb));
+figures.push(
+  { metric: 'start-up to /healthz 200 (embedded default, every adapter)', value: startMs, unit: 'ms', target: '<= 2000 ms', pass: startMs <= 2000, note: how },
+  { metric: 'idle RSS, every adapter running', value: idleRss, unit: 'MB', target: '<= 80 MB', pass: idleRss <= 80, note: how },
+);
 report('core', figures, { ratio: median(off) / b, label: 'core (journal off) vs raw 4-handler loop' });
 if (sink === 42) console.log('');
