@@ -54,7 +54,8 @@ export function newStats(name: string): HostStats {
 }
 
 /** Records one state value. */
-function onState(stats: HostStats, channel: string, value: unknown, at: number, gatewayTime?: number): void {
+function onState(stats: HostStats, state: { channel: string; value: unknown; at: number; gatewayTime?: number }): void {
+  const { channel, value, at, gatewayTime } = state;
   stats.delivered++;
   stats.last[channel] = value;
   if (channel === 'temperature') stats.samples.push([channel, value, at, gatewayTime]);
@@ -162,7 +163,7 @@ export class JeedomPeer implements HostPeer {
       if (record.method !== 'POST' || !record.decoded) continue;
       const at = record.time * 1000;
       for (const channels of Object.values(record.decoded.devices ?? {})) {
-        for (const [channel, value] of Object.entries(channels as Record<string, unknown>)) onState(this.stats, channel, value, at);
+        for (const [channel, value] of Object.entries(channels as Record<string, unknown>)) onState(this.stats, { channel, value, at });
       }
       for (const [id, reply] of Object.entries(record.decoded.replies ?? {})) onReply(this.stats, id, reply as { ok: boolean; error?: string }, at);
     }
@@ -236,7 +237,7 @@ export class TracimPeer implements HostPeer {
       if (tlm.event_type !== 'device.modified.state') return;
       if (this.seen.has(tlm.event_id)) this.stats.duplicates++;
       this.seen.add(tlm.event_id);
-      onState(this.stats, tlm.fields.channel, tlm.fields.value, at);
+      onState(this.stats, { channel: tlm.fields.channel, value: tlm.fields.value, at });
     }
   }
 }
@@ -261,7 +262,7 @@ export class DomogikPeer implements HostPeer {
       if (line.event === 'pub' && line.category === 'client.sensor') {
         for (const [key, value] of Object.entries(line.data as Record<string, unknown>)) {
           const channel = domogikChannels[key];
-          if (channel) onState(this.stats, channel, channel === 'relay' ? value === 1 || value === '1' : value, at);
+          if (channel) onState(this.stats, { channel, value: channel === 'relay' ? value === 1 || value === '1' : value, at });
         }
       }
       if (line.event === 'reply') {
@@ -414,7 +415,7 @@ export class WsPeer implements HostPeer {
         const id = String(msg.id);
         if (this.seen.has(id)) this.stats.duplicates++;
         this.seen.add(id);
-        onState(this.stats, String(msg.channel), msg.value, at, Number(msg.time));
+        onState(this.stats, { channel: String(msg.channel), value: msg.value, at, gatewayTime: Number(msg.time) });
       } else if (msg.type === 'snapshot') {
         for (const device of msg.devices as { channels: { channel: string; value: unknown }[] }[]) for (const c of device.channels) this.stats.last[c.channel] = c.value;
       } else if (msg.type === 'reply') {
