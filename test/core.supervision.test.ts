@@ -1,36 +1,11 @@
-import { createGateway, type Logger } from '@patchbay/core';
-import { FakeDriver, FakeHost, Signal } from '@patchbay/testing';
+import { createGateway } from '@patchbay/core';
+import { captureLogger, FakeDriver, FakeHost } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const f of cleanups.splice(0).reverse()) await f();
 });
-
-/** A logger that keeps every line, so tests can await and inspect them. */
-function recordingLogger() {
-  const lines: { level: string; msg: string; bindings: Record<string, unknown> }[] = [];
-  const changed = new Signal();
-  const make = (bindings: Record<string, unknown>): Logger => {
-    const at =
-      (level: string) =>
-      (a: unknown, b?: unknown): void => {
-        lines.push({ level, msg: String(typeof a === 'string' ? a : b), bindings });
-        changed.notify();
-      };
-    return {
-      trace: at('trace'),
-      debug: at('debug'),
-      info: at('info'),
-      warn: at('warn'),
-      error: at('error'),
-      fatal: at('fatal'),
-      child: (more) => make({ ...bindings, ...more }),
-      isLevelEnabled: () => true,
-    };
-  };
-  return { logger: make({}), lines, changed };
-}
 
 const fastRestart = { backoff: { delays: [10, 20, 40], jitter: 0 }, maxRestarts: 3, windowMs: 60_000 };
 
@@ -40,7 +15,7 @@ describe('core supervision', () => {
     flaky.failStarts = 2;
     const steady = new FakeDriver();
     const host = new FakeHost();
-    const log = recordingLogger();
+    const log = captureLogger();
     const gateway = createGateway({
       devices: [
         { id: 'flaky', definition: flaky.definition },
@@ -59,7 +34,7 @@ describe('core supervision', () => {
     expect(flaky.starts).toBe(3);
     const health = gateway.health();
     expect(health.devices.find((d) => d.id === 'flaky')).toMatchObject({ status: 'alive', restarts: 2 });
-    expect(log.lines.filter((l) => l.level === 'warn' && l.msg.includes('device flaky') && l.msg.includes('restarting in'))).toHaveLength(2);
+    expect(log.lines.filter((l) => l.level === 'warn' && l.message.includes('device flaky') && l.message.includes('restarting in'))).toHaveLength(2);
     // The hosts heard about it as status events.
     expect(host.delivered.some((e) => e.kind === 'status' && e.endpoint === 'flaky' && e.status === 'unknown')).toBe(true);
   });
@@ -67,7 +42,7 @@ describe('core supervision', () => {
   it('supervision - a driver that fails mid-run is restarted; one log line per status transition', async () => {
     const driver = new FakeDriver();
     const host = new FakeHost();
-    const log = recordingLogger();
+    const log = captureLogger();
     const gateway = createGateway({ devices: [{ id: 'dev', definition: driver.definition }], hosts: [{ id: 'host', definition: host.definition }], logger: log.logger, restart: fastRestart });
     cleanups.push(() => gateway.stop());
     await gateway.start();
@@ -76,7 +51,7 @@ describe('core supervision', () => {
     await driver.waitRunning(2);
     driver.emit('t', 2);
     await host.waitFor((e) => e.kind === 'state' && e.value === 2);
-    const transitions = log.lines.filter((l) => l.bindings.device === 'dev' && / is \w+/.test(l.msg)).map((l) => / is (\w+)/.exec(l.msg)?.[1]);
+    const transitions = log.lines.filter((l) => l.fields.device === 'dev' && / is \w+/.test(l.message)).map((l) => / is (\w+)/.exec(l.message)?.[1]);
     expect(transitions).toEqual(['starting', 'alive', 'unknown', 'starting', 'alive']);
     expect(gateway.health().devices[0]?.restarts).toBe(1);
   });
@@ -85,7 +60,7 @@ describe('core supervision', () => {
     const driver = new FakeDriver();
     driver.failStarts = 100;
     const host = new FakeHost();
-    const log = recordingLogger();
+    const log = captureLogger();
     const gateway = createGateway({ devices: [{ id: 'dev', definition: driver.definition }], hosts: [{ id: 'host', definition: host.definition }], logger: log.logger, restart: fastRestart });
     cleanups.push(() => gateway.stop());
     await gateway.start();
@@ -95,7 +70,7 @@ describe('core supervision', () => {
     expect(health.status).toBe('degraded');
     expect(health.devices[0]).toMatchObject({ status: 'dead' });
     expect(health.devices[0]?.reason).toContain('not restarting it');
-    expect(log.lines.filter((l) => l.level === 'error' && l.msg.includes('not restarting'))).toHaveLength(1);
+    expect(log.lines.filter((l) => l.level === 'error' && l.message.includes('not restarting'))).toHaveLength(1);
     // A command to a dead device gets a failed reply at once.
     await expect(host.submit({ device: 'dev', channel: 'relay', value: true })).resolves.toMatchObject({ ok: false, code: 'PB204_DEVICE_UNAVAILABLE' });
   });

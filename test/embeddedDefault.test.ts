@@ -15,10 +15,12 @@ interface Health {
 
 /** Resolves with the first WebSocket message that matches. */
 function nextMessage(socket: WebSocket, predicate: (m: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>> {
+  let last: unknown;
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 15_000);
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}; last message: ${JSON.stringify(last)}`)), 15_000);
     const onMessage = (data: WebSocket.RawData) => {
       const message = JSON.parse(String(data)) as Record<string, unknown>;
+      last = message;
       if (predicate(message)) {
         clearTimeout(timer);
         socket.off('message', onMessage);

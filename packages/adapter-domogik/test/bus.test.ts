@@ -1,7 +1,7 @@
 import { Dealer, Publisher, Request, Subscriber } from 'zeromq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddedBus } from '../src/bus/index.js';
-import { captureLogger } from './logCapture.js';
+import { captureLogger } from '@patchbay/testing';
 import { PythonPeer } from './pythonPeer.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];

@@ -2,7 +2,7 @@ import { createGateway, type Gateway } from '@patchbay/core';
 import simDriver from '@patchbay/driver-sim';
 import domogikAdapter from '../src/index.js';
 import { EmbeddedBus, type BusPorts } from '../src/bus/index.js';
-import { captureLogger } from './logCapture.js';
+import { captureLogger } from '@patchbay/testing';
 import { PythonPeer } from './pythonPeer.js';
 
 /** The Domogik device admin's `device.get` returns for the simulated device (§7.4). */

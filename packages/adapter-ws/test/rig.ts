@@ -1,5 +1,5 @@
-import { createGateway, type Gateway, type HostContext, type Logger, type MetricsSink } from '@patchbay/core';
-import { FakeDriver, FakeHost, Signal } from '@patchbay/testing';
+import { createGateway, type Gateway, type HostContext } from '@patchbay/core';
+import { captureLogger, FakeDriver, FakeHost, Signal, type CapturedLogger } from '@patchbay/testing';
 import { WebSocket, type ClientOptions } from 'ws';
 import wsAdapter, { type WsAdapter } from '../src/index.js';
 import { startTestHttp, type TestHttp } from './httpMount.js';
@@ -60,30 +60,8 @@ export class TestClient {
   }
 }
 
-/** What the adapter logged (level and message) and counted (by counter name). */
-export interface Recorded {
-  lines: { level: string; message: string }[];
-  counters: Map<string, number>;
-}
-
-function recordingLogger(lines: Recorded['lines']): Logger {
-  const at =
-    (level: string) =>
-    (first: unknown, second?: unknown): void => {
-      lines.push({ level, message: typeof first === 'string' ? first : String(second ?? '') });
-    };
-  const logger: Logger = {
-    trace: at('trace'),
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    fatal: at('fatal'),
-    child: () => logger,
-    isLevelEnabled: () => true,
-  };
-  return logger;
-}
+/** What the adapter logged and counted (by counter name): the shared recording logger. */
+export type Recorded = CapturedLogger;
 
 /** A gateway with one fake device `dev1`, the ws adapter as host `ws` and a fake host `other`. */
 export interface Rig {
@@ -114,13 +92,10 @@ export async function startRig(options: Record<string, unknown> = {}): Promise<R
       return adapter;
     },
   };
-  const recorded: Recorded = { lines: [], counters: new Map() };
-  const metrics: MetricsSink = {
-    counter: (name) => ({ inc: (amount = 1) => recorded.counters.set(name, (recorded.counters.get(name) ?? 0) + amount) }),
-  };
+  const recorded = captureLogger();
   const gateway = createGateway({
-    logger: recordingLogger(recorded.lines),
-    metrics,
+    logger: recorded.logger,
+    metrics: recorded.metrics,
     devices: [{ id: 'dev1', definition: driver.definition }],
     hosts: [
       { id: 'ws', definition: spied, options },

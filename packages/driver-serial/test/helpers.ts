@@ -1,4 +1,4 @@
-import type { Counter, Logger, MetricsSink } from '@patchbay/core';
+import type { Counter, MetricsSink } from '@patchbay/core';
 
 /** A MetricsSink that keeps counts in memory, read back by name and endpoint. */
 export class MemoryMetrics implements MetricsSink {
@@ -15,34 +15,8 @@ export class MemoryMetrics implements MetricsSink {
   }
 }
 
-/** One captured log call. */
-export interface LogLine {
-  level: string;
-  message: string;
-  fields: Record<string, unknown>;
-}
-
-/** A pino-shaped logger that records what it is given (every level enabled). */
-export function captureLogger(lines: LogLine[] = [], bindings: Record<string, unknown> = {}): Logger & { lines: LogLine[] } {
-  const at =
-    (level: string) =>
-    (first: unknown, ...rest: unknown[]): void => {
-      const message = typeof first === 'string' ? first : typeof rest[0] === 'string' ? rest[0] : '';
-      const fields = typeof first === 'object' && first !== null ? (first as Record<string, unknown>) : {};
-      lines.push({ level, message, fields: { ...bindings, ...fields } });
-    };
-  return {
-    lines,
-    trace: at('trace'),
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    fatal: at('fatal'),
-    child: (more) => captureLogger(lines, { ...bindings, ...more }),
-    isLevelEnabled: () => true,
-  };
-}
+/** The shared recording logger (`@patchbay/testing`). */
+export { captureLogger } from '@patchbay/testing';
 
 /** A seeded random source (mulberry32), so a failing run can be replayed. */
 export function seeded(seed: number): () => number {

@@ -1,7 +1,7 @@
 import { Dealer, Router } from 'zeromq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isPatchbayError, ErrorCodes } from '@patchbay/core';
-import { captureLogger } from '../../test/logCapture.js';
+import { captureLogger } from '@patchbay/testing';
 import { EmbeddedBus } from '../bus/index.js';
 import { MdpClient } from './client.js';
 

@@ -1,7 +1,7 @@
 import { ErrorCodes } from '@patchbay/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddedBus } from '../bus/index.js';
-import { captureLogger } from '../../test/logCapture.js';
+import { captureLogger } from '@patchbay/testing';
 import { DomogikPublisher, DomogikSubscriber } from './pubsub.js';
 
 const cleanups: (() => unknown)[] = [];

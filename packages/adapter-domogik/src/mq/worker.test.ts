@@ -1,6 +1,6 @@
 import { Router } from 'zeromq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { captureLogger } from '../../test/logCapture.js';
+import { captureLogger } from '@patchbay/testing';
 import { defaultWorkerTiming, MdpWorker, type MdpWorkerOptions } from './worker.js';
 
 /** A fake broker: a real ROUTER that records every message from the worker with its arrival time. */
