@@ -124,4 +124,6 @@ export function stopOnSignals(running: RunningGateway, exit: (code: number) => v
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // A daemon outlives its terminal (comodojo/daemon's contract too): SIGHUP must not stop it.
+  process.on('SIGHUP', () => running.logger.info('SIGHUP received: ignored (the gateway keeps running; restart it to reload the config)'));
 }

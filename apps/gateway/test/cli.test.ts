@@ -149,6 +149,10 @@ describe('patchbay cli', () => {
     const metrics = await (await fetch(`${proc.url}/metrics`)).text();
     expect(metrics).toMatch(/patchbay_endpoint_up\{endpoint="thermo1",kind="device",type="sim"\} 1/);
     expect(metrics).toMatch(/patchbay_example_lines_total\{endpoint="a"\} \d+/);
+    // SIGHUP (the terminal went away) does not stop a daemon.
+    proc.child.kill('SIGHUP');
+    await proc.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('SIGHUP received'), { what: 'the SIGHUP line' });
+    expect((await fetch(`${proc.url}/healthz`)).status).toBe(200);
     expect(await proc.stop()).toBe(0);
     expect(existsSync(pid)).toBe(false);
     expect(proc.lines.some((l) => l.msg === 'patchbay stopped')).toBe(true);
