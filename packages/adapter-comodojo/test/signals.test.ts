@@ -1,18 +1,18 @@
-import { Signal } from '@patchbay/testing';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawnPatchbay, type PatchbayProcess } from '@patchbay/testing';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { peer, tempDir } from './helpers.js';
 
-// §8 items 37-38 in a real child process: signals, the PID file and the default daemon.shutdown hook.
+// §8 items 37-38 against the real `patchbay` binary in a child process: signals, the PID file
+// and the default daemon.shutdown hook (which sends the process SIGTERM).
 
 interface Daemon {
-  child: ChildProcess;
+  child: PatchbayProcess['child'];
   socket: string;
   pidFile: string;
   output(): string;
-  exited: Promise<number | null>;
+  exited: Promise<number | string>;
   waitFor(text: string): Promise<void>;
 }
 
@@ -25,25 +25,27 @@ async function startDaemon(): Promise<Daemon> {
   const dir = tempDir('comodojo-sig-');
   const socket = join(dir.path, 'daemon.sock');
   const pidFile = join(dir.path, 'daemon.pid');
-  const child = spawn(process.execPath, ['--conditions=@patchbay/source', '--import', 'tsx', join(import.meta.dirname, 'fixtures/daemon.ts'), socket, pidFile], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const config = join(dir.path, 'patchbay.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      gateway: { dataDir: join(dir.path, 'data'), http: { enabled: false }, drainTimeoutMs: 200 },
+      log: { format: 'json' },
+      devices: [{ id: 'thermo1', driver: 'sim', options: { interval: 3_600_000 } }],
+      hosts: [{ id: 'rpc', adapter: 'comodojo', options: { socket: `unix://${socket}`, allowShutdown: true } }],
+    }),
+  );
+  const proc = spawnPatchbay(['run', '--config', config, '--pid', pidFile]);
   cleanups.push(() => {
-    child.kill('SIGKILL');
+    proc.child.kill('SIGKILL');
     dir.remove();
   });
-  let out = '';
-  const changed = new Signal();
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-    changed.notify();
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await proc.waitStarted();
+  const output = () => proc.lines.map((l) => l.msg).join('\n');
   const waitFor = async (text: string) => {
-    await changed.waitUntil(() => (out.includes(text) ? true : undefined), { timeoutMs: 15_000, what: `"${text}" from the daemon` });
+    await proc.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes(text), { what: `"${text}" from the gateway` });
   };
-  await waitFor('ready');
-  return { child, socket: `unix://${socket}`, pidFile, output: () => out, exited, waitFor };
+  return { child: proc.child, socket: `unix://${socket}`, pidFile, output, exited: proc.exited, waitFor };
 }
 
 describe('comodojo - signals', () => {
@@ -61,7 +63,7 @@ describe('comodojo - signals', () => {
   it('comodojo - §8.38 SIGHUP does not stop the server', async () => {
     const d = await startDaemon();
     d.child.kill('SIGHUP');
-    await d.waitFor('SIGHUP ignored');
+    await d.waitFor('SIGHUP received: ignored');
     const [r] = await peer(d.socket, [{ op: 'call', method: 'worker.list' }]);
     expect(r?.decoded?.result).toEqual([{ name: 'thermo1', looptime: 1, forever: true }]);
     d.child.kill('SIGTERM');
@@ -73,7 +75,7 @@ describe('comodojo - signals', () => {
     const [r] = await peer(d.socket, [{ op: 'call', method: 'daemon.shutdown', id: 1 }]);
     expect(r?.decoded).toEqual({ jsonrpc: '2.0', id: 1, result: 0 });
     expect(await d.exited).toBe(0);
-    expect(d.output()).toContain('stopped on SIGTERM');
+    expect(d.output()).toContain('SIGTERM received: stopping');
     expect(existsSync(d.socket.slice(7))).toBe(false);
     expect(existsSync(d.pidFile)).toBe(false);
   });
