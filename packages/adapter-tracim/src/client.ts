@@ -1,8 +1,8 @@
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { connect, type Server, type Socket } from 'node:net';
 import { describeError, type Adapter, type Counter, type HostContext } from '@patchbay/core';
 import { expandHome, type TracimConfig } from './config.js';
 import { Destination } from './destination.js';
-import { claimSocketPath, removeSocketFile } from './socketFile.js';
+import { claimSocketPath, listenUnix, removeSocketFile } from './socketFile.js';
 import { decodeEnvelope, encodeEnvelope, EventTypes, MAX_WIRE_BYTES, readToEof, type DaemonEvent } from './wire.js';
 
 /** Inbound cap in client mode: TLMs forwarded verbatim by a master may exceed 4096 bytes (C4). */
@@ -48,15 +48,7 @@ export class TracimClient implements Adapter {
     this.userId = undefined;
     // C1 / §10: replace a stale file before binding (refuse a live listener).
     await claimSocketPath(this.path, 'client socket');
-    const server = createServer((socket) => this.accept(socket));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.path, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    server.on('error', (error) => ctx.logger.error({ err: error }, `client socket ${this.path} failed: ${describeError(error)}`));
+    const server = await listenUnix(this.path, { onConnection: (socket) => this.accept(socket), onError: (error) => ctx.logger.error({ err: error }, `client socket ${this.path} failed: ${describeError(error)}`) });
     this.server = server;
     this.toMaster = new Destination(
       this.masterPath,

@@ -1,5 +1,5 @@
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { ErrorCodes, PatchbayError } from '@patchbay/core';
 
@@ -62,4 +62,21 @@ export async function restrictSocket(path: string, mode: number): Promise<void> 
 /** Removes a socket file if it is still there; never throws. */
 export async function removeSocketFile(path: string): Promise<void> {
   await unlink(path).catch(() => undefined);
+}
+
+/**
+ * Listens on a Unix socket path already claimed with {@link claimSocketPath}; resolves once
+ * bound. Later server errors are reported to `onError` (the socket stays the caller's to close).
+ */
+export async function listenUnix(path: string, handlers: { onConnection: (socket: Socket) => void; onError: (error: Error) => void }): Promise<Server> {
+  const server = createServer(handlers.onConnection);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', handlers.onError);
+  return server;
 }
