@@ -70,7 +70,7 @@ describe('gateway under faults', () => {
 
     // Quiesce: no more commands, wait out the replies, then stop the device so the state is final.
     scenario.stopCommands();
-    const answered = () => scenario.hosts.every((h) => [...h.stats.commands.values()].every((r) => r.replies > 0 || r.refused || r.abandoned || scenario.killWindows.some(([a, b]) => r.sentAt >= a && r.sentAt <= b)));
+    const answered = () => scenario.hosts.every((h) => [...h.stats.commands.values()].every((r) => r.replies > 0 || r.refused || r.abandoned || scenario.inKill(h.stats.name, r.sentAt)));
     await until(answered, 'a reply to every command', 30_000).catch(() => undefined);
     await scenario.sim?.stop(5000);
     const final = await scenario.gatewayState();
@@ -91,7 +91,7 @@ describe('gateway under faults', () => {
     console.log('final', final, Object.fromEntries(stateHosts.map((h) => [h.stats.name, h.stats.last])));
 
     for (const h of scenario.hosts) {
-      const unanswered = [...h.stats.commands.entries()].filter(([, r]) => r.replies === 0 && !r.refused && !r.abandoned && !scenario.killWindows.some(([a, b]) => r.sentAt >= a && r.sentAt <= b));
+      const unanswered = [...h.stats.commands.entries()].filter(([, r]) => r.replies === 0 && !r.refused && !r.abandoned && !scenario.inKill(h.stats.name, r.sentAt));
       if (unanswered.length > 0) console.log(`${h.stats.name} unanswered:`, unanswered.map(([id, r]) => `${id} sent at ${((r.sentAt - started) / 1000).toFixed(2)}s`), '\ntimeline:', timeline);
     }
     for (const h of stateHosts) expect({ host: h.stats.name, last: h.stats.last }).toEqual({ host: h.stats.name, last: expect.objectContaining(final) });

@@ -57,7 +57,20 @@ export class Scenario {
   /** `[time, rssBytes, cpuTicks]` samples of the gateway process. */
   readonly usage: [number, number, number][] = [];
   /** Commands sent between these instants may be lost by a kill -9 (in flight, not yet accepted). */
+  /** `[killed at, restarted at]` of each `kill -9`. */
   readonly killWindows: [number, number][] = [];
+
+  /**
+   * Whether a command a host sent at `sentAt` was caught by a `kill -9`. Jeedom and Tracim
+   * replies go through the gateway's journaled outbox, so they are owed a reply (a
+   * PB210_GATEWAY_RESTARTED one at worst) unless sent while the gateway was down; ws, Comodojo
+   * and Domogik answer on the asking connection, which dies with the gateway, so a command
+   * still waiting for the device (up to the 5 s command timeout) when it dies cannot be answered.
+   */
+  inKill(host: string, sentAt: number): boolean {
+    const lookback = host === 'jeedom' || host === 'tracim' ? 500 : 6000;
+    return this.killWindows.some(([killedAt, restartedAt]) => sentAt >= killedAt - lookback && sentAt <= restartedAt);
+  }
   private readonly configPath = join(this.dir.path, 'patchbay.yaml');
   private readonly links = { gateway: join(this.dir.path, 'gw.pty'), device: join(this.dir.path, 'dev.pty') };
 
@@ -115,7 +128,7 @@ export class Scenario {
   /** `kill -9` the gateway. */
   async killGateway(): Promise<void> {
     const gateway = this.gateway;
-    this.killWindows.push([Date.now() - 500, Number.POSITIVE_INFINITY]);
+    this.killWindows.push([Date.now(), Number.POSITIVE_INFINITY]);
     gateway?.child.kill('SIGKILL');
     await gateway?.exited;
   }
@@ -243,7 +256,7 @@ export function figures(scenario: Scenario): HostFigures[] {
       if (best !== undefined) latencies.push(Math.max(0, at - best));
     }
     const records = [...stats.commands.values()];
-    const inKill = (t: number) => scenario.killWindows.some(([a, b]) => t >= a && t <= b);
+    const inKill = (t: number) => scenario.inKill(stats.name, t);
     const rtts = records.filter((r) => r.rttMs !== undefined).map((r) => r.rttMs as number);
     return {
       host: stats.name,
