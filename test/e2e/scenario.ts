@@ -7,9 +7,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { spawnPatchbay, tempDir, type PatchbayProcess } from '@patchbay/testing';
+import { freePort, spawnPatchbay, tempDir, type PatchbayProcess } from '@patchbay/testing';
 import { stringify } from 'yaml';
 import { ComodojoPeer, domogikIds, DomogikPeer, JeedomPeer, TracimPeer, waitForPort, WsPeer, type HostPeer } from './peers.js';
 
@@ -23,18 +22,6 @@ export interface ScenarioOptions {
   commandIntervalMs?: number;
   /** Gateway log level (warn keeps a long run's stdout small). */
   logLevel?: string;
-}
-
-/** Resolves with a port nothing listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A running scenario. */

@@ -4,7 +4,8 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { accepts, launchDaemon, LINE, scratch, shellCommand, type Daemon } from './launch.js';
-import { freePort, PhpCallback, phpCore } from './peer.js';
+import { freePort } from '@patchbay/testing';
+import { PhpCallback, phpCore } from './peer.js';
 import { APIKEY } from './rig.js';
 
 /** Jeedom launch mode: the real `patchbay jeedom` process, started and stopped as Jeedom's PHP does (§2, §10 items 1-15, 39-46). */
@@ -58,7 +59,7 @@ describe('jeedom - launch mode (patchbay jeedom)', () => {
     const started = await phpCore(['start', pidPath, s.log.path, command]);
     killOnCleanup(() => (existsSync(pidPath) ? Number(readFileSync(pidPath, 'utf8')) : undefined));
     // §10.9: deamon_info() is ok within 2 s of the start command.
-    expect(started.state).toBe('ok');
+    expect(started.state, `deamon_info never ok; the daemon's log:\n${s.log.text()}`).toBe('ok');
     expect(started.elapsed as number).toBeLessThan(2);
     const pidText = readFileSync(pidPath, 'utf8');
     // §10.8: the decimal PID and one LF; §10.42: the process that was started, no fork.

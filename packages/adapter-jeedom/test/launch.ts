@@ -24,7 +24,12 @@ export class DaemonLog {
       .filter((l) => l.length > 0);
   }
   waitFor(pattern: RegExp, timeoutMs = 10_000): Promise<string> {
-    return this.changed.waitUntil(() => this.lines().find((l) => pattern.test(l)), { what: `a log line matching ${pattern}`, timeoutMs });
+    return this.changed
+      .waitUntil(() => this.lines().find((l) => pattern.test(l)), { what: `a log line matching ${pattern}`, timeoutMs })
+      .catch((error: Error) => {
+        // A daemon that died early says why in its log: show it rather than just the timeout.
+        throw new Error(`${error.message}; the log so far:\n${this.text()}`);
+      });
   }
   close(): void {
     this.watcher.close();

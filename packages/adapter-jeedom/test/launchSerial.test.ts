@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { serveSimulatedDevice } from '../../driver-serial/src/index.js';
 import { SocatPair } from '../../driver-serial/test/socat.js';
 import { launchDaemon, scratch } from './launch.js';
-import { freePort, PhpCallback, sendRaw } from './peer.js';
+import { freePort } from '@patchbay/testing';
+import { PhpCallback, sendRaw } from './peer.js';
 import { APIKEY } from './rig.js';
 
 describe('jeedom - launch mode with --device (serial bridge)', () => {

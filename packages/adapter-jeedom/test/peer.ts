@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { repoRoot, Signal, tempDir } from '@patchbay/testing';
+import { freePort, repoRoot, Signal, tempDir } from '@patchbay/testing';
 
 /** The PHP peer scripts (test/peers/jeedom). */
 export const peerDir = join(repoRoot, 'test/peers/jeedom');
@@ -18,15 +18,6 @@ export interface CallbackRecord {
   body: string;
   decoded: unknown;
   answered: number;
-}
-
-/** A free loopback port: bind port 0, read it, close. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /**

@@ -1,0 +1,47 @@
+import { randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+
+/**
+ * The first port of the kernel's ephemeral range: ports the kernel hands out for `listen(0)`
+ * and for the local end of every outgoing connection. A port picked below it is never taken
+ * by those between the moment a test picks it and the moment its process binds it.
+ */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 12_000) return low;
+  } catch {
+    // not Linux: the IANA range starts at 49152
+  }
+  return 49_152;
+}
+
+const LOW = 10_000;
+const HIGH = ephemeralLow() - 1;
+const handedOut = new Set<number>();
+
+function canListen(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A port nothing listens on, for a server that runs in another process (where `listen(0)`
+ * cannot be read back). Picked at random outside the ephemeral range, so neither another
+ * test's `listen(0)` nor an outgoing connection can take it before the server binds it.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = randomInt(LOW, HIGH + 1);
+    if (handedOut.has(port)) continue;
+    if (await canListen(port, host)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`freePort: no free port found between ${LOW} and ${HIGH} on ${host}`);
+}
