@@ -189,7 +189,7 @@ export class TracimPeer implements HostPeer {
     let ready: () => void = () => undefined;
     const listening = new Promise<void>((resolve) => (ready = resolve));
     this.child = spawnLines('/usr/bin/python3', [join(repoRoot, 'test/peers/tracim/client.py'), '--master', this.options.master, '--socket', this.options.socket], (line) => {
-      if (line.ev === 'listening') ready();
+      if (line.ev === 'ready') ready();
       if (line.ev === 'recv') this.onMessage(line.msg as { type?: string; data?: unknown }, Number(line.at) * 1000);
     });
     await listening;
@@ -202,9 +202,19 @@ export class TracimPeer implements HostPeer {
   }
 
   async close(): Promise<void> {
+    // It unregisters (twice, as the SDK does) and exits by itself; SIGKILL only if it hangs.
+    const child = this.child;
     this.send({ cmd: 'exit' });
-    await new Promise((r) => setTimeout(r, 200));
-    await killAndWait(this.child);
+    if (child && child.exitCode === null && child.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 2000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    await killAndWait(child);
     this.child = undefined;
   }
 

@@ -92,7 +92,8 @@ export class PyPeer {
 export async function startPyPeer(options: { master: string; path: string; args?: string[] }): Promise<PyPeer> {
   const child = spawn(PYTHON, [PEER_SCRIPT, '--master', options.master, '--socket', options.path, ...(options.args ?? [])], { stdio: ['pipe', 'pipe', 'pipe'], env: pythonEnv });
   const peer = new PyPeer(child, options.path);
-  await peer.waitRecord((r) => r.ev === 'listening', 'the peer to listen');
+  // Registered (unless told not to) and reading its commands: a signal from now on is handled.
+  await peer.waitRecord((r) => r.ev === 'ready', 'the peer to be ready');
   return peer;
 }
 

@@ -188,9 +188,11 @@ def main():
     peer.auto_pong = not args.no_pong
     peer.slow_ms = args.slow_ms
     peer.start_listening()
-    if not args.no_register:
-        peer.register()
     try:
+        if not args.no_register:
+            peer.register()
+        # Only now is a SIGINT sure to land in this try and unregister (what M25 tests).
+        emit({"ev": "ready"})
         for line in sys.stdin:
             line = line.strip()
             if not line:
