@@ -1,4 +1,4 @@
-import { spawnPatchbay, tempDir, type PatchbayProcess } from '@patchbay/testing';
+import { freePort, spawnPatchbay, tempDir, type PatchbayProcess } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 
@@ -32,12 +32,16 @@ function nextMessage(socket: WebSocket, predicate: (m: Record<string, unknown>) 
 }
 
 describe('embedded default', () => {
-  // The README's first command, with a throw-away data directory and a free HTTP port (the
-  // adapters keep their default localhost ports, as `npm start` runs them).
+  // The README's first command, with a throw-away data directory and free ports: the
+  // platforms' standard ports (55009, 40410-40412, 10042) lie in the kernel's ephemeral range,
+  // where any outgoing connection of a busy test machine may hold one. The cli tests check
+  // that the embedded default uses the standard ports unless told otherwise.
   it('embedded default - every built-in adapter is alive, /healthz answers 200, the simulated devices reach every host', async () => {
     const dir = tempDir();
     cleanups.push(dir.remove);
-    const proc: PatchbayProcess = spawnPatchbay(['run', '--port', '0', '--data-dir', dir.path, '--serial-sim']);
+    const env: NodeJS.ProcessEnv = { PATCHBAY_CONFIG: '' };
+    for (const name of ['PATCHBAY_JEEDOM_PORT', 'PATCHBAY_COMODOJO_PORT', 'PATCHBAY_DOMOGIK_REQ_REP_PORT', 'PATCHBAY_DOMOGIK_PUB_PORT', 'PATCHBAY_DOMOGIK_SUB_PORT']) env[name] = String(await freePort());
+    const proc: PatchbayProcess = spawnPatchbay(['run', '--port', '0', '--data-dir', dir.path, '--serial-sim'], { env });
     cleanups.push(() => proc.stop());
     await proc.waitStarted();
     const socket = new WebSocket(`${(proc.url as string).replace('http', 'ws')}/ws`);

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AdapterDefinition, DriverDefinition } from '@patchbay/core';
+import { ErrorCodes, PatchbayError, type AdapterDefinition, type DriverDefinition } from '@patchbay/core';
 import { registerEmbeddedHost } from './defaultConfig.js';
 import { registerBuiltin } from './registry.js';
 
@@ -31,6 +31,20 @@ function embeddedApikey(dataDir: string, host: string): string {
   }
 }
 
+/**
+ * A listening port of the embedded default: `$<name>` when set (to move a host off its
+ * platform's standard port, e.g. when that one is taken), else the standard one.
+ */
+function embeddedPort(name: string, standard: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return standard;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port < 1 || port > 65_535) {
+    throw new PatchbayError(ErrorCodes.CONFIG_INVALID, `${name}=${JSON.stringify(raw)} is not a port (an integer 1-65535)`, { context: { variable: name } });
+  }
+  return port;
+}
+
 const load =
   <D>(importer: () => Promise<{ default: D }>) =>
   async (): Promise<D> =>
@@ -44,7 +58,7 @@ export function registerBuiltins(): void {
   registerBuiltin('adapter', 'jeedom', load<AdapterDefinition>(() => import('@patchbay/adapter-jeedom')));
   // No callback unless one is given: the command socket serves, nothing is posted up.
   registerEmbeddedHost('jeedom', (dataDir) => ({
-    socketPort: 55009,
+    socketPort: embeddedPort('PATCHBAY_JEEDOM_PORT', 55009),
     socketHost: '127.0.0.1',
     apikey: embeddedApikey(dataDir, 'jeedom'),
     // Compose passes an empty value when no callback is wanted.
@@ -54,12 +68,15 @@ export function registerBuiltins(): void {
   // Its own embedded bus, and sensor ids of its own: no Domogik needs to be present.
   registerEmbeddedHost('domogik', () => ({
     bus: 'embedded',
+    reqRepPort: embeddedPort('PATCHBAY_DOMOGIK_REQ_REP_PORT', 40410),
+    pubPort: embeddedPort('PATCHBAY_DOMOGIK_PUB_PORT', 40411),
+    subPort: embeddedPort('PATCHBAY_DOMOGIK_SUB_PORT', 40412),
     configService: 'none',
     sensors: { 'thermo1.temperature': 1, 'thermo1.humidity': 2, 'thermo1.relay': 3, 'thermo-serial.temperature': 11, 'thermo-serial.humidity': 12, 'thermo-serial.relay': 13 },
     commands: { 'thermo1.relay': 4, 'thermo-serial.relay': 14 },
   }));
   registerBuiltin('adapter', 'comodojo', load<AdapterDefinition>(() => import('@patchbay/adapter-comodojo')));
-  registerEmbeddedHost('comodojo', () => ({ socket: 'tcp://127.0.0.1:10042' }));
+  registerEmbeddedHost('comodojo', () => ({ socket: `tcp://127.0.0.1:${embeddedPort('PATCHBAY_COMODOJO_PORT', 10042)}` }));
   registerBuiltin('adapter', 'tracim', load<AdapterDefinition>(() => import('@patchbay/adapter-tracim')));
   // Not the reference ~/.config/TracimDaemon path: that would clash with a TracimDaemon running beside us.
   registerEmbeddedHost('tracim', (dataDir) => ({ mode: 'master', socketPath: join(dataDir, 'tracim', 'master.sock') }));

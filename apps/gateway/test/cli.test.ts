@@ -74,6 +74,30 @@ describe('patchbay cli', () => {
     expect(await proc.exited).toBe(0);
   });
 
+  it('config - the embedded default uses each platform standard port; PATCHBAY_*_PORT moves one; a bad value is refused naming the variable', async () => {
+    const embedded = async (env: NodeJS.ProcessEnv) => {
+      const proc = spawnPatchbay(['config', '--format', 'json'], {
+        env: { PATCHBAY_CONFIG: '', PATCHBAY_DATA_DIR: workDir(), PATCHBAY_JEEDOM_PORT: '', PATCHBAY_COMODOJO_PORT: '', PATCHBAY_DOMOGIK_REQ_REP_PORT: '', PATCHBAY_DOMOGIK_PUB_PORT: '', PATCHBAY_DOMOGIK_SUB_PORT: '', ...env },
+      });
+      cleanups.push(() => proc.stop());
+      const code = await proc.exited;
+      return { code, proc, hosts: code === 0 ? (JSON.parse(proc.lines.map((l) => l.msg).join('\n')) as { hosts: { id: string; options: Record<string, unknown> }[] }).hosts : [] };
+    };
+    const options = (hosts: { id: string; options: Record<string, unknown> }[], id: string) => hosts.find((h) => h.id === id)?.options;
+    const standard = await embedded({});
+    expect(standard.code).toBe(0);
+    expect(options(standard.hosts, 'jeedom')).toMatchObject({ socketPort: 55009, socketHost: '127.0.0.1' });
+    expect(options(standard.hosts, 'domogik')).toMatchObject({ reqRepPort: 40410, pubPort: 40411, subPort: 40412 });
+    expect(options(standard.hosts, 'comodojo')).toMatchObject({ socket: 'tcp://127.0.0.1:10042' });
+    const moved = await embedded({ PATCHBAY_JEEDOM_PORT: '21001', PATCHBAY_DOMOGIK_SUB_PORT: '21002', PATCHBAY_COMODOJO_PORT: '21003' });
+    expect(options(moved.hosts, 'jeedom')).toMatchObject({ socketPort: 21001 });
+    expect(options(moved.hosts, 'domogik')).toMatchObject({ reqRepPort: 40410, subPort: 21002 });
+    expect(options(moved.hosts, 'comodojo')).toMatchObject({ socket: 'tcp://127.0.0.1:21003' });
+    const bad = await embedded({ PATCHBAY_DOMOGIK_PUB_PORT: '4041x' });
+    expect(bad.code).toBe(1);
+    expect(bad.proc.stderr()).toContain('PATCHBAY_DOMOGIK_PUB_PORT="4041x" is not a port');
+  });
+
   it('config - prints the resolved config with defaults and secrets redacted', async () => {
     const dir = workDir();
     const file = join(dir, 'c.yaml');
