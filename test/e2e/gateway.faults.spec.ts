@@ -70,8 +70,7 @@ describe('gateway under faults', () => {
 
     // Quiesce: no more commands, wait out the replies, then stop the device so the state is final.
     scenario.stopCommands();
-    const answered = () => scenario.hosts.every((h) => [...h.stats.commands.values()].every((r) => r.replies > 0 || r.refused || r.abandoned || scenario.inKill(h.stats.name, r.sentAt)));
-    await until(answered, 'a reply to every command', 30_000).catch(() => undefined);
+    await until(() => scenario.allAnswered(), 'a reply to every command', 30_000).catch(() => undefined);
     await scenario.sim?.stop(5000);
     const final = await scenario.gatewayState();
     expect(Object.keys(final).sort()).toEqual(['humidity', 'relay', 'temperature']);

@@ -5,11 +5,11 @@
  * again (the fault suite's host outages).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { repoRoot } from '@patchbay/testing';
+import { repoRoot, Signal } from '@patchbay/testing';
 import WebSocket from 'ws';
 
 /** One command a host sent, and what came back. */
@@ -49,6 +49,9 @@ export interface HostPeer {
   command(id: string, value: boolean): void;
 }
 
+/** Notified whenever any peer's stats change, so the scenario awaits them instead of polling. */
+export const statsChanged = new Signal();
+
 export function newStats(name: string): HostStats {
   return { name, delivered: 0, duplicates: 0, last: {}, samples: [], commands: new Map() };
 }
@@ -59,6 +62,7 @@ function onState(stats: HostStats, state: { channel: string; value: unknown; at:
   stats.delivered++;
   stats.last[channel] = value;
   if (channel === 'temperature') stats.samples.push([channel, value, at, gatewayTime]);
+  statsChanged.notify();
 }
 
 /** Records one reply. */
@@ -66,6 +70,7 @@ function onReply(stats: HostStats, id: string, reply: { ok: boolean; error?: str
   const record = stats.commands.get(id);
   if (!record) return;
   record.replies++;
+  statsChanged.notify();
   if (record.replies > 1) return;
   record.ok = reply.ok;
   if (reply.error !== undefined) record.error = reply.error;
@@ -109,18 +114,35 @@ export class JeedomPeer implements HostPeer {
   readonly stats = newStats('jeedom');
   private server: ChildProcess | undefined;
   private offset = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private watcher: FSWatcher | undefined;
 
   constructor(private readonly options: { httpPort: number; socketPort: number; apikey: string; logFile: string }) {}
 
   async start(): Promise<void> {
     const script = join(repoRoot, 'test/peers/jeedom/callback.php');
-    this.server = spawn('php', ['-S', `127.0.0.1:${this.options.httpPort}`, script], {
-      stdio: 'ignore',
+    if (!existsSync(this.options.logFile)) writeFileSync(this.options.logFile, '');
+    // Every request the script records is an append to its log: read the new lines then.
+    this.watcher ??= watch(this.options.logFile, () => this.poll());
+    const server = spawn('php', ['-S', `127.0.0.1:${this.options.httpPort}`, script], {
+      stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, JEEDOM_PEER_LOG: this.options.logFile, JEEDOM_PEER_APIKEY: this.options.apikey },
     });
-    await waitForPort(this.options.httpPort);
-    this.timer ??= setInterval(() => this.poll(), 20);
+    this.server = server;
+    // php -S announces "Development Server (http://...) started" once it listens.
+    await new Promise<void>((resolve, reject) => {
+      let output = '';
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('started')) {
+          server.stdout?.resume();
+          server.stderr?.resume();
+          resolve();
+        }
+      };
+      server.stdout?.on('data', onData);
+      server.stderr?.on('data', onData);
+      server.once('exit', (code) => reject(new Error(`php -S on port ${this.options.httpPort} exited (${code}): ${output}`)));
+    });
   }
 
   async stop(): Promise<void> {
@@ -132,8 +154,8 @@ export class JeedomPeer implements HostPeer {
   async close(): Promise<void> {
     await this.stop();
     this.poll();
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.watcher?.close();
+    this.watcher = undefined;
   }
 
   command(id: string, value: boolean): void {
@@ -141,7 +163,9 @@ export class JeedomPeer implements HostPeer {
     const socket = connect(this.options.socketPort, '127.0.0.1');
     socket.on('connect', () => socket.end(JSON.stringify({ apikey: this.options.apikey, action: 'command', device: 'dev', channel: 'relay', value, id })));
     socket.on('error', () => {
-      if (!socket.bytesWritten) record.refused = true;
+      if (socket.bytesWritten) return;
+      record.refused = true;
+      statsChanged.notify();
     });
   }
 
@@ -167,6 +191,7 @@ export class JeedomPeer implements HostPeer {
       }
       for (const [id, reply] of Object.entries(record.decoded.replies ?? {})) onReply(this.stats, id, reply as { ok: boolean; error?: string }, at);
     }
+    statsChanged.notify();
   }
 }
 
@@ -318,6 +343,7 @@ export class ComodojoPeer implements HostPeer {
   async start(): Promise<void> {
     this.running = true;
     this.loop ??= this.run();
+    this.wake();
   }
 
   /** The host stops calling: queued commands are not sent until it starts again. */
@@ -331,25 +357,45 @@ export class ComodojoPeer implements HostPeer {
     const loop = this.loop;
     this.loop = undefined;
     this.closed = true;
+    this.wake();
     await loop;
   }
 
   private closed = false;
+  private wakeUp: (() => void) | undefined;
+  private inJob = false;
+
+  /** Nothing queued and no job running. */
+  get idle(): boolean {
+    return !this.inJob && (this.pending.length === 0 || !this.running);
+  }
 
   /** Queued; sent with the next job. Only a sent command counts as sent. */
   command(id: string, value: boolean): void {
-    if (this.running) this.pending.push({ id, value });
+    if (!this.running) return;
+    this.pending.push({ id, value });
+    this.wake();
+  }
+
+  private wake(): void {
+    const wakeUp = this.wakeUp;
+    this.wakeUp = undefined;
+    wakeUp?.();
   }
 
   private async run(): Promise<void> {
     while (!this.closed) {
       if (!this.running || this.pending.length === 0) {
-        await new Promise((r) => setTimeout(r, 100));
+        // Idle until a command is queued, the host starts again, or the run ends.
+        await new Promise<void>((resolve) => (this.wakeUp = resolve));
         continue;
       }
       const calls = this.pending.splice(0, this.options.batch ?? 10);
+      this.inJob = true;
       this.job = this.runJob(calls);
       await this.job;
+      this.inJob = false;
+      statsChanged.notify();
     }
   }
 
@@ -382,6 +428,7 @@ export class ComodojoPeer implements HostPeer {
       onReply(this.stats, record.id, result.decoded?.error ? { ok: false, error: String(result.decoded.error.message) } : { ok: true }, started + Math.max(0, (at - started) / calls.length - 90));
       if (result.decoded && !result.decoded.error) this.stats.last.relay = calls[i]?.value;
     });
+    statsChanged.notify();
   }
 }
 
@@ -428,6 +475,7 @@ export class WsPeer implements HostPeer {
         onState(this.stats, { channel: String(msg.channel), value: msg.value, at, gatewayTime: Number(msg.time) });
       } else if (msg.type === 'snapshot') {
         for (const device of msg.devices as { channels: { channel: string; value: unknown }[] }[]) for (const c of device.channels) this.stats.last[c.channel] = c.value;
+        statsChanged.notify();
       } else if (msg.type === 'reply') {
         onReply(this.stats, String(msg.id), msg as unknown as { ok: boolean; error?: string }, at);
       }
@@ -443,6 +491,7 @@ export class WsPeer implements HostPeer {
     const socket = this.socket;
     this.socket = undefined;
     for (const record of this.stats.commands.values()) if (record.replies === 0) record.abandoned = true;
+    statsChanged.notify();
     if (!socket || socket.readyState === WebSocket.CLOSED) return;
     await new Promise<void>((resolve) => {
       socket.once('close', () => resolve());
@@ -465,20 +514,3 @@ export class WsPeer implements HostPeer {
   }
 }
 
-/** Resolves once something accepts connections on the port. */
-export async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on port ${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, spawnPatchbay, tempDir, type PatchbayProcess } from '@patchbay/testing';
 import { stringify } from 'yaml';
-import { ComodojoPeer, domogikIds, DomogikPeer, JeedomPeer, TracimPeer, waitForPort, WsPeer, type HostPeer } from './peers.js';
+import { ComodojoPeer, domogikIds, DomogikPeer, JeedomPeer, statsChanged, TracimPeer, WsPeer, type HostPeer } from './peers.js';
 
 export type { HostStats } from './peers.js';
 
@@ -108,7 +108,7 @@ export class Scenario {
   async startGateway(): Promise<void> {
     this.gateway = spawnPatchbay(['run', '--config', this.configPath]);
     await this.gateway.waitStarted(30_000);
-    await waitForPort(this.ports.comodojo);
+    await this.gateway.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('comodojo RPC socket listening'), { timeoutMs: 15_000, what: 'the comodojo socket' });
     this.sampleUsage();
   }
 
@@ -150,6 +150,15 @@ export class Scenario {
 
   stopCommands(): void {
     clearInterval(this.commandTimer);
+  }
+
+  /**
+   * Every command sent has its reply, or could not be handed over, or was caught by a kill;
+   * and no host still holds a queued command it has yet to send (Comodojo sends in jobs).
+   */
+  allAnswered(): boolean {
+    if (!this.comodojo.idle) return false;
+    return this.hosts.every((h) => [...h.stats.commands.values()].every((r) => r.replies > 0 || r.refused || r.abandoned || this.inKill(h.stats.name, r.sentAt)));
   }
 
   /** One RSS/CPU sample of the gateway from /proc. */
@@ -264,13 +273,9 @@ export function figures(scenario: Scenario): HostFigures[] {
   });
 }
 
-/** Resolves when `check` holds, polling; rejects with `what` after the timeout. */
-export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** Resolves when `check` holds, re-checked whenever a peer records something; rejects with `what` after the timeout. */
+export async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  await statsChanged.waitUntil(() => (check() ? true : undefined), { what, timeoutMs });
 }
 
 /** Gateway RSS (MB, last sample) and CPU (% of one core over the samples). */

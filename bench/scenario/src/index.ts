@@ -37,8 +37,8 @@ try {
   scenario.stopCommands();
   clearInterval(sampler);
   scenario.sampleUsage();
-  // Let the last replies and states arrive, then stop the device so the state is final.
-  await new Promise((r) => setTimeout(r, 2500));
+  // Let the last replies arrive (unanswered ones count as lost below), then stop the device so the state is final.
+  await until(() => scenario.allAnswered(), 'a reply to every command', 15_000).catch(() => undefined);
   const metrics = await scenario.metrics();
   await scenario.sim?.stop(5000);
   const final = await scenario.gatewayState();
