@@ -1,6 +1,6 @@
 import { createGateway, ErrorCodes, type Gateway } from '@patchbay/core';
 import { FileJournal } from '@patchbay/journal';
-import { FakeDriver, FakeHost, tempDir } from '@patchbay/testing';
+import { captureLogger, FakeDriver, FakeHost, tempDir } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
@@ -9,21 +9,20 @@ afterEach(async () => {
 });
 
 /** One gateway generation over a journal directory; a "crash" abandons it without stop(). */
-function generation(dir: string) {
+function generation(dir: string, options: { withOther?: boolean } = {}) {
   const driver = new FakeDriver();
   const asker = new FakeHost();
   const other = new FakeHost();
   const journal = new FileJournal({ dir, fsync: 'never' });
+  const log = captureLogger();
   const gateway: Gateway = createGateway({
     devices: [{ id: 'dev', definition: driver.definition }],
-    hosts: [
-      { id: 'asker', definition: asker.definition },
-      { id: 'other', definition: other.definition },
-    ],
+    hosts: [{ id: 'asker', definition: asker.definition }, ...(options.withOther === false ? [] : [{ id: 'other', definition: other.definition }])],
     journal,
+    logger: log,
     outbox: { backoff: { delays: [20], jitter: 0 } },
   });
-  return { driver, asker, other, journal, gateway };
+  return { driver, asker, other, journal, gateway, log };
 }
 
 /** Lets the journal's end-of-tick batch reach the file, as it does before any crash can matter. */
@@ -78,5 +77,31 @@ describe('core durability', () => {
     second.driver.emit('temperature', 2);
     await second.asker.waitFor((e) => e.kind === 'state' && e.value === 2);
     expect(second.asker.delivered.filter((e) => e.kind === 'state' && e.value === 1)).toEqual([]);
+  });
+
+  it('durability - a host removed from the config has its journal cursor released, with a warning, so it pins nothing', async () => {
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    const first = generation(dir.path);
+    await first.gateway.start();
+    await first.driver.waitRunning();
+    first.other.down = true;
+    for (let i = 1; i <= 5; i++) first.driver.emit('temperature', i);
+    await first.asker.waitFor((e) => e.kind === 'state' && e.value === 5);
+    await first.gateway.stop({ drainTimeoutMs: 50 });
+
+    const second = generation(dir.path, { withOther: false });
+    await second.gateway.start();
+    const warning = second.log.lines.find((l) => l.level === 'warn' && l.message.includes('host other is no longer configured'));
+    // It was down for the five temperatures: its cursor stopped short of them.
+    const { cursor, lastSeq } = warning?.fields as { cursor: number; lastSeq: number };
+    expect(lastSeq - cursor).toBeGreaterThanOrEqual(5);
+    await second.gateway.stop();
+
+    // The release is journaled: the next start sees no cursor for it, and warns no more.
+    const reader = new FileJournal({ dir: dir.path, fsync: 'never' });
+    const recovery = await reader.open({ states: () => [] });
+    expect([...recovery.cursors.keys()]).toEqual(['asker']);
+    await reader.close();
   });
 });

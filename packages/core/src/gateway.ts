@@ -253,6 +253,15 @@ class GatewayRuntime implements Gateway {
     // A host with no cursor is new to the journal: it is owed nothing from before, but from
     // now on it must have a cursor, or a crash before its first delivery would forget it.
     for (const host of this.hosts.values()) if (!recovery.cursors.has(host.id)) journal.ack(host.id, recovery.lastSeq);
+    // A cursor whose host left the configuration would keep every later segment forever.
+    for (const [id, cursor] of recovery.cursors) {
+      if (this.hosts.has(id)) continue;
+      journal.release(id);
+      this.logger.warn(
+        { host: id, cursor, lastSeq: recovery.lastSeq },
+        `journal: host ${id} is no longer configured; released its cursor (it had not received events ${cursor + 1}..${recovery.lastSeq}, which are not kept for it)`,
+      );
+    }
     for (const command of recovery.openCommands) {
       const host = this.hosts.get(command.origin);
       if (host) this.route(failedReply(command, ErrorCodes.GATEWAY_RESTARTED, 'the gateway restarted before the device answered; the command may or may not have been carried out'), [host]);

@@ -31,6 +31,11 @@ export interface Journal {
   command(command: CommandEvent): void;
   /** Host `host` has everything up to `seq`. */
   ack(host: string, seq: number): void;
+  /**
+   * Host `host` is no longer configured: drop its cursor, so the events it never received
+   * stop holding segments back (its cursor would otherwise pin them forever).
+   */
+  release(host: string): void;
   /** Write what is buffered (and sync, per the fsync policy). */
   flush(): void;
   /** Flush and close. */

@@ -114,4 +114,28 @@ describe('journal', () => {
     expect(replayed(recovery).map(([seq]) => seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     await again.close();
   });
+
+  it('journal - a released host stops pinning segments, and stays released after a restart', async () => {
+    const d = dir();
+    const j = new FileJournal({ dir: d, fsync: 'never', segmentBytes: 2048, maxBufferBytes: 512 });
+    await j.open(none);
+    j.ack('gone', 0);
+    for (let seq = 1; seq <= 200; seq++) {
+      j.append(seq, state(seq));
+      j.ack('kept', seq);
+      j.flush();
+    }
+    const pinned = readdirSync(d).length;
+    expect(pinned).toBeGreaterThan(5);
+    j.release('gone');
+    j.flush();
+    expect(readdirSync(d).length).toBe(1);
+    await j.close();
+    const again = new FileJournal({ dir: d, fsync: 'never' });
+    const recovery = await again.open(none);
+    expect(Object.fromEntries(recovery.cursors)).toEqual({ kept: 200 });
+    expect(replayed(recovery)).toEqual([]);
+    expect(recovery.states.map((s) => s.value)).toEqual([200]);
+    await again.close();
+  });
 });

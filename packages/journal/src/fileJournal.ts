@@ -23,7 +23,8 @@ export interface FileJournalOptions {
 // One record a line, tab-separated so recovery can skip what it does not need without
 // parsing JSON: `e<TAB>seq<TAB>event` an accepted event, `k<TAB>0<TAB>command` a command
 // whose reply a host is owed, `c<TAB>seq<TAB>host` a host's delivered-up-to cursor,
-// `s<TAB>0<TAB>state` a retained state value (segment head), `n<TAB>seq` the last seq so far.
+// `s<TAB>0<TAB>state` a retained state value (segment head), `n<TAB>seq` the last seq so far,
+// `r<TAB>0<TAB>host` a host released (its cursor dropped).
 const SEGMENT = /^segment-(\d{8})\.log$/;
 
 /**
@@ -111,6 +112,14 @@ export class FileJournal implements Journal {
       this.dirtyCursors.add(host);
       this.schedule();
     }
+  }
+
+  release(host: string): void {
+    if (!this.cursors.delete(host)) return;
+    this.dirtyCursors.delete(host);
+    this.write('r\t0\t' + host + '\n');
+    // Segments only the released host held back can go now, not at the next roll.
+    this.compact();
   }
 
   flush(): void {
@@ -245,6 +254,9 @@ export class FileJournal implements Journal {
               break;
             case 'c':
               cursors.set(body, seq);
+              break;
+            case 'r':
+              cursors.delete(body);
               break;
             case 'e': {
               lastSeq = Math.max(lastSeq, seq);
