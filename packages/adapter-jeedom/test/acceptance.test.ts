@@ -130,8 +130,8 @@ describe('jeedom - acceptance', () => {
     const commands = await rig.waitCommands(21);
     expect(commands.map((c) => c.ref).sort()).toEqual(['big', ...Array.from({ length: 20 }, (_, i) => `g${i}`)].sort());
     await stalledClosed;
-    await rig.logger.waitFor('error', /stalled/);
-    const errors = rig.logger.find('error', /./).map((l) => l.msg);
+    await rig.logger.waitFor(/stalled/, { level: 'error' });
+    const errors = rig.logger.find(/./, 'error').map((l) => l.message);
     expect(errors).toHaveLength(4);
     expect(errors.filter((m) => /Invalid apikey/.test(m))).toHaveLength(1);
     expect(errors.filter((m) => /not JSON/.test(m))).toHaveLength(1);

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { isPatchbayError, ErrorCodes } from '@patchbay/core';
+import { captureLogger } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CallbackClient } from '../src/index.js';
 import { PhpCallback } from './peer.js';
-import { RecordingLogger } from './rig.js';
 
 /**
  * A TCP listener that never accepts, with its accept queue filled: the kernel then drops
@@ -42,7 +42,7 @@ describe('jeedom - callback HTTP client (§4.4)', () => {
   it('jeedom - §10.31 a connect that hangs fails after the 0.5 s connect timeout, 3 attempts, then HOST_UNREACHABLE', async () => {
     const hole = await blackhole();
     cleanups.push(() => hole.close());
-    const logger = new RecordingLogger();
+    const logger = captureLogger();
     const client = new CallbackClient({ callback: `http://127.0.0.1:${hole.port}/x.php`, apikey: 'k'.repeat(32), logger, retryDelayMs: 50 });
     cleanups.push(() => client.close());
     const error = await client.post('{"a": 1}').then(
@@ -50,17 +50,17 @@ describe('jeedom - callback HTTP client (§4.4)', () => {
       (e: unknown) => e,
     );
     expect(isPatchbayError(error, ErrorCodes.HOST_UNREACHABLE)).toBe(true);
-    expect(logger.find('error', /connect timeout after 500 ms" retry: [012]\/3/)).toHaveLength(3);
+    expect(logger.find(/connect timeout after 500 ms" retry: [012]\/3/, 'error')).toHaveLength(3);
   });
 
   it('jeedom - §10.31 the response timeout is separate from the connect timeout (a short one fails a slow answer)', async () => {
     const peer = await PhpCallback.start();
     cleanups.push(() => peer.close());
     peer.control({ delayMs: 1500 });
-    const logger = new RecordingLogger();
+    const logger = captureLogger();
     const client = new CallbackClient({ callback: peer.url, apikey: 'k'.repeat(32), logger, responseTimeoutMs: 300, retryDelayMs: 50, attempts: 1 });
     cleanups.push(() => client.close());
     await expect(client.post('{"a": 1}')).rejects.toThrow(/failed 1 attempts/);
-    expect(logger.find('error', /no answer within 300 ms/)).toHaveLength(1);
+    expect(logger.find(/no answer within 300 ms/, 'error')).toHaveLength(1);
   });
 });

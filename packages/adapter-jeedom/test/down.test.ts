@@ -31,7 +31,7 @@ describe('jeedom - downward channel (§3)', () => {
     await sendRaw(rig.port(), command({ value: 3, id: 'c' }));
     const commands = await rig.waitCommands(2);
     expect(commands.map((c) => c.ref)).toEqual(['a', 'c']);
-    expect(rig.logger.find('error', /./)).toEqual([]);
+    expect(rig.logger.find(/./, 'error')).toEqual([]);
   });
 
   it('jeedom - §10.18 sends zero bytes and closes the connection after the message (client sees EOF)', async () => {
@@ -74,10 +74,10 @@ describe('jeedom - downward channel (§3)', () => {
     await sendRaw(rig.port(), command({ value: false, id: 'good' }));
     const commands = await rig.waitCommands(1);
     expect(commands.map((c) => c.ref)).toEqual(['good']);
-    expect(rig.logger.find('error', /Invalid apikey/)).toHaveLength(wrong.length);
+    expect(rig.logger.find(/Invalid apikey/, 'error')).toHaveLength(wrong.length);
     expect(rig.metrics.get(REJECTED)).toBe(wrong.length);
     // Never the key, right or wrong, in a log line (§8.11).
-    expect(rig.logger.lines.filter((l) => l.msg.includes(APIKEY.slice(0, 20)) || l.msg.toLowerCase().includes(APIKEY.toLowerCase().slice(0, 20)))).toEqual([]);
+    expect(rig.logger.lines.filter((l) => l.message.includes(APIKEY.slice(0, 20)) || l.message.toLowerCase().includes(APIKEY.toLowerCase().slice(0, 20)))).toEqual([]);
   });
 
   it('jeedom - §10.22 no apikey, empty, non-JSON, invalid UTF-8 and a JSON array each give one ERROR and the gateway keeps serving', async () => {
@@ -93,9 +93,9 @@ describe('jeedom - downward channel (§3)', () => {
       await sendRaw(rig.port(), data);
       await sendRaw(rig.port(), command({ value: index, id: `ok${index}` }));
       await rig.waitCommands(index + 1);
-      expect(rig.logger.find('error', pattern)).toHaveLength(1);
+      expect(rig.logger.find(pattern, 'error')).toHaveLength(1);
     }
-    expect(rig.logger.find('error', /./)).toHaveLength(bad.length);
+    expect(rig.logger.find(/./, 'error')).toHaveLength(bad.length);
     expect(rig.metrics.get(REJECTED)).toBe(bad.length);
   });
 
@@ -109,8 +109,8 @@ describe('jeedom - downward channel (§3)', () => {
     await rig.waitCommands(1);
     expect(stalled.destroyed).toBe(false);
     await closed;
-    await rig.logger.waitFor('error', /stalled/);
-    expect(rig.logger.find('error', /./)).toHaveLength(1);
+    await rig.logger.waitFor(/stalled/, { level: 'error' });
+    expect(rig.logger.find(/./, 'error')).toHaveLength(1);
     expect(rig.metrics.get(REJECTED)).toBe(1);
   });
 
@@ -121,7 +121,7 @@ describe('jeedom - downward channel (§3)', () => {
     await sendRaw(rig.port(), command({ value: true, id: 'after' }));
     const commands = await rig.waitCommands(2);
     expect(commands.find((c) => c.ref === 'big')?.value).toHaveLength(big.length);
-    expect(rig.logger.find('error', /./)).toEqual([]);
+    expect(rig.logger.find(/./, 'error')).toEqual([]);
   });
 
   it('jeedom - a message over maxMessageBytes is refused with one ERROR, others still served', async () => {
@@ -130,7 +130,7 @@ describe('jeedom - downward channel (§3)', () => {
     await sendRaw(rig.port(), command({ value: true, id: 'after' }));
     const commands = await rig.waitCommands(1);
     expect(commands.map((c) => c.ref)).toEqual(['after']);
-    expect(rig.logger.find('error', /longer than maxMessageBytes/)).toHaveLength(1);
+    expect(rig.logger.find(/longer than maxMessageBytes/, 'error')).toHaveLength(1);
   });
 
   it('jeedom - other actions are logged and ignored; "cmd" is read like "action"', async () => {
@@ -138,7 +138,7 @@ describe('jeedom - downward channel (§3)', () => {
     await sendRaw(rig.port(), JSON.stringify({ action: 'think', message: 'hi', apikey: APIKEY }));
     await sendRaw(rig.port(), JSON.stringify({ cmd: 'command', device: 'dev1', channel: 'relay', value: 1, apikey: APIKEY }));
     await rig.waitCommands(1);
-    expect(rig.logger.find('warn', /Unknown action "think"/)).toHaveLength(1);
+    expect(rig.logger.find(/Unknown action "think"/, 'warn')).toHaveLength(1);
   });
 
   it('jeedom - §10.6 "localhost" binds 127.0.0.1 exactly, "" binds every IPv4 interface', async () => {
@@ -155,12 +155,12 @@ describe('jeedom - downward channel (§3)', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as net.AddressInfo).port;
     rig = await startRig({ socketPort: port });
-    await rig.logger.waitFor('error', /Fatal error: .*EADDRINUSE/);
+    await rig.logger.waitFor(/Fatal error: .*EADDRINUSE/, { level: 'error' });
     expect(rig.gateway.health().hosts.find((h) => h.id === 'jeedom')?.status).toBe('unknown');
     rig.driver.emit('temperature', 20);
     await rig.other.waitFor((e) => e.kind === 'state' && e.value === 20);
     await new Promise<void>((resolve) => blocker.close(() => resolve()));
-    await rig.logger.waitFor('info', /Listening on/);
+    await rig.logger.waitFor(/Listening on/, { level: 'info' });
     await sendRaw(port, command({ value: true, id: 'late' }));
     const commands = await rig.waitCommands(1);
     expect(commands[0]?.ref).toBe('late');
@@ -169,11 +169,11 @@ describe('jeedom - downward channel (§3)', () => {
   it('jeedom - a command without a device or channel name gets one ERROR and a failed reply, and the gateway keeps serving', async () => {
     rig = await startRig({});
     await sendRaw(rig.port(), JSON.stringify({ action: 'command', channel: 'relay', value: 1, id: 'no-device', apikey: APIKEY }));
-    await rig.logger.waitFor('error', /Invalid command from socket/);
+    await rig.logger.waitFor(/Invalid command from socket/, { level: 'error' });
     await sendRaw(rig.port(), command({ value: true, id: 'fine' }));
     const commands = await rig.waitCommands(1);
     expect(commands.map((c) => c.ref)).toEqual(['fine']);
-    expect(rig.logger.find('error', /./)).toHaveLength(1);
+    expect(rig.logger.find(/./, 'error')).toHaveLength(1);
     expect(rig.metrics.get(REJECTED)).toBe(1);
   });
 });

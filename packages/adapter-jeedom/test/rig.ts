@@ -1,47 +1,6 @@
-import { createGateway, type CommandEvent, type Counter, type Gateway, type Logger, type MetricsSink, type ReplyInit } from '@patchbay/core';
-import { FakeDriver, FakeHost, Signal } from '@patchbay/testing';
+import { createGateway, type CommandEvent, type Counter, type Gateway, type MetricsSink, type ReplyInit } from '@patchbay/core';
+import { captureLogger, FakeDriver, FakeHost, Signal, type CapturedLogger } from '@patchbay/testing';
 import jeedom, { type JeedomAdapter } from '../src/index.js';
-
-/** One logged line, as the tests check them. */
-export interface LogLine {
-  level: string;
-  msg: string;
-}
-
-/** A pino-shaped logger that keeps every line (and wakes waiters). */
-export class RecordingLogger implements Logger {
-  readonly lines: LogLine[] = [];
-  readonly changed = new Signal();
-  constructor(private readonly shared?: RecordingLogger) {}
-  private log(level: string) {
-    return (first: unknown, second?: unknown): void => {
-      const msg = typeof first === 'string' ? first : typeof second === 'string' ? second : '';
-      const target = this.shared ?? this;
-      target.lines.push({ level, msg });
-      target.changed.notify();
-    };
-  }
-  trace = this.log('trace');
-  debug = this.log('debug');
-  info = this.log('info');
-  warn = this.log('warn');
-  error = this.log('error');
-  fatal = this.log('fatal');
-  child(): Logger {
-    return new RecordingLogger(this.shared ?? this);
-  }
-  isLevelEnabled(): boolean {
-    return true;
-  }
-  /** Lines at `level` matching `pattern`. */
-  find(level: string, pattern: RegExp): LogLine[] {
-    return this.lines.filter((l) => l.level === level && pattern.test(l.msg));
-  }
-  /** Wait for a line at `level` matching `pattern`. */
-  waitFor(level: string, pattern: RegExp, timeoutMs = 10_000): Promise<LogLine> {
-    return this.changed.waitUntil(() => this.lines.find((l) => l.level === level && pattern.test(l.msg)), { what: `a ${level} log line matching ${pattern}`, timeoutMs });
-  }
-}
 
 /** Counts per metric name, across endpoints. */
 export class RecordingMetrics implements MetricsSink {
@@ -61,7 +20,7 @@ export interface Rig {
   gateway: Gateway;
   driver: FakeDriver;
   other: FakeHost;
-  logger: RecordingLogger;
+  logger: CapturedLogger;
   metrics: RecordingMetrics;
   /** Commands the driver received, with a signal to await them. */
   commands: CommandEvent[];
@@ -78,7 +37,7 @@ export async function startRig(
 ): Promise<Rig> {
   const driver = new FakeDriver();
   const other = new FakeHost();
-  const logger = new RecordingLogger();
+  const logger = captureLogger();
   const metrics = new RecordingMetrics();
   const commands: CommandEvent[] = [];
   const arrived = new Signal();

@@ -122,10 +122,10 @@ describe('jeedom - upward channel (§4)', () => {
     }, 'three failed attempts');
     expect((failed[1] as CallbackRecord).time - (failed[0] as CallbackRecord).time).toBeGreaterThanOrEqual(0.5);
     expect((failed[2] as CallbackRecord).time - (failed[1] as CallbackRecord).time).toBeGreaterThanOrEqual(0.5);
-    await rig.logger.waitFor('warn', /Error on send request to jeedom, return code 500/);
+    await rig.logger.waitFor(/Error on send request to jeedom, return code 500/, { level: 'warn' });
     rig.driver.emit('temperature', 2);
     rig.driver.emit('humidity', 50);
-    await rig.logger.waitFor('warn', /unreachable/);
+    await rig.logger.waitFor(/unreachable/, { level: 'warn' });
     peer.control(undefined);
     await peer.waitFor((rs) => rs.find((r) => r.answered === 200 && decoded(r).devices?.dev1?.humidity === 50), 'the retried changes');
     await peer.waitFor(() => (peer?.latest('dev1', 'temperature') === 2 ? true : undefined), 'the latest temperature');
@@ -140,7 +140,7 @@ describe('jeedom - upward channel (§4)', () => {
     await rig.other.waitFor((e) => e.kind === 'state' && e.channel === 'slow');
     await rig.gateway.stop({ drainTimeoutMs: 5000 });
     expect(peer.posts().filter((r) => decoded(r).devices?.dev1?.slow === 1)).toHaveLength(1);
-    expect(rig.logger.find('error', /send request/)).toEqual([]);
+    expect(rig.logger.find(/send request/, 'error')).toEqual([]);
   });
 
   it('jeedom - §10.32 §10.33 changes from one device tick go up in one POST, nested per device', async () => {
@@ -161,7 +161,7 @@ describe('jeedom - upward channel (§4)', () => {
     await peer.waitFor((rs) => rs.find((r) => decoded(r).status?.dev1 === 'alive'), 'the device status');
     peer.control({ status: 302, location: 'https://127.0.0.1/plugins/patchbay/core/php/jeePatchbay.php' });
     rig.driver.emit('moved', 1);
-    await rig.logger.waitFor('error', /redirected the POST \(302/);
+    await rig.logger.waitFor(/redirected the POST \(302/, { level: 'error' });
     peer.control(undefined);
     await peer.waitFor((rs) => rs.find((r) => r.answered === 200 && decoded(r).devices?.dev1?.moved === 1), 'the change after the redirect stops');
   });
@@ -199,7 +199,7 @@ describe('jeedom - upward channel (§4)', () => {
 
   it('jeedom - without a callback the command socket serves and nothing goes up (one info line)', async () => {
     rig = await startRig({});
-    expect(rig.logger.find('info', /no callback configured/)).toHaveLength(1);
+    expect(rig.logger.find(/no callback configured/, 'info')).toHaveLength(1);
     rig.driver.emit('temperature', 5);
     await sendRaw(rig.port(), command({ value: true, id: 'x' }));
     await rig.waitCommands(1);
@@ -214,7 +214,7 @@ describe('jeedom - upward channel (§4)', () => {
     peer = await PhpCallback.start();
     await peer.stop();
     rig = await startRig({ callback: peer.url, cycle: 0 });
-    await rig.logger.waitFor('error', /Callback result as a unknown error/);
+    await rig.logger.waitFor(/Callback result as a unknown error/, { level: 'error' });
     await sendRaw(rig.port(), command({ value: true, id: 'while-down' }));
     await rig.waitCommands(1);
     rig.driver.emit('temperature', 33);

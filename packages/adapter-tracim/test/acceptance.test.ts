@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { createGateway, type Adapter, type AdapterDefinition } from '@patchbay/core';
 import sim from '@patchbay/driver-sim';
-import { FakeHost, tempDir } from '@patchbay/testing';
+import { captureLogger, FakeHost, tempDir } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import tracimAdapter, { type TracimMaster } from '../src/index.js';
-import { RecordingLogger, startPyPeer, type PyPeer } from './helpers.js';
+import { startPyPeer, type PyPeer } from './helpers.js';
 
 interface Fields {
   device: string;
@@ -23,7 +23,7 @@ describe('tracim - acceptance: three Python clients and a simulated device', () 
     const dir = tempDir('pb-tracim-acc-');
     cleanups.push(async () => dir.remove());
     const masterPath = join(dir.path, 'master.sock');
-    const logger = new RecordingLogger();
+    const logger = captureLogger({ levels: 'info' });
     let master: TracimMaster | undefined;
     const definition: AdapterDefinition = {
       ...tracimAdapter,
@@ -60,7 +60,7 @@ describe('tracim - acceptance: three Python clients and a simulated device', () 
     await c.waitUntil(() => (live(c).length >= 10 ? true : undefined), '10 live state changes at c');
     await c.kill('SIGKILL');
     const killedAt = Date.now();
-    await logger.waitLine(/c\.sock removed: no pong/, 4 * P);
+    await logger.waitFor(/c\.sock removed: no pong/, { timeoutMs: 4 * P });
     expect(Date.now() - killedAt).toBeLessThanOrEqual(2 * P + 400);
     expect(master?.listClients().map((x) => x.path)).toEqual([a.path, b.path]);
     // Keep going for another second of reports after the removal.

@@ -1,10 +1,10 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGateway, type Adapter, type AdapterDefinition } from '@patchbay/core';
-import { tempDir } from '@patchbay/testing';
+import { captureLogger, tempDir } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import tracimAdapter, { sendOnce, type TracimClient } from '../src/index.js';
-import { PYTHON, rawListener, RecordingLogger, startMaster } from './helpers.js';
+import { PYTHON, rawListener, startMaster } from './helpers.js';
 import { spawnSync } from 'node:child_process';
 
 interface Raw {
@@ -27,7 +27,7 @@ describe('tracim client mode (C items)', () => {
     const client = join(dir.path, 'client.sock');
     const listener = await rawListener(master);
     cleanups.push(() => listener.close());
-    const logger = new RecordingLogger();
+    const logger = captureLogger({ levels: 'info' });
     let instance: TracimClient | undefined;
     const definition: AdapterDefinition = {
       ...tracimAdapter,
@@ -78,14 +78,14 @@ describe('tracim client mode (C items)', () => {
     await r.gateway.start();
     await r.waitMessage('daemon_client_add');
     await r.toClient({ path: r.master, type: 'daemon_account_info', data: { user_id: '17' } });
-    await r.logger.waitLine(/registered with the Tracim master as user 17/);
+    await r.logger.waitFor(/registered with the Tracim master as user 17/);
     expect(r.instance().userId).toBe('17');
     const tlm = { event_id: 401, event_type: 'content.modified.html-document', created: '2025-03-27T13:51:25Z', read: null, fields: { content: { raw_content: '<p>' + 'x'.repeat(8000) + '</p>' } } };
     await r.toClient({ path: r.master, type: 'daemon_tracim_event', data: JSON.stringify(tlm) });
-    await r.logger.waitLine(/Tracim live message 401: content\.modified\.html-document/);
+    await r.logger.waitFor(/Tracim live message 401: content\.modified\.html-document/);
     for (const type of ['daemon_ack', 'daemon_client_added', 'daemon_client_deleted', 'something_new']) await r.toClient({ path: r.master, type, data: { path: '/x', pid: '1' } });
     await r.toClient({ path: r.master, type: 'daemon_tracim_event', data: JSON.stringify({ ...tlm, event_id: 402 }) });
-    await r.logger.waitLine(/Tracim live message 402/);
+    await r.logger.waitFor(/Tracim live message 402/);
     expect(r.logger.lines.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
   });
 
@@ -107,12 +107,12 @@ describe('tracim client mode (C items)', () => {
     // Our own master plays the master, with no ping before the client's watchdog expires.
     const m = await startMaster({ pingInterval: 60_000 });
     cleanups.push(() => m.close());
-    const logger = new RecordingLogger();
+    const logger = captureLogger({ levels: 'info' });
     const client = join(m.dir, 'client.sock');
     const gateway = createGateway({ devices: [], hosts: [{ id: 'tc', definition: tracimAdapter, options: { mode: 'client', masterSocketPath: m.master, clientSocketPath: client, watchdogMs: 400 } }], logger });
     cleanups.push(() => gateway.stop({ drainTimeoutMs: 50 }));
     await gateway.start();
-    await m.logger.waitLine(/Tracim client registered: .*client\.sock/);
+    await m.logger.waitFor(/Tracim client registered: .*client\.sock/);
     // The master restarts: its list is empty (no persistence, §6.5).
     await m.gateway.stop({ drainTimeoutMs: 50 });
     let second: { listClients(): { path: string }[] } | undefined;
@@ -128,7 +128,7 @@ describe('tracim client mode (C items)', () => {
     cleanups.push(() => restarted.stop({ drainTimeoutMs: 50 }));
     await restarted.start();
     expect(second?.listClients()).toEqual([]);
-    await logger.waitLine(/registering with the Tracim master .* \(no ping for 400 ms\)/, 5000);
+    await logger.waitFor(/registering with the Tracim master .* \(no ping for 400 ms\)/, { timeoutMs: 5000 });
     await m.logger.changed.waitUntil(() => (second?.listClients().some((c) => c.path === client) ? true : undefined), { what: 'the restarted master to list the client', timeoutMs: 5000 });
   });
 });

@@ -2,8 +2,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { createGateway, type Adapter, type AdapterDefinition, type Gateway, type Logger } from '@patchbay/core';
-import { FakeDriver, repoRoot, Signal, tempDir } from '@patchbay/testing';
+import { createGateway, type Adapter, type AdapterDefinition, type Gateway } from '@patchbay/core';
+import { captureLogger, FakeDriver, repoRoot, Signal, tempDir, type CapturedLogger } from '@patchbay/testing';
 import tracimAdapter from '../src/index.js';
 
 /** The Python SDK-like peer (test/peers/tracim/client.py), run with the system python3. */
@@ -97,43 +97,15 @@ export async function startPyPeer(options: { master: string; path: string; args?
   return peer;
 }
 
-/** A logger that records lines, for "one clear log line" assertions. */
-export class RecordingLogger implements Logger {
-  readonly lines: { level: string; msg: string }[] = [];
-  readonly changed = new Signal();
-  private make(level: string) {
-    return (a: unknown, b?: unknown) => {
-      const msg = typeof a === 'string' ? a : typeof b === 'string' ? b : JSON.stringify(a);
-      this.lines.push({ level, msg });
-      this.changed.notify();
-    };
-  }
-  trace = this.make('trace');
-  debug = this.make('debug');
-  info = this.make('info');
-  warn = this.make('warn');
-  error = this.make('error');
-  fatal = this.make('fatal');
-  child(): Logger {
-    return this;
-  }
-  isLevelEnabled(): boolean {
-    return false;
-  }
-  /** Lines at warn or above matching `pattern`. */
-  matching(pattern: RegExp): string[] {
-    return this.lines.filter((l) => l.level !== 'debug' && l.level !== 'trace' && pattern.test(l.msg)).map((l) => l.msg);
-  }
-  waitLine(pattern: RegExp, timeoutMs = 10_000): Promise<string> {
-    return this.changed.waitUntil(() => this.matching(pattern)[0], { what: `a log line matching ${pattern}`, timeoutMs });
-  }
-}
-
 /** A gateway with a fake driver and one tracim host in master mode, plus handles on both. */
 export interface MasterRig {
   gateway: Gateway;
   driver: FakeDriver;
-  logger: RecordingLogger;
+  /**
+   * Every line the gateway logged. Its `isLevelEnabled` says no to debug and trace (`levels: 'info'`),
+   * so no debug line is written and `find(pattern)` sees the info-and-above lines only.
+   */
+  logger: CapturedLogger;
   dir: string;
   master: string;
   adapter(): Adapter & { listClients(): { path: string; pid: string }[] };
@@ -146,7 +118,7 @@ export async function startMaster(options: Record<string, unknown> = {}, extra: 
   const dir = tempDir('pb-tracim-');
   const master = join(dir.path, 'master.sock');
   const driver = new FakeDriver();
-  const logger = new RecordingLogger();
+  const logger = captureLogger({ levels: 'info' });
   let current: Adapter | undefined;
   const definition: AdapterDefinition = {
     ...tracimAdapter,

@@ -95,8 +95,8 @@ describe('tracim master - wire (M items, against the Python SDK-like peer)', () 
       s.on('connect', () => s.end());
       s.on('close', () => resolve());
     });
-    await r.logger.waitLine(/invalid JSON/);
-    await r.logger.waitLine(/empty connection/);
+    await r.logger.waitFor(/invalid JSON/);
+    await r.logger.waitFor(/empty connection/);
     await c.send({ path: c.path, type: 'daemon_get_account_info' });
     await c.waitFor('daemon_account_info');
     expect(c.received()).toHaveLength(1);
@@ -112,7 +112,7 @@ describe('tracim master - wire (M items, against the Python SDK-like peer)', () 
     expect(rec?.bytes).toBeLessThanOrEqual(4096);
     const tlm = JSON.parse(msg.data as string) as { fields: { channel: string; value: unknown } };
     expect(tlm.fields).toMatchObject({ channel: 'text', value: '' });
-    expect(r.logger.matching(/shrunk from \d+ to \d+ bytes/)).toHaveLength(1);
+    expect(r.logger.find(/shrunk from \d+ to \d+ bytes/)).toHaveLength(1);
   });
 
   it('tracim - M8 under policy skip an oversized TLM is skipped and logged; the next one arrives', async () => {
@@ -123,7 +123,7 @@ describe('tracim master - wire (M items, against the Python SDK-like peer)', () 
     r.driver.emit('text', 'small');
     const msg = await c.waitFor('daemon_tracim_event');
     expect(JSON.parse(msg.data as string).fields.value).toBe('small');
-    expect(r.logger.matching(/does not fit the 4096-byte limit/)).toHaveLength(1);
+    expect(r.logger.find(/does not fit the 4096-byte limit/)).toHaveLength(1);
   });
 
   it('tracim - M8 under policy verbatim an oversized message is sent whole', async () => {
@@ -264,7 +264,7 @@ describe('tracim master - wire (M items, against the Python SDK-like peer)', () 
     await c.waitFor('daemon_account_info');
     const registeredAt = Date.now();
     expect(r.adapter().listClients().map((x) => x.path)).toEqual([c.path]);
-    await r.logger.waitLine(/removed: no pong/, 5000);
+    await r.logger.waitFor(/removed: no pong/, { timeoutMs: 5000 });
     expect(Date.now() - registeredAt).toBeLessThan(2 * 400 + 500);
     expect(r.adapter().listClients()).toEqual([]);
   });
@@ -276,7 +276,7 @@ describe('tracim master - wire (M items, against the Python SDK-like peer)', () 
     await a.waitFor('daemon_client_added', 2);
     await b.cmd({ cmd: 'stop_listening' });
     for (let i = 0; i < 20; i++) r.driver.emit('n', i);
-    await r.logger.waitLine(new RegExp(`${b.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} removed`), 5000);
+    await r.logger.waitFor(new RegExp(`${b.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} removed`), { timeoutMs: 5000 });
     for (let i = 20; i < 40; i++) r.driver.emit('n', i);
     await a.waitUntil(() => (a.received('daemon_tracim_event').length >= 40 ? true : undefined), '40 TLMs');
     expect(a.received('daemon_tracim_event').map((m) => JSON.parse(m.data as string).fields.value)).toEqual([...Array(40).keys()]);

@@ -22,10 +22,28 @@ export interface CapturedLogger extends Logger {
   counter(name: string): Counter;
   /** A metrics sink adding into `counters` by counter name (labels ignored). */
   readonly metrics: MetricsSink;
+  /** Lines whose message matches `pattern`, in order; only those at `level` when given. */
+  find(pattern: RegExp, level?: string): CapturedLine[];
+  /**
+   * The first line whose message matches `pattern` (at `level` when given), awaited on `changed`:
+   * resolves at once if it is already there, rejects after `timeoutMs` (default 10 000 ms).
+   */
+  waitFor(pattern: RegExp, options?: { level?: string; timeoutMs?: number }): Promise<CapturedLine>;
 }
 
-/** A pino-compatible logger that records every line (every level enabled), and counters. */
-export function captureLogger(): CapturedLogger {
+/** Options of {@link captureLogger}. */
+export interface CaptureLoggerOptions {
+  /**
+   * What `isLevelEnabled` answers: `'all'` (the default) says every level is enabled; `'info'` says
+   * debug and trace are not (as a pino logger at level info would). Every line is recorded either way.
+   */
+  levels?: 'all' | 'info';
+}
+
+/** A pino-compatible logger that records every line, and counters. */
+export function captureLogger(options: CaptureLoggerOptions = {}): CapturedLogger {
+  const levels = options.levels ?? 'all';
+  const isLevelEnabled = (level: string): boolean => levels === 'all' || (level !== 'debug' && level !== 'trace');
   const lines: CapturedLine[] = [];
   const counters = new Map<string, number>();
   const changed = new Signal();
@@ -52,9 +70,15 @@ export function captureLogger(): CapturedLogger {
       error: at('error'),
       fatal: at('fatal'),
       child: (more) => make({ ...bindings, ...more }),
-      isLevelEnabled: () => true,
+      isLevelEnabled,
     };
   };
+  const find = (pattern: RegExp, level?: string): CapturedLine[] => lines.filter((line) => (level === undefined || line.level === level) && pattern.test(line.message));
+  const waitFor = (pattern: RegExp, wait: { level?: string; timeoutMs?: number } = {}): Promise<CapturedLine> =>
+    changed.waitUntil(() => find(pattern, wait.level)[0], {
+      what: `a log line matching ${String(pattern)} ${wait.level === undefined ? 'at any level' : `at level ${wait.level}`}`,
+      timeoutMs: wait.timeoutMs ?? 10_000,
+    });
   const root = make({});
-  return Object.assign(root, { lines, counters, changed, logger: root, counter, metrics: { counter: (name: string) => counter(name) } });
+  return Object.assign(root, { lines, counters, changed, logger: root, counter, metrics: { counter: (name: string) => counter(name) }, find, waitFor });
 }

@@ -1,5 +1,6 @@
 import { createGateway, ErrorCodes } from '@patchbay/core';
 import { describe, expect, it } from 'vitest';
+import { captureLogger } from './capture.js';
 import { FakeDriver } from './fakeDriver.js';
 import { FakeHost } from './fakeHost.js';
 import { Signal } from './signal.js';
@@ -40,5 +41,35 @@ describe('test doubles', () => {
     expect(driver.commands).toHaveLength(1);
     await gateway.stop();
     expect(ErrorCodes.HOST_UNREACHABLE).toBe('PB301_HOST_UNREACHABLE');
+  });
+
+  it('capture logger - find matches messages, optionally at one level, children included', () => {
+    const log = captureLogger();
+    log.info('port 1 open');
+    log.child({ part: 'x' }).warn({ n: 2 }, 'port 2 closed');
+    log.error('port 3 failed');
+    expect(log.find(/port \d/).map((l) => l.message)).toEqual(['port 1 open', 'port 2 closed', 'port 3 failed']);
+    expect(log.find(/port/, 'warn')).toEqual([{ level: 'warn', message: 'port 2 closed', fields: { part: 'x', n: 2 } }]);
+    expect(log.find(/closed/, 'error')).toEqual([]);
+    expect(log.isLevelEnabled('debug')).toBe(true);
+    const quiet = captureLogger({ levels: 'info' });
+    expect([quiet.isLevelEnabled('trace'), quiet.isLevelEnabled('debug'), quiet.isLevelEnabled('info'), quiet.isLevelEnabled('error')]).toEqual([false, false, true, true]);
+  });
+
+  it('capture logger - waitFor resolves on the first matching line, at the level asked for', async () => {
+    const log = captureLogger();
+    log.info('ready');
+    await expect(log.waitFor(/ready/)).resolves.toMatchObject({ level: 'info', message: 'ready' });
+    const waiting = log.waitFor(/listening on \d+/, { level: 'warn' });
+    log.info('listening on 80');
+    log.warn('listening on 81');
+    await expect(waiting).resolves.toMatchObject({ level: 'warn', message: 'listening on 81' });
+  });
+
+  it('capture logger - waitFor rejects after the timeout, naming the pattern and the level', async () => {
+    const log = captureLogger();
+    log.info('never an error');
+    await expect(log.waitFor(/never/, { level: 'error', timeoutMs: 10 })).rejects.toThrow('waiting for a log line matching /never/ at level error');
+    await expect(log.waitFor(/absent/, { timeoutMs: 10 })).rejects.toThrow('waiting for a log line matching /absent/ at any level');
   });
 });
