@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../load.js';
 
 /** `patchbay check FILE`: validate and list every error with its path; exit 1 on any. */
 export default function register(program: Command): void {
@@ -8,6 +7,7 @@ export default function register(program: Command): void {
     .description('validate a config file, listing every problem with its path')
     .argument('<file>', 'YAML or JSON config file')
     .action(async (file: string) => {
+      const { loadConfig } = await import('../load.js');
       const loaded = await loadConfig({ file });
       if (!loaded) {
         process.exitCode = 1;

@@ -1,7 +1,4 @@
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
-import { redactSecrets } from '../config.js';
-import { loadConfig } from '../load.js';
 
 /** `patchbay config [--config FILE]`: print the resolved config with every default applied, secrets redacted. */
 export default function register(program: Command): void {
@@ -11,6 +8,7 @@ export default function register(program: Command): void {
     .option('-c, --config <file>', 'YAML or JSON config file (default: $PATCHBAY_CONFIG, else the embedded default)')
     .option('--format <format>', 'yaml or json', 'yaml')
     .action(async (options: { config?: string; format: string }) => {
+      const [{ stringify }, { redactSecrets }, { loadConfig }] = await Promise.all([import('yaml'), import('../config.js'), import('../load.js')]);
       const loaded = await loadConfig({ file: options.config });
       if (!loaded) {
         process.exitCode = 1;

@@ -1,15 +1,18 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
-import { CallbackClient } from '@patchbay/adapter-jeedom';
 import { describeError } from '@patchbay/core';
 import type { Command } from 'commander';
 import type { Logger as PinoLogger } from 'pino';
-import { readConfigFile } from '../config.js';
 import { createJeedomLogger } from '../jeedomLog.js';
 import { builtinTypes } from '../registry.js';
-import { formatIssues, resolveConfig } from '../resolve.js';
-import { runGateway, type RunningGateway } from '../run.js';
+import type { RunningGateway } from '../run.js';
+
+/** What runs the daemon, loaded once the pid file is written (Jeedom polls for it from the start). */
+const loadRuntime = () =>
+  Promise.all([import('@patchbay/adapter-jeedom'), import('../config.js'), import('../resolve.js'), import('../run.js')]).then(
+    ([{ CallbackClient }, { readConfigFile }, { formatIssues, resolveConfig }, { runGateway }]) => ({ CallbackClient, readConfigFile, formatIssues, resolveConfig, runGateway }),
+  );
 
 /**
  * `patchbay jeedom ...`: run as a Jeedom plugin daemon, started by the plugin's PHP exactly
@@ -169,6 +172,7 @@ async function runJeedom(args: JeedomArgs): Promise<void> {
     fatal(`Fatal error: cannot write the pid file: ${describeError(error)}`);
   }
   logger.info(`Writing PID ${process.pid} to ${pidFile}`);
+  const { CallbackClient, readConfigFile, formatIssues, resolveConfig, runGateway } = await loadRuntime();
 
   // §2.3 step 6: the one start-up GET; a failure ends the daemon (exit 0) before any bind.
   if (v.callback) {

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { silentLogger } from '@patchbay/core';
-import { loadConfig } from '../load.js';
-import { runGateway, stopOnSignals } from '../run.js';
-import { startSerialSimLine } from '../serialSimLine.js';
+
+// Each command imports what it runs on only when it runs: `patchbay jeedom` must write its pid
+// file as early as it can (Jeedom polls for it), so no other command's modules load first.
 
 /** `patchbay run [--config FILE] [--pid FILE]`. */
 export default function register(program: Command): void {
@@ -16,6 +15,12 @@ export default function register(program: Command): void {
     .option('--host <address>', 'override gateway.http.host (env PATCHBAY_HTTP_HOST)')
     .option('--serial-sim', 'also bridge the simulated device through the serial driver, over a socat pseudo-terminal pair (embedded default only)')
     .action(async (options: { config?: string; pid?: string; dataDir?: string; port?: number; host?: string; serialSim?: boolean }) => {
+      const [{ silentLogger }, { loadConfig }, { runGateway, stopOnSignals }, { startSerialSimLine }] = await Promise.all([
+        import('@patchbay/core'),
+        import('../load.js'),
+        import('../run.js'),
+        import('../serialSimLine.js'),
+      ]);
       const overrides = { dataDir: options.dataDir, port: options.port, host: options.host };
       const line = options.serialSim ? await startSerialSimLine({ dataDir: options.dataDir ?? process.env.PATCHBAY_DATA_DIR ?? './data', logger: silentLogger }) : undefined;
       const loaded = await loadConfig({ file: options.config, overrides, extraDevices: line ? [{ id: 'thermo-serial', driver: 'serial', options: { path: line.path } }] : [] });

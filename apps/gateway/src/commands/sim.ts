@@ -1,7 +1,5 @@
-import { serveSimulatedDevice, type CodecName } from '@patchbay/driver-serial';
-import { describeError } from '@patchbay/core';
+import type { CodecName } from '@patchbay/driver-serial';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { createLogger } from '../logger.js';
 
 /**
  * `patchbay sim --serial PATH [--codec jsonl|kv] [--interval MS]`: the simulated device as
@@ -19,6 +17,7 @@ export default function register(program: Command): void {
     .option('--baud-rate <baud>', 'line speed', positiveInt, 115_200)
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
     .action(async (options: { serial: string; codec: CodecName; interval: number; baudRate: number; logLevel: string }) => {
+      const [{ serveSimulatedDevice }, { describeError }, { createLogger }] = await Promise.all([import('@patchbay/driver-serial'), import('@patchbay/core'), import('../logger.js')]);
       const logger = createLogger({ level: options.logLevel, format: 'auto' });
       let device: Awaited<ReturnType<typeof serveSimulatedDevice>>;
       try {
