@@ -91,6 +91,8 @@ async function throughCore(journal: { fsync: FsyncPolicy } | undefined): Promise
  * Start-up: spawn the embedded default (built CLI when present, sources otherwise) and time
  * until /healthz answers 200 with every endpoint alive. The target is 2 s.
  */
+const IDLE_MS = 15_000;
+
 async function startup(): Promise<{ ms: number; idleRssMb: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-start-'));
   const built = join(repoRoot, 'apps/gateway/dist/cli.js');
@@ -113,8 +115,10 @@ async function startup(): Promise<{ ms: number; idleRssMb: number }> {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     const ms = nowMs() - start;
-    // Idle: every adapter up, the simulated device reporting once a second.
-    await new Promise((resolve) => setTimeout(resolve, 5000));
+    // Idle: every adapter up, the simulated device reporting once a second. V8 shrinks the
+    // heap it grew during start-up only once allocation has been quiet for a while (its memory
+    // reducer, about 8 s in here): the steady figure is the one after that.
+    await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
     const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
     const idleRssMb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
     return { ms, idleRssMb };
@@ -165,7 +169,7 @@ const startMs = median(startups.map((s) => s.ms));
 const idleRss = median(startups.map((s) => s.idleRssMb));
 figures.push(
   { metric: 'start-up to /healthz 200 (embedded default, every adapter)', value: startMs, unit: 'ms', target: '<= 2000 ms', pass: startMs <= 2000, note: how },
-  { metric: 'idle RSS, every adapter running', value: idleRss, unit: 'MB', target: '<= 80 MB', pass: idleRss <= 80, note: how },
+  { metric: `idle RSS, every adapter running, ${IDLE_MS / 1000} s after /healthz (median of 3 starts)`, value: idleRss, unit: 'MB', target: '<= 80 MB', pass: idleRss <= 80, note: how },
 );
 report('core', figures, { ratio: median(off) / b, label: 'core (journal off) vs raw 4-handler loop' });
 if (sink === 42) console.log('');
