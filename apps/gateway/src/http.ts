@@ -21,9 +21,12 @@ export class GatewayHttp implements HttpMount {
   ) {
     this.server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => this.handle(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // node:http drops its own 'error' listener from a socket it hands over: without one, a client
+      // resetting the connection (ECONNRESET) would be an uncaught exception ending the gateway.
+      socket.on('error', (error: Error) => this.logger.debug({ err: error, path: pathOf(req) }, 'upgrade connection failed'));
       const handler = this.upgrades.get(pathOf(req));
       if (handler) return handler(req, socket, head);
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      closeRefused(socket, 'HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     });
     this.server.on('clientError', (error, socket) => {
       this.logger.debug({ err: error }, 'bad HTTP request');
@@ -101,6 +104,20 @@ export class GatewayHttp implements HttpMount {
       res.end('internal error');
     }
   }
+}
+
+/** Time a refused client gets to read the answer and close before its connection is cut. */
+const REFUSED_LINGER_MS = 1000;
+
+/**
+ * Answer a refused upgrade and close. The server keeps connections half-open, so `end` alone
+ * would leave the socket to a client that never closes; the unref'd timer never holds up exit.
+ */
+function closeRefused(socket: Duplex, response: string): void {
+  socket.end(response);
+  const timer = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 function pathOf(req: IncomingMessage): string {
