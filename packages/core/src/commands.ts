@@ -9,8 +9,14 @@ import { CommandInputSchema, newEventId, type CommandEvent, type CommandInput, t
  */
 export function buildCommand(input: CommandInput, origin: string): { command: CommandEvent; invalid?: string } {
   const now = Date.now();
-  const parsed = CommandInputSchema.safeParse(input);
   const raw = (typeof input === 'object' && input !== null ? input : {}) as Partial<CommandInput>;
+  // Validation and every later JSON.stringify recurse: a value nested thousands deep (a few KB
+  // of brackets) would overflow the stack, so it is refused before anything walks it.
+  if (jsonDepthExceeds(input, MAX_JSON_DEPTH)) {
+    const command: CommandEvent = { kind: 'command', id: newEventId(now), time: now, origin, device: typeof raw.device === 'string' && raw.device ? raw.device : '?', ref: typeof raw.ref === 'string' ? raw.ref : undefined };
+    return { command, invalid: `invalid command: nested deeper than ${MAX_JSON_DEPTH} levels` };
+  }
+  const parsed = CommandInputSchema.safeParse(input);
   const data = parsed.success ? parsed.data : undefined;
   const command: CommandEvent = {
     kind: 'command',
@@ -27,6 +33,25 @@ export function buildCommand(input: CommandInput, origin: string): { command: Co
   };
   if (parsed.success) return { command };
   return { command, invalid: `invalid command: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'command'}: ${i.message}`).join('; ')}` };
+}
+
+/** How deep a command's JSON may nest (objects and arrays); far beyond any device's needs. */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * True when `value` nests objects/arrays deeper than `max`. Iterative, so it is safe on input
+ * that would overflow the stack of anything recursive (JSON.stringify, schema validation).
+ */
+export function jsonDepthExceeds(value: unknown, max: number = MAX_JSON_DEPTH): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop() as [unknown, number];
+    if (depth > max) return true;
+    const children = Array.isArray(current) ? current : Object.values(current as Record<string, unknown>);
+    for (const child of children) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /** Asks the driver, turning a throw into a failed answer and silence into a timeout. */

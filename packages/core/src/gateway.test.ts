@@ -162,4 +162,48 @@ describe('router', () => {
     expect(gateway.health().hosts[0]?.retries).toBeGreaterThan(0);
     await gateway.stop();
   });
+
+  it('commands - a host whose replies fill its outbox gets OUTBOX_FULL, and the refusals are not queued too', async () => {
+    const d = testDriver();
+    const a = testHost();
+    const gateway = createGateway({ devices: [{ id: 'dev', definition: d.definition }], hosts: [{ id: 'a', definition: a.definition }], outbox: { maxQueue: 5, backoff: { delays: [60_000], jitter: 0 } } });
+    await gateway.start();
+    a.state.down = true;
+    // Concurrent commands: all ask before any reply exists, so the room must be reserved up front.
+    const replies = await Promise.all(Array.from({ length: 50 }, (_, i) => a.state.ctx?.submit({ device: 'dev', channel: 'relay', value: i % 2 === 0 }, { deliverReply: true })));
+    expect(replies.filter((r) => r?.code === ErrorCodes.OUTBOX_FULL)).toHaveLength(45);
+    expect(d.state.commands).toHaveLength(5);
+    expect(gateway.health().hosts[0]?.queued).toBeLessThanOrEqual(5 + 1);
+    await gateway.stop({ drainTimeoutMs: 10 });
+  });
+
+  it('commands - submit never rejects: a command nested too deep to validate gets one failed reply', async () => {
+    const d = testDriver();
+    const a = testHost();
+    const gateway = createGateway({ devices: [{ id: 'dev', definition: d.definition }], hosts: [{ id: 'a', definition: a.definition }] });
+    await gateway.start();
+    let deep: unknown = 1;
+    for (let i = 0; i < 5000; i++) deep = [deep];
+    const reply = await a.state.ctx?.submit({ device: 'dev', channel: 'relay', value: deep as never }, { deliverReply: true });
+    expect(reply).toMatchObject({ ok: false, code: ErrorCodes.COMMAND_INVALID, error: expect.stringContaining('nested deeper than 64') });
+    await a.until(() => a.state.delivered.some((e) => e.kind === 'reply'));
+    expect(d.state.commands).toEqual([]);
+    await gateway.stop();
+  });
+
+  it('router - state from a driver generation that was torn down is not routed', async () => {
+    const d = testDriver();
+    const a = testHost();
+    const gateway = createGateway({ devices: [{ id: 'dev', definition: d.definition }], hosts: [{ id: 'a', definition: a.definition }], restart: { backoff: { delays: [1], jitter: 0 } } });
+    await gateway.start();
+    const first = d.state.ctx as DriverContext;
+    first.fail(new Error('cable pulled'));
+    // The restart is announced to the host ('starting', then 'alive'): await it.
+    await a.until(() => d.state.starts >= 2);
+    first.emit('temperature', -1);
+    d.state.ctx?.emit('temperature', 21);
+    await a.until(() => a.state.delivered.some((e) => e.kind === 'state'));
+    expect(a.state.delivered.filter((e) => e.kind === 'state').map((e) => (e.kind === 'state' ? e.value : undefined))).toEqual([21]);
+    await gateway.stop();
+  });
 });

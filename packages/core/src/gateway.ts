@@ -66,6 +66,8 @@ interface HostRuntime {
   reachable: boolean;
   unreachableReason: string | undefined;
   lastSeen: number | null;
+  /** Its replies fill its outbox: commands are refused (logged once per episode). */
+  refusingForRoom: boolean;
 }
 
 /** Creates the gateway; throws `CONFIG_INVALID` listing every problem in the spec. */
@@ -128,7 +130,10 @@ class GatewayRuntime implements Gateway {
           counter: (name, help) => this.metrics.counter(name, help, { endpoint: id }),
           status: generation.status,
           fail: generation.fail,
-          emit: (channel, value, meta) => this.emitState(runtime, channel, value, meta),
+          // A torn-down generation (a driver that failed or was stopped) no longer speaks for the device.
+          emit: (channel, value, meta) => {
+            if (!generation.signal.aborted) this.emitState(runtime, channel, value, meta);
+          },
         });
         assertInstance(driver, { kind: 'driver', type: definition.type });
         return driver;
@@ -151,7 +156,7 @@ class GatewayRuntime implements Gateway {
   private addHost(spec: EndpointSpec<AdapterDefinition>, config: unknown, settings: { restart: RestartPolicy; outboxOptions: OutboxOptions }): void {
     const { id, definition } = spec;
     const logger = this.logger.child({ host: id });
-    const runtime = { id, type: definition.type, devices: [], deviceIds: new Set(), reachable: true, unreachableReason: undefined, lastSeen: null } as unknown as HostRuntime;
+    const runtime = { id, type: definition.type, devices: [], deviceIds: new Set(), reachable: true, unreachableReason: undefined, lastSeen: null, refusingForRoom: false } as unknown as HostRuntime;
     runtime.outbox = new Outbox(settings.outboxOptions, {
       onAck: (seq) => this.journal?.ack(id, seq),
       onReachability: (reachable, error) => {
@@ -363,27 +368,69 @@ class GatewayRuntime implements Gateway {
     host.lastSeen = Date.now();
     const pending = this.runCommand(host, input, options);
     this.pendingCommands.add(pending);
-    void pending.finally(() => this.pendingCommands.delete(pending));
+    const settled = (): void => void this.pendingCommands.delete(pending);
+    pending.then(settled, settled);
     return pending;
   }
 
+  /** Never rejects: whatever goes wrong becomes the command's one failed reply. */
   private async runCommand(host: HostRuntime, input: CommandInput, options: SubmitOptions): Promise<ReplyEvent> {
-    const { command, invalid } = buildCommand(input, host.id);
+    let built: ReturnType<typeof buildCommand>;
+    try {
+      built = buildCommand(input, host.id);
+    } catch (error) {
+      const now = Date.now();
+      built = { command: { kind: 'command', id: newEventId(now), time: now, origin: host.id, device: '?' }, invalid: `invalid command: ${describeError(error)}` };
+    }
+    const { command, invalid } = built;
+    let reserved = false;
     const finish = (reply: ReplyEvent): ReplyEvent => {
       if (!reply.ok) {
         const device = this.devices.get(command.device);
         if (device) device.commandsFailed++;
       }
-      if (options.deliverReply) this.route(reply, [host]);
+      if (reserved) host.outbox.releaseReply();
+      if (options.deliverReply) {
+        // Only a reply with room goes to the outbox: queueing the refusals of a host that
+        // is not taking its replies would defeat the bound (the caller still gets each one).
+        if (reserved || host.outbox.hasRoomForReply) this.route(reply, [host]);
+        else this.noteOutboxFull(host);
+      }
       return reply;
     };
-    if (invalid !== undefined) return finish(failedReply(command, ErrorCodes.COMMAND_INVALID, invalid));
-    const device = this.devices.get(command.device);
-    const refusal = this.refusal(host, device, command, options);
-    if (refusal) return finish(failedReply(command, refusal.code, refusal.message));
-    if (options.deliverReply && this.journal) this.journal.command(command);
-    const answer = await askDriver((device as DeviceRuntime).driver as Driver, command, options.timeoutMs ?? this.commandTimeoutMs);
-    return finish(replyTo(command, answer));
+    try {
+      if (invalid !== undefined) return finish(failedReply(command, ErrorCodes.COMMAND_INVALID, invalid));
+      const device = this.devices.get(command.device);
+      const refusal = this.refusal(host, device, command, options);
+      if (refusal) return finish(failedReply(command, refusal.code, refusal.message));
+      if (options.deliverReply) {
+        // Room for the reply is taken now, so concurrent commands cannot all pass the check.
+        if (!host.outbox.reserveReply()) {
+          return finish(failedReply(command, ErrorCodes.OUTBOX_FULL, `host "${host.id}" has too many undelivered replies; retry when it has caught up`));
+        }
+        reserved = true;
+        if (host.refusingForRoom) {
+          host.refusingForRoom = false;
+          this.logger.info({ host: host.id }, `host ${host.id} has room for replies again; accepting its commands`);
+        }
+        if (this.journal) this.journal.command(command);
+      }
+      const answer = await askDriver((device as DeviceRuntime).driver as Driver, command, options.timeoutMs ?? this.commandTimeoutMs);
+      return finish(replyTo(command, answer));
+    } catch (error) {
+      this.logger.error({ err: error, host: host.id, commandId: command.id }, `command ${command.id} from ${host.id} failed inside the gateway: ${describeError(error)}`);
+      return finish(failedReply(command, ErrorCodes.INTERNAL, `the gateway failed to handle the command: ${describeError(error)}`));
+    }
+  }
+
+  /** A host's replies have filled its outbox: say so once per episode. */
+  private noteOutboxFull(host: HostRuntime): void {
+    if (host.refusingForRoom) return;
+    host.refusingForRoom = true;
+    this.logger.warn(
+      { host: host.id, queued: host.outbox.queued },
+      `host ${host.id} has too many undelivered replies; refusing its commands (${ErrorCodes.OUTBOX_FULL}) until it catches up`,
+    );
   }
 
   private refusal(host: HostRuntime, device: DeviceRuntime | undefined, command: CommandEvent, options: SubmitOptions): { code: ErrorCode; message: string } | undefined {
@@ -393,9 +440,6 @@ class GatewayRuntime implements Gateway {
     }
     if (!host.deviceIds.has(device.id)) return { code: ErrorCodes.NOT_ROUTED, message: `device "${device.id}" is not routed to host "${host.id}"` };
     if (device.paused) return { code: ErrorCodes.DEVICE_PAUSED, message: `device "${device.id}" is paused` };
-    if (options.deliverReply && !host.outbox.hasRoomForReply) {
-      return { code: ErrorCodes.OUTBOX_FULL, message: `host "${host.id}" has too many undelivered replies; retry when it has caught up` };
-    }
     if (!device.driver) {
       const { status, reason } = device.supervisor;
       return { code: ErrorCodes.DEVICE_UNAVAILABLE, message: `device "${device.id}" is not running (${status}${reason ? `: ${reason}` : ''})` };

@@ -4,6 +4,7 @@
  * This file is the package's whole public surface.
  */
 export { Backoff, defaultBackoff, type BackoffPolicy } from './backoff.js';
+export { jsonDepthExceeds, MAX_JSON_DEPTH } from './commands.js';
 export {
   assertDefinition,
   assertInstance,

@@ -42,6 +42,8 @@ const DRAIN_SLICE = 4096;
 export class Outbox {
   private events: (OutboundEvent | undefined)[] = [];
   private seqs: number[] = [];
+  /** Coalescing key of each slot (state and status), computed once when it is queued. */
+  private keys: (string | undefined)[] = [];
   /** Absolute position of `events[0]`. */
   private base = 0;
   /** Absolute position of the first undelivered slot. */
@@ -58,7 +60,13 @@ export class Outbox {
   private reachable = true;
   private lastSeq = 0;
   private replies = 0;
+  /** Replies promised to commands still waiting for their device (see {@link reserveReply}). */
+  private reserved = 0;
   private draining = false;
+  /** True while the fast path is inside the adapter's `deliver`: a re-entrant push must queue. */
+  private delivering = false;
+  /** Bumped on every detach, so a delivery of a previous attachment that settles late is ignored. */
+  private attachment = 0;
   private idleWaiters: (() => void)[] = [];
 
   /** Counters for `/healthz` and `/metrics`. */
@@ -78,9 +86,24 @@ export class Outbox {
     return this.tail - this.head;
   }
 
-  /** False while the queue holds as many replies as `maxQueue`: the host must stop asking. */
+  /** False while the replies queued and promised reach `maxQueue`: the host must stop asking. */
   get hasRoomForReply(): boolean {
-    return this.replies < this.options.maxQueue;
+    return this.replies + this.reserved < this.options.maxQueue;
+  }
+
+  /**
+   * Promise room for the reply of a command about to be sent to its device; false when there
+   * is none. Every reservation is given back with {@link releaseReply} once the reply exists,
+   * so concurrent commands cannot all pass the check and overfill the queue together.
+   */
+  reserveReply(): boolean {
+    if (!this.hasRoomForReply) return false;
+    this.reserved++;
+    return true;
+  }
+
+  releaseReply(): void {
+    if (this.reserved > 0) this.reserved--;
   }
 
   /** Start handing events to this adapter (after it started). */
@@ -89,9 +112,15 @@ export class Outbox {
     this.kick();
   }
 
-  /** Stop handing events over (the adapter stops or crashed); they wait. */
+  /**
+   * Stop handing events over (the adapter stops or crashed); they wait. What was in flight
+   * goes again to the next attachment (at least once): a delivery that never settles must
+   * not hold the host forever.
+   */
   detach(): void {
     this.adapter = undefined;
+    this.attachment++;
+    this.inFlight = 0;
     this.clearRetry();
   }
 
@@ -100,24 +129,29 @@ export class Outbox {
     this.lastSeq = seq;
     const adapter = this.adapter;
     // Fast path: nothing waits and the host is idle and reachable: hand it over now.
-    if (this.tail === this.head && adapter !== undefined && this.retryTimer === undefined && !this.draining) {
+    if (this.tail === this.head && adapter !== undefined && this.retryTimer === undefined && !this.draining && !this.delivering) {
       if (adapter.deliverBatch === undefined) {
         let result: Promise<void> | void;
+        // An event pushed from inside `deliver` (an adapter that submits, a driver that emits
+        // at once) is queued behind this one, never delivered in the middle of it.
+        this.delivering = true;
         try {
           result = adapter.deliver(event);
         } catch (error) {
-          this.enqueue(event, seq);
+          this.requeue(event, seq);
           this.settleFailure(error);
           return;
+        } finally {
+          this.delivering = false;
         }
         if (result === undefined) {
           this.delivered++;
-          this.hooks.onAck(seq);
+          this.hooks.onAck(this.tail === this.head ? seq : (this.seqs[this.head - this.base] as number) - 1);
           return;
         }
-        this.enqueue(event, seq);
+        this.requeue(event, seq);
         this.inFlight = 1;
-        result.then(this.onSettled, this.settleFailure);
+        this.await(result);
         return;
       }
     }
@@ -137,7 +171,7 @@ export class Outbox {
   }
 
   private enqueue(event: OutboundEvent, seq: number): void {
-    const key = event.kind === 'state' ? stateKey(event.device, event.channel) : event.kind === 'status' ? 'status\u0000' + event.endpoint : undefined;
+    const key = coalescingKey(event);
     if (key !== undefined) {
       const position = this.slotByKey.get(key);
       if (position !== undefined && position >= this.head + this.inFlight) {
@@ -150,7 +184,41 @@ export class Outbox {
     }
     this.events.push(event);
     this.seqs.push(seq);
+    this.keys.push(key);
     this.tail++;
+  }
+
+  /** Queue the event the fast path was delivering, ahead of anything pushed from inside `deliver`. */
+  private requeue(event: OutboundEvent, seq: number): void {
+    if (this.tail === this.head) this.enqueue(event, seq);
+    else this.enqueueFront(event, seq);
+  }
+
+  /**
+   * Put the event the fast path was delivering back at the head, in front of anything pushed
+   * meanwhile. Absolute positions of the other slots do not move (`base` moves with it). It
+   * is never a coalescing target: it is about to go (again) before anything newer.
+   */
+  private enqueueFront(event: OutboundEvent, seq: number): void {
+    if (event.kind === 'reply') this.replies++;
+    this.events.unshift(event);
+    this.seqs.unshift(seq);
+    this.keys.unshift(undefined);
+    this.base--;
+    this.head--;
+  }
+
+  /** Settle an asynchronous delivery, unless the adapter it went to was detached since. */
+  private await(result: Promise<void>): void {
+    const attachment = this.attachment;
+    result.then(
+      () => {
+        if (attachment === this.attachment) this.onSettled();
+      },
+      (error: unknown) => {
+        if (attachment === this.attachment) this.settleFailure(error);
+      },
+    );
   }
 
   private kick(): void {
@@ -172,23 +240,19 @@ export class Outbox {
         return;
       }
       const index = this.head - this.base;
-      let count = 1;
+      const count = adapter.deliverBatch !== undefined ? Math.min(this.options.maxBatch, this.tail - this.head) : 1;
+      // In flight before the adapter runs: a push from inside it must neither coalesce into
+      // these slots nor start a delivery of its own.
+      this.inFlight = count;
       let result: Promise<void> | void;
       try {
-        if (adapter.deliverBatch !== undefined) {
-          count = Math.min(this.options.maxBatch, this.tail - this.head);
-          result = adapter.deliverBatch(this.events.slice(index, index + count) as OutboundEvent[]);
-        } else {
-          result = adapter.deliver(this.events[index] as OutboundEvent);
-        }
+        result = adapter.deliverBatch !== undefined ? adapter.deliverBatch(this.events.slice(index, index + count) as OutboundEvent[]) : adapter.deliver(this.events[index] as OutboundEvent);
       } catch (error) {
-        this.inFlight = count;
         this.settleFailure(error);
         return;
       }
-      this.inFlight = count;
       if (result !== undefined) {
-        result.then(this.onSettled, this.settleFailure);
+        this.await(result);
         return;
       }
       this.settleSuccess();
@@ -239,23 +303,21 @@ export class Outbox {
   private popHead(count: number): void {
     for (let i = 0; i < count; i++) {
       const index = this.head - this.base;
-      const event = this.events[index] as OutboundEvent;
-      if (event.kind === 'state') {
-        const key = stateKey(event.device, event.channel);
+      const key = this.keys[index];
+      if (key !== undefined) {
         if (this.slotByKey.get(key) === this.head) this.slotByKey.delete(key);
-      } else if (event.kind === 'status') {
-        const key = 'status\u0000' + event.endpoint;
-        if (this.slotByKey.get(key) === this.head) this.slotByKey.delete(key);
-      } else {
+      } else if ((this.events[index] as OutboundEvent).kind === 'reply') {
         this.replies--;
       }
       this.events[index] = undefined;
+      this.keys[index] = undefined;
       this.head++;
     }
     if (this.head === this.tail) {
       // Empty: reset the arrays in place rather than reallocate.
       this.events.length = 0;
       this.seqs.length = 0;
+      this.keys.length = 0;
       this.base = this.head;
       this.hooks.onAck(this.lastSeq);
       const waiters = this.idleWaiters;
@@ -268,6 +330,7 @@ export class Outbox {
         const drop = this.head - this.base;
         this.events.splice(0, drop);
         this.seqs.splice(0, drop);
+        this.keys.splice(0, drop);
         this.base = this.head;
       }
       this.hooks.onAck((this.seqs[this.head - this.base] as number) - 1);
@@ -285,4 +348,9 @@ export class Outbox {
   static reason(error: unknown): string {
     return `delivery failing: ${describeError(error)}`;
   }
+}
+
+/** State coalesces per device and channel, status per endpoint; replies never. */
+function coalescingKey(event: OutboundEvent): string | undefined {
+  return event.kind === 'state' ? stateKey(event.device, event.channel) : event.kind === 'status' ? 'status\u0000' + event.endpoint : undefined;
 }

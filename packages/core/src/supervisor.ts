@@ -124,6 +124,8 @@ export class Supervisor<T extends Lifecycle> {
     const now = Date.now();
     this.failures.push(now);
     while (this.failures.length > 0 && (this.failures[0] as number) < now - this.options.policy.windowMs) this.failures.shift();
+    // The first failure after a healthy spell starts the back-off again from its shortest delay.
+    if (this.failures.length === 1) this.backoff.reset();
     this.generation++;
     await this.teardown();
     if (this.stopping) return;

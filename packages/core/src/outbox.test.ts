@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import type { Adapter } from './definitions.js';
+import { ErrorCodes, PatchbayError } from './errors.js';
+import type { OutboundEvent, StateEvent } from './events.js';
+import { defaultOutboxOptions, Outbox } from './outbox.js';
+
+const state = (value: number, channel = 't'): StateEvent => ({ kind: 'state', id: `s${value}`, time: value, origin: 'dev', device: 'dev', channel, value });
+
+function outbox(maxQueue = defaultOutboxOptions.maxQueue) {
+  const acks: number[] = [];
+  const box = new Outbox({ ...defaultOutboxOptions, maxQueue, backoff: { delays: [1], jitter: 0 } }, { onAck: (seq) => acks.push(seq), onReachability: () => undefined, onRejected: () => undefined });
+  return { box, acks };
+}
+
+function adapter(deliver: (event: OutboundEvent) => Promise<void> | void): Adapter {
+  return { start: () => undefined, stop: () => undefined, deliver };
+}
+
+describe('outbox', () => {
+  it('outbox - an event pushed from inside deliver (fast path) is queued behind it, not delivered in its middle', () => {
+    const { box, acks } = outbox();
+    const got: number[] = [];
+    box.attach(
+      adapter((event) => {
+        got.push((event as StateEvent).value as number);
+        // The adapter submits, the driver answers at once and emits: a re-entrant push.
+        if (event.id === 's1') box.push(state(2), 2);
+      }),
+    );
+    box.push(state(1), 1);
+    expect(got).toEqual([1]);
+    // Only what was delivered is acknowledged.
+    expect(acks).toEqual([1]);
+    return box.whenIdle().then(() => {
+      expect(got).toEqual([1, 2]);
+      expect(acks.at(-1)).toBe(2);
+    });
+  });
+
+  it('outbox - a state pushed while a queued slot is being delivered is not coalesced into that slot', async () => {
+    const { box } = outbox();
+    const got: number[] = [];
+    let down = true;
+    box.attach(
+      adapter((event) => {
+        if (down) throw new PatchbayError(ErrorCodes.HOST_UNREACHABLE, 'down');
+        got.push((event as StateEvent).value as number);
+        if (event.id === 's1') box.push(state(2), 2);
+      }),
+    );
+    box.push(state(1), 1);
+    down = false;
+    await box.whenIdle();
+    expect(got).toEqual([1, 2]);
+  });
+
+  it('outbox - an asynchronous delivery that fails after a re-entrant push keeps its place in front', async () => {
+    const { box } = outbox();
+    const got: number[] = [];
+    let attempts = 0;
+    box.attach(
+      adapter((event) => {
+        if (event.id === 's1' && attempts++ === 0) {
+          box.push(state(2, 'u'), 2);
+          return Promise.reject(new PatchbayError(ErrorCodes.HOST_UNREACHABLE, 'flaky'));
+        }
+        got.push((event as StateEvent).value as number);
+      }),
+    );
+    box.push(state(1), 1);
+    await box.whenIdle();
+    expect(got).toEqual([1, 2]);
+  });
+
+  it('outbox - a delivery that never settles does not hold the host once the adapter is replaced', async () => {
+    const { box } = outbox();
+    box.attach(adapter(() => new Promise<void>(() => undefined)));
+    box.push(state(1), 1);
+    box.push(state(2, 'u'), 2);
+    expect(box.queued).toBe(2);
+    // The adapter crashed and was restarted: the new one gets everything, the hung one nothing more.
+    box.detach();
+    const got: number[] = [];
+    box.attach(adapter((event) => void got.push((event as StateEvent).value as number)));
+    await box.whenIdle();
+    expect(got).toEqual([1, 2]);
+  });
+
+  it('outbox - reserved replies count against maxQueue until released', () => {
+    const { box } = outbox(2);
+    expect(box.reserveReply()).toBe(true);
+    expect(box.reserveReply()).toBe(true);
+    expect(box.reserveReply()).toBe(false);
+    expect(box.hasRoomForReply).toBe(false);
+    box.releaseReply();
+    expect(box.hasRoomForReply).toBe(true);
+  });
+});
