@@ -401,7 +401,7 @@ class GatewayRuntime implements Gateway {
     try {
       if (invalid !== undefined) return finish(failedReply(command, ErrorCodes.COMMAND_INVALID, invalid));
       const device = this.devices.get(command.device);
-      const refusal = this.refusal(host, device, command, options);
+      const refusal = this.refusal(host, device, command);
       if (refusal) return finish(failedReply(command, refusal.code, refusal.message));
       if (options.deliverReply) {
         // Room for the reply is taken now, so concurrent commands cannot all pass the check.
@@ -433,7 +433,7 @@ class GatewayRuntime implements Gateway {
     );
   }
 
-  private refusal(host: HostRuntime, device: DeviceRuntime | undefined, command: CommandEvent, options: SubmitOptions): { code: ErrorCode; message: string } | undefined {
+  private refusal(host: HostRuntime, device: DeviceRuntime | undefined, command: CommandEvent): { code: ErrorCode; message: string } | undefined {
     if (this.stopping) return { code: ErrorCodes.GATEWAY_STOPPING, message: 'the gateway is stopping' };
     if (!device) {
       return { code: ErrorCodes.UNKNOWN_DEVICE, message: `unknown device "${command.device}" (known: ${host.devices.map((d) => d.id).join(', ') || 'none'})` };
