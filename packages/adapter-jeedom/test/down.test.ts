@@ -1,10 +1,16 @@
 import net from 'node:net';
+import { captureLogger } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { jeedomConfig } from '../src/index.js';
+import { CommandSocket, jeedomConfig, type JeedomMessage } from '../src/index.js';
 import { phpCore, sendRaw } from './peer.js';
 import { APIKEY, startRig, type Rig } from './rig.js';
 
 const REJECTED = 'patchbay_jeedom_rejected_messages_total';
+
+/** `levels` nested JSON arrays. */
+function nested(levels: number): string {
+  return `${'['.repeat(levels)}${']'.repeat(levels)}`;
+}
 
 function command(fields: Record<string, unknown>, apikey: string = APIKEY): string {
   return JSON.stringify({ action: 'command', device: 'dev1', channel: 'relay', ...fields, apikey });
@@ -175,5 +181,60 @@ describe('jeedom - downward channel (§3)', () => {
     expect(commands.map((c) => c.ref)).toEqual(['fine']);
     expect(rig.logger.find(/./, 'error')).toHaveLength(1);
     expect(rig.metrics.get(REJECTED)).toBe(1);
+  });
+
+  it('jeedom - a message nested deeper than 64 levels is one ERROR, with a wrong key or the right one, and nothing is written back', async () => {
+    rig = await startRig({});
+    // About 200 KB, far under maxMessageBytes: a wrong key once made the "Invalid apikey" line
+    // overflow the stack and kill the process; with the right key the debug line did.
+    const refused = [`{"apikey":"wrong","x":${nested(100_000)}}`, `{"action":"command","device":"dev1","channel":"relay","value":${nested(100_000)},"apikey":"${APIKEY}"}`];
+    for (const data of refused) expect((await sendRaw(rig.port(), data)).length).toBe(0);
+    // The limit counts the object itself: 64 levels pass, 65 do not.
+    await sendRaw(rig.port(), `{"action":"think","x":${nested(63)},"apikey":"${APIKEY}"}`);
+    await sendRaw(rig.port(), `{"action":"think","x":${nested(64)},"apikey":"${APIKEY}"}`);
+    await sendRaw(rig.port(), command({ value: [[{ a: [1] }]], id: 'nested' }));
+    const commands = await rig.waitCommands(1);
+    expect(commands.map((c) => c.ref)).toEqual(['nested']);
+    expect(rig.logger.find(/Unknown action "think"/, 'warn')).toHaveLength(1);
+    expect(rig.logger.find(/nested deeper than 64 levels/, 'error')).toHaveLength(3);
+    expect(rig.logger.find(/./, 'error')).toHaveLength(3);
+    expect(rig.metrics.get(REJECTED)).toBe(3);
+  });
+
+  it('jeedom - an unexpected error while reading a message is one ERROR, not a crash; the socket keeps serving', async () => {
+    const logger = captureLogger();
+    // A logger that fails once on the per-message debug line stands for any bug in the read path.
+    let broken = true;
+    const failing = {
+      ...logger,
+      debug: () => {
+        if (!broken) return;
+        broken = false;
+        throw new Error('debug sink broken');
+      },
+    };
+    const received: JeedomMessage[] = [];
+    let rejected = 0;
+    const socket = new CommandSocket({
+      host: '127.0.0.1',
+      port: 0,
+      apikey: APIKEY,
+      maxMessageBytes: 1 << 20,
+      idleTimeoutMs: 10_000,
+      logger: failing,
+      rejected: { inc: () => void rejected++ },
+      onMessage: (message) => void received.push(message),
+    });
+    await socket.listen();
+    try {
+      expect((await sendRaw(socket.port as number, command({ value: 1 }))).length).toBe(0);
+      await logger.waitFor(/could not be read \(debug sink broken\)/, { level: 'error' });
+      await sendRaw(socket.port as number, command({ value: 2 }));
+      expect(received.map((m) => m.value)).toEqual([2]);
+      expect(logger.find(/./, 'error')).toHaveLength(1);
+      expect(rejected).toBe(1);
+    } finally {
+      await socket.close();
+    }
   });
 });
