@@ -1,6 +1,7 @@
 import { createGateway, ErrorCodes, type Gateway } from '@patchbay/core';
 import { FileJournal } from '@patchbay/journal';
 import { captureLogger, FakeDriver, FakeHost, tempDir } from '@patchbay/testing';
+import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
@@ -103,5 +104,51 @@ describe('core durability', () => {
     const recovery = await reader.open({ states: () => [] });
     expect([...recovery.cursors.keys()]).toEqual(['asker']);
     await reader.close();
+  });
+
+  it('durability - a host routed only a quiet device does not hold journal segments back', async () => {
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    const busy = new FakeDriver();
+    const quiet = new FakeDriver();
+    const h1 = new FakeHost();
+    const h2 = new FakeHost();
+    const journal = new FileJournal({ dir: dir.path, fsync: 'never', segmentBytes: 4096, maxBufferBytes: 1024 });
+    const gateway = createGateway({
+      devices: [
+        { id: 'busy', definition: busy.definition },
+        { id: 'quiet', definition: quiet.definition },
+      ],
+      hosts: [
+        { id: 'h1', definition: h1.definition },
+        { id: 'h2', definition: h2.definition },
+      ],
+      routes: [
+        { devices: ['busy'], hosts: ['h1'] },
+        { devices: ['quiet'], hosts: ['h2'] },
+      ],
+      journal,
+    });
+    cleanups.push(() => gateway.stop());
+    await gateway.start();
+    await busy.waitRunning();
+    await quiet.waitRunning();
+    quiet.emit('temperature', 1);
+    await h2.waitFor((e) => e.kind === 'state');
+    for (let i = 0; i < 10_000; i++) {
+      busy.emit('temperature', i);
+      if (i % 500 === 0) await afterFlush();
+    }
+    await h1.waitFor((e) => e.kind === 'state' && e.value === 9999);
+    await afterFlush();
+    const segments = readdirSync(dir.path).length;
+    await gateway.stop();
+    // h2 got its one event long ago; its cursor still follows the log (within the 4096-event
+    // catch-up step), so the 10,000 events' segments (~370 of 4 KB) are not all kept for it.
+    const reader = new FileJournal({ dir: dir.path, fsync: 'never' });
+    const recovery = await reader.open({ states: () => [] });
+    await reader.close();
+    expect(recovery.cursors.get('h2')).toBeGreaterThanOrEqual(recovery.lastSeq - 4096);
+    expect(segments).toBeLessThan(200);
   });
 });

@@ -70,6 +70,9 @@ interface HostRuntime {
   refusingForRoom: boolean;
 }
 
+/** Every this many events (a power of two, minus one as a mask), idle hosts' cursors catch up. */
+const IDLE_ACK_EVERY_MASK = 4096 - 1;
+
 /** Creates the gateway; throws `CONFIG_INVALID` listing every problem in the spec. */
 export function createGateway(options: GatewayOptions): Gateway {
   return new GatewayRuntime(options);
@@ -336,8 +339,21 @@ class GatewayRuntime implements Gateway {
   /** The one routing step: number the event, journal it, hand it to each target outbox. */
   private route(event: OutboundEvent, hosts: readonly HostRuntime[]): void {
     const seq = ++this.seq;
-    if (this.journal !== undefined) this.journal.append(seq, event);
+    if (this.journal !== undefined) {
+      this.journal.append(seq, event);
+      if ((seq & IDLE_ACK_EVERY_MASK) === 0) this.ackIdleHosts(seq - 1);
+    }
     for (let i = 0; i < hosts.length; i++) (hosts[i] as HostRuntime).outbox.push(event, seq);
+  }
+
+  /**
+   * A host with an empty outbox has everything routed to it; what was not routed to it is not
+   * its concern. Its cursor only moves when it is delivered something, so a host routed only
+   * a quiet device would otherwise hold every journal segment back.
+   */
+  private ackIdleHosts(upTo: number): void {
+    const journal = this.journal as Journal;
+    for (const host of this.hosts.values()) if (host.outbox.queued === 0) journal.ack(host.id, upTo);
   }
 
   private publishStatus(endpoint: string, status: EndpointStatus, reason: string | undefined, hosts: readonly HostRuntime[]): void {

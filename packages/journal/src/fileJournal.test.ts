@@ -138,4 +138,57 @@ describe('journal', () => {
     expect(recovery.states.map((s) => s.value)).toEqual([200]);
     await again.close();
   });
+
+  it('journal - a segment head larger than segmentBytes rolls once, not forever', async () => {
+    const d = dir();
+    // Forty retained channels make a ~4 KB head, twice the segment size.
+    const retained = { states: () => Array.from({ length: 40 }, (_, i) => state(i, `ch${i}`)) };
+    const j = new FileJournal({ dir: d, fsync: 'never', segmentBytes: 2048, maxBufferBytes: 512 });
+    await j.open(retained);
+    for (let seq = 1; seq <= 50; seq++) {
+      j.append(seq, state(seq));
+      j.ack('h', seq);
+      j.flush();
+    }
+    await j.close();
+    // 50 events of ~100 bytes: a few rolls at most, each one compacting the one before.
+    expect(readdirSync(d).length).toBeLessThanOrEqual(2);
+    const again = new FileJournal({ dir: d, fsync: 'never' });
+    expect((await again.open(none)).lastSeq).toBe(50);
+    await again.close();
+  });
+
+  it('journal - segments every host has passed are deleted at the next flush, not only at a roll (restarts add none)', async () => {
+    const d = dir();
+    let seq = 0;
+    for (let run = 0; run < 20; run++) {
+      const j = new FileJournal({ dir: d, fsync: 'never' });
+      await j.open(none);
+      for (let i = 0; i < 5; i++) j.append(++seq, state(seq));
+      j.ack('h', seq);
+      await j.close();
+    }
+    expect(readdirSync(d).length).toBeLessThanOrEqual(2);
+    const last = new FileJournal({ dir: d, fsync: 'never' });
+    const recovery = await last.open(none);
+    expect(recovery.lastSeq).toBe(100);
+    expect(recovery.cursors.get('h')).toBe(100);
+    await last.close();
+  });
+
+  it('journal - releasing a host also drops the commands it was owed a reply for', async () => {
+    const d = dir();
+    const j = new FileJournal({ dir: d, fsync: 'never' });
+    await j.open(none);
+    j.ack('gone', 0);
+    j.ack('kept', 0);
+    const command = { kind: 'command' as const, id: 'c1', time: 1, origin: 'gone', device: 'dev', channel: 'relay', value: true };
+    j.command(command);
+    j.command({ ...command, id: 'c2', origin: 'kept' });
+    j.release('gone');
+    await j.close();
+    const again = new FileJournal({ dir: d, fsync: 'never' });
+    expect((await again.open(none)).openCommands.map((c) => c.id)).toEqual(['c2']);
+    await again.close();
+  });
 });

@@ -43,6 +43,8 @@ export class FileJournal implements Journal {
   private fd: number | undefined;
   private segmentIndex = 0;
   private segmentSize = 0;
+  /** Bytes of the current segment's head (state, open commands, cursors): not counted towards a roll. */
+  private headBytes = 0;
   private buffer: string[] = [];
   private bufferBytes = 0;
   private flushScheduled = false;
@@ -117,6 +119,8 @@ export class FileJournal implements Journal {
   release(host: string): void {
     if (!this.cursors.delete(host)) return;
     this.dirtyCursors.delete(host);
+    // Its commands can never be answered to it: stop carrying them from segment head to head.
+    for (const [id, command] of this.openCommands) if (command.origin === host) this.openCommands.delete(id);
     this.write('r\t0\t' + host + '\n');
     // Segments only the released host held back can go now, not at the next roll.
     this.compact();
@@ -142,7 +146,11 @@ export class FileJournal implements Journal {
       this.logger.error({ err: error, dir: this.dir }, `journal write failed: ${(error as Error).message}; accepted events may not survive a restart`);
       return;
     }
-    if (this.segmentSize >= this.segmentBytes) this.roll();
+    // Only what was appended after the head counts: a head as large as a segment (many
+    // retained channels, a small segmentBytes) would otherwise roll again at once, forever.
+    if (this.segmentSize - this.headBytes >= this.segmentBytes) this.roll();
+    // Cursors moved (or a host was released): segments nobody needs any more can go.
+    else if (this.closedSegments.length > 0) this.compact();
   }
 
   async close(): Promise<void> {
@@ -201,6 +209,8 @@ export class FileJournal implements Journal {
     for (const state of states) head.push('s\t0\t' + JSON.stringify(state) + '\n');
     for (const command of this.openCommands.values()) head.push('k\t0\t' + JSON.stringify(command) + '\n');
     for (const [host, seq] of this.cursors) head.push('c\t' + seq + '\t' + host + '\n');
+    this.headBytes = this.segmentSize;
+    for (const line of head) this.headBytes += Buffer.byteLength(line);
     this.buffer.unshift(...head);
     for (const host of this.cursors.keys()) this.dirtyCursors.delete(host);
   }
@@ -257,6 +267,7 @@ export class FileJournal implements Journal {
               break;
             case 'r':
               cursors.delete(body);
+              for (const [id, command] of openCommands) if (command.origin === body) openCommands.delete(id);
               break;
             case 'e': {
               lastSeq = Math.max(lastSeq, seq);
