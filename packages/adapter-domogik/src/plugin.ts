@@ -4,8 +4,8 @@ import type { DomogikConfig } from './config.js';
 import { SensorMap } from './mapping.js';
 import { MdpClient } from './mq/client.js';
 import { DomogikPublisher, DomogikSubscriber } from './mq/pubsub.js';
-import { answerBody, MdpWorker, type WorkerTiming } from './mq/worker.js';
-import { configValue, encodeJson, sanitizeHostname, type JsonObject, type PluginStatus } from './protocol.js';
+import { answerBody, encodeReply, MdpWorker, type WorkerTiming } from './mq/worker.js';
+import { configValue, sanitizeHostname, type JsonObject, type PluginStatus } from './protocol.js';
 import { createRequestHandler } from './requests.js';
 
 /** Retries of `config.get`/`device.get` while Domogik's admin is not answering (§11 preamble). */
@@ -122,7 +122,7 @@ export class DomogikPlugin implements Adapter {
       commandTimeoutMs: config.commandTimeoutMs,
       map: () => this.mapping,
       publishSnapshot: () => this.publishSnapshot(),
-      requestStop: () => void this.stopRequested(),
+      requestStop: () => void this.stopRequested().catch(this.logFailure('stopping on plugin.stop.do')),
     });
     if (this.bus && !this.internals.socketWorker) {
       // On our own bus the broker calls the plugin directly: same wire for Domogik clients, two socket hops fewer.
@@ -132,8 +132,7 @@ export class DomogikPlugin implements Adapter {
         ctx.logger.warn(`domogik: dropped a malformed request to ${this.clientId}: ${why}`);
       };
       this.detachLocal = this.bus.broker.attachLocal(this.clientId, async (body) => {
-        const reply = await answerBody(body, { handle, logger: ctx.logger, malformed });
-        return [reply.action, encodeJson(reply.data)];
+        return encodeReply(await answerBody(body, { handle, logger: ctx.logger, malformed }), ctx.logger);
       });
     } else {
       this.worker = new MdpWorker({
@@ -150,9 +149,9 @@ export class DomogikPlugin implements Adapter {
     this.publisher.start();
     this.subscriber.start();
     // §7.2: `starting` at once (once the publisher may publish), then re-published every 15 s.
-    void this.publishStatus('starting', '');
-    this.statusTimer = setInterval(() => void this.publishStatus(this.status, ''), config.statusIntervalMs);
-    void this.load(this.abort.signal);
+    void this.publishStatus('starting', '').catch(this.logFailure('publishing plugin.status'));
+    this.statusTimer = setInterval(() => void this.publishStatus(this.status, '').catch(this.logFailure('publishing plugin.status')), config.statusIntervalMs);
+    void this.load(this.abort.signal).catch(this.logFailure('loading the sensor mapping'));
   }
 
   async stop(): Promise<void> {
@@ -209,6 +208,11 @@ export class DomogikPlugin implements Adapter {
     await publisher.publish('plugin.status', { type: 'plugin', name: this.config.name, host: this.host, event, comment }).catch((error: unknown) => {
       this.ctx.logger.warn({ err: error }, `domogik: publishing plugin.status ${event} failed: ${describeError(error)}`);
     });
+  }
+
+  /** The rejection handler of a promise nobody awaits: one error line, never an unhandled rejection. */
+  private logFailure(what: string): (error: unknown) => void {
+    return (error) => this.ctx.logger.error({ err: error }, `domogik: ${what} failed: ${describeError(error)}`);
   }
 
   private sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -295,11 +299,11 @@ export class DomogikPlugin implements Adapter {
     if (category === 'device.update') {
       // §7.7, §11.29: ours when client_id is absent or equal to our client id.
       if (data.client_id !== undefined && data.client_id !== this.clientId) return;
-      void this.load(this.abort.signal, 'device.update');
+      void this.load(this.abort.signal, 'device.update').catch(this.logFailure('loading the sensor mapping'));
       return;
     }
     if (category === 'plugin.configuration' && data.name === this.config.name && data.host === this.host && (data.type ?? 'plugin') === 'plugin') {
-      void this.load(this.abort.signal, 'plugin.configuration');
+      void this.load(this.abort.signal, 'plugin.configuration').catch(this.logFailure('loading the sensor mapping'));
     }
   }
 

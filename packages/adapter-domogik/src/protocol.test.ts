@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { domogikConfig } from './config.js';
-import { categoryOf, configValue, encodeJson, messageId, parseTimeoutFrame, sanitizeHostname } from './protocol.js';
+import { categoryOf, configValue, decodeObject, encodeJson, FrameError, jsonTooDeep, MAX_JSON_DEPTH, messageId, parseTimeoutFrame, sanitizeHostname } from './protocol.js';
 
 describe('domogik protocol', () => {
   it('domogik - §11.3 message ids match <category>.<digits>_<digits>.0_1 and strip back to the category', () => {
@@ -17,6 +17,20 @@ describe('domogik protocol', () => {
     const text = encodeJson({ a: Number.NaN, b: Number.POSITIVE_INFINITY, c: 1.5, d: 'é' });
     expect(text).toBe('{"a":null,"b":null,"c":1.5,"d":"é"}');
     expect(() => JSON.parse(text)).not.toThrow();
+  });
+
+  it('domogik - incoming JSON deeper than 64 levels is refused before parsing; brackets inside strings do not count', () => {
+    const nest = (depth: number) => Buffer.from(`${'{"a":'.repeat(depth - 1)}{}${'}'.repeat(depth - 1)}`);
+    expect(MAX_JSON_DEPTH).toBe(64);
+    expect(jsonTooDeep(nest(64))).toBe(false);
+    expect(jsonTooDeep(nest(65))).toBe(true);
+    expect(decodeObject(nest(64), 'x')).toBeTypeOf('object');
+    expect(() => decodeObject(nest(65), 'request helper.do')).toThrow(FrameError);
+    expect(() => decodeObject(nest(65), 'request helper.do')).toThrow(/^request helper\.do: JSON nested deeper than 64 levels/);
+    // Brackets in strings, an escaped quote and multi-byte UTF-8 around them: one level only.
+    const text = Buffer.from(JSON.stringify({ s: `${'['.repeat(100)}"é✓\\${'{'.repeat(100)}` }));
+    expect(jsonTooDeep(text)).toBe(false);
+    expect(decodeObject(text, 'x')).toEqual(JSON.parse(text.toString()));
   });
 
   it('domogik - §11.23 host is the sanitized hostname: lower case, cut at the first dot, no "-", at most 16 characters', () => {

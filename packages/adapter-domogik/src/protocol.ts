@@ -67,9 +67,41 @@ export function encodeJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/**
+ * Deepest object/array nesting accepted in incoming JSON. Domogik's own payloads stay under
+ * ten levels; `JSON.stringify` (and any recursive walk) overflows the stack a few thousand
+ * levels down, and the worker echoes request data in its replies (`helper.do`).
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * True when the JSON text nests objects/arrays deeper than `limit`. A byte scan, before
+ * parsing: brackets inside strings do not count, and UTF-8 continuation bytes never look
+ * like ASCII, so the bytes can be read as they are.
+ */
+export function jsonTooDeep(frame: Buffer, limit: number = MAX_JSON_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < frame.length; i++) {
+    const byte = frame[i];
+    if (inString) {
+      if (byte === 0x5c) i++;
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) {
+      inString = true;
+    } else if (byte === 0x7b || byte === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (byte === 0x7d || byte === 0x5d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
 /** Decodes a frame that must hold one JSON object; throws a {@link FrameError} otherwise. */
 export function decodeObject(frame: Buffer | undefined, what: string): JsonObject {
   if (frame === undefined) throw new FrameError(`${what}: missing JSON frame`);
+  if (jsonTooDeep(frame)) throw new FrameError(`${what}: JSON nested deeper than ${MAX_JSON_DEPTH} levels: ${preview(frame)}`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(frame.toString('utf8'));

@@ -56,8 +56,11 @@ describe('domogik plugin on its embedded bus', () => {
     expect(badJson).toMatchObject({ action: 'device.new.get.result', data: { status: false } });
     const tooShort = await peer.raw(['MDPC01', service, '5', 'device.new.get'], 5);
     expect(tooShort).toMatchObject({ action: 'device.new.get.result', data: { status: false } });
-    expect(bad).toBe(2);
-    expect(warnings.filter((w) => w.startsWith('domogik: dropped a malformed request'))).toHaveLength(2);
+    // helper.do echoes its parameters: 5000 levels deep they are refused at decode, not left to overflow the encoder.
+    const deep = await peer.raw(['MDPC01', service, '5', 'helper.do', `{"command":"nope","parameters":${'['.repeat(5000)}${']'.repeat(5000)}}`], 5);
+    expect(deep).toMatchObject({ action: 'helper.do.result', data: { status: false, reason: expect.stringContaining('JSON nested deeper than 64 levels') } });
+    expect(bad).toBe(3);
+    expect(warnings.filter((w) => w.startsWith('domogik: dropped a malformed request'))).toHaveLength(3);
     const ok = await peer.request({ service, action: 'device.new.get', data: {}, timeout: 5 });
     expect(ok).toMatchObject({ action: 'device.new.result', data: { devices: [] } });
   });

@@ -189,10 +189,15 @@ export class Broker {
     const local = this.local.get(service);
     if (local) {
       this.stats.requests++;
-      void local(body).then(([action, json]) => {
-        this.stats.replies++;
-        this.send([...envelope, EMPTY, MDPC_BUF, serviceFrame, Buffer.from(action, 'latin1'), Buffer.from(json, 'utf8')]);
-      });
+      void local(body)
+        .then(([action, json]) => {
+          this.stats.replies++;
+          this.send([...envelope, EMPTY, MDPC_BUF, serviceFrame, Buffer.from(action, 'latin1'), Buffer.from(json, 'utf8')]);
+        })
+        .catch((error: unknown) => {
+          // A local service answers every request itself; one that fails leaves its client to time out.
+          this.options.logger.error({ err: error, service }, `domogik broker: in-process service "${service}" failed: ${(error as Error).message}`);
+        });
       return;
     }
     const entry = this.services.get(service);

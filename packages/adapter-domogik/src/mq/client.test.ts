@@ -58,6 +58,8 @@ describe('domogik client', () => {
       ['MDPW01', 'admin', 'config.result', '{}'],
       ['MDPC01', 'admin', 'config.result'],
       ['MDPC01', 'admin', 'config.result', '{not json'],
+      // Deeper than 64 levels: refused before anything walks it.
+      ['MDPC01', 'admin', 'config.result', `{"status": true, "value": ${'['.repeat(5000)}${']'.repeat(5000)}}`],
       ['MDPC01', 'admin', 'config.result', '{"status": true}'],
     ];
     let i = 0;
@@ -72,9 +74,10 @@ describe('domogik client', () => {
         outcomes.push(isPatchbayError(error, ErrorCodes.HOST_UNREACHABLE) ? 'malformed' : `other ${String(error)}`);
       }
     }
-    expect(outcomes).toEqual(['malformed', 'malformed', 'malformed', 'malformed', 'ok {"status":true}']);
-    expect(log.counters.get('bad')).toBe(4);
-    expect(log.lines.filter((l) => l.message.startsWith('domogik client: rejected a malformed reply'))).toHaveLength(4);
+    expect(outcomes).toEqual(['malformed', 'malformed', 'malformed', 'malformed', 'malformed', 'ok {"status":true}']);
+    expect(log.counters.get('bad')).toBe(5);
+    expect(log.lines.filter((l) => l.message.startsWith('domogik client: rejected a malformed reply'))).toHaveLength(5);
+    expect(log.find(/JSON nested deeper than 64 levels/)).toHaveLength(1);
     expect(c.openSockets).toBe(0);
   });
 

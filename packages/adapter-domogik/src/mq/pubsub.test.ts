@@ -1,7 +1,8 @@
 import { ErrorCodes } from '@patchbay/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Publisher } from 'zeromq';
 import { EmbeddedBus } from '../bus/index.js';
-import { captureLogger } from '@patchbay/testing';
+import { captureLogger, Signal } from '@patchbay/testing';
 import { DomogikPublisher, DomogikSubscriber } from './pubsub.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -58,5 +59,42 @@ describe('domogik pub/sub', () => {
     expect(got.every(([category]) => category === 'plugin.status')).toBe(true);
     expect(got[0]?.[1]).toEqual(payload);
     expect(log.counters.get('bad')).toBeUndefined();
+  });
+
+  it('domogik - a publication nested deeper than 64 levels is dropped with one log line and the subscriber keeps going', async () => {
+    const bus = new EmbeddedBus({ reqRepPort: 0, pubPort: 0, subPort: 0 });
+    const ports = await bus.start();
+    cleanups.push(() => bus.stop());
+    const log = captureLogger();
+    const got: Record<string, unknown>[] = [];
+    const arrived = new Signal();
+    const subscriber = new DomogikSubscriber({
+      endpoint: `tcp://127.0.0.1:${ports.subPort}`,
+      categories: ['device.update'],
+      logger: log.logger,
+      badMessages: log.counter('bad'),
+      onMessage: (_category, data) => {
+        got.push(data);
+        arrived.notify();
+      },
+    });
+    subscriber.start();
+    cleanups.push(() => subscriber.close());
+    const pub = new Publisher({ linger: 0 });
+    cleanups.push(() => pub.close());
+    pub.connect(`tcp://127.0.0.1:${ports.pubPort}`);
+    // Slow joiner (§4.4): repeat a shallow message until the subscription has propagated.
+    while (got.length === 0) {
+      await pub.send(['device.update.1700000000_000001.0_1', '{"n": 0}']);
+      await arrived.waitUntil(() => (got.length > 0 ? true : undefined), { what: 'the first publication', timeoutMs: 100 }).catch(() => undefined);
+    }
+    // One publisher to one subscriber keeps its order: once "n": 2 is in, the deep one was handled.
+    await pub.send(['device.update.1700000000_000002.0_1', `{"n": 1, "x": ${'['.repeat(5000)}${']'.repeat(5000)}}`]);
+    await pub.send(['device.update.1700000000_000003.0_1', '{"n": 2}']);
+    await arrived.waitUntil(() => (got.some((d) => d.n === 2) ? true : undefined), { what: 'the publication after the deep one' });
+    // Only the repeated "n": 0 and then "n": 2 arrived.
+    expect(got.map((d) => d.n).filter((n) => n !== 0)).toEqual([2]);
+    expect(log.counters.get('bad')).toBe(1);
+    expect(log.find(/^domogik subscriber: dropped a malformed publication: publication device\.update: JSON nested deeper than 64 levels/, 'warn')).toHaveLength(1);
   });
 });

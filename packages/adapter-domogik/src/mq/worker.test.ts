@@ -144,6 +144,38 @@ describe('domogik worker', () => {
     expect(broker.commands(3)).toHaveLength(5);
   });
 
+  it('domogik - JSON nested deeper than 64 levels is refused at decode with one reply and one log line; 64 levels are echoed', async () => {
+    // The default handler echoes its data back, as helper.do echoes `parameters`: encoding 5000 levels would overflow the stack.
+    const { broker, id, log } = await setup();
+    const nested = (depth: number) => `{"command":"nope","parameters":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+    await broker.send([id, '', 'MDPW01', B(2), 'c1', '', 'helper.do', nested(5000)]);
+    await broker.send([id, '', 'MDPW01', B(2), 'c2', '', 'helper.do', nested(63)]);
+    const replies = await broker.waitUntil(() => (broker.commands(3).length >= 2 ? broker.commands(3) : undefined));
+    expect(replies.map((r) => r.frames[4]?.toString())).toEqual(['c1', 'c2']);
+    expect(replies[0]?.frames[6]?.toString()).toBe('helper.do.result');
+    const refused = JSON.parse(replies[0]?.frames[7]?.toString() ?? '{}') as Record<string, unknown>;
+    expect(refused.status).toBe(false);
+    expect(String(refused.reason)).toContain('JSON nested deeper than 64 levels');
+    // 63 levels of arrays inside the request object: 64 in all, at the limit, decoded and echoed.
+    expect(replies[1]?.frames[7]?.toString()).toBe(`{"echo":${nested(63)}}`);
+    expect(log.counters.get('bad')).toBe(1);
+    expect(log.find(/^domogik worker: dropped a malformed message from the broker: request helper\.do: JSON nested deeper than 64 levels/, 'warn')).toHaveLength(1);
+    // Exactly one reply each: two heartbeats later there is still no third.
+    await broker.waitUntil(() => (broker.commands(4).length >= 2 ? true : undefined));
+    expect(broker.commands(3)).toHaveLength(2);
+  });
+
+  it('domogik - a reply the handler made unencodable still goes out once, as status false, with an error line', async () => {
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const { broker, id, log } = await setup({ handle: ({ action }) => ({ action: `${action}.result`, data: circular }) });
+    await broker.send([id, '', 'MDPW01', B(2), 'c1', '', 'helper.do', '{}']);
+    const reply = await broker.waitUntil(() => broker.commands(3)[0]);
+    expect(reply.frames.slice(6, 7).map((f) => f.toString())).toEqual(['helper.do.result']);
+    expect(JSON.parse(reply.frames[7]?.toString() ?? '{}')).toMatchObject({ status: false, reason: expect.stringContaining('internal error') });
+    expect(log.find(/^domogik: the helper\.do\.result reply could not be encoded/, 'error')).toHaveLength(1);
+  });
+
   it('domogik - malformed broker messages (bad header, no command, unknown command byte, no envelope) are logged once each and later requests answered', async () => {
     const { broker, id, log } = await setup();
     await broker.send([id, '', 'XXXX01', B(2), 'c1', '', 'a.get', '{}']);

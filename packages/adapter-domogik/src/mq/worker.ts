@@ -100,7 +100,9 @@ export class MdpWorker {
     this.stats.connects++;
     // §5.4, §11.14: READY exactly once per socket.
     this.send(connection, [EMPTY, MDPW, commandFrames.ready, this.options.service]);
-    void this.receive(connection);
+    void this.receive(connection).catch((error: unknown) => {
+      this.options.logger.error({ err: error }, `domogik worker: receive loop failed: ${(error as Error).message}`);
+    });
   }
 
   private reconnect(why: string): void {
@@ -184,16 +186,33 @@ export class MdpWorker {
       logger: this.options.logger,
       malformed: (why) => this.malformed(frames, why),
     });
-    void answer.then((reply) => {
-      this.busy--;
-      if (this.connection !== connection) {
-        // The broker that gave us this request has been left behind; a REPLY on a new socket would be ignored (§5.6).
-        this.options.logger.warn({ action: reply.action }, `domogik worker: the connection was renewed while a request ran; its ${reply.action} is dropped`);
-        return;
-      }
-      this.stats.replies++;
-      this.send(connection, [EMPTY, MDPW, commandFrames.reply, ...envelope, EMPTY, reply.action, encodeJson(reply.data)]);
-    });
+    void answer
+      .then((reply) => {
+        this.busy--;
+        if (this.connection !== connection) {
+          // The broker that gave us this request has been left behind; a REPLY on a new socket would be ignored (§5.6).
+          this.options.logger.warn({ action: reply.action }, `domogik worker: the connection was renewed while a request ran; its ${reply.action} is dropped`);
+          return;
+        }
+        this.stats.replies++;
+        this.send(connection, [EMPTY, MDPW, commandFrames.reply, ...envelope, EMPTY, ...encodeReply(reply, this.options.logger)]);
+      })
+      .catch((error: unknown) => {
+        this.options.logger.error({ err: error }, `domogik worker: answering a request failed: ${(error as Error).message}`);
+      });
+  }
+}
+
+/**
+ * The `[action, json]` frames of a reply. One that cannot be encoded (a handler bug) still
+ * goes out, as `status: false`, so the request keeps its one reply (§5.7).
+ */
+export function encodeReply(reply: WorkerReply, logger: Logger): [string, string] {
+  try {
+    return [reply.action, encodeJson(reply.data)];
+  } catch (error) {
+    logger.error({ err: error, action: reply.action }, `domogik: the ${reply.action} reply could not be encoded: ${(error as Error).message}`);
+    return [reply.action, encodeJson({ status: false, reason: `internal error: ${(error as Error).message}` })];
   }
 }
 
