@@ -159,7 +159,7 @@ export class CommandSocket {
     try {
       parsed = JSON.parse(text);
     } catch (error) {
-      throw new Refusal(`Invalid message from socket ${peer()}: not JSON (${(error as Error).message}): ${preview(text)}`);
+      throw new Refusal(`Invalid message from socket ${peer()}: not JSON (${(error as Error).message}): ${preview(text, this.options.apikey)}`);
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       throw new Refusal(`Invalid message from socket ${peer()}: expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}; ignored`);
@@ -170,9 +170,9 @@ export class CommandSocket {
     if (typeof message.apikey !== 'string') throw new Refusal(`Invalid or no apikey in message from socket ${peer()}; ignored`);
     // Constant time: compare equal-length digests, so neither length nor content leaks.
     if (!timingSafeEqual(digest(message.apikey), this.expected)) {
-      throw new Refusal(`Invalid apikey from socket ${peer()}: message dropped (${describeMessage(message)})`);
+      throw new Refusal(`Invalid apikey from socket ${peer()}: message dropped (${describeMessage(message, this.options.apikey)})`);
     }
-    if (this.options.logger.isLevelEnabled('debug')) this.options.logger.debug(`Message read from socket ${peer()}: ${describeMessage(message)}`);
+    if (this.options.logger.isLevelEnabled('debug')) this.options.logger.debug(`Message read from socket ${peer()}: ${describeMessage(message, this.options.apikey)}`);
     return message;
   }
 
@@ -199,14 +199,27 @@ function deeperThan(value: object, max: number): boolean {
   return false;
 }
 
-function preview(text: string): string {
-  return JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text);
+const PREVIEW_CHARS = 120;
+
+/** An `"apikey"` field's value, whole or cut off where the text ends. */
+const APIKEY_FIELD = /("apikey"\s*:\s*")(?:[^"\\]|\\.)*("?)/gi;
+
+/**
+ * The start of `text` for a log line, without any key (§8.11): PHP's json_encode puts
+ * `apikey` last, so in a short or cut-off message it falls inside the preview. Redacted
+ * before cutting, so a key that starts in the preview is matched whole.
+ */
+function preview(text: string, apikey: string): string {
+  let head = text.slice(0, PREVIEW_CHARS + apikey.length);
+  if (apikey.length > 0) head = head.replaceAll(apikey, '[redacted]');
+  head = head.replace(APIKEY_FIELD, '$1[redacted]$2');
+  return JSON.stringify(head.length > PREVIEW_CHARS || text.length > PREVIEW_CHARS + apikey.length ? `${head.slice(0, PREVIEW_CHARS)}…` : head);
 }
 
 /** The message for logs, without its key (never log an apikey, right or wrong: §8.11). */
-function describeMessage(message: JeedomMessage): string {
+function describeMessage(message: JeedomMessage, apikey: string): string {
   const { apikey: _apikey, ...rest } = message;
-  return preview(JSON.stringify(rest));
+  return preview(JSON.stringify(rest), apikey);
 }
 
 /** Wraps a failed bind into the coded error the adapter reports. */

@@ -105,6 +105,25 @@ describe('jeedom - downward channel (§3)', () => {
     expect(rig.metrics.get(REJECTED)).toBe(bad.length);
   });
 
+  it('jeedom - §8.11 ERROR lines preview bad messages without the key, whole, cut off or misplaced', async () => {
+    rig = await startRig({});
+    const bad = [
+      // PHP's json_encode puts apikey last: a message missing its closing brace ends with it.
+      `{"cmd":"send","data":["0A1B2C"],"apikey":"${APIKEY}"`,
+      `{"action":"command","device":"dev1","apikey":"${APIKEY.slice(0, 30)}`,
+      `{"note":"${APIKEY}",}`,
+      JSON.stringify({ apikey: 'wrong', data: { apikey: APIKEY } }),
+    ];
+    for (const data of bad) await sendRaw(rig.port(), data);
+    await sendRaw(rig.port(), command({ value: true, id: 'after' }));
+    await rig.waitCommands(1);
+    expect(rig.logger.find(/not JSON.*\[redacted\]/, 'error')).toHaveLength(3);
+    expect(rig.logger.find(/Invalid apikey.*\[redacted\]/, 'error')).toHaveLength(1);
+    // What is not the key is still shown.
+    expect(rig.logger.find(/"cmd\\":\\"send\\"/, 'error')).toHaveLength(1);
+    for (const line of rig.logger.lines) expect(JSON.stringify(line)).not.toContain(APIKEY.slice(0, 16));
+  });
+
   it('jeedom - §10.23 a stalled connection delays no other and is closed after the idle timeout with one ERROR', async () => {
     rig = await startRig({ idleTimeoutMs: 1500 });
     const stalled = net.connect({ host: '127.0.0.1', port: rig.port() });
