@@ -1,7 +1,7 @@
-import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { OutboundEvent, StateEvent } from '@patchbay/core';
+import { silentLogger, type Logger, type OutboundEvent, type StateEvent } from '@patchbay/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileJournal } from './fileJournal.js';
 
@@ -189,6 +189,36 @@ describe('journal', () => {
     await j.close();
     const again = new FileJournal({ dir: d, fsync: 'never' });
     expect((await again.open(none)).openCommands.map((c) => c.id)).toEqual(['c2']);
+    await again.close();
+  });
+
+  it('journal - a roll that cannot open the next segment keeps appending to the current one, says so once, and rolls once it can', async () => {
+    const d = dir();
+    const errors: string[] = [];
+    const logger: Logger = { ...silentLogger, error: (...args: unknown[]) => void errors.push(String(args.find((a) => typeof a === 'string'))), child: () => logger };
+    const j = new FileJournal({ dir: d, fsync: 'never', segmentBytes: 2048, maxBufferBytes: 512, logger });
+    await j.open(none);
+    // The next segment's name is taken by a directory: opening it fails (EISDIR), even for root.
+    const blocker = join(d, 'segment-00000002.log');
+    mkdirSync(blocker);
+    for (let seq = 1; seq <= 100; seq++) {
+      j.append(seq, state(seq));
+      j.ack('h', seq - 50);
+      j.flush();
+    }
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/cannot start a new segment.*appending to the current one/);
+    rmSync(blocker, { recursive: true });
+    for (let seq = 101; seq <= 110; seq++) {
+      j.append(seq, state(seq));
+      j.flush();
+    }
+    await j.close();
+    expect(readdirSync(d).length).toBeGreaterThanOrEqual(2);
+    const again = new FileJournal({ dir: d, fsync: 'never' });
+    const recovery = await again.open(none);
+    expect(recovery.lastSeq).toBe(110);
+    expect(replayed(recovery).map(([seq]) => seq)).toEqual(Array.from({ length: 60 }, (_, i) => i + 51));
     await again.close();
   });
 });

@@ -45,6 +45,8 @@ export class FileJournal implements Journal {
   private segmentSize = 0;
   /** Bytes of the current segment's head (state, open commands, cursors): not counted towards a roll. */
   private headBytes = 0;
+  /** The last roll could not open a new segment (logged once until one opens). */
+  private rollFailing = false;
   private buffer: string[] = [];
   private bufferBytes = 0;
   private flushScheduled = false;
@@ -202,8 +204,8 @@ export class FileJournal implements Journal {
     return join(this.dir, `segment-${String(index).padStart(8, '0')}.log`);
   }
 
-  private openSegment(states: Iterable<StateEvent>): void {
-    this.fd = openSync(this.segmentPath(this.segmentIndex), 'a', 0o600);
+  private openSegment(states: Iterable<StateEvent>, fd?: number): void {
+    this.fd = fd ?? openSync(this.segmentPath(this.segmentIndex), 'a', 0o600);
     this.segmentSize = fstatSync(this.fd).size;
     const head: string[] = ['n\t' + this.lastSeq + '\n'];
     for (const state of states) head.push('s\t0\t' + JSON.stringify(state) + '\n');
@@ -217,10 +219,21 @@ export class FileJournal implements Journal {
 
   private roll(): void {
     if (this.fd === undefined) return;
+    // Open the next segment before letting go of this one: if that fails (disk full, no
+    // descriptors), writing goes on in the current segment and the roll is tried again later.
+    let next: number;
+    try {
+      next = openSync(this.segmentPath(this.segmentIndex + 1), 'a', 0o600);
+    } catch (error) {
+      if (!this.rollFailing) this.logger.error({ err: error, dir: this.dir }, `journal: cannot start a new segment (${(error as Error).message}); appending to the current one meanwhile`);
+      this.rollFailing = true;
+      return;
+    }
+    this.rollFailing = false;
     closeSync(this.fd);
     this.closedSegments.push({ index: this.segmentIndex, maxSeq: this.lastSeq });
     this.segmentIndex++;
-    this.openSegment(this.retained.states());
+    this.openSegment(this.retained.states(), next);
     this.flush();
     this.compact();
   }
