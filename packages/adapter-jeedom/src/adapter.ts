@@ -145,7 +145,7 @@ export class JeedomAdapter implements Adapter {
       this.report(fatal.message);
       this.bindTimer = setTimeout(() => {
         this.bindTimer = undefined;
-        void this.bind(backoff);
+        this.bind(backoff).catch((error: unknown) => this.ctx.logger.error({ err: error }, `command socket bind retry failed: ${describeError(error)}`));
       }, delay);
       return;
     }
@@ -172,7 +172,10 @@ export class JeedomAdapter implements Adapter {
         ctx.logger.error(`Invalid command from socket: "device" and "channel" must be strings (got ${typeof device} and ${typeof channel})`);
       }
       const ref = id === undefined || id === null ? undefined : String(id);
-      void ctx.submit({ device: device as string, channel: channel as string, value: value as JsonValue | undefined, ref }, { deliverReply: true });
+      // submit is documented never to reject; should it, a command lost is one ERROR, not a crash.
+      ctx
+        .submit({ device: device as string, channel: channel as string, value: value as JsonValue | undefined, ref }, { deliverReply: true })
+        .catch((error: unknown) => ctx.logger.error({ err: error }, `Send command to demon error: ${describeError(error)}`));
       return;
     }
     if (action === 'refresh') {

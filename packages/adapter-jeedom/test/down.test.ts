@@ -256,4 +256,13 @@ describe('jeedom - downward channel (§3)', () => {
       await socket.close();
     }
   });
+
+  it('jeedom - a command the core fails to take (submit rejects) is one ERROR, not an unhandled rejection', async () => {
+    rig = await startRig({}, { context: { submit: () => Promise.reject(new Error('core broke')) } });
+    await sendRaw(rig.port(), command({ value: true, id: 'lost' }));
+    await rig.logger.waitFor(/Send command to demon error: core broke/, { level: 'error' });
+    await sendRaw(rig.port(), JSON.stringify({ action: 'think', apikey: APIKEY }));
+    await rig.logger.waitFor(/Unknown action "think"/, { level: 'warn' });
+    expect(rig.logger.find(/./, 'error')).toHaveLength(1);
+  });
 });

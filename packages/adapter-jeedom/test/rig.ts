@@ -1,4 +1,4 @@
-import { createGateway, type CommandEvent, type Counter, type Gateway, type MetricsSink, type ReplyInit } from '@patchbay/core';
+import { createGateway, type CommandEvent, type Counter, type Gateway, type HostContext, type MetricsSink, type ReplyInit } from '@patchbay/core';
 import { captureLogger, FakeDriver, FakeHost, Signal, type CapturedLogger } from '@patchbay/testing';
 import jeedom, { type JeedomAdapter } from '../src/index.js';
 
@@ -33,7 +33,12 @@ export interface Rig {
 /** Start a rig; `options` are merged over `{ socketPort: 0, apikey: APIKEY }`. */
 export async function startRig(
   options: Record<string, unknown>,
-  extra: { answer?: (c: CommandEvent) => ReplyInit | Promise<ReplyInit>; onCreate?: (adapter: JeedomAdapter) => void } = {},
+  extra: {
+    answer?: (c: CommandEvent) => ReplyInit | Promise<ReplyInit>;
+    onCreate?: (adapter: JeedomAdapter) => void;
+    /** Replace parts of the context the adapter gets (to make the core misbehave). */
+    context?: Partial<HostContext>;
+  } = {},
 ): Promise<Rig> {
   const driver = new FakeDriver();
   const other = new FakeHost();
@@ -50,7 +55,8 @@ export async function startRig(
   const definition = {
     ...jeedom,
     create: (config: Parameters<typeof jeedom.create>[0], ctx: Parameters<typeof jeedom.create>[1]) => {
-      current = jeedom.create(config, ctx) as JeedomAdapter;
+      const context = extra.context ? new Proxy(ctx, { get: (target, key) => (extra.context as Record<PropertyKey, unknown>)[key] ?? Reflect.get(target, key) }) : ctx;
+      current = jeedom.create(config, context) as JeedomAdapter;
       extra.onCreate?.(current);
       return current;
     },
