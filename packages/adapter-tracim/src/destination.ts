@@ -7,8 +7,15 @@ export interface Outgoing {
   type: string;
   /** Device+channel for state TLMs: coalesced while the destination is unreachable. */
   key?: string;
-  /** Dropped by coalescing or by the bound; skipped when reached. */
-  dropped?: boolean;
+}
+
+/** A queued message, linked both ways so dropping one from the middle costs O(1). */
+interface Entry {
+  item: Outgoing;
+  prev: Entry | undefined;
+  next: Entry | undefined;
+  /** Unlinked: delivered, given up, coalesced away or dropped by the bound. */
+  gone: boolean;
 }
 
 /** What a destination reports to the master. */
@@ -39,12 +46,17 @@ const downDelays = [100, 250, 500, 1000, 2000];
  * (protocols/tracim.md §2.6, K6): the Python SDK listens with backlog 1 and handles one
  * connection at a time, so a second concurrent connect would fail with EAGAIN and be lost.
  * A slow or dead destination only ever delays itself.
+ *
+ * The queue is a linked list holding only live messages: a destination that accepts and never
+ * closes gets a drop per push once full, and each must free its buffer at once and cost O(1),
+ * or one stuck client grows memory without bound and stalls the event loop.
  */
 export class Destination {
-  private items: Outgoing[] = [];
-  private head = 0;
+  /** The oldest entry; while a socket is open it is the message in flight. */
+  private first: Entry | undefined;
+  private last: Entry | undefined;
   private live = 0;
-  private readonly byKey = new Map<string, Outgoing>();
+  private readonly byKey = new Map<string, Entry>();
   private socket: Socket | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private attempts = 0;
@@ -75,22 +87,14 @@ export class Destination {
     if (item.key !== undefined && this.unreachable) {
       // Latest value wins per device+channel while the client cannot be reached (ARCHITECTURE.md, Delivery).
       const previous = this.byKey.get(item.key);
-      if (previous !== undefined && !previous.dropped && previous !== this.items[this.head]) {
-        previous.dropped = true;
-        this.live--;
-      }
+      if (previous !== undefined && previous !== this.first) this.unlink(previous);
     }
     if (this.live >= this.options.maxQueue) this.dropOldest();
-    if (item.key !== undefined) this.byKey.set(item.key, item);
-    if (urgent && this.socket === undefined && this.head > 0) {
-      this.items[--this.head] = item;
-    } else if (urgent) {
-      // Keep the in-flight message (if any) first.
-      this.items.splice(this.head + (this.socket === undefined ? 0 : 1), 0, item);
-    } else {
-      this.items.push(item);
-    }
-    this.live++;
+    const entry: Entry = { item, prev: undefined, next: undefined, gone: false };
+    if (item.key !== undefined) this.byKey.set(item.key, entry);
+    // Urgent ones go first, but never ahead of the message in flight.
+    if (urgent) this.insertAfter(this.socket === undefined ? undefined : this.first, entry);
+    else this.insertAfter(this.last, entry);
     this.pump();
   }
 
@@ -101,47 +105,59 @@ export class Destination {
     this.clearRetry();
     this.socket?.destroy();
     this.socket = undefined;
-    this.items = [];
-    this.head = 0;
+    this.first = undefined;
+    this.last = undefined;
     this.live = 0;
     this.byKey.clear();
     return left;
   }
 
-  private dropOldest(): void {
-    for (let i = this.head + (this.socket === undefined ? 0 : 1); i < this.items.length; i++) {
-      const item = this.items[i] as Outgoing;
-      if (item.dropped) continue;
-      item.dropped = true;
-      this.live--;
-      this.hooks.onDropped(this.path, 1, `queue full (${this.options.maxQueue} messages): dropped the oldest (${item.type})`);
-      return;
-    }
+  private insertAfter(before: Entry | undefined, entry: Entry): void {
+    const after = before === undefined ? this.first : before.next;
+    entry.prev = before;
+    entry.next = after;
+    if (before === undefined) this.first = entry;
+    else before.next = entry;
+    if (after === undefined) this.last = entry;
+    else after.prev = entry;
+    this.live++;
   }
 
-  private next(): Outgoing | undefined {
-    while (this.head < this.items.length) {
-      const item = this.items[this.head] as Outgoing;
-      if (!item.dropped) return item;
-      this.items[this.head++] = undefined as unknown as Outgoing;
-    }
-    return undefined;
+  private unlink(entry: Entry): void {
+    if (entry.gone) return;
+    entry.gone = true;
+    if (entry.prev === undefined) this.first = entry.next;
+    else entry.prev.next = entry.next;
+    if (entry.next === undefined) this.last = entry.prev;
+    else entry.next.prev = entry.prev;
+    entry.prev = undefined;
+    entry.next = undefined;
+    this.live--;
+    const key = entry.item.key;
+    if (key !== undefined && this.byKey.get(key) === entry) this.byKey.delete(key);
+  }
+
+  private dropOldest(): void {
+    // The message in flight may already be with the peer: it is never the one dropped.
+    const oldest = this.socket === undefined ? this.first : this.first?.next;
+    if (oldest === undefined) return;
+    this.unlink(oldest);
+    this.hooks.onDropped(this.path, 1, `queue full (${this.options.maxQueue} messages): dropped the oldest (${oldest.item.type})`);
   }
 
   private pump(): void {
     if (this.closed || this.socket !== undefined || this.retryTimer !== undefined) return;
-    const item = this.next();
-    if (item === undefined) {
-      this.items = [];
-      this.head = 0;
+    const entry = this.first;
+    if (entry === undefined) {
       this.byKey.clear();
       this.hooks.onIdle(this.path);
       return;
     }
-    this.dial(item);
+    this.dial(entry);
   }
 
-  private dial(item: Outgoing): void {
+  private dial(entry: Entry): void {
+    const item = entry.item;
     // One message per connection, written in one end(), then wait for the peer to close
     // (§2.2, §2.5, §10): that is how a serial reader tells us it is ready for the next one.
     const socket = connect({ path: this.path });
@@ -170,25 +186,17 @@ export class Destination {
         if (failure !== undefined && failure.code !== 'ETIMEDOUT' && socket.bytesWritten < item.bytes.length) {
           this.hooks.onDropped(this.path, 1, `${item.type} lost while writing: ${failure.message}`);
         }
-        this.settle(item, true);
+        this.settle(entry, true);
         return;
       }
-      this.failed(item, failure ?? new Error('connection closed before connect'));
+      this.failed(entry, failure ?? new Error('connection closed before connect'));
     });
   }
 
-  private settle(item: Outgoing, delivered: boolean): void {
+  private settle(entry: Entry, delivered: boolean): void {
     if (delivered) this.sent++;
-    this.items[this.head++] = undefined as unknown as Outgoing;
-    if (!item.dropped) this.live--;
-    item.dropped = true;
-    if (item.key !== undefined && this.byKey.get(item.key) === item) this.byKey.delete(item.key);
+    this.unlink(entry);
     this.attempts = 0;
-    if (this.head > 1024 && this.head > this.items.length >> 1) {
-      // Under sustained load the queue may never empty: drop the consumed prefix now and then.
-      this.items.splice(0, this.head);
-      this.head = 0;
-    }
     if (delivered && this.unreachable) {
       this.unreachable = false;
       this.hooks.onReachability(this.path, true);
@@ -196,13 +204,14 @@ export class Destination {
     this.pump();
   }
 
-  private failed(item: Outgoing, error: NodeJS.ErrnoException): void {
+  private failed(entry: Entry, error: NodeJS.ErrnoException): void {
+    const item = entry.item;
     const busy = error.code === 'EAGAIN';
     const keep = busy || this.hooks.keepOnFailure(this.path);
     if (!keep) {
       // Not a registered client: the reference just loses the message (§6.5).
       this.hooks.onDropped(this.path, 1, `${item.type} not delivered: ${error.code ?? error.message}`);
-      this.settle(item, false);
+      this.settle(entry, false);
       return;
     }
     if (!this.unreachable && (!busy || this.attempts >= busyDelays.length)) {

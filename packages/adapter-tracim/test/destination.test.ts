@@ -1,8 +1,23 @@
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Signal, tempDir } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Destination } from '../src/destination.js';
 import { rawListener } from './helpers.js';
+
+// What a queue still holds is what the garbage collector cannot take back: count it that way.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** How many of `refs` are still reachable after a full collection. */
+async function reachable(refs: WeakRef<object>[]): Promise<number> {
+  // WeakRefs made in this job stay alive until it ends.
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  return refs.filter((r) => r.deref() !== undefined).length;
+}
 
 describe('tracim - per-client destination queue', () => {
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -10,7 +25,7 @@ describe('tracim - per-client destination queue', () => {
     while (cleanups.length > 0) await (cleanups.pop() as () => Promise<void> | void)();
   });
 
-  function make(maxQueue: number) {
+  function make(maxQueue: number, sendTimeoutMs = 2000) {
     const dir = tempDir('pb-tracim-dest-');
     cleanups.push(() => dir.remove());
     const path = join(dir.path, 'client.sock');
@@ -23,7 +38,7 @@ describe('tracim - per-client destination queue', () => {
     const seen = (e: string) => changed.waitUntil(() => (events.includes(e) ? true : undefined), { what: `"${e}"`, timeoutMs: 10_000 });
     const destination = new Destination(
       path,
-      { sendTimeoutMs: 2000, maxQueue },
+      { sendTimeoutMs, maxQueue },
       {
         keepOnFailure: () => true,
         onReachability: (_p, reachable) => note(reachable ? 'up' : 'down'),
@@ -32,7 +47,7 @@ describe('tracim - per-client destination queue', () => {
       },
     );
     cleanups.push(() => void destination.close());
-    return { path, destination, events, seen };
+    return { path, destination, events, changed, seen };
   }
   const msg = (text: string, key?: string) => ({ bytes: Buffer.from(text), type: 't', key });
 
@@ -63,5 +78,69 @@ describe('tracim - per-client destination queue', () => {
     await seen('idle');
     // The four oldest (m0, waiting for its retry, and m1..m3) made room for m16..m19.
     expect(listener.messages.map((b) => b.toString())).toEqual(Array.from({ length: 16 }, (_, i) => `m${i + 4}`));
+  });
+
+  it('tracim - a client that accepts and never closes costs at most maxQueue messages of memory; the oldest go, a ping still goes first, the rest arrive in order', async () => {
+    const { path, destination, events, changed, seen } = make(16, 60_000);
+    // Reads each message to its end but, while stuck, never closes: the in-flight one waits.
+    let stuck = true;
+    const held: Socket[] = [];
+    const received: string[] = [];
+    const server = createServer((socket) => {
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.on('end', () => {
+        received.push(Buffer.concat(chunks).toString().trimEnd());
+        if (stuck) held.push(socket);
+        else socket.end();
+        changed.notify();
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const N = 20_000;
+    const refs: WeakRef<Buffer>[] = [];
+    const push = (text: string, urgent = false) => {
+      const bytes = Buffer.from(text.padEnd(1000));
+      refs.push(new WeakRef(bytes));
+      destination.push({ bytes, type: 't' }, urgent);
+    };
+    push('m0');
+    await changed.waitUntil(() => (received.length === 1 ? true : undefined), { what: 'm0 to be read', timeoutMs: 10_000 });
+    for (let i = 1; i < N; i++) push(`m${i}`);
+    push('ping', true);
+    expect(destination.size).toBe(16);
+    expect(events.filter((e) => e.startsWith('dropped'))).toHaveLength(N + 1 - 16);
+    // m0 in flight and 15 waiting: nothing of the 19,985 dropped may stay behind.
+    expect(await reachable(refs)).toBeLessThanOrEqual(16);
+    stuck = false;
+    for (const socket of held) socket.end();
+    await seen('idle');
+    expect(received).toEqual(['m0', 'ping', ...Array.from({ length: 14 }, (_, i) => `m${N - 14 + i}`)]);
+    expect(destination.sent).toBe(16);
+  });
+
+  it('tracim - an unreachable client pushed many state changes keeps one per device+channel in memory, and delivers them in order on return', async () => {
+    const { path, destination, seen } = make(100);
+    const refs: WeakRef<Buffer>[] = [];
+    const push = (text: string, key?: string) => {
+      const bytes = Buffer.from(text);
+      refs.push(new WeakRef(bytes));
+      destination.push({ bytes, type: 't', key });
+    };
+    push('a0', 'a');
+    await seen('down');
+    for (let i = 1; i <= 5000; i++) {
+      for (const key of ['a', 'b', 'c', 'd']) push(`${key}${i}`, key);
+      if (i === 2500) push('reply');
+    }
+    expect(destination.size).toBe(6);
+    // a0 (waiting for its retry), the reply and the latest of each of the four channels.
+    expect(await reachable(refs)).toBeLessThanOrEqual(6);
+    const listener = await rawListener(path);
+    cleanups.push(() => listener.close());
+    await seen('idle');
+    expect(listener.messages.map((b) => b.toString())).toEqual(['a0', 'reply', 'a5000', 'b5000', 'c5000', 'd5000']);
   });
 });
