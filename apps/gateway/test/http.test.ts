@@ -31,20 +31,41 @@ function ask(port: number, request: string): Promise<{ socket: Socket; text: str
   });
 }
 
+/** Open a raw connection, send `request`, and reset the connection as soon as it is out. */
+function resetAfter(port: number, request: string): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(request);
+      setImmediate(() => {
+        socket.resetAndDestroy();
+        resolve();
+      });
+    });
+    socket.on('error', () => resolve());
+  });
+}
+
 describe('gateway http - refused upgrades', () => {
   it('gateway http - clients resetting refused upgrades are logged at debug; the server keeps serving', async () => {
     const { http, port, recorded } = await serve();
     cleanups.push(() => http.close());
+    const uncaught: unknown[] = [];
+    const recordUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', recordUncaught);
+    cleanups.push(async () => void process.off('uncaughtException', recordUncaught));
     const rounds = 20;
     for (let i = 0; i < rounds; i++) {
+      // Reset as soon as the request is out, racing the server's answer (the reported crash)...
+      await resetAfter(port, upgradeTo('/nothing-here'));
+      // ...and after reading the answer, on a socket the server still holds: its next read fails with ECONNRESET.
       const { socket, text } = await ask(port, upgradeTo('/nothing-here'));
       expect(text).toMatch(/^HTTP\/1\.1 404 /);
-      // RST on a socket the server still holds: its next read fails with ECONNRESET.
       socket.resetAndDestroy();
     }
     await recorded.changed.waitUntil(() => (recorded.find(/upgrade connection failed/, 'debug').length >= rounds ? true : undefined), {
       what: `${rounds} debug lines about reset upgrade connections`,
     });
+    expect(uncaught).toEqual([]);
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(health.status).toBe(503);
   });
