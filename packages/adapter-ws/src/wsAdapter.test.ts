@@ -1,4 +1,6 @@
+import { connect, type Socket } from 'node:net';
 import { ErrorCodes, isPatchbayError, silentLogger, type HostContext } from '@patchbay/core';
+import { Signal } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import wsAdapter, { wsConfig } from './index.js';
 import type { TestClient} from '../test/rig.js';
@@ -12,6 +14,38 @@ async function rig(options: Record<string, unknown> = {}): Promise<Rig> {
   const r = await startRig({ healthIntervalMs: 0, ...options });
   rigs.push(r);
   return r;
+}
+
+/** Send a raw upgrade and resolve once the whole answer is in, keeping the client's side open. */
+function halfOpenUpgrade(port: number, headers: Record<string, string>): Promise<{ socket: Socket; text: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('end', () => resolve({ socket, text }));
+    socket.on('error', reject);
+    socket.write(upgradeRequest(port, headers));
+  });
+}
+
+function upgradeRequest(port: number, headers: Record<string, string>): string {
+  const lines = ['GET /ws HTTP/1.1', `Host: 127.0.0.1:${port}`, 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+  return lines.join('\r\n') + '\r\n\r\n';
+}
+
+/** Send a raw upgrade and reset the connection as soon as the request is out. */
+function resetUpgrade(port: number, headers: Record<string, string>): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' }, () => {
+      socket.write(upgradeRequest(port, headers));
+      setImmediate(() => {
+        socket.resetAndDestroy();
+        resolve();
+      });
+    });
+    socket.on('error', () => resolve());
+  });
 }
 
 const isState = (channel: string, value: unknown) => (m: Message) => m.type === 'state' && m.device === 'dev1' && m.channel === channel && m.value === value;
@@ -163,6 +197,66 @@ describe('ws - bad upgrades', () => {
     const refused = await rawUpgrade(r.http.port, {});
     expect(refused.status).toBe(503);
     expect(refused.text).toMatch(/too many clients/);
+  });
+
+  it('ws - clients resetting refused upgrades (token, origin, full) are logged at debug; the process and the others carry on', async () => {
+    const r = await rig({ token: 't0ken', maxClients: 1 });
+    const bystander = await r.connect({ query: '?token=t0ken' });
+    const uncaught: unknown[] = [];
+    const recordUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', recordUncaught);
+    try {
+      const serverSide = new Signal();
+      let opened = 0;
+      let closed = 0;
+      r.http.server.on('connection', (socket) => {
+        opened++;
+        socket.once('close', () => {
+          closed++;
+          serverSide.notify();
+        });
+      });
+      const refusals: { headers: Record<string, string>; status: number }[] = [
+        { headers: { Authorization: 'Bearer wrong' }, status: 401 },
+        { headers: { Authorization: 'Bearer t0ken', Origin: 'http://evil.example' }, status: 403 },
+        { headers: { Authorization: 'Bearer t0ken' }, status: 503 },
+      ];
+      const rounds = 5;
+      for (let i = 0; i < rounds; i++) {
+        for (const refusal of refusals) {
+          // Reset as soon as the request is out, racing the server's answer (the reported crash)...
+          await resetUpgrade(r.http.port, refusal.headers);
+          // ...and after reading the answer, on a socket the server still holds: its next read fails with ECONNRESET.
+          const { socket, text } = await halfOpenUpgrade(r.http.port, refusal.headers);
+          expect(text).toMatch(new RegExp(`^HTTP/1\\.1 ${refusal.status} `));
+          socket.resetAndDestroy();
+        }
+      }
+      const connections = 2 * rounds * refusals.length;
+      await serverSide.waitUntil(() => (opened === connections && closed === connections ? true : undefined), { what: `the server to close all ${connections} refused connections` });
+      expect(uncaught).toEqual([]);
+      expect(r.recorded.find(/ws upgrade connection failed/, 'debug').length).toBeGreaterThanOrEqual(rounds * refusals.length);
+    } finally {
+      process.off('uncaughtException', recordUncaught);
+    }
+    r.driver.emit('temperature', 31);
+    await expect(bystander.waitFor(isState('temperature', 31), 'state after the resets')).resolves.toBeDefined();
+  });
+
+  it('ws - a refused client that never closes its side is cut off by the server', async () => {
+    const r = await rig({ token: 't0ken' });
+    const serverSide = new Signal();
+    let closedOnServer = false;
+    r.http.server.once('connection', (socket) =>
+      socket.once('close', () => {
+        closedOnServer = true;
+        serverSide.notify();
+      }),
+    );
+    const { socket, text } = await halfOpenUpgrade(r.http.port, { Authorization: 'Bearer wrong' });
+    expect(text).toMatch(/^HTTP\/1\.1 401 /);
+    await serverSide.waitUntil(() => (closedOnServer ? true : undefined), { what: 'the server to close the refused connection' });
+    socket.destroy();
   });
 });
 

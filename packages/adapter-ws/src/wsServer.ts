@@ -176,6 +176,9 @@ export class WsServer {
   }
 
   private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // node:http hands the socket over without its own 'error' listener: a client resetting the
+    // connection while we answer would otherwise be an uncaught ECONNRESET ending the process.
+    socket.on('error', (error: Error) => this.ctx.logger.debug({ err: error, remote: remoteOf(request) }, 'ws upgrade connection failed'));
     const wss = this.wss;
     const url = new URL(request.url ?? '/', 'http://localhost');
     let refusal: UpgradeRefusal | undefined = checkUpgrade(request, url, { token: this.config.token, allowedOrigins: this.config.allowedOrigins });
@@ -280,7 +283,14 @@ function remoteOf(request: IncomingMessage): string {
   return remoteAddress ? `${remoteAddress}:${remotePort ?? '?'}` : 'unknown';
 }
 
-/** Answer a refused upgrade with a plain HTTP response naming the reason, then close. */
+/** Time a refused client gets to read the answer and close before its connection is cut. */
+const REFUSED_LINGER_MS = 1000;
+
+/**
+ * Answer a refused upgrade with a plain HTTP response naming the reason, then close. Destroying
+ * at once could reset the connection before the client reads why; waiting for the client alone
+ * would leave the socket to one that never closes. The unref'd timer never holds up exit.
+ */
 function refuse(socket: Duplex, refusal: UpgradeRefusal): void {
   const body = `${refusal.reason}\n`;
   const headers = [
@@ -290,6 +300,8 @@ function refuse(socket: Duplex, refusal: UpgradeRefusal): void {
     `Content-Length: ${Buffer.byteLength(body)}`,
   ];
   if (refusal.status === 401) headers.push('WWW-Authenticate: Bearer realm="patchbay"');
-  socket.once('finish', () => socket.destroy());
   socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
+  const timer = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
