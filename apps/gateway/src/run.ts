@@ -124,6 +124,29 @@ export function stopOnSignals(running: RunningGateway, exit: (code: number) => v
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  exitOnFatal(running.logger, exit);
   // A daemon outlives its terminal (comodojo/daemon's contract too): SIGHUP must not stop it.
   process.on('SIGHUP', () => running.logger.info('SIGHUP received: ignored (the gateway keeps running; restart it to reload the config)'));
+}
+
+/**
+ * A throw nothing caught is a bug, and the state it leaves is unknown: say what it was, in the
+ * gateway's own log, and exit non-zero so whatever supervises the process (systemd, Docker,
+ * Jeedom's deamon_info) starts it again. The journal keeps everything that was accepted.
+ * Returns a function that removes the handlers.
+ */
+export function exitOnFatal(logger: Pick<PinoLogger, 'fatal'> & { flush?: () => void }, exit: (code: number) => void = (code) => process.exit(code)): () => void {
+  const onFatal = (kind: string) => (error: unknown) => {
+    logger.fatal({ err: error }, `${kind}: ${describeError(error)}; exiting (this is a bug: please report it with this line)`);
+    logger.flush?.();
+    exit(1);
+  };
+  const onException = onFatal('uncaught exception');
+  const onRejection = onFatal('unhandled promise rejection');
+  process.on('uncaughtException', onException);
+  process.on('unhandledRejection', onRejection);
+  return () => {
+    process.off('uncaughtException', onException);
+    process.off('unhandledRejection', onRejection);
+  };
 }
