@@ -46,6 +46,8 @@ export class CallbackClient {
   private readonly testTimeoutMs: number;
   private readonly retryDelayMs: number;
   private readonly attempts: number;
+  /** The callback URL for logs and errors (it reaches /healthz too). */
+  readonly target: string;
   private closed = false;
 
   constructor(private readonly options: CallbackClientOptions) {
@@ -60,6 +62,7 @@ export class CallbackClient {
     this.testTimeoutMs = options.testTimeoutMs ?? 30_000;
     this.retryDelayMs = options.retryDelayMs ?? 500;
     this.attempts = options.attempts ?? 3;
+    this.target = loggableUrl(options.callback);
     const url = this.url;
     this.base = {
       protocol: url.protocol,
@@ -69,11 +72,6 @@ export class CallbackClient {
       auth: url.username ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` : undefined,
       agent: this.agent,
     };
-  }
-
-  /** The callback URL without the key, for logs. */
-  get target(): string {
-    return this.options.callback;
   }
 
   /**
@@ -116,9 +114,11 @@ export class CallbackClient {
         if (outcome.status === 301 || outcome.status === 302 || outcome.status === 303) {
           // §4.4 deviation: following this would turn the POST into a body-less GET and
           // silently lose the data (Apache's HTTP→HTTPS redirect); fix the callback URL.
+          // That redirect keeps our ?apikey=… (§8.4): log where it points, not its query.
+          const location = outcome.location === undefined ? undefined : loggableUrl(outcome.location, this.url);
           logger.error(
-            { status: outcome.status, location: outcome.location },
-            `Error on send request to jeedom: the callback redirected the POST (${outcome.status} to ${outcome.location ?? '?'}); the data would be lost, not counted as sent. Fix the callback URL`,
+            { status: outcome.status, location },
+            `Error on send request to jeedom: the callback redirected the POST (${outcome.status} to ${location ?? '?'}); the data would be lost, not counted as sent. Fix the callback URL`,
           );
         } else {
           logger.warn({ status: outcome.status }, `Error on send request to jeedom, return code ${outcome.status}`);
@@ -200,5 +200,22 @@ export class CallbackClient {
       request.on('error', (error) => finish(error));
       request.end(payload);
     });
+  }
+}
+
+/**
+ * `raw` (resolved against `base`) without user info, query or fragment: where a password or
+ * an apikey would be. Unparseable: cut at the first `?` or `#`, and user info dropped.
+ */
+export function loggableUrl(raw: string, base?: URL): string {
+  try {
+    const url = new URL(raw, base);
+    url.username = '';
+    url.password = '';
+    url.search = '';
+    url.hash = '';
+    return url.href;
+  } catch {
+    return raw.replace(/[?#][\s\S]*$/, '').replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/]*@/i, '$1');
   }
 }

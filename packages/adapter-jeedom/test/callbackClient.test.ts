@@ -3,8 +3,10 @@ import net from 'node:net';
 import { isPatchbayError, ErrorCodes } from '@patchbay/core';
 import { captureLogger } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loggableUrl } from '../src/callbackClient.js';
 import { CallbackClient } from '../src/index.js';
 import { PhpCallback } from './peer.js';
+import { everything } from './rig.js';
 
 /**
  * A TCP listener that never accepts, with its accept queue filled: the kernel then drops
@@ -62,5 +64,36 @@ describe('jeedom - callback HTTP client (§4.4)', () => {
     cleanups.push(() => client.close());
     await expect(client.post('{"a": 1}')).rejects.toThrow(/failed 1 attempts/);
     expect(logger.find(/no answer within 300 ms/, 'error')).toHaveLength(1);
+  });
+
+  it('jeedom - §8.4 a redirect is logged without its ?apikey=…, and the callback URL without its user:password', async () => {
+    const peer = await PhpCallback.start();
+    cleanups.push(() => peer.close());
+    const apikey = 'SECRETKEY0123456789abcdef';
+    const password = 'pa55-w0rd';
+    const logger = captureLogger();
+    const client = new CallbackClient({ callback: peer.url.replace('//', `//jeedom:${password}@`), apikey, logger, retryDelayMs: 0, attempts: 1 });
+    cleanups.push(() => client.close());
+    // Apache's HTTP→HTTPS redirect keeps the query; a relative one is resolved for the line.
+    const redirects = [`https://127.0.0.1/plugins/patchbay/core/php/jeePatchbay.php?apikey=${apikey}`, `/elsewhere.php?apikey=${apikey}#x`];
+    const errors: unknown[] = [];
+    for (const location of redirects) {
+      peer.control({ status: 302, location });
+      errors.push(await client.post('{"a": 1}').catch((e: unknown) => e));
+      errors.push(await client.test().catch((e: unknown) => e));
+    }
+    const lines = logger.find(/redirected the POST/, 'error');
+    expect(lines.map((l) => l.fields.location)).toEqual(['https://127.0.0.1/plugins/patchbay/core/php/jeePatchbay.php', `http://127.0.0.1:${peer.port}/elsewhere.php`]);
+    expect(client.target).toBe(peer.url);
+    expect(errors.every((e) => isPatchbayError(e, ErrorCodes.HOST_UNREACHABLE))).toBe(true);
+    for (const text of [everything(logger.lines), everything(errors)]) {
+      expect(text).not.toContain(apikey);
+      expect(text).not.toContain(password);
+    }
+  });
+
+  it('jeedom - a URL that cannot be parsed is still logged without its query or user info', () => {
+    expect(loggableUrl('http://user:pass@[bad/x.php?apikey=k#f')).toBe('http://[bad/x.php');
+    expect(loggableUrl('http://user:pass@127.0.0.1:8080/x.php?apikey=k')).toBe('http://127.0.0.1:8080/x.php');
   });
 });

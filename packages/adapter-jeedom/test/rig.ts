@@ -13,6 +13,11 @@ export class RecordingMetrics implements MetricsSink {
   }
 }
 
+/** Everything log lines or errors carry, as text (errors with their message, context and cause): to look for secrets. */
+export function everything(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (v instanceof Error && !('toJSON' in v) ? { ...v, message: v.message, cause: v.cause } : v));
+}
+
 export const APIKEY = 'Q2xhdWRlMTIzNDU2Nzg5MGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6QUJDREVGRw';
 
 /** A gateway with one fake device (`dev1`) and the Jeedom adapter under test (host `jeedom`). */

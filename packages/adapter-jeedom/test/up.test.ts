@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { tempDir } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PhpCallback, sendRaw, type CallbackRecord } from './peer.js';
-import { APIKEY, startRig, type Rig } from './rig.js';
+import { APIKEY, everything, startRig, type Rig } from './rig.js';
 
 type Decoded = { devices?: Record<string, Record<string, unknown>>; replies?: Record<string, Record<string, unknown>>; status?: Record<string, string> };
 const decoded = (r: CallbackRecord): Decoded => (r.decoded ?? {}) as Decoded;
@@ -164,6 +164,21 @@ describe('jeedom - upward channel (§4)', () => {
     await rig.logger.waitFor(/redirected the POST \(302/, { level: 'error' });
     peer.control(undefined);
     await peer.waitFor((rs) => rs.find((r) => r.answered === 200 && decoded(r).devices?.dev1?.moved === 1), 'the change after the redirect stops');
+  });
+
+  it('jeedom - §8.4 neither the key nor the callback password reaches a log line or /healthz when a redirect fails the POSTs', async () => {
+    peer = await PhpCallback.start();
+    const password = 'pa55-w0rd';
+    rig = await startRig({ callback: peer.url.replace('//', `//jeedom:${password}@`), callbackTest: false, cycle: 0, http: { retryDelayMs: 0 } });
+    peer.control({ status: 302, location: `https://127.0.0.1/plugins/patchbay/core/php/jeePatchbay.php?apikey=${APIKEY}` });
+    rig.driver.emit('moved', 1);
+    await rig.logger.waitFor(/host jeedom is unreachable/, { level: 'warn' });
+    const health = rig.gateway.health().hosts.find((h) => h.id === 'jeedom');
+    expect(health?.reason).toContain(`callback ${peer.url} failed 3 attempts`);
+    for (const text of [everything(rig.logger.lines), everything(health)]) {
+      expect(text).not.toContain(APIKEY);
+      expect(text).not.toContain(password);
+    }
   });
 
   it('jeedom - replies go up keyed by the Jeedom id (or the command id), failures with their error; status changes too', async () => {
