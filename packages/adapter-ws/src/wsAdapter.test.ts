@@ -4,14 +4,14 @@ import { Signal } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import wsAdapter, { wsConfig } from './index.js';
 import type { TestClient} from '../test/rig.js';
-import { rawUpgrade, startRig, type Message, type Rig } from '../test/rig.js';
+import { rawUpgrade, startRig, type Message, type Rig, type RigSetup } from '../test/rig.js';
 
 const rigs: Rig[] = [];
 afterEach(async () => {
   while (rigs.length > 0) await (rigs.pop() as Rig).stop();
 });
-async function rig(options: Record<string, unknown> = {}): Promise<Rig> {
-  const r = await startRig({ healthIntervalMs: 0, ...options });
+async function rig(options: Record<string, unknown> = {}, setup: RigSetup = {}): Promise<Rig> {
+  const r = await startRig({ healthIntervalMs: 0, ...options }, setup);
   rigs.push(r);
   return r;
 }
@@ -287,6 +287,50 @@ describe('ws - bad messages', () => {
     sender.send({ type: 'command', id: 'ok', device: 'dev1', channel: 'relay', value: true });
     await expect(sender.waitFor((m) => m.type === 'reply' && m.id === 'ok', 'a reply after the errors')).resolves.toMatchObject({ ok: true });
     expect(bystander.messages.filter((m) => m.type === 'error')).toEqual([]);
+  });
+
+  it('ws - a message nested deeper than 64 levels gets an error before validation; the connection and others carry on', async () => {
+    const r = await rig();
+    const sender = await r.connect();
+    const bystander = await r.connect();
+    // About 10 KB, well under maxPayload, yet deep enough to overflow the stack of a recursive validator or JSON.stringify.
+    const depth = 5000;
+    sender.send(`{"type":"command","id":"deep","device":"dev1","channel":"c","value":${'['.repeat(depth)}${']'.repeat(depth)}}`);
+    const error = await sender.waitFor((m) => m.type === 'error' && m.id === 'deep', 'the error for the deep message');
+    expect(error).toMatchObject({ code: ErrorCodes.COMMAND_INVALID, error: expect.stringMatching(/nested deeper than 64 levels/) });
+    expect(r.recorded.find(/^ws message from .* refused: nested deeper than 64 levels/, 'warn')).toHaveLength(1);
+    expect(r.driver.commands).toEqual([]);
+    sender.send({ type: 'command', id: 'ok', device: 'dev1', channel: 'relay', value: [[[true]]] });
+    await expect(sender.waitFor((m) => m.type === 'reply' && m.id === 'ok', 'a reply after the deep message')).resolves.toMatchObject({ ok: true });
+    expect(bystander.messages.filter((m) => m.type === 'error')).toEqual([]);
+  });
+
+  it('ws - a command the core fails to take (submit throws or rejects) is answered with an error; the client carries on', async () => {
+    let mode: 'throw' | 'reject' | 'pass' = 'throw';
+    const r = await rig(
+      { maxPendingCommands: 1 },
+      {
+        context: (ctx) => ({
+          ...ctx,
+          submit: (command, options) => {
+            if (mode === 'throw') throw new Error('core fault (thrown)');
+            if (mode === 'reject') return Promise.reject(new Error('core fault (rejected)'));
+            return ctx.submit(command, options);
+          },
+        }),
+      },
+    );
+    const client = await r.connect();
+    client.send({ type: 'command', id: 't', device: 'dev1', channel: 'relay', value: true });
+    await expect(client.waitFor((m) => m.type === 'error' && m.id === 't', 'the error for the thrown submit')).resolves.toMatchObject({ error: expect.stringMatching(/could not be run \(core fault \(thrown\)\)/) });
+    mode = 'reject';
+    client.send({ type: 'command', id: 'r', device: 'dev1', channel: 'relay', value: true });
+    await expect(client.waitFor((m) => m.type === 'error' && m.id === 'r', 'the error for the rejected submit')).resolves.toMatchObject({ error: expect.stringMatching(/could not be run \(core fault \(rejected\)\)/) });
+    // Neither left a command counted as pending: with maxPendingCommands 1, the next one still runs.
+    mode = 'pass';
+    client.send({ type: 'command', id: 'ok', device: 'dev1', channel: 'relay', value: true });
+    await expect(client.waitFor((m) => m.type === 'reply' && m.id === 'ok', 'a reply after the faults')).resolves.toMatchObject({ ok: true });
+    expect(r.recorded.find(/^ws message from .* refused: could not be run/, 'warn')).toHaveLength(2);
   });
 
   it('ws - an oversized message closes that client with 1009; the others are not affected', async () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ErrorCodes, PatchbayError, type Counter, type HostContext, type OutboundEvent } from '@patchbay/core';
+import { describeError, ErrorCodes, PatchbayError, type Counter, type HostContext, type OutboundEvent, type ReplyEvent } from '@patchbay/core';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { checkUpgrade, SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, type UpgradeRefusal } from './auth.js';
 import type { WsConfig } from './config.js';
@@ -213,6 +213,15 @@ export class WsServer {
   }
 
   private onMessage(client: Client, data: RawData, isBinary: boolean): void {
+    try {
+      this.handleMessage(client, data, isBinary);
+    } catch (error) {
+      // A bug of ours, or input the checks missed: thrown from ws's callback it would end the process.
+      this.refuseMessage(client, `could not be handled (${describeError(error)})`);
+    }
+  }
+
+  private handleMessage(client: Client, data: RawData, isBinary: boolean): void {
     if (isBinary) {
       this.refuseMessage(client, 'binary messages are not accepted: send JSON text');
       return;
@@ -242,21 +251,30 @@ export class WsServer {
       return;
     }
     client.pending++;
-    // submit never rejects: every command gets exactly one reply, sent to this client only.
-    void this.ctx
-      .submit({
-        device: command.device,
-        channel: command.channel,
-        action: command.action,
-        value: command.value,
-        args: command.args,
-        ref: String(command.id),
-        meta: { wsClient: client.key },
-      })
-      .then((reply) => {
+    // Every command gets exactly one answer, sent to this client only. submit never rejects, by
+    // contract; should it reject or throw all the same, the asker is told and nothing escapes.
+    void new Promise<ReplyEvent>((resolve) =>
+      resolve(
+        this.ctx.submit({
+          device: command.device,
+          channel: command.channel,
+          action: command.action,
+          value: command.value,
+          args: command.args,
+          ref: String(command.id),
+          meta: { wsClient: client.key },
+        }),
+      ),
+    ).then(
+      (reply) => {
         client.pending--;
         this.send(client, encodeReply(command.id, reply));
-      });
+      },
+      (error: unknown) => {
+        client.pending--;
+        this.refuseMessage(client, `could not be run (${describeError(error)})`, command.id);
+      },
+    );
   }
 
   private keepAlive(): void {

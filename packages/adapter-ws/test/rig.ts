@@ -78,7 +78,12 @@ export interface Rig {
   stop(): Promise<void>;
 }
 
-export async function startRig(options: Record<string, unknown> = {}): Promise<Rig> {
+/** How the rig is built: `context` may wrap what the adapter gets, to inject a fault into the core. */
+export interface RigSetup {
+  context?: (ctx: HostContext) => HostContext;
+}
+
+export async function startRig(options: Record<string, unknown> = {}, setup: RigSetup = {}): Promise<Rig> {
   const http = await startTestHttp();
   const driver = new FakeDriver();
   const other = new FakeHost();
@@ -87,8 +92,8 @@ export async function startRig(options: Record<string, unknown> = {}): Promise<R
   const spied = {
     ...wsAdapter,
     create: (config: Parameters<typeof wsAdapter.create>[0], ctx: HostContext) => {
-      context = ctx;
-      adapter = wsAdapter.create(config, ctx) as WsAdapter;
+      context = setup.context ? setup.context(ctx) : ctx;
+      adapter = wsAdapter.create(config, context) as WsAdapter;
       return adapter;
     },
   };
