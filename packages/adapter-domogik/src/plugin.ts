@@ -48,6 +48,8 @@ export class DomogikPlugin implements Adapter {
   private status: PluginStatus = 'starting';
   private statusTimer: NodeJS.Timeout | undefined;
   private abort: AbortController | undefined;
+  /** This run's mapping loads: at most one in flight; `again` holds the reason for one more after it. */
+  private loads: { running: boolean; again: string | undefined } = { running: false, again: undefined };
   private currentPorts: BusPorts | undefined;
   private readonly unmapped = new Set<string>();
   private readonly counters;
@@ -87,6 +89,8 @@ export class DomogikPlugin implements Adapter {
     await this.stopping;
     this.running = true;
     this.abort = new AbortController();
+    // A load of the previous run may still be winding down; it keeps its own state object.
+    this.loads = { running: false, again: undefined };
     this.loaded = false;
     this.status = 'starting';
     const { config, ctx } = this;
@@ -151,7 +155,7 @@ export class DomogikPlugin implements Adapter {
     // §7.2: `starting` at once (once the publisher may publish), then re-published every 15 s.
     void this.publishStatus('starting', '').catch(this.logFailure('publishing plugin.status'));
     this.statusTimer = setInterval(() => void this.publishStatus(this.status, '').catch(this.logFailure('publishing plugin.status')), config.statusIntervalMs);
-    void this.load(this.abort.signal).catch(this.logFailure('loading the sensor mapping'));
+    this.requestLoad('start-up');
   }
 
   async stop(): Promise<void> {
@@ -225,8 +229,35 @@ export class DomogikPlugin implements Adapter {
     });
   }
 
+  /**
+   * Runs {@link load}, one at a time: a load retries for as long as Domogik's admin is silent,
+   * so each publication starting its own would pile up loops and REQ sockets. One arriving
+   * during a load asks for a single reload after it, however many arrive.
+   */
+  private requestLoad(reason: string): void {
+    const signal = this.abort?.signal;
+    if (!signal) return;
+    const loads = this.loads;
+    if (loads.running) {
+      loads.again = reason;
+      this.ctx.logger.debug(`domogik: ${reason} while the sensor mapping is loading; it is loaded once more afterwards`);
+      return;
+    }
+    loads.running = true;
+    void (async () => {
+      for (let next: string | undefined = reason; next !== undefined && !signal.aborted; next = loads.again) {
+        loads.again = undefined;
+        await this.load(signal, next);
+      }
+    })()
+      .catch(this.logFailure('loading the sensor mapping'))
+      .finally(() => {
+        loads.running = false;
+      });
+  }
+
   /** §7.2, §11.25: configuration, then devices, then `alive`; retried with back-off while Domogik does not answer. */
-  private async load(signal: AbortSignal, reason = 'start-up'): Promise<void> {
+  private async load(signal: AbortSignal, reason: string): Promise<void> {
     const { config, ctx } = this;
     const backoff = new Backoff(loadBackoff);
     const fromOptions = SensorMap.fromOptions(config);
@@ -299,11 +330,11 @@ export class DomogikPlugin implements Adapter {
     if (category === 'device.update') {
       // §7.7, §11.29: ours when client_id is absent or equal to our client id.
       if (data.client_id !== undefined && data.client_id !== this.clientId) return;
-      void this.load(this.abort.signal, 'device.update').catch(this.logFailure('loading the sensor mapping'));
+      this.requestLoad('device.update');
       return;
     }
     if (category === 'plugin.configuration' && data.name === this.config.name && data.host === this.host && (data.type ?? 'plugin') === 'plugin') {
-      void this.load(this.abort.signal, 'plugin.configuration').catch(this.logFailure('loading the sensor mapping'));
+      this.requestLoad('plugin.configuration');
     }
   }
 

@@ -1,7 +1,8 @@
 import { createGateway, silentLogger, type HostContext } from '@patchbay/core';
-import { FakeDriver } from '@patchbay/testing';
+import { captureLogger, FakeDriver } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import domogikAdapter, { DomogikPlugin, domogikConfig, type DomogikConfig } from '../src/index.js';
+import { Publisher } from 'zeromq';
+import domogikAdapter, { DomogikPlugin, domogikConfig, type DomogikConfig, type MdpClient } from '../src/index.js';
 import { PythonPeer } from './pythonPeer.js';
 import { awaitService } from './rig.js';
 
@@ -63,6 +64,60 @@ describe('domogik plugin on its embedded bus', () => {
     expect(warnings.filter((w) => w.startsWith('domogik: dropped a malformed request'))).toHaveLength(3);
     const ok = await peer.request({ service, action: 'device.new.get', data: {}, timeout: 5 });
     expect(ok).toMatchObject({ action: 'device.new.result', data: { devices: [] } });
+  });
+
+  it('domogik - device.update publications while admin is silent run one load at a time, then exactly one reload when admin answers', async () => {
+    const log = captureLogger();
+    const plugin = new DomogikPlugin(
+      domogikConfig.parse({ bus: 'embedded', reqRepPort: 0, pubPort: 0, subPort: 0, host: 'testhost', configTimeoutMs: 300, deviceTimeoutMs: 2000 }),
+      { ...fakeContext(), logger: log.logger },
+    );
+    await plugin.start();
+    cleanups.push(() => plugin.stop());
+    const ports = plugin.ports as NonNullable<DomogikPlugin['ports']>;
+    // Started now so that only its worker's READY is left for later.
+    const peer = new PythonPeer(ports);
+    cleanups.push(() => peer.close());
+    const openSockets = () => (plugin as unknown as { client: MdpClient }).client.openSockets;
+    // No admin on the bus: the broker drops config.get and the load retries with back-off.
+    await log.waitFor(/^domogik broker: no service "admin"/);
+    const pub = new Publisher({ linger: 0 });
+    cleanups.push(() => pub.close());
+    pub.connect(`tcp://127.0.0.1:${ports.pubPort}`);
+    const coalesced = () => log.find(/^domogik: device\.update while the sensor mapping is loading/, 'debug').length;
+    let n = 0;
+    const update = () => pub.send([`device.update.1700000000_${String(++n).padStart(6, '0')}.0_1`, JSON.stringify({ device_id: 8, client_id: service })]);
+    // Handled: coalesced into the running load, or (the defect) a second load with its own REQ socket.
+    const handled = (count: number) => (coalesced() >= count || openSockets() > 1 ? true : undefined);
+    // Slow joiner (§4.4): repeat until the first one has arrived.
+    while (handled(1) === undefined) {
+      await update();
+      await log.changed.waitUntil(() => handled(1), { what: 'the first device.update', timeoutMs: 100 }).catch(() => undefined);
+    }
+    const before = coalesced();
+    let most = openSockets();
+    for (let i = 0; i < 500; i++) {
+      await update();
+      most = Math.max(most, openSockets());
+    }
+    await log.changed.waitUntil(() => handled(before + 500), { what: '500 device.update publications handled' });
+    // Without coalescing each one held its own REQ socket, retrying forever.
+    expect(Math.max(most, openSockets())).toBeLessThanOrEqual(1);
+    const mapped = () => log.find(/sensor\(s\) mapped/, 'info').map((l) => l.message.split(':')[1]?.trim());
+    expect(mapped()).toEqual([]);
+    // Admin answers: the start-up load completes, then exactly one reload for all of the publications.
+    peer.worker({ service: 'admin', config: { configured: true }, devices: [] });
+    await log.changed.waitUntil(() => (mapped().length >= 2 ? true : undefined), { what: 'the start-up load and one reload', timeoutMs: 15_000 });
+    expect(mapped()).toEqual(['start-up', 'device.update']);
+    expect(openSockets()).toBe(0);
+    // A later device.update gets its own load: the coalesced reload above was the only one.
+    await update();
+    await log.changed.waitUntil(() => (mapped().length >= 3 ? true : undefined), { what: 'the load for a later device.update' });
+    expect(mapped()).toEqual(['start-up', 'device.update', 'device.update']);
+    // The peer reports on its stdout, which may trail the reply it sent.
+    const deviceGets = () => peer.events.filter((e) => e.event === 'request' && e.action === 'device.get').length;
+    await peer.waitFor(() => deviceGets() >= 3, { what: "admin's third device.get" });
+    expect(deviceGets()).toBe(3);
   });
 
   it('domogik - one plugin instance starts and stops twice on the same fixed ports (embedded bus released and rebound)', async () => {
