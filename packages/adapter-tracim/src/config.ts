@@ -33,6 +33,8 @@ export const tracimAccountConfig = z
     username: z.string().optional(),
     mail: z.string().optional(),
     password: z.string(),
+    /** Reconnect when the stream sends nothing for this long, in ms; Pushpin's keep-alives come every 30 s (default 75 s). */
+    idleTimeoutMs: z.number().int().min(100).max(3_600_000).optional(),
   })
   .strict()
   .refine((a) => Boolean(a.username) || Boolean(a.mail), { message: 'needs "username" or "mail"' });

@@ -6,67 +6,123 @@ export interface SseEvent {
   id?: string;
 }
 
+/** Options of {@link SseParser}. */
+export interface SseParserOptions {
+  /** Longest event (its data plus the line being read), in characters; 1 MiB by default. */
+  maxEventLength?: number;
+  /** An event went over `maxEventLength` (`length` so far): it is skipped, up to its blank line. */
+  onOverflow?: (length: number) => void;
+}
+
+/** Tracim's TLMs are ASCII JSON (§8.2), so this is 1 MiB of bytes too. */
+const defaultMaxEventLength = 1024 * 1024;
+
 /**
  * An incremental SSE parser (WHATWG rules): feed it chunks as they arrive, whatever their
  * boundaries (T3), and it emits complete events. Comment lines are skipped.
+ *
+ * What it holds is bounded: an event over `maxEventLength` is reported and skipped rather than
+ * kept, so a server that never ends a line cannot grow it without limit. Skipping, not
+ * reconnecting: a reconnect with `after_event_id` would be sent the same event again.
  */
 export class SseParser {
-  private buffer = '';
+  /** The start of the line being read (appended, never searched: V8 keeps it a cheap rope). */
+  private pending = '';
+  /** The last chunk ended with a CR: a LF opening the next one is the rest of that line break. */
+  private afterCr = false;
   private event = '';
   private data: string[] = [];
+  private dataLength = 0;
   private id: string | undefined;
   private sawField = false;
+  /** Inside an oversized event: its lines are dropped until the blank line that ends it. */
+  private skipping = false;
+  /** The start of the current line was thrown away, so its end is not a blank line. */
+  private lineCut = false;
+  private readonly maxEventLength: number;
 
-  constructor(private readonly onEvent: (event: SseEvent) => void) {}
+  constructor(
+    private readonly onEvent: (event: SseEvent) => void,
+    private readonly options: SseParserOptions = {},
+  ) {
+    this.maxEventLength = options.maxEventLength ?? defaultMaxEventLength;
+  }
 
   /** Feed the next chunk of the response body. */
   push(chunk: string): void {
-    this.buffer += chunk;
     let start = 0;
-    for (;;) {
-      const lf = this.buffer.indexOf('\n', start);
-      const cr = this.buffer.indexOf('\r', start);
-      let end: number;
-      let next: number;
-      if (cr !== -1 && (lf === -1 || cr < lf)) {
-        // A CR at the very end may be the first half of CRLF: wait for more.
-        if (cr === this.buffer.length - 1) break;
-        end = cr;
-        next = this.buffer[cr + 1] === '\n' ? cr + 2 : cr + 1;
-      } else if (lf !== -1) {
-        end = lf;
-        next = lf + 1;
-      } else {
-        break;
-      }
-      this.line(this.buffer.slice(start, end));
-      start = next;
+    if (this.afterCr) {
+      this.afterCr = false;
+      if (chunk.startsWith('\n')) start = 1;
     }
-    this.buffer = this.buffer.slice(start);
+    // Each search resumes where the last one stopped (-1: none left), so a chunk of many lines stays linear.
+    let lf = chunk.indexOf('\n');
+    let cr = chunk.indexOf('\r');
+    while (start < chunk.length) {
+      if (lf !== -1 && lf < start) lf = chunk.indexOf('\n', start);
+      if (cr !== -1 && cr < start) cr = chunk.indexOf('\r', start);
+      const end = cr !== -1 && (lf === -1 || cr < lf) ? cr : lf;
+      if (end === -1) break;
+      this.line(this.pending + chunk.slice(start, end));
+      this.pending = '';
+      if (end !== cr) start = end + 1;
+      else if (end + 1 === chunk.length) {
+        // Maybe the first half of a CRLF: a LF opening the next chunk belongs to this line.
+        this.afterCr = true;
+        start = end + 1;
+      } else start = chunk[end + 1] === '\n' ? end + 2 : end + 1;
+    }
+    if (start >= chunk.length) return;
+    // Only the new chunk is searched: a line arriving in many chunks is not rescanned each time.
+    this.pending += chunk.slice(start);
+    if (this.pending.length + this.dataLength > this.maxEventLength) {
+      if (!this.skipping) this.overflow(this.pending.length + this.dataLength);
+      this.pending = '';
+      this.lineCut = true;
+    }
   }
 
   private line(line: string): void {
-    if (line.length === 0) {
-      this.dispatch();
+    if (this.lineCut) {
+      this.lineCut = false;
       return;
     }
-    if (line.startsWith(':')) return;
+    if (line.length === 0) {
+      if (this.skipping) this.skipping = false;
+      else this.dispatch();
+      return;
+    }
+    if (this.skipping || line.startsWith(':')) return;
     const colon = line.indexOf(':');
     const field = colon === -1 ? line : line.slice(0, colon);
     let value = colon === -1 ? '' : line.slice(colon + 1);
     if (value.startsWith(' ')) value = value.slice(1);
     this.sawField = true;
     if (field === 'event') this.event = value;
-    else if (field === 'data') this.data.push(value);
-    else if (field === 'id') this.id = value;
+    else if (field === 'data') {
+      this.data.push(value);
+      this.dataLength += value.length + 1;
+      if (this.dataLength > this.maxEventLength) this.overflow(this.dataLength);
+    } else if (field === 'id') this.id = value;
+  }
+
+  private overflow(length: number): void {
+    this.skipping = true;
+    this.reset();
+    this.options.onOverflow?.(length);
   }
 
   private dispatch(): void {
     if (this.sawField && (this.data.length > 0 || this.event !== '')) {
       this.onEvent({ event: this.event || 'message', data: this.data.join('\n'), id: this.id });
     }
+    this.reset();
+  }
+
+  private reset(): void {
     this.event = '';
     this.data = [];
+    this.dataLength = 0;
     this.sawField = false;
   }
 }

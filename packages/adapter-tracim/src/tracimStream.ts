@@ -5,6 +5,9 @@ import type { z } from 'zod';
 import type { tracimAccountConfig } from './config.js';
 import { SseParser, type SseEvent } from './sse.js';
 
+/** Pushpin sends a keep-alive every 30 s (§8.1): two missed in a row and the stream is dead. */
+const defaultIdleTimeoutMs = 75_000;
+
 /** What the stream reports to the master. */
 export interface TracimStreamHooks {
   logger: Logger;
@@ -24,6 +27,7 @@ export interface TracimStreamHooks {
  */
 export class TracimStream {
   private readonly api: string;
+  private readonly idleTimeoutMs: number;
   private session: { userId: string; cookie: string } | undefined;
   private lastEventId: number | undefined;
   private readonly backoff = new Backoff({ delays: [100, 500, 1000, 2000, 5000, 10_000], jitter: 0.2 });
@@ -37,6 +41,7 @@ export class TracimStream {
     private readonly hooks: TracimStreamHooks,
   ) {
     this.api = account.url.replace(/\/+$/, '');
+    this.idleTimeoutMs = account.idleTimeoutMs ?? defaultIdleTimeoutMs;
   }
 
   /** The last `event_id` received (what a reconnect asks to resume after). */
@@ -64,7 +69,7 @@ export class TracimStream {
   }
 
   private retry(reason: string): void {
-    if (this.stopped) return;
+    if (this.stopped || this.hooks.signal.aborted) return;
     this.setStatus(false, reason);
     const delay = this.backoff.next();
     this.hooks.logger.warn(`Tracim live messages: ${reason}; reconnecting in ${delay} ms${this.lastEventId === undefined ? '' : ` after event ${this.lastEventId}`}`);
@@ -77,13 +82,19 @@ export class TracimStream {
   private connect(): void {
     if (this.stopped) return;
     if (!this.session) {
-      void this.login().then(
-        () => this.connect(),
-        (error) => this.retry(`login to ${this.api} failed: ${describeError(error)}`),
-      );
+      this.login()
+        .then(
+          () => this.connect(),
+          (error) => this.retry(`login to ${this.api} failed: ${describeError(error)}`),
+        )
+        .catch((error) => this.hooks.logger.error(`Tracim live messages: ${describeError(error)}`));
       return;
     }
-    this.listen(this.session);
+    try {
+      this.listen(this.session);
+    } catch (error) {
+      this.retry(`could not open the live message stream: ${describeError(error)}`);
+    }
   }
 
   /** T1: `POST {api}/auth/login` with a JSON body; user_id from the body, session_key from the cookie. */
@@ -120,35 +131,59 @@ export class TracimStream {
   private listen(session: { userId: string; cookie: string }): void {
     const query = this.lastEventId === undefined ? '' : `?after_event_id=${this.lastEventId}`;
     const url = `${this.api}/users/${session.userId}/live_messages${query}`;
+    // One reconnect per connection, on whichever comes first: EOF, an error, the close, or silence.
+    let over = false;
+    const finish = (reason: string): void => {
+      if (over) return;
+      over = true;
+      clearTimeout(idle);
+      this.retry(reason);
+    };
     const request = (url.startsWith('https:') ? httpsRequest : httpRequest)(
       url,
       { method: 'GET', headers: { Accept: 'text/event-stream', 'Cache-Control': 'no-cache', Cookie: session.cookie }, signal: this.hooks.signal },
       (response) => {
+        idle.refresh();
         if (response.statusCode === 401 || response.statusCode === 403) {
           response.resume();
           this.session = undefined;
-          this.retry(`HTTP ${response.statusCode} on the live message stream: logging in again`);
+          finish(`HTTP ${response.statusCode} on the live message stream: logging in again`);
           return;
         }
         if (response.statusCode !== 200) {
           response.resume();
-          this.retry(`HTTP ${response.statusCode} on the live message stream`);
+          finish(`HTTP ${response.statusCode} on the live message stream`);
           return;
         }
         this.backoff.reset();
         this.setStatus(true);
-        const parser = new SseParser((event) => this.onEvent(event));
+        const parser = new SseParser((event) => this.onEvent(event), {
+          onOverflow: (length) => this.hooks.logger.error(`Tracim sent a live message event over the 1 MiB limit (${length} characters so far): skipped, not relayed`),
+        });
         response.setEncoding('utf8');
-        response.on('data', (chunk: string) => parser.push(chunk));
-        response.on('end', () => this.retry('the live message stream ended (EOF)'));
-        response.on('error', () => undefined);
+        response.on('data', (chunk: string) => {
+          idle.refresh();
+          parser.push(chunk);
+        });
+        response.on('end', () => finish('the live message stream ended (EOF)'));
+        response.on('error', (error) => finish(`the live message stream failed: ${describeError(error)}`));
+        // A FIN in the middle of the chunked body (Tracim or Pushpin going away) closes it without 'end'.
+        response.on('close', () => finish('the live message stream was closed'));
       },
     );
-    request.on('error', (error) => {
-      if (!this.stopped) this.retry(`live message stream failed: ${describeError(error)}`);
-    });
+    // Armed once the request exists: if creating it throws, connect() schedules the only retry.
+    const idle = setTimeout(() => {
+      finish(`nothing on the live message stream for ${this.idleTimeoutMs} ms (Pushpin sends a keep-alive every 30 s): taking it for dead`);
+      request.destroy();
+    }, this.idleTimeoutMs);
+    request.on('error', (error) => finish(`live message stream failed: ${describeError(error)}`));
     request.end();
-    this.current = request;
+    this.current = {
+      destroy: () => {
+        clearTimeout(idle);
+        request.destroy();
+      },
+    };
   }
 
   private onEvent(event: SseEvent): void {

@@ -107,6 +107,90 @@ describe('tracim - TLM ingestion (T items)', () => {
     expect(r.logger.find(/stream ended \(EOF\)/).length).toBeGreaterThanOrEqual(2);
   }, 30_000);
 
+  it('tracim - T6 a stream that Tracim or Pushpin closes mid-body (FIN, no EOF of the chunked body) is reopened after the last event_id', async () => {
+    const fake = new FakeTracim();
+    let go: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => (go = resolve));
+    fake.streams = [
+      (res) =>
+        void ready.then(() => {
+          res.write(`event: stream-open\ndata:\n\nevent: message\ndata: ${tlm(60)}\n\n`, () => res.socket?.end());
+        }),
+      (res) => res.write(`event: stream-open\ndata:\n\nevent: message\ndata: ${tlm(61)}\n\n`),
+    ];
+    const { r, c } = await rig(fake);
+    go();
+    await c.waitFor('daemon_tracim_event', 2);
+    expect(tlmsOf(c)).toEqual([tlm(60), tlm(61)]);
+    expect(fake.streamRequests().map((q) => q.url)).toEqual(['/api/users/5/live_messages', '/api/users/5/live_messages?after_event_id=60']);
+    expect(r.logger.find(/Tracim live messages: the live message stream (failed|was closed).*reconnecting/)).toHaveLength(1);
+  });
+
+  it('tracim - T6 keep-alives hold the stream open; a stream silent for idleTimeoutMs is taken for dead, closed and reopened after the last event_id', async () => {
+    const fake = new FakeTracim();
+    let go: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => (go = resolve));
+    const firstClosed = new Promise<void>((resolve) => {
+      fake.streams = [
+        (res) => {
+          res.on('close', () => resolve());
+          // Pushpin's keep-alive, sped up: the stream stays until the test's go-ahead, then falls silent.
+          res.write(`:Tracim Live Messages for user 5\nevent: stream-open\ndata:\n\n`);
+          const keepAlive = setInterval(() => res.write('event: keep-alive\ndata:\n\n'), 100);
+          void ready.then(() => {
+            clearInterval(keepAlive);
+            res.write(`event: message\ndata: ${tlm(70)}\n\n`);
+          });
+        },
+        (res) => res.write(`event: stream-open\ndata:\n\nevent: message\ndata: ${tlm(71)}\n\n`),
+      ];
+    });
+    const { r, c } = await rig(fake, { idleTimeoutMs: 1000 });
+    expect(fake.streamRequests()).toHaveLength(1);
+    go();
+    await c.waitFor('daemon_tracim_event', 2);
+    await firstClosed;
+    expect(tlmsOf(c)).toEqual([tlm(70), tlm(71)]);
+    expect(fake.streamRequests().map((q) => q.url)).toEqual(['/api/users/5/live_messages', '/api/users/5/live_messages?after_event_id=70']);
+    expect(r.logger.find(/nothing on the live message stream for 1000 ms .*reconnecting in \d+ ms after event 70/)).toHaveLength(1);
+  });
+
+  it('tracim - an event over 1 MiB is skipped with one log line; the stream goes on and the next events are relayed', async () => {
+    const fake = new FakeTracim();
+    let go: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => (go = resolve));
+    fake.streams = [
+      (res) =>
+        void ready.then(async () => {
+          res.write(`event: stream-open\ndata:\n\nevent: message\ndata: ${tlm(80)}\n\nevent: message\ndata: {"event_id": 81, "big": "`);
+          const piece = 'x'.repeat(64 * 1024);
+          for (let i = 0; i < 24; i++) await new Promise((resolve) => res.write(piece, resolve));
+          res.write(`"}\n\nevent: message\ndata: ${tlm(82)}\n\n`);
+        }),
+    ];
+    const { r, c } = await rig(fake);
+    go();
+    await c.waitFor('daemon_tracim_event', 2);
+    expect(tlmsOf(c)).toEqual([tlm(80), tlm(82)]);
+    expect(r.logger.find(/over the 1 MiB limit .*skipped/)).toHaveLength(1);
+    expect(fake.streamRequests()).toHaveLength(1);
+  });
+
+  it('tracim - SSE parser skips an event over maxEventLength, whatever the chunking, and resumes at the next one', () => {
+    const text = `data: ${'y'.repeat(100)}\r\ndata: more\r\n\r\nevent: a\r\ndata: ok\r\n\r\ndata: ${'z'.repeat(30)}\ndata: ${'z'.repeat(30)}\n\ndata: fine\n\n`;
+    for (const chunks of [[text], [...text], text.match(/[\s\S]{1,7}/g) ?? []]) {
+      const events: SseEvent[] = [];
+      const overflows: number[] = [];
+      const parser = new SseParser((e) => events.push(e), { maxEventLength: 50, onOverflow: (n) => overflows.push(n) });
+      for (const chunk of chunks) parser.push(chunk);
+      expect(events).toEqual([
+        { event: 'a', data: 'ok', id: undefined },
+        { event: 'message', data: 'fine', id: undefined },
+      ]);
+      expect(overflows).toHaveLength(2);
+    }
+  });
+
   it('tracim - SSE parser handles CRLF, comments, multi-line data and byte-by-byte input', () => {
     const events: SseEvent[] = [];
     const parser = new SseParser((e) => events.push(e));
