@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { Backoff, describeError, ErrorCodes, PatchbayError, type Adapter, type HostContext, type OutboundEvent, type StateEvent } from '@patchbay/core';
 import { EmbeddedBus, type BusPorts } from './bus/index.js';
 import type { DomogikConfig } from './config.js';
@@ -219,14 +220,10 @@ export class DomogikPlugin implements Adapter {
     return (error) => this.ctx.logger.error({ err: error }, `domogik: ${what} failed: ${describeError(error)}`);
   }
 
-  private sleep(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      signal.addEventListener('abort', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+  /** Resolves after `ms`, or at once on abort; the timer's abort listener goes with it, so retries do not pile them up. */
+  private async sleep(ms: number, signal: AbortSignal): Promise<void> {
+    // Rejects only with the AbortError, which callers see as `signal.aborted`.
+    await delay(ms, undefined, { signal }).catch(() => undefined);
   }
 
   /**

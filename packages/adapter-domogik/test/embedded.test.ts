@@ -1,5 +1,6 @@
+import { getEventListeners } from 'node:events';
 import { createGateway, silentLogger, type HostContext } from '@patchbay/core';
-import { captureLogger, FakeDriver } from '@patchbay/testing';
+import { captureLogger, FakeDriver, Signal } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Publisher } from 'zeromq';
 import domogikAdapter, { DomogikPlugin, domogikConfig, type DomogikConfig, type MdpClient } from '../src/index.js';
@@ -118,6 +119,23 @@ describe('domogik plugin on its embedded bus', () => {
     const deviceGets = () => peer.events.filter((e) => e.event === 'request' && e.action === 'device.get').length;
     await peer.waitFor(() => deviceGets() >= 3, { what: "admin's third device.get" });
     expect(deviceGets()).toBe(3);
+  });
+
+  it('domogik - a load retrying while admin is silent keeps one abort listener on its signal, not one per retry', async () => {
+    const retries: string[] = [];
+    const changed = new Signal();
+    const status: HostContext['status'] = (state, reason) => {
+      if (state === 'unknown') retries.push(reason ?? '');
+      changed.notify();
+    };
+    const plugin = new DomogikPlugin(domogikConfig.parse({ bus: 'embedded', reqRepPort: 0, pubPort: 0, subPort: 0, host: 'testhost', configTimeoutMs: 100 }), { ...fakeContext(), status });
+    await plugin.start();
+    cleanups.push(() => plugin.stop());
+    const signal = (plugin as unknown as { abort: AbortController }).abort.signal;
+    // The second failure: the first back-off pause is over and the second has begun.
+    await changed.waitUntil(() => (retries.length >= 2 ? true : undefined), { what: 'the second retry' });
+    expect(retries[1]).toMatch(/^Domogik unreachable: .*; retrying in \d+ ms$/);
+    expect(getEventListeners(signal, 'abort')).toHaveLength(1);
   });
 
   it('domogik - one plugin instance starts and stops twice on the same fixed ports (embedded bus released and rebound)', async () => {
