@@ -162,7 +162,10 @@ describe('embedded bus', () => {
     const received = sub.receive();
     // Slow joiner (§4.4): repeat until the subscription has propagated; the first arrival ends it.
     let got: Buffer[] | undefined;
-    void received.then((f) => (got = f));
+    void received.then(
+      (f) => (got = f),
+      () => undefined, // closed by the cleanup after a failed wait; the test has already failed
+    );
     while (!got) {
       await pub.send(['plugin.status.1700000000_000001.0_1', '{"event": "alive"}']);
       await pub.send(['client.sensor.1700000000_000001.0_1', '{"1": 2}']);
