@@ -129,7 +129,7 @@ export class TracimClient implements Adapter {
         return;
       }
       this.handle(decoded.event);
-    });
+    }).catch((error: unknown) => this.ctx.logger.error(`inbound message on the client socket could not be handled: ${describeError(error)}`));
   }
 
   private handle(event: DaemonEvent): void {

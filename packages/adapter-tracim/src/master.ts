@@ -235,7 +235,7 @@ export class TracimMaster implements Adapter {
       } catch (error) {
         this.bad(`${decoded.event.type} from ${decoded.event.path} failed: ${describeError(error)}`);
       }
-    });
+    }).catch((error: unknown) => this.ctx.logger.error(`inbound message on the master socket could not be handled: ${describeError(error)}`));
   }
 
   private bad(reason: string, bytes?: Buffer): void {
@@ -346,9 +346,12 @@ export class TracimMaster implements Adapter {
       return;
     }
     // The reply goes through the journaled outbox and comes back to deliverReply (meta.client).
-    void this.ctx.submit(
-      { device: record.device, channel: record.channel, value: (record.value as JsonValue | undefined) ?? null, ref: id === undefined || id === null ? undefined : String(id), meta: { client: event.path, id: id ?? null } },
-      { deliverReply: true },
-    );
+    // submit is documented never to reject; should it, that is one error line, not an unhandled rejection.
+    this.ctx
+      .submit(
+        { device: record.device, channel: record.channel, value: (record.value as JsonValue | undefined) ?? null, ref: id === undefined || id === null ? undefined : String(id), meta: { client: event.path, id: id ?? null } },
+        { deliverReply: true },
+      )
+      .catch((error: unknown) => this.ctx.logger.error({ client: event.path, id }, `patchbay_command ${JSON.stringify(id ?? null)} from ${event.path} was not taken by the gateway: ${describeError(error)}`));
   }
 }

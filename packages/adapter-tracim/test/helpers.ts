@@ -2,7 +2,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { createGateway, type Adapter, type AdapterDefinition, type Gateway } from '@patchbay/core';
+import { createGateway, type Adapter, type AdapterDefinition, type Gateway, type HostContext } from '@patchbay/core';
 import { captureLogger, FakeDriver, repoRoot, Signal, tempDir, type CapturedLogger } from '@patchbay/testing';
 import tracimAdapter from '../src/index.js';
 
@@ -113,8 +113,13 @@ export interface MasterRig {
 }
 
 /** Starts a master rig in a fresh temp directory. */
-export async function startMaster(options: Record<string, unknown> = {}, extra: { driver?: AdapterDefinition } = {}): Promise<MasterRig> {
-  void extra;
+export async function startMaster(
+  options: Record<string, unknown> = {},
+  extra: {
+    /** Replace parts of the context the adapter gets (to make the core misbehave). */
+    context?: Partial<HostContext>;
+  } = {},
+): Promise<MasterRig> {
   const dir = tempDir('pb-tracim-');
   const master = join(dir.path, 'master.sock');
   const driver = new FakeDriver();
@@ -123,7 +128,8 @@ export async function startMaster(options: Record<string, unknown> = {}, extra: 
   const definition: AdapterDefinition = {
     ...tracimAdapter,
     create(config, ctx) {
-      current = tracimAdapter.create(config as never, ctx);
+      const context = extra.context ? new Proxy(ctx, { get: (target, key) => (extra.context as Record<PropertyKey, unknown>)[key] ?? Reflect.get(target, key) }) : ctx;
+      current = tracimAdapter.create(config as never, context);
       return current;
     },
   };

@@ -12,8 +12,8 @@ describe('tracim master - wire (M items, against the Python SDK-like peer)', () 
   afterEach(async () => {
     while (cleanups.length > 0) await (cleanups.pop() as () => Promise<void>)().catch(() => undefined);
   });
-  async function rig(options: Record<string, unknown> = {}): Promise<MasterRig> {
-    const r = await startMaster(options);
+  async function rig(options: Record<string, unknown> = {}, extra: Parameters<typeof startMaster>[1] = {}): Promise<MasterRig> {
+    const r = await startMaster(options, extra);
     cleanups.push(() => r.close());
     return r;
   }
@@ -327,6 +327,18 @@ describe('tracim master - wire (M items, against the Python SDK-like peer)', () 
     const types = a.received().map((m) => m.type).filter((t) => t === 'daemon_ack' || t === 'patchbay_reply');
     expect(types.indexOf('daemon_ack')).toBeLessThan(types.indexOf('patchbay_reply'));
     expect(r.driver.commands[0]).toMatchObject({ device: 'dev1', channel: 'relay', value: true, origin: 'tracim' });
+  });
+
+  it('tracim - a patchbay_command the gateway fails to take (submit rejects) is one ERROR line, not an unhandled rejection; the master keeps serving', async () => {
+    const r = await rig({}, { context: { submit: () => Promise.reject(new Error('core broke')) } });
+    const a = await peer(r, 'a');
+    await a.waitFor('daemon_account_info');
+    await a.send({ path: a.path, type: 'patchbay_command', data: { id: 'lost', device: 'dev1', channel: 'relay', value: true } });
+    await r.logger.waitFor(/patchbay_command "lost" from .* was not taken by the gateway: core broke/, { level: 'error' });
+    await a.waitFor('daemon_ack');
+    await a.send({ path: a.path, type: 'daemon_ping' });
+    await a.waitFor('daemon_pong');
+    expect(r.logger.find(/./, 'error')).toHaveLength(1);
   });
 
   it('tracim - M25 (SDK-like peer) handlers run for custom_message, daemon_tracim_event and the TLM type; SIGINT unregisters twice and removes it', async () => {
