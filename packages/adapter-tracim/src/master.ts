@@ -2,7 +2,7 @@ import type { Server, Socket } from 'node:net';
 import { describeError, ErrorCodes, PatchbayError, type Adapter, type Counter, type HostContext, type JsonValue, type OutboundEvent, type ReplyEvent, type StateEvent } from '@patchbay/core';
 import { expandHome, type TracimConfig } from './config.js';
 import { Destination } from './destination.js';
-import { claimSocketPath, listenUnix, removeSocketFile, restrictSocket } from './socketFile.js';
+import { claimSocketPath, listenUnix, removeSocketFile } from './socketFile.js';
 import { TracimStream } from './tracimStream.js';
 import {
   decodeEnvelope,
@@ -74,9 +74,12 @@ export class TracimMaster implements Adapter {
     this.userId = config.userId;
     const replaced = await claimSocketPath(this.path, 'master socket');
     if (replaced) ctx.logger.warn({ path: this.path }, `replaced the stale master socket file ${this.path} (nobody was listening on it)`);
-    const server = await listenUnix(this.path, { onConnection: (socket) => this.accept(socket), onError: (error) => ctx.logger.error({ err: error }, `master socket ${this.path} failed: ${describeError(error)}`) });
+    const server = await listenUnix(this.path, {
+      onConnection: (socket) => this.accept(socket),
+      onError: (error) => ctx.logger.error({ err: error }, `master socket ${this.path} failed: ${describeError(error)}`),
+      mode: config.socketMode,
+    });
     this.server = server;
-    await restrictSocket(this.path, config.socketMode);
     this.ticker = setInterval(() => this.tick(), config.pingInterval);
     ctx.logger.info({ path: this.path, pingInterval: config.pingInterval }, `TracimDaemon master listening on ${this.path}`);
     if (config.tracim) {

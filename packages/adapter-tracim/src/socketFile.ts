@@ -1,6 +1,7 @@
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { ErrorCodes, PatchbayError } from '@patchbay/core';
 
 /** Tries to connect to a Unix socket: 'live', 'stale' (refused) or 'absent'. */
@@ -54,11 +55,6 @@ export async function claimSocketPath(path: string, what: string): Promise<boole
   return state === 'stale';
 }
 
-/** Restricts the socket file's permissions right after listening (§2.9, §10). */
-export async function restrictSocket(path: string, mode: number): Promise<void> {
-  await chmod(path, mode);
-}
-
 /** Removes a socket file if it is still there; never throws. */
 export async function removeSocketFile(path: string): Promise<void> {
   await unlink(path).catch(() => undefined);
@@ -66,17 +62,35 @@ export async function removeSocketFile(path: string): Promise<void> {
 
 /**
  * Listens on a Unix socket path already claimed with {@link claimSocketPath}; resolves once
- * bound. Later server errors are reported to `onError` (the socket stays the caller's to close).
+ * bound. With `mode`, the socket file has those permissions from the moment it exists (§2.9,
+ * §10). Later server errors are reported to `onError` (the socket stays the caller's to close).
  */
-export async function listenUnix(path: string, handlers: { onConnection: (socket: Socket) => void; onError: (error: Error) => void }): Promise<Server> {
+export async function listenUnix(path: string, handlers: { onConnection: (socket: Socket) => void; onError: (error: Error) => void; mode?: number }): Promise<Server> {
+  const { mode } = handlers;
   const server = createServer(handlers.onConnection);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(path, () => {
-      server.off('error', reject);
-      resolve();
-    });
+    // Node binds inside listen(), synchronously: under this umask the file is created with no
+    // more than `mode`, where a chmod afterwards leaves a moment at 0777 & ~umask. The umask is
+    // the process's, so it is put back before anything else runs. Worker threads may not set
+    // it; there the chmod below is all there is.
+    const umask = mode !== undefined && isMainThread ? process.umask(0o777 & ~mode) : undefined;
+    try {
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    } finally {
+      if (umask !== undefined) process.umask(umask);
+    }
   });
+  if (mode !== undefined) {
+    // The umask can only take bits away: the chmod sets exactly `mode` (0660 for a group too).
+    await chmod(path, mode).catch((error: unknown) => {
+      server.close();
+      throw error;
+    });
+  }
   server.on('error', handlers.onError);
   return server;
 }
