@@ -133,10 +133,13 @@ describe('tracim - TLM ingestion (T items)', () => {
     const firstClosed = new Promise<void>((resolve) => {
       fake.streams = [
         (res) => {
-          res.on('close', () => resolve());
           // Pushpin's keep-alive, sped up: the stream stays until the test's go-ahead, then falls silent.
           res.write(`:Tracim Live Messages for user 5\nevent: stream-open\ndata:\n\n`);
           const keepAlive = setInterval(() => res.write('event: keep-alive\ndata:\n\n'), 100);
+          res.on('close', () => {
+            clearInterval(keepAlive);
+            resolve();
+          });
           void ready.then(() => {
             clearInterval(keepAlive);
             res.write(`event: message\ndata: ${tlm(70)}\n\n`);
