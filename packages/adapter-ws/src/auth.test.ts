@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { checkUpgrade, originAllowed, presentedToken, tokenMatches } from './auth.js';
+import { checkUpgrade, hostUnrebindable, originAllowed, presentedToken, tokenMatches } from './auth.js';
 import { parseClientMessage } from './protocol.js';
 
 function request(headers: Record<string, string>): IncomingMessage {
@@ -37,6 +37,27 @@ describe('ws auth - upgrade checks', () => {
     expect(checkUpgrade(request({ host: 'a:1', origin: 'http://b:1', authorization: 'Bearer t' }), url(), policy)).toMatchObject({ status: 403 });
     expect(checkUpgrade(request({ host: 'a:1' }), url(), policy)).toMatchObject({ status: 401, reason: expect.stringMatching(/token is required/) });
     expect(checkUpgrade(request({ host: 'a:1' }), url('?token=t'), policy)).toBeUndefined();
+  });
+
+  it('ws auth - with no token, a page must reach the gateway through localhost or an IP address (DNS rebinding)', () => {
+    const open = { token: undefined, allowedOrigins: undefined };
+    const page = (host: string) => request({ host, origin: `http://${host}` });
+    // A rebinding page: its own name as both Host and Origin, which the same-host rule accepts.
+    expect(checkUpgrade(page('evil.example:8080'), url(), open)).toMatchObject({ status: 403, reason: expect.stringMatching(/^origin "http:\/\/evil\.example:8080" is not allowed: .*DNS rebinding/) });
+    for (const host of ['127.0.0.1:8080', '127.1.2.3:8080', 'localhost:8080', 'LOCALHOST:8080', '[::1]:8080', '192.168.1.10:8080', '[fe80::1]:8080', 'localhost']) {
+      expect(checkUpgrade(page(host), url(), open), host).toBeUndefined();
+    }
+    // Not a browser (no Origin), a token, or an explicitly listed origin: the rule does not apply.
+    expect(checkUpgrade(request({ host: 'gw.example:8080' }), url(), open)).toBeUndefined();
+    expect(checkUpgrade(page('gw.example:8080'), url('?token=t'), { token: 't', allowedOrigins: undefined })).toBeUndefined();
+    expect(checkUpgrade(page('gw.example:8080'), url(), { token: undefined, allowedOrigins: ['http://gw.example:8080'] })).toBeUndefined();
+  });
+
+  it('ws auth - only a bare localhost or IP literal, with an optional port, counts as unrebindable', () => {
+    for (const host of ['localhost.evil.example', '127.0.0.1.evil.example', 'evil.example@127.0.0.1', '127.0.0.1/x', '[::1', 'localhost:8080:1', '', '0x7f.0.0.1']) {
+      expect(hostUnrebindable(host), host).toBe(false);
+    }
+    expect(hostUnrebindable(undefined)).toBe(false);
   });
 });
 

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { isIPv4, isIPv6 } from 'node:net';
 
 /** The subprotocol clients may offer; the server selects it when offered. */
 export const SUBPROTOCOL = 'patchbay.v1';
@@ -51,7 +52,8 @@ export function offeredProtocols(request: IncomingMessage): string[] {
 /**
  * Is this browser origin allowed? No Origin header: not a browser, so not a cross-site
  * hijacking risk (RFC 6455 §10.2: the Origin check protects browsers' users). Otherwise the
- * origin must be listed, or by default be the very host:port the request was sent to.
+ * origin must be listed, or by default be the very host:port the request was sent to
+ * ({@link checkUpgrade} adds the DNS-rebinding rule for that default when there is no token).
  */
 export function originAllowed(request: IncomingMessage, allowed: readonly string[] | undefined): boolean {
   const origin = request.headers.origin;
@@ -69,6 +71,21 @@ export function originAllowed(request: IncomingMessage, allowed: readonly string
   return host !== '' && host === (request.headers.host ?? '').toLowerCase();
 }
 
+/**
+ * Is this Host header safe from DNS rebinding? A rebinding page reaches the gateway under the
+ * attacker's own name, so the browser sends that name as Host, and an Origin to match. A page
+ * addressed by `localhost` or by an IP address cannot be rebound: its origin is the gateway itself.
+ */
+export function hostUnrebindable(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  // Strict on purpose: no userinfo, path or other tricks a URL parser would accept.
+  const match = /^(?:\[([0-9a-f:.]+)\]|([a-z0-9.-]+))(?::\d{1,5})?$/i.exec(host);
+  if (!match) return false;
+  if (match[1] !== undefined) return isIPv6(match[1]);
+  const name = (match[2] ?? '').toLowerCase();
+  return name === 'localhost' || isIPv4(name);
+}
+
 function sameOrigin(a: string, b: string): boolean {
   try {
     return new URL(a).origin === new URL(b).origin;
@@ -81,6 +98,13 @@ function sameOrigin(a: string, b: string): boolean {
 export function checkUpgrade(request: IncomingMessage, url: URL, policy: UpgradePolicy): UpgradeRefusal | undefined {
   if (!originAllowed(request, policy.allowedOrigins)) {
     return { status: 403, reason: `origin ${JSON.stringify(request.headers.origin)} is not allowed (set options.allowedOrigins)` };
+  }
+  // Without a token, the default same-host rule alone would let a DNS-rebinding page in.
+  if (policy.token === undefined && policy.allowedOrigins === undefined && request.headers.origin !== undefined && !hostUnrebindable(request.headers.host)) {
+    return {
+      status: 403,
+      reason: `origin ${JSON.stringify(request.headers.origin)} is not allowed: with no token, pages may connect only through localhost or an IP address, not a name such as ${JSON.stringify(request.headers.host ?? '')} that DNS rebinding can point anywhere (set options.token or options.allowedOrigins)`,
+    };
   }
   if (policy.token !== undefined) {
     const given = presentedToken(request, url);

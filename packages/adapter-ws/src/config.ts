@@ -16,7 +16,8 @@ export const wsConfig = z
     token: z.string().min(1).max(1024).optional(),
     /**
      * Origins (`https://example.org`) allowed to open the socket from a browser; `"*"` allows any.
-     * Default: only pages served by the same host:port (guards against cross-site WebSocket hijacking).
+     * Default: only pages served by the same host:port (guards against cross-site WebSocket hijacking),
+     * and with no `token`, only under `localhost` or an IP address (guards against DNS rebinding).
      * Clients that send no Origin (non-browser) are not affected.
      */
     allowedOrigins: z.array(z.union([z.literal('*'), z.url()])).optional(),

@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { ErrorCodes, isPatchbayError, silentLogger, type HostContext } from '@patchbay/core';
 import { Signal } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import wsAdapter, { wsConfig } from './index.js';
 import type { TestClient} from '../test/rig.js';
 import { rawUpgrade, startRig, type Message, type Rig, type RigSetup } from '../test/rig.js';
@@ -189,6 +190,29 @@ describe('ws - bad upgrades', () => {
     const listed = await rig({ allowedOrigins: ['https://dash.example'] });
     await expect(listed.connect({ origin: 'https://dash.example' })).resolves.toBeDefined();
     expect((await rawUpgrade(listed.http.port, { Origin: `http://127.0.0.1:${listed.http.port}` })).status).toBe(403);
+  });
+
+  it('ws - with no token, a DNS-rebinding page (its own name as Host and Origin) is refused with 403; localhost and IP addresses pass', async () => {
+    const r = await rig();
+    const port = r.http.port;
+    const rebound = await rawUpgrade(port, { Host: `rebound.example:${port}`, Origin: `http://rebound.example:${port}` });
+    expect(rebound.status).toBe(403);
+    expect(rebound.text).toMatch(/not a name such as "rebound\.example:\d+" that DNS rebinding can point anywhere \(set options\.token or options\.allowedOrigins\)/);
+    expect(r.recorded.find(/^ws upgrade refused: origin "http:\/\/rebound\.example:\d+" is not allowed/, 'warn')).toHaveLength(1);
+    // The ws client sends the Host given here: the same request under the rebound name is refused.
+    const viaWs = new WebSocket(r.wsUrl, { origin: `http://rebound.example:${port}`, headers: { Host: `rebound.example:${port}` } });
+    const outcome = new Promise((resolve, reject) => {
+      viaWs.once('error', reject);
+      viaWs.once('open', () => resolve(viaWs.terminate()));
+    });
+    await expect(outcome).rejects.toThrow(/Unexpected server response: 403/);
+    await expect(r.connect({ origin: `http://localhost:${port}`, headers: { Host: `localhost:${port}` } })).resolves.toBeDefined();
+    await expect(r.connect({ origin: `http://127.0.0.1:${port}` })).resolves.toBeDefined();
+    // Non-browser clients send no Origin and are not affected, whatever name they used.
+    await expect(r.connect({ headers: { Host: `gateway.example:${port}` } })).resolves.toBeDefined();
+    // A name is fine once it is listed.
+    const listed = await rig({ allowedOrigins: ['http://gateway.example'] });
+    await expect(listed.connect({ origin: 'http://gateway.example', headers: { Host: 'gateway.example' } })).resolves.toBeDefined();
   });
 
   it('ws - a full server refuses with 503', async () => {

@@ -136,7 +136,7 @@ export async function startRig(options: Record<string, unknown> = {}, setup: Rig
   };
 }
 
-/** Send a raw upgrade request and read the HTTP response head and body. */
+/** Send a raw upgrade request (`headers` add to or replace the defaults) and read the HTTP response head and body. */
 export async function rawUpgrade(port: number, headers: Record<string, string>, path = '/ws'): Promise<{ status: number; text: string }> {
   const { connect } = await import('node:net');
   return new Promise((resolve, reject) => {
@@ -146,15 +146,15 @@ export async function rawUpgrade(port: number, headers: Record<string, string>, 
     socket.on('data', (chunk) => (text += chunk));
     socket.on('error', reject);
     socket.on('close', () => resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1] ?? 0), text }));
-    const lines = [
-      `GET ${path} HTTP/1.1`,
-      `Host: 127.0.0.1:${port}`,
-      'Upgrade: websocket',
-      'Connection: Upgrade',
-      'Sec-WebSocket-Version: 13',
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-      ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
-    ];
+    const all: Record<string, string> = {
+      Host: `127.0.0.1:${port}`,
+      Upgrade: 'websocket',
+      Connection: 'Upgrade',
+      'Sec-WebSocket-Version': '13',
+      'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      ...headers,
+    };
+    const lines = [`GET ${path} HTTP/1.1`, ...Object.entries(all).map(([k, v]) => `${k}: ${v}`)];
     socket.write(lines.join('\r\n') + '\r\n\r\n');
   });
 }

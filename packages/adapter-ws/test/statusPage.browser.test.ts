@@ -9,7 +9,8 @@ import wsAdapter from '../src/index.js';
 import { startTestHttp, type TestHttp } from './httpMount.js';
 
 // Debian's chromium, never a downloaded browser (issue 8).
-const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+// rebound.test resolves to the gateway, as a DNS-rebinding attacker's name would after the switch.
+const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--host-resolver-rules=MAP rebound.test 127.0.0.1'];
 
 describe('status page - in headless Chromium', () => {
   let http: TestHttp;
@@ -101,6 +102,32 @@ describe('status page - in headless Chromium', () => {
     await page.locator('#connection[data-state="closed"]').waitFor({ timeout: 10_000 });
     await expect(page.locator('#connection').textContent()).resolves.toMatch(/Disconnected/);
     await page.close();
+  });
+
+  it('status page - with no token configured, opens from 127.0.0.1 and localhost, and is refused under a rebound name', async () => {
+    const open = await startTestHttp();
+    const tokenless = createGateway({
+      devices: [{ id: 'thermo1', definition: simDriver, options: { interval: 150 } }],
+      hosts: [{ id: 'ws', definition: wsAdapter, options: { healthIntervalMs: 250 } }],
+      http: open.mount,
+    });
+    await tokenless.start();
+    try {
+      for (const base of [open.url, `http://localhost:${open.port}`]) {
+        const page = await browser.newPage();
+        await page.goto(`${base}/`);
+        await page.locator('#connection[data-state="open"]').waitFor({ timeout: 10_000 });
+        await page.close();
+      }
+      // The page itself loads (it is static), but its socket is refused: Host and Origin are a name.
+      const page = await browser.newPage();
+      await page.goto(`http://rebound.test:${open.port}/`);
+      await page.locator('#connection[data-state="closed"]').waitFor({ timeout: 10_000 });
+      await page.close();
+    } finally {
+      await tokenless.stop({ drainTimeoutMs: 200 });
+      await open.close();
+    }
   });
 });
 
