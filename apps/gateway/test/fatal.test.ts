@@ -12,8 +12,10 @@ describe('fatal errors', () => {
     const log = captureLogger();
     const exits: number[] = [];
     removers.push(exitOnFatal(log, (code) => exits.push(code)));
-    process.emit('uncaughtException', new Error('socket hang up'), 'uncaughtException');
-    process.emit('unhandledRejection', new RangeError('Maximum call stack size exceeded'), Promise.resolve());
+    // What Node itself emits for a throw nothing caught and a rejection nobody handled.
+    const emit = process.emit.bind(process) as (event: string, ...args: unknown[]) => boolean;
+    emit('uncaughtException', new Error('socket hang up'), 'uncaughtException');
+    emit('unhandledRejection', new RangeError('Maximum call stack size exceeded'), Promise.resolve());
     expect(exits).toEqual([1, 1]);
     expect(log.find(/^uncaught exception: socket hang up; exiting/, 'fatal')).toHaveLength(1);
     expect(log.find(/^unhandled promise rejection: .*Maximum call stack size exceeded; exiting/, 'fatal')).toHaveLength(1);
