@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import crypto, { createHash, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
-import { describeError, ErrorCodes, PatchbayError, type Counter, type Logger } from '@patchbay/core';
+import { describeError, ErrorCodes, jsonDepthExceeds, MAX_JSON_DEPTH, PatchbayError, type Counter, type Logger } from '@patchbay/core';
 
 /** A downward message that passed framing, decoding and the apikey check. */
 export type JeedomMessage = Record<string, unknown>;
@@ -28,7 +28,7 @@ const LF = 0x0a;
  * Deeper messages are refused: JSON.parse accepts thousands of levels, but logging or
  * handling them recurses past the stack. Jeedom's own messages are two or three deep.
  */
-const MAX_DEPTH = 64;
+const MAX_DEPTH = MAX_JSON_DEPTH;
 
 /** Why a downward message was refused; `message` is the one ERROR line logged. */
 class Refusal extends Error {}
@@ -165,7 +165,7 @@ export class CommandSocket {
       throw new Refusal(`Invalid message from socket ${peer()}: expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}; ignored`);
     }
     // Checked before the key, as even the wrong-key line serializes the message.
-    if (deeperThan(parsed, MAX_DEPTH)) throw new Refusal(`Invalid message from socket ${peer()}: nested deeper than ${MAX_DEPTH} levels (${data.length} bytes); ignored`);
+    if (jsonDepthExceeds(parsed, MAX_DEPTH)) throw new Refusal(`Invalid message from socket ${peer()}: nested deeper than ${MAX_DEPTH} levels (${data.length} bytes); ignored`);
     const message = parsed as JeedomMessage;
     if (typeof message.apikey !== 'string') throw new Refusal(`Invalid or no apikey in message from socket ${peer()}; ignored`);
     // Constant time: compare equal-length digests, so neither length nor content leaks.
@@ -185,19 +185,6 @@ export class CommandSocket {
 /** SHA-256 of the key: one-shot `crypto.hash` where Node has it (20.12+), about twice as fast. */
 const digest: (value: string) => Buffer =
   typeof crypto.hash === 'function' ? (value) => crypto.hash('sha256', value, 'buffer') : (value) => createHash('sha256').update(value, 'utf8').digest();
-
-/** Whether `value` nests deeper than `max` levels; iterative, as the input is untrusted. */
-function deeperThan(value: object, max: number): boolean {
-  const stack: [object, number][] = [[value, 1]];
-  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
-    const [current, depth] = top;
-    if (depth > max) return true;
-    for (const child of Array.isArray(current) ? (current as unknown[]) : Object.values(current)) {
-      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
-    }
-  }
-  return false;
-}
 
 const PREVIEW_CHARS = 120;
 

@@ -1,4 +1,4 @@
-import { JsonValueSchema, type GatewayHealth, type JsonValue, type OutboundEvent, type ReplyEvent, type StateSnapshot } from '@patchbay/core';
+import { jsonDepthExceeds, JsonValueSchema, MAX_JSON_DEPTH, type GatewayHealth, type JsonValue, type OutboundEvent, type ReplyEvent, type StateSnapshot } from '@patchbay/core';
 import { z } from 'zod';
 
 /**
@@ -91,7 +91,7 @@ export function encodeError(failure: { code: string; error: string; id?: string 
  * Deeper messages are refused before validation: JSON.parse accepts thousands of levels, but
  * validating, storing or logging them recurses past the stack. Commands need a handful.
  */
-export const MAX_DEPTH = 64;
+export const MAX_DEPTH = MAX_JSON_DEPTH;
 
 /** Parse one client message; a readable error when it is not a valid command. */
 export function parseClientMessage(text: string): { ok: true; command: ClientCommand } | { ok: false; error: string; id?: string | number } {
@@ -104,7 +104,7 @@ export function parseClientMessage(text: string): { ok: true; command: ClientCom
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return { ok: false, error: 'expected a JSON object' };
   const record = data as Record<string, unknown>;
   const id = typeof record.id === 'string' || (typeof record.id === 'number' && Number.isFinite(record.id)) ? record.id : undefined;
-  if (deeperThan(data, MAX_DEPTH)) return { ok: false, id, error: `nested deeper than ${MAX_DEPTH} levels (${text.length} characters)` };
+  if (jsonDepthExceeds(data, MAX_DEPTH)) return { ok: false, id, error: `nested deeper than ${MAX_DEPTH} levels (${text.length} characters)` };
   if (record.type !== 'command') return { ok: false, id, error: `unknown message type ${JSON.stringify(record.type)} (expected "command")` };
   const parsed = ClientCommandSchema.safeParse(data);
   if (!parsed.success) {
@@ -112,17 +112,4 @@ export function parseClientMessage(text: string): { ok: true; command: ClientCom
     return { ok: false, id, error: `invalid command: ${issues}` };
   }
   return { ok: true, command: parsed.data };
-}
-
-/** Whether `value` nests deeper than `max` levels; iterative, as the input is untrusted. */
-function deeperThan(value: object, max: number): boolean {
-  const stack: [object, number][] = [[value, 1]];
-  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
-    const [current, depth] = top;
-    if (depth > max) return true;
-    for (const child of Array.isArray(current) ? (current as unknown[]) : Object.values(current)) {
-      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
-    }
-  }
-  return false;
 }
