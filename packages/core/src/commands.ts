@@ -80,6 +80,10 @@ export async function askDriver(driver: Driver, command: CommandEvent, timeoutMs
 /** The reply event for a command, from the driver's answer; it goes to the command's origin only. */
 export function replyTo(command: CommandEvent, answer: ReplyInit): ReplyEvent {
   const now = Date.now();
+  if (answer.ok && typeof answer.value === 'object' && answer.value !== null && jsonDepthExceeds(answer.value)) {
+    // Passed on, it would overflow the stack of whatever serialises it next (journal, wire).
+    return failedReply(command, ErrorCodes.COMMAND_FAILED, `device ${command.device} answered ${describeCommand(command)} with a value nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
   return {
     kind: 'reply',
     id: newEventId(now),

@@ -4,6 +4,7 @@ import { defineAdapter, defineDriver, type DriverContext, type HostContext } fro
 import type { CommandEvent, OutboundEvent } from './events.js';
 import { ErrorCodes, PatchbayError } from './errors.js';
 import { createGateway } from './gateway.js';
+import { silentLogger } from './logger.js';
 
 function testDriver() {
   const state: { ctx?: DriverContext; commands: CommandEvent[]; starts: number } = { commands: [], starts: 0 };
@@ -204,6 +205,37 @@ describe('router', () => {
     d.state.ctx?.emit('temperature', 21);
     await a.until(() => a.state.delivered.some((e) => e.kind === 'state'));
     expect(a.state.delivered.filter((e) => e.kind === 'state').map((e) => (e.kind === 'state' ? e.value : undefined))).toEqual([21]);
+    await gateway.stop();
+  });
+
+  it('router - a state or a reply nested too deep to serialise is refused with a warning; the gateway carries on', async () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 5000; i++) deep = [deep];
+    const state: { ctx?: DriverContext } = {};
+    const driver = defineDriver({
+      type: 'deep-driver',
+      config: z.object({}),
+      create: (_c, ctx) => ({
+        start: () => {
+          state.ctx = ctx;
+        },
+        stop: () => undefined,
+        send: (command) => (command.channel === 'deep' ? { ok: true, value: deep as never } : { ok: true, value: 1 }),
+      }),
+    });
+    const a = testHost();
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (...args: unknown[]) => void warnings.push(String(args.find((x) => typeof x === 'string'))), child: () => logger };
+    // The journal is where the first JSON.stringify happens: this one does only that.
+    const journal = { open: async () => ({ lastSeq: 0, cursors: new Map(), states: [], openCommands: [], replay: () => undefined }), append: (_seq: number, event: unknown) => void JSON.stringify(event), command: (c: unknown) => void JSON.stringify(c), ack: () => undefined, release: () => undefined, flush: () => undefined, close: async () => undefined };
+    const gateway = createGateway({ devices: [{ id: 'dev', definition: driver }], hosts: [{ id: 'a', definition: a.definition }], logger, journal });
+    await gateway.start();
+    state.ctx?.emit('t', deep as never);
+    expect(warnings.some((w) => /emitted t nested deeper than 64 levels; ignored/.test(w))).toBe(true);
+    const reply = await a.state.ctx?.submit({ device: 'dev', channel: 'deep', value: 1 }, { deliverReply: true });
+    expect(reply).toMatchObject({ ok: false, code: ErrorCodes.COMMAND_FAILED, error: expect.stringContaining('nested deeper than 64 levels') });
+    state.ctx?.emit('t', 21);
+    await a.until(() => a.state.delivered.some((e) => e.kind === 'state' && e.value === 21));
     await gateway.stop();
   });
 });

@@ -1,6 +1,6 @@
 import { type BackoffPolicy } from './backoff.js';
 import { assertInstance, type Adapter, type AdapterDefinition, type Driver, type DriverDefinition, type HostContext, type HttpMount, type SubmitOptions } from './definitions.js';
-import { askDriver, buildCommand, failedReply, replyTo } from './commands.js';
+import { askDriver, buildCommand, failedReply, jsonDepthExceeds, MAX_JSON_DEPTH, replyTo } from './commands.js';
 import { describeError, ErrorCodes, PatchbayError, type ErrorCode } from './errors.js';
 import { newEventId, type CommandEvent, type CommandInput, type EndpointStatus, type JsonValue, type Meta, type OutboundEvent, type ReplyEvent, type StateEvent, type StatusEvent } from './events.js';
 import type { DeviceInfo, EndpointHealth, GatewayHealth, StateSnapshot } from './health.js';
@@ -329,6 +329,12 @@ class GatewayRuntime implements Gateway {
       this.logger.warn({ device: device.id, channel }, `device ${device.id} emitted state without a channel name; ignored`);
       return;
     }
+    // Scalars (nearly every reading) pass on a typeof; a structure is walked once, because a
+    // device sending one nested thousands deep would overflow every JSON.stringify after here.
+    if (typeof value === 'object' && value !== null && jsonDepthExceeds(value)) {
+      this.logger.warn({ device: device.id, channel }, `device ${device.id} emitted ${channel} nested deeper than ${MAX_JSON_DEPTH} levels; ignored`);
+      return;
+    }
     const now = Date.now();
     const event: StateEvent = { kind: 'state', id: newEventId(now), time: now, origin: device.id, device: device.id, channel, value, meta };
     this.store.set(device.id, channel, value, now);
@@ -405,7 +411,10 @@ class GatewayRuntime implements Gateway {
         const device = this.devices.get(command.device);
         if (device) device.commandsFailed++;
       }
-      if (reserved) host.outbox.releaseReply();
+      if (reserved) {
+        reserved = false;
+        host.outbox.releaseReply();
+      }
       if (options.deliverReply) {
         // Only a reply with room goes to the outbox: queueing the refusals of a host that
         // is not taking its replies would defeat the bound (the caller still gets each one).
