@@ -1,5 +1,5 @@
-import { connect, type Socket } from 'node:net';
-import { captureLogger, Signal } from '@patchbay/testing';
+import { connect } from 'node:net';
+import { captureLogger, halfOpenRequest, Signal } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GatewayHttp } from '../src/http.js';
 import { Metrics } from '../src/metrics.js';
@@ -18,18 +18,6 @@ async function serve(): Promise<{ http: GatewayHttp; port: number; recorded: Ret
 
 const upgradeTo = (path: string) => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n`;
 
-/** Open a raw connection, send `request`, and resolve once the whole answer (up to the server's FIN) is in. */
-function ask(port: number, request: string): Promise<{ socket: Socket; text: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-    let text = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => (text += chunk));
-    socket.on('end', () => resolve({ socket, text }));
-    socket.on('error', reject);
-    socket.write(request);
-  });
-}
 
 /** Open a raw connection, send `request`, and reset the connection as soon as it is out. */
 function resetAfter(port: number, request: string): Promise<void> {
@@ -58,7 +46,7 @@ describe('gateway http - refused upgrades', () => {
       // Reset as soon as the request is out, racing the server's answer (the reported crash)...
       await resetAfter(port, upgradeTo('/nothing-here'));
       // ...and after reading the answer, on a socket the server still holds: its next read fails with ECONNRESET.
-      const { socket, text } = await ask(port, upgradeTo('/nothing-here'));
+      const { socket, text } = await halfOpenRequest(port, upgradeTo('/nothing-here'));
       expect(text).toMatch(/^HTTP\/1\.1 404 /);
       socket.resetAndDestroy();
     }
@@ -72,7 +60,7 @@ describe('gateway http - refused upgrades', () => {
 
   it('gateway http - a refused client that never closes its side is cut off, so close() completes', async () => {
     const { http, port } = await serve();
-    const { socket, text } = await ask(port, upgradeTo('/nothing-here'));
+    const { socket, text } = await halfOpenRequest(port, upgradeTo('/nothing-here'));
     expect(text).toMatch(/^HTTP\/1\.1 404 /);
     const closed = new Signal();
     let done = false;

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { ErrorCodes, isPatchbayError, silentLogger, type HostContext } from '@patchbay/core';
-import { Signal } from '@patchbay/testing';
+import { halfOpenRequest, Signal } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import wsAdapter, { wsConfig } from './index.js';
@@ -19,15 +19,7 @@ async function rig(options: Record<string, unknown> = {}, setup: RigSetup = {}):
 
 /** Send a raw upgrade and resolve once the whole answer is in, keeping the client's side open. */
 function halfOpenUpgrade(port: number, headers: Record<string, string>): Promise<{ socket: Socket; text: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-    let text = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => (text += chunk));
-    socket.on('end', () => resolve({ socket, text }));
-    socket.on('error', reject);
-    socket.write(upgradeRequest(port, headers));
-  });
+  return halfOpenRequest(port, upgradeRequest(port, headers));
 }
 
 function upgradeRequest(port: number, headers: Record<string, string>): string {

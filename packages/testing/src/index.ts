@@ -6,6 +6,6 @@ export { describeHostAdapterConformance, type ConformanceHarness, type HostPeer,
 export { FakeDriver } from './fakeDriver.js';
 export { FakeHost } from './fakeHost.js';
 export { captureLogger, type CapturedLine, type CapturedLogger, type CaptureLoggerOptions } from './capture.js';
-export { freePort } from './ports.js';
+export { freePort, halfOpenRequest } from './ports.js';
 export { Signal } from './signal.js';
 export { patchbayCommand, repoRoot, spawnPatchbay, tempDir, type LogLine, type PatchbayProcess } from './process.js';

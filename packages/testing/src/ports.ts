@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
+import net, { type Socket } from 'node:net';
 
 /**
  * The first port of the kernel's ephemeral range: ports the kernel hands out for `listen(0)`
@@ -44,4 +44,20 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
     }
   }
   throw new Error(`freePort: no free port found between ${LOW} and ${HIGH} on ${host}`);
+}
+
+/**
+ * Writes `request` on a fresh loopback connection and resolves with everything the server sent
+ * once it ends its side (its FIN), keeping ours open: what a client that never closes sees.
+ */
+export function halfOpenRequest(port: number, request: string): Promise<{ socket: Socket; text: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('end', () => resolve({ socket, text }));
+    socket.on('error', reject);
+    socket.write(request);
+  });
 }
