@@ -82,9 +82,21 @@ export class PyPeer {
     return this.cmd(typeof msg === 'string' ? { cmd: 'send', raw: msg } : { cmd: 'send', msg });
   }
 
+  /** Signal the peer and wait for it to exit; a peer still running 10 s after a gentler signal is killed, and that is an error. */
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill(signal);
+    if (signal === 'SIGKILL') {
+      await this.exited;
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const stuck = await Promise.race([this.exited.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), 10_000)))]);
+    clearTimeout(timer);
+    if (!stuck) return;
+    this.child.kill('SIGKILL');
     await this.exited;
+    throw new Error(`peer ${this.path} did not exit within 10 s of ${signal}; its last records: ${JSON.stringify(this.records.slice(-5))}; stderr: ${this.stderr.join('').slice(-500)}`);
   }
 }
 

@@ -341,6 +341,7 @@ describe('tracim master - wire (M items, against the Python SDK-like peer)', () 
     expect(r.logger.find(/./, 'error')).toHaveLength(1);
   });
 
+  // Three Python processes and a dozen socket hand-offs, each waited for: room for a loaded machine.
   it('tracim - M25 (SDK-like peer) handlers run for custom_message, daemon_tracim_event and the TLM type; SIGINT unregisters twice and removes it', async () => {
     const r = await rig();
     const a = await peer(r, 'a');
@@ -351,7 +352,7 @@ describe('tracim master - wire (M items, against the Python SDK-like peer)', () 
     await b.kill('SIGINT');
     await a.waitFor('daemon_client_deleted', 2);
     expect(r.adapter().listClients().map((x) => x.path)).toEqual([a.path]);
-  });
+  }, 30_000);
 
   it('tracim - M27 the socket file is removed on clean shutdown', async () => {
     const r = await startMaster();
