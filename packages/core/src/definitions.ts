@@ -96,7 +96,9 @@ export interface Adapter {
   deliver(event: OutboundEvent): Promise<void> | void;
   /**
    * Optional: hand over everything queued at once (at most `maxBatch`). When present the
-   * outbox uses it instead of `deliver` for queued events. All or nothing: throwing retries the batch.
+   * outbox uses it instead of `deliver` for queued events. All or nothing: throwing retries the batch;
+   * throwing `EVENT_REJECTED` makes the outbox retry its events one by one through `deliver`,
+   * so that only those refused on their own are dropped.
    */
   deliverBatch?(events: readonly OutboundEvent[]): Promise<void> | void;
 }

@@ -95,4 +95,36 @@ describe('outbox', () => {
     box.releaseReply();
     expect(box.hasRoomForReply).toBe(true);
   });
+
+  it('outbox - a batch refused with EVENT_REJECTED is retried event by event: only the bad one is dropped', async () => {
+    const rejected: OutboundEvent[] = [];
+    const box = new Outbox({ ...defaultOutboxOptions, backoff: { delays: [1], jitter: 0 } }, { onAck: () => undefined, onReachability: () => undefined, onRejected: (event) => void rejected.push(event) });
+    const got: number[] = [];
+    const refuse = (event: OutboundEvent) => (event as StateEvent).value === 3;
+    let batches = 0;
+    box.attach({
+      start: () => undefined,
+      stop: () => undefined,
+      deliver: (event) => {
+        if (refuse(event)) throw new PatchbayError(ErrorCodes.EVENT_REJECTED, 'value 3 is not allowed');
+        got.push((event as StateEvent).value as number);
+      },
+      deliverBatch: (events) => {
+        batches++;
+        if (events.some(refuse)) throw new PatchbayError(ErrorCodes.EVENT_REJECTED, 'a value in the batch is not allowed');
+        for (const event of events) got.push((event as StateEvent).value as number);
+      },
+    });
+    for (let i = 1; i <= 5; i++) box.push(state(i, `c${i}`), i);
+    await box.whenIdle();
+    expect(got).toEqual([1, 2, 4, 5]);
+    expect(rejected.map((e) => (e as StateEvent).value)).toEqual([3]);
+    expect(box.failed).toBe(1);
+    // Afterwards batches are used again.
+    const before = batches;
+    for (let i = 6; i <= 7; i++) box.push(state(i, `c${i}`), i);
+    await box.whenIdle();
+    expect(got).toEqual([1, 2, 4, 5, 6, 7]);
+    expect(batches).toBe(before + 1);
+  });
 });

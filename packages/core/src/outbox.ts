@@ -67,6 +67,8 @@ export class Outbox {
   private delivering = false;
   /** Bumped on every detach, so a delivery of a previous attachment that settles late is ignored. */
   private attachment = 0;
+  /** Head slots to hand over one at a time: a batch was refused, and only its bad events may go. */
+  private isolate = 0;
   private idleWaiters: (() => void)[] = [];
 
   /** Counters for `/healthz` and `/metrics`. */
@@ -240,13 +242,14 @@ export class Outbox {
         return;
       }
       const index = this.head - this.base;
-      const count = adapter.deliverBatch !== undefined ? Math.min(this.options.maxBatch, this.tail - this.head) : 1;
+      const batch = adapter.deliverBatch !== undefined && this.isolate === 0;
+      const count = batch ? Math.min(this.options.maxBatch, this.tail - this.head) : 1;
       // In flight before the adapter runs: a push from inside it must neither coalesce into
       // these slots nor start a delivery of its own.
       this.inFlight = count;
       let result: Promise<void> | void;
       try {
-        result = adapter.deliverBatch !== undefined ? adapter.deliverBatch(this.events.slice(index, index + count) as OutboundEvent[]) : adapter.deliver(this.events[index] as OutboundEvent);
+        result = batch ? (adapter.deliverBatch as NonNullable<Adapter['deliverBatch']>)(this.events.slice(index, index + count) as OutboundEvent[]) : adapter.deliver(this.events[index] as OutboundEvent);
       } catch (error) {
         this.settleFailure(error);
         return;
@@ -267,6 +270,7 @@ export class Outbox {
   private settleSuccess(): void {
     const count = this.inFlight;
     this.inFlight = 0;
+    if (this.isolate > 0) this.isolate -= count;
     this.delivered += count;
     this.popHead(count);
     if (!this.reachable) {
@@ -280,7 +284,15 @@ export class Outbox {
     const count = this.inFlight === 0 ? 1 : this.inFlight;
     this.inFlight = 0;
     if (isPatchbayError(error, ErrorCodes.EVENT_REJECTED)) {
-      // The host will never take these: count them and move on rather than block the queue.
+      if (count > 1) {
+        // A batch is refused whole for what may be one event in it: retry its events one by
+        // one, so only those the host refuses on their own are dropped.
+        this.isolate = count;
+        this.kick();
+        return;
+      }
+      if (this.isolate > 0) this.isolate--;
+      // The host will never take it: count it and move on rather than block the queue.
       for (let i = 0; i < count; i++) this.hooks.onRejected(this.events[this.head - this.base + i] as OutboundEvent, error);
       this.failed += count;
       this.popHead(count);
