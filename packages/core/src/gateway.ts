@@ -3,11 +3,12 @@ import { assertInstance, type Adapter, type AdapterDefinition, type Driver, type
 import { askDriver, buildCommand, failedReply, jsonDepthExceeds, MAX_JSON_DEPTH, replyTo } from './commands.js';
 import { describeError, ErrorCodes, PatchbayError, type ErrorCode } from './errors.js';
 import { newEventId, type CommandEvent, type CommandInput, type EndpointStatus, type JsonValue, type Meta, type OutboundEvent, type ReplyEvent, type StateEvent, type StatusEvent } from './events.js';
-import type { DeviceInfo, EndpointHealth, GatewayHealth, StateSnapshot } from './health.js';
+import type { GatewayHealth, StateSnapshot } from './health.js';
 import type { Journal } from './journal.js';
 import { silentLogger, type Logger } from './logger.js';
 import { noopMetrics, type MetricsSink } from './metrics.js';
 import { defaultOutboxOptions, Outbox, type OutboxOptions } from './outbox.js';
+import { deviceInfo, gatewayHealth, hostStatus, type DeviceRuntime, type HostRuntime } from './runtime.js';
 import { checkEndpoints, type EndpointSpec, type RouteSpec } from './spec.js';
 import { StateStore } from './stateStore.js';
 import { defaultRestartPolicy, Supervisor, type RestartPolicy } from './supervisor.js';
@@ -43,31 +44,6 @@ export interface Gateway {
   submit(host: string, command: CommandInput, options?: SubmitOptions): Promise<ReplyEvent>;
   /** Events routed since start (for metrics). */
   readonly routed: number;
-}
-
-interface DeviceRuntime {
-  id: string;
-  type: string;
-  supervisor: Supervisor<Driver>;
-  driver: Driver | undefined;
-  hosts: HostRuntime[];
-  paused: boolean;
-  emitted: number;
-  commandsFailed: number;
-}
-
-interface HostRuntime {
-  id: string;
-  type: string;
-  supervisor: Supervisor<Adapter>;
-  outbox: Outbox;
-  devices: DeviceRuntime[];
-  deviceIds: Set<string>;
-  reachable: boolean;
-  unreachableReason: string | undefined;
-  lastSeen: number | null;
-  /** Its replies fill its outbox: commands are refused (logged once per episode). */
-  refusingForRoom: boolean;
 }
 
 /** Every this many events (a power of two, minus one as a mask), idle hosts' cursors catch up. */
@@ -193,7 +169,7 @@ class GatewayRuntime implements Gateway {
           fail: generation.fail,
           submit: (command, submitOptions) => this.submitFrom(runtime, command, submitOptions),
           snapshot: () => this.store.snapshot(runtime.deviceIds),
-          devices: () => runtime.devices.map((d) => this.deviceInfo(d)),
+          devices: () => runtime.devices.map((d) => deviceInfo(d, this.store)),
           setPaused: (device, paused) => {
             const target = this.devices.get(device);
             if (!target || !runtime.deviceIds.has(device)) return false;
@@ -369,15 +345,9 @@ class GatewayRuntime implements Gateway {
   }
 
   private publishHostStatus(host: HostRuntime): void {
-    const { status, reason } = this.hostStatus(host);
+    const { status, reason } = hostStatus(host);
     const others = [...this.hosts.values()].filter((h) => h !== host);
     this.publishStatus(host.id, status, reason, others);
-  }
-
-  private hostStatus(host: HostRuntime): { status: EndpointStatus; reason: string | undefined } {
-    const supervisor = host.supervisor;
-    if (supervisor.status === 'alive' && !host.reachable) return { status: 'unknown', reason: host.unreachableReason };
-    return { status: supervisor.status, reason: supervisor.reason };
   }
 
   submit(host: string, command: CommandInput, options?: SubmitOptions): Promise<ReplyEvent> {
@@ -472,49 +442,8 @@ class GatewayRuntime implements Gateway {
     return undefined;
   }
 
-  private deviceInfo(device: DeviceRuntime): DeviceInfo {
-    return {
-      id: device.id,
-      driver: device.type,
-      status: device.supervisor.status,
-      reason: device.supervisor.reason,
-      lastSeen: this.store.lastSeen(device.id),
-      paused: device.paused,
-    };
-  }
-
   health(): GatewayHealth {
-    const devices: EndpointHealth[] = [...this.devices.values()].map((d) => ({
-      id: d.id,
-      kind: 'device',
-      type: d.type,
-      status: d.supervisor.status,
-      reason: d.supervisor.reason,
-      lastSeen: this.store.lastSeen(d.id),
-      queued: 0,
-      delivered: d.emitted,
-      failed: d.commandsFailed,
-      retries: 0,
-      restarts: d.supervisor.restarts,
-    }));
-    const hosts: EndpointHealth[] = [...this.hosts.values()].map((h) => {
-      const { status, reason } = this.hostStatus(h);
-      return {
-        id: h.id,
-        kind: 'host',
-        type: h.type,
-        status,
-        reason,
-        lastSeen: h.lastSeen,
-        queued: h.outbox.queued,
-        delivered: h.outbox.delivered,
-        failed: h.outbox.failed,
-        retries: h.outbox.retries,
-        restarts: h.supervisor.restarts,
-      };
-    });
-    const ok = devices.every((d) => d.status === 'alive') && hosts.every((h) => h.status === 'alive');
-    return { status: ok ? 'ok' : 'degraded', name: this.name, uptimeMs: Date.now() - this.startedAt, devices, hosts };
+    return gatewayHealth({ name: this.name, startedAt: this.startedAt, devices: this.devices.values(), hosts: this.hosts.values(), store: this.store });
   }
 
   snapshot(): StateSnapshot {

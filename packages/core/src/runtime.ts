@@ -1,0 +1,87 @@
+import type { Adapter, Driver } from './definitions.js';
+import type { EndpointStatus } from './events.js';
+import type { DeviceInfo, EndpointHealth, GatewayHealth } from './health.js';
+import type { Outbox } from './outbox.js';
+import type { StateStore } from './stateStore.js';
+import type { Supervisor } from './supervisor.js';
+
+/** What the gateway keeps per device while it runs. */
+export interface DeviceRuntime {
+  id: string;
+  type: string;
+  supervisor: Supervisor<Driver>;
+  driver: Driver | undefined;
+  hosts: HostRuntime[];
+  paused: boolean;
+  emitted: number;
+  commandsFailed: number;
+}
+
+/** What the gateway keeps per host while it runs. */
+export interface HostRuntime {
+  id: string;
+  type: string;
+  supervisor: Supervisor<Adapter>;
+  outbox: Outbox;
+  devices: DeviceRuntime[];
+  deviceIds: Set<string>;
+  reachable: boolean;
+  unreachableReason: string | undefined;
+  lastSeen: number | null;
+  /** Its replies fill its outbox: commands are refused (logged once per episode). */
+  refusingForRoom: boolean;
+}
+
+/** A host that runs but cannot be delivered to is reported `unknown`, with why. */
+export function hostStatus(host: HostRuntime): { status: EndpointStatus; reason: string | undefined } {
+  const supervisor = host.supervisor;
+  if (supervisor.status === 'alive' && !host.reachable) return { status: 'unknown', reason: host.unreachableReason };
+  return { status: supervisor.status, reason: supervisor.reason };
+}
+
+/** A device as hosts may list it. */
+export function deviceInfo(device: DeviceRuntime, store: StateStore): DeviceInfo {
+  return {
+    id: device.id,
+    driver: device.type,
+    status: device.supervisor.status,
+    reason: device.supervisor.reason,
+    lastSeen: store.lastSeen(device.id),
+    paused: device.paused,
+  };
+}
+
+/** The `/healthz` report: `ok` when every endpoint is alive. */
+export function gatewayHealth(gateway: { name: string; startedAt: number; devices: Iterable<DeviceRuntime>; hosts: Iterable<HostRuntime>; store: StateStore }): GatewayHealth {
+  const devices: EndpointHealth[] = [...gateway.devices].map((d) => ({
+    id: d.id,
+    kind: 'device',
+    type: d.type,
+    status: d.supervisor.status,
+    reason: d.supervisor.reason,
+    lastSeen: gateway.store.lastSeen(d.id),
+    queued: 0,
+    delivered: d.emitted,
+    failed: d.commandsFailed,
+    retries: 0,
+    restarts: d.supervisor.restarts,
+  }));
+  const hosts: EndpointHealth[] = [...gateway.hosts].map((h) => {
+    const { status, reason } = hostStatus(h);
+    return {
+      id: h.id,
+      kind: 'host',
+      type: h.type,
+      status,
+      reason,
+      lastSeen: h.lastSeen,
+      queued: h.outbox.queued,
+      delivered: h.outbox.delivered,
+      failed: h.outbox.failed,
+      retries: h.outbox.retries,
+      restarts: h.supervisor.restarts,
+    };
+  });
+  const ok = devices.every((d) => d.status === 'alive') && hosts.every((h) => h.status === 'alive');
+  return { status: ok ? 'ok' : 'degraded', name: gateway.name, uptimeMs: Date.now() - gateway.startedAt, devices, hosts };
+}
