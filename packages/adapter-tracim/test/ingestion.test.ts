@@ -4,6 +4,13 @@ import { SseParser, type SseEvent } from '../src/index.js';
 import { FakeTracim, tlm } from './fakeTracim.js';
 import { startMaster, startPyPeer, type MasterRig, type PyPeer } from './helpers.js';
 
+/** A promise the test resolves when it wants the fake Tracim's stream to start talking. */
+function gate(): { ready: Promise<void>; go: () => void } {
+  let go: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (go = resolve));
+  return { ready, go };
+}
+
 describe('tracim - TLM ingestion (T items)', () => {
   const cleanups: (() => Promise<void>)[] = [];
   afterEach(async () => {
@@ -25,8 +32,7 @@ describe('tracim - TLM ingestion (T items)', () => {
 
   it('tracim - T1 T2 logs in with a JSON body, takes user_id and the session cookie, opens the stream with Accept: text/event-stream', async () => {
     const fake = new FakeTracim();
-    let go: () => void = () => undefined;
-    const ready = new Promise<void>((resolve) => (go = resolve));
+    const { ready, go } = gate();
     fake.streams = [(res) => void ready.then(() => res.write(`event: stream-open\ndata:\n\nevent: message\ndata: ${tlm(1)}\n\n`))];
     const { r, c } = await rig(fake, { mail: 'me@example.com' });
     const login = fake.requests.find((q) => q.url === '/api/auth/login');
@@ -48,8 +54,7 @@ describe('tracim - TLM ingestion (T items)', () => {
 
   it('tracim - T3 several events in one chunk and one event split across chunks are all relayed verbatim, in order', async () => {
     const fake = new FakeTracim();
-    let go: () => void = () => undefined;
-    const ready = new Promise<void>((resolve) => (go = resolve));
+    const { ready, go } = gate();
     fake.streams = [
       (res) =>
         void ready.then(async () => {
@@ -69,8 +74,7 @@ describe('tracim - TLM ingestion (T items)', () => {
 
   it('tracim - T4 T5 ignores stream-open and keep-alive, reports stream-error, treats a nameless event as message', async () => {
     const fake = new FakeTracim();
-    let go: () => void = () => undefined;
-    const ready = new Promise<void>((resolve) => (go = resolve));
+    const { ready, go } = gate();
     fake.streams = [
       (res) =>
         void ready.then(() =>
@@ -86,8 +90,7 @@ describe('tracim - TLM ingestion (T items)', () => {
 
   it('tracim - T6 on EOF it reconnects with after_event_id = the last event_id, without exiting; 401 logs in again', async () => {
     const fake = new FakeTracim();
-    let go: () => void = () => undefined;
-    const ready = new Promise<void>((resolve) => (go = resolve));
+    const { ready, go } = gate();
     fake.streams = [
       (res) => void ready.then(() => res.end(`event: stream-open\ndata:\n\nevent: message\ndata: ${tlm(30)}\n\nevent: message\ndata: ${tlm(31)}\n\n`)),
       (res) => res.end(`event: stream-open\ndata:\n\ndata: ${tlm(32)}\n\n`),
@@ -109,8 +112,7 @@ describe('tracim - TLM ingestion (T items)', () => {
 
   it('tracim - T6 a stream that Tracim or Pushpin closes mid-body (FIN, no EOF of the chunked body) is reopened after the last event_id', async () => {
     const fake = new FakeTracim();
-    let go: () => void = () => undefined;
-    const ready = new Promise<void>((resolve) => (go = resolve));
+    const { ready, go } = gate();
     fake.streams = [
       (res) =>
         void ready.then(() => {
@@ -128,8 +130,7 @@ describe('tracim - TLM ingestion (T items)', () => {
 
   it('tracim - T6 keep-alives hold the stream open; a stream silent for idleTimeoutMs is taken for dead, closed and reopened after the last event_id', async () => {
     const fake = new FakeTracim();
-    let go: () => void = () => undefined;
-    const ready = new Promise<void>((resolve) => (go = resolve));
+    const { ready, go } = gate();
     const firstClosed = new Promise<void>((resolve) => {
       fake.streams = [
         (res) => {
@@ -160,8 +161,7 @@ describe('tracim - TLM ingestion (T items)', () => {
 
   it('tracim - an event over 1 MiB is skipped with one log line; the stream goes on and the next events are relayed', async () => {
     const fake = new FakeTracim();
-    let go: () => void = () => undefined;
-    const ready = new Promise<void>((resolve) => (go = resolve));
+    const { ready, go } = gate();
     fake.streams = [
       (res) =>
         void ready.then(async () => {
