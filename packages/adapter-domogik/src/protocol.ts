@@ -3,6 +3,7 @@
  * embedded bus and the tests. Everything here follows protocols/domogik.md (cited as §n).
  */
 import { hostname } from 'node:os';
+import { MAX_JSON_DEPTH } from '@patchbay/core';
 
 /** MDP client header (§5.1). */
 export const MDPC = 'MDPC01';
@@ -67,12 +68,10 @@ export function encodeJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/**
- * Deepest object/array nesting accepted in incoming JSON. Domogik's own payloads stay under
- * ten levels; `JSON.stringify` (and any recursive walk) overflows the stack a few thousand
- * levels down, and the worker echoes request data in its replies (`helper.do`).
- */
-export const MAX_JSON_DEPTH = 64;
+// Deepest nesting accepted in incoming JSON: core's limit. Domogik's own payloads stay under
+// ten levels; a recursive walk overflows the stack a few thousand down, and the worker echoes
+// request data in its replies (`helper.do`).
+export { MAX_JSON_DEPTH };
 
 /**
  * True when the JSON text nests objects/arrays deeper than `limit`. A byte scan, before
