@@ -131,7 +131,11 @@ export class PhpCallback {
 /** Run `php core.php <args>` and parse its one JSON line. */
 export function phpCore(args: string[]): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(PHP, [join(peerDir, 'core.php'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Jeedom's PHP runs under a web server that leads its own session, and deamon_info() takes a
+    // session id of 0 for "not running". Where this test runs inside a PID namespace whose session
+    // leader lives outside it (CI containers), getsid() is 0 for every process it starts, so the
+    // peer gets a session of its own (setsid, `detached`), as under Apache.
+    const child = spawn(PHP, [join(peerDir, 'core.php'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
