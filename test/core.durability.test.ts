@@ -1,5 +1,5 @@
 import { createGateway, ErrorCodes, type Gateway } from '@patchbay/core';
-import { FileJournal } from '@patchbay/journal';
+import { FileJournal, type FileJournalOptions } from '@patchbay/journal';
 import { captureLogger, FakeDriver, FakeHost, tempDir } from '@patchbay/testing';
 import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,11 +10,11 @@ afterEach(async () => {
 });
 
 /** One gateway generation over a journal directory; a "crash" abandons it without stop(). */
-function generation(dir: string, options: { withOther?: boolean } = {}) {
+function generation(dir: string, options: { withOther?: boolean; journal?: Partial<FileJournalOptions> } = {}) {
   const driver = new FakeDriver();
   const asker = new FakeHost();
   const other = new FakeHost();
-  const journal = new FileJournal({ dir, fsync: 'never' });
+  const journal = new FileJournal({ dir, fsync: 'never', ...options.journal });
   const log = captureLogger();
   const gateway: Gateway = createGateway({
     devices: [{ id: 'dev', definition: driver.definition }],
@@ -104,6 +104,47 @@ describe('core durability', () => {
     const recovery = await reader.open({ states: () => [] });
     expect([...recovery.cursors.keys()]).toEqual(['asker']);
     await reader.close();
+  });
+
+  it('durability - a host down for a long time does not grow the journal without bound; after a crash it gets every reply and the latest values, once', async () => {
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    // Small segments, so that 10,000 events would be hundreds of them if the down host pinned them all.
+    const make = () => generation(dir.path, { journal: { segmentBytes: 4096, maxBufferBytes: 1024 } });
+    const first = make();
+    await first.gateway.start();
+    await first.driver.waitRunning();
+    first.asker.down = true;
+    const replies = await Promise.all([1, 2, 3].map((n) => first.asker.submit({ device: 'dev', channel: 'relay', value: n % 2 === 1, ref: `c${n}` }, { deliverReply: true })));
+    expect(replies.every((r) => r.ok)).toBe(true);
+    let most = 0;
+    for (let i = 1; i <= 10_000; i++) {
+      first.driver.emit(i % 2 === 0 ? 'temperature' : 'humidity', i);
+      if (i % 250 === 0) {
+        await afterFlush();
+        most = Math.max(most, readdirSync(dir.path).length);
+      }
+    }
+    await first.other.waitFor((e) => e.kind === 'state' && e.value === 10_000, { what: 'the last temperature at the host that is up' });
+    await afterFlush();
+    // What the down host waits for is a handful of slots (two channels, three replies, a
+    // status): the journal keeps that, not every segment since it went down (about 400).
+    expect(most).toBeLessThanOrEqual(6);
+    // Crash: nothing is stopped or closed.
+
+    const second = make();
+    cleanups.push(() => second.gateway.stop({ drainTimeoutMs: 200 }));
+    await second.gateway.start();
+    await second.asker.waitFor((e) => e.kind === 'state' && e.channel === 'temperature' && e.value === 10_000, { what: 'temperature 10000' });
+    await second.asker.waitFor((e) => e.kind === 'state' && e.channel === 'humidity' && e.value === 9_999, { what: 'humidity 9999' });
+    for (const ref of ['c1', 'c2', 'c3']) await second.asker.waitFor((e) => e.kind === 'reply' && e.ref === ref, { what: `reply ${ref}` });
+    await second.gateway.stop({ drainTimeoutMs: 200 });
+    const delivered = second.asker.delivered;
+    expect(delivered.filter((e) => e.kind === 'reply').map((e) => (e.kind === 'reply' ? e.ref : undefined))).toEqual(['c1', 'c2', 'c3']);
+    expect(delivered.filter((e) => e.kind === 'state' && e.channel === 'temperature')).toHaveLength(1);
+    expect(delivered.filter((e) => e.kind === 'state' && e.channel === 'humidity')).toHaveLength(1);
+    // The host that was up had everything: nothing comes again.
+    expect(second.other.delivered.filter((e) => e.kind === 'state' && typeof e.value === 'number' && e.value <= 10_000)).toEqual([]);
   });
 
   it('durability - a host routed only a quiet device does not hold journal segments back', async () => {

@@ -221,12 +221,14 @@ class GatewayRuntime implements Gateway {
       *states(): Iterable<StateEvent> {
         for (const s of store.states()) yield { kind: 'state', id: newEventId(s.time), time: s.time, origin: s.device, device: s.device, channel: s.channel, value: s.value };
       },
+      heldBack: (hosts) => this.rebaseHosts(journal, hosts),
     });
     this.seq = recovery.lastSeq;
     for (const state of recovery.states) if (this.devices.has(state.device)) this.store.apply(state);
     let replayed = 0;
-    recovery.replay((seq, event) => {
-      for (const host of this.targetsOf(event)) {
+    recovery.replay((seq, event, only) => {
+      const targets = only === undefined ? this.targetsOf(event) : this.hosts.has(only) ? [this.hosts.get(only) as HostRuntime] : [];
+      for (const host of targets) {
         const cursor = recovery.cursors.get(host.id);
         if (cursor !== undefined && seq > cursor) {
           host.outbox.push(event, seq);
@@ -336,6 +338,25 @@ class GatewayRuntime implements Gateway {
   private ackIdleHosts(upTo: number): void {
     const journal = this.journal as Journal;
     for (const host of this.hosts.values()) if (host.outbox.queued === 0) journal.ack(host.id, upTo);
+  }
+
+  /**
+   * Hosts long down or behind pin the journal's old segments with their cursors: journal
+   * again, for each alone, what its outbox still holds (a few coalesced slots and its
+   * replies), so the cursor moves past everything else. An idle one simply catches up.
+   */
+  private rebaseHosts(journal: Journal, ids: readonly string[]): void {
+    for (const id of ids) {
+      const host = this.hosts.get(id);
+      if (host === undefined) continue;
+      if (host.outbox.queued === 0) journal.ack(id, this.seq);
+      else
+        host.outbox.rebase((event) => {
+          const seq = ++this.seq;
+          journal.appendFor(id, seq, event);
+          return seq;
+        });
+    }
   }
 
   private publishStatus(endpoint: string, status: EndpointStatus, reason: string | undefined, hosts: readonly HostRuntime[]): void {

@@ -10,8 +10,24 @@ export interface JournalRecovery {
   states: readonly StateEvent[];
   /** Commands whose reply was owed to a host's outbox and never recorded. */
   openCommands: readonly CommandEvent[];
-  /** Replays, in order, every event after the lowest cursor. */
-  replay(visit: (seq: number, event: OutboundEvent) => void): void;
+  /**
+   * Replays, in order, every event after the lowest cursor. `host` is set on an event written
+   * for that host alone ({@link Journal.appendFor}); the others go wherever the routes send them.
+   */
+  replay(visit: (seq: number, event: OutboundEvent, host?: string) => void): void;
+}
+
+/** What the gateway gives the journal to open it. */
+export interface JournalOwner {
+  /** The current state store, written at the head of each new segment so older segments can go. */
+  states(): Iterable<StateEvent>;
+  /**
+   * These hosts' cursors hold closed segments back: they have been down, or behind, for a
+   * segment or more. The owner writes again what each still waits for ({@link Journal.appendFor})
+   * and acknowledges past the rest, so the journal stays the size of what is owed rather than
+   * of everything since the host went away. Called on its own turn, never inside a journal call.
+   */
+  heldBack?(hosts: readonly string[]): void;
 }
 
 /**
@@ -19,14 +35,15 @@ export interface JournalRecovery {
  * The core calls these on its hot path: implementations buffer and write in batches.
  */
 export interface Journal {
-  /**
-   * Open (creating if needed) and read back what the last run left. `retained` gives the
-   * current state store, which the journal writes at the head of each new segment so that
-   * older segments can be dropped.
-   */
-  open(retained: { states(): Iterable<StateEvent> }): Promise<JournalRecovery>;
+  /** Open (creating if needed) and read back what the last run left. */
+  open(owner: JournalOwner): Promise<JournalRecovery>;
   /** An event accepted for routing, with its sequence number. */
   append(seq: number, event: OutboundEvent): void;
+  /**
+   * An event still owed to one host, written again under a new sequence number so that the
+   * segment it was first written in can go (see {@link JournalOwner.heldBack}).
+   */
+  appendFor(host: string, seq: number, event: OutboundEvent): void;
   /** A command whose reply a host's outbox is owed (closed by the reply's `commandId`). */
   command(command: CommandEvent): void;
   /** Host `host` has everything up to `seq`. */

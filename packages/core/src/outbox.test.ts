@@ -86,6 +86,32 @@ describe('outbox', () => {
     expect(got).toEqual([1, 2]);
   });
 
+  it('outbox - rebase gives every waiting slot a new number, latest values included, and acks up to the first', async () => {
+    const { box, acks } = outbox();
+    // No adapter yet: everything waits, and the temperatures coalesce into slot 1.
+    box.push(state(1, 'temperature'), 1);
+    box.push(state(2, 'humidity'), 2);
+    box.push(state(3, 'temperature'), 3);
+    const stamped: [number, number][] = [];
+    let next = 100;
+    box.rebase((event) => {
+      stamped.push([++next, (event as StateEvent).value as number]);
+      return next;
+    });
+    // In queue order, with the value each slot holds now.
+    expect(stamped).toEqual([
+      [101, 3],
+      [102, 2],
+    ]);
+    expect(acks.at(-1)).toBe(100);
+    const got: number[] = [];
+    box.attach(adapter((event) => void got.push((event as StateEvent).value as number)));
+    await box.whenIdle();
+    expect(got).toEqual([3, 2]);
+    // Emptied: the cursor lands on the last new number, not on the older `3` last pushed.
+    expect(acks.at(-1)).toBe(102);
+  });
+
   it('outbox - reserved replies count against maxQueue until released', () => {
     const { box } = outbox(2);
     expect(box.reserveReply()).toBe(true);

@@ -167,6 +167,22 @@ export class Outbox {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /**
+   * Give every waiting event (in flight included) a new sequence number from `stamp`, which
+   * journals it again for this host alone, then acknowledge up to the first of them: the
+   * segments the old numbers pinned can go. Coalesced slots are written with their latest value.
+   */
+  rebase(stamp: (event: OutboundEvent) => number): void {
+    if (this.tail === this.head) return;
+    for (let position = this.head; position < this.tail; position++) {
+      const index = position - this.base;
+      this.seqs[index] = stamp(this.events[index] as OutboundEvent);
+    }
+    // The stamps are the newest numbers: an ack of `lastSeq` once empty must not go back before them.
+    this.lastSeq = this.seqs[this.tail - 1 - this.base] as number;
+    this.hooks.onAck((this.seqs[this.head - this.base] as number) - 1);
+  }
+
   /** Drop timers; queued events stay (the journal has them). */
   close(): void {
     this.detach();

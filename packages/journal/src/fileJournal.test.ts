@@ -115,6 +115,62 @@ describe('journal', () => {
     await again.close();
   });
 
+  it('journal - a host behind by a whole segment is reported to the owner once per roll; what it re-appends replays to it alone', async () => {
+    const d = dir();
+    const j = new FileJournal({ dir: d, fsync: 'never', segmentBytes: 2048, maxBufferBytes: 512 });
+    const reports: string[][] = [];
+    let seq = 0;
+    await j.open({
+      states: () => [],
+      heldBack: (hosts) => {
+        reports.push([...hosts]);
+        // What the gateway does: the slow host's one waiting event again, for it alone, and its cursor past the rest.
+        j.appendFor('slow', ++seq, state(seq, 'owed'));
+        j.ack('slow', seq - 1);
+      },
+    });
+    j.ack('slow', 0);
+    for (let i = 0; i < 400; i++) {
+      j.append(++seq, state(seq));
+      j.ack('fast', seq);
+      j.flush();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(reports.length).toBeGreaterThan(0);
+    expect(reports.every((hosts) => hosts.length === 1 && hosts[0] === 'slow')).toBe(true);
+    // Without the owner's help every segment since the start would stay (about 30 of them).
+    expect(j.segments().length).toBeLessThanOrEqual(4);
+    await j.close();
+
+    const again = new FileJournal({ dir: d, fsync: 'never' });
+    const recovery = await again.open(none);
+    const visits: [number, string, string | undefined][] = [];
+    recovery.replay((s, event, host) => visits.push([s, (event as StateEvent).channel, host]));
+    // Of the re-appended copies only the latest is after slow's cursor, addressed to slow; then
+    // what was appended since, for whichever hosts the routes name.
+    expect(visits[0]).toEqual([(recovery.cursors.get('slow') as number) + 1, 'owed', 'slow']);
+    expect(visits.slice(1).every(([, channel, host]) => channel === 't' && host === undefined)).toBe(true);
+    expect(visits.at(-1)?.[0]).toBe(recovery.lastSeq);
+    await again.close();
+  });
+
+  it('journal - hosts that keep up are never reported as held back', async () => {
+    const d = dir();
+    const j = new FileJournal({ dir: d, fsync: 'never', segmentBytes: 2048, maxBufferBytes: 512 });
+    const reports: string[][] = [];
+    await j.open({ states: () => [], heldBack: (hosts) => reports.push([...hosts]) });
+    for (let seq = 1; seq <= 400; seq++) {
+      j.append(seq, state(seq));
+      j.ack('a', seq);
+      j.ack('b', seq - 1);
+      j.flush();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(j.segments().length).toBeLessThanOrEqual(2);
+    expect(reports).toEqual([]);
+    await j.close();
+  });
+
   it('journal - a released host stops pinning segments, and stays released after a restart', async () => {
     const d = dir();
     const j = new FileJournal({ dir: d, fsync: 'never', segmentBytes: 2048, maxBufferBytes: 512 });

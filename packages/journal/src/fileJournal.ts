@@ -1,6 +1,6 @@
 import { closeSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCodes, PatchbayError, type CommandEvent, type Journal, type JournalRecovery, type Logger, type OutboundEvent, type StateEvent } from '@patchbay/core';
+import { ErrorCodes, PatchbayError, type CommandEvent, type Journal, type JournalOwner, type JournalRecovery, type Logger, type OutboundEvent, type StateEvent } from '@patchbay/core';
 import { silentLogger } from '@patchbay/core';
 
 /** When the journal forces its writes to disk. A `kill -9` loses nothing in any mode (the page cache survives the process); these are about power loss. */
@@ -24,7 +24,8 @@ export interface FileJournalOptions {
 // parsing JSON: `e<TAB>seq<TAB>event` an accepted event, `k<TAB>0<TAB>command` a command
 // whose reply a host is owed, `c<TAB>seq<TAB>host` a host's delivered-up-to cursor,
 // `s<TAB>0<TAB>state` a retained state value (segment head), `n<TAB>seq` the last seq so far,
-// `r<TAB>0<TAB>host` a host released (its cursor dropped).
+// `r<TAB>0<TAB>host` a host released (its cursor dropped), `t<TAB>seq<TAB>host<TAB>event` an
+// event written again for one host only (host ids have no tabs; JSON strings escape theirs).
 const SEGMENT = /^segment-(\d{8})\.log$/;
 
 /**
@@ -58,7 +59,9 @@ export class FileJournal implements Journal {
   private readonly openCommands = new Map<string, CommandEvent>();
   /** Highest seq held by each closed segment, for deletion. */
   private readonly closedSegments: { index: number; maxSeq: number }[] = [];
-  private retained: { states(): Iterable<StateEvent> } = { states: () => [] };
+  private owner: JournalOwner = { states: () => [] };
+  /** A {@link JournalOwner.heldBack} call is due on the next turn. */
+  private heldBackDue = false;
   private fsyncTimer: NodeJS.Timeout | undefined;
 
   constructor(options: FileJournalOptions) {
@@ -70,8 +73,8 @@ export class FileJournal implements Journal {
     this.logger = options.logger ?? silentLogger;
   }
 
-  async open(retained: { states(): Iterable<StateEvent> }): Promise<JournalRecovery> {
-    this.retained = retained;
+  async open(owner: JournalOwner): Promise<JournalRecovery> {
+    this.owner = owner;
     try {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     } catch (error) {
@@ -102,6 +105,11 @@ export class FileJournal implements Journal {
     this.lastSeq = seq;
     if (event.kind === 'reply') this.openCommands.delete(event.commandId);
     this.write('e\t' + seq + '\t' + JSON.stringify(event) + '\n');
+  }
+
+  appendFor(host: string, seq: number, event: OutboundEvent): void {
+    this.lastSeq = seq;
+    this.write('t\t' + seq + '\t' + host + '\t' + JSON.stringify(event) + '\n');
   }
 
   command(command: CommandEvent): void {
@@ -233,9 +241,30 @@ export class FileJournal implements Journal {
     closeSync(this.fd);
     this.closedSegments.push({ index: this.segmentIndex, maxSeq: this.lastSeq });
     this.segmentIndex++;
-    this.openSegment(this.retained.states(), next);
+    this.openSegment(this.owner.states(), next);
     this.flush();
     this.compact();
+    this.noticeHeldBack();
+  }
+
+  /**
+   * After a roll's compaction, two closed segments or more are left: a host's cursor is older
+   * than the segment before the one just closed, so it has been away for a whole segment.
+   * Its owner journals again what it still owes that host (see {@link JournalOwner.heldBack}),
+   * which bounds the files to a few segments however long a host stays down. On its own turn:
+   * the owner appends, and a roll is not the place to take writes.
+   */
+  private noticeHeldBack(): void {
+    if (this.closedSegments.length < 2 || this.owner.heldBack === undefined || this.heldBackDue) return;
+    const oldest = (this.closedSegments[0] as { maxSeq: number }).maxSeq;
+    const hosts: string[] = [];
+    for (const [host, seq] of this.cursors) if (seq < oldest) hosts.push(host);
+    if (hosts.length === 0) return;
+    this.heldBackDue = true;
+    setImmediate(() => {
+      this.heldBackDue = false;
+      if (this.fd !== undefined) this.owner.heldBack?.(hosts);
+    });
   }
 
   /** Delete closed segments every host has moved past. */
@@ -260,7 +289,7 @@ export class FileJournal implements Journal {
     const openCommands = new Map<string, CommandEvent>();
     let corrupt = 0;
     // First pass: everything but the events themselves, so replay can skip what every host has.
-    const eventLines: { seq: number; json: string }[] = [];
+    const eventLines: { seq: number; json: string; host: string | undefined }[] = [];
     for (const { index, text } of texts) {
       const lines = text.split('\n');
       lines.forEach((line, n) => {
@@ -287,7 +316,18 @@ export class FileJournal implements Journal {
               const event = JSON.parse(body) as OutboundEvent;
               if (event.kind === 'state') states.set(event.device + '\u0000' + event.channel, event);
               else if (event.kind === 'reply') openCommands.delete(event.commandId);
-              eventLines.push({ seq, json: body });
+              eventLines.push({ seq, json: body, host: undefined });
+              break;
+            }
+            case 't': {
+              // Not applied to the retained states: a host's copy may be older than the store's value.
+              lastSeq = Math.max(lastSeq, seq);
+              const tab = body.indexOf('\t');
+              if (tab === -1) throw new Error('event for one host without its host');
+              const json = body.slice(tab + 1);
+              const event = JSON.parse(json) as OutboundEvent;
+              if (event.kind === 'reply') openCommands.delete(event.commandId);
+              eventLines.push({ seq, json, host: body.slice(0, tab) });
               break;
             }
             case 's': {
@@ -319,7 +359,7 @@ export class FileJournal implements Journal {
       states: [...states.values()],
       openCommands: [...openCommands.values()],
       replay: (visit) => {
-        for (const { seq, json } of eventLines) if (seq > lowest) visit(seq, JSON.parse(json) as OutboundEvent);
+        for (const { seq, json, host } of eventLines) if (seq > lowest) visit(seq, JSON.parse(json) as OutboundEvent, host);
       },
       ...(corrupt > 0 ? { corrupt } : {}),
     };
