@@ -166,6 +166,14 @@ describe('jeedom - downward channel (§3)', () => {
     expect(rig.logger.find(/Unknown action "think"/, 'warn')).toHaveLength(1);
   });
 
+  it('jeedom - an unknown action of a megabyte is quoted in its warning cut to 80 characters, with its length', async () => {
+    rig = await startRig({});
+    const action = 'x'.repeat(1024 * 1024);
+    await sendRaw(rig.port(), JSON.stringify({ action, apikey: APIKEY }));
+    const line = await rig.logger.waitFor(/^Unknown action "x+… \(1048578 characters\) from socket; ignored/, { level: 'warn' });
+    expect(line.message.length).toBeLessThan(200);
+  });
+
   it('jeedom - §10.6 "localhost" binds 127.0.0.1 exactly, "" binds every IPv4 interface', async () => {
     expect(jeedomConfig.parse({ apikey: 'k', socketHost: 'localhost' }).socketHost).toBe('127.0.0.1');
     expect(jeedomConfig.parse({ apikey: 'k', socketHost: '' }).socketHost).toBe('0.0.0.0');
