@@ -1,4 +1,4 @@
-import { Backoff, describeError, ErrorCodes, PatchbayError, type Adapter, type Counter, type HostContext, type JsonValue, type OutboundEvent } from '@patchbay/core';
+import { Backoff, describeError, ErrorCodes, PatchbayError, quoteForLog, type Adapter, type Counter, type HostContext, type JsonValue, type OutboundEvent } from '@patchbay/core';
 import { CallbackClient } from './callbackClient.js';
 import { ChangeSender, type Change } from './changeSender.js';
 import { bindError, CommandSocket, type JeedomMessage } from './commandSocket.js';
@@ -182,7 +182,7 @@ export class JeedomAdapter implements Adapter {
       this.refresh();
       return;
     }
-    ctx.logger.warn(`Unknown action ${quoteShort(action)} from socket; ignored (known: command, refresh)`);
+    ctx.logger.warn(`Unknown action ${quoteForLog(action)} from socket; ignored (known: command, refresh)`);
   }
 
   /** `{"action":"refresh"}`: post the current value of every channel (and device status) again. */
@@ -216,11 +216,3 @@ function stoppedError(): PatchbayError {
   return new PatchbayError(ErrorCodes.HOST_UNREACHABLE, 'the Jeedom adapter is not running; the events stay queued');
 }
 
-/** Longest part of a client's value quoted in a log line: a message can be megabytes. */
-const QUOTE_LIMIT = 80;
-
-/** A value as JSON for a log line, cut to {@link QUOTE_LIMIT} characters with the full length said. */
-function quoteShort(value: unknown): string {
-  const text = JSON.stringify(value ?? null) ?? String(value);
-  return text.length <= QUOTE_LIMIT ? text : `${text.slice(0, QUOTE_LIMIT)}… (${text.length} characters)`;
-}

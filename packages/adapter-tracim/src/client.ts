@@ -1,5 +1,5 @@
 import { connect, type Server, type Socket } from 'node:net';
-import { describeError, type Adapter, type Counter, type HostContext } from '@patchbay/core';
+import { describeError, quoteForLog, type Adapter, type Counter, type HostContext } from '@patchbay/core';
 import { expandHome, type TracimConfig } from './config.js';
 import { Destination } from './destination.js';
 import { claimSocketPath, listenUnix, removeSocketFile } from './socketFile.js';
@@ -149,7 +149,7 @@ export class TracimClient implements Adapter {
           this.ctx.status('alive');
           this.ctx.logger.info(`registered with the Tracim master as user ${this.userId}`);
         } else {
-          this.ctx.logger.warn(`daemon_account_info without an object {user_id}: ${JSON.stringify(event.data)}`);
+          this.ctx.logger.warn(`daemon_account_info without an object {user_id}: ${quoteForLog(event.data)}`);
         }
         return;
       }

@@ -50,7 +50,7 @@ export {
 export { createGateway, type Gateway, type GatewayOptions } from './gateway.js';
 export type { ChannelState, DeviceInfo, DeviceState, EndpointHealth, GatewayHealth, StateSnapshot } from './health.js';
 export type { Journal, JournalOwner, JournalRecovery } from './journal.js';
-export { silentLogger, type LogFn, type Logger } from './logger.js';
+export { quoteForLog, silentLogger, type LogFn, type Logger } from './logger.js';
 export { noopMetrics, type Counter, type MetricsSink } from './metrics.js';
 export { defaultOutboxOptions, type OutboxOptions } from './outbox.js';
 export { checkEndpoints, formatPath, zodIssues, type EndpointSpec, type RouteSpec, type SpecIssue } from './spec.js';

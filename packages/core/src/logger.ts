@@ -29,3 +29,12 @@ export const silentLogger: Logger = {
   child: () => silentLogger,
   isLevelEnabled: () => false,
 };
+
+/**
+ * A value from a peer as JSON for a log line, cut to `limit` characters with its full length
+ * said: what a peer sends can be megabytes, and a log line should still be one line to read.
+ */
+export function quoteForLog(value: unknown, limit = 80): string {
+  const text = JSON.stringify(value ?? null) ?? String(value);
+  return text.length <= limit ? text : `${text.slice(0, limit)}… (${text.length} characters)`;
+}
