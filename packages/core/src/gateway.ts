@@ -227,8 +227,9 @@ class GatewayRuntime implements Gateway {
     for (const state of recovery.states) if (this.devices.has(state.device)) this.store.apply(state);
     let replayed = 0;
     recovery.replay((seq, event, only) => {
-      const targets = only === undefined ? this.targetsOf(event) : this.hosts.has(only) ? [this.hosts.get(only) as HostRuntime] : [];
-      for (const host of targets) {
+      // An event journaled again for one host goes to that host, if the routes still send it there.
+      for (const host of this.targetsOf(event)) {
+        if (only !== undefined && host.id !== only) continue;
         const cursor = recovery.cursors.get(host.id);
         if (cursor !== undefined && seq > cursor) {
           host.outbox.push(event, seq);
