@@ -21,6 +21,7 @@ it. It is driven by JSON lines on stdin:
 import argparse
 import json
 import os
+import signal
 import socket
 import sys
 import threading
@@ -81,6 +82,11 @@ class Peer:
         emit({"ev": "stopped_listening"})
 
     def accept_loop(self, s):
+        # The kernel may hand a process-directed SIGINT to any thread that does not block it.
+        # Python runs its handler only in the main thread, and only once that thread wakes:
+        # delivered here, it would leave the main thread asleep in its stdin read, and the
+        # KeyboardInterrupt (the unregistering that M25 checks) would never come.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         while self.listening and self.listener is s:
             try:
                 conn, _ = s.accept()
