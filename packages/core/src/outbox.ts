@@ -5,15 +5,15 @@ import type { Adapter } from './definitions.js';
 
 /** Outbox settings. */
 export interface OutboxOptions {
-  /** Most replies that may wait for one host; commands beyond it are refused up front. */
-  maxQueue: number;
+  /** Most replies that may wait for one host; commands beyond it are refused up front (formerly `maxQueue`). */
+  maxPendingReplies: number;
   /** Most events handed to `deliverBatch` at once. */
   maxBatch: number;
   /** Retry schedule while the host is unreachable. */
   backoff: BackoffPolicy;
 }
 
-export const defaultOutboxOptions: OutboxOptions = { maxQueue: 10_000, maxBatch: 512, backoff: defaultBackoff };
+export const defaultOutboxOptions: OutboxOptions = { maxPendingReplies: 10_000, maxBatch: 512, backoff: defaultBackoff };
 
 /** What an outbox tells its owner. */
 export interface OutboxHooks {
@@ -88,9 +88,9 @@ export class Outbox {
     return this.tail - this.head;
   }
 
-  /** False while the replies queued and promised reach `maxQueue`: the host must stop asking. */
+  /** False while the replies queued and promised reach `maxPendingReplies`: the host must stop asking. */
   get hasRoomForReply(): boolean {
-    return this.replies + this.reserved < this.options.maxQueue;
+    return this.replies + this.reserved < this.options.maxPendingReplies;
   }
 
   /**
