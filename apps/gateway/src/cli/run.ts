@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
+import { HTTP_PORT_HINT, type CliContext } from './context.js';
 
-// Each command imports what it runs on only when it runs: `patchbay jeedom` must write its pid
-// file as early as it can (Jeedom polls for it), so no other command's modules load first.
+// Each command imports what it runs on only when it runs: a mode such as `patchbay jeedom`
+// must write its pid file as early as it can (Jeedom polls for it), so no other command's
+// modules load first.
 
 /** `patchbay run [--config FILE] [--pid FILE]`. */
-export default function register(program: Command): void {
+export function registerRun(program: Command, ctx: CliContext): void {
   program
     .command('run', { isDefault: true })
     .description('run the gateway (the embedded default when no config is given)')
@@ -15,28 +17,47 @@ export default function register(program: Command): void {
     .option('--host <address>', 'override gateway.http.host (env PATCHBAY_HTTP_HOST)')
     .option('--serial-sim', 'also bridge the simulated device through the serial driver, over a socat pseudo-terminal pair (embedded default only)')
     .action(async (options: { config?: string; pid?: string; dataDir?: string; port?: number; host?: string; serialSim?: boolean }) => {
-      const [{ silentLogger }, { loadConfig }, { runGateway, stopOnSignals }, { startSerialSimLine }] = await Promise.all([
+      const [{ describeError, silentLogger }, { loadConfig }, { runGateway }, { handleSignals }, { startSerialSimLine }] = await Promise.all([
         import('@patchbay/core'),
-        import('../load.js'),
-        import('../run.js'),
-        import('../serialSimLine.js'),
+        import('../config/load.js'),
+        import('../run/gateway.js'),
+        import('../run/signals.js'),
+        import('./serialSimLine.js'),
       ]);
-      const overrides = { dataDir: options.dataDir, port: options.port, host: options.host };
-      const line = options.serialSim ? await startSerialSimLine({ dataDir: options.dataDir ?? process.env.PATCHBAY_DATA_DIR ?? './data', logger: silentLogger }) : undefined;
-      const loaded = await loadConfig({ file: options.config, overrides, extraDevices: line ? [{ id: 'thermo-serial', driver: 'serial', options: { path: line.path } }] : [] });
-      if (!loaded) {
+      const line = options.serialSim ? await startSerialSimLine({ dataDir: options.dataDir ?? (ctx.env.PATCHBAY_DATA_DIR || './data'), logger: silentLogger }) : undefined;
+      const loaded = await loadConfig({
+        file: options.config,
+        env: ctx.env,
+        flags: { dataDir: options.dataDir, port: options.port, host: options.host, extraDevices: line ? [{ id: 'thermo-serial', driver: 'serial', options: { path: line.path } }] : [] },
+        registry: ctx.registry,
+        cwd: ctx.cwd,
+        embeddedFallback: ctx.embeddedFallback,
+      });
+      for (const warning of loaded.warnings) console.error(`${loaded.source}: warning: ${warning}`);
+      if (!loaded.ok) {
+        console.error(loaded.message);
         await line?.stop();
-        process.exitCode = 1;
+        ctx.exit(1);
         return;
       }
-      const running = await runGateway(loaded.resolved, { pidFile: options.pid, source: loaded.source });
-      if (line) {
-        const stop = running.stop;
-        running.stop = async () => {
-          await stop();
-          await line.stop();
-        };
+      let running: Awaited<ReturnType<typeof runGateway>>;
+      try {
+        running = await runGateway(loaded.resolved, { pidFile: options.pid, source: loaded.source, httpPortHint: HTTP_PORT_HINT });
+      } catch (error) {
+        // One line, not a stack: what failed and how to fix it (a busy port names the option).
+        console.error(`patchbay: ${describeError(error)}`);
+        await line?.stop();
+        ctx.exit(1);
+        return;
       }
-      stopOnSignals(running);
+      handleSignals({
+        stop: async () => {
+          await running.stop();
+          await line?.stop();
+        },
+        logger: running.logger,
+        exit: ctx.exit,
+        interactive: ctx.interactive,
+      });
     });
 }

@@ -1,50 +1,56 @@
-import { describeError } from '@patchbay/core';
-import { readConfigFile } from './config.js';
-import { embeddedDefaultConfig } from './defaultConfig.js';
-import { formatIssues, resolveConfig, type ResolvedConfig } from './resolve.js';
+import { describeError, type EmbeddedDefaults, type SpecIssue } from '@patchbay/core';
+import { embeddedDefaultConfig } from './embedded.js';
+import { readConfigFile } from './file.js';
+import { overlayConfig, type ConfigEdit, type ConfigFlags } from './overlay.js';
+import type { Registry } from './registry.js';
+import { resolveConfig, type ResolvedConfig } from './resolve.js';
+import { formatIssues, validateConfig } from './validate.js';
+
+/** Everything the pipeline reads, passed in: nothing here looks at `process`. */
+export interface LoadOptions {
+  /** `--config`; else `base` when given (a mode's own); else `env.PATCHBAY_CONFIG`; else the embedded default. */
+  file?: string | undefined;
+  env: Readonly<Record<string, string | undefined>>;
+  flags?: ConfigFlags;
+  /** A mode's edits, applied after the environment and flags. */
+  edits?: readonly ConfigEdit[];
+  registry: Registry;
+  cwd: string;
+  /** The config when no file is named (a mode's own); default: the embedded default. */
+  base?: () => Promise<unknown> | unknown;
+  /** Embedded options for built-ins whose definition has none. */
+  embeddedFallback?: Readonly<Record<string, EmbeddedDefaults>>;
+}
+
+/** The pipeline's outcome: a resolved config, or every problem. Warnings either way. */
+export type Loaded =
+  | { ok: true; resolved: ResolvedConfig; source: string; warnings: string[] }
+  | { ok: false; source: string; issues: SpecIssue[]; warnings: string[]; /** One message, as `check` prints it. */ message: string };
 
 /**
- * Loads the config a command runs with: `--config`, else `$PATCHBAY_CONFIG`, else the
- * embedded default. Prints every problem to stderr and returns undefined when invalid.
+ * The one config pipeline: parse (the file, or the embedded default) → overlay (environment,
+ * flags, a mode's edits) → validate (every problem at once) → resolve. Each step is a function
+ * from value to value; a value goes one way through them.
  */
-export async function loadConfig(options: {
-  file?: string | undefined;
-  overrides?: { dataDir?: string | undefined; port?: number | undefined; host?: string | undefined };
-  /** Devices to add to the config (`--serial-sim`). */
-  extraDevices?: { id: string; driver: string; options?: unknown }[];
-}): Promise<{ resolved: ResolvedConfig; source: string } | undefined> {
-  const file = options.file ?? process.env.PATCHBAY_CONFIG;
-  let raw: unknown;
-  let source: string;
+export async function loadConfig(options: LoadOptions): Promise<Loaded> {
+  const file = options.file ?? (options.base ? undefined : options.env.PATCHBAY_CONFIG || undefined);
+  const source = file ?? (options.base ? 'command line' : 'embedded default');
+  let parsed: unknown;
   try {
-    raw = file ? readConfigFile(file) : embeddedDefaultConfig(options.overrides?.dataDir);
-    source = file ?? 'embedded default';
+    if (file) parsed = readConfigFile(file);
+    else if (options.base) parsed = await options.base();
+    else {
+      const dataDir = options.flags?.dataDir ?? (options.env.PATCHBAY_DATA_DIR || './data');
+      parsed = await embeddedDefaultConfig({ dataDir, env: options.env, registry: options.registry, ...(options.embeddedFallback ? { fallback: options.embeddedFallback } : {}) });
+    }
   } catch (error) {
-    console.error(describeError(error));
-    return undefined;
+    const issue = { path: '(file)', message: describeError(error) };
+    return { ok: false, source, issues: [issue], warnings: [], message: describeError(error) };
   }
-  // Flags win over the environment, which wins over the file (containers set the environment).
-  const env = process.env;
-  const overrides = {
-    dataDir: options.overrides?.dataDir ?? env.PATCHBAY_DATA_DIR,
-    host: options.overrides?.host ?? env.PATCHBAY_HTTP_HOST,
-    port: options.overrides?.port ?? (env.PATCHBAY_HTTP_PORT ? Number.parseInt(env.PATCHBAY_HTTP_PORT, 10) : undefined),
-  };
-  if (raw && typeof raw === 'object' && (overrides.dataDir !== undefined || overrides.port !== undefined || overrides.host !== undefined)) {
-    const r = raw as { gateway?: { dataDir?: string; http?: { port?: number; host?: string } } };
-    r.gateway ??= {};
-    if (overrides.dataDir !== undefined) r.gateway.dataDir = overrides.dataDir;
-    if (overrides.port !== undefined) r.gateway.http = { ...r.gateway.http, port: overrides.port };
-    if (overrides.host !== undefined) r.gateway.http = { ...r.gateway.http, host: overrides.host };
+  const overlaid = overlayConfig(parsed, { env: options.env, ...(options.flags ? { flags: options.flags } : {}), ...(options.edits ? { edits: options.edits } : {}) });
+  const { validated, issues, warnings } = await validateConfig(overlaid, options.registry);
+  if (!validated) {
+    return { ok: false, source, issues, warnings, message: `${source}: ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n${formatIssues(issues)}` };
   }
-  if (options.extraDevices?.length && raw && typeof raw === 'object') {
-    const r = raw as { devices?: unknown[] };
-    r.devices = [...(Array.isArray(r.devices) ? r.devices : []), ...options.extraDevices];
-  }
-  const { resolved, issues } = await resolveConfig(raw);
-  if (!resolved) {
-    console.error(`${source}: ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n${formatIssues(issues)}`);
-    return undefined;
-  }
-  return { resolved, source };
+  return { ok: true, resolved: resolveConfig(validated, options.cwd), source, warnings };
 }

@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { extname } from 'node:path';
-import { zodIssues, type SpecIssue } from '@patchbay/core';
-import { parse as parseYaml } from 'yaml';
+import { defaultGatewayTimeouts, defaultOutboxOptions } from '@patchbay/core';
+import { defaultJournalOptions } from '@patchbay/journal';
 import { z } from 'zod';
 
 const idSchema = z
@@ -10,7 +8,14 @@ const idSchema = z
   .max(64)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'ids are letters, digits, ".", "_" and "-", starting with a letter or digit');
 
-/** The config file, as ARCHITECTURE.md sketches it. Each endpoint's `options` are checked by its own definition. */
+/** The gateway's HTTP server defaults: localhost only. */
+export const defaultHttp = { host: '127.0.0.1', port: 8080 } as const;
+
+/**
+ * The config file, as ARCHITECTURE.md sketches it. Each endpoint's `options` are checked by
+ * its own definition. Defaults owned by another package (core's timeouts and outbox, the
+ * journal's segment size) are imported from it, never repeated here.
+ */
 export const ConfigSchema = z
   .object({
     gateway: z
@@ -18,8 +23,8 @@ export const ConfigSchema = z
         name: z.string().min(1).max(64).default('patchbay'),
         http: z
           .object({
-            host: z.string().min(1).default('127.0.0.1'),
-            port: z.number().int().min(0).max(65535).default(8080),
+            host: z.string().min(1).default(defaultHttp.host),
+            port: z.number().int().min(0).max(65535).default(defaultHttp.port),
             enabled: z.boolean().default(true),
           })
           .strict()
@@ -29,16 +34,22 @@ export const ConfigSchema = z
           .object({
             enabled: z.boolean().default(true),
             /** `interval` (default): fdatasync at most every `fsyncIntervalMs`; `batch`: after every write; `never`: leave it to the OS. */
-            fsync: z.enum(['never', 'interval', 'batch']).default('interval'),
-            fsyncIntervalMs: z.number().int().min(10).default(1000),
-            segmentBytes: z.number().int().min(4096).default(8 * 1024 * 1024),
+            fsync: z.enum(['never', 'interval', 'batch']).default(defaultJournalOptions.fsync),
+            fsyncIntervalMs: z.number().int().min(10).default(defaultJournalOptions.fsyncIntervalMs),
+            segmentBytes: z.number().int().min(4096).default(defaultJournalOptions.segmentBytes),
           })
           .strict()
           .prefault({}),
-        commandTimeoutMs: z.number().int().min(1).default(5000),
-        drainTimeoutMs: z.number().int().min(0).default(5000),
+        commandTimeoutMs: z.number().int().min(1).default(defaultGatewayTimeouts.commandTimeoutMs),
+        drainTimeoutMs: z.number().int().min(0).default(defaultGatewayTimeouts.drainTimeoutMs),
         outbox: z
-          .object({ maxQueue: z.number().int().min(1).default(10_000), maxBatch: z.number().int().min(1).default(512) })
+          .object({
+            /** Most replies that may wait for one host; commands beyond it are refused up front. */
+            maxPendingReplies: z.number().int().min(1).optional(),
+            /** Deprecated name of `maxPendingReplies` (still read, with a warning). */
+            maxQueue: z.number().int().min(1).optional(),
+            maxBatch: z.number().int().min(1).default(defaultOutboxOptions.maxBatch),
+          })
           .strict()
           .prefault({}),
       })
@@ -62,46 +73,3 @@ export const ConfigSchema = z
 export type GatewayConfig = z.output<typeof ConfigSchema>;
 /** A config as written in a file. */
 export type GatewayConfigInput = z.input<typeof ConfigSchema>;
-
-/** Reading or parsing the file failed. */
-export class ConfigFileError extends Error {
-  override readonly name = 'ConfigFileError';
-}
-
-/** Reads a YAML or JSON config file (by extension; YAML otherwise, which also reads JSON). */
-export function readConfigFile(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new ConfigFileError(`cannot read config file ${path}: ${(error as Error).message}`);
-  }
-  try {
-    return extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text, { prettyErrors: true });
-  } catch (error) {
-    throw new ConfigFileError(`${path} is not valid ${extname(path).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${(error as Error).message}`);
-  }
-}
-
-/** Validates the file's shape (not endpoint options), returning every issue with its path. */
-export function parseConfig(raw: unknown): { config?: GatewayConfig; issues: SpecIssue[] } {
-  const result = ConfigSchema.safeParse(raw ?? {});
-  if (result.success) return { config: result.data, issues: [] };
-  return { issues: zodIssues('', result.error, raw ?? {}).map((issue) => ({ ...issue, path: issue.path || '(root)' })) };
-}
-
-const secretKey = /apikey|api_key|password|passwd|secret|token|encryptionkey|credential/i;
-
-/** A deep copy with every secret-looking value replaced, for printing and logging. */
-export function redactSecrets<T>(value: T): T {
-  if (Array.isArray(value)) return value.map((v) => redactSecrets(v)) as T;
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = secretKey.test(k) && v !== undefined && v !== null && typeof v !== 'object' ? '[redacted]' : redactSecrets(v);
-    return out as T;
-  }
-  return value;
-}
-
-/** pino redact paths for the same secrets wherever a config or options object is logged. */
-export const redactPaths = ['apikey', 'password', 'token', 'secret', 'encryptionKey', '*.apikey', '*.password', '*.token', '*.secret', '*.encryptionKey', '*.*.apikey', '*.*.password', '*.*.token', '*.*.encryptionKey', 'options.tracim.password', 'req.headers.authorization'];

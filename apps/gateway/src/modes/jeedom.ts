@@ -1,18 +1,22 @@
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { describeError } from '@patchbay/core';
-import type { Command } from 'commander';
 import type { Logger as PinoLogger } from 'pino';
-import { createJeedomLogger } from '../jeedomLog.js';
-import { builtinTypes } from '../registry.js';
-import type { RunningGateway } from '../run.js';
+import type { CliContext } from '../cli/context.js';
+import type { ConfigEdit } from '../config/overlay.js';
+import type { RunningGateway } from '../run/gateway.js';
+import { removePidFile, writePidFile } from '../run/pidFile.js';
+import { handleSignals } from '../run/signals.js';
+import { createJeedomLogger } from './jeedomLog.js';
+import type { Mode } from './mode.js';
 
 /** What runs the daemon, loaded once the pid file is written (Jeedom polls for it from the start). */
 const loadRuntime = () =>
-  Promise.all([import('@patchbay/adapter-jeedom'), import('../config.js'), import('../resolve.js'), import('../run.js')]).then(
-    ([{ CallbackClient }, { readConfigFile }, { formatIssues, resolveConfig }, { runGateway }]) => ({ CallbackClient, readConfigFile, formatIssues, resolveConfig, runGateway }),
-  );
+  Promise.all([import('@patchbay/adapter-jeedom/launch'), import('../config/load.js'), import('../run/gateway.js')]).then(([{ testCallback }, { loadConfig }, { runGateway }]) => ({
+    testCallback,
+    loadConfig,
+    runGateway,
+  }));
 
 /**
  * `patchbay jeedom ...`: run as a Jeedom plugin daemon, started by the plugin's PHP exactly
@@ -67,181 +71,172 @@ export function parseJeedomArgs(argv: readonly string[]): JeedomArgs {
   return { values, unknown };
 }
 
-/** Registers `patchbay jeedom`. */
-export default function register(program: Command): void {
-  program
-    .command('jeedom')
-    .description('run as a Jeedom plugin daemon (the options Jeedom passes to demond.py)')
-    .option('--socketport <port>', 'TCP port of the command socket', '55009')
-    .option('--sockethost <host>', 'interface to bind ("" = all, localhost = 127.0.0.1)', '127.0.0.1')
-    .option('--callback <url>', "the plugin's callback script URL")
-    .option('--apikey <key>', "the plugin's API key")
-    .option('--pid <file>', 'pid file (alias --pidfile)')
-    .option('--loglevel <level>', 'debug|info|notice|warning|error|critical|none', 'error')
-    .option('--cycle <seconds>', 'seconds between callback flushes; 0 = immediate', '0.3')
-    .option('--device <path>', 'serial device to bridge (default: the simulated device)')
-    .option('--deviceid <id>', 'device id in the Jeedom payloads (default thermo1, or serial for --device)')
-    .option('--datadir <dir>', 'journal directory (default: next to the pid file)')
-    .option('--config <file>', "a Patchbay config: its devices (unless --device) and other hosts run too")
-    .allowUnknownOption(true)
-    .allowExcessArguments(true)
-    .action(async () => {
-      // Parse the raw words ourselves (see parseJeedomArgs); commander gives help and dispatch.
-      const at = process.argv.indexOf('jeedom', 2);
-      await runJeedom(parseJeedomArgs(process.argv.slice(at + 1)));
-    });
+
+/** Where Jeedom mode writes its pid file unless told (`--pid`). */
+const DEFAULT_PID_FILE = '/tmp/patchbay-jeedom.pid';
+/** Everything must be over within 1 s of SIGTERM (§10 item 39), whatever the drain still holds (it is journaled). */
+const EXIT_DEADLINE_MS = 900;
+
+/** A launch that Jeedom's command line describes, before anything runs. */
+export interface JeedomLaunch {
+  /** The config edit that adds the Jeedom host (and the device) to the file's config or to the mode's own. */
+  edit: ConfigEdit;
+  /** `--config`: the file the edit applies to; otherwise the mode's own base config. */
+  configFile: string | undefined;
+  /** The mode's own config when there is no `--config`: no HTTP server, a short drain. */
+  base: Record<string, unknown>;
+  run: { pidFile: string; exitDeadlineMs: number; host: string; port: number; callback: string | undefined; apikey: string };
+  /** The §2.3 banner lines, in order. */
+  banner: string[];
 }
 
-function usage(message: string): never {
-  // §2.2: argparse reports bad values on stderr and exits 2, before the pid file (§10 item 5).
-  process.stderr.write(`patchbay jeedom: error: ${message}\n`);
-  process.exit(2);
+/** A bad command line: argparse's message; the daemon exits 2 before the pid file (§10 item 5). */
+export class JeedomUsageError extends Error {
+  override readonly name = 'JeedomUsageError';
 }
 
-async function runJeedom(args: JeedomArgs): Promise<void> {
+/**
+ * Turns Jeedom's command line into a typed launch: the config overlay that adds the Jeedom host
+ * and the run options (pid file, exit deadline). Pure: throws {@link JeedomUsageError} for bad values.
+ */
+export function jeedomLaunch(args: JeedomArgs): JeedomLaunch {
   const v = args.values;
   const port = v.socketport === undefined || v.socketport === '' ? 55009 : Number(v.socketport);
   if (!/^\d+$/.test(v.socketport ?? '55009') || !Number.isInteger(port) || port < 1 || port > 65535) {
-    usage(`argument --socketport: invalid port ${JSON.stringify(v.socketport)} (an integer 1-65535)`);
+    throw new JeedomUsageError(`argument --socketport: invalid port ${JSON.stringify(v.socketport)} (an integer 1-65535)`);
   }
   const cycle = v.cycle === undefined || v.cycle === '' ? 0.3 : Number(v.cycle);
-  if (!Number.isFinite(cycle)) usage(`argument --cycle: invalid number ${JSON.stringify(v.cycle)}`);
+  if (!Number.isFinite(cycle)) throw new JeedomUsageError(`argument --cycle: invalid number ${JSON.stringify(v.cycle)}`);
   const apikey = v.apikey ?? '';
-  if (apikey === '') usage('argument --apikey: the plugin API key is required');
+  if (apikey === '') throw new JeedomUsageError('argument --apikey: the plugin API key is required');
   const host = v.sockethost === undefined || v.sockethost === 'localhost' ? '127.0.0.1' : v.sockethost === '' ? '0.0.0.0' : v.sockethost;
-  const pidFile = v.pid || '/tmp/patchbay-jeedom.pid';
+  const pidFile = v.pid || DEFAULT_PID_FILE;
   const device = v.device && v.device !== 'auto' ? v.device : undefined;
-  const logger = createJeedomLogger({ loglevel: v.loglevel, secrets: [apikey] });
+  const callback = v.callback || undefined;
+  const deviceId = v.deviceid || (device ? 'serial' : 'thermo1');
+  // The start-up test already ran (§2.3 step 6): the adapter must not test again.
+  const jeedomHost = { id: 'jeedom', adapter: 'jeedom', options: { socketPort: port, socketHost: host, apikey, callback, cycle, callbackTest: false } };
+  const serialDevice = device ? { id: deviceId, driver: 'serial', options: { path: device } } : undefined;
+  const base = {
+    gateway: {
+      name: 'patchbay',
+      http: { enabled: false },
+      dataDir: v.datadir || join(dirname(pidFile), 'patchbay-data'),
+      // Jeedom SIGKILLs soon after SIGTERM: drain briefly, the journal keeps the rest.
+      drainTimeoutMs: 500,
+    },
+    devices: [serialDevice ?? { id: deviceId, driver: 'sim', options: { interval: 1000 } }],
+    hosts: [],
+  };
+  const edit: ConfigEdit = (raw) => {
+    if (!v.config) return { ...raw, hosts: [jeedomHost] };
+    // The configured devices (the serial one instead with --device) and other hosts, plus this Jeedom host.
+    const hosts = (Array.isArray(raw.hosts) ? raw.hosts : []) as { id?: string; adapter?: string }[];
+    const devices = serialDevice ? [serialDevice] : ((Array.isArray(raw.devices) ? raw.devices : []) as { id?: string }[]);
+    const routes = Array.isArray(raw.routes) ? [...(raw.routes as unknown[]), { devices: devices.map((d) => d.id), hosts: ['jeedom'] }] : undefined;
+    return { ...raw, devices, hosts: [...hosts.filter((h) => h.id !== 'jeedom' && h.adapter !== 'jeedom'), jeedomHost], routes };
+  };
+  const banner = [
+    'Start patchbay (Jeedom daemon mode)',
+    `Log level: ${v.loglevel ?? 'error'}`,
+    `Socket port: ${port}`,
+    `Socket host: ${host}`,
+    `PID file: ${pidFile}`,
+    // The key itself is never logged (§8.11).
+    `Apikey: [redacted, ${apikey.length} characters]`,
+    `Callback: ${callback ?? '(none: nothing is sent up)'}`,
+    `Cycle: ${cycle}`,
+    `Device: ${device ?? 'simulated'}`,
+  ];
+  return { edit, configFile: v.config || undefined, base, banner, run: { pidFile, exitDeadlineMs: EXIT_DEADLINE_MS, host, port, callback, apikey } };
+}
 
-  // §2.3 banner (the key itself is never logged: §8.11).
-  logger.info('Start patchbay (Jeedom daemon mode)');
-  logger.info(`Log level: ${v.loglevel ?? 'error'}`);
-  logger.info(`Socket port: ${port}`);
-  logger.info(`Socket host: ${host}`);
-  logger.info(`PID file: ${pidFile}`);
-  logger.info(`Apikey: [redacted, ${apikey.length} characters]`);
-  logger.info(`Callback: ${v.callback || '(none: nothing is sent up)'}`);
-  logger.info(`Cycle: ${cycle}`);
-  logger.info(`Device: ${device ?? 'simulated'}`);
+/**
+ * `patchbay jeedom ...`: parse, then the same pipeline and `runGateway` as `patchbay run`, with
+ * Jeedom's log format, pid file first, a start-up test and port probe, exit 0 on every failure (§2.3).
+ */
+async function runJeedom(ctx: CliContext): Promise<void> {
+  const args = parseJeedomArgs(ctx.argv);
+  let launch: JeedomLaunch;
+  try {
+    launch = jeedomLaunch(args);
+  } catch (error) {
+    if (!(error instanceof JeedomUsageError)) throw error;
+    // §2.2: argparse reports bad values on stderr and exits 2, before the pid file (§10 item 5).
+    process.stderr.write(`patchbay jeedom: error: ${error.message}\n`);
+    return ctx.exit(2);
+  }
+  const { pidFile, host, port, callback, apikey } = launch.run;
+  const logger = createJeedomLogger({ loglevel: args.values.loglevel, secrets: [apikey] });
+  for (const line of launch.banner) logger.info(line);
   for (const option of args.unknown) logger.warn(`Unknown option ${option} ignored`);
 
-  const pid = { path: pidFile, written: false };
   let running: RunningGateway | undefined;
-  const exit = (): never => {
+  // Jeedom reads only the pid file: every ending is exit 0 (§10 items 11, 13, 14, 39).
+  const exit = (): void => {
     logger.debug('Exit 0');
     logger.flush();
-    process.exit(0);
+    ctx.exit(0);
   };
-  const shutdown = (): void => {
-    logger.debug('Shutdown');
-    logger.debug(`Removing PID file ${pidFile}`);
-    // Everything must be over within 1 s (§10 item 39), whatever the drain still holds (it is journaled).
-    setTimeout(exit, 900).unref();
-    (running?.stop() ?? Promise.resolve()).then(exit, (error: unknown) => {
-      logger.error(`Fatal error: ${describeError(error)}`);
-      exit();
-    });
-  };
-  let signalled = false;
-  for (const [signal, number] of [
-    ['SIGTERM', 15],
-    ['SIGINT', 2],
-  ] as const) {
-    process.on(signal, () => {
+  handleSignals({
+    stop: () => running?.stop() ?? Promise.resolve(),
+    logger,
+    exit,
+    deadlineMs: launch.run.exitDeadlineMs,
+    onSignal: (_signal, number, first) => {
       // §2.5: the pid file goes first, synchronously: SIGKILL may follow within milliseconds.
-      removePid(pid);
+      removePidFile(pidFile);
       logger.debug(`Signal ${number} caught, exiting...`);
-      if (signalled) return;
-      signalled = true;
-      shutdown();
-    });
-  }
-  const fatal = (message: string): never => {
+      if (!first) return;
+      logger.debug('Shutdown');
+      logger.debug(`Removing PID file ${pidFile}`);
+    },
+  });
+  const fatal = (message: string): void => {
     logger.error(message);
-    removePid(pid);
-    return exit();
+    removePidFile(pidFile);
+    exit();
   };
 
-  // §2.4: write the pid before any network activity; atomically (temp file + rename).
+  // §2.4: write the pid before any network activity (atomically; refused if a live daemon holds it).
   try {
-    const temp = `${pidFile}.${process.pid}.tmp`;
-    writeFileSync(temp, `${process.pid}\n`, { mode: 0o644 });
-    renameSync(temp, pidFile);
-    pid.written = true;
+    writePidFile(pidFile);
   } catch (error) {
-    fatal(`Fatal error: cannot write the pid file: ${describeError(error)}`);
+    return fatal(`Fatal error: ${describeError(error)}`);
   }
   logger.info(`Writing PID ${process.pid} to ${pidFile}`);
-  const { CallbackClient, readConfigFile, formatIssues, resolveConfig, runGateway } = await loadRuntime();
+  const { testCallback, loadConfig, runGateway } = await loadRuntime();
 
   // §2.3 step 6: the one start-up GET; a failure ends the daemon (exit 0) before any bind.
-  if (v.callback) {
-    const client = new CallbackClient({ callback: v.callback, apikey, logger: logger.child({}) });
+  if (callback) {
     try {
-      await client.test();
+      await testCallback({ callback, apikey, logger: logger.child({}) });
     } catch {
-      fatal('Network communication issues. Please fixe your Jeedom network configuration.');
-    } finally {
-      client.close();
+      return fatal('Network communication issues. Please fixe your Jeedom network configuration.');
     }
   }
   // §2.3 step 7: a busy port is fatal in launch mode (exit 0); probe before starting the gateway.
   try {
     await probePort(host, port);
   } catch (error) {
-    fatal(`Fatal error: ${describeError(error)} (${host}:${port})`);
+    return fatal(`Fatal error: ${describeError(error)} (${host}:${port})`);
   }
-
-  const deviceId = v.deviceid || (device ? 'serial' : 'thermo1');
-  const jeedomHost = {
-    id: 'jeedom',
-    adapter: typeName('adapter', 'jeedom', '@patchbay/adapter-jeedom'),
-    options: { socketPort: port, socketHost: host, apikey, callback: v.callback || undefined, cycle, callbackTest: false },
-  };
-  const serialDevice = device ? { id: deviceId, driver: typeName('driver', 'serial', '@patchbay/driver-serial'), options: { path: device } } : undefined;
-  let raw: Record<string, unknown>;
-  if (v.config) {
-    // The configured devices (the serial one instead with --device) and other hosts, plus this Jeedom host.
-    let file: Record<string, unknown>;
-    try {
-      file = (readConfigFile(v.config) ?? {}) as Record<string, unknown>;
-    } catch (error) {
-      return fatal(`Fatal error: ${describeError(error)}`);
-    }
-    const hosts = (Array.isArray(file.hosts) ? file.hosts : []) as { id?: string; adapter?: string }[];
-    const devices = serialDevice ? [serialDevice] : ((Array.isArray(file.devices) ? file.devices : []) as { id?: string }[]);
-    const routes = Array.isArray(file.routes) ? [...(file.routes as unknown[]), { devices: devices.map((d) => d.id), hosts: ['jeedom'] }] : undefined;
-    raw = { ...file, devices, hosts: [...hosts.filter((h) => h.id !== 'jeedom' && h.adapter !== 'jeedom'), jeedomHost], routes };
-  } else {
-    raw = {
-      gateway: {
-        name: 'patchbay',
-        http: { enabled: false },
-        dataDir: v.datadir || join(dirname(pidFile), 'patchbay-data'),
-        // Jeedom SIGKILLs soon after SIGTERM: drain briefly, the journal keeps the rest.
-        drainTimeoutMs: 500,
-      },
-      devices: [serialDevice ?? { id: deviceId, driver: 'sim', options: { interval: 1000 } }],
-      hosts: [jeedomHost],
-    };
-  }
-  const { resolved, issues } = await resolveConfig(raw);
-  if (!resolved) return fatal(`Fatal error: invalid configuration:\n${formatIssues(issues)}`);
+  const loaded = await loadConfig({
+    file: launch.configFile,
+    base: () => launch.base,
+    edits: [launch.edit],
+    env: ctx.env,
+    registry: ctx.registry,
+    cwd: ctx.cwd,
+    embeddedFallback: ctx.embeddedFallback,
+  });
+  for (const warning of loaded.warnings) logger.warn(`Configuration: ${warning}`);
+  if (!loaded.ok) return fatal(`Fatal error: invalid configuration:\n${loaded.message}`);
   logger.info('Socket interface started');
   try {
-    running = await runGateway(resolved, { logger: logger as PinoLogger, source: 'jeedom command line' });
+    running = await runGateway(loaded.resolved, { logger: logger as PinoLogger, source: 'jeedom command line' });
   } catch (error) {
     fatal(`Fatal error: ${describeError(error)}`);
-  }
-}
-
-function removePid(pid: { path: string; written: boolean }): void {
-  if (!pid.written) return;
-  pid.written = false;
-  try {
-    rmSync(pid.path, { force: true });
-  } catch {
-    // already gone
   }
 }
 
@@ -254,8 +249,22 @@ function probePort(host: string, port: number): Promise<void> {
   });
 }
 
-/** The built-in type name when registered, else the package name (resolved from node_modules). */
-function typeName(kind: 'driver' | 'adapter', builtin: string, pkg: string): string {
-  const names = kind === 'driver' ? builtinTypes.drivers : builtinTypes.adapters;
-  return names.includes(builtin) ? builtin : pkg;
-}
+/** The Jeedom mode: `patchbay jeedom`, with the options Jeedom's PHP passes to demond.py. */
+export const jeedomMode: Mode = {
+  name: 'jeedom',
+  description: 'run as a Jeedom plugin daemon (the options Jeedom passes to demond.py)',
+  options: [
+    ['--socketport <port>', 'TCP port of the command socket', '55009'],
+    ['--sockethost <host>', 'interface to bind ("" = all, localhost = 127.0.0.1)', '127.0.0.1'],
+    ['--callback <url>', "the plugin's callback script URL"],
+    ['--apikey <key>', "the plugin's API key"],
+    ['--pid <file>', 'pid file (alias --pidfile)'],
+    ['--loglevel <level>', 'debug|info|notice|warning|error|critical|none', 'error'],
+    ['--cycle <seconds>', 'seconds between callback flushes; 0 = immediate', '0.3'],
+    ['--device <path>', 'serial device to bridge (default: the simulated device)'],
+    ['--deviceid <id>', 'device id in the Jeedom payloads (default thermo1, or serial for --device)'],
+    ['--datadir <dir>', 'journal directory (default: next to the pid file)'],
+    ['--config <file>', 'a Patchbay config: its devices (unless --device) and other hosts run too'],
+  ],
+  run: runJeedom,
+};

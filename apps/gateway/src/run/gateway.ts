@@ -1,23 +1,25 @@
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
-import { createGateway, describeError, type Gateway } from '@patchbay/core';
+import { createGateway, ErrorCodes, PatchbayError, type Gateway } from '@patchbay/core';
 import { FileJournal } from '@patchbay/journal';
 import type { Logger as PinoLogger } from 'pino';
-import { redactSecrets } from './config.js';
-import { GatewayHttp } from './http.js';
+import { redactSecrets } from '../config/redact.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { Metrics } from '../http/metrics.js';
+import { GatewayHttp } from '../http/server.js';
 import { createLogger } from './logger.js';
-import { Metrics } from './metrics.js';
 import { removePidFile, writePidFile } from './pidFile.js';
-import type { ResolvedConfig } from './resolve.js';
+import { requireHttpTokens } from './tokens.js';
 
 /** How to run a resolved config. */
 export interface RunOptions {
-  /** Write `<pid>\n` here at start and remove it on a clean stop. */
-  pidFile?: string;
-  /** A ready logger (Jeedom mode brings its own format); otherwise built from `config.log`. */
+  /** Write `<pid>\n` here at start and remove it on a clean stop (a mode that wrote it earlier passes none). */
+  pidFile?: string | undefined;
+  /** A ready logger (a mode brings its own format); otherwise built from `config.log`. */
   logger?: PinoLogger;
   /** Where the config came from, for the start-up log line. */
   source?: string;
+  /** Where `gateway.http.port` can be moved from, for the "address in use" message. */
+  httpPortHint?: string;
 }
 
 /** A running gateway and how to stop it. */
@@ -30,20 +32,20 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
-/** Starts everything a resolved config describes. */
-export async function runGateway(resolved: ResolvedConfig, options: RunOptions = {}): Promise<RunningGateway> {
-  const { config } = resolved;
-  const logger = options.logger ?? createLogger(config.log);
+/** Starts everything a resolved config describes: the one way every launch runs a gateway. */
+export async function runGateway(input: ResolvedConfig, options: RunOptions = {}): Promise<RunningGateway> {
+  const logger = options.logger ?? createLogger(input.config.log);
   if (options.pidFile) writePidFile(options.pidFile);
   try {
+    const resolved = requireHttpTokens(input, logger);
+    const { config } = resolved;
     const metrics = new Metrics();
     const http = config.gateway.http.enabled ? new GatewayHttp(metrics, logger.child({ component: 'http' })) : undefined;
-    const address = http ? await http.listen(config.gateway.http.host, config.gateway.http.port) : undefined;
+    const address = http ? await listen(http, config.gateway.http, options.httpPortHint) : undefined;
     const journalConfig = config.gateway.journal;
-    const dataDir = resolve(config.gateway.dataDir);
-    const journal = journalConfig.enabled
+    const journal = resolved.journalDir
       ? new FileJournal({
-          dir: join(dataDir, 'journal'),
+          dir: resolved.journalDir,
           fsync: journalConfig.fsync,
           fsyncIntervalMs: journalConfig.fsyncIntervalMs,
           segmentBytes: journalConfig.segmentBytes,
@@ -53,14 +55,14 @@ export async function runGateway(resolved: ResolvedConfig, options: RunOptions =
     const gateway = createGateway({
       name: config.gateway.name,
       devices: resolved.devices,
-      hosts: resolved.hosts,
+      hosts: resolved.hosts.map((h) => ({ ...h, options: resolved.options.get(h.id) ?? h.options })),
       routes: config.routes,
       logger,
       metrics,
       journal,
       http,
       commandTimeoutMs: config.gateway.commandTimeoutMs,
-      outbox: config.gateway.outbox,
+      outbox: resolved.outbox,
     });
     metrics.watch(gateway);
     http?.watch(gateway);
@@ -71,7 +73,7 @@ export async function runGateway(resolved: ResolvedConfig, options: RunOptions =
         http: address ? `http://${address.address}:${address.port}` : 'disabled',
         devices: resolved.devices.map((d) => `${d.id} (${d.definition.type})`),
         hosts: resolved.hosts.map((h) => `${h.id} (${h.definition.type})`),
-        journal: journal ? { dir: join(dataDir, 'journal'), fsync: journalConfig.fsync } : 'off',
+        journal: resolved.journalDir ? { dir: resolved.journalDir, fsync: journalConfig.fsync } : 'off',
       },
       `patchbay "${config.gateway.name}" started`,
     );
@@ -97,56 +99,19 @@ export async function runGateway(resolved: ResolvedConfig, options: RunOptions =
   }
 }
 
-/**
- * Stops cleanly on SIGTERM or SIGINT and exits 0; a second signal exits at once with 1.
- * Resolves when the process is about to exit (for tests that run it in-process).
- */
-export function stopOnSignals(running: RunningGateway, exit: (code: number) => void = (code) => process.exit(code)): void {
-  let signalled = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (signalled) {
-      running.logger.warn(`${signal} again: exiting without finishing the drain`);
-      exit(1);
-      return;
+/** Listens, turning a busy address into one line that says how to move it. */
+async function listen(http: GatewayHttp, at: { host: string; port: number }, hint = 'gateway.http.port'): Promise<AddressInfo> {
+  try {
+    return await http.listen(at.host, at.port);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const address = `${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}`;
+    if (code === 'EADDRINUSE') {
+      throw new PatchbayError(ErrorCodes.START_FAILED, `cannot serve HTTP on ${address}: the address is in use by another process (move it with ${hint})`, { context: { address, code }, cause: error });
     }
-    signalled = true;
-    running.logger.info(`${signal} received: stopping (draining outboxes)`);
-    running.stop().then(
-      () => {
-        running.logger.flush?.();
-        exit(0);
-      },
-      (error: unknown) => {
-        running.logger.error({ err: error }, `stop failed: ${describeError(error)}`);
-        exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  exitOnFatal(running.logger, exit);
-  // A daemon outlives its terminal (comodojo/daemon's contract too): SIGHUP must not stop it.
-  process.on('SIGHUP', () => running.logger.info('SIGHUP received: ignored (the gateway keeps running; restart it to reload the config)'));
-}
-
-/**
- * A throw nothing caught is a bug, and the state it leaves is unknown: say what it was, in the
- * gateway's own log, and exit non-zero so whatever supervises the process (systemd, Docker,
- * Jeedom's deamon_info) starts it again. The journal keeps everything that was accepted.
- * Returns a function that removes the handlers.
- */
-export function exitOnFatal(logger: Pick<PinoLogger, 'fatal'> & { flush?: () => void }, exit: (code: number) => void = (code) => process.exit(code)): () => void {
-  const onFatal = (kind: string) => (error: unknown) => {
-    logger.fatal({ err: error }, `${kind}: ${describeError(error)}; exiting (this is a bug: please report it with this line)`);
-    logger.flush?.();
-    exit(1);
-  };
-  const onException = onFatal('uncaught exception');
-  const onRejection = onFatal('unhandled promise rejection');
-  process.on('uncaughtException', onException);
-  process.on('unhandledRejection', onRejection);
-  return () => {
-    process.off('uncaughtException', onException);
-    process.off('unhandledRejection', onRejection);
-  };
+    if (code === 'EADDRNOTAVAIL' || code === 'EACCES') {
+      throw new PatchbayError(ErrorCodes.START_FAILED, `cannot serve HTTP on ${address}: ${code} (change it with ${hint} or gateway.http.host)`, { context: { address, code }, cause: error });
+    }
+    throw error;
+  }
 }
