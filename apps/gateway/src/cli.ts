@@ -12,13 +12,13 @@ import { registerConfig } from './cli/config.js';
 import type { CliContext } from './cli/context.js';
 import { registerRun } from './cli/run.js';
 import { registerSim } from './cli/sim.js';
-import { builtins } from './config/builtins.js';
+import { builtinsOf } from './config/builtins.js';
 import { createRegistry } from './config/registry.js';
-import { embeddedFallback, jeedomMode, type Mode } from './modes/index.js';
+import { embeddedFallback, modes } from './modes/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const { version } = JSON.parse(readFileSync(join(here, '../package.json'), 'utf8')) as { version: string };
-const modes: readonly Mode[] = [jeedomMode];
+const manifest = JSON.parse(readFileSync(join(here, '../package.json'), 'utf8')) as { version: string; dependencies?: Record<string, string> };
+const builtins = builtinsOf(manifest);
 
 const argv = process.argv.slice(2);
 const context = (commandArgs: readonly string[]): CliContext => ({
@@ -34,7 +34,7 @@ const ctx = context(argv);
 
 const program = new Command('patchbay')
   .description('Patchbay: bridge devices into several home-automation hosts at once')
-  .version(version)
+  .version(manifest.version)
   .showHelpAfterError();
 registerRun(program, ctx);
 registerCheck(program, ctx);

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { HTTP_PORT_HINT, type CliContext } from './context.js';
 
-// Each command imports what it runs on only when it runs: a mode such as `patchbay jeedom`
-// must write its pid file as early as it can (Jeedom polls for it), so no other command's
-// modules load first.
+// Each command imports what it runs on only when it runs: a mode must write its pid file as
+// early as it can (the host that started it polls for it), so no other command's modules load first.
 
 /** `patchbay run [--config FILE] [--pid FILE]`. */
 export function registerRun(program: Command, ctx: CliContext): void {

@@ -1,22 +1,19 @@
 import type { AnyDefinition } from '@patchbay/core';
 import type { Builtin } from './registry.js';
 
-const load =
-  (importer: () => Promise<{ default: AnyDefinition }>) =>
-  async (): Promise<AnyDefinition> =>
-    (await importer()).default;
+/** `@patchbay/adapter-<type>` and `@patchbay/driver-<type>`: the built-in packages' naming rule. */
+const BUILTIN_PACKAGE = /^@patchbay\/(adapter|driver)-([a-z0-9][a-z0-9._-]*)$/;
 
 /**
- * The built-in drivers and adapters: a list of packages, each an ordinary one written against
- * `@patchbay/core`'s public API exactly as a third-party one, loaded on first use. What each
- * runs with in the embedded default is its definition's business (`embedded`).
+ * The built-in drivers and adapters: the `@patchbay/adapter-*` and `@patchbay/driver-*`
+ * packages the gateway depends on (its package.json), each an ordinary package written
+ * against `@patchbay/core`'s public API exactly as a third-party one, loaded on first use.
+ * What each runs with in the embedded default is its definition's business (`embedded`).
  */
-export const builtins: readonly Builtin[] = [
-  { kind: 'driver', type: 'sim', load: load(() => import('@patchbay/driver-sim')) },
-  { kind: 'driver', type: 'serial', load: load(() => import('@patchbay/driver-serial')) },
-  { kind: 'adapter', type: 'jeedom', load: load(() => import('@patchbay/adapter-jeedom')) },
-  { kind: 'adapter', type: 'domogik', load: load(() => import('@patchbay/adapter-domogik')) },
-  { kind: 'adapter', type: 'comodojo', load: load(() => import('@patchbay/adapter-comodojo')) },
-  { kind: 'adapter', type: 'tracim', load: load(() => import('@patchbay/adapter-tracim')) },
-  { kind: 'adapter', type: 'ws', load: load(() => import('@patchbay/adapter-ws')) },
-];
+export function builtinsOf(manifest: { dependencies?: Record<string, string> }): Builtin[] {
+  return Object.keys(manifest.dependencies ?? {}).flatMap((name): Builtin[] => {
+    const match = BUILTIN_PACKAGE.exec(name);
+    if (!match) return [];
+    return [{ kind: match[1] as Builtin['kind'], type: match[2] as string, load: async () => ((await import(name)) as { default: AnyDefinition }).default }];
+  });
+}

@@ -7,7 +7,7 @@ export interface ConfigFlags {
   extraDevices?: readonly { id: string; driver: string; options?: unknown }[];
 }
 
-/** A mode's own change to the config (Jeedom's host entry): a pure function from value to value. */
+/** A mode's own change to the config (a host entry it adds): a pure function from value to value. */
 export type ConfigEdit = (raw: Readonly<Record<string, unknown>>) => Record<string, unknown>;
 
 const record = (value: unknown): Record<string, unknown> => (value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {});

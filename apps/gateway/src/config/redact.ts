@@ -3,7 +3,7 @@ const secretKey = /apikey|api_key|password|passwd|secret|token|encryptionkey|cre
 
 /**
  * A URL with its user info and every secret-looking query parameter replaced, for printing
- * (a callback such as `http://user:pass@jeedom/x.php?apikey=...`); anything else unchanged.
+ * (a callback such as `http://user:pass@host/x.php?apikey=...`); anything else unchanged.
  */
 export function redactUrl(value: string): string {
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return value;
@@ -57,6 +57,5 @@ export const redactPaths = [
   '*.*.password',
   '*.*.token',
   '*.*.encryptionKey',
-  'options.tracim.password',
   'req.headers.authorization',
 ];

@@ -68,6 +68,9 @@ export function createRegistry(builtins: readonly Builtin[], options: { cwd: str
         definition = ((await import(specifier)) as { default?: unknown }).default;
       }
       assertDefinition(definition, { kind, source });
+      if (builtin && (definition as AnyDefinition).type !== type) {
+        throw new PatchbayError(ErrorCodes.DEFINITION_INVALID, `${source}'s definition says type "${(definition as AnyDefinition).type}"`, { context: { kind, type } });
+      }
       const range = (definition as AnyDefinition).coreVersion;
       if (range !== undefined && !satisfies(coreVersion, range)) {
         throw new PatchbayError(ErrorCodes.CORE_INCOMPATIBLE, `${source} was built for @patchbay/core ${range}, but this gateway runs @patchbay/core ${coreVersion}`, {

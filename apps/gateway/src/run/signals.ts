@@ -84,7 +84,7 @@ export function handleSignals(options: SignalOptions): () => void {
       },
     );
   };
-  // A daemon outlives its terminal (comodojo/daemon's contract too): SIGHUP must not stop it.
+  // A daemon outlives its terminal: SIGHUP must not stop it.
   const onHangup = () => logger.info('SIGHUP received: ignored (the gateway keeps running; restart it to reload the config)');
   source.on('SIGTERM', onStop);
   source.on('SIGINT', onStop);
@@ -101,7 +101,7 @@ export function handleSignals(options: SignalOptions): () => void {
 /**
  * A throw nothing caught is a bug, and the state it leaves is unknown: say what it was, in the
  * gateway's own log, and exit non-zero so whatever supervises the process (systemd, Docker,
- * Jeedom's deamon_info) starts it again. The journal keeps everything that was accepted.
+ * a host's daemon check) starts it again. The journal keeps everything that was accepted.
  * Returns a function that removes the handlers.
  */
 export function exitOnFatal(logger: Pick<SignalLogger, 'fatal' | 'flush'>, exit: (code: number) => void = (code) => process.exit(code)): () => void {

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import type { Logger } from '@patchbay/core';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { keysAt } from '../config/validate.js';
 
@@ -20,7 +19,7 @@ export function isLoopback(host: string): boolean {
  * A missing token is generated into `<dataDir>/<host>.token` (0600, reused on later runs) and
  * the log says where it is. Returns the config with those tokens set; the input is unchanged.
  */
-export function requireHttpTokens(resolved: ResolvedConfig, logger: Pick<Logger, 'warn'>): ResolvedConfig {
+export function requireHttpTokens(resolved: ResolvedConfig, logger: { warn(msg: string): void }): ResolvedConfig {
   const { http } = resolved.config.gateway;
   if (!http.enabled || isLoopback(http.host)) return resolved;
   let options: Map<string, unknown> | undefined;
