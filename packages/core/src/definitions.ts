@@ -119,6 +119,26 @@ export interface Adapter {
   deliverBatch?(events: readonly OutboundEvent[]): Promise<void> | void;
 }
 
+/** What an embedded-default options function gets (`patchbay run` without a config). */
+export interface EmbeddedContext {
+  /** The gateway's data directory (absolute or relative to the working directory). */
+  readonly dataDir: string;
+  /** The environment the CLI was started with (read nowhere else). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** `env[variable]` as a port when set, else `standard`; a bad value throws `CONFIG_INVALID` naming the variable. */
+  port(variable: string, standard: number): number;
+  /** `env[variable]` when set, else a random secret kept in `<dataDir>/<file>` (0600), created on first use. */
+  secret(file: string, variable?: string): string;
+}
+
+/** How a built-in runs in the embedded default, all on localhost, no platform needed. */
+export interface EmbeddedDefaults {
+  /** The endpoint's `options` in the embedded default. */
+  options(ctx: EmbeddedContext): unknown;
+  /** The environment variables that move its listening ports (for messages such as EADDRINUSE). */
+  portVariables?: readonly string[];
+}
+
 interface DefinitionBase<Kind extends string, Schema extends z.ZodType, Context, Instance> {
   kind: Kind;
   /** The name configs use (`driver: sim`, `adapter: jeedom`). */
@@ -128,6 +148,10 @@ interface DefinitionBase<Kind extends string, Schema extends z.ZodType, Context,
   /** Validates and defaults the endpoint's `options`. */
   config: Schema;
   create(config: z.output<Schema>, ctx: Context): Instance;
+  /** The `@patchbay/core` version range this was built for (e.g. `^0.1.0`); a mismatch is `CORE_INCOMPATIBLE` at load. */
+  coreVersion?: string;
+  /** Its options in the embedded default, when it takes part in it. */
+  embedded?: EmbeddedDefaults;
 }
 
 /** What a driver package default-exports. */

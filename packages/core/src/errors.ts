@@ -7,6 +7,8 @@ export const ErrorCodes = {
   CONFIG_INVALID: 'PB101_CONFIG_INVALID',
   DEFINITION_INVALID: 'PB102_DEFINITION_INVALID',
   UNKNOWN_TYPE: 'PB103_UNKNOWN_TYPE',
+  /** A definition built for another `@patchbay/core` version range than the running one. */
+  CORE_INCOMPATIBLE: 'PB104_CORE_INCOMPATIBLE',
   // 2xx routing and commands
   UNKNOWN_DEVICE: 'PB201_UNKNOWN_DEVICE',
   NOT_ROUTED: 'PB202_NOT_ROUTED',

@@ -167,7 +167,7 @@ describe('router', () => {
   it('commands - a host whose replies fill its outbox gets OUTBOX_FULL, and the refusals are not queued too', async () => {
     const d = testDriver();
     const a = testHost();
-    const gateway = createGateway({ devices: [{ id: 'dev', definition: d.definition }], hosts: [{ id: 'a', definition: a.definition }], outbox: { maxQueue: 5, backoff: { delays: [60_000], jitter: 0 } } });
+    const gateway = createGateway({ devices: [{ id: 'dev', definition: d.definition }], hosts: [{ id: 'a', definition: a.definition }], outbox: { maxPendingReplies: 5, backoff: { delays: [60_000], jitter: 0 } } });
     await gateway.start();
     a.state.down = true;
     // Concurrent commands: all ask before any reply exists, so the room must be reserved up front.

@@ -63,6 +63,14 @@ export interface Gateway {
   readonly routed: number;
 }
 
+/** The gateway's timing defaults; the app's config imports them rather than repeating them. */
+export const defaultGatewayTimeouts = {
+  /** How long a device has to answer a command. */
+  commandTimeoutMs: 5000,
+  /** How long `stop()` waits for outboxes to drain before leaving the rest to the journal. */
+  drainTimeoutMs: 5000,
+} as const;
+
 /** Every this many events (a power of two, minus one as a mask), idle hosts' cursors catch up. */
 const IDLE_ACK_EVERY_MASK = 4096 - 1;
 
@@ -92,7 +100,7 @@ class GatewayRuntime implements Gateway {
     this.logger = options.logger ?? silentLogger;
     this.metrics = options.metrics ?? noopMetrics;
     this.journal = options.journal;
-    this.commandTimeoutMs = options.commandTimeoutMs ?? 5000;
+    this.commandTimeoutMs = options.commandTimeoutMs ?? defaultGatewayTimeouts.commandTimeoutMs;
     const { issues, parsed } = checkEndpoints(options);
     options.devices.forEach((d, index) => {
       const stale = d.staleAfterMs;
@@ -347,7 +355,7 @@ class GatewayRuntime implements Gateway {
   async stop(options: { drainTimeoutMs?: number } = {}): Promise<void> {
     if (!this.started) return;
     this.stopping = true;
-    const deadline = options.drainTimeoutMs ?? 5000;
+    const deadline = options.drainTimeoutMs ?? defaultGatewayTimeouts.drainTimeoutMs;
     await Promise.all([...this.devices.values()].map((d) => d.supervisor.stop()));
     for (const device of this.devices.values()) this.clearStaleTimer(device);
     // Give in-flight commands their replies and the hosts what is queued, up to the deadline;

@@ -10,6 +10,8 @@ export {
   assertInstance,
   defineAdapter,
   defineDriver,
+  type EmbeddedContext,
+  type EmbeddedDefaults,
   type Adapter,
   type AdapterDefinition,
   type AnyDefinition,
@@ -73,7 +75,7 @@ export {
   type StateEvent,
   type StatusEvent,
 } from './events.js';
-export { createGateway, type Gateway, type GatewayOptions } from './gateway.js';
+export { createGateway, defaultGatewayTimeouts, type Gateway, type GatewayOptions } from './gateway.js';
 export type { ChannelState, DeviceInfo, DeviceState, EndpointHealth, GatewayHealth, StateSnapshot } from './health.js';
 export type { Journal, JournalOwner, JournalRecovery } from './journal.js';
 export { quoteForLog, silentLogger, type LogFn, type Logger } from './logger.js';

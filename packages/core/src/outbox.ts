@@ -5,8 +5,8 @@ import type { Adapter } from './definitions.js';
 
 /** Outbox settings. */
 export interface OutboxOptions {
-  /** Most replies that may wait for one host; commands beyond it are refused up front. */
-  maxQueue: number;
+  /** Most replies that may wait for one host; commands beyond it are refused up front (formerly `maxQueue`). */
+  maxPendingReplies: number;
   /** Most events handed to `deliverBatch` at once. */
   maxBatch: number;
   /** Retry schedule while the host is unreachable. */
@@ -15,7 +15,7 @@ export interface OutboxOptions {
   eventTtlMs: number;
 }
 
-export const defaultOutboxOptions: OutboxOptions = { maxQueue: 10_000, maxBatch: 512, backoff: defaultBackoff, eventTtlMs: 3_600_000 };
+export const defaultOutboxOptions: OutboxOptions = { maxPendingReplies: 10_000, maxBatch: 512, backoff: defaultBackoff, eventTtlMs: 3_600_000 };
 
 /** What an outbox tells its owner. */
 export interface OutboxHooks {
@@ -94,9 +94,9 @@ export class Outbox {
     return this.tail - this.head;
   }
 
-  /** False while the replies queued and promised reach `maxQueue`: the host must stop asking. */
+  /** False while the replies queued and promised reach `maxPendingReplies`: the host must stop asking. */
   get hasRoomForReply(): boolean {
-    return this.replies + this.reserved < this.options.maxQueue;
+    return this.replies + this.reserved < this.options.maxPendingReplies;
   }
 
   /**

@@ -7,6 +7,9 @@ import { silentLogger } from '@patchbay/core';
 export type FsyncPolicy = 'never' | 'interval' | 'batch';
 
 /** Settings of the file journal. */
+/** The journal's defaults; the app's config imports them rather than repeating them. */
+export const defaultJournalOptions = { fsync: 'interval', fsyncIntervalMs: 1000, segmentBytes: 8 * 1024 * 1024 } as const satisfies Required<Pick<FileJournalOptions, 'fsync' | 'fsyncIntervalMs' | 'segmentBytes'>>;
+
 export interface FileJournalOptions {
   /** Directory of the segment files (created 0700 if missing). */
   dir: string;
@@ -66,9 +69,9 @@ export class FileJournal implements Journal {
 
   constructor(options: FileJournalOptions) {
     this.dir = options.dir;
-    this.fsync = options.fsync ?? 'interval';
-    this.fsyncIntervalMs = options.fsyncIntervalMs ?? 1000;
-    this.segmentBytes = options.segmentBytes ?? 8 * 1024 * 1024;
+    this.fsync = options.fsync ?? defaultJournalOptions.fsync;
+    this.fsyncIntervalMs = options.fsyncIntervalMs ?? defaultJournalOptions.fsyncIntervalMs;
+    this.segmentBytes = options.segmentBytes ?? defaultJournalOptions.segmentBytes;
     this.maxBufferBytes = options.maxBufferBytes ?? 1024 * 1024;
     this.logger = options.logger ?? silentLogger;
   }
