@@ -75,6 +75,16 @@ describe('config pipeline', () => {
     expect(at(issues, 'routes[0].devices[0]')[0]).toMatch(/unknown device "thermo2" .*\(did you mean "thermo1"\?\)/);
   });
 
+  it('config - a device staleAfterMs reaches the gateway spec, a bad one is named by its path; gateway.eventTtlMs defaults to one hour', async () => {
+    const good = await validateConfig({ devices: [{ id: 'thermo1', driver: 'sim', staleAfterMs: 4000 }], hosts: [{ id: 'web', adapter: 'ws' }] }, registry);
+    expect(good.issues).toEqual([]);
+    expect(good.validated?.devices[0]).toMatchObject({ id: 'thermo1', staleAfterMs: 4000 });
+    expect(good.validated?.config.gateway.eventTtlMs).toBe(3_600_000);
+    const bad = await validateConfig({ gateway: { eventTtlMs: 0 }, devices: [{ id: 'thermo1', driver: 'sim', staleAfterMs: 'soon' }] }, registry);
+    expect(at(bad.issues, 'devices[0].staleAfterMs')).toHaveLength(1);
+    expect(at(bad.issues, 'gateway.eventTtlMs')).toHaveLength(1);
+  });
+
   it('config - JSON syntax errors name the line and column, as YAML ones do; the cause is kept', () => {
     let caught: unknown;
     try {

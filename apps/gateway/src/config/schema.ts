@@ -42,6 +42,8 @@ export const ConfigSchema = z
           .prefault({}),
         commandTimeoutMs: z.number().int().min(1).default(defaultGatewayTimeouts.commandTimeoutMs),
         drainTimeoutMs: z.number().int().min(0).default(defaultGatewayTimeouts.drainTimeoutMs),
+        /** How long an undelivered momentary event (a press, a pulse) is kept for a host. */
+        eventTtlMs: z.number().int().min(1).max(2_147_483_647).default(defaultOutboxOptions.eventTtlMs),
         outbox: z
           .object({
             /** Most replies that may wait for one host; commands beyond it are refused up front. */
@@ -63,7 +65,19 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
-    devices: z.array(z.object({ id: idSchema, driver: z.string().min(1), options: z.unknown().optional() }).strict()).default([]),
+    devices: z
+      .array(
+        z
+          .object({
+            id: idSchema,
+            driver: z.string().min(1),
+            options: z.unknown().optional(),
+            /** Silence longer than this makes the device `stale`; default: three report intervals of its description. */
+            staleAfterMs: z.number().int().min(1).max(2_147_483_647).optional(),
+          })
+          .strict(),
+      )
+      .default([]),
     hosts: z.array(z.object({ id: idSchema, adapter: z.string().min(1), options: z.unknown().optional() }).strict()).default([]),
     routes: z.array(z.object({ devices: z.array(idSchema).min(1), hosts: z.array(idSchema).min(1) }).strict()).optional(),
   })

@@ -19,7 +19,7 @@ export interface Validation {
   warnings: string[];
 }
 
-type Entry = { index: number; id: string | undefined; type: string | undefined; options: unknown };
+type Entry = { index: number; id: string | undefined; type: string | undefined; options: unknown; staleAfterMs?: number | undefined };
 
 const record = (value: unknown): Record<string, unknown> => (value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {});
 
@@ -40,7 +40,13 @@ export async function validateConfig(raw: unknown, registry: Registry): Promise<
   const entries = (list: unknown, key: 'driver' | 'adapter'): Entry[] =>
     (Array.isArray(list) ? (list as unknown[]) : []).map((e, index) => {
       const entry = record(e);
-      return { index, id: typeof entry.id === 'string' ? entry.id : undefined, type: typeof entry[key] === 'string' ? entry[key] : undefined, options: entry.options };
+      return {
+        index,
+        id: typeof entry.id === 'string' ? entry.id : undefined,
+        type: typeof entry[key] === 'string' ? entry[key] : undefined,
+        options: entry.options,
+        staleAfterMs: typeof entry.staleAfterMs === 'number' ? entry.staleAfterMs : undefined,
+      };
     });
   const deviceEntries = entries(top.devices, 'driver');
   const hostEntries = entries(top.hosts, 'adapter');
@@ -72,7 +78,7 @@ export async function validateConfig(raw: unknown, registry: Registry): Promise<
     const parsed = definition.config.safeParse(entry.options ?? {});
     if (parsed.success) options.set(entry.id, parsed.data);
     else issues.push(...schemaIssues(`${prefix}[${entry.index}].options`, definition.config, parsed.error, entry.options ?? {}));
-    return { id: entry.id, definition, options: entry.options };
+    return { id: entry.id, definition, options: entry.options, ...(entry.staleAfterMs === undefined ? {} : { staleAfterMs: entry.staleAfterMs }) };
   };
   const [devices, hosts] = await Promise.all([
     Promise.all(deviceEntries.map((e) => load('driver', 'devices', e))),

@@ -62,6 +62,7 @@ export async function runGateway(input: ResolvedConfig, options: RunOptions = {}
       journal,
       http,
       commandTimeoutMs: config.gateway.commandTimeoutMs,
+      eventTtlMs: config.gateway.eventTtlMs,
       outbox: resolved.outbox,
     });
     metrics.watch(gateway);
