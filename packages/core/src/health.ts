@@ -1,4 +1,5 @@
 import type { EndpointStatus, JsonValue } from './events.js';
+import type { JournalHealth } from './journal.js';
 
 /** One channel's latest value. */
 export interface ChannelState {
@@ -50,11 +51,13 @@ export interface EndpointHealth {
   restarts: number;
 }
 
-/** The whole gateway's health: `ok` when every endpoint is alive. */
+/** The whole gateway's health: `ok` when every endpoint is alive and the journal can write. */
 export interface GatewayHealth {
   status: 'ok' | 'degraded';
   name: string;
   uptimeMs: number;
   devices: EndpointHealth[];
   hosts: EndpointHealth[];
+  /** The journal's own state, when the gateway has one. */
+  journal?: JournalHealth;
 }
