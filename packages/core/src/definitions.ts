@@ -54,6 +54,14 @@ export interface SubmitOptions {
   deliverReply?: boolean;
   /** Overrides the gateway's command timeout for this command. */
   timeoutMs?: number;
+  /**
+   * Called once, when the command is accepted: it passed the gateway's checks and, with
+   * `deliverReply` and a journal, it is journaled, so a crash from then on still gets it a
+   * reply (`PB210` after the restart). Protocols that acknowledge receipt (Jeedom closing
+   * its socket) do so here, not before. Not called for a command refused before that point:
+   * its refusal is the reply. Called before the device is asked.
+   */
+  onAccepted?: () => void;
 }
 
 /** A handler for one HTTP path on the gateway's own HTTP server. */

@@ -22,6 +22,8 @@ export const ErrorCodes = {
   GATEWAY_RESTARTED: 'PB210_GATEWAY_RESTARTED',
   READ_ONLY: 'PB211_READ_ONLY',
   VALUE_INVALID: 'PB212_VALUE_INVALID',
+  /** The journal cannot write (disk full, read-only): a command whose reply must survive a restart is refused. */
+  JOURNAL_UNAVAILABLE: 'PB213_JOURNAL_UNAVAILABLE',
   // 3xx delivery
   HOST_UNREACHABLE: 'PB301_HOST_UNREACHABLE',
   EVENT_REJECTED: 'PB302_EVENT_REJECTED',
@@ -31,6 +33,8 @@ export const ErrorCodes = {
   // 5xx journal
   JOURNAL_CORRUPT: 'PB501_JOURNAL_CORRUPT',
   JOURNAL_IO: 'PB502_JOURNAL_IO',
+  /** Another live gateway holds the data directory's lock. */
+  JOURNAL_LOCKED: 'PB503_JOURNAL_LOCKED',
   // 9xx anything we did not foresee
   INTERNAL: 'PB999_INTERNAL',
 } as const;

@@ -227,7 +227,20 @@ describe('router', () => {
     const warnings: string[] = [];
     const logger = { ...silentLogger, warn: (...args: unknown[]) => void warnings.push(String(args.find((x) => typeof x === 'string'))), child: () => logger };
     // The journal is where the first JSON.stringify happens: this one does only that.
-    const journal = { open: async () => ({ lastSeq: 0, cursors: new Map(), states: [], openCommands: [], replay: () => undefined }), append: (_seq: number, event: unknown) => void JSON.stringify(event), appendFor: (_host: string, _seq: number, event: unknown) => void JSON.stringify(event), command: (c: unknown) => void JSON.stringify(c), ack: () => undefined, release: () => undefined, flush: () => undefined, close: async () => undefined };
+    const journal = {
+      open: async () => ({ lastSeq: 0, cursors: new Map(), states: [], openCommands: [], replay: () => undefined, corrupt: [] }),
+      append: (_seq: number, event: unknown) => void JSON.stringify(event),
+      appendFor: (_host: string, _seq: number, event: unknown) => void JSON.stringify(event),
+      command: (c: unknown, written?: (ok: boolean) => void) => {
+        JSON.stringify(c);
+        written?.(true);
+      },
+      ack: () => undefined,
+      release: () => undefined,
+      flush: () => undefined,
+      close: async () => undefined,
+      health: () => ({ status: 'ok' as const, bytes: 0, segments: 0, writeErrors: 0, notJournaled: 0, corruptRecords: 0 }),
+    };
     const gateway = createGateway({ devices: [{ id: 'dev', definition: driver }], hosts: [{ id: 'a', definition: a.definition }], logger, journal });
     await gateway.start();
     state.ctx?.emit('t', deep as never);

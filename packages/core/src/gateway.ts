@@ -300,11 +300,14 @@ class GatewayRuntime implements Gateway {
     this.seq = recovery.lastSeq;
     for (const state of recovery.states) if (this.devices.has(state.device)) this.store.apply(state);
     let replayed = 0;
+    // A corrupt record may have been a host's cursor: a host without one then gets everything
+    // still on disk (duplicates at worst) rather than nothing (losses).
+    const corrupt = recovery.corrupt.length > 0;
     recovery.replay((seq, event, only) => {
       // An event journaled again for one host goes to that host, if the routes still send it there.
       for (const host of this.targetsOf(event)) {
         if (only !== undefined && host.id !== only) continue;
-        const cursor = recovery.cursors.get(host.id);
+        const cursor = recovery.cursors.get(host.id) ?? (corrupt ? 0 : undefined);
         if (cursor !== undefined && seq > cursor) {
           host.outbox.push(event, seq);
           replayed++;
@@ -313,7 +316,13 @@ class GatewayRuntime implements Gateway {
     });
     // A host with no cursor is new to the journal: it is owed nothing from before, but from
     // now on it must have a cursor, or a crash before its first delivery would forget it.
-    for (const host of this.hosts.values()) if (!recovery.cursors.has(host.id)) journal.ack(host.id, recovery.lastSeq);
+    for (const host of this.hosts.values()) if (!recovery.cursors.has(host.id)) journal.ack(host.id, corrupt ? 0 : recovery.lastSeq);
+    if (corrupt) {
+      this.logger.warn(
+        { code: ErrorCodes.JOURNAL_CORRUPT, corrupt: recovery.corrupt.length, first: recovery.corrupt[0] },
+        `journal: ${recovery.corrupt.length} corrupt record${recovery.corrupt.length === 1 ? '' : 's'} skipped (${ErrorCodes.JOURNAL_CORRUPT}); the records around them were kept, and hosts may get some events twice`,
+      );
+    }
     // A cursor whose host left the configuration would keep every later segment forever.
     for (const [id, cursor] of recovery.cursors) {
       if (this.hosts.has(id)) continue;
@@ -653,7 +662,17 @@ class GatewayRuntime implements Gateway {
           host.refusingForRoom = false;
           this.logger.info({ host: host.id }, `host ${host.id} has room for replies again; accepting its commands`);
         }
-        if (this.journal) this.journal.command(command);
+        if (this.journal) {
+          const journal = this.journal;
+          // The reply must survive a crash: the command is on disk before anyone is told it was accepted.
+          const written = journal.health().status === 'ok' && (await new Promise<boolean>((resolve) => journal.command(command, resolve)));
+          if (!written) return finish(failedReply(command, ErrorCodes.JOURNAL_UNAVAILABLE, `the gateway cannot journal commands (${journal.health().reason ?? 'write failed'}); refused so that none is lost; retry later`));
+        }
+      }
+      try {
+        options.onAccepted?.();
+      } catch (error) {
+        this.logger.error({ err: error, host: host.id, commandId: command.id }, `host ${host.id}'s onAccepted for command ${command.id} threw: ${describeError(error)}`);
       }
       const answer = await askDriver((device as DeviceRuntime).driver as Driver, command, options.timeoutMs ?? this.commandTimeoutMs);
       return finish(replyTo(command, answer));
@@ -715,7 +734,7 @@ class GatewayRuntime implements Gateway {
   }
 
   health(): GatewayHealth {
-    return gatewayHealth({ name: this.name, startedAt: this.startedAt, devices: this.devices.values(), hosts: this.hosts.values(), store: this.store });
+    return gatewayHealth({ name: this.name, startedAt: this.startedAt, devices: this.devices.values(), hosts: this.hosts.values(), store: this.store, journal: this.journal?.health() });
   }
 
   snapshot(): StateSnapshot {

@@ -1,5 +1,6 @@
 import type { Availability, DeviceDescription } from './description.js';
 import type { EndpointStatus, JsonValue } from './events.js';
+import type { JournalHealth } from './journal.js';
 
 /** One channel's latest value. */
 export interface ChannelState {
@@ -62,11 +63,13 @@ export interface EndpointHealth {
   availabilityReason?: string;
 }
 
-/** The whole gateway's health: `ok` when every endpoint is alive. */
+/** The whole gateway's health: `ok` when every endpoint is alive and the journal can write. */
 export interface GatewayHealth {
   status: 'ok' | 'degraded';
   name: string;
   uptimeMs: number;
   devices: EndpointHealth[];
   hosts: EndpointHealth[];
+  /** The journal's own state, when the gateway has one. */
+  journal?: JournalHealth;
 }

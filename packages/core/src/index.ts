@@ -77,7 +77,7 @@ export {
 } from './events.js';
 export { createGateway, defaultGatewayTimeouts, type Gateway, type GatewayOptions } from './gateway.js';
 export type { ChannelState, DeviceInfo, DeviceState, EndpointHealth, GatewayHealth, StateSnapshot } from './health.js';
-export type { Journal, JournalOwner, JournalRecovery } from './journal.js';
+export type { Journal, JournalCorruption, JournalHealth, JournalOwner, JournalRecovery } from './journal.js';
 export { quoteForLog, silentLogger, type LogFn, type Logger } from './logger.js';
 export { noopMetrics, type Counter, type MetricsSink } from './metrics.js';
 export { defaultOutboxOptions, type OutboxOptions } from './outbox.js';

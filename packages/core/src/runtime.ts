@@ -2,6 +2,7 @@ import type { Adapter, Driver } from './definitions.js';
 import type { Availability, DeviceDescription } from './description.js';
 import type { EndpointStatus } from './events.js';
 import type { DeviceInfo, EndpointHealth, GatewayHealth } from './health.js';
+import type { JournalHealth } from './journal.js';
 import type { Outbox } from './outbox.js';
 import type { StateStore } from './stateStore.js';
 import type { Supervisor } from './supervisor.js';
@@ -72,8 +73,15 @@ export function deviceInfo(device: DeviceRuntime, store: StateStore): DeviceInfo
   };
 }
 
-/** The `/healthz` report: `ok` when every endpoint is alive. */
-export function gatewayHealth(gateway: { name: string; startedAt: number; devices: Iterable<DeviceRuntime>; hosts: Iterable<HostRuntime>; store: StateStore }): GatewayHealth {
+/** The `/healthz` report: `ok` when every endpoint is alive and the journal (if any) can write. */
+export function gatewayHealth(gateway: {
+  name: string;
+  startedAt: number;
+  devices: Iterable<DeviceRuntime>;
+  hosts: Iterable<HostRuntime>;
+  store: StateStore;
+  journal?: JournalHealth | undefined;
+}): GatewayHealth {
   const devices: EndpointHealth[] = [...gateway.devices].map((d) => ({
     id: d.id,
     kind: 'device',
@@ -105,6 +113,9 @@ export function gatewayHealth(gateway: { name: string; startedAt: number; device
       restarts: h.supervisor.restarts,
     };
   });
-  const ok = devices.every((d) => d.status === 'alive') && hosts.every((h) => h.status === 'alive');
-  return { status: ok ? 'ok' : 'degraded', name: gateway.name, uptimeMs: Date.now() - gateway.startedAt, devices, hosts };
+  const journal = gateway.journal;
+  const ok = devices.every((d) => d.status === 'alive') && hosts.every((h) => h.status === 'alive') && journal?.status !== 'degraded';
+  const health: GatewayHealth = { status: ok ? 'ok' : 'degraded', name: gateway.name, uptimeMs: Date.now() - gateway.startedAt, devices, hosts };
+  if (journal !== undefined) health.journal = journal;
+  return health;
 }
