@@ -51,7 +51,8 @@ describe('core supervision', () => {
     await driver.waitRunning(2);
     driver.emit('t', 2);
     await host.waitFor((e) => e.kind === 'state' && e.value === 2);
-    const transitions = log.lines.filter((l) => l.fields.device === 'dev' && / is \w+/.test(l.message)).map((l) => / is (\w+)/.exec(l.message)?.[1]);
+    // Status transitions only: availability (online/offline) has its own lines, fields `availability`.
+    const transitions = log.lines.filter((l) => l.fields.device === 'dev' && l.fields.availability === undefined && / is \w+/.test(l.message)).map((l) => / is (\w+)/.exec(l.message)?.[1]);
     expect(transitions).toEqual(['starting', 'alive', 'unknown', 'starting', 'alive']);
     expect(gateway.health().devices[0]?.restarts).toBe(1);
   });

@@ -24,6 +24,7 @@ import { quoteForLog, silentLogger, type Logger } from './logger.js';
 import { noopMetrics, type Counter, type MetricsSink } from './metrics.js';
 import { defaultOutboxOptions, Outbox, type OutboxOptions } from './outbox.js';
 import { deviceInfo, gatewayHealth, hostStatus, type DeviceRuntime, type HostRuntime } from './runtime.js';
+import { planEndpoints, routesKey, type ReloadResult, type ReloadSpec } from './reload.js';
 import { checkEndpoints, formatPath, type EndpointSpec, type RouteSpec } from './spec.js';
 import { StateStore } from './stateStore.js';
 import { defaultRestartPolicy, Supervisor, type RestartPolicy } from './supervisor.js';
@@ -61,6 +62,12 @@ export interface Gateway {
   submit(host: string, command: CommandInput, options?: SubmitOptions): Promise<ReplyEvent>;
   /** Events routed since start (for metrics). */
   readonly routed: number;
+  /**
+   * Apply a new set of devices, hosts and routes to the running gateway: the whole spec is
+   * checked first (an invalid one changes nothing and throws `CONFIG_INVALID` listing every
+   * problem); then only what changed restarts. Reloads run one at a time.
+   */
+  reload(next: ReloadSpec): Promise<ReloadResult>;
 }
 
 /** The gateway's timing defaults; the app's config imports them rather than repeating them. */
@@ -70,6 +77,21 @@ export const defaultGatewayTimeouts = {
   /** How long `stop()` waits for outboxes to drain before leaving the rest to the journal. */
   drainTimeoutMs: 5000,
 } as const;
+
+/** Checks a whole spec, throwing `CONFIG_INVALID` with every problem; returns the parsed options by id. */
+function checkSpec(spec: ReloadSpec): Map<string, unknown> {
+  const { issues, parsed } = checkEndpoints(spec);
+  spec.devices.forEach((d, index) => {
+    const stale = d.staleAfterMs;
+    if (stale !== undefined && !(Number.isInteger(stale) && stale >= 1 && stale <= 2_147_483_647)) {
+      issues.push({ path: formatPath('devices', [index, 'staleAfterMs']), message: `expected a whole number of milliseconds from 1 to 2147483647, got ${quoteForLog(stale)}` });
+    }
+  });
+  if (issues.length > 0) {
+    throw new PatchbayError(ErrorCodes.CONFIG_INVALID, `invalid gateway spec:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`, { context: { issues } });
+  }
+  return parsed;
+}
 
 /** Every this many events (a power of two, minus one as a mask), idle hosts' cursors catch up. */
 const IDLE_ACK_EVERY_MASK = 4096 - 1;
@@ -94,6 +116,11 @@ class GatewayRuntime implements Gateway {
   private started = false;
   private readonly pendingCommands = new Set<Promise<unknown>>();
   private readonly counters = new Map<string, Counter>();
+  private readonly restartPolicy: RestartPolicy;
+  private readonly outboxOptions: OutboxOptions;
+  private routes: readonly RouteSpec[] | undefined;
+  /** Reloads run one at a time, in order. */
+  private reloading: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: GatewayOptions) {
     this.name = options.name ?? 'patchbay';
@@ -101,36 +128,134 @@ class GatewayRuntime implements Gateway {
     this.metrics = options.metrics ?? noopMetrics;
     this.journal = options.journal;
     this.commandTimeoutMs = options.commandTimeoutMs ?? defaultGatewayTimeouts.commandTimeoutMs;
-    const { issues, parsed } = checkEndpoints(options);
-    options.devices.forEach((d, index) => {
-      const stale = d.staleAfterMs;
-      if (stale !== undefined && !(Number.isInteger(stale) && stale >= 1 && stale <= 2_147_483_647)) {
-        issues.push({ path: formatPath('devices', [index, 'staleAfterMs']), message: `expected a whole number of milliseconds from 1 to 2147483647, got ${quoteForLog(stale)}` });
-      }
-    });
-    if (issues.length > 0) {
-      throw new PatchbayError(ErrorCodes.CONFIG_INVALID, `invalid gateway spec:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`, {
-        context: { issues },
-      });
-    }
+    const parsed = checkSpec(options);
     const restart: RestartPolicy = { ...defaultRestartPolicy, ...options.restart };
     const outboxOptions: OutboxOptions = { ...defaultOutboxOptions, ...options.outbox };
     if (options.eventTtlMs !== undefined) outboxOptions.eventTtlMs = options.eventTtlMs;
+    this.restartPolicy = restart;
+    this.outboxOptions = outboxOptions;
     for (const spec of options.devices) this.addDevice(spec, parsed.get(spec.id), restart);
     for (const spec of options.hosts) this.addHost(spec, parsed.get(spec.id), { restart, outboxOptions });
+    this.routes = options.routes;
     this.wireRoutes(options.routes);
+  }
+
+  reload(next: ReloadSpec): Promise<ReloadResult> {
+    const run = this.reloading.then(() => this.applyReload(next));
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Checks the whole new spec before touching anything; then restarts only what changed.
+   * A changed host keeps its runtime, so its outbox keeps its queue and journal cursor; an
+   * unchanged one is never stopped, so its peers stay connected.
+   */
+  private async applyReload(next: ReloadSpec): Promise<ReloadResult> {
+    const parsed = checkSpec(next);
+    const devices = planEndpoints(new Map([...this.devices].map(([id, d]) => [id, d.spec])), next.devices);
+    const hosts = planEndpoints(new Map([...this.hosts].map(([id, h]) => [id, h.spec])), next.hosts);
+    const routesChanged = routesKey(this.routes) !== routesKey(next.routes);
+    const result: ReloadResult = {
+      restarted: [...devices.changed, ...hosts.changed].map((s) => s.id),
+      added: [...devices.added, ...hosts.added].map((s) => s.id),
+      removed: [...devices.removed, ...hosts.removed],
+      unchanged: [...devices.unchanged, ...hosts.unchanged],
+      routesChanged,
+    };
+    const log = (id: string, what: string): void => this.logger.info({ endpoint: id }, `reload: ${what}`);
+    // Devices first, so no host is handed state from a device about to go.
+    for (const id of devices.removed) {
+      const device = this.devices.get(id) as DeviceRuntime;
+      await device.supervisor.stop();
+      this.clearStaleTimer(device);
+      this.devices.delete(id);
+      log(id, `device ${id} removed`);
+    }
+    for (const id of hosts.removed) {
+      const host = this.hosts.get(id) as HostRuntime;
+      await host.supervisor.stop();
+      host.outbox.close();
+      this.hosts.delete(id);
+      if (this.journal !== undefined) this.journal.release(id);
+      log(id, `host ${id} removed${host.outbox.queued > 0 ? `; ${host.outbox.queued} undelivered events dropped with its journal cursor` : ''}`);
+    }
+    const restart = async <D extends { type: string }>(runtime: { supervisor: { stop(): Promise<void>; start(): Promise<void> }; spec: EndpointSpec<D>; config: unknown; type: string }, spec: EndpointSpec<D>): Promise<void> => {
+      await runtime.supervisor.stop();
+      runtime.spec = spec;
+      runtime.config = parsed.get(spec.id);
+      runtime.type = spec.definition.type;
+      if (this.started && !this.stopping) await runtime.supervisor.start();
+    };
+    for (const spec of hosts.changed) {
+      const host = this.hosts.get(spec.id) as HostRuntime;
+      await restart(host, spec);
+      log(spec.id, `host ${spec.id} restarted with its new options (${host.outbox.queued} queued events kept)`);
+    }
+    const addedHosts = hosts.added.map((spec) => this.addHost(spec, parsed.get(spec.id), { restart: this.restartPolicy, outboxOptions: this.outboxOptions }));
+    // A new host has been owed nothing so far; from now on it needs a cursor.
+    if (this.journal !== undefined) for (const host of addedHosts) this.journal.ack(host.id, this.seq);
+    const addedDevices = devices.added.map((spec) => this.addDevice(spec, parsed.get(spec.id), this.restartPolicy));
+    for (const spec of devices.changed) {
+      const device = this.devices.get(spec.id) as DeviceRuntime;
+      device.configuredStaleAfterMs = spec.staleAfterMs;
+      this.clearStaleTimer(device);
+      await restart(device, spec);
+      log(spec.id, `device ${spec.id} restarted with its new options`);
+    }
+    this.routes = next.routes;
+    const linked = this.rewireRoutes();
+    if (this.started && !this.stopping) {
+      await Promise.all(addedHosts.map((h) => h.supervisor.start()));
+      await Promise.all(addedDevices.map((d) => d.supervisor.start()));
+    }
+    for (const host of addedHosts) log(host.id, `host ${host.id} added`);
+    for (const device of addedDevices) log(device.id, `device ${device.id} added`);
+    // A device newly routed to a host that was already there: that host is owed what is known.
+    for (const [host, device] of linked) this.sendCurrent(device, host);
+    if (routesChanged) log('routes', `routes changed (${linked.length} new device-to-host links)`);
+    this.logger.info(result, `reload done: ${result.restarted.length} restarted, ${result.added.length} added, ${result.removed.length} removed, ${result.unchanged.length} unchanged`);
+    return result;
+  }
+
+  /** Links every device to its hosts anew; returns the pairs that were not linked before. */
+  private rewireRoutes(): [HostRuntime, DeviceRuntime][] {
+    const before = new Map([...this.hosts.values()].map((h) => [h, new Set(h.deviceIds)]));
+    for (const device of this.devices.values()) device.hosts = [];
+    for (const host of this.hosts.values()) {
+      host.devices = [];
+      host.deviceIds = new Set();
+    }
+    this.wireRoutes(this.routes);
+    const linked: [HostRuntime, DeviceRuntime][] = [];
+    for (const [host, ids] of before) for (const device of host.devices) if (!ids.has(device.id)) linked.push([host, device]);
+    return linked;
+  }
+
+  /** Hands one host what is known of one device: its description, availability and every channel's latest value. */
+  private sendCurrent(device: DeviceRuntime, host: HostRuntime): void {
+    const now = Date.now();
+    if (device.description !== undefined) {
+      this.route({ kind: 'description', id: newEventId(now), time: now, origin: device.id, device: device.id, description: device.description }, [host]);
+    }
+    for (const state of this.store.states()) {
+      if (state.device === device.id) this.route({ kind: 'state', id: newEventId(state.time), time: state.time, origin: device.id, device: device.id, channel: state.channel, value: state.value }, [host]);
+    }
+    this.route({ kind: 'availability', id: newEventId(now), time: now, origin: device.id, device: device.id, availability: device.availability, reason: device.availabilityReason, lastSeen: this.store.lastSeen(device.id) }, [host]);
   }
 
   get routed(): number {
     return this.seq;
   }
 
-  private addDevice(spec: EndpointSpec<DriverDefinition>, config: unknown, restart: RestartPolicy): void {
+  private addDevice(spec: EndpointSpec<DriverDefinition>, config: unknown, restart: RestartPolicy): DeviceRuntime {
     const { id, definition } = spec;
     const logger = this.logger.child({ device: id });
     const runtime: DeviceRuntime = {
       id,
       type: definition.type,
+      spec,
+      config,
       driver: undefined,
       hosts: [],
       paused: false,
@@ -151,7 +276,9 @@ class GatewayRuntime implements Gateway {
       logger,
       policy: restart,
       create: (generation) => {
-        const driver = definition.create(config, {
+        // Read at each start: a reload swaps the spec and config, and restarts.
+        const { definition } = runtime.spec;
+        const driver = definition.create(runtime.config, {
           id,
           gatewayName: this.name,
           logger,
@@ -192,12 +319,13 @@ class GatewayRuntime implements Gateway {
     });
     this.store.addDevice(id);
     this.devices.set(id, runtime);
+    return runtime;
   }
 
-  private addHost(spec: EndpointSpec<AdapterDefinition>, config: unknown, settings: { restart: RestartPolicy; outboxOptions: OutboxOptions }): void {
+  private addHost(spec: EndpointSpec<AdapterDefinition>, config: unknown, settings: { restart: RestartPolicy; outboxOptions: OutboxOptions }): HostRuntime {
     const { id, definition } = spec;
     const logger = this.logger.child({ host: id });
-    const runtime = { id, type: definition.type, devices: [], deviceIds: new Set(), reachable: true, unreachableReason: undefined, lastSeen: null, refusingForRoom: false, expiredLogged: false } as unknown as HostRuntime;
+    const runtime = { id, type: definition.type, spec, config, devices: [], deviceIds: new Set(), reachable: true, unreachableReason: undefined, lastSeen: null, refusingForRoom: false, expiredLogged: false } as unknown as HostRuntime;
     runtime.outbox = new Outbox(settings.outboxOptions, {
       onAck: (seq) => this.journal?.ack(id, seq),
       onReachability: (reachable, error) => {
@@ -253,7 +381,9 @@ class GatewayRuntime implements Gateway {
           description: (device) => (runtime.deviceIds.has(device) ? this.devices.get(device)?.description : undefined),
           health: () => this.health(),
         };
-        const adapter = definition.create(config, ctx);
+        // Read at each start: a reload swaps the spec and config, and restarts.
+        const { definition } = runtime.spec;
+        const adapter = definition.create(runtime.config, ctx);
         assertInstance(adapter, { kind: 'adapter', type: definition.type });
         return adapter;
       },
@@ -262,6 +392,7 @@ class GatewayRuntime implements Gateway {
       onStatus: () => this.publishHostStatus(runtime),
     });
     this.hosts.set(id, runtime);
+    return runtime;
   }
 
   private wireRoutes(routes: readonly RouteSpec[] | undefined): void {
@@ -501,7 +632,8 @@ class GatewayRuntime implements Gateway {
     this.store.setAvailability(device.id, availability, reason);
     if (availability !== previous) {
       const line = `device ${device.id} is ${availability}${reason ? ` (${reason})` : ''}`;
-      if (availability === 'online') this.logger.info({ device: device.id, availability }, line);
+      // A device stopping with the gateway is expected: info, not a warning.
+      if (availability === 'online' || this.stopping) this.logger.info({ device: device.id, availability }, line);
       else this.logger.warn({ device: device.id, availability, reason }, line);
     }
     const now = Date.now();
