@@ -1,4 +1,5 @@
-import type { Adapter, Driver } from './definitions.js';
+import type { Adapter, AdapterDefinition, Driver, DriverDefinition } from './definitions.js';
+import type { EndpointSpec } from './spec.js';
 import type { Availability, DeviceDescription } from './description.js';
 import type { EndpointStatus } from './events.js';
 import type { DeviceInfo, EndpointHealth, GatewayHealth } from './health.js';
@@ -11,6 +12,10 @@ import type { Supervisor } from './supervisor.js';
 export interface DeviceRuntime {
   id: string;
   type: string;
+  /** What the config said (a reload compares and swaps it). */
+  spec: EndpointSpec<DriverDefinition>;
+  /** `spec.options` as its definition's schema parsed them. */
+  config: unknown;
   supervisor: Supervisor<Driver>;
   driver: Driver | undefined;
   hosts: HostRuntime[];
@@ -38,6 +43,10 @@ export interface DeviceRuntime {
 export interface HostRuntime {
   id: string;
   type: string;
+  /** What the config said (a reload compares and swaps it). */
+  spec: EndpointSpec<AdapterDefinition>;
+  /** `spec.options` as its definition's schema parsed them. */
+  config: unknown;
   supervisor: Supervisor<Adapter>;
   outbox: Outbox;
   devices: DeviceRuntime[];
