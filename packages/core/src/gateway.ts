@@ -1,11 +1,11 @@
 import { type BackoffPolicy } from './backoff.js';
 import { assertInstance, type Adapter, type AdapterDefinition, type Driver, type DriverDefinition, type HostContext, type HttpMount, type SubmitOptions } from './definitions.js';
 import { askDriver, buildCommand, failedReply, jsonDepthExceeds, MAX_JSON_DEPTH, replyTo } from './commands.js';
-import { coerceValue, DeviceDescriptionSchema, fitsKind, type Availability } from './description.js';
+import { AvailabilityTracker } from './availability.js';
+import { checkCommand, DeviceDescriptionSchema, fitsKind } from './description.js';
 import { describeError, ErrorCodes, PatchbayError, type ErrorCode } from './errors.js';
 import {
   newEventId,
-  type AvailabilityEvent,
   type CommandEvent,
   type CommandInput,
   type DescriptionEvent,
@@ -116,6 +116,7 @@ class GatewayRuntime implements Gateway {
   private started = false;
   private readonly pendingCommands = new Set<Promise<unknown>>();
   private readonly counters = new Map<string, Counter>();
+  private readonly availability: AvailabilityTracker;
   private readonly restartPolicy: RestartPolicy;
   private readonly outboxOptions: OutboxOptions;
   private routes: readonly RouteSpec[] | undefined;
@@ -128,6 +129,12 @@ class GatewayRuntime implements Gateway {
     this.metrics = options.metrics ?? noopMetrics;
     this.journal = options.journal;
     this.commandTimeoutMs = options.commandTimeoutMs ?? defaultGatewayTimeouts.commandTimeoutMs;
+    this.availability = new AvailabilityTracker({
+      store: this.store,
+      logger: this.logger,
+      isStopping: () => this.stopping,
+      publish: (device, event) => this.route(event, device.hosts),
+    });
     const parsed = checkSpec(options);
     const restart: RestartPolicy = { ...defaultRestartPolicy, ...options.restart };
     const outboxOptions: OutboxOptions = { ...defaultOutboxOptions, ...options.outbox };
@@ -168,7 +175,7 @@ class GatewayRuntime implements Gateway {
     for (const id of devices.removed) {
       const device = this.devices.get(id) as DeviceRuntime;
       await device.supervisor.stop();
-      this.clearStaleTimer(device);
+      this.availability.clear(device);
       this.devices.delete(id);
       log(id, `device ${id} removed`);
     }
@@ -199,7 +206,7 @@ class GatewayRuntime implements Gateway {
     for (const spec of devices.changed) {
       const device = this.devices.get(spec.id) as DeviceRuntime;
       device.configuredStaleAfterMs = spec.staleAfterMs;
-      this.clearStaleTimer(device);
+      this.availability.clear(device);
       await restart(device, spec);
       log(spec.id, `device ${spec.id} restarted with its new options`);
     }
@@ -299,7 +306,7 @@ class GatewayRuntime implements Gateway {
           availability: (availability, reason) => {
             if (generation.signal.aborted) return;
             runtime.reportedOffline = availability === 'offline' ? (reason ?? 'the device does not answer') : undefined;
-            this.updateAvailability(runtime);
+            this.availability.update(runtime);
           },
         });
         assertInstance(driver, { kind: 'driver', type: definition.type });
@@ -314,7 +321,7 @@ class GatewayRuntime implements Gateway {
       onStatus: (status, reason) => {
         this.store.setStatus(id, status);
         this.publishStatus(id, status, reason, runtime.hosts);
-        this.updateAvailability(runtime);
+        this.availability.update(runtime);
       },
     });
     this.store.addDevice(id);
@@ -497,7 +504,7 @@ class GatewayRuntime implements Gateway {
     this.stopping = true;
     const deadline = options.drainTimeoutMs ?? defaultGatewayTimeouts.drainTimeoutMs;
     await Promise.all([...this.devices.values()].map((d) => d.supervisor.stop()));
-    for (const device of this.devices.values()) this.clearStaleTimer(device);
+    for (const device of this.devices.values()) this.availability.clear(device);
     // Give in-flight commands their replies and the hosts what is queued, up to the deadline;
     // whatever is left stays in the journal for the next run.
     let timer: NodeJS.Timeout | undefined;
@@ -547,7 +554,7 @@ class GatewayRuntime implements Gateway {
     const event: StateEvent = { kind: 'state', id: newEventId(now), time: now, origin: device.id, device: device.id, channel, value, meta };
     this.store.set(device.id, channel, value, now);
     device.emitted++;
-    this.heard(device);
+    this.availability.heard(device);
     if (!device.paused) this.route(event, device.hosts);
   }
 
@@ -573,7 +580,7 @@ class GatewayRuntime implements Gateway {
     const now = Date.now();
     const event: MomentaryEvent = { kind: 'momentary', id: newEventId(now), time: now, origin: device.id, device: device.id, channel, value, meta };
     device.emitted++;
-    this.heard(device);
+    this.availability.heard(device);
     if (!device.paused) this.route(event, device.hosts);
   }
 
@@ -595,80 +602,7 @@ class GatewayRuntime implements Gateway {
     const now = Date.now();
     const event: DescriptionEvent = { kind: 'description', id: newEventId(now), time: now, origin: device.id, device: device.id, description };
     this.route(event, device.hosts);
-    this.armStaleTimer(device);
-  }
-
-  /** The device just reported: it is not silent, and not offline by its driver's word. */
-  private heard(device: DeviceRuntime): void {
-    if (device.availability === 'online') return;
-    device.silent = false;
-    device.reportedOffline = undefined;
-    this.updateAvailability(device);
-  }
-
-  /** Works out the device's availability; a change is one log line and one event to its hosts. */
-  private updateAvailability(device: DeviceRuntime): void {
-    let availability: Availability;
-    let reason: string | undefined;
-    const { status, reason: statusReason } = device.supervisor;
-    if (status !== 'alive') {
-      availability = 'offline';
-      reason = `driver ${status}${statusReason ? `: ${statusReason}` : ''}`;
-    } else if (device.reportedOffline !== undefined) {
-      availability = 'offline';
-      reason = device.reportedOffline;
-    } else if (device.silent) {
-      availability = 'stale';
-      reason = `nothing reported for ${device.staleAfterMs} ms`;
-    } else {
-      availability = 'online';
-    }
-    if (availability === 'online' && status === 'alive') this.armStaleTimer(device);
-    else if (availability === 'offline') this.clearStaleTimer(device);
-    if (availability === device.availability && reason === device.availabilityReason) return;
-    const previous = device.availability;
-    device.availability = availability;
-    device.availabilityReason = reason;
-    this.store.setAvailability(device.id, availability, reason);
-    if (availability !== previous) {
-      const line = `device ${device.id} is ${availability}${reason ? ` (${reason})` : ''}`;
-      // A device stopping with the gateway is expected: info, not a warning.
-      if (availability === 'online' || this.stopping) this.logger.info({ device: device.id, availability }, line);
-      else this.logger.warn({ device: device.id, availability, reason }, line);
-    }
-    const now = Date.now();
-    const event: AvailabilityEvent = { kind: 'availability', id: newEventId(now), time: now, origin: device.id, device: device.id, availability, reason, lastSeen: this.store.lastSeen(device.id) };
-    this.route(event, device.hosts);
-  }
-
-  /**
-   * One timer per device, re-armed lazily: when it fires it looks at when the device was last
-   * heard from and either sleeps the rest of the period or marks it stale. A report costs
-   * nothing but the store's timestamp, however often it comes.
-   */
-  private armStaleTimer(device: DeviceRuntime): void {
-    if (device.staleTimer !== undefined || device.staleAfterMs === undefined || this.stopping || device.silent) return;
-    const check = (): void => {
-      device.staleTimer = undefined;
-      const period = device.staleAfterMs;
-      if (period === undefined || this.stopping || device.supervisor.status !== 'alive') return;
-      const lastSeen = this.store.lastSeen(device.id) ?? 0;
-      const quiet = Date.now() - lastSeen;
-      if (quiet >= period) {
-        device.silent = true;
-        this.updateAvailability(device);
-        return;
-      }
-      device.staleTimer = setTimeout(check, period - quiet);
-      device.staleTimer.unref?.();
-    };
-    device.staleTimer = setTimeout(check, device.staleAfterMs);
-    device.staleTimer.unref?.();
-  }
-
-  private clearStaleTimer(device: DeviceRuntime): void {
-    if (device.staleTimer !== undefined) clearTimeout(device.staleTimer);
-    device.staleTimer = undefined;
+    this.availability.arm(device);
   }
 
   /** A counter bound to a device and a reason, made once (refusals are not on the hot path, but bursts are). */
@@ -779,7 +713,7 @@ class GatewayRuntime implements Gateway {
     try {
       if (invalid !== undefined) return finish(failedReply(command, ErrorCodes.COMMAND_INVALID, invalid));
       const device = this.devices.get(command.device);
-      const refusal = this.refusal(host, device, command) ?? this.checkAgainstDescription(device as DeviceRuntime, command);
+      const refusal = this.refusal(host, device, command) ?? checkCommand(command, (device as DeviceRuntime).description);
       if (refusal) {
         if (device) this.counterFor(device.id, 'commands_refused', 'Commands refused before reaching the device, by reason', refusal.code).inc();
         return finish(failedReply(command, refusal.code, refusal.message));
@@ -834,33 +768,6 @@ class GatewayRuntime implements Gateway {
     if (!device.driver) {
       const { status, reason } = device.supervisor;
       return { code: ErrorCodes.DEVICE_UNAVAILABLE, message: `device "${device.id}" is not running (${status}${reason ? `: ${reason}` : ''})` };
-    }
-    return undefined;
-  }
-
-  /**
-   * The one place commands are checked against what the device is: a read-only channel is
-   * refused, a value is coerced to the channel's kind (the driver gets `true`, never `"1"`),
-   * and anything that does not fit is refused naming what would. Undescribed channels pass.
-   */
-  private checkAgainstDescription(device: DeviceRuntime, command: CommandEvent): { code: ErrorCode; message: string } | undefined {
-    const description = device.description;
-    if (description === undefined) return undefined;
-    if (command.channel !== undefined) {
-      const channel = description.channels[command.channel];
-      if (channel === undefined) return undefined;
-      if (!channel.writable) {
-        const writable = Object.keys(description.channels).filter((c) => description.channels[c]?.writable);
-        return { code: ErrorCodes.READ_ONLY, message: `channel "${command.channel}" of device "${device.id}" is read-only (writable: ${writable.join(', ') || 'none'})` };
-      }
-      const coerced = coerceValue(channel, command.value);
-      if (!coerced.ok) return { code: ErrorCodes.VALUE_INVALID, message: `channel "${command.channel}" of device "${device.id}" ${coerced.error}` };
-      command.value = coerced.value;
-      return undefined;
-    }
-    if (command.action !== undefined && description.actions !== undefined && description.actions[command.action] === undefined) {
-      const known = Object.keys(description.actions);
-      return { code: ErrorCodes.COMMAND_INVALID, message: `device "${device.id}" has no action "${quoteForLog(command.action, 40).slice(1, -1)}" (known: ${known.join(', ') || 'none'})` };
     }
     return undefined;
   }
