@@ -46,6 +46,8 @@ export interface GatewayOptions {
   outbox?: Partial<Omit<OutboxOptions, 'backoff'>> & { backoff?: BackoffPolicy };
   /** How long an undelivered momentary event is kept for a host (default one hour). */
   eventTtlMs?: number;
+  /** How long one delivery may go without settling before its host is reported stalled (default 15 s). */
+  stallTimeoutMs?: number;
   restart?: Partial<RestartPolicy>;
 }
 
@@ -139,6 +141,7 @@ class GatewayRuntime implements Gateway {
     const restart: RestartPolicy = { ...defaultRestartPolicy, ...options.restart };
     const outboxOptions: OutboxOptions = { ...defaultOutboxOptions, ...options.outbox };
     if (options.eventTtlMs !== undefined) outboxOptions.eventTtlMs = options.eventTtlMs;
+    if (options.stallTimeoutMs !== undefined) outboxOptions.stallTimeoutMs = options.stallTimeoutMs;
     this.restartPolicy = restart;
     this.outboxOptions = outboxOptions;
     for (const spec of options.devices) this.addDevice(spec, parsed.get(spec.id), restart);
@@ -349,6 +352,15 @@ class GatewayRuntime implements Gateway {
       },
       onRejected: (event, error) => {
         logger.error({ err: error, eventId: event.id, kind: event.kind }, `host ${id} rejected event ${event.id}: ${describeError(error)}; dropped`);
+      },
+      onStall: (stalled, forMs) => {
+        if (stalled) {
+          this.counterFor(id, 'host_stalls', 'Times a host made no delivery progress for gateway.stallTimeoutMs', 'stall').inc();
+          logger.warn({ host: id, forMs, queued: runtime.outbox.queued }, `host ${id} is stalled: a delivery has made no progress for ${forMs} ms (${runtime.outbox.queued} events waiting); it stays queued`);
+        } else {
+          logger.info({ host: id, forMs }, `host ${id} is moving again after ${forMs} ms`);
+        }
+        this.publishHostStatus(runtime);
       },
       onExpired: (event) => {
         this.counterFor(id, 'momentary_events_expired', 'Momentary events dropped undelivered past gateway.eventTtlMs', 'ttl').inc();

@@ -58,6 +58,8 @@ export interface EndpointHealth {
   failed: number;
   retries: number;
   restarts: number;
+  /** Hosts only: a delivery has made no progress for `stallTimeoutMs`. */
+  stalled?: boolean;
   /** Devices only: `online`, `offline` or `stale`. */
   availability?: Availability;
   availabilityReason?: string;

@@ -13,9 +13,11 @@ export interface OutboxOptions {
   backoff: BackoffPolicy;
   /** A momentary event still undelivered this long after it happened is dropped (`onExpired`). */
   eventTtlMs: number;
+  /** A delivery unsettled this long makes the host `stalled` (`onStall`) until it settles. */
+  stallTimeoutMs: number;
 }
 
-export const defaultOutboxOptions: OutboxOptions = { maxPendingReplies: 10_000, maxBatch: 512, backoff: defaultBackoff, eventTtlMs: 3_600_000 };
+export const defaultOutboxOptions: OutboxOptions = { maxPendingReplies: 10_000, maxBatch: 512, backoff: defaultBackoff, eventTtlMs: 3_600_000, stallTimeoutMs: 15_000 };
 
 /** What an outbox tells its owner. */
 export interface OutboxHooks {
@@ -27,6 +29,11 @@ export interface OutboxHooks {
   onRejected(event: OutboundEvent, error: unknown): void;
   /** A momentary event dropped undelivered, older than `eventTtlMs`. */
   onExpired?(event: OutboundEvent): void;
+  /**
+   * A delivery has made no progress for `stallTimeoutMs` (`true`, with how long), or the stalled
+   * delivery settled at last (`false`). Once per episode.
+   */
+  onStall?(stalled: boolean, forMs: number): void;
 }
 
 /** Sync deliveries drained per turn of the event loop before yielding, so one host cannot starve the rest. */
@@ -81,6 +88,13 @@ export class Outbox {
   retries = 0;
   /** Momentary events dropped for their age. */
   expired = 0;
+  /** True while a delivery has been in flight longer than `stallTimeoutMs`. */
+  stalled = false;
+  /** Times the host stalled. */
+  stalls = 0;
+  /** When the delivery now in flight was handed over (async deliveries only). */
+  private inFlightSince = 0;
+  private stallTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly options: OutboxOptions,
@@ -130,6 +144,9 @@ export class Outbox {
     this.attachment++;
     this.inFlight = 0;
     this.clearRetry();
+    this.progressed();
+    if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
   }
 
   /** Accept an event with its journal sequence number. */
@@ -235,6 +252,8 @@ export class Outbox {
   /** Settle an asynchronous delivery, unless the adapter it went to was detached since. */
   private await(result: Promise<void>): void {
     const attachment = this.attachment;
+    this.inFlightSince = Date.now();
+    if (this.stallTimer === undefined) this.armStallTimer(this.options.stallTimeoutMs);
     result.then(
       () => {
         if (attachment === this.attachment) this.onSettled();
@@ -310,9 +329,38 @@ export class Outbox {
   }
 
   private readonly onSettled = (): void => {
+    this.progressed();
     this.settleSuccess();
     this.kick();
   };
+
+  /**
+   * A watchdog re-armed lazily, as the device stale timer is: it wakes once per period at most,
+   * and only while asynchronous deliveries happen, so a host that keeps up costs one `Date.now()`
+   * per delivery.
+   */
+  private armStallTimer(delay: number): void {
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = undefined;
+      if (this.inFlight === 0 || this.stalled) return;
+      const waited = Date.now() - this.inFlightSince;
+      if (waited >= this.options.stallTimeoutMs) {
+        this.stalled = true;
+        this.stalls++;
+        this.hooks.onStall?.(true, waited);
+        return;
+      }
+      this.armStallTimer(this.options.stallTimeoutMs - waited);
+    }, delay);
+    this.stallTimer.unref?.();
+  }
+
+  /** The delivery in flight settled (or was abandoned): a stall, if any, is over. */
+  private progressed(): void {
+    if (!this.stalled) return;
+    this.stalled = false;
+    this.hooks.onStall?.(false, Date.now() - this.inFlightSince);
+  }
 
   private settleSuccess(): void {
     const count = this.inFlight;
@@ -328,6 +376,7 @@ export class Outbox {
   }
 
   private readonly settleFailure = (error: unknown): void => {
+    this.progressed();
     const count = this.inFlight === 0 ? 1 : this.inFlight;
     this.inFlight = 0;
     if (isPatchbayError(error, ErrorCodes.EVENT_REJECTED)) {

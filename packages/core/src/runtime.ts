@@ -64,6 +64,7 @@ export interface HostRuntime {
 export function hostStatus(host: HostRuntime): { status: EndpointStatus; reason: string | undefined } {
   const supervisor = host.supervisor;
   if (supervisor.status === 'alive' && !host.reachable) return { status: 'unknown', reason: host.unreachableReason };
+  if (supervisor.status === 'alive' && host.outbox.stalled) return { status: 'unknown', reason: 'stalled: a delivery is making no progress; events wait in its outbox' };
   return { status: supervisor.status, reason: supervisor.reason };
 }
 
@@ -120,6 +121,7 @@ export function gatewayHealth(gateway: {
       failed: h.outbox.failed,
       retries: h.outbox.retries,
       restarts: h.supervisor.restarts,
+      stalled: h.outbox.stalled,
     };
   });
   const journal = gateway.journal;

@@ -44,6 +44,8 @@ export const ConfigSchema = z
         drainTimeoutMs: z.number().int().min(0).default(defaultGatewayTimeouts.drainTimeoutMs),
         /** How long an undelivered momentary event (a press, a pulse) is kept for a host. */
         eventTtlMs: z.number().int().min(1).max(2_147_483_647).default(defaultOutboxOptions.eventTtlMs),
+        /** How long one delivery may go unsettled before its host is reported stalled. */
+        stallTimeoutMs: z.number().int().min(10).max(2_147_483_647).default(defaultOutboxOptions.stallTimeoutMs),
         outbox: z
           .object({
             /** Most replies that may wait for one host; commands beyond it are refused up front. */

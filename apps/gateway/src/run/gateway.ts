@@ -63,6 +63,7 @@ export async function runGateway(input: ResolvedConfig, options: RunOptions = {}
       http,
       commandTimeoutMs: config.gateway.commandTimeoutMs,
       eventTtlMs: config.gateway.eventTtlMs,
+      stallTimeoutMs: config.gateway.stallTimeoutMs,
       outbox: resolved.outbox,
     });
     metrics.watch(gateway);
