@@ -56,6 +56,13 @@ export const tracimConfig = z
     sizePolicy: z.enum(['shrink', 'skip', 'verbatim']).default('shrink'),
     /** Most messages waiting for one client; beyond it the oldest is dropped (counted, logged). */
     maxQueue: z.number().int().min(16).max(1_000_000).default(10_000),
+    /**
+     * A client with more messages than this waiting (a slow handler) gets the latest state
+     * per device and channel, as an unreachable one does, instead of ever older state.
+     */
+    coalesceAfter: z.number().int().min(1).max(1_000_000).default(64),
+    /** Master mode: where the TLM `event_id` counter is kept (default: beside the master socket). */
+    eventIdFile: z.string().min(1).optional(),
     /** Inbound: read one message to EOF within this time (§10: about 5 s). */
     readTimeoutMs: z.number().int().min(10).max(60_000).default(5000),
     /** Outbound: connect, write, and see the peer close within this time (§10: about 10 s). */

@@ -158,7 +158,7 @@ export class TracimStream {
         this.backoff.reset();
         this.setStatus(true);
         const parser = new SseParser((event) => this.onEvent(event), {
-          onOverflow: (length) => this.hooks.logger.error(`Tracim sent a live message event over the 1 MiB limit (${length} characters so far): skipped, not relayed`),
+          onOverflow: (length) => this.hooks.logger.error(`Tracim sent a live message event over the 1 MiB limit (${length} bytes so far): skipped, not relayed`),
         });
         response.setEncoding('utf8');
         response.on('data', (chunk: string) => {
