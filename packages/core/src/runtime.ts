@@ -30,6 +30,8 @@ export interface HostRuntime {
   lastSeen: number | null;
   /** Its replies fill its outbox: commands are refused (logged once per episode). */
   refusingForRoom: boolean;
+  /** Deliveries failed while it was still starting: its first success is "ready", not "reachable again". */
+  waitedForStart?: boolean;
 }
 
 /** A host that runs but cannot be delivered to is reported `unknown`, with why. */
