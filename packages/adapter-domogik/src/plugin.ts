@@ -156,6 +156,8 @@ export class DomogikPlugin implements Adapter {
     // §7.2: `starting` at once (once the publisher may publish), then re-published every 15 s.
     void this.publishStatus('starting', '').catch(this.logFailure('publishing plugin.status'));
     this.statusTimer = setInterval(() => void this.publishStatus(this.status, '').catch(this.logFailure('publishing plugin.status')), config.statusIntervalMs);
+    // Not alive yet: that is said once the mapping has loaded (the core keeps us `starting`).
+    ctx.status('starting', 'waiting for the Domogik bus and the sensor mapping');
     this.requestLoad('start-up');
   }
 
