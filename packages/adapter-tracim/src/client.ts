@@ -1,9 +1,9 @@
 import { connect, type Server, type Socket } from 'node:net';
 import { describeError, ErrorCodes, PatchbayError, quoteForLog, type Adapter, type Counter, type HostContext, type OutboundEvent } from '@patchbay/core';
 import { expandHome, type TracimConfig } from './config.js';
-import { Destination } from './destination.js';
-import { claimSocketPath, listenUnix, removeSocketFile } from './socketFile.js';
-import { decodeEnvelope, encodeEnvelope, EventTypes, MAX_WIRE_BYTES, readToEof, type DaemonEvent } from './wire.js';
+import { Destination } from './transport/destination.js';
+import { claimSocketPath, listenUnix, removeSocketFile } from './transport/socketFile.js';
+import { decodeEnvelope, encodeEnvelope, EventTypes, MAX_WIRE_BYTES, readToEof, type DaemonEvent } from './protocol/wire.js';
 
 /** Inbound cap in client mode: TLMs forwarded verbatim by a master may exceed 4096 bytes (C4). */
 const CLIENT_INBOUND_BYTES = 1024 * 1024;
@@ -44,6 +44,7 @@ export class TracimClient implements Adapter {
       tlms: ctx.counter('patchbay_tracim_tlm_received_total', 'Tracim live messages received from the master'),
       bad: ctx.counter('patchbay_tracim_bad_messages_total', 'Inbound Tracim daemon messages refused'),
     };
+    for (const note of config.deprecated) ctx.logger.warn(note);
     this.path = expandHome(config.clientSocketPath);
     this.masterPath = expandHome(config.masterSocketPath);
     this.userId = undefined;

@@ -2,10 +2,10 @@ import type { Server, Socket } from 'node:net';
 import { describeError, ErrorCodes, PatchbayError, type Adapter, type Counter, type HostContext, type JsonValue, type OutboundEvent, type ReplyEvent, type StateEvent } from '@patchbay/core';
 import { expandHome, type TracimConfig } from './config.js';
 import { dirname, join } from 'node:path';
-import { Destination } from './destination.js';
-import { EventIds } from './eventIds.js';
-import { claimSocketPath, listenUnix, removeSocketFile, SOCKET_IN_USE } from './socketFile.js';
-import { TracimStream } from './tracimStream.js';
+import { Destination } from './transport/destination.js';
+import { EventIds } from './protocol/eventIds.js';
+import { claimSocketPath, listenUnix, removeSocketFile, SOCKET_IN_USE } from './transport/socketFile.js';
+import { TracimStream } from './transport/tracimStream.js';
 import {
   decodeEnvelope,
   encodeEnvelope,
@@ -18,7 +18,7 @@ import {
   tlmTime,
   type ClientData,
   type DaemonEvent,
-} from './wire.js';
+} from './protocol/wire.js';
 
 interface Registered extends ClientData {
   /** Cleared at each keep-alive tick, set by a pong (protocols/tracim.md §6.3). */
@@ -89,6 +89,7 @@ export class TracimMaster implements Adapter {
       tlms: ctx.counter('patchbay_tracim_tlm_received_total', 'Tracim live messages received from the Tracim server'),
       stalled: ctx.counter('patchbay_tracim_clients_stalled_total', 'Times a Tracim client took a message and did not close the connection within sendTimeoutMs'),
     };
+    for (const note of config.deprecated) ctx.logger.warn(note);
     this.path = expandHome(config.socketPath);
     this.userId = config.userId;
     this.eventIds = new EventIds(config.eventIdFile === undefined ? join(dirname(this.path), 'patchbay-tracim-event-id') : expandHome(config.eventIdFile), ctx.logger);
@@ -228,7 +229,7 @@ export class TracimMaster implements Adapter {
     if (destination === undefined) {
       destination = new Destination(
         path,
-        { sendTimeoutMs: this.config.sendTimeoutMs, maxQueue: this.config.maxQueue, coalesceAfter: this.config.coalesceAfter },
+        { sendTimeoutMs: this.config.sendTimeoutMs, maxQueue: this.config.maxQueuedPerClient, coalesceAfter: this.config.coalesceAfter },
         {
           keepOnFailure: (p) => this.clients.has(p),
           onReachability: (p, reachable, reason) => {

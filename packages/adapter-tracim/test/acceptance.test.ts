@@ -3,7 +3,8 @@ import { createGateway, type Adapter, type AdapterDefinition } from '@patchbay/c
 import sim from '@patchbay/driver-sim';
 import { captureLogger, FakeHost, tempDir } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import tracimAdapter, { type TracimMaster } from '../src/index.js';
+import tracimAdapter from '../src/index.js';
+import type { TracimMaster } from '../src/internal.js';
 import { startPyPeer, type PyPeer } from './helpers.js';
 
 interface Fields {

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { createGateway, type Adapter, type AdapterDefinition } from '@patchbay/core';
 import { captureLogger, FakeDriver, tempDir } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import tracimAdapter, { sendOnce, type TracimClient } from '../src/index.js';
+import tracimAdapter from '../src/index.js';
+import { sendOnce, type TracimClient } from '../src/internal.js';
 import { PYTHON, rawListener, startMaster } from './helpers.js';
 import { spawnSync } from 'node:child_process';
 

@@ -4,7 +4,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Signal, tempDir } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Destination } from '../src/destination.js';
+import { Destination } from '../src/transport/destination.js';
 import { rawListener } from './helpers.js';
 
 // What a queue still holds is what the garbage collector cannot take back: count it that way.

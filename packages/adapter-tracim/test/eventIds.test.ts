@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { captureLogger, tempDir } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventIds, MAX_EVENT_ID } from '../src/eventIds.js';
+import { EventIds, MAX_EVENT_ID } from '../src/protocol/eventIds.js';
 
 describe('tracim - synthesised TLM event_ids (Go SDK: a 32-bit int on armhf)', () => {
   const dirs: { remove(): void }[] = [];

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SseParser, type SseEvent } from '../src/index.js';
+import { SseParser, type SseEvent } from '../src/internal.js';
 import { FakeTracim, tlm } from './fakeTracim.js';
 import { startMaster, startPyPeer, type MasterRig, type PyPeer } from './helpers.js';
 

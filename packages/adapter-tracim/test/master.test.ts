@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createGateway } from '@patchbay/core';
 import { captureLogger, tempDir } from '@patchbay/testing';
-import tracimAdapter, { sendOnce, type TracimMaster } from '../src/index.js';
+import tracimAdapter from '../src/index.js';
+import { sendOnce, type TracimMaster } from '../src/internal.js';
 import { PYTHON, rawListener, startMaster, startPyPeer, type MasterRig, type PyPeer } from './helpers.js';
 
 const TIME_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;

@@ -2,8 +2,8 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Backoff, describeError, type Logger } from '@patchbay/core';
 import type { z } from 'zod';
-import type { tracimAccountConfig } from './config.js';
-import { SseParser, type SseEvent } from './sse.js';
+import type { tracimAccountConfig } from '../config.js';
+import { SseParser, type SseEvent } from '../protocol/sse.js';
 
 /** Pushpin sends a keep-alive every 30 s (§8.1): two missed in a row and the stream is dead. */
 const defaultIdleTimeoutMs = 75_000;
