@@ -3,9 +3,10 @@ import { createGateway, silentLogger, type HostContext } from '@patchbay/core';
 import { captureLogger, FakeDriver, Signal } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Publisher } from 'zeromq';
-import domogikAdapter, { DomogikPlugin, domogikConfig, type DomogikConfig, type MdpClient } from '../src/index.js';
+import domogikAdapter, { domogikConfig, type DomogikConfig } from '../src/index.js';
+import { DomogikPlugin, type MdpClient } from '../src/internal.js';
 import simDriver from '@patchbay/driver-sim';
-import { MdpClient as Client } from '../src/mq/client.js';
+import { MdpClient as Client } from '../src/transport/mq/client.js';
 import { PythonPeer } from './pythonPeer.js';
 import { awaitService } from './rig.js';
 

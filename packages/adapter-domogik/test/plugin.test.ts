@@ -3,7 +3,7 @@ import { createGateway } from '@patchbay/core';
 import simDriver from '@patchbay/driver-sim';
 import { afterEach, describe, expect, it } from 'vitest';
 import domogikAdapter from '../src/index.js';
-import { pluginStatuses } from '../src/protocol.js';
+import { pluginStatuses } from '../src/protocol/wire.js';
 import { awaitService, service, startRig, thermoDevice } from './rig.js';
 
 const cleanups: (() => unknown)[] = [];

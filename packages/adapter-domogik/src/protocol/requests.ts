@@ -1,7 +1,7 @@
 import { quoteForLog, type HostContext, type JsonValue } from '@patchbay/core';
 import type { SensorMap } from './mapping.js';
-import type { WorkerReply, WorkerRequest } from './mq/worker.js';
-import type { JsonObject } from './protocol.js';
+import type { WorkerReply, WorkerRequest } from '../transport/mq/worker.js';
+import type { JsonObject } from './wire.js';
 
 /** What the request handlers need from the plugin. */
 export interface RequestContext {
