@@ -1,9 +1,25 @@
 import type { Server, Socket } from 'node:net';
-import { describeError, ErrorCodes, PatchbayError, type Adapter, type Counter, type HostContext, type JsonValue, type OutboundEvent, type ReplyEvent, type StateEvent } from '@patchbay/core';
+import {
+  describeError,
+  ErrorCodes,
+  PatchbayError,
+  type Adapter,
+  type AvailabilityEvent,
+  type ChannelDescription,
+  type Counter,
+  type DeviceDescription,
+  type HostContext,
+  type JsonValue,
+  type MomentaryEvent,
+  type OutboundEvent,
+  type ReplyEvent,
+  type StateEvent,
+} from '@patchbay/core';
 import { expandHome, type TracimConfig } from './config.js';
 import { dirname, join } from 'node:path';
 import { Destination } from './transport/destination.js';
 import { EventIds } from './protocol/eventIds.js';
+import { availabilityTlm, descriptionTlm, momentaryTlm, stateTlm, TlmTypes } from './protocol/tlm.js';
 import { claimSocketPath, listenUnix, removeSocketFile, SOCKET_IN_USE } from './transport/socketFile.js';
 import { TracimStream } from './transport/tracimStream.js';
 import {
@@ -15,7 +31,6 @@ import {
   pidString,
   readToEof,
   shrinkTlmEnvelope,
-  tlmTime,
   type ClientData,
   type DaemonEvent,
 } from './protocol/wire.js';
@@ -34,7 +49,7 @@ export interface ClientStatus extends ClientData {
 }
 
 /** The TLM `event_type` of a device state change (§10: dotted, `device.modified.<kind>`). */
-export const STATE_EVENT_TYPE = 'device.modified.state';
+export const STATE_EVENT_TYPE = TlmTypes.state;
 
 /**
  * Master mode: a drop-in TracimDaemon (protocols/tracim.md). Owns the master socket, the
@@ -153,26 +168,55 @@ export class TracimMaster implements Adapter {
   }
 
   deliver(event: OutboundEvent): void {
-    if (event.kind === 'state') this.broadcastState(event);
-    else if (event.kind === 'reply') this.deliverReply(event);
-    // Status events have no TracimDaemon form; clients see device health through the values.
+    switch (event.kind) {
+      case 'state':
+        return this.broadcastState(event);
+      case 'reply':
+        return this.deliverReply(event);
+      case 'description':
+        return this.broadcastDescription(event.device, event.description, event.time);
+      case 'momentary':
+        return this.broadcastMomentary(event);
+      case 'availability':
+        return this.broadcastAvailability(event);
+      case 'status':
+        // Endpoint status has no TracimDaemon form; a device's own shows as its availability TLM.
+        return;
+    }
+  }
+
+  private channelOf(device: string, channel: string): ChannelDescription | undefined {
+    return this.ctx.description(device)?.channels[channel];
+  }
+
+  private nextId(): number {
+    return (this.eventIds as EventIds).take();
   }
 
   private broadcastState(event: StateEvent): void {
     if (this.clients.size === 0) return;
-    const text = this.stateTlm(event.device, event.channel, event.value, event.time);
-    this.broadcastTlm(text, event.device + '\u0000' + event.channel);
+    const text = stateTlm(this.nextId(), { device: event.device, channel: event.channel, value: event.value, time: event.time, described: this.channelOf(event.device, event.channel) });
+    this.broadcastTlm(text, stateKey(event.device, event.channel));
   }
 
-  private stateTlm(device: string, channel: string, value: JsonValue, time: number): string {
-    // §8.2 / K5: integer event_id, dotted event_type, created without fraction, object fields.
-    return JSON.stringify({
-      event_id: (this.eventIds as EventIds).take(),
-      event_type: STATE_EVENT_TYPE,
-      created: tlmTime(time),
-      read: null,
-      fields: { author: null, client_token: null, device, channel, value },
-    });
+  private broadcastDescription(device: string, description: DeviceDescription, time: number): void {
+    if (this.clients.size === 0) return;
+    // Latest wins for a client that is behind: only the current description matters.
+    this.broadcastTlm(descriptionTlm(this.nextId(), { device, description, time }), `${device}\u0000@description`);
+  }
+
+  private broadcastMomentary(event: MomentaryEvent): void {
+    if (this.clients.size === 0) return;
+    // No key: a press is never coalesced, not even for a client that is behind.
+    this.broadcastTlm(momentaryTlm(this.nextId(), { device: event.device, channel: event.channel, value: event.value, time: event.time, described: this.channelOf(event.device, event.channel) }));
+  }
+
+  private broadcastAvailability(event: AvailabilityEvent): void {
+    if (this.clients.size === 0) return;
+    this.broadcastTlm(
+      availabilityTlm(this.nextId(), { device: event.device, availability: event.availability, reason: event.reason, lastSeen: event.lastSeen, time: event.time }),
+      `${event.device}\u0000@availability`,
+    );
   }
 
   private broadcastTlm(text: string, key?: string): void {
@@ -344,13 +388,23 @@ export class TracimMaster implements Adapter {
       // §6.1.5: only a new path is announced, to everyone including the newcomer.
       for (const client of this.clients.values()) this.send(client.path, EventTypes.clientAdded, { path, pid });
     }
-    // A registering client first gets the current state of every device (ARCHITECTURE.md).
+    // A registering client first gets what each device is, then its current state (ARCHITECTURE.md).
+    const now = Date.now();
     for (const device of this.ctx.snapshot().devices) {
+      const description = device.description ?? this.ctx.description(device.device);
+      if (description) this.pushTlm(path, descriptionTlm(this.nextId(), { device: device.device, description, time: now }), `${device.device}\u0000@description`);
+      if (device.availability !== 'online') {
+        this.pushTlm(path, availabilityTlm(this.nextId(), { device: device.device, availability: device.availability, reason: device.availabilityReason, lastSeen: device.lastSeen, time: now }), `${device.device}\u0000@availability`);
+      }
       for (const c of device.channels) {
-        const bytes = this.fit(encodeEnvelope(this.path, EventTypes.tracimEvent, this.stateTlm(device.device, c.channel, c.value, c.time)), EventTypes.tracimEvent);
-        if (bytes) this.destination(path).push({ bytes, type: EventTypes.tracimEvent, key: device.device + '\u0000' + c.channel });
+        this.pushTlm(path, stateTlm(this.nextId(), { device: device.device, channel: c.channel, value: c.value, time: c.time, described: description?.channels[c.channel] }), stateKey(device.device, c.channel));
       }
     }
+  }
+
+  private pushTlm(path: string, text: string, key: string): void {
+    const bytes = this.fit(encodeEnvelope(this.path, EventTypes.tracimEvent, text), EventTypes.tracimEvent, text);
+    if (bytes) this.destination(path).push({ bytes, type: EventTypes.tracimEvent, key });
   }
 
   private unregister(event: DaemonEvent): void {
@@ -397,4 +451,9 @@ export class TracimMaster implements Adapter {
       )
       .catch((error: unknown) => this.ctx.logger.error({ client: event.path, id }, `patchbay_command ${JSON.stringify(id ?? null)} from ${event.path} was not taken by the gateway: ${describeError(error)}`));
   }
+}
+
+/** The coalescing key of a device channel's state in a client's queue. */
+function stateKey(device: string, channel: string): string {
+  return device + '\u0000' + channel;
 }

@@ -303,7 +303,7 @@ describe('tracim master - wire (M items, against the Python SDK-like peer)', () 
       expect(tlm.event_id).toBeLessThan(2 ** 31);
       expect(tlm.event_type).toBe('device.modified.state');
       expect(tlm.created).toMatch(TIME_RE);
-      expect(tlm.fields).toEqual({ author: null, client_token: null, device: 'dev1', channel: 'temperature', value: 21.5 });
+      expect(tlm.fields).toEqual({ author: null, client_token: null, device: 'dev1', channel: 'temperature', value: 21.5, kind: 'json' });
       await p.waitRecord((x) => x.ev === 'handler' && x.key === 'device.modified.state', 'the TLM event_type handler');
     }
   });
@@ -316,8 +316,8 @@ describe('tracim master - wire (M items, against the Python SDK-like peer)', () 
     await a.waitFor('daemon_tracim_event', 2);
     const fields = a.received('daemon_tracim_event').map((m) => JSON.parse(m.data as string).fields);
     expect(fields).toEqual([
-      { author: null, client_token: null, device: 'dev1', channel: 'temperature', value: 19 },
-      { author: null, client_token: null, device: 'dev1', channel: 'relay', value: true },
+      { author: null, client_token: null, device: 'dev1', channel: 'temperature', value: 19, kind: 'json' },
+      { author: null, client_token: null, device: 'dev1', channel: 'relay', value: true, kind: 'json' },
     ]);
   });
 
