@@ -7,7 +7,7 @@
  */
 import { connect } from 'node:net';
 import { decodeRequest, decodeCall, unserialize } from '@patchbay/adapter-comodojo';
-import { decodeEnvelope } from '@patchbay/adapter-tracim';
+import { decodeEnvelope } from '@patchbay/adapter-tracim/internal';
 import { ClientCommandSchema } from '@patchbay/adapter-ws';
 import { createCodec, createFramer } from '@patchbay/driver-serial';
 import fc from 'fast-check';

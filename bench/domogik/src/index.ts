@@ -7,7 +7,8 @@
 import { createServer } from 'node:net';
 import { median, nowMs, report, type Figure } from '@patchbay/bench-kit';
 import { createGateway, silentLogger } from '@patchbay/core';
-import domogikAdapter, { DomogikPlugin, DomogikPublisher, DomogikSubscriber, EmbeddedBus, type DomogikConfig, type JsonObject } from '@patchbay/adapter-domogik';
+import domogikAdapter, { type DomogikConfig } from '@patchbay/adapter-domogik';
+import { DomogikPlugin, DomogikPublisher, DomogikSubscriber, EmbeddedBus, type JsonObject } from '@patchbay/adapter-domogik/internal';
 import simDriver from '@patchbay/driver-sim';
 import { Publisher, Reply, Request, Subscriber } from 'zeromq';
 

@@ -53,6 +53,8 @@ export const domogikConfig = z
     sensors: z.record(channelKey, dbId).default({}),
     /** Command ids likewise: `{"thermo1.relay": 80}`. */
     commands: z.record(channelKey, dbId).default({}),
+    /** Embedded bus: most requests the broker queues for one service while no worker is free; the oldest go beyond it. */
+    brokerMaxQueue: z.number().int().min(1).max(1_000_000).default(10_000),
     /** Domogik device ids of Patchbay devices, to check `client.cmd`'s `device_id`: `{"thermo1": 8}`. */
     deviceIds: z.record(z.string().min(1), dbId).default({}),
   })

@@ -1,6 +1,6 @@
 import { Dealer, Publisher, Request, Subscriber } from 'zeromq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EmbeddedBus } from '../src/bus/index.js';
+import { EmbeddedBus } from '../src/transport/bus/index.js';
 import { captureLogger } from '@patchbay/testing';
 import { PythonPeer } from './pythonPeer.js';
 
@@ -9,9 +9,9 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.();
 });
 
-async function startBus(timing?: { heartbeatMs?: number; liveness?: number }) {
+async function startBus(timing?: { heartbeatMs?: number; liveness?: number }, maxQueuedPerService?: number) {
   const log = captureLogger();
-  const bus = new EmbeddedBus({ reqRepPort: 0, pubPort: 0, subPort: 0, logger: log.logger, badMessages: log.counter('bad'), timing });
+  const bus = new EmbeddedBus({ reqRepPort: 0, pubPort: 0, subPort: 0, logger: log.logger, badMessages: log.counter('bad'), timing, maxQueuedPerService });
   const ports = await bus.start();
   cleanups.push(() => bus.stop());
   return { bus, ports, log };
@@ -87,6 +87,29 @@ describe('embedded bus', () => {
       if (frames[2]?.[0] === 4) heartbeats++;
     }
     await expect.poll(() => bus.broker.registered(), { timeout: 2000 }).toEqual([]);
+  });
+
+  it('bus - 12.4 the broker holds at most maxQueuedPerService requests for a busy service; the oldest waiting is dropped with one line', async () => {
+    const { ports, log } = await startBus(undefined, 2);
+    const endpoint = `tcp://127.0.0.1:${ports.reqRepPort}`;
+    const worker = new Dealer({ linger: 0 });
+    cleanups.push(() => worker.close());
+    worker.connect(endpoint);
+    await worker.send(['', 'MDPW01', Buffer.from([1]), 'busy']);
+    await worker.receive(); // first heartbeat: registered
+    const clients = Array.from({ length: 4 }, () => {
+      const c = new Request({ linger: 0 });
+      cleanups.push(() => c.close());
+      c.connect(endpoint);
+      return c;
+    });
+    // The first goes to the worker (which never answers); the next three wait, one too many.
+    await clients[0]?.send(['MDPC01', 'busy', 'work.do', '{}']);
+    let request: Buffer[] = await worker.receive();
+    while (request[2]?.[0] !== 2) request = await worker.receive();
+    for (const c of clients.slice(1)) await c.send(['MDPC01', 'busy', 'work.do', '{}']);
+    await log.waitFor(/more than 2 requests queued for "busy"; dropped the oldest/, { level: 'warn' });
+    expect(log.find(/requests queued for "busy"/)).toHaveLength(1);
   });
 
   it('bus - no heartbeats reach a worker while it handles a request that carries a timeout (heartbeat lock, §5.6)', async () => {

@@ -1,5 +1,6 @@
 import { describeHostAdapterConformance, type HostPeer } from '@patchbay/testing';
-import domogikAdapter, { type DomogikPlugin } from '../src/index.js';
+import domogikAdapter from '../src/index.js';
+import type { DomogikPlugin } from '../src/internal.js';
 import { PythonPeer } from './pythonPeer.js';
 
 const service = 'plugin-patchbay.testhost';

@@ -3,7 +3,10 @@ import { createGateway, silentLogger, type HostContext } from '@patchbay/core';
 import { captureLogger, FakeDriver, Signal } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Publisher } from 'zeromq';
-import domogikAdapter, { DomogikPlugin, domogikConfig, type DomogikConfig, type MdpClient } from '../src/index.js';
+import domogikAdapter, { domogikConfig, type DomogikConfig } from '../src/index.js';
+import { DomogikPlugin, type MdpClient } from '../src/internal.js';
+import simDriver from '@patchbay/driver-sim';
+import { MdpClient as Client } from '../src/transport/mq/client.js';
 import { PythonPeer } from './pythonPeer.js';
 import { awaitService } from './rig.js';
 
@@ -174,3 +177,38 @@ function fakeContext(): HostContext {
     http: undefined,
   };
 }
+
+describe('domogik - bad client.cmd input is answered briefly (13.9, 14.10)', () => {
+  it('domogik - a missing command_id is named as missing; a 16 MiB value or command_id gets a reason of at most a few hundred characters back', async () => {
+    const log = captureLogger();
+    let plugin: DomogikPlugin | undefined;
+    const gateway = createGateway({
+      devices: [{ id: 'thermo1', definition: simDriver, options: { interval: 3_600_000 } }],
+      hosts: [
+        {
+          id: 'domogik',
+          definition: { ...domogikAdapter, create: (config, ctx) => (plugin = domogikAdapter.create(config as DomogikConfig, ctx) as DomogikPlugin) },
+          options: { bus: 'embedded', reqRepPort: 0, pubPort: 0, subPort: 0, host: 'testhost', configService: 'none', commands: { 'thermo1.relay': 4 } },
+        },
+      ],
+      logger: log.logger,
+    });
+    cleanups.push(() => gateway.stop({ drainTimeoutMs: 200 }));
+    await gateway.start();
+    const ports = plugin?.ports as NonNullable<DomogikPlugin['ports']>;
+    const client = new Client({ endpoint: `tcp://127.0.0.1:${ports.reqRepPort}`, timeoutFrame: true, logger: silentLogger, badMessages: { inc: () => undefined } });
+    cleanups.push(() => client.close());
+    const ask = async (data: Record<string, unknown>) => (await client.request({ service, action: 'client.cmd', data: data as never, timeoutMs: 10_000 })).data;
+    expect(await ask({ value: '1' })).toEqual({ status: false, reason: expect.stringMatching(/has no command_id/) });
+    const huge = 'x'.repeat(16 * 1024 * 1024);
+    const byValue = await ask({ command_id: 4, value: huge });
+    expect(byValue.status).toBe(false);
+    expect(String(byValue.reason).length).toBeLessThan(1000);
+    const byId = await ask({ command_id: huge, value: '1' });
+    expect(byId.status).toBe(false);
+    expect(String(byId.reason).length).toBeLessThan(1000);
+    expect(String(byId.reason)).toMatch(/needs an integer command_id, got "x{10,}… \(16777218 characters\)/);
+    // The log lines are short too.
+    for (const line of log.find(/client\.cmd/)) expect(JSON.stringify(line).length).toBeLessThan(2000);
+  }, 30_000);
+});

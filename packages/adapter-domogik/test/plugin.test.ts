@@ -3,7 +3,7 @@ import { createGateway } from '@patchbay/core';
 import simDriver from '@patchbay/driver-sim';
 import { afterEach, describe, expect, it } from 'vitest';
 import domogikAdapter from '../src/index.js';
-import { pluginStatuses } from '../src/protocol.js';
+import { pluginStatuses } from '../src/protocol/wire.js';
 import { awaitService, service, startRig, thermoDevice } from './rig.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -62,6 +62,29 @@ describe('domogik plugin on the bus (Python peer as xplgw and admin)', () => {
         expect(['number', 'string']).toContain(typeof value);
       }
     }
+  });
+
+  it('domogik - 14.10 a clean first start: the host is alive only once its mapping has loaded, and waiting for the bus is info with no stack, never WARN "unreachable"', async () => {
+    const r = await startRig(cleanups);
+    await r.peer.waitForPub('plugin.status', (d) => d.event === 'alive', { what: 'alive' });
+    await r.peer.waitForPub('client.sensor', (d) => '57' in d, { what: 'temperature on sensor 57' });
+    const messages = r.log.lines.map((l) => l.message);
+    const mapped = messages.findIndex((m) => /sensor\(s\) mapped/.test(m));
+    const alive = messages.findIndex((m) => /host domogik \(domogik\) is alive/.test(m));
+    expect(mapped).toBeGreaterThanOrEqual(0);
+    expect(alive).toBeGreaterThan(mapped);
+    expect(r.log.find(/unreachable/)).toEqual([]);
+    expect(r.log.lines.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
+    // Once the outbox's next retry has delivered what waited, the host is alive.
+    await expect.poll(() => r.hostStatus(), { timeout: 10_000 }).toBe('alive');
+  });
+
+  it('domogik - 14.10 while Domogik admin has not answered, the host is starting, not alive', async () => {
+    const r = await startRig(cleanups, { admin: false, adapter: { configTimeoutMs: 5000 } });
+    // start() has returned: before, the supervisor called the host alive here.
+    expect(r.hostStatus()).toBe('starting');
+    expect(r.log.find(/host domogik \(domogik\) is alive/)).toEqual([]);
+    expect(r.gateway.health().hosts[0]?.reason).toMatch(/waiting for the Domogik bus and the sensor mapping/);
   });
 
   it('domogik - §11.26 the current status is re-published on the interval with no gap beyond it', async () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { EmbeddedBus } from '../src/bus/index.js';
+import { EmbeddedBus } from '../src/transport/bus/index.js';
 import type { PeerEvent } from './pythonPeer.js';
 import { awaitService, service, startRig } from './rig.js';
 

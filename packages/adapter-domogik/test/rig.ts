@@ -1,7 +1,7 @@
 import { createGateway, type Gateway } from '@patchbay/core';
 import simDriver from '@patchbay/driver-sim';
 import domogikAdapter from '../src/index.js';
-import { EmbeddedBus, type BusPorts } from '../src/bus/index.js';
+import { EmbeddedBus, type BusPorts } from '../src/transport/bus/index.js';
 import { captureLogger } from '@patchbay/testing';
 import { PythonPeer } from './pythonPeer.js';
 

@@ -1,9 +1,9 @@
 import { connect, type Server, type Socket } from 'node:net';
-import { describeError, quoteForLog, type Adapter, type Counter, type HostContext } from '@patchbay/core';
+import { describeError, ErrorCodes, PatchbayError, quoteForLog, type Adapter, type Counter, type HostContext, type OutboundEvent } from '@patchbay/core';
 import { expandHome, type TracimConfig } from './config.js';
-import { Destination } from './destination.js';
-import { claimSocketPath, listenUnix, removeSocketFile } from './socketFile.js';
-import { decodeEnvelope, encodeEnvelope, EventTypes, MAX_WIRE_BYTES, readToEof, type DaemonEvent } from './wire.js';
+import { Destination } from './transport/destination.js';
+import { claimSocketPath, listenUnix, removeSocketFile } from './transport/socketFile.js';
+import { decodeEnvelope, encodeEnvelope, EventTypes, MAX_WIRE_BYTES, readToEof, type DaemonEvent } from './protocol/wire.js';
 
 /** Inbound cap in client mode: TLMs forwarded verbatim by a master may exceed 4096 bytes (C4). */
 const CLIENT_INBOUND_BYTES = 1024 * 1024;
@@ -26,6 +26,7 @@ export class TracimClient implements Adapter {
   userId: string | undefined;
   /** Registrations sent (the first, then one per watchdog expiry). */
   registrations = 0;
+  private refusedOnce = false;
 
   constructor(
     private readonly config: TracimConfig,
@@ -43,6 +44,7 @@ export class TracimClient implements Adapter {
       tlms: ctx.counter('patchbay_tracim_tlm_received_total', 'Tracim live messages received from the master'),
       bad: ctx.counter('patchbay_tracim_bad_messages_total', 'Inbound Tracim daemon messages refused'),
     };
+    for (const note of config.deprecated) ctx.logger.warn(note);
     this.path = expandHome(config.clientSocketPath);
     this.masterPath = expandHome(config.masterSocketPath);
     this.userId = undefined;
@@ -86,8 +88,18 @@ export class TracimClient implements Adapter {
     await removeSocketFile(this.path);
   }
 
-  /** Nothing to push: a client only listens (TLMs come from the master). */
-  deliver(): void {}
+  /**
+   * A client only listens (TLMs come from the master): the protocol has no way to hand a master
+   * device events to broadcast. They are refused, so the core counts them failed, not delivered.
+   */
+  deliver(event: OutboundEvent): void {
+    if (event.kind === 'status') return;
+    if (!this.refusedOnce) {
+      this.refusedOnce = true;
+      this.ctx.logger.warn(`Tracim client mode cannot forward device events to the master (the protocol has no message for it): route no devices to this host; each one routed is refused and counted failed`);
+    }
+    throw new PatchbayError(ErrorCodes.EVENT_REJECTED, `Tracim client mode forwards no ${event.kind} events (route no devices to this host)`, { context: { kind: event.kind } });
+  }
 
   private register(why: string): void {
     this.registrations++;

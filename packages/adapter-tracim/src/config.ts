@@ -55,7 +55,16 @@ export const tracimConfig = z
     /** Messages over 4096 bytes: shrink the TLM, skip it, or send it whole like the reference (§10). */
     sizePolicy: z.enum(['shrink', 'skip', 'verbatim']).default('shrink'),
     /** Most messages waiting for one client; beyond it the oldest is dropped (counted, logged). */
-    maxQueue: z.number().int().min(16).max(1_000_000).default(10_000),
+    maxQueuedPerClient: z.number().int().min(16).max(1_000_000).optional(),
+    /** Deprecated name of `maxQueuedPerClient` (it bounds one client's messages, not the core's replies). */
+    maxQueue: z.number().int().min(16).max(1_000_000).optional(),
+    /**
+     * A client with more messages than this waiting (a slow handler) gets the latest state
+     * per device and channel, as an unreachable one does, instead of ever older state.
+     */
+    coalesceAfter: z.number().int().min(1).max(1_000_000).default(64),
+    /** Master mode: where the TLM `event_id` counter is kept (default: beside the master socket). */
+    eventIdFile: z.string().min(1).optional(),
     /** Inbound: read one message to EOF within this time (§10: about 5 s). */
     readTimeoutMs: z.number().int().min(10).max(60_000).default(5000),
     /** Outbound: connect, write, and see the peer close within this time (§10: about 10 s). */
@@ -69,7 +78,19 @@ export const tracimConfig = z
     /** Client mode: register again when no ping came for this long (§10: 75 s). */
     watchdogMs: z.number().int().min(20).max(3_600_000).default(75_000),
   })
-  .strict();
+  .strict()
+  .transform(({ maxQueue, maxQueuedPerClient, ...config }) => {
+    /** Deprecation notes for the adapter to log once at start. */
+    const deprecated: string[] = [];
+    if (maxQueue !== undefined) {
+      deprecated.push(
+        maxQueuedPerClient === undefined
+          ? `option "maxQueue" is deprecated: it is now "maxQueuedPerClient" (messages waiting per Tracim client); using ${maxQueue}`
+          : `option "maxQueue" is deprecated and ignored: "maxQueuedPerClient" is set too`,
+      );
+    }
+    return { ...config, maxQueuedPerClient: maxQueuedPerClient ?? maxQueue ?? 10_000, deprecated };
+  });
 
 /** Validated options of the `tracim` adapter. */
 export type TracimConfig = z.output<typeof tracimConfig>;

@@ -1,9 +1,27 @@
 import type { Server, Socket } from 'node:net';
-import { describeError, ErrorCodes, PatchbayError, type Adapter, type Counter, type HostContext, type JsonValue, type OutboundEvent, type ReplyEvent, type StateEvent } from '@patchbay/core';
+import {
+  describeError,
+  ErrorCodes,
+  PatchbayError,
+  type Adapter,
+  type AvailabilityEvent,
+  type ChannelDescription,
+  type Counter,
+  type DeviceDescription,
+  type HostContext,
+  type JsonValue,
+  type MomentaryEvent,
+  type OutboundEvent,
+  type ReplyEvent,
+  type StateEvent,
+} from '@patchbay/core';
 import { expandHome, type TracimConfig } from './config.js';
-import { Destination } from './destination.js';
-import { claimSocketPath, listenUnix, removeSocketFile } from './socketFile.js';
-import { TracimStream } from './tracimStream.js';
+import { dirname, join } from 'node:path';
+import { Destination } from './transport/destination.js';
+import { EventIds } from './protocol/eventIds.js';
+import { availabilityTlm, descriptionTlm, momentaryTlm, stateTlm, TlmTypes } from './protocol/tlm.js';
+import { claimSocketPath, listenUnix, removeSocketFile, SOCKET_IN_USE } from './transport/socketFile.js';
+import { TracimStream } from './transport/tracimStream.js';
 import {
   decodeEnvelope,
   encodeEnvelope,
@@ -13,18 +31,25 @@ import {
   pidString,
   readToEof,
   shrinkTlmEnvelope,
-  tlmTime,
   type ClientData,
   type DaemonEvent,
-} from './wire.js';
+} from './protocol/wire.js';
 
 interface Registered extends ClientData {
   /** Cleared at each keep-alive tick, set by a pong (protocols/tracim.md §6.3). */
   alive: boolean;
 }
 
+/** A registered client as the master sees it: for health and tests. */
+export interface ClientStatus extends ClientData {
+  /** Messages waiting for it, the one in flight included. */
+  queued: number;
+  /** It took a connection and did not close it within `sendTimeoutMs` (its reader is stuck). */
+  stalled: boolean;
+}
+
 /** The TLM `event_type` of a device state change (§10: dotted, `device.modified.<kind>`). */
-export const STATE_EVENT_TYPE = 'device.modified.state';
+export const STATE_EVENT_TYPE = TlmTypes.state;
 
 /**
  * Master mode: a drop-in TracimDaemon (protocols/tracim.md). Owns the master socket, the
@@ -40,9 +65,9 @@ export class TracimMaster implements Adapter {
   private stream: TracimStream | undefined;
   private path = '';
   private userId: string;
-  // Increasing across restarts too: start from the clock (ms) and count up (§10, K5).
-  private nextEventId = Date.now();
-  private counters: { bad: Counter; dropped: Counter; removed: Counter; oversize: Counter; tlms: Counter } | undefined;
+  /** Below 2^31 and increasing across restarts (§10, K5): see {@link EventIds}. */
+  private eventIds: EventIds | undefined;
+  private counters: { bad: Counter; dropped: Counter; removed: Counter; oversize: Counter; tlms: Counter; stalled: Counter } | undefined;
 
   constructor(
     private readonly config: TracimConfig,
@@ -61,6 +86,14 @@ export class TracimMaster implements Adapter {
     return [...this.clients.values()].map(({ path, pid }) => ({ path, pid }));
   }
 
+  /** Registered clients with their queue and whether they are stalled. */
+  clientStatus(): ClientStatus[] {
+    return [...this.clients.values()].map(({ path, pid }) => {
+      const destination = this.destinations.get(path);
+      return { path, pid, queued: destination?.size ?? 0, stalled: destination?.stalled ?? false };
+    });
+  }
+
   async start(): Promise<void> {
     const { ctx, config } = this;
     this.counters = {
@@ -69,10 +102,24 @@ export class TracimMaster implements Adapter {
       removed: ctx.counter('patchbay_tracim_clients_removed_total', 'Tracim clients removed by the keep-alive sweep'),
       oversize: ctx.counter('patchbay_tracim_oversize_total', 'Outgoing messages over 4096 bytes (shrunk, skipped or sent verbatim)'),
       tlms: ctx.counter('patchbay_tracim_tlm_received_total', 'Tracim live messages received from the Tracim server'),
+      stalled: ctx.counter('patchbay_tracim_clients_stalled_total', 'Times a Tracim client took a message and did not close the connection within sendTimeoutMs'),
     };
+    for (const note of config.deprecated) ctx.logger.warn(note);
     this.path = expandHome(config.socketPath);
     this.userId = config.userId;
-    const replaced = await claimSocketPath(this.path, 'master socket');
+    this.eventIds = new EventIds(config.eventIdFile === undefined ? join(dirname(this.path), 'patchbay-tracim-event-id') : expandHome(config.eventIdFile), ctx.logger);
+    let replaced: boolean;
+    try {
+      replaced = await claimSocketPath(this.path, 'master socket');
+    } catch (error) {
+      if (error instanceof PatchbayError && error.context.reason === SOCKET_IN_USE) {
+        // Restarting would probe the live master again and again, and fail each time the same
+        // way: this host stops here, with the reason in /healthz (M27, §10).
+        ctx.status('dead', `${error.message} This host is not restarted.`);
+        return;
+      }
+      throw error;
+    }
     if (replaced) ctx.logger.warn({ path: this.path }, `replaced the stale master socket file ${this.path} (nobody was listening on it)`);
     const server = await listenUnix(this.path, {
       onConnection: (socket) => this.accept(socket),
@@ -121,26 +168,55 @@ export class TracimMaster implements Adapter {
   }
 
   deliver(event: OutboundEvent): void {
-    if (event.kind === 'state') this.broadcastState(event);
-    else if (event.kind === 'reply') this.deliverReply(event);
-    // Status events have no TracimDaemon form; clients see device health through the values.
+    switch (event.kind) {
+      case 'state':
+        return this.broadcastState(event);
+      case 'reply':
+        return this.deliverReply(event);
+      case 'description':
+        return this.broadcastDescription(event.device, event.description, event.time);
+      case 'momentary':
+        return this.broadcastMomentary(event);
+      case 'availability':
+        return this.broadcastAvailability(event);
+      case 'status':
+        // Endpoint status has no TracimDaemon form; a device's own shows as its availability TLM.
+        return;
+    }
+  }
+
+  private channelOf(device: string, channel: string): ChannelDescription | undefined {
+    return this.ctx.description(device)?.channels[channel];
+  }
+
+  private nextId(): number {
+    return (this.eventIds as EventIds).take();
   }
 
   private broadcastState(event: StateEvent): void {
     if (this.clients.size === 0) return;
-    const text = this.stateTlm(event.device, event.channel, event.value, event.time);
-    this.broadcastTlm(text, event.device + '\u0000' + event.channel);
+    const text = stateTlm(this.nextId(), { device: event.device, channel: event.channel, value: event.value, time: event.time, described: this.channelOf(event.device, event.channel) });
+    this.broadcastTlm(text, stateKey(event.device, event.channel));
   }
 
-  private stateTlm(device: string, channel: string, value: JsonValue, time: number): string {
-    // §8.2 / K5: integer event_id, dotted event_type, created without fraction, object fields.
-    return JSON.stringify({
-      event_id: this.nextEventId++,
-      event_type: STATE_EVENT_TYPE,
-      created: tlmTime(time),
-      read: null,
-      fields: { author: null, client_token: null, device, channel, value },
-    });
+  private broadcastDescription(device: string, description: DeviceDescription, time: number): void {
+    if (this.clients.size === 0) return;
+    // Latest wins for a client that is behind: only the current description matters.
+    this.broadcastTlm(descriptionTlm(this.nextId(), { device, description, time }), `${device}\u0000@description`);
+  }
+
+  private broadcastMomentary(event: MomentaryEvent): void {
+    if (this.clients.size === 0) return;
+    // No key: a press is never coalesced, not even for a client that is behind.
+    this.broadcastTlm(momentaryTlm(this.nextId(), { device: event.device, channel: event.channel, value: event.value, time: event.time, described: this.channelOf(event.device, event.channel) }));
+  }
+
+  private broadcastAvailability(event: AvailabilityEvent): void {
+    if (this.clients.size === 0) return;
+    this.broadcastTlm(
+      availabilityTlm(this.nextId(), { device: event.device, availability: event.availability, reason: event.reason, lastSeen: event.lastSeen, time: event.time }),
+      `${event.device}\u0000@availability`,
+    );
   }
 
   private broadcastTlm(text: string, key?: string): void {
@@ -156,12 +232,13 @@ export class TracimMaster implements Adapter {
       throw new PatchbayError(ErrorCodes.EVENT_REJECTED, `reply ${reply.id} names no Tracim client socket (meta.client); it cannot be routed`, { context: { replyId: reply.id } });
     }
     const id = (meta.id as JsonValue | undefined) ?? reply.ref ?? null;
-    const data = reply.ok ? { id, ok: true, value: reply.value ?? null } : { id, ok: false, error: reply.error ?? 'failed', code: reply.code };
+    // Every failure carries a code (a driver's own refusal has none from the core: PB207).
+    const data = reply.ok ? { id, ok: true, value: reply.value ?? null } : { id, ok: false, error: reply.error ?? 'failed', code: reply.code ?? ErrorCodes.COMMAND_FAILED };
     let bytes = encodeEnvelope(this.path, EventTypes.patchbayReply, data);
     if (bytes.length > MAX_WIRE_BYTES && this.config.sizePolicy !== 'verbatim') {
       this.counters?.oversize.inc();
       this.ctx.logger.warn({ client, id }, `patchbay_reply ${JSON.stringify(id)} is ${bytes.length} bytes, over 4096: sent as a failed reply instead`);
-      bytes = encodeEnvelope(this.path, EventTypes.patchbayReply, { id, ok: false, error: `reply value too large (${bytes.length} bytes over the 4096-byte message limit)` });
+      bytes = encodeEnvelope(this.path, EventTypes.patchbayReply, { id, ok: false, error: `reply value too large (${bytes.length} bytes over the 4096-byte message limit)`, code: ErrorCodes.EVENT_REJECTED });
     }
     this.destination(client).push({ bytes, type: EventTypes.patchbayReply });
   }
@@ -196,7 +273,7 @@ export class TracimMaster implements Adapter {
     if (destination === undefined) {
       destination = new Destination(
         path,
-        { sendTimeoutMs: this.config.sendTimeoutMs, maxQueue: this.config.maxQueue },
+        { sendTimeoutMs: this.config.sendTimeoutMs, maxQueue: this.config.maxQueuedPerClient, coalesceAfter: this.config.coalesceAfter },
         {
           keepOnFailure: (p) => this.clients.has(p),
           onReachability: (p, reachable, reason) => {
@@ -206,6 +283,13 @@ export class TracimMaster implements Adapter {
           onDropped: (p, count, reason) => {
             this.counters?.dropped.inc(count);
             this.ctx.logger.warn({ client: p }, `message to ${p} dropped: ${reason}`);
+          },
+          onStalled: (p, stalled) => {
+            if (!this.clients.has(p)) return;
+            if (stalled) {
+              this.counters?.stalled.inc();
+              this.ctx.logger.warn({ client: p }, `Tracim client ${p} is stalled: it took a message and did not close the connection within ${this.config.sendTimeoutMs} ms; each message to it now waits that long`);
+            } else this.ctx.logger.info({ client: p }, `Tracim client ${p} closes its connections again (no longer stalled)`);
           },
           onIdle: (p) => {
             // Keep a queue only for registered clients; one-off replies leave nothing behind.
@@ -304,13 +388,23 @@ export class TracimMaster implements Adapter {
       // §6.1.5: only a new path is announced, to everyone including the newcomer.
       for (const client of this.clients.values()) this.send(client.path, EventTypes.clientAdded, { path, pid });
     }
-    // A registering client first gets the current state of every device (ARCHITECTURE.md).
+    // A registering client first gets what each device is, then its current state (ARCHITECTURE.md).
+    const now = Date.now();
     for (const device of this.ctx.snapshot().devices) {
+      const description = device.description ?? this.ctx.description(device.device);
+      if (description) this.pushTlm(path, descriptionTlm(this.nextId(), { device: device.device, description, time: now }), `${device.device}\u0000@description`);
+      if (device.availability !== 'online') {
+        this.pushTlm(path, availabilityTlm(this.nextId(), { device: device.device, availability: device.availability, reason: device.availabilityReason, lastSeen: device.lastSeen, time: now }), `${device.device}\u0000@availability`);
+      }
       for (const c of device.channels) {
-        const bytes = this.fit(encodeEnvelope(this.path, EventTypes.tracimEvent, this.stateTlm(device.device, c.channel, c.value, c.time)), EventTypes.tracimEvent);
-        if (bytes) this.destination(path).push({ bytes, type: EventTypes.tracimEvent, key: device.device + '\u0000' + c.channel });
+        this.pushTlm(path, stateTlm(this.nextId(), { device: device.device, channel: c.channel, value: c.value, time: c.time, described: description?.channels[c.channel] }), stateKey(device.device, c.channel));
       }
     }
+  }
+
+  private pushTlm(path: string, text: string, key: string): void {
+    const bytes = this.fit(encodeEnvelope(this.path, EventTypes.tracimEvent, text), EventTypes.tracimEvent, text);
+    if (bytes) this.destination(path).push({ bytes, type: EventTypes.tracimEvent, key });
   }
 
   private unregister(event: DaemonEvent): void {
@@ -345,7 +439,7 @@ export class TracimMaster implements Adapter {
     if (!record || typeof record.device !== 'string' || typeof record.channel !== 'string') {
       this.counters?.bad.inc();
       this.ctx.logger.warn(`patchbay_command from ${event.path} without data {id, device, channel, value}; answered with a failed reply`);
-      this.send(event.path, EventTypes.patchbayReply, { id: id ?? null, ok: false, error: 'patchbay_command needs data {id, device, channel, value}' });
+      this.send(event.path, EventTypes.patchbayReply, { id: id ?? null, ok: false, error: 'patchbay_command needs data {id, device, channel, value}', code: ErrorCodes.COMMAND_INVALID });
       return;
     }
     // The reply goes through the journaled outbox and comes back to deliverReply (meta.client).
@@ -357,4 +451,9 @@ export class TracimMaster implements Adapter {
       )
       .catch((error: unknown) => this.ctx.logger.error({ client: event.path, id }, `patchbay_command ${JSON.stringify(id ?? null)} from ${event.path} was not taken by the gateway: ${describeError(error)}`));
   }
+}
+
+/** The coalescing key of a device channel's state in a client's queue. */
+function stateKey(device: string, channel: string): string {
+  return device + '\u0000' + channel;
 }

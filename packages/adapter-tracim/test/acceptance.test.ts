@@ -3,7 +3,8 @@ import { createGateway, type Adapter, type AdapterDefinition } from '@patchbay/c
 import sim from '@patchbay/driver-sim';
 import { captureLogger, FakeHost, tempDir } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import tracimAdapter, { type TracimMaster } from '../src/index.js';
+import tracimAdapter from '../src/index.js';
+import type { TracimMaster } from '../src/internal.js';
 import { startPyPeer, type PyPeer } from './helpers.js';
 
 interface Fields {
@@ -48,14 +49,14 @@ describe('tracim - acceptance: three Python clients and a simulated device', () 
       const p = await startPyPeer({ master: masterPath, path: join(dir.path, `${name}.sock`) });
       cleanups.push(() => p.kill());
       peers.push(p);
-      // Its snapshot (the 3 channels of the sim device) comes first.
-      await p.waitFor('daemon_tracim_event', 3);
+      // Its snapshot (the sim's description, then its 3 channels) comes first.
+      await p.waitFor('daemon_tracim_event', 4);
     }
     const [a, b, c] = peers as [PyPeer, PyPeer, PyPeer];
     const tlms = (p: PyPeer) => p.received('daemon_tracim_event').map((m) => JSON.parse(m.data as string) as { event_id: number; fields: Fields });
     // Every live TLM is numbered once and sent to every client, so after the last registration
     // snapshot a client that misses nothing sees consecutive event ids.
-    const lastSnapshotId = Math.max(...tlms(c).slice(0, 3).map((t) => t.event_id));
+    const lastSnapshotId = Math.max(...tlms(c).slice(0, 4).map((t) => t.event_id));
     const live = (p: PyPeer) => tlms(p).filter((t) => t.event_id > lastSnapshotId);
     await c.waitUntil(() => (live(c).length >= 10 ? true : undefined), '10 live state changes at c');
     await c.kill('SIGKILL');

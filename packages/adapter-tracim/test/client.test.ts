@@ -1,9 +1,10 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGateway, type Adapter, type AdapterDefinition } from '@patchbay/core';
-import { captureLogger, tempDir } from '@patchbay/testing';
+import { captureLogger, FakeDriver, tempDir } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import tracimAdapter, { sendOnce, type TracimClient } from '../src/index.js';
+import tracimAdapter from '../src/index.js';
+import { sendOnce, type TracimClient } from '../src/internal.js';
 import { PYTHON, rawListener, startMaster } from './helpers.js';
 import { spawnSync } from 'node:child_process';
 
@@ -130,5 +131,35 @@ describe('tracim client mode (C items)', () => {
     expect(second?.listClients()).toEqual([]);
     await logger.waitFor(/registering with the Tracim master .* \(no ping for 400 ms\)/, { timeoutMs: 5000 });
     await m.logger.changed.waitUntil(() => (second?.listClients().some((c) => c.path === client) ? true : undefined), { what: 'the restarted master to list the client', timeoutMs: 5000 });
+  });
+
+  it('tracim - 14.6 client mode: device events it cannot forward are counted failed, not delivered, with one explanation', async () => {
+    const dir = tempDir('pb-tracim-client-');
+    cleanups.push(async () => dir.remove());
+    const master = join(dir.path, 'master.sock');
+    const listener = await rawListener(master);
+    cleanups.push(() => listener.close());
+    const logger = captureLogger({ levels: 'info' });
+    const driver = new FakeDriver();
+    const gateway = createGateway({
+      devices: [{ id: 'dev1', definition: driver.definition }],
+      hosts: [{ id: 'tc', definition: tracimAdapter, options: { mode: 'client', masterSocketPath: master, clientSocketPath: join(dir.path, 'client.sock') } }],
+      logger,
+    });
+    cleanups.push(() => gateway.stop({ drainTimeoutMs: 50 }));
+    await gateway.start();
+    await driver.waitRunning();
+    const tc = () => gateway.health().hosts.find((h) => h.id === 'tc');
+    // Status events (the device starting, alive) need nothing from a client and pass.
+    await logger.changed.waitUntil(() => ((tc()?.delivered ?? 0) >= 1 ? true : undefined), { what: 'the device status', timeoutMs: 10_000 });
+    const before = tc()?.delivered;
+    driver.emit('n', 1);
+    driver.emit('m', 2);
+    const rejected = /rejected event .*: Tracim client mode forwards no state events/;
+    await logger.changed.waitUntil(() => (logger.find(rejected, 'error').length >= 2 ? true : undefined), { what: 'two rejected events', timeoutMs: 10_000 });
+    // The two states, and whatever availability changes came with them: none counted delivered.
+    expect(tc()?.delivered).toBe(before);
+    expect(tc()?.failed).toBeGreaterThanOrEqual(2);
+    expect(logger.find(/cannot forward device events/)).toHaveLength(1);
   });
 });

@@ -1,9 +1,10 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createGateway } from '@patchbay/core';
-import { FakeDriver, tempDir } from '@patchbay/testing';
+import { captureLogger, FakeDriver, tempDir } from '@patchbay/testing';
 import { describe, expect, it } from 'vitest';
-import tracimAdapter, { expandHome, tracimConfig } from '../src/index.js';
+import tracimAdapter, { tracimConfig } from '../src/index.js';
+import { expandHome } from '../src/internal.js';
 
 describe('tracim - options', () => {
   it('tracim - defaults follow the reference daemon: master mode, ~/.config/TracimDaemon/master.sock, 30 s pings, 0600', () => {
@@ -30,6 +31,23 @@ describe('tracim - options', () => {
       await driver.waitRunning();
       driver.emit('temperature', 20);
       expect(gateway.health().hosts[0]).toMatchObject({ status: 'alive', failed: 0 });
+      await gateway.stop({ drainTimeoutMs: 100 });
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('tracim - 12.4 "maxQueue" is now "maxQueuedPerClient"; the old name still works, with a deprecation warning at start', async () => {
+    expect(tracimConfig.parse({}).maxQueuedPerClient).toBe(10_000);
+    expect(tracimConfig.parse({ maxQueue: 50 })).toMatchObject({ maxQueuedPerClient: 50, deprecated: [expect.stringMatching(/"maxQueue" is deprecated: it is now "maxQueuedPerClient"/)] });
+    expect(tracimConfig.parse({ maxQueue: 50, maxQueuedPerClient: 70 })).toMatchObject({ maxQueuedPerClient: 70, deprecated: [expect.stringMatching(/ignored/)] });
+    expect(tracimConfig.parse({ maxQueuedPerClient: 70 }).deprecated).toEqual([]);
+    const dir = tempDir('pb-tracim-deprecated-');
+    const logger = captureLogger();
+    try {
+      const gateway = createGateway({ devices: [], hosts: [{ id: 'tracim', definition: tracimAdapter, options: { socketPath: join(dir.path, 'm.sock'), maxQueue: 50 } }], logger });
+      await gateway.start();
+      expect(logger.find(/"maxQueue" is deprecated/, 'warn')).toHaveLength(1);
       await gateway.stop({ drainTimeoutMs: 100 });
     } finally {
       dir.remove();

@@ -4,7 +4,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Signal, tempDir } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Destination } from '../src/destination.js';
+import { Destination } from '../src/transport/destination.js';
 import { rawListener } from './helpers.js';
 
 // What a queue still holds is what the garbage collector cannot take back: count it that way.
@@ -25,7 +25,7 @@ describe('tracim - per-client destination queue', () => {
     while (cleanups.length > 0) await (cleanups.pop() as () => Promise<void> | void)();
   });
 
-  function make(maxQueue: number, sendTimeoutMs = 2000) {
+  function make(maxQueue: number, sendTimeoutMs = 2000, coalesceAfter?: number) {
     const dir = tempDir('pb-tracim-dest-');
     cleanups.push(() => dir.remove());
     const path = join(dir.path, 'client.sock');
@@ -38,7 +38,7 @@ describe('tracim - per-client destination queue', () => {
     const seen = (e: string) => changed.waitUntil(() => (events.includes(e) ? true : undefined), { what: `"${e}"`, timeoutMs: 10_000 });
     const destination = new Destination(
       path,
-      { sendTimeoutMs, maxQueue },
+      { sendTimeoutMs, maxQueue, coalesceAfter },
       {
         keepOnFailure: () => true,
         onReachability: (_p, reachable) => note(reachable ? 'up' : 'down'),
@@ -142,5 +142,40 @@ describe('tracim - per-client destination queue', () => {
     cleanups.push(() => listener.close());
     await seen('idle');
     expect(listener.messages.map((b) => b.toString())).toEqual(['a0', 'reply', 'a5000', 'b5000', 'c5000', 'd5000']);
+  });
+
+  it('tracim - 14.6 a slow but alive client (20 ms per message) past the backlog threshold gets the latest state per channel, not ever older state', async () => {
+    const { path, destination, events, changed, seen } = make(10_000, 2000, 8);
+    const received: string[] = [];
+    const server = createServer((socket) => {
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      // A handler that takes its time before closing, as the Python SDK's does.
+      socket.on('end', () => {
+        received.push(Buffer.concat(chunks).toString());
+        setTimeout(() => socket.end(), 20);
+        changed.notify();
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    for (let i = 1; i <= 100; i++) {
+      destination.push(msg(`a${i}`, 'a'));
+      destination.push(msg(`b${i}`, 'b'));
+      if (i === 50) destination.push(msg('reply'));
+    }
+    // Below the threshold every change is kept; past it, one slot per channel plus the reply.
+    expect(destination.size).toBeLessThanOrEqual(8 + 3);
+    await seen('idle');
+    expect(received.length).toBeLessThanOrEqual(12);
+    expect(received).toContain('reply');
+    expect(received.slice(-2).sort()).toEqual(['a100', 'b100']);
+    // Per channel the values still go forward, never back.
+    for (const key of ['a', 'b']) {
+      const values = received.filter((m) => m.startsWith(key)).map((m) => Number(m.slice(1)));
+      expect(values).toEqual([...values].sort((x, y) => x - y));
+    }
+    expect(events.filter((e) => e === 'down')).toHaveLength(0);
   });
 });

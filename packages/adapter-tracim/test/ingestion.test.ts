@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SseParser, type SseEvent } from '../src/index.js';
+import { SseParser, type SseEvent } from '../src/internal.js';
 import { FakeTracim, tlm } from './fakeTracim.js';
 import { startMaster, startPyPeer, type MasterRig, type PyPeer } from './helpers.js';
 
@@ -179,18 +179,31 @@ describe('tracim - TLM ingestion (T items)', () => {
     expect(fake.streamRequests()).toHaveLength(1);
   });
 
-  it('tracim - SSE parser skips an event over maxEventLength, whatever the chunking, and resumes at the next one', () => {
+  it('tracim - SSE parser skips an event over maxEventBytes, whatever the chunking, and resumes at the next one', () => {
     const text = `data: ${'y'.repeat(100)}\r\ndata: more\r\n\r\nevent: a\r\ndata: ok\r\n\r\ndata: ${'z'.repeat(30)}\ndata: ${'z'.repeat(30)}\n\ndata: fine\n\n`;
     for (const chunks of [[text], [...text], text.match(/[\s\S]{1,7}/g) ?? []]) {
       const events: SseEvent[] = [];
       const overflows: number[] = [];
-      const parser = new SseParser((e) => events.push(e), { maxEventLength: 50, onOverflow: (n) => overflows.push(n) });
+      const parser = new SseParser((e) => events.push(e), { maxEventBytes: 50, onOverflow: (n) => overflows.push(n) });
       for (const chunk of chunks) parser.push(chunk);
       expect(events).toEqual([
         { event: 'a', data: 'ok', id: undefined },
         { event: 'message', data: 'fine', id: undefined },
       ]);
       expect(overflows).toHaveLength(2);
+    }
+  });
+
+  it('tracim - SSE parser counts the cap in UTF-8 bytes, not characters (20 × "€" is 60 bytes)', () => {
+    for (const chunks of [[`data: ${'€'.repeat(20)}\n\ndata: ${'é'.repeat(20)}\n\n`], [`data: ${'€'.repeat(10)}`, `${'€'.repeat(10)}\n\n`, `data: ${'é'.repeat(20)}\n\n`]]) {
+      const events: SseEvent[] = [];
+      const overflows: number[] = [];
+      const parser = new SseParser((e) => events.push(e), { maxEventBytes: 50, onOverflow: (n) => overflows.push(n) });
+      for (const chunk of chunks) parser.push(chunk);
+      // 40 bytes of é (plus its newline) fit; 60 bytes of € do not.
+      expect(events).toEqual([{ event: 'message', data: 'é'.repeat(20), id: undefined }]);
+      expect(overflows).toHaveLength(1);
+      expect(overflows[0]).toBeGreaterThan(50);
     }
   });
 

@@ -1,9 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PYTHON, startMaster, startPyPeer, type MasterRig, type PyPeer } from './helpers.js';
+import { createGateway } from '@patchbay/core';
+import { captureLogger, tempDir } from '@patchbay/testing';
+import tracimAdapter from '../src/index.js';
+import { sendOnce, type TracimMaster } from '../src/internal.js';
+import { PYTHON, rawListener, startMaster, startPyPeer, type MasterRig, type PyPeer } from './helpers.js';
 
 const TIME_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
@@ -294,9 +298,12 @@ describe('tracim master - wire (M items, against the Python SDK-like peer)', () 
       expect(typeof msg.data).toBe('string');
       const tlm = JSON.parse(msg.data as string);
       expect(Number.isInteger(tlm.event_id)).toBe(true);
+      // The Go SDK decodes event_id into an int: 32 bits on 386 and armhf (Raspberry Pi OS).
+      expect(tlm.event_id).toBeGreaterThan(0);
+      expect(tlm.event_id).toBeLessThan(2 ** 31);
       expect(tlm.event_type).toBe('device.modified.state');
       expect(tlm.created).toMatch(TIME_RE);
-      expect(tlm.fields).toEqual({ author: null, client_token: null, device: 'dev1', channel: 'temperature', value: 21.5 });
+      expect(tlm.fields).toEqual({ author: null, client_token: null, device: 'dev1', channel: 'temperature', value: 21.5, kind: 'json' });
       await p.waitRecord((x) => x.ev === 'handler' && x.key === 'device.modified.state', 'the TLM event_type handler');
     }
   });
@@ -309,8 +316,8 @@ describe('tracim master - wire (M items, against the Python SDK-like peer)', () 
     await a.waitFor('daemon_tracim_event', 2);
     const fields = a.received('daemon_tracim_event').map((m) => JSON.parse(m.data as string).fields);
     expect(fields).toEqual([
-      { author: null, client_token: null, device: 'dev1', channel: 'temperature', value: 19 },
-      { author: null, client_token: null, device: 'dev1', channel: 'relay', value: true },
+      { author: null, client_token: null, device: 'dev1', channel: 'temperature', value: 19, kind: 'json' },
+      { author: null, client_token: null, device: 'dev1', channel: 'relay', value: true, kind: 'json' },
     ]);
   });
 
@@ -327,6 +334,92 @@ describe('tracim master - wire (M items, against the Python SDK-like peer)', () 
     const types = a.received().map((m) => m.type).filter((t) => t === 'daemon_ack' || t === 'patchbay_reply');
     expect(types.indexOf('daemon_ack')).toBeLessThan(types.indexOf('patchbay_reply'));
     expect(r.driver.commands[0]).toMatchObject({ device: 'dev1', channel: 'relay', value: true, origin: 'tracim' });
+  });
+
+  it('tracim - TLM event_ids keep increasing across a restart of the master, from the counter kept beside the socket', async () => {
+    const r = await rig();
+    const a = await peer(r, 'a');
+    await a.waitFor('daemon_account_info');
+    for (let i = 0; i < 5; i++) r.driver.emit('n', i);
+    await a.waitFor('daemon_tracim_event', 5);
+    const before = a.received('daemon_tracim_event').map((m) => JSON.parse(m.data as string).event_id as number);
+    await r.gateway.stop({ drainTimeoutMs: 100 });
+    const again = await startMaster({ socketPath: r.master });
+    cleanups.push(() => again.close());
+    const b = await startPyPeer({ master: r.master, path: join(r.dir, 'b.sock') });
+    cleanups.push(() => b.kill());
+    await b.waitFor('daemon_account_info');
+    again.driver.emit('n', 9);
+    const id = JSON.parse((await b.waitFor('daemon_tracim_event')).data as string).event_id as number;
+    expect(id).toBeGreaterThan(Math.max(...before));
+    expect(id).toBeLessThan(2 ** 31);
+  });
+
+  it('tracim - every failed patchbay_reply carries a code: unknown device, a channel the device refuses, a command without data', async () => {
+    const r = await rig();
+    r.driver.answer = (command) => (command.channel === 'relay' ? { ok: true, value: command.value ?? null } : { ok: false, error: `unknown channel "${command.channel}"` });
+    const a = await peer(r, 'a');
+    await a.waitFor('daemon_account_info');
+    await a.send({ path: a.path, type: 'patchbay_command', data: { id: 1, device: 'nope', channel: 'relay', value: true } });
+    await a.waitFor('patchbay_reply', 1);
+    await a.send({ path: a.path, type: 'patchbay_command', data: { id: 2, device: 'dev1', channel: 'bogus', value: true } });
+    await a.waitFor('patchbay_reply', 2);
+    await a.send({ path: a.path, type: 'patchbay_command', data: 'nothing' });
+    await a.waitFor('patchbay_reply', 3);
+    const replies = a.received('patchbay_reply').map((m) => m.data);
+    expect(replies).toEqual([
+      { id: 1, ok: false, error: expect.stringMatching(/unknown device/), code: 'PB201_UNKNOWN_DEVICE' },
+      { id: 2, ok: false, error: 'unknown channel "bogus"', code: 'PB207_COMMAND_FAILED' },
+      { id: null, ok: false, error: expect.stringMatching(/needs data/), code: 'PB206_COMMAND_INVALID' },
+    ]);
+  });
+
+  it('tracim - 13.5 a master socket a live process listens on stops the host with one clear reason: no restarts, and that master sees only well-formed messages', async () => {
+    const dir = tempDir('pb-tracim-live-');
+    cleanups.push(async () => dir.remove());
+    const path = join(dir.path, 'master.sock');
+    const live = await rawListener(path);
+    cleanups.push(() => live.close());
+    const logger = captureLogger({ levels: 'info' });
+    const gateway = createGateway({ devices: [], hosts: [{ id: 'tracim', definition: tracimAdapter, options: { socketPath: path } }], logger, restart: { maxRestarts: 50, windowMs: 60_000, backoff: { delays: [10], jitter: 0 } } });
+    cleanups.push(() => gateway.stop({ drainTimeoutMs: 50 }));
+    await gateway.start();
+    await logger.waitFor(/is dead .*master socket .* is in use/, { level: 'error' });
+    const host = gateway.health().hosts[0];
+    expect(host).toMatchObject({ status: 'dead', restarts: 0, reason: expect.stringMatching(/is in use.*not restarted/) });
+    // The probe was one daemon_ack, which every TracimDaemon ignores; never an empty connection.
+    await live.changed.waitUntil(() => (live.messages.length >= 1 ? true : undefined), { what: 'the probe', timeoutMs: 5000 });
+    expect(live.messages.map((b) => JSON.parse(b.toString()))).toEqual([{ path, type: 'daemon_ack' }]);
+    expect(logger.find(/restarting in/)).toHaveLength(0);
+    expect(existsSync(path)).toBe(true);
+  });
+
+  it('tracim - 13.4 a client that takes a message and never closes is shown stalled (once, counted) and recovers when it closes again', async () => {
+    const r = await rig({ sendTimeoutMs: 300 });
+    const path = join(r.dir, 'stuck.sock');
+    let hold = true;
+    const held: Socket[] = [];
+    const server = createServer({ allowHalfOpen: true }, (socket) => {
+      socket.on('error', () => undefined);
+      socket.on('data', () => undefined);
+      socket.on('end', () => (hold ? held.push(socket) : socket.end()));
+    });
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    cleanups.push(async () => {
+      for (const s of held) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    await sendOnce(r.master, Buffer.from(JSON.stringify({ path, type: 'daemon_client_add', data: { path, pid: '7' } })), 2000);
+    await r.logger.waitFor(/Tracim client .*stuck\.sock is stalled/, { level: 'warn' });
+    const master = r.adapter() as unknown as TracimMaster;
+    expect(master.clientStatus()).toEqual([expect.objectContaining({ path, pid: '7', stalled: true })]);
+    r.driver.emit('n', 1);
+    r.driver.emit('n', 2);
+    hold = false;
+    for (const s of held.splice(0)) s.end();
+    await r.logger.waitFor(/stuck\.sock closes its connections again/);
+    expect(master.clientStatus()[0]?.stalled).toBe(false);
+    expect(r.logger.find(/is stalled/)).toHaveLength(1);
   });
 
   it('tracim - a patchbay_command the gateway fails to take (submit rejects) is one ERROR line, not an unhandled rejection; the master keeps serving', async () => {

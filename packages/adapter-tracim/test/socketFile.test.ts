@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { listenUnix } from '../src/socketFile.js';
+import { listenUnix } from '../src/transport/socketFile.js';
 
 describe('tracim - socket files', () => {
   const cleanups: (() => Promise<void> | void)[] = [];

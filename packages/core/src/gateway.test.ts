@@ -4,7 +4,7 @@ import { defineAdapter, defineDriver, type DriverContext, type HostContext } fro
 import type { CommandEvent, OutboundEvent } from './events.js';
 import { ErrorCodes, PatchbayError } from './errors.js';
 import { createGateway } from './gateway.js';
-import { silentLogger } from './logger.js';
+import { silentLogger, type LogFn, type Logger } from './logger.js';
 
 function testDriver() {
   const state: { ctx?: DriverContext; commands: CommandEvent[]; starts: number } = { commands: [], starts: 0 };
@@ -250,5 +250,71 @@ describe('router', () => {
     state.ctx?.emit('t', 21);
     await a.until(() => a.state.delivered.some((e) => e.kind === 'state' && e.value === 21));
     await gateway.stop();
+  });
+});
+
+describe('hosts that start in steps', () => {
+  /** Records every line as `level: message`. */
+  function recordingLogger(lines: { level: string; message: string; object?: object }[], onLine: () => void): Logger {
+    const at =
+      (level: string): LogFn =>
+      (first: object | string, second?: unknown) => {
+        if (typeof first === 'string') lines.push({ level, message: first });
+        else lines.push({ level, message: String(second ?? ''), object: first });
+        onLine();
+      };
+    const logger: Logger = { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), fatal: at('fatal'), child: () => logger, isLevelEnabled: () => true };
+    return logger;
+  }
+
+  it('supervisor - a host that says "starting" in start() stays starting until it says alive; its not-yet-ready deliveries are info, with no stack', async () => {
+    const lines: { level: string; message: string; object?: object }[] = [];
+    const d = testDriver();
+    const host: { ctx?: HostContext; ready: boolean; delivered: OutboundEvent[]; waiters: (() => void)[] } = { ready: false, delivered: [], waiters: [] };
+    const definition = defineAdapter({
+      type: 'stepwise',
+      config: z.object({}),
+      create: (_c, ctx) => ({
+        start: () => {
+          host.ctx = ctx;
+          ctx.status('starting', 'joining the bus');
+        },
+        stop: () => undefined,
+        deliver: (event) => {
+          if (!host.ready) throw new PatchbayError(ErrorCodes.HOST_UNREACHABLE, 'waiting for the bus');
+          host.delivered.push(event);
+          for (const w of host.waiters.splice(0)) w();
+        },
+      }),
+    });
+    let lineWaiters: (() => void)[] = [];
+    const logger = recordingLogger(lines, () => {
+      const waiting = lineWaiters;
+      lineWaiters = [];
+      for (const w of waiting) w();
+    });
+    const gateway = createGateway({ devices: [{ id: 'dev', definition: d.definition }], hosts: [{ id: 'h', definition }], logger, outbox: { backoff: { delays: [5], jitter: 0 } } });
+    await gateway.start();
+    d.state.ctx?.emit('t', 1);
+    await new Promise<void>((resolve) => {
+      const check = () => (lines.some((l) => /host h is not ready yet/.test(l.message)) ? resolve() : lineWaiters.push(check));
+      check();
+    });
+    expect(gateway.health().hosts[0]?.status).toBe('starting');
+    expect(lines.filter((l) => /is alive/.test(l.message) && /host h/.test(l.message))).toEqual([]);
+    host.ready = true;
+    host.ctx?.status('alive');
+    await new Promise<void>((resolve) => {
+      const check = () => (host.delivered.some((e) => e.kind === 'state') ? resolve() : host.waiters.push(check));
+      check();
+    });
+    expect(gateway.health().hosts[0]?.status).toBe('alive');
+    const notReady = lines.filter((l) => /host h is not ready yet/.test(l.message));
+    expect(notReady).toHaveLength(1);
+    expect(notReady[0]).toMatchObject({ level: 'info' });
+    expect(notReady[0]?.object).toBeUndefined();
+    expect(lines.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
+    await gateway.stop({ drainTimeoutMs: 50 });
+    expect(lines.some((l) => /host h is ready; delivering/.test(l.message))).toBe(true);
   });
 });

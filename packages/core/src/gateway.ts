@@ -343,7 +343,13 @@ class GatewayRuntime implements Gateway {
         runtime.unreachableReason = reachable ? undefined : Outbox.reason(error);
         if (reachable) {
           runtime.lastSeen = Date.now();
-          logger.info(`host ${id} is reachable again; delivering ${runtime.outbox.queued} queued events`);
+          logger.info(`host ${id} is ${runtime.waitedForStart ? 'ready' : 'reachable again'}; delivering ${runtime.outbox.queued} queued events`);
+          runtime.waitedForStart = false;
+        } else if (runtime.supervisor.status === 'starting') {
+          // A host still starting (a bus it is joining) is not failing: no warning, no stack.
+          runtime.expiredLogged = false;
+          runtime.waitedForStart = true;
+          logger.info(`host ${id} is not ready yet (${describeError(error)}); queueing until it is`);
         } else {
           runtime.expiredLogged = false;
           logger.warn({ err: error }, `host ${id} is unreachable (${describeError(error)}); queueing and retrying with back-off`);

@@ -56,6 +56,8 @@ export interface HostRuntime {
   lastSeen: number | null;
   /** Its replies fill its outbox: commands are refused (logged once per episode). */
   refusingForRoom: boolean;
+  /** Deliveries failed while it was still starting: its first success is "ready", not "reachable again". */
+  waitedForStart?: boolean;
   /** Expired momentary events were logged this episode (until it is reachable again). */
   expiredLogged: boolean;
 }

@@ -92,10 +92,15 @@ export class Supervisor<T extends Lifecycle> {
     const generation = ++this.generation;
     const controller = new AbortController();
     this.controller = controller;
+    // An endpoint that says `starting` itself (a bus joined, a mapping still loading) stays
+    // starting after start() returns, until it says `alive`.
+    let holdsStarting = false;
     const handle: Generation = {
       signal: controller.signal,
       status: (status, reason) => {
-        if (generation === this.generation) this.report(status, reason);
+        if (generation !== this.generation) return;
+        holdsStarting = status === 'starting';
+        this.report(status, reason);
       },
       fail: (error) => {
         if (generation === this.generation && !this.stopping) void this.failed(error);
@@ -115,7 +120,7 @@ export class Supervisor<T extends Lifecycle> {
       if (generation !== this.generation || this.stopping) return;
       this.options.onStarted(instance);
       // The endpoint may already have said it is something else (a port not yet there).
-      if (this.status === 'starting') this.transition('alive', undefined);
+      if (this.status === 'starting' && !holdsStarting) this.transition('alive', undefined);
     })();
     return this.running;
   }

@@ -1,6 +1,6 @@
 import { ErrorCodes, PatchbayError, type Counter, type Logger } from '@patchbay/core';
 import { Publisher, Subscriber } from 'zeromq';
-import { categoryOf, decodeObject, describeFrames, encodeJson, messageId, type JsonObject } from '../protocol.js';
+import { categoryOf, decodeObject, describeFrames, encodeJson, messageId, type JsonObject } from '../../protocol/wire.js';
 import { SendQueue } from './sendQueue.js';
 
 /** Options of {@link DomogikPublisher}. */

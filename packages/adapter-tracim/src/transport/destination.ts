@@ -5,7 +5,7 @@ export interface Outgoing {
   bytes: Buffer;
   /** Wire type, for logs. */
   type: string;
-  /** Device+channel for state TLMs: coalesced while the destination is unreachable. */
+  /** Device+channel for state TLMs: coalesced while the destination is unreachable or behind. */
   key?: string;
 }
 
@@ -28,12 +28,22 @@ export interface DestinationHooks {
   onDropped(path: string, count: number, reason: string): void;
   /** Nothing is queued or in flight any more. */
   onIdle(path: string): void;
+  /**
+   * Once per transition: the peer took a connection and did not close it within the send
+   * timeout (stalled), or closed one in time again. Optional.
+   */
+  onStalled?(path: string, stalled: boolean): void;
 }
 
 /** Timing of a destination. */
 export interface DestinationOptions {
   sendTimeoutMs: number;
   maxQueue: number;
+  /**
+   * Past this many waiting messages, state is coalesced (latest per device+channel) even while
+   * the peer answers: a slow handler would otherwise get ever older state. Default: never.
+   */
+  coalesceAfter?: number;
 }
 
 // §10: retry EAGAIN (a backlog-1 listener that is busy, §2.6) quickly; a refused or missing
@@ -61,6 +71,7 @@ export class Destination {
   private retryTimer: NodeJS.Timeout | undefined;
   private attempts = 0;
   private unreachable = false;
+  private stalledNow = false;
   private closed = false;
   /** Messages handed to the peer. */
   sent = 0;
@@ -76,6 +87,11 @@ export class Destination {
     return this.live;
   }
 
+  /** True while the peer's last connection was not closed within the send timeout. */
+  get stalled(): boolean {
+    return this.stalledNow;
+  }
+
   /** True while nothing waits and nothing is in flight. */
   get idle(): boolean {
     return this.live === 0 && this.socket === undefined;
@@ -84,8 +100,10 @@ export class Destination {
   /** Queue a message; `urgent` ones (pings) go before everything not yet in flight. */
   push(item: Outgoing, urgent = false): void {
     if (this.closed) return;
-    if (item.key !== undefined && this.unreachable) {
-      // Latest value wins per device+channel while the client cannot be reached (ARCHITECTURE.md, Delivery).
+    if (item.key !== undefined && (this.unreachable || this.live >= (this.options.coalesceAfter ?? Number.POSITIVE_INFINITY))) {
+      // Latest value wins per device+channel while the client cannot be reached (ARCHITECTURE.md,
+      // Delivery), and while it is behind: a client that handles a TLM in 0.3 s gets the state of
+      // now, not of a minute ago. Below the threshold every change still arrives.
       const previous = this.byKey.get(item.key);
       if (previous !== undefined && previous !== this.first) this.unlink(previous);
     }
@@ -186,11 +204,20 @@ export class Destination {
         if (failure !== undefined && failure.code !== 'ETIMEDOUT' && socket.bytesWritten < item.bytes.length) {
           this.hooks.onDropped(this.path, 1, `${item.type} lost while writing: ${failure.message}`);
         }
+        // A peer that accepts and never closes holds each message for the whole send timeout:
+        // say so (once per episode) rather than look like a healthy client.
+        this.setStalled(failure?.code === 'ETIMEDOUT');
         this.settle(entry, true);
         return;
       }
       this.failed(entry, failure ?? new Error('connection closed before connect'));
     });
+  }
+
+  private setStalled(stalled: boolean): void {
+    if (stalled === this.stalledNow) return;
+    this.stalledNow = stalled;
+    this.hooks.onStalled?.(this.path, stalled);
   }
 
   private settle(entry: Entry, delivered: boolean): void {

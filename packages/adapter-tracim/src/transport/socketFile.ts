@@ -4,26 +4,37 @@ import { dirname } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { ErrorCodes, PatchbayError } from '@patchbay/core';
 
-/** Tries to connect to a Unix socket: 'live', 'stale' (refused) or 'absent'. */
+/**
+ * Tries to connect to a Unix socket: 'live', 'stale' (refused) or 'absent'. A listener that
+ * answers is sent one well-formed `daemon_ack` (which every TracimDaemon ignores, §4) and is
+ * left to close: an empty connection would be logged by a live master as a bad message.
+ */
 export function probeSocket(path: string, timeoutMs = 1000): Promise<'live' | 'stale' | 'absent'> {
   return new Promise((resolve) => {
     const socket = connect({ path });
+    let result: 'live' | 'stale' | 'absent' | undefined;
     const timer = setTimeout(() => {
-      socket.destroy();
       // Accepting nothing for a second is a wedged listener, but a listener all the same.
-      resolve('live');
+      result ??= 'live';
+      socket.destroy();
     }, timeoutMs);
     socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve('live');
+      result = 'live';
+      socket.end(JSON.stringify({ path, type: 'daemon_ack' }));
     });
+    socket.on('data', () => undefined);
     socket.once('error', (error: NodeJS.ErrnoException) => {
+      result ??= error.code === 'ENOENT' ? 'absent' : error.code === 'EAGAIN' ? 'live' : 'stale';
+    });
+    socket.once('close', () => {
       clearTimeout(timer);
-      resolve(error.code === 'ENOENT' ? 'absent' : error.code === 'EAGAIN' ? 'live' : 'stale');
+      resolve(result ?? 'stale');
     });
   });
 }
+
+/** The socket path is held by a live listener: restarting will not change that. */
+export const SOCKET_IN_USE = 'socket-in-use';
 
 /**
  * Makes `path` free to listen on (protocols/tracim.md §10): create the parent directory
@@ -48,7 +59,7 @@ export async function claimSocketPath(path: string, what: string): Promise<boole
   const state = await probeSocket(path);
   if (state === 'live') {
     throw new PatchbayError(ErrorCodes.START_FAILED, `${what} ${path} is in use: another process is listening on it (a running TracimDaemon or Patchbay?). Stop it or choose another path.`, {
-      context: { path },
+      context: { path, reason: SOCKET_IN_USE },
     });
   }
   if (state === 'stale') await unlink(path).catch(() => undefined);

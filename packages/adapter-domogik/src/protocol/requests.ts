@@ -1,7 +1,7 @@
-import type { HostContext, JsonValue } from '@patchbay/core';
+import { quoteForLog, type HostContext, type JsonValue } from '@patchbay/core';
 import type { SensorMap } from './mapping.js';
-import type { WorkerReply, WorkerRequest } from './mq/worker.js';
-import type { JsonObject } from './protocol.js';
+import type { WorkerReply, WorkerRequest } from '../transport/mq/worker.js';
+import type { JsonObject } from './wire.js';
 
 /** What the request handlers need from the plugin. */
 export interface RequestContext {
@@ -37,7 +37,7 @@ export function createRequestHandler(rc: RequestContext): (request: WorkerReques
         return { action: 'helper.list.result', data: { actions: Object.keys(helpers), status: true, reason: '' } };
       case 'helper.help.get': {
         const command = String(request.data.command ?? '');
-        return { action: 'helper.help.result', data: { help: helpers[command] ?? `unknown helper "${command}" (known: ${Object.keys(helpers).join(', ')})` } };
+        return { action: 'helper.help.result', data: { help: helpers[command] ?? `unknown helper ${quoteForLog(command)} (known: ${Object.keys(helpers).join(', ')})` } };
       }
       case 'helper.do':
         return helperDo(rc, request.data);
@@ -51,7 +51,8 @@ async function helperDo(rc: RequestContext, data: JsonObject): Promise<WorkerRep
   const command = String(data.command ?? '');
   const parameters = (typeof data.parameters === 'object' && data.parameters !== null ? data.parameters : {}) as JsonObject;
   if (command !== 'refresh') {
-    return { action: 'helper.do.result', data: { command, parameters, result: `unknown helper "${command}"`, status: false, reason: 'unknown helper' } };
+    // The request's own command and parameters are echoed as Domogik's helpers do; the message is cut.
+    return { action: 'helper.do.result', data: { command, parameters, result: `unknown helper ${quoteForLog(command)}`, status: false, reason: 'unknown helper' } };
   }
   const count = await rc.publishSnapshot();
   return { action: 'helper.do.result', data: { command, parameters, result: `published ${count} sensor value(s)`, status: true, reason: '' } };
@@ -61,7 +62,7 @@ function stop(rc: RequestContext, data: JsonObject): WorkerReply {
   const { name, host } = rc.identity;
   // The Python base class ignores a stop for another plugin and so blocks its service; reply false instead (§7.3).
   if ((data.name !== undefined && data.name !== name) || (data.host !== undefined && data.host !== host) || (data.type !== undefined && data.type !== 'plugin')) {
-    return { action: 'plugin.stop.result', data: { status: false, reason: `this is plugin-${name}.${host}, not ${String(data.type)}-${String(data.name)}.${String(data.host)}`, name, host } };
+    return { action: 'plugin.stop.result', data: { status: false, reason: `this is plugin-${name}.${host}, not ${quoteForLog(data.type)}-${quoteForLog(data.name)}.${quoteForLog(data.host)}`, name, host } };
   }
   rc.requestStop();
   return { action: 'plugin.stop.result', data: { status: true, reason: '', name, host } };
@@ -72,17 +73,27 @@ function idOf(value: unknown): number | undefined {
   return typeof n === 'number' && Number.isInteger(n) ? n : undefined;
 }
 
+/** Longest `reason` sent back: a device's message may quote a value of any size. */
+const MAX_REASON = 500;
+
+/** A reason cut to {@link MAX_REASON} characters, with its full length said. */
+function cutReason(reason: string): string {
+  return reason.length <= MAX_REASON ? reason : `${reason.slice(0, MAX_REASON)}… (${reason.length} characters)`;
+}
+
 async function clientCommand(rc: RequestContext, data: JsonObject): Promise<WorkerReply> {
   const fail = (reason: string): WorkerReply => {
-    rc.ctx.logger.warn({ data }, `domogik: client.cmd refused: ${reason}`);
+    // The request itself is not logged: its values may be megabytes (quoteForLog cuts what is quoted).
+    rc.ctx.logger.warn({ commandId: quoteForLog(data.command_id), deviceId: quoteForLog(data.device_id) }, `domogik: client.cmd refused: ${reason}`);
     return { action: 'client.cmd.result', data: { status: false, reason } };
   };
   const commandId = idOf(data.command_id);
   const deviceId = idOf(data.device_id);
-  if (commandId === undefined) return fail(`client.cmd needs an integer command_id, got ${JSON.stringify(data.command_id)}`);
+  if (data.command_id === undefined) return fail('client.cmd has no command_id (an integer naming the Domogik command)');
+  if (commandId === undefined) return fail(`client.cmd needs an integer command_id, got ${quoteForLog(data.command_id)}`);
   const map = rc.map();
   if (deviceId !== undefined && map.checksDevices && !map.hasDomogikDevice(deviceId)) return fail(`unknown device_id ${deviceId}`);
-  if (deviceId === undefined && data.device_id !== undefined) return fail(`client.cmd device_id must be an integer, got ${JSON.stringify(data.device_id)}`);
+  if (deviceId === undefined && data.device_id !== undefined) return fail(`client.cmd device_id must be an integer, got ${quoteForLog(data.device_id)}`);
   const target = map.command(commandId);
   if (!target) return fail(`unknown command_id ${commandId}`);
   if (deviceId !== undefined && target.domogikDevice !== undefined && target.domogikDevice !== deviceId) {
@@ -96,7 +107,7 @@ async function clientCommand(rc: RequestContext, data: JsonObject): Promise<Work
     { device: target.device, channel: target.channel, value, ref: String(commandId), meta: { domogik: { commandId, deviceId } } },
     { timeoutMs: rc.commandTimeoutMs },
   );
-  if (!reply.ok) return { action: 'client.cmd.result', data: { status: false, reason: reply.error ?? 'the device refused the command' } };
+  if (!reply.ok) return { action: 'client.cmd.result', data: { status: false, reason: cutReason(reply.error ?? 'the device refused the command') } };
   // `value` is an extra key (the device's answer); Domogik reads only status and reason.
   const result: JsonObject = { status: true, reason: null };
   if (reply.value !== undefined) result.value = reply.value;

@@ -2,8 +2,8 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Backoff, describeError, type Logger } from '@patchbay/core';
 import type { z } from 'zod';
-import type { tracimAccountConfig } from './config.js';
-import { SseParser, type SseEvent } from './sse.js';
+import type { tracimAccountConfig } from '../config.js';
+import { SseParser, type SseEvent } from '../protocol/sse.js';
 
 /** Pushpin sends a keep-alive every 30 s (§8.1): two missed in a row and the stream is dead. */
 const defaultIdleTimeoutMs = 75_000;
@@ -158,7 +158,7 @@ export class TracimStream {
         this.backoff.reset();
         this.setStatus(true);
         const parser = new SseParser((event) => this.onEvent(event), {
-          onOverflow: (length) => this.hooks.logger.error(`Tracim sent a live message event over the 1 MiB limit (${length} characters so far): skipped, not relayed`),
+          onOverflow: (length) => this.hooks.logger.error(`Tracim sent a live message event over the 1 MiB limit (${length} bytes so far): skipped, not relayed`),
         });
         response.setEncoding('utf8');
         response.on('data', (chunk: string) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { domogikConfig } from './config.js';
-import { categoryOf, configValue, decodeObject, encodeJson, FrameError, jsonTooDeep, MAX_JSON_DEPTH, messageId, parseTimeoutFrame, sanitizeHostname } from './protocol.js';
+import { domogikConfig } from '../config.js';
+import { categoryOf, configValue, decodeObject, encodeJson, FrameError, jsonTooDeep, MAX_JSON_DEPTH, messageId, parseTimeoutFrame, sanitizeHostname } from './wire.js';
 
 describe('domogik protocol', () => {
   it('domogik - §11.3 message ids match <category>.<digits>_<digits>.0_1 and strip back to the category', () => {

@@ -16,6 +16,8 @@ export interface EmbeddedBusOptions {
   logger?: Logger;
   badMessages?: Counter;
   timing?: Partial<BrokerTiming>;
+  /** The broker's bound on requests waiting per service (see `BrokerOptions.maxQueuedPerService`). */
+  maxQueuedPerService?: number;
 }
 
 /** The bound ports of a running bus. */
@@ -53,7 +55,7 @@ export class EmbeddedBus {
     const logger = options.logger ?? silentLogger;
     const tag = `patchbay-domogik-${process.pid}-${++instances}`;
     this.inproc = { reqRep: `inproc://${tag}-broker`, pub: `inproc://${tag}-pub`, sub: `inproc://${tag}-sub` };
-    this.broker = new Broker({ endpoint: `tcp://${ip}:${options.reqRepPort ?? 40410}`, inproc: this.inproc.reqRep, logger, badMessages: options.badMessages, timing: options.timing });
+    this.broker = new Broker({ endpoint: `tcp://${ip}:${options.reqRepPort ?? 40410}`, inproc: this.inproc.reqRep, logger, badMessages: options.badMessages, timing: options.timing, maxQueuedPerService: options.maxQueuedPerService });
     this.forwarder = new Forwarder({
       pubEndpoint: `tcp://${ip}:${options.pubPort ?? 40411}`,
       subEndpoint: `tcp://${ip}:${options.subPort ?? 40412}`,

@@ -1,13 +1,13 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Backoff, describeError, ErrorCodes, PatchbayError, type Adapter, type HostContext, type OutboundEvent, type StateEvent } from '@patchbay/core';
-import { EmbeddedBus, type BusPorts } from './bus/index.js';
+import { EmbeddedBus, type BusPorts } from './transport/bus/index.js';
 import type { DomogikConfig } from './config.js';
-import { SensorMap } from './mapping.js';
-import { MdpClient } from './mq/client.js';
-import { DomogikPublisher, DomogikSubscriber } from './mq/pubsub.js';
-import { answerBody, encodeReply, MdpWorker, type WorkerTiming } from './mq/worker.js';
-import { configValue, sanitizeHostname, type JsonObject, type PluginStatus } from './protocol.js';
-import { createRequestHandler } from './requests.js';
+import { SensorMap } from './protocol/mapping.js';
+import { MdpClient } from './transport/mq/client.js';
+import { DomogikPublisher, DomogikSubscriber } from './transport/mq/pubsub.js';
+import { answerBody, encodeReply, MdpWorker, type WorkerTiming } from './transport/mq/worker.js';
+import { configValue, sanitizeHostname, type JsonObject, type PluginStatus } from './protocol/wire.js';
+import { createRequestHandler } from './protocol/requests.js';
 
 /** Retries of `config.get`/`device.get` while Domogik's admin is not answering (§11 preamble). */
 const loadBackoff = { delays: [1000, 2000, 5000, 10_000, 30_000], jitter: 0.2 };
@@ -100,7 +100,7 @@ export class DomogikPlugin implements Adapter {
     let endpoints = { reqRep: tcp(ports.reqRepPort), pub: tcp(ports.pubPort), sub: tcp(ports.subPort) };
     try {
       if (config.bus === 'embedded') {
-        const bus = new EmbeddedBus({ ip: config.ip, ...ports, logger: ctx.logger, badMessages: this.counters.bad });
+        const bus = new EmbeddedBus({ ip: config.ip, ...ports, logger: ctx.logger, badMessages: this.counters.bad, maxQueuedPerService: config.brokerMaxQueue });
         ports = await bus.start();
         this.bus = bus;
         // Our own sockets reach our own bus in-process; Domogik programs use the TCP ports.
@@ -156,6 +156,8 @@ export class DomogikPlugin implements Adapter {
     // §7.2: `starting` at once (once the publisher may publish), then re-published every 15 s.
     void this.publishStatus('starting', '').catch(this.logFailure('publishing plugin.status'));
     this.statusTimer = setInterval(() => void this.publishStatus(this.status, '').catch(this.logFailure('publishing plugin.status')), config.statusIntervalMs);
+    // Not alive yet: that is said once the mapping has loaded (the core keeps us `starting`).
+    ctx.status('starting', 'waiting for the Domogik bus and the sensor mapping');
     this.requestLoad('start-up');
   }
 
@@ -414,4 +416,9 @@ export class DomogikPlugin implements Adapter {
     // Sends are serialised: the last one settling means every earlier one was queued.
     return last;
   }
+}
+
+/** The definition's `create`: one plugin per run of the host. */
+export function createDomogikAdapter(config: DomogikConfig, ctx: HostContext): Adapter {
+  return new DomogikPlugin(config, ctx);
 }

@@ -1,6 +1,6 @@
 import { ErrorCodes, PatchbayError, Waitress, type Counter, type Logger } from '@patchbay/core';
 import { Request } from 'zeromq';
-import { decodeObject, describeFrames, encodeJson, FrameError, MDPC, type JsonObject } from '../protocol.js';
+import { decodeObject, describeFrames, encodeJson, FrameError, MDPC, type JsonObject } from '../../protocol/wire.js';
 
 /** Options of {@link MdpClient}. */
 export interface MdpClientOptions {

@@ -8,44 +8,50 @@ export interface SseEvent {
 
 /** Options of {@link SseParser}. */
 export interface SseParserOptions {
-  /** Longest event (its data plus the line being read), in characters; 1 MiB by default. */
-  maxEventLength?: number;
-  /** An event went over `maxEventLength` (`length` so far): it is skipped, up to its blank line. */
-  onOverflow?: (length: number) => void;
+  /** Longest event (its data plus the line being read), in UTF-8 bytes; 1 MiB by default. */
+  maxEventBytes?: number;
+  /** An event went over `maxEventBytes` (`bytes` so far): it is skipped, up to its blank line. */
+  onOverflow?: (bytes: number) => void;
 }
 
-/** Tracim's TLMs are ASCII JSON (§8.2), so this is 1 MiB of bytes too. */
-const defaultMaxEventLength = 1024 * 1024;
+/**
+ * Bytes, not characters: Tracim's TLMs are ASCII JSON (§8.2), but anything else behind the URL
+ * may send 3-byte characters, and a cap in characters would then hold 3 MiB.
+ */
+const defaultMaxEventBytes = 1024 * 1024;
 
 /**
  * An incremental SSE parser (WHATWG rules): feed it chunks as they arrive, whatever their
  * boundaries (T3), and it emits complete events. Comment lines are skipped.
  *
- * What it holds is bounded: an event over `maxEventLength` is reported and skipped rather than
+ * What it holds is bounded: an event over `maxEventBytes` is reported and skipped rather than
  * kept, so a server that never ends a line cannot grow it without limit. Skipping, not
  * reconnecting: a reconnect with `after_event_id` would be sent the same event again.
  */
 export class SseParser {
   /** The start of the line being read (appended, never searched: V8 keeps it a cheap rope). */
   private pending = '';
+  /** UTF-8 bytes of `pending`. */
+  private pendingBytes = 0;
   /** The last chunk ended with a CR: a LF opening the next one is the rest of that line break. */
   private afterCr = false;
   private event = '';
   private data: string[] = [];
-  private dataLength = 0;
+  /** UTF-8 bytes of the data lines so far, one newline each. */
+  private dataBytes = 0;
   private id: string | undefined;
   private sawField = false;
   /** Inside an oversized event: its lines are dropped until the blank line that ends it. */
   private skipping = false;
   /** The start of the current line was thrown away, so its end is not a blank line. */
   private lineCut = false;
-  private readonly maxEventLength: number;
+  private readonly maxEventBytes: number;
 
   constructor(
     private readonly onEvent: (event: SseEvent) => void,
     private readonly options: SseParserOptions = {},
   ) {
-    this.maxEventLength = options.maxEventLength ?? defaultMaxEventLength;
+    this.maxEventBytes = options.maxEventBytes ?? defaultMaxEventBytes;
   }
 
   /** Feed the next chunk of the response body. */
@@ -65,6 +71,7 @@ export class SseParser {
       if (end === -1) break;
       this.line(this.pending + chunk.slice(start, end));
       this.pending = '';
+      this.pendingBytes = 0;
       if (end !== cr) start = end + 1;
       else if (end + 1 === chunk.length) {
         // Maybe the first half of a CRLF: a LF opening the next chunk belongs to this line.
@@ -74,10 +81,13 @@ export class SseParser {
     }
     if (start >= chunk.length) return;
     // Only the new chunk is searched: a line arriving in many chunks is not rescanned each time.
-    this.pending += chunk.slice(start);
-    if (this.pending.length + this.dataLength > this.maxEventLength) {
-      if (!this.skipping) this.overflow(this.pending.length + this.dataLength);
+    const rest = chunk.slice(start);
+    this.pending += rest;
+    this.pendingBytes += Buffer.byteLength(rest);
+    if (this.pendingBytes + this.dataBytes > this.maxEventBytes) {
+      if (!this.skipping) this.overflow(this.pendingBytes + this.dataBytes);
       this.pending = '';
+      this.pendingBytes = 0;
       this.lineCut = true;
     }
   }
@@ -101,8 +111,8 @@ export class SseParser {
     if (field === 'event') this.event = value;
     else if (field === 'data') {
       this.data.push(value);
-      this.dataLength += value.length + 1;
-      if (this.dataLength > this.maxEventLength) this.overflow(this.dataLength);
+      this.dataBytes += Buffer.byteLength(value) + 1;
+      if (this.dataBytes > this.maxEventBytes) this.overflow(this.dataBytes);
     } else if (field === 'id') this.id = value;
   }
 
@@ -122,7 +132,7 @@ export class SseParser {
   private reset(): void {
     this.event = '';
     this.data = [];
-    this.dataLength = 0;
+    this.dataBytes = 0;
     this.sawField = false;
   }
 }

@@ -1,7 +1,7 @@
 import type { Counter, Logger } from '@patchbay/core';
 import { Router } from 'zeromq';
 import { SendQueue } from '../mq/sendQueue.js';
-import { commandFrames, Command, describeFrames, EMPTY, MDPC, MDPW, parseTimeoutFrame, splitEnvelope } from '../protocol.js';
+import { commandFrames, Command, describeFrames, EMPTY, MDPC, MDPW, parseTimeoutFrame, splitEnvelope } from '../../protocol/wire.js';
 import { bindWithRetry } from './bind.js';
 
 /** Broker timing (domogikmq/reqrep/broker.py: HB_INTERVAL 1000 ms, HB_LIVENESS 5; §5.6). */
@@ -20,7 +20,9 @@ export interface BrokerOptions {
   /** Counts malformed messages. */
   badMessages?: Counter;
   timing?: Partial<BrokerTiming>;
-  /** Most requests queued per service while it has no idle worker (oldest dropped beyond). */
+  /** Most requests queued per service while it has no idle worker (oldest dropped beyond); 10 000 by default. */
+  maxQueuedPerService?: number;
+  /** @deprecated The old name of {@link maxQueuedPerService}: still read, with a warning. */
   maxQueue?: number;
 }
 
@@ -79,7 +81,12 @@ export class Broker {
   constructor(private readonly options: BrokerOptions) {
     this.timing = { heartbeatMs: 1000, liveness: 5, ...options.timing };
     this.bad = options.badMessages ?? noCounter;
+    if (options.maxQueue !== undefined) options.logger.warn('domogik broker: option "maxQueue" is deprecated; it is now "maxQueuedPerService"');
+    this.maxQueued = options.maxQueuedPerService ?? options.maxQueue ?? 10_000;
   }
+
+  /** Most requests queued per service (see {@link BrokerOptions.maxQueuedPerService}). */
+  private readonly maxQueued: number;
 
   /** The bound endpoint (with the real port), once started. */
   get endpoint(): string | undefined {
@@ -214,7 +221,7 @@ export class Broker {
       expiresAt: timeout.seconds !== undefined ? Date.now() + timeout.seconds * 1000 : undefined,
     };
     entry.queue.push(request);
-    const max = this.options.maxQueue ?? 10_000;
+    const max = this.maxQueued;
     if (entry.queue.length > max) {
       entry.queue.shift();
       this.stats.dropped++;

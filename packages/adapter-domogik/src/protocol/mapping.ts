@@ -1,5 +1,5 @@
 import type { Logger } from '@patchbay/core';
-import type { JsonObject } from './protocol.js';
+import type { JsonObject } from './wire.js';
 
 /** A Patchbay device channel. */
 export interface ChannelRef {

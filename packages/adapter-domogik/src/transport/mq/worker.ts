@@ -1,6 +1,6 @@
 import type { Counter, Logger } from '@patchbay/core';
 import { Dealer } from 'zeromq';
-import { Command, commandFrames, decodeObject, describeFrames, EMPTY, encodeJson, MDPW, splitEnvelope, type JsonObject } from '../protocol.js';
+import { Command, commandFrames, decodeObject, describeFrames, EMPTY, encodeJson, MDPW, splitEnvelope, type JsonObject } from '../../protocol/wire.js';
 import { SendQueue } from './sendQueue.js';
 
 /** Worker timing (§5.6, §11.15, §11.20). */
