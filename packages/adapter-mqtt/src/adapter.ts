@@ -144,7 +144,7 @@ class MqttHost implements MqttAdapter {
     for (const device of this.ctx.devices()) {
       const problem = deviceIdProblem(device.id);
       if (problem !== undefined) {
-        throw new PatchbayError(ErrorCodes.CONFIG_INVALID, `mqtt: device id ${JSON.stringify(device.id)} cannot be a topic level: it ${problem}`, { context: { device: device.id } });
+        throw new PatchbayError(ErrorCodes.CONFIG_INVALID, `mqtt: device id ${JSON.stringify(device.id)} cannot be a topic level: it ${problem} (${ErrorCodes.CONFIG_INVALID})`, { context: { device: device.id } });
       }
     }
     this.startedAt = Date.now();
