@@ -8,9 +8,9 @@ import {
   quoteForLog,
   type Adapter,
   type AdapterDefinition,
+  type Availability,
   type CommandInput,
   type HostContext,
-  type JsonValue,
   type OutboundEvent,
   type ReplyEvent,
 } from '@patchbay/core';
@@ -31,26 +31,8 @@ export interface MqttAdapter extends Adapter {
   readonly connected: boolean;
 }
 
-/** Availability as the core reports it. */
-type Availability = 'online' | 'offline' | 'stale';
-
-/**
- * The events of the core's described-devices API this adapter handles, typed here by shape so
- * the adapter reads them whatever the union it is handed.
- */
-type DescribedEvent =
-  | { kind: 'description'; device: string; description: DeviceInfoDescription }
-  | { kind: 'momentary'; device: string; channel: string; value?: JsonValue }
-  | { kind: 'availability'; device: string; availability: Availability };
-
-/** A device's entry in the snapshot, with the fields the described-devices API adds. */
-interface SnapshotDevice {
-  device: string;
-  available: boolean;
-  availability?: Availability;
-  description?: DeviceInfoDescription;
-  channels: { channel: string; value: JsonValue }[];
-}
+/** Failed replies that mean the command itself was bad: each is one warning (the core only counts them). */
+const REFUSALS: ReadonlySet<string> = new Set<string>([ErrorCodes.COMMAND_INVALID, ErrorCodes.READ_ONLY, ErrorCodes.VALUE_INVALID, ErrorCodes.UNKNOWN_DEVICE, ErrorCodes.NOT_ROUTED]);
 
 /** How long after start a command for a device that has not started yet waits for it. */
 const START_GRACE_MS = 10_000;
@@ -171,7 +153,12 @@ class MqttHost implements MqttAdapter {
     });
     this.client = client;
     client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
-    client.on('connect', () => void this.onConnect(client));
+    client.on('connect', () => {
+      // Commands and replies are small packets: without this, Nagle's algorithm and the peer's
+      // delayed ACK hold each for tens of milliseconds.
+      (client.stream as { setNoDelay?: (noDelay: boolean) => void } | undefined)?.setNoDelay?.(true);
+      void this.onConnect(client);
+    });
     let lastError: string | undefined;
     client.on('error', (error) => {
       // Errors carry no credentials (MQTT.js reports the broker's refusal code or the socket's error).
@@ -241,39 +228,30 @@ class MqttHost implements MqttAdapter {
 
   /** The publications one event makes (none for replies, which go out as they come back). */
   private publishEvent(client: MqttClient, event: OutboundEvent): Promise<void>[] {
-    const described = event as unknown as DescribedEvent;
     switch (event.kind) {
       case 'state': {
         if (!this.channelOk(event.device, event.channel)) {
           throw new PatchbayError(ErrorCodes.EVENT_REJECTED, `channel ${JSON.stringify(event.channel)} of ${event.device} cannot be a topic level`, { context: { device: event.device, channel: event.channel } });
         }
         const channel = this.descriptions.get(event.device)?.channels[event.channel];
-        if (channel?.kind === 'event') return [];
         return [this.publish(client, this.topics.state(event.device, event.channel), encodeState(event.value, this.config.booleanPayloads, channel), { retain: true })];
       }
-      case 'status': {
-        // Before the core reports availability itself, a device's driver status stands for it.
-        if (!this.ctx.devices().some((d) => d.id === event.endpoint) || this.availability.has(event.endpoint)) return [];
-        const availability: Availability = event.status === 'alive' ? 'online' : 'offline';
-        return [this.publish(client, this.topics.availability(event.endpoint), availability, { retain: true })];
-      }
+      case 'availability':
+        this.availability.set(event.device, event.availability);
+        return [this.publish(client, this.topics.availability(event.device), event.availability, { retain: true })];
+      case 'description':
+        this.descriptions.set(event.device, event.description);
+        return this.config.discovery.enabled ? this.publishDiscovery(client, event.device, event.description) : [];
+      case 'momentary':
+        if (!this.channelOk(event.device, event.channel)) {
+          throw new PatchbayError(ErrorCodes.EVENT_REJECTED, `channel ${JSON.stringify(event.channel)} of ${event.device} cannot be a topic level`, { context: { device: event.device } });
+        }
+        return [this.publish(client, this.topics.event(event.device, event.channel), encodeEvent(event.value), { retain: false })];
+      case 'status':
       case 'reply':
+        // A device's availability comes as its own event; replies go out as they come back.
         return [];
     }
-    switch (described.kind) {
-      case 'availability':
-        this.availability.set(described.device, described.availability);
-        return [this.publish(client, this.topics.availability(described.device), described.availability, { retain: true })];
-      case 'description':
-        this.descriptions.set(described.device, described.description);
-        return this.config.discovery.enabled ? this.publishDiscovery(client, described.device, described.description) : [];
-      case 'momentary':
-        if (!this.channelOk(described.device, described.channel)) {
-          throw new PatchbayError(ErrorCodes.EVENT_REJECTED, `channel ${JSON.stringify(described.channel)} of ${described.device} cannot be a topic level`, { context: { device: described.device } });
-        }
-        return [this.publish(client, this.topics.event(described.device, described.channel), encodeEvent(described.value), { retain: false })];
-    }
-    return [];
   }
 
   private channelOk(device: string, channel: string): boolean {
@@ -371,19 +349,19 @@ class MqttHost implements MqttAdapter {
       const bridge = bridgeDiscovery(this.discovery);
       publishing.push(this.publish(client, bridge.topic, JSON.stringify(bridge.payload), { retain: true }));
     }
-    for (const entry of this.ctx.snapshot().devices as unknown as SnapshotDevice[]) {
+    for (const entry of this.ctx.snapshot().devices) {
       if (deviceIdProblem(entry.device) !== undefined) continue;
       const description = entry.description ?? this.descriptions.get(entry.device);
       if (description) {
         this.descriptions.set(entry.device, description);
         if (this.config.discovery.enabled) publishing.push(...this.publishDiscovery(client, entry.device, description));
       }
-      const availability = entry.availability ?? this.availability.get(entry.device) ?? (entry.available ? 'online' : 'offline');
+      const availability = entry.availability;
+      this.availability.set(entry.device, availability);
       publishing.push(this.publish(client, this.topics.availability(entry.device), availability, { retain: true }));
       for (const { channel, value } of entry.channels) {
         if (!this.channelOk(entry.device, channel)) continue;
         const info = description?.channels[channel];
-        if (info?.kind === 'event') continue;
         publishing.push(this.publish(client, this.topics.state(entry.device, channel), encodeState(value, this.config.booleanPayloads, info), { retain: true }));
       }
     }
@@ -471,6 +449,12 @@ class MqttHost implements MqttAdapter {
       }
       const input: CommandInput = isAction ? { device, action: channel } : { device, channel, value: decoded.value };
       const reply = await this.ctx.submit(input);
+      if (!reply.ok && reply.code !== undefined && REFUSALS.has(reply.code)) {
+        this.ctx.logger.warn(
+          { device, channel: quoteForLog(channel), code: reply.code, payload: quoteForLog(payload.toString('utf8')) },
+          `mqtt: command for ${device}/${quoteForLog(channel)} refused (${reply.code}): ${reply.error ?? ''}`,
+        );
+      }
       answer(reply);
     } finally {
       this.pending--;

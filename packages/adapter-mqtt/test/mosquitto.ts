@@ -24,7 +24,7 @@ export class Mosquitto {
     const broker = new Mosquitto(await freePort(), dir);
     writeFileSync(
       join(dir.path, 'mosquitto.conf'),
-      [`listener ${broker.port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir.path}/`, 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice', 'log_type information', 'max_queued_messages 100000', ''].join('\n'),
+      [`listener ${broker.port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir.path}/`, 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice', 'log_type information', 'max_queued_messages 100000', 'set_tcp_nodelay true', ''].join('\n'),
     );
     await broker.up();
     return broker;
