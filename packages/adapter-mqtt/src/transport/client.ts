@@ -1,0 +1,67 @@
+/**
+ * The MQTT.js client as this adapter uses it: a persistent session (clean start off, a
+ * session expiry), QoS 1, a retained last will of `offline` on the bridge state, TLS
+ * material read from files or given inline, and reconnects every `reconnectMs`.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+
+/** What the client is built from. */
+export interface ClientOptions {
+  url: string;
+  clientId: string;
+  protocolVersion: 4 | 5;
+  sessionExpirySeconds: number;
+  keepaliveSeconds: number;
+  reconnectMs: number;
+  username?: string;
+  password?: string;
+  tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean };
+  /** The last will: published retained by the broker when the gateway vanishes. */
+  will: { topic: string; payload: string };
+}
+
+/** A PEM given inline, or the contents of the file it names. */
+function readPem(value: string): string {
+  return value.includes('-----BEGIN') || !existsSync(value) ? value : readFileSync(value, 'utf8');
+}
+
+/** `mqtt://user:secret@host` → `mqtt://host`: a URL that may be logged. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z]+:\/\/)[^@/]*@/i, '$1');
+}
+
+/** Builds MQTT.js's options (exported for tests: the will, the session, the credentials). */
+export function clientOptions(options: ClientOptions): IClientOptions {
+  const built: IClientOptions = {
+    clientId: options.clientId,
+    protocolVersion: options.protocolVersion,
+    clean: false,
+    keepalive: options.keepaliveSeconds,
+    reconnectPeriod: options.reconnectMs,
+    connectTimeout: 10_000,
+    // Subscriptions are made again on every connect by the adapter itself.
+    resubscribe: false,
+    // A broker that refuses us (bad password) is tried again: it may be reconfigured.
+    reconnectOnConnackError: true,
+    will: { topic: options.will.topic, payload: Buffer.from(options.will.payload), qos: 1, retain: true },
+  };
+  if (options.protocolVersion === 5) built.properties = { sessionExpiryInterval: options.sessionExpirySeconds };
+  if (options.username !== undefined) built.username = options.username;
+  if (options.password !== undefined) built.password = options.password;
+  if (options.tls) {
+    if (options.tls.ca !== undefined) built.ca = readPem(options.tls.ca);
+    if (options.tls.cert !== undefined) built.cert = readPem(options.tls.cert);
+    if (options.tls.key !== undefined) built.key = readPem(options.tls.key);
+    built.rejectUnauthorized = options.tls.rejectUnauthorized;
+  }
+  return built;
+}
+
+/** Opens the client (it connects and reconnects by itself). */
+export function openClient(options: ClientOptions): MqttClient {
+  // The URL may carry credentials: MQTT.js takes them from it; nothing here logs it.
+  return mqtt.connect(options.url, clientOptions(options));
+}
+
+export type { MqttClient };
