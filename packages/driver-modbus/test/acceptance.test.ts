@@ -1,5 +1,5 @@
-import { createGateway, ErrorCodes, type Gateway, type OutboundEvent } from '@patchbay/core';
-import { captureLogger, FakeHost } from '@patchbay/testing';
+import { createGateway, ErrorCodes, type DriverDefinition, type Gateway, type OutboundEvent } from '@patchbay/core';
+import { captureLogger, FakeHost, Signal } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import modbusDriver from '../src/index.js';
 import { expected, meterChannels, pumpChannels, seed } from './map.js';
@@ -16,6 +16,31 @@ interface Rig {
   mode: SlaveMode;
   logger: ReturnType<typeof captureLogger>;
 }
+
+// Until the core's described-devices API delivers availability to hosts, what the driver
+// reports through ctx.availability is recorded here.
+const availability: { device: string; state: string; reason?: string }[] = [];
+const availabilityChanged = new Signal();
+function recording(definition: DriverDefinition): DriverDefinition {
+  return {
+    ...definition,
+    create: (config, ctx) =>
+      definition.create(
+        config,
+        new Proxy(ctx, {
+          get: (target, key) =>
+            key === 'availability'
+              ? (state: string, reason?: string) => {
+                  availability.push({ device: ctx.id, state, reason });
+                  availabilityChanged.notify();
+                }
+              : Reflect.get(target, key),
+        }),
+      ),
+  };
+}
+const availabilityOf = (device: string, state: string, after: number, timeoutMs = 10_000) =>
+  availabilityChanged.waitUntil(() => availability.slice(after).find((a) => a.device === device && a.state === state), { timeoutMs, what: `${device} ${state}` });
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -48,10 +73,10 @@ async function rig(transport: Transport): Promise<Rig> {
   const common = { connection, pollIntervalMs: 150, offlineAfterTimeouts: 2 };
   const gateway = createGateway({
     devices: [
-      { id: 'meter', definition: modbusDriver, options: { ...common, unitId: 1, name: 'Meter', channels: meterChannels } },
-      { id: 'pump', definition: modbusDriver, options: { ...common, unitId: 2, name: 'Heat pump', channels: pumpChannels } },
+      { id: 'meter', definition: recording(modbusDriver), options: { ...common, unitId: 1, name: 'Meter', channels: meterChannels } },
+      { id: 'pump', definition: recording(modbusDriver), options: { ...common, unitId: 2, name: 'Heat pump', channels: pumpChannels } },
       // A register the slave does not have: every read and write of it is an illegal address.
-      { id: 'ghost', definition: modbusDriver, options: { ...common, unitId: 1, channels: { missing: { table: 'holding', address: 250, writable: true } } } },
+      { id: 'ghost', definition: recording(modbusDriver), options: { ...common, unitId: 1, channels: { missing: { table: 'holding', address: 250, writable: true } } } },
     ],
     hosts: [
       { id: 'h1', definition: h1.definition },
@@ -67,7 +92,7 @@ async function rig(transport: Transport): Promise<Rig> {
   return r;
 }
 
-const stateOf = (host: FakeHost, device: string, channel: string, value: unknown, after = 0) =>
+const stateOf = (host: FakeHost, device: string, channel: string, value: unknown, after = 0): Promise<OutboundEvent> =>
   host.waitFor((e) => host.delivered.indexOf(e) >= after && e.kind === 'state' && e.device === device && e.channel === channel && e.value === value, {
     what: `${device}.${channel} = ${JSON.stringify(value)}`,
     timeoutMs: 10_000,
@@ -124,5 +149,42 @@ describe.each<Transport>(['rtu', 'tcp'])('modbus - acceptance 1 against pymodbus
     expect(await h1.submit({ device: 'meter', channel: 'voltage', value: 1 })).toMatchObject({ ok: false, code: 'PB211_READ_ONLY' });
     expect(await h1.submit({ device: 'meter', channel: 'setpoint', value: 99 })).toMatchObject({ ok: false });
     expect(await slave.get(1, 'hr', 0)).toEqual([45]);
+  });
+});
+
+describe.each<Transport>(['rtu', 'tcp'])('modbus - acceptance 1, the slave going away, over %s', (transport) => {
+  it('modbus - pymodbus killed for 5 s: its devices go offline, back within 2 s of its return, every command answered', async () => {
+    const r = await rig(transport);
+    await allValues(r.h1);
+    const mark = availability.length;
+    await r.slave.kill();
+    const killedAt = Date.now();
+    // Commands from both hosts while the slave is gone: each gets exactly one (failed) reply.
+    const during = [
+      r.h1.submit({ device: 'meter', channel: 'setpoint', value: 21 }),
+      r.h2.submit({ device: 'pump', channel: 'pump', value: true }),
+      r.h1.submit({ device: 'pump', action: 'refresh' }),
+    ];
+    const down = [await availabilityOf('meter', 'offline', mark), await availabilityOf('pump', 'offline', mark)];
+    expect(down[0]?.reason).toMatch(transport === 'rtu' ? /no answer from unit 1/ : /127\.0\.0\.1/);
+    const replies = await Promise.all(during);
+    for (const reply of replies.slice(0, 2)) {
+      expect(reply.ok).toBe(false);
+      expect([ErrorCodes.DEVICE_UNAVAILABLE, ErrorCodes.COMMAND_TIMEOUT]).toContain(reply.code);
+    }
+    // The outage lasts 5 s by the acceptance's clock, whatever the waits above took.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 5000 - (Date.now() - killedAt))));
+    const back = availability.length;
+    r.slave = await PymodbusSlave.start(r.mode, [1, 2]);
+    const returned = Date.now();
+    await availabilityOf('meter', 'online', back, 2000);
+    await availabilityOf('pump', 'online', back, 2000);
+    expect(Date.now() - returned).toBeLessThan(2000);
+    // Values flow again (the new slave's datastore starts from zeros, then is seeded).
+    await seed(r.slave);
+    const after = r.h1.delivered.length;
+    await r.slave.set(2, 'ir', 0, [99]);
+    await stateOf(r.h1, 'pump', 'outdoor', 9.9, after);
+    expect(await r.h2.submit({ device: 'pump', channel: 'pump', value: true })).toMatchObject({ ok: true, value: true });
   });
 });
