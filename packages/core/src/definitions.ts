@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { z } from 'zod';
+import type { DeviceDescription, DeviceDescriptionInput } from './description.js';
 import { ErrorCodes, PatchbayError } from './errors.js';
 import type { CommandEvent, CommandInput, EndpointStatus, JsonValue, Meta, OutboundEvent, ReplyEvent, ReplyInit } from './events.js';
 import type { Logger } from './logger.js';
@@ -29,6 +30,19 @@ export interface EndpointContext {
 export interface DriverContext extends EndpointContext {
   /** Report a channel's value. The core stamps id, time and origin, stores it and routes it. */
   emit(channel: string, value: JsonValue, meta?: Meta): void;
+  /**
+   * Say what the device is: at start, and again whenever that changes (a scan found more).
+   * Validated here: a description that fails its schema is refused with one log line, and
+   * the previous one (if any) stays.
+   */
+  describe(description: DeviceDescriptionInput): void;
+  /** Report a momentary event (a press, a pulse). `emit` on a channel of kind `event` does the same. */
+  momentary(channel: string, value?: JsonValue, meta?: Meta): void;
+  /**
+   * Report whether the device itself answers (`offline` after timeouts, a pulled cable), with
+   * why. The next value the device reports brings it back `online`.
+   */
+  availability(availability: 'online' | 'offline', reason?: string): void;
 }
 
 /** Options of {@link HostContext.submit}. */
@@ -68,6 +82,8 @@ export interface HostContext extends EndpointContext {
   devices(): DeviceInfo[];
   /** Pause or resume a device's traffic (its state is not routed, commands are refused). False if unknown. */
   setPaused(device: string, paused: boolean): boolean;
+  /** What a routed device is, as its driver described it; undefined if it has not (yet). */
+  description(device: string): DeviceDescription | undefined;
   /** The gateway's health, as `/healthz` serves it. */
   health(): GatewayHealth;
   /** The gateway's HTTP server, when the app runs one. */

@@ -1,4 +1,5 @@
 import type { Adapter, Driver } from './definitions.js';
+import type { Availability, DeviceDescription } from './description.js';
 import type { EndpointStatus } from './events.js';
 import type { DeviceInfo, EndpointHealth, GatewayHealth } from './health.js';
 import type { Outbox } from './outbox.js';
@@ -15,6 +16,21 @@ export interface DeviceRuntime {
   paused: boolean;
   emitted: number;
   commandsFailed: number;
+  /** What the driver said the device is. */
+  description: DeviceDescription | undefined;
+  /** Silence longer than this makes the device `stale` (undefined: never). */
+  staleAfterMs: number | undefined;
+  /** From the config; else derived from the description's report interval. */
+  configuredStaleAfterMs: number | undefined;
+  availability: Availability;
+  availabilityReason: string | undefined;
+  /** The driver said the device does not answer, and why; cleared by its next report. */
+  reportedOffline: string | undefined;
+  /** Silent past `staleAfterMs`: set by the stale timer, cleared by the next report. */
+  silent: boolean;
+  staleTimer: NodeJS.Timeout | undefined;
+  /** Channels whose wrong-kind values were already logged (once each). */
+  wrongKindLogged: Set<string> | undefined;
 }
 
 /** What the gateway keeps per host while it runs. */
@@ -30,6 +46,8 @@ export interface HostRuntime {
   lastSeen: number | null;
   /** Its replies fill its outbox: commands are refused (logged once per episode). */
   refusingForRoom: boolean;
+  /** Expired momentary events were logged this episode (until it is reachable again). */
+  expiredLogged: boolean;
 }
 
 /** A host that runs but cannot be delivered to is reported `unknown`, with why. */
@@ -48,6 +66,9 @@ export function deviceInfo(device: DeviceRuntime, store: StateStore): DeviceInfo
     reason: device.supervisor.reason,
     lastSeen: store.lastSeen(device.id),
     paused: device.paused,
+    availability: device.availability,
+    ...(device.availabilityReason === undefined ? {} : { availabilityReason: device.availabilityReason }),
+    ...(device.description === undefined ? {} : { description: device.description }),
   };
 }
 
@@ -65,6 +86,8 @@ export function gatewayHealth(gateway: { name: string; startedAt: number; device
     failed: d.commandsFailed,
     retries: 0,
     restarts: d.supervisor.restarts,
+    availability: d.availability,
+    ...(d.availabilityReason === undefined ? {} : { availabilityReason: d.availabilityReason }),
   }));
   const hosts: EndpointHealth[] = [...gateway.hosts].map((h) => {
     const { status, reason } = hostStatus(h);
