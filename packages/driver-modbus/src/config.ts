@@ -1,5 +1,5 @@
+import { ChannelClassSchema, StateClassSchema } from '@patchbay/core';
 import { z } from 'zod';
-import { channelClasses } from './described.js';
 
 /** Reconnect back-off (ms, the last repeats); capped at 1 s so a returning line is used within 2 s. */
 const reconnect = z
@@ -75,8 +75,8 @@ export const channelConfig = z
     bit: z.number().int().min(0).max(15).optional(),
     name: z.string().min(1).max(128).optional(),
     unit: z.string().min(1).max(16).optional(),
-    class: z.enum(channelClasses).optional(),
-    stateClass: z.enum(['measurement', 'total', 'total_increasing']).optional(),
+    class: ChannelClassSchema.optional(),
+    stateClass: StateClassSchema.optional(),
     min: z.number().finite().optional(),
     max: z.number().finite().optional(),
     writable: z.boolean().default(false),

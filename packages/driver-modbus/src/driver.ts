@@ -2,7 +2,6 @@ import { ErrorCodes, quoteForLog, type CommandEvent, type Driver, type DriverCon
 import { BadInputReporter, createCounters } from './badInput.js';
 import { acquireBus, releaseBus, type Bus, type BusListener, type ModbusClient } from './bus.js';
 import { typeOf, widthOf, type ChannelConfig, type ModbusConfig } from './config.js';
-import { describeDevice, reportAvailability } from './described.js';
 import { classifyFailure } from './errors.js';
 import { planReads, type ReadRequest } from './planner.js';
 import { confirmedValue, decodeChannel, describeMap, encodeChannel } from './values.js';
@@ -55,7 +54,7 @@ export function createModbusDriver(config: ModbusConfig, ctx: DriverContext, opt
   const setAvailability = (state: 'online' | 'offline', reason?: string): void => {
     if (availability === state) return;
     availability = state;
-    reportAvailability(ctx, state, reason);
+    ctx.availability(state, reason);
   };
 
   const listener: BusListener = {
@@ -186,7 +185,7 @@ export function createModbusDriver(config: ModbusConfig, ctx: DriverContext, opt
       last.clear();
       bus = acquireBus(config.connection, { logger: ctx.logger, offlineAfterTimeouts: config.offlineAfterTimeouts });
       reporter = new BadInputReporter({ logger: ctx.logger, counters, label: bus.label });
-      describeDevice(ctx, describeMap(config, `Modbus unit ${config.unitId} on ${bus.label}`));
+      ctx.describe(describeMap(config, `Modbus unit ${config.unitId} on ${bus.label}`));
       bus.attach(listener);
       await bus.start();
       if (bus.isUp) listener.up();
@@ -216,7 +215,7 @@ export function createModbusDriver(config: ModbusConfig, ctx: DriverContext, opt
       const channel = Object.hasOwn(config.channels, command.channel) ? config.channels[command.channel] : undefined;
       if (channel === undefined) return { ok: false, code: ErrorCodes.COMMAND_INVALID, error: `${what}: no channel ${quoteForLog(command.channel)} in the register map` };
       if (!channel.writable) {
-        return { ok: false, code: 'PB211_READ_ONLY', error: `${what}: ${command.channel} (${channel.table} ${channel.address}, ${typeOf(channel)}) is read-only` };
+        return { ok: false, code: ErrorCodes.READ_ONLY, error: `${what}: ${command.channel} (${channel.table} ${channel.address}, ${typeOf(channel)}) is read-only` };
       }
       return write(command.channel, channel, command.value, what);
     },

@@ -1,6 +1,5 @@
-import type { JsonValue } from '@patchbay/core';
+import type { ChannelDescription, DeviceDescription, JsonValue } from '@patchbay/core';
 import { typeOf, widthOf, type ChannelConfig, type ModbusConfig, type ValueType } from './config.js';
-import type { ChannelDescription, DeviceDescription } from './described.js';
 
 /** A decoded value, or why the raw data cannot be one (counted as bad input, never reported). */
 export type Decoded = { ok: true; value: JsonValue } | { ok: false; error: string };
@@ -131,11 +130,14 @@ export function describeChannel(channel: ChannelConfig): ChannelDescription {
   return description;
 }
 
-/** The device description the driver announces: one channel per map entry. */
+/**
+ * The device description the driver announces: one channel per map entry. No
+ * `reportIntervalMs`: only changed values are reported, so silence is no sign of absence;
+ * the driver itself says when the device is gone (timeouts in a row, a lost connection).
+ */
 export function describeMap(config: ModbusConfig, fallbackName: string): DeviceDescription {
   const description: DeviceDescription = {
     name: config.name ?? fallbackName,
-    reportIntervalMs: config.pollIntervalMs,
     channels: Object.fromEntries(Object.entries(config.channels).map(([name, channel]) => [name, describeChannel(channel)])),
     actions: { refresh: { name: 'Read every register now' } },
   };

@@ -1,5 +1,5 @@
-import { createGateway, ErrorCodes, type DriverDefinition, type Gateway, type OutboundEvent } from '@patchbay/core';
-import { captureLogger, FakeHost, Signal } from '@patchbay/testing';
+import { createGateway, ErrorCodes, type Gateway, type OutboundEvent } from '@patchbay/core';
+import { captureLogger, FakeHost } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import modbusDriver from '../src/index.js';
 import { expected, meterChannels, pumpChannels, seed } from './map.js';
@@ -17,30 +17,12 @@ interface Rig {
   logger: ReturnType<typeof captureLogger>;
 }
 
-// Until the core's described-devices API delivers availability to hosts, what the driver
-// reports through ctx.availability is recorded here.
-const availability: { device: string; state: string; reason?: string }[] = [];
-const availabilityChanged = new Signal();
-function recording(definition: DriverDefinition): DriverDefinition {
-  return {
-    ...definition,
-    create: (config, ctx) =>
-      definition.create(
-        config,
-        new Proxy(ctx, {
-          get: (target, key) =>
-            key === 'availability'
-              ? (state: string, reason?: string) => {
-                  availability.push({ device: ctx.id, state, reason });
-                  availabilityChanged.notify();
-                }
-              : Reflect.get(target, key),
-        }),
-      ),
-  };
-}
-const availabilityOf = (device: string, state: string, after: number, timeoutMs = 10_000) =>
-  availabilityChanged.waitUntil(() => availability.slice(after).find((a) => a.device === device && a.state === state), { timeoutMs, what: `${device} ${state}` });
+/** Waits for an availability event of `device` at `host`, delivered after index `after`. */
+const availabilityOf = (host: FakeHost, device: string, state: string, options: { after: number; timeoutMs?: number }) =>
+  host.waitFor((e) => host.delivered.indexOf(e) >= options.after && e.kind === 'availability' && e.device === device && e.availability === state, {
+    what: `${device} ${state} at a host`,
+    timeoutMs: options.timeoutMs ?? 10_000,
+  }) as Promise<Extract<OutboundEvent, { kind: 'availability' }>>;
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -73,10 +55,10 @@ async function rig(transport: Transport): Promise<Rig> {
   const common = { connection, pollIntervalMs: 150, offlineAfterTimeouts: 2 };
   const gateway = createGateway({
     devices: [
-      { id: 'meter', definition: recording(modbusDriver), options: { ...common, unitId: 1, name: 'Meter', channels: meterChannels } },
-      { id: 'pump', definition: recording(modbusDriver), options: { ...common, unitId: 2, name: 'Heat pump', channels: pumpChannels } },
+      { id: 'meter', definition: modbusDriver, options: { ...common, unitId: 1, name: 'Meter', channels: meterChannels } },
+      { id: 'pump', definition: modbusDriver, options: { ...common, unitId: 2, name: 'Heat pump', channels: pumpChannels } },
       // A register the slave does not have: every read and write of it is an illegal address.
-      { id: 'ghost', definition: recording(modbusDriver), options: { ...common, unitId: 1, channels: { missing: { table: 'holding', address: 250, writable: true } } } },
+      { id: 'ghost', definition: modbusDriver, options: { ...common, unitId: 1, channels: { missing: { table: 'holding', address: 250, writable: true } } } },
     ],
     hosts: [
       { id: 'h1', definition: h1.definition },
@@ -109,6 +91,18 @@ describe.each<Transport>(['rtu', 'tcp'])('modbus - acceptance 1 against pymodbus
     const { h1, h2, slave } = await rig(transport);
     await allValues(h1);
     await allValues(h2);
+    // Every host has the devices described from the map, units and classes included.
+    for (const host of [h1, h2]) {
+      const meter = (await host.waitFor((e) => e.kind === 'description' && e.device === 'meter', { what: 'the meter described' })) as Extract<OutboundEvent, { kind: 'description' }>;
+      expect(Object.keys(meter.description.channels)).toHaveLength(13);
+      expect(meter.description.channels.voltage).toEqual({ kind: 'number', unit: 'V', class: 'voltage', stateClass: 'measurement', writable: false });
+      expect(meter.description.channels.setpoint).toMatchObject({ kind: 'number', unit: '°C', writable: true, min: 5, max: 30, step: 0.5 });
+      expect(meter.description.channels.mode).toMatchObject({ kind: 'enum', options: ['off', 'eco', 'comfort'], writable: true });
+      expect(meter.description.channels.relay).toMatchObject({ kind: 'boolean', writable: true, class: 'switch' });
+      const pump = (await host.waitFor((e) => e.kind === 'description' && e.device === 'pump', { what: 'the pump described' })) as Extract<OutboundEvent, { kind: 'description' }>;
+      expect(Object.keys(pump.description.channels)).toHaveLength(7);
+      expect(pump.description.channels.hours).toMatchObject({ unit: 'h', stateClass: 'total_increasing' });
+    }
     // A change in the slave comes through; what did not change is not reported again.
     const mark = h1.delivered.length;
     await slave.set(2, 'ir', 0, [0x10000 - 57]); // registers are unsigned on the wire
@@ -147,7 +141,7 @@ describe.each<Transport>(['rtu', 'tcp'])('modbus - acceptance 1 against pymodbus
     expect(illegal.error).toContain(illegal.commandId);
     // Read-only and out-of-range values never reach the wire.
     expect(await h1.submit({ device: 'meter', channel: 'voltage', value: 1 })).toMatchObject({ ok: false, code: 'PB211_READ_ONLY' });
-    expect(await h1.submit({ device: 'meter', channel: 'setpoint', value: 99 })).toMatchObject({ ok: false });
+    expect(await h1.submit({ device: 'meter', channel: 'setpoint', value: 99 })).toMatchObject({ ok: false, code: 'PB212_VALUE_INVALID' });
     expect(await slave.get(1, 'hr', 0)).toEqual([45]);
   });
 });
@@ -156,7 +150,8 @@ describe.each<Transport>(['rtu', 'tcp'])('modbus - acceptance 1, the slave going
   it('modbus - pymodbus killed for 5 s: its devices go offline, back within 2 s of its return, every command answered', async () => {
     const r = await rig(transport);
     await allValues(r.h1);
-    const mark = availability.length;
+    const mark1 = r.h1.delivered.length;
+    const mark2 = r.h2.delivered.length;
     await r.slave.kill();
     const killedAt = Date.now();
     // Commands from both hosts while the slave is gone: each gets exactly one (failed) reply.
@@ -165,8 +160,11 @@ describe.each<Transport>(['rtu', 'tcp'])('modbus - acceptance 1, the slave going
       r.h2.submit({ device: 'pump', channel: 'pump', value: true }),
       r.h1.submit({ device: 'pump', action: 'refresh' }),
     ];
-    const down = [await availabilityOf('meter', 'offline', mark), await availabilityOf('pump', 'offline', mark)];
-    expect(down[0]?.reason).toMatch(transport === 'rtu' ? /no answer from unit 1/ : /127\.0\.0\.1/);
+    const down = await availabilityOf(r.h1, 'meter', 'offline', { after: mark1 });
+    await availabilityOf(r.h1, 'pump', 'offline', { after: mark1 });
+    await availabilityOf(r.h2, 'meter', 'offline', { after: mark2 });
+    await availabilityOf(r.h2, 'pump', 'offline', { after: mark2 });
+    expect(down.reason).toMatch(transport === 'rtu' ? /no answer from unit 1/ : /127\.0\.0\.1/);
     const replies = await Promise.all(during);
     for (const reply of replies.slice(0, 2)) {
       expect(reply.ok).toBe(false);
@@ -174,11 +172,14 @@ describe.each<Transport>(['rtu', 'tcp'])('modbus - acceptance 1, the slave going
     }
     // The outage lasts 5 s by the acceptance's clock, whatever the waits above took.
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, 5000 - (Date.now() - killedAt))));
-    const back = availability.length;
+    const back1 = r.h1.delivered.length;
+    const back2 = r.h2.delivered.length;
     r.slave = await PymodbusSlave.start(r.mode, [1, 2]);
     const returned = Date.now();
-    await availabilityOf('meter', 'online', back, 2000);
-    await availabilityOf('pump', 'online', back, 2000);
+    for (const device of ['meter', 'pump']) {
+      await availabilityOf(r.h1, device, 'online', { after: back1, timeoutMs: 2000 });
+      await availabilityOf(r.h2, device, 'online', { after: back2, timeoutMs: 2000 });
+    }
     expect(Date.now() - returned).toBeLessThan(2000);
     // Values flow again (the new slave's datastore starts from zeros, then is seeded).
     await seed(r.slave);

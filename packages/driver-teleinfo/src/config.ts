@@ -20,6 +20,8 @@ export const teleinfoConfig = z
     /** Only frames from the meter with this ADCO/ADSC are used (others are counted and dropped). */
     address: z.string().regex(/^\d{12}$/, 'a meter address is 12 digits').optional(),
     name: z.string().min(1).max(128).optional(),
+    /** No good frame for this long makes the meter offline (a meter sends one every 1-2 s). */
+    silenceMs: z.number().int().min(100).max(3_600_000).default(10_000),
     /** Reconnect back-off (ms, the last repeats), capped at 1 s so a returning modem is used within 2 s. */
     reconnect: z
       .object({

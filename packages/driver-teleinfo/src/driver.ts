@@ -1,8 +1,7 @@
-import { describeError, ErrorCodes, quoteForLog, type Counter, type Driver, type DriverContext, type JsonValue, type ReplyInit } from '@patchbay/core';
+import { describeError, ErrorCodes, quoteForLog, type Counter, type DeviceDescription, type Driver, type DriverContext, type JsonValue, type ReplyInit } from '@patchbay/core';
 import { Link, serialTransport, type Transport } from '@patchbay/driver-serial';
 import { TeleinfoDecoder, type BadInputKind, type Group } from './codec.js';
 import type { TeleinfoConfig } from './config.js';
-import { describeDevice, type DeviceDescription } from './described.js';
 import { describeLabel } from './labels.js';
 
 /** Names and help of the driver's counters, for `/metrics` and the README. */
@@ -37,6 +36,22 @@ export function createTeleinfoDriver(config: TeleinfoConfig, ctx: DriverContext,
   const described = new Set<string>();
   let address: string | undefined;
   let down = false;
+  let silence: NodeJS.Timeout | undefined;
+  let online = false;
+
+  // The meter talks every second or two: silence past `silenceMs` means it (or its modem) is gone.
+  const heard = (): void => {
+    if (!online) {
+      online = true;
+      ctx.availability('online');
+    }
+    if (silence) clearTimeout(silence);
+    silence = setTimeout(() => {
+      silence = undefined;
+      online = false;
+      ctx.availability('offline', `no valid Teleinfo frame for ${config.silenceMs} ms`);
+    }, config.silenceMs);
+  };
 
   const bad = (kind: BadInputKind | 'otherMeter', detail: string): void => {
     counters.bad.inc();
@@ -55,7 +70,7 @@ export function createTeleinfoDriver(config: TeleinfoConfig, ctx: DriverContext,
       model: mode === 'historic' ? 'Teleinfo, historic mode' : 'Linky, standard mode',
       channels: Object.fromEntries([...described].sort().map((label) => [label, describeLabel(mode, label)])),
     };
-    describeDevice(ctx, description);
+    ctx.describe(description);
   };
 
   const value = (group: Group): JsonValue => {
@@ -75,6 +90,7 @@ export function createTeleinfoDriver(config: TeleinfoConfig, ctx: DriverContext,
       return;
     }
     counters.frames.inc();
+    heard();
     if (meter !== undefined && meter !== address) {
       address = meter;
       described.add(addressLabel);
@@ -134,6 +150,9 @@ export function createTeleinfoDriver(config: TeleinfoConfig, ctx: DriverContext,
   return {
     start: () => link.start(),
     async stop() {
+      if (silence) clearTimeout(silence);
+      silence = undefined;
+      online = false;
       await link.stop();
       decoder?.end();
       decoder = undefined;
@@ -141,7 +160,7 @@ export function createTeleinfoDriver(config: TeleinfoConfig, ctx: DriverContext,
     send(command): ReplyInit {
       return {
         ok: false,
-        code: command.channel !== undefined ? 'PB211_READ_ONLY' : ErrorCodes.COMMAND_INVALID,
+        code: command.channel !== undefined ? ErrorCodes.READ_ONLY : ErrorCodes.COMMAND_INVALID,
         error: `command ${command.id}: a Teleinfo meter only talks; ${command.channel !== undefined ? `${quoteForLog(command.channel)} is read-only` : 'it has no actions'}`,
       };
     },

@@ -1,4 +1,4 @@
-import type { ChannelDescription } from './described.js';
+import type { ChannelDescription } from '@patchbay/core';
 
 /** What a label's value is: a number with a unit, or text. */
 interface LabelInfo {

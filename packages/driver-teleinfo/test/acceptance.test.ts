@@ -1,7 +1,6 @@
-import { createGateway, type Counter, type DriverDefinition, type MetricsSink, type OutboundEvent } from '@patchbay/core';
-import { captureLogger, FakeHost, Signal } from '@patchbay/testing';
+import { createGateway, type Counter, type DeviceDescription, type MetricsSink, type OutboundEvent } from '@patchbay/core';
+import { captureLogger, FakeHost } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DeviceDescription } from '../src/described.js';
 import teleinfoDriver from '../src/index.js';
 import { TeleinfoGenerator } from './generator.js';
 import { PtyPair } from './socat.js';
@@ -18,35 +17,12 @@ class MemoryMetrics implements MetricsSink {
   }
 }
 
-// Until the core's described-devices API delivers descriptions to hosts, what the driver
-// passes to ctx.describe is recorded here.
-const descriptions: DeviceDescription[] = [];
-const described = new Signal();
-function recording(definition: DriverDefinition): DriverDefinition {
-  return {
-    ...definition,
-    create: (config, ctx) =>
-      definition.create(
-        config,
-        new Proxy(ctx, {
-          get: (target, key) =>
-            key === 'describe'
-              ? (description: DeviceDescription) => {
-                  descriptions.push(description);
-                  described.notify();
-                }
-              : Reflect.get(target, key),
-        }),
-      ),
-  };
-}
-
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function rig(mode: 'historic' | 'standard') {
+async function rig(mode: 'historic' | 'standard', options: Record<string, unknown> = {}) {
   const pair = await PtyPair.open();
   cleanups.push(() => pair.close());
   const generator = await TeleinfoGenerator.start(pair.b, mode);
@@ -55,7 +31,7 @@ async function rig(mode: 'historic' | 'standard') {
   const metrics = new MemoryMetrics();
   const logger = captureLogger();
   const gateway = createGateway({
-    devices: [{ id: 'meter', definition: recording(teleinfoDriver), options: { path: pair.a, mode } }],
+    devices: [{ id: 'meter', definition: teleinfoDriver, options: { path: pair.a, mode, ...options } }],
     hosts: [{ id: 'h1', definition: host.definition }],
     metrics,
     logger,
@@ -66,12 +42,16 @@ async function rig(mode: 'historic' | 'standard') {
   const state = (channel: string, value: unknown, after = 0): Promise<OutboundEvent> =>
     host.waitFor((e) => host.delivered.indexOf(e) >= after && e.kind === 'state' && e.channel === channel && e.value === value, { what: `${channel} = ${JSON.stringify(value)}`, timeoutMs: 15_000 });
   const values = (channel: string): unknown[] => host.delivered.flatMap((e) => (e.kind === 'state' && e.channel === channel ? [e.value] : []));
-  return { generator, host, metrics, logger, gateway, state, values };
+  // The description every host was given last, once it lists `count` channels.
+  const description = async (count: number): Promise<DeviceDescription> => {
+    const event = await host.waitFor((e) => e.kind === 'description' && e.device === 'meter' && Object.keys(e.description.channels).length === count, { what: `a description of ${count} labels`, timeoutMs: 10_000 });
+    return (event as Extract<OutboundEvent, { kind: 'description' }>).description;
+  };
+  return { generator, host, metrics, logger, gateway, state, values, description };
 }
 
 describe('teleinfo - acceptance 2 against the frame generator', () => {
   it('teleinfo - historic mode at 1200 baud 7E1: every label a described channel; bad checksums, cut frames and a wrong line dropped and counted', { timeout: 90_000 }, async () => {
-    const mark = descriptions.length;
     const r = await rig('historic');
     await r.generator.frames({ count: 2 });
     const labels = ['ADCO', 'OPTARIF', 'ISOUSC', 'HCHC', 'HCHP', 'PTEC', 'IINST', 'IMAX', 'PAPP', 'HHPHC', 'MOTDETAT'];
@@ -80,7 +60,7 @@ describe('teleinfo - acceptance 2 against the frame generator', () => {
     expect(r.values('PTEC')).toEqual(['HP..']);
     expect(r.values('ADCO')).toEqual(['031762120162']);
     for (const label of labels) expect(r.values(label), label).toHaveLength(1);
-    const description = await described.waitUntil(() => descriptions.slice(mark).findLast((d) => Object.keys(d.channels).length === labels.length), { what: 'a description of every label', timeoutMs: 5000 });
+    const description = await r.description(labels.length);
     expect(description.name).toContain('031762120162');
     expect(description.channels.HCHC).toMatchObject({ kind: 'number', unit: 'Wh', class: 'energy', stateClass: 'total_increasing', writable: false });
     expect(description.channels.PAPP).toMatchObject({ kind: 'number', unit: 'VA', class: 'apparent_power' });
@@ -109,11 +89,12 @@ describe('teleinfo - acceptance 2 against the frame generator', () => {
     expect(r.metrics.get('patchbay_teleinfo_garbage_total')).toBeGreaterThan(garbageBefore);
     for (const kind of ['checksum', 'cut', 'garbage']) expect(r.logger.find(new RegExp(`teleinfo .*: ${kind}: `), 'warn'), kind).toHaveLength(1);
     expect(r.gateway.health().devices[0]).toMatchObject({ status: 'alive', restarts: 0 });
+    // A meter only talks: the core refuses writes to its read-only channels before the driver.
+    expect(await r.host.submit({ device: 'meter', channel: 'PAPP', value: 1 })).toMatchObject({ ok: false, code: 'PB211_READ_ONLY' });
   });
 
   it('teleinfo - standard mode at 9600 baud 7E1: dated groups, checksum mode 2, EOT-cut frames and a wrong speed dropped', { timeout: 60_000 }, async () => {
-    const mark = descriptions.length;
-    const r = await rig('standard');
+    const r = await rig('standard', { silenceMs: 1500 });
     await r.generator.frames({ count: 2 });
     await r.state('SINSTS', 930);
     expect(r.values('EAST')).toEqual([8_101_940]);
@@ -124,7 +105,7 @@ describe('teleinfo - acceptance 2 against the frame generator', () => {
     expect(r.values('DATE')).toEqual(['2023-12-02T10:15:00+02:00']);
     expect(r.values('LTARF')).toEqual(['HP  BLEU']);
     expect(r.values('NJOURF+1')).toEqual([0]);
-    const description = await described.waitUntil(() => descriptions.slice(mark).findLast((d) => Object.keys(d.channels).length === 24), { what: 'a description of all 24 labels', timeoutMs: 5000 });
+    const description = await r.description(24);
     expect(description.name).toContain('041876097143');
     expect(description.channels.EASF01).toMatchObject({ kind: 'number', unit: 'Wh', stateClass: 'total_increasing' });
     expect(description.channels.SINSTS).toMatchObject({ unit: 'VA', class: 'apparent_power' });
@@ -142,6 +123,12 @@ describe('teleinfo - acceptance 2 against the frame generator', () => {
     // The frame read at 1200 baud may hold bytes that decode as STX, each a cut frame too.
     expect(r.metrics.get('patchbay_teleinfo_cut_frames_total')).toBeGreaterThanOrEqual(1);
     expect(r.logger.find(/interrupted by the meter \(EOT\)/, 'warn')).toHaveLength(1);
+    // A meter that falls silent goes offline; its next frame brings it back.
+    const quiet = r.host.delivered.length;
+    await r.host.waitFor((e) => r.host.delivered.indexOf(e) >= quiet && e.kind === 'availability' && e.availability === 'offline', { what: 'meter offline after 1.5 s of silence' });
+    const back = r.host.delivered.length;
+    await r.generator.frames();
+    await r.host.waitFor((e) => r.host.delivered.indexOf(e) >= back && e.kind === 'availability' && e.availability === 'online', { what: 'meter online again' });
     expect(r.metrics.get('patchbay_teleinfo_garbage_total')).toBeGreaterThanOrEqual(1);
   });
 });
