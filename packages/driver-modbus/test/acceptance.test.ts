@@ -6,7 +6,7 @@ import { expected, meterChannels, pumpChannels, seed } from './map.js';
 import { PymodbusSlave, type SlaveMode } from './pymodbus.js';
 import { PtyPair } from './socat.js';
 
-type Transport = 'rtu' | 'tcp';
+type Transport = 'rtu' | 'tcp' | 'rtu-over-tcp';
 
 interface Rig {
   gateway: Gateway;
@@ -37,14 +37,17 @@ async function rig(transport: Transport): Promise<Rig> {
     cleanups.push(() => pair.close());
     mode = { rtu: pair.b };
     connection = { type: 'rtu', path: pair.a, baudRate: 9600, timeoutMs: 300 };
-  } else {
+  } else if (transport === 'tcp') {
     mode = { tcp: 0 };
     connection = { type: 'tcp', host: '127.0.0.1', port: 0, timeoutMs: 300 };
+  } else {
+    mode = { rtuOverTcp: 0 };
+    connection = { type: 'rtu-over-tcp', host: '127.0.0.1', port: 0, timeoutMs: 300 };
   }
   let slave = await PymodbusSlave.start(mode, [1, 2]);
-  if (transport === 'tcp') {
+  if (transport !== 'rtu') {
     // Restarts must come back on the same port.
-    mode = { tcp: slave.port as number };
+    mode = transport === 'tcp' ? { tcp: slave.port as number } : { rtuOverTcp: slave.port as number };
     connection.port = slave.port;
   }
   cleanups.push(() => slave.kill());
@@ -86,7 +89,7 @@ async function allValues(host: FakeHost): Promise<void> {
   }
 }
 
-describe.each<Transport>(['rtu', 'tcp'])('modbus - acceptance 1 against pymodbus over %s', (transport) => {
+describe.each<Transport>(['rtu', 'tcp', 'rtu-over-tcp'])('modbus - acceptance 1 against pymodbus over %s', (transport) => {
   it('modbus - 20 channels over two unit ids on one bus reach every host, unchanged values once', async () => {
     const { h1, h2, slave } = await rig(transport);
     await allValues(h1);
@@ -146,7 +149,7 @@ describe.each<Transport>(['rtu', 'tcp'])('modbus - acceptance 1 against pymodbus
   });
 });
 
-describe.each<Transport>(['rtu', 'tcp'])('modbus - acceptance 1, the slave going away, over %s', (transport) => {
+describe.each<Transport>(['rtu', 'tcp', 'rtu-over-tcp'])('modbus - acceptance 1, the slave going away, over %s', (transport) => {
   it('modbus - pymodbus killed for 5 s: its devices go offline, back within 2 s of its return, every command answered', async () => {
     const r = await rig(transport);
     await allValues(r.h1);
