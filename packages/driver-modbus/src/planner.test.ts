@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { channelConfig, type ChannelConfig } from './config.js';
+import { channelConfig, modbusConfig, type ChannelConfig } from './config.js';
 import { planReads, specLimits } from './planner.js';
 
 const ch = (spec: Record<string, unknown>): ChannelConfig => channelConfig.parse(spec);
@@ -53,5 +53,23 @@ describe('modbus - read planner', () => {
       { ...specLimits, maxRegisters: 2 },
     );
     expect(summary(plan)).toEqual(['holding@5+2:fault[0],run[0],speed[1]', 'holding@7+1:temp[0]']);
+  });
+});
+
+describe('modbus - the README worked example (Eastron SDM120)', () => {
+  it('plans the SDM120 map into 3 reads of at most 30 parameters (the meter refuses more)', () => {
+    const f = (address: number) => ({ table: 'input', address, type: 'float32' });
+    const config = modbusConfig.parse({
+      connection: { type: 'rtu', path: '/dev/ttyUSB0', baudRate: 2400 },
+      maxGap: { registers: 6 },
+      channels: { voltage: f(0x00), current: f(0x06), power: f(0x0c), apparent_power: f(0x12), reactive_power: f(0x18), power_factor: f(0x1e), frequency: f(0x46), import_energy: f(0x48), export_energy: f(0x4a), total_energy: f(0x156) },
+    });
+    const plan = planReads(config.channels, { maxRegisters: config.maxRegistersPerRead, maxBits: config.maxBitsPerRead, maxGap: config.maxGap });
+    expect(plan.map((r) => [r.address, r.count])).toEqual([
+      [0x00, 0x20],
+      [0x46, 6],
+      [0x156, 2],
+    ]);
+    for (const request of plan) expect(request.count / 2).toBeLessThanOrEqual(30);
   });
 });

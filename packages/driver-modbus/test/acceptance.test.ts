@@ -77,7 +77,7 @@ async function rig(transport: Transport): Promise<Rig> {
   return r;
 }
 
-const stateOf = (host: FakeHost, device: string, channel: string, value: unknown, after = 0): Promise<OutboundEvent> =>
+const stateOf = (host: FakeHost, { device, channel, value, after = 0 }: { device: string; channel: string; value: unknown; after?: number }): Promise<OutboundEvent> =>
   host.waitFor((e) => host.delivered.indexOf(e) >= after && e.kind === 'state' && e.device === device && e.channel === channel && e.value === value, {
     what: `${device}.${channel} = ${JSON.stringify(value)}`,
     timeoutMs: 10_000,
@@ -85,7 +85,7 @@ const stateOf = (host: FakeHost, device: string, channel: string, value: unknown
 
 async function allValues(host: FakeHost): Promise<void> {
   for (const [device, channels] of Object.entries(expected)) {
-    for (const [channel, value] of Object.entries(channels)) await stateOf(host, device, channel, value);
+    for (const [channel, value] of Object.entries(channels)) await stateOf(host, { device, channel, value });
   }
 }
 
@@ -109,12 +109,12 @@ describe.each<Transport>(['rtu', 'tcp', 'rtu-over-tcp'])('modbus - acceptance 1 
     // A change in the slave comes through; what did not change is not reported again.
     const mark = h1.delivered.length;
     await slave.set(2, 'ir', 0, [0x10000 - 57]); // registers are unsigned on the wire
-    await stateOf(h1, 'pump', 'outdoor', -5.7, mark);
+    await stateOf(h1, { device: 'pump', channel: 'outdoor', value: -5.7, after: mark });
     // Let a few more cycles run past the change before counting.
     await slave.set(1, 'hr', 2, [0]);
-    await stateOf(h1, 'meter', 'running', false, mark);
+    await stateOf(h1, { device: 'meter', channel: 'running', value: false, after: mark });
     await slave.set(1, 'hr', 2, [1]);
-    await stateOf(h1, 'meter', 'running', true, mark);
+    await stateOf(h1, { device: 'meter', channel: 'running', value: true, after: mark });
     const states = (device: string, channel: string) => h1.delivered.filter((e) => e.kind === 'state' && e.device === device && e.channel === channel).length;
     expect(states('meter', 'voltage')).toBe(1);
     expect(states('pump', 'hours')).toBe(1);
@@ -123,7 +123,7 @@ describe.each<Transport>(['rtu', 'tcp', 'rtu-over-tcp'])('modbus - acceptance 1 
 
   it('modbus - writes reach the datastore and the confirmed value is the reply; exceptions are coded failures', async () => {
     const { h1, h2, slave } = await rig(transport);
-    await stateOf(h1, 'meter', 'setpoint', 20.5);
+    await stateOf(h1, { device: 'meter', channel: 'setpoint', value: 20.5 });
     // Holding register, single write (FC6): 22.5 °C at scale 0.5 is raw 45.
     expect(await h1.submit({ device: 'meter', channel: 'setpoint', value: 22.5 })).toMatchObject({ ok: true, value: 22.5, to: 'h1' });
     expect(await slave.get(1, 'hr', 0)).toEqual([45]);
@@ -136,7 +136,7 @@ describe.each<Transport>(['rtu', 'tcp', 'rtu-over-tcp'])('modbus - acceptance 1 
     expect(await h1.submit({ device: 'meter', channel: 'mode', value: 'comfort' })).toMatchObject({ ok: true, value: 'comfort' });
     expect(await slave.get(1, 'hr', 1)).toEqual([2]);
     // Every host sees the new value.
-    await stateOf(h2, 'meter', 'setpoint', 22.5);
+    await stateOf(h2, { device: 'meter', channel: 'setpoint', value: 22.5 });
 
     const illegal = await h1.submit({ device: 'ghost', channel: 'missing', value: 1 });
     expect(illegal).toMatchObject({ ok: false, code: 'MODBUS_02_ILLEGAL_DATA_ADDRESS' });
@@ -188,7 +188,7 @@ describe.each<Transport>(['rtu', 'tcp', 'rtu-over-tcp'])('modbus - acceptance 1,
     await seed(r.slave);
     const after = r.h1.delivered.length;
     await r.slave.set(2, 'ir', 0, [99]);
-    await stateOf(r.h1, 'pump', 'outdoor', 9.9, after);
+    await stateOf(r.h1, { device: 'pump', channel: 'outdoor', value: 9.9, after });
     expect(await r.h2.submit({ device: 'pump', channel: 'pump', value: true })).toMatchObject({ ok: true, value: true });
   });
 });
