@@ -12,6 +12,7 @@ export { counterNames, type SerialCounters } from './badInput.js';
 export { createCodec, jsonlCodec, kvCodec, type Codec, type Decoded, type WireCommand, type WireReply } from './codec.js';
 export { codecName, framingConfig, serialConfig, type CodecName, type FramingConfig, type SerialConfig } from './config.js';
 export { createSerialDriver } from './driver.js';
+export { Link, type LinkHandlers, type LinkOptions } from './link.js';
 export { createFramer, type BadFrameKind, type FrameSink, type Framer } from './framing.js';
 export { serveSimulatedDevice, type SimulatedSerialDevice, type SimulatedSerialOptions } from './simulator.js';
 export { serialTransport, type Connection, type ConnectionHandlers, type SerialLineOptions, type Transport } from './transport.js';
