@@ -217,6 +217,10 @@ class patchbay extends eqLogic {
 		if (self::processAlive($pid)) {
 			log::add(__CLASS__, 'error', __('Le démon ne s\'est pas arrêté après', __FILE__) . ' ' . $waitMs . ' ms : SIGKILL');
 			posix_kill($pid, 9);
+			// A kill is delivered, not done: wait for the end so a start right after finds the port free.
+			for ($i = 0; $i < 20 && self::processAlive($pid); $i++) {
+				usleep(50000);
+			}
 		} else {
 			log::add(__CLASS__, 'info', __('Démon arrêté en', __FILE__) . ' ' . round((microtime(true) - $started) * 1000) . ' ms');
 		}
@@ -480,6 +484,10 @@ class patchbayCmd extends cmd {
 		}
 		$id = patchbay::sendCommand($this, $message);
 		$waitMs = intval(config::byKey('replyWaitMs', 'patchbay', patchbay::DEFAULT_REPLY_WAIT_MS));
+		if ($waitMs <= 0) {
+			// Not waiting: the reply shows on the cmd (lastReply) and in the log when it comes.
+			return null;
+		}
 		$deadline = microtime(true) + $waitMs / 1000;
 		do {
 			$reply = cache::byKey('patchbay::reply::' . $id)->getValue(null);

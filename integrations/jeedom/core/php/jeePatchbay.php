@@ -56,17 +56,17 @@ function patchbay_handle_replies($replies) {
 			log::add('patchbay', 'error', 'Reply ' . patchbay_quote((string) $id) . ' malformed: ' . patchbay_quote($reply));
 			continue;
 		}
-		$reply = array('ok' => (bool) $reply['ok'], 'value' => isset($reply['value']) ? $reply['value'] : null, 'error' => isset($reply['error']) ? (string) $reply['error'] : null, 'code' => isset($reply['code']) ? (string) $reply['code'] : null, 'time' => date('Y-m-d H:i:s'));
-		// The asking cmd's execute() may be waiting for it.
-		cache::set('patchbay::reply::' . $id, $reply, 600);
+		$reply = array('id' => (string) $id, 'ok' => (bool) $reply['ok'], 'value' => isset($reply['value']) ? $reply['value'] : null, 'error' => isset($reply['error']) ? (string) $reply['error'] : null, 'code' => isset($reply['code']) ? (string) $reply['code'] : null, 'time' => date('Y-m-d H:i:s'));
 		$cmdId = cache::byKey('patchbay::pending::' . $id)->getValue(null);
 		$cmd = $cmdId === null ? null : cmd::byId($cmdId);
 		if (!is_object($cmd)) {
 			log::add('patchbay', 'warning', 'Reply for unknown command id ' . patchbay_quote((string) $id) . ($reply['ok'] ? '' : ': ' . $reply['code'] . ' ' . patchbay_quote($reply['error'])));
 			continue;
 		}
-		cache::delete('patchbay::pending::' . $id);
+		// On the cmd first, then where the asking execute() may be waiting for it.
 		$cmd->setCache('lastReply', $reply);
+		cache::set('patchbay::reply::' . $id, $reply, 600);
+		cache::delete('patchbay::pending::' . $id);
 		if ($reply['ok']) {
 			log::add('patchbay', 'debug', 'Command ' . $cmd->getHumanName() . ' done');
 		} else {
