@@ -1,28 +1,58 @@
 #!/usr/bin/env node
-/** The `patchbay` binary: every subcommand is a module in ./commands that default-exports `register(program)`. */
-import { readdirSync, readFileSync } from 'node:fs';
+/**
+ * The `patchbay` binary, and the one place that reads the process's environment: everything
+ * below gets it (with the arguments, the working directory and the registry) as values.
+ */
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { registerBuiltins } from './builtins.js';
+import { registerCheck } from './cli/check.js';
+import { registerConfig } from './cli/config.js';
+import type { CliContext } from './cli/context.js';
+import { registerRun } from './cli/run.js';
+import { registerSim } from './cli/sim.js';
+import { builtinsOf } from './config/builtins.js';
+import { createRegistry } from './config/registry.js';
+import { embeddedFallback, modes } from './modes/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const { version } = JSON.parse(readFileSync(join(here, '../package.json'), 'utf8')) as { version: string };
+const manifest = JSON.parse(readFileSync(join(here, '../package.json'), 'utf8')) as { version: string; dependencies?: Record<string, string> };
+const builtins = builtinsOf(manifest);
 
-registerBuiltins();
+const argv = process.argv.slice(2);
+const context = (commandArgs: readonly string[]): CliContext => ({
+  env: { ...process.env },
+  argv: commandArgs,
+  cwd: process.cwd(),
+  interactive: process.stdin.isTTY === true,
+  registry: createRegistry(builtins, { cwd: process.cwd() }),
+  embeddedFallback,
+  exit: (code) => process.exit(code),
+});
+const ctx = context(argv);
+
 const program = new Command('patchbay')
   .description('Patchbay: bridge devices into several home-automation hosts at once')
-  .version(version)
+  .version(manifest.version)
   .showHelpAfterError();
-
-// Subcommands are found, not listed, so a mode (jeedom, sim) is one file.
-const commandsDir = join(here, 'commands');
-const modules = readdirSync(commandsDir)
-  .filter((f) => /\.(ts|js)$/.test(f) && !/\.(d|test)\.ts$/.test(f) && !f.endsWith('.map'))
-  .sort((a, b) => (a.startsWith('run.') ? -1 : b.startsWith('run.') ? 1 : a.localeCompare(b)));
-for (const file of modules) {
-  const module = (await import(pathToFileURL(join(commandsDir, file)).href)) as { default?: (p: Command) => void };
-  module.default?.(program);
+registerRun(program, ctx);
+registerCheck(program, ctx);
+registerConfig(program, ctx);
+registerSim(program);
+for (const mode of modes) {
+  const command = program.command(mode.name).description(mode.description).allowUnknownOption(true).allowExcessArguments(true);
+  for (const [flags, description, defaultValue] of mode.options) command.option(flags, description, defaultValue);
+  // A mode parses its own words (its host's conventions); commander gives help and dispatch.
+  command.action(() => mode.run(context(argv.slice(argv.indexOf(mode.name) + 1))));
 }
 
+// `run` is the default command, so commander would read `patchbay bogus` as "too many
+// arguments for 'run'": name an unknown command as one.
+const first = argv[0];
+const commands = program.commands.flatMap((c) => [c.name(), ...c.aliases()]);
+if (first !== undefined && !first.startsWith('-') && first !== 'help' && !commands.includes(first)) {
+  process.stderr.write(`patchbay: unknown command '${first}' (commands: ${commands.join(', ')}; see patchbay --help)\n`);
+  process.exit(1);
+}
 await program.parseAsync(process.argv);

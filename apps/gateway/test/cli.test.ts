@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { Signal, spawnPatchbay, tempDir, type PatchbayProcess } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -120,6 +121,79 @@ describe('patchbay cli', () => {
     expect(printed.gateway.http.port).toBe(8080);
     expect(printed.devices[0]?.options.interval).toBe(1000);
     expect(printed.hosts[1]?.options.apikey).toBe('[redacted]');
+  });
+
+  it('cli - an unknown command is named as one', async () => {
+    const proc = start(['bogus']);
+    expect(await proc.exited).toBe(1);
+    expect(proc.stderr()).toMatch(/^patchbay: unknown command 'bogus' \(commands: run, check, config, sim, jeedom; see patchbay --help\)\n$/);
+  });
+
+  it('run - an HTTP port in use is one line naming the address and what moves it, exit 1', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+    const port = (blocker.address() as AddressInfo).port;
+    const dir = workDir();
+    const file = join(dir, 'c.yaml');
+    writeFileSync(file, stringify({ gateway: { dataDir: join(dir, 'data'), http: { port } }, log: { format: 'json' }, devices: [{ id: 'thermo1', driver: 'sim' }], hosts: [{ id: 'ex', adapter: 'patchbay-adapter-example', options: { file: join(dir, 'x') } }] }));
+    const proc = start(['run', '--config', file]);
+    expect(await proc.exited).toBe(1);
+    expect(proc.stderr()).toBe(`patchbay: cannot serve HTTP on 127.0.0.1:${port}: the address is in use by another process (move it with --port, PATCHBAY_HTTP_PORT or gateway.http.port)\n`);
+  });
+
+  it('run - a second SIGTERM a few ms after the first (GNU timeout, a process-group kill) does not skip the drain', async () => {
+    const dir = workDir();
+    const file = join(dir, 'c.yaml');
+    // A host that cannot start keeps events queued, so the drain runs to its deadline.
+    writeFileSync(
+      file,
+      stringify({
+        gateway: { dataDir: join(dir, 'data'), http: { port: 0 }, drainTimeoutMs: 1500 },
+        log: { format: 'json' },
+        devices: [{ id: 'thermo1', driver: 'sim', options: { interval: 10 } }],
+        hosts: [{ id: 'down', adapter: 'patchbay-adapter-example', options: { file: join(dir, 'missing', 'x.jsonl') } }],
+      }),
+    );
+    const proc = start(['run', '--config', file]);
+    await proc.waitStarted();
+    await proc.waitForLog((l) => l.host === 'down' && typeof l.msg === 'string' && l.msg.includes('failed'), { what: 'the down host failing to start' });
+    proc.child.kill('SIGTERM');
+    // Two signals sent before the first is handled merge into one: send the second once the first is seen.
+    await proc.waitForLog((l) => l.msg === 'SIGTERM received: stopping (draining outboxes)', { what: 'the first SIGTERM' });
+    proc.child.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+    expect(proc.lines.some((l) => typeof l.msg === 'string' && /^SIGTERM again \d+ ms after SIGTERM: ignored/.test(l.msg))).toBe(true);
+    expect(proc.lines.some((l) => l.msg === 'patchbay stopped')).toBe(true);
+  });
+
+  it('check - a JSON syntax error names its line and column', async () => {
+    const file = join(workDir(), 'bad.json');
+    writeFileSync(file, '{\n  "devices": [\n    {"id": "a", "driver": "sim",}\n  ]\n}\n');
+    const proc = start(['check', file]);
+    expect(await proc.exited).toBe(1);
+    expect(proc.stderr()).toMatch(/bad\.json is not valid JSON: .* at line 3, column 33/);
+  });
+
+  it('config - a callback URL\'s user:pass and ?apikey= are redacted; file modes print in octal', async () => {
+    const dir = workDir();
+    const file = join(dir, 'c.yaml');
+    writeFileSync(
+      file,
+      stringify({
+        devices: [{ id: 'thermo1', driver: 'sim' }],
+        hosts: [
+          { id: 'jeedom', adapter: 'jeedom', options: { socketPort: 0, apikey: 'k3y-in-options', callback: 'http://admin:pa55word@jeedom.lan/plugins/p/core/php/jeeP.php?apikey=k3y-in-url' } },
+          { id: 'tracim', adapter: 'tracim', options: { mode: 'master', socketPath: join(dir, 't.sock') } },
+        ],
+      }),
+    );
+    const proc = start(['config', '--config', file]);
+    expect(await proc.exited).toBe(0);
+    const text = proc.lines.map((l) => l.msg).join('\n');
+    expect(text).not.toMatch(/pa55word|k3y-in/);
+    expect(text).toContain('http://[redacted]@jeedom.lan/plugins/p/core/php/jeeP.php?apikey=[redacted]');
+    expect(text).toMatch(/socketMode: "0600"/);
   });
 
   it('run - never logs a secret, even at debug level where the resolved config is logged', async () => {

@@ -1,6 +1,6 @@
 import { captureLogger } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { exitOnFatal } from '../src/run.js';
+import { exitOnFatal } from '../src/run/signals.js';
 
 const removers: (() => void)[] = [];
 afterEach(() => {

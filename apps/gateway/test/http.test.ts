@@ -1,8 +1,8 @@
 import { connect } from 'node:net';
 import { captureLogger, halfOpenRequest, Signal } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GatewayHttp } from '../src/http.js';
-import { Metrics } from '../src/metrics.js';
+import { GatewayHttp } from '../src/http/server.js';
+import { Metrics } from '../src/http/metrics.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

@@ -169,6 +169,7 @@ function fakeContext(): HostContext {
     snapshot: () => ({ devices: [] }),
     devices: () => [],
     setPaused: () => false,
+    description: () => undefined,
     health: () => ({ status: 'ok', name: 'patchbay', uptimeMs: 0, devices: [], hosts: [] }),
     http: undefined,
   };

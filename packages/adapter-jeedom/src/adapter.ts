@@ -5,7 +5,7 @@ import { bindError, CommandSocket, type JeedomMessage } from './commandSocket.js
 import type { JeedomConfig } from './config.js';
 
 /** The change an outbound event becomes in the upward payload (architecture: "How each host sees a device"). */
-export function eventChange(event: OutboundEvent): Change {
+export function eventChange(event: OutboundEvent): Change | undefined {
   switch (event.kind) {
     case 'state':
       return [['devices', event.device, event.channel], event.value];
@@ -16,6 +16,9 @@ export function eventChange(event: OutboundEvent): Change {
     }
     case 'status':
       return [['status', event.endpoint], event.status];
+    default:
+      // Descriptions, availability and momentary events are not carried to Jeedom yet.
+      return undefined;
   }
 }
 
@@ -115,7 +118,12 @@ export class JeedomAdapter implements Adapter {
     if (sender === undefined) throw stoppedError();
     if (!this.verified && this.verifying) await this.verifying;
     if (!this.verified) await this.verify();
-    await sender.addMany(events.map(eventChange));
+    const changes: Change[] = [];
+    for (const event of events) {
+      const change = eventChange(event);
+      if (change !== undefined) changes.push(change);
+    }
+    await sender.addMany(changes);
   }
 
   private async verify(): Promise<void> {

@@ -54,6 +54,12 @@ export function encodeBroadcast(event: OutboundEvent): string | undefined {
       return JSON.stringify({ type: 'state', id: event.id, time: event.time, device: event.device, channel: event.channel, value: event.value });
     case 'status':
       return JSON.stringify({ type: 'status', id: event.id, time: event.time, endpoint: event.endpoint, status: event.status, reason: event.reason });
+    case 'description':
+      return JSON.stringify({ type: 'description', id: event.id, time: event.time, device: event.device, description: event.description });
+    case 'availability':
+      return JSON.stringify({ type: 'availability', id: event.id, time: event.time, device: event.device, availability: event.availability, reason: event.reason, lastSeen: event.lastSeen });
+    case 'momentary':
+      return JSON.stringify({ type: 'event', id: event.id, time: event.time, device: event.device, channel: event.channel, value: event.value ?? null });
     case 'reply':
       return undefined;
   }

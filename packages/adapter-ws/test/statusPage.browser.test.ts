@@ -58,8 +58,30 @@ describe('status page - in headless Chromium', () => {
     const first = await temperature.textContent();
     // Locators, not page functions: the page's CSP (rightly) forbids the eval those need.
     await temperature.filter({ hasNotText: new RegExp(`^${escapeRegExp(first ?? '')}$`) }).waitFor({ timeout: 10_000 });
-    await expect(page.locator('[data-device="thermo1"] h3 .badge').textContent()).resolves.toBe('available');
+    await expect(page.locator('[data-device="thermo1"] h3 .badge').textContent()).resolves.toBe('online');
     await expect(page.locator('[data-device="thermo1"] .meta').textContent()).resolves.toMatch(/^Last seen \d+ s ago$/);
+    // Described: the name, units, and controls only for what can be written.
+    await expect(page.locator('[data-device="thermo1"] h3 .name').textContent()).resolves.toBe('Simulated thermostat');
+    await expect(temperature.textContent()).resolves.toMatch(/^-?\d+(\.\d+)? °C$/);
+    await expect(page.locator('[data-device="thermo1"] tr[data-channel="humidity"] td.value').textContent()).resolves.toMatch(/ %$/);
+    await expect(page.locator('[data-device="thermo1"] tr[data-channel="temperature"] [data-control]').count()).resolves.toBe(0);
+    await expect(page.locator('[data-device="thermo1"] tr[data-channel="humidity"] [data-control]').count()).resolves.toBe(0);
+    const toggle = page.locator('[data-device="thermo1"] tr[data-channel="relay"] button.toggle[role="switch"]');
+    await expect(toggle.getAttribute('aria-checked')).resolves.toBe('false');
+    await toggle.click();
+    // The reply comes back and so does the relay's new state, which is what the toggle shows.
+    await page.locator('[data-device="thermo1"] tr[data-channel="relay"] td.value', { hasText: /^on$/ }).waitFor({ timeout: 10_000 });
+    await page.locator('[data-device="thermo1"] tr[data-channel="relay"] button.toggle[aria-checked="true"]:not([disabled])').waitFor({ timeout: 10_000 });
+    await toggle.click();
+    await page.locator('[data-device="thermo1"] tr[data-channel="relay"] td.value', { hasText: /^off$/ }).waitFor({ timeout: 10_000 });
+    // An action button: a press is a momentary event, shown on its channel.
+    await page.click('[data-device="thermo1"] button[data-action="press"]');
+    await page.locator('[data-device="thermo1"] tr[data-channel="button"] td.value', { hasText: '"single" (event)' }).waitFor({ timeout: 10_000 });
+    // A device that goes quiet is shown stale, then online again.
+    await page.click('[data-device="thermo2"] button[data-action="mute"]');
+    await page.locator('[data-device="thermo2"][data-availability="stale"] h3 .badge', { hasText: 'stale' }).waitFor({ timeout: 15_000 });
+    await page.click('[data-device="thermo2"] button[data-action="unmute"]');
+    await page.locator('[data-device="thermo2"][data-availability="online"]').waitFor({ timeout: 15_000 });
 
     // Hosts with status and outbox figures, refreshed by the health message.
     await page.locator('tr[data-host="other"] td:nth-of-type(4)', { hasText: /^[1-9]\d*$/ }).waitFor({ timeout: 10_000 });
@@ -71,15 +93,15 @@ describe('status page - in headless Chromium', () => {
     await page.fill('#command-value', 'true');
     await page.click('#command-send');
     await page.locator('#command-reply[data-ok="true"]').waitFor({ timeout: 10_000 });
-    await expect(page.locator('#command-reply').textContent()).resolves.toMatch(/^Reply #1: ok, value true$/);
-    await page.locator('[data-device="thermo1"] tr[data-channel="relay"] td.value', { hasText: 'true' }).waitFor({ timeout: 10_000 });
+    await expect(page.locator('#command-reply').textContent()).resolves.toMatch(/^Reply #\d+: ok, value true$/);
+    await page.locator('[data-device="thermo1"] tr[data-channel="relay"] td.value', { hasText: /^on$/ }).waitFor({ timeout: 10_000 });
 
     // A refused command shows the device's reason.
     await page.fill('#command-channel', 'temperature');
     await page.fill('#command-value', '5');
     await page.click('#command-send');
     await page.locator('#command-reply[data-ok="false"]').waitFor({ timeout: 10_000 });
-    await expect(page.locator('#command-reply').textContent()).resolves.toMatch(/read-only/);
+    await expect(page.locator('#command-reply').textContent()).resolves.toMatch(/PB211|read-only/);
     await expect(page.locator('#event-log li').count()).resolves.toBeGreaterThan(3);
 
     const artifacts = join(repoRoot, 'test/artifacts');

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { z } from 'zod';
+import type { DeviceDescription, DeviceDescriptionInput } from './description.js';
 import { ErrorCodes, PatchbayError } from './errors.js';
 import type { CommandEvent, CommandInput, EndpointStatus, JsonValue, Meta, OutboundEvent, ReplyEvent, ReplyInit } from './events.js';
 import type { Logger } from './logger.js';
@@ -29,6 +30,19 @@ export interface EndpointContext {
 export interface DriverContext extends EndpointContext {
   /** Report a channel's value. The core stamps id, time and origin, stores it and routes it. */
   emit(channel: string, value: JsonValue, meta?: Meta): void;
+  /**
+   * Say what the device is: at start, and again whenever that changes (a scan found more).
+   * Validated here: a description that fails its schema is refused with one log line, and
+   * the previous one (if any) stays.
+   */
+  describe(description: DeviceDescriptionInput): void;
+  /** Report a momentary event (a press, a pulse). `emit` on a channel of kind `event` does the same. */
+  momentary(channel: string, value?: JsonValue, meta?: Meta): void;
+  /**
+   * Report whether the device itself answers (`offline` after timeouts, a pulled cable), with
+   * why. The next value the device reports brings it back `online`.
+   */
+  availability(availability: 'online' | 'offline', reason?: string): void;
 }
 
 /** Options of {@link HostContext.submit}. */
@@ -40,6 +54,14 @@ export interface SubmitOptions {
   deliverReply?: boolean;
   /** Overrides the gateway's command timeout for this command. */
   timeoutMs?: number;
+  /**
+   * Called once, when the command is accepted: it passed the gateway's checks and, with
+   * `deliverReply` and a journal, it is journaled, so a crash from then on still gets it a
+   * reply (`PB210` after the restart). Protocols that acknowledge receipt (Jeedom closing
+   * its socket) do so here, not before. Not called for a command refused before that point:
+   * its refusal is the reply. Called before the device is asked.
+   */
+  onAccepted?: () => void;
 }
 
 /** A handler for one HTTP path on the gateway's own HTTP server. */
@@ -68,6 +90,8 @@ export interface HostContext extends EndpointContext {
   devices(): DeviceInfo[];
   /** Pause or resume a device's traffic (its state is not routed, commands are refused). False if unknown. */
   setPaused(device: string, paused: boolean): boolean;
+  /** What a routed device is, as its driver described it; undefined if it has not (yet). */
+  description(device: string): DeviceDescription | undefined;
   /** The gateway's health, as `/healthz` serves it. */
   health(): GatewayHealth;
   /** The gateway's HTTP server, when the app runs one. */
@@ -103,6 +127,26 @@ export interface Adapter {
   deliverBatch?(events: readonly OutboundEvent[]): Promise<void> | void;
 }
 
+/** What an embedded-default options function gets (`patchbay run` without a config). */
+export interface EmbeddedContext {
+  /** The gateway's data directory (absolute or relative to the working directory). */
+  readonly dataDir: string;
+  /** The environment the CLI was started with (read nowhere else). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** `env[variable]` as a port when set, else `standard`; a bad value throws `CONFIG_INVALID` naming the variable. */
+  port(variable: string, standard: number): number;
+  /** `env[variable]` when set, else a random secret kept in `<dataDir>/<file>` (0600), created on first use. */
+  secret(file: string, variable?: string): string;
+}
+
+/** How a built-in runs in the embedded default, all on localhost, no platform needed. */
+export interface EmbeddedDefaults {
+  /** The endpoint's `options` in the embedded default. */
+  options(ctx: EmbeddedContext): unknown;
+  /** The environment variables that move its listening ports (for messages such as EADDRINUSE). */
+  portVariables?: readonly string[];
+}
+
 interface DefinitionBase<Kind extends string, Schema extends z.ZodType, Context, Instance> {
   kind: Kind;
   /** The name configs use (`driver: sim`, `adapter: jeedom`). */
@@ -112,6 +156,10 @@ interface DefinitionBase<Kind extends string, Schema extends z.ZodType, Context,
   /** Validates and defaults the endpoint's `options`. */
   config: Schema;
   create(config: z.output<Schema>, ctx: Context): Instance;
+  /** The `@patchbay/core` version range this was built for (e.g. `^0.1.0`); a mismatch is `CORE_INCOMPATIBLE` at load. */
+  coreVersion?: string;
+  /** Its options in the embedded default, when it takes part in it. */
+  embedded?: EmbeddedDefaults;
 }
 
 /** What a driver package default-exports. */

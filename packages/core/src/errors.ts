@@ -7,6 +7,8 @@ export const ErrorCodes = {
   CONFIG_INVALID: 'PB101_CONFIG_INVALID',
   DEFINITION_INVALID: 'PB102_DEFINITION_INVALID',
   UNKNOWN_TYPE: 'PB103_UNKNOWN_TYPE',
+  /** A definition built for another `@patchbay/core` version range than the running one. */
+  CORE_INCOMPATIBLE: 'PB104_CORE_INCOMPATIBLE',
   // 2xx routing and commands
   UNKNOWN_DEVICE: 'PB201_UNKNOWN_DEVICE',
   NOT_ROUTED: 'PB202_NOT_ROUTED',
@@ -18,6 +20,10 @@ export const ErrorCodes = {
   OUTBOX_FULL: 'PB208_OUTBOX_FULL',
   GATEWAY_STOPPING: 'PB209_GATEWAY_STOPPING',
   GATEWAY_RESTARTED: 'PB210_GATEWAY_RESTARTED',
+  READ_ONLY: 'PB211_READ_ONLY',
+  VALUE_INVALID: 'PB212_VALUE_INVALID',
+  /** The journal cannot write (disk full, read-only): a command whose reply must survive a restart is refused. */
+  JOURNAL_UNAVAILABLE: 'PB213_JOURNAL_UNAVAILABLE',
   // 3xx delivery
   HOST_UNREACHABLE: 'PB301_HOST_UNREACHABLE',
   EVENT_REJECTED: 'PB302_EVENT_REJECTED',
@@ -27,6 +33,8 @@ export const ErrorCodes = {
   // 5xx journal
   JOURNAL_CORRUPT: 'PB501_JOURNAL_CORRUPT',
   JOURNAL_IO: 'PB502_JOURNAL_IO',
+  /** Another live gateway holds the data directory's lock. */
+  JOURNAL_LOCKED: 'PB503_JOURNAL_LOCKED',
   // 9xx anything we did not foresee
   INTERNAL: 'PB999_INTERNAL',
 } as const;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AvailabilitySchema, DeviceDescriptionSchema } from './description.js';
 
 /**
  * The event model: one discriminated union, small, flat and JSON-serialisable.
@@ -68,15 +69,56 @@ export const StatusEventSchema = z.object({
   reason: z.string().optional(),
 });
 
-export const EventSchema = z.discriminatedUnion('kind', [StateEventSchema, CommandEventSchema, ReplyEventSchema, StatusEventSchema]);
+/** What a device is: sent when its driver describes it, and again whenever that changes. */
+export const DescriptionEventSchema = z.object({
+  kind: z.literal('description'),
+  ...baseShape,
+  device: nameSchema,
+  description: DeviceDescriptionSchema,
+});
+
+/**
+ * A momentary event (a press, a ring, a meter pulse): delivered to every routed host in order,
+ * never coalesced, and dropped undelivered once older than the gateway's `eventTtlMs`.
+ */
+export const MomentaryEventSchema = z.object({
+  kind: z.literal('momentary'),
+  ...baseShape,
+  device: nameSchema,
+  channel: nameSchema,
+  value: JsonValueSchema.optional(),
+});
+
+/** A device became `online`, `offline` or `stale`, with why and when it was last heard from. */
+export const AvailabilityEventSchema = z.object({
+  kind: z.literal('availability'),
+  ...baseShape,
+  device: nameSchema,
+  availability: AvailabilitySchema,
+  reason: z.string().optional(),
+  lastSeen: z.number().finite().nullable(),
+});
+
+export const EventSchema = z.discriminatedUnion('kind', [
+  StateEventSchema,
+  CommandEventSchema,
+  ReplyEventSchema,
+  StatusEventSchema,
+  DescriptionEventSchema,
+  MomentaryEventSchema,
+  AvailabilityEventSchema,
+]);
 
 export type StateEvent = z.infer<typeof StateEventSchema>;
 export type CommandEvent = z.infer<typeof CommandEventSchema>;
 export type ReplyEvent = z.infer<typeof ReplyEventSchema>;
 export type StatusEvent = z.infer<typeof StatusEventSchema>;
+export type DescriptionEvent = z.infer<typeof DescriptionEventSchema>;
+export type MomentaryEvent = z.infer<typeof MomentaryEventSchema>;
+export type AvailabilityEvent = z.infer<typeof AvailabilityEventSchema>;
 export type PatchbayEvent = z.infer<typeof EventSchema>;
 /** What the core hands to a host adapter's `deliver`. Commands go to drivers, never to hosts. */
-export type OutboundEvent = StateEvent | ReplyEvent | StatusEvent;
+export type OutboundEvent = StateEvent | ReplyEvent | StatusEvent | DescriptionEvent | MomentaryEvent | AvailabilityEvent;
 
 /**
  * What a host adapter submits: a command as decoded from its protocol. The core adds

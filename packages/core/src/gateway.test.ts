@@ -167,7 +167,7 @@ describe('router', () => {
   it('commands - a host whose replies fill its outbox gets OUTBOX_FULL, and the refusals are not queued too', async () => {
     const d = testDriver();
     const a = testHost();
-    const gateway = createGateway({ devices: [{ id: 'dev', definition: d.definition }], hosts: [{ id: 'a', definition: a.definition }], outbox: { maxQueue: 5, backoff: { delays: [60_000], jitter: 0 } } });
+    const gateway = createGateway({ devices: [{ id: 'dev', definition: d.definition }], hosts: [{ id: 'a', definition: a.definition }], outbox: { maxPendingReplies: 5, backoff: { delays: [60_000], jitter: 0 } } });
     await gateway.start();
     a.state.down = true;
     // Concurrent commands: all ask before any reply exists, so the room must be reserved up front.
@@ -227,7 +227,20 @@ describe('router', () => {
     const warnings: string[] = [];
     const logger = { ...silentLogger, warn: (...args: unknown[]) => void warnings.push(String(args.find((x) => typeof x === 'string'))), child: () => logger };
     // The journal is where the first JSON.stringify happens: this one does only that.
-    const journal = { open: async () => ({ lastSeq: 0, cursors: new Map(), states: [], openCommands: [], replay: () => undefined }), append: (_seq: number, event: unknown) => void JSON.stringify(event), appendFor: (_host: string, _seq: number, event: unknown) => void JSON.stringify(event), command: (c: unknown) => void JSON.stringify(c), ack: () => undefined, release: () => undefined, flush: () => undefined, close: async () => undefined };
+    const journal = {
+      open: async () => ({ lastSeq: 0, cursors: new Map(), states: [], openCommands: [], replay: () => undefined, corrupt: [] }),
+      append: (_seq: number, event: unknown) => void JSON.stringify(event),
+      appendFor: (_host: string, _seq: number, event: unknown) => void JSON.stringify(event),
+      command: (c: unknown, written?: (ok: boolean) => void) => {
+        JSON.stringify(c);
+        written?.(true);
+      },
+      ack: () => undefined,
+      release: () => undefined,
+      flush: () => undefined,
+      close: async () => undefined,
+      health: () => ({ status: 'ok' as const, bytes: 0, segments: 0, writeErrors: 0, notJournaled: 0, corruptRecords: 0 }),
+    };
     const gateway = createGateway({ devices: [{ id: 'dev', definition: driver }], hosts: [{ id: 'a', definition: a.definition }], logger, journal });
     await gateway.start();
     state.ctx?.emit('t', deep as never);

@@ -1,15 +1,30 @@
 import { type BackoffPolicy } from './backoff.js';
 import { assertInstance, type Adapter, type AdapterDefinition, type Driver, type DriverDefinition, type HostContext, type HttpMount, type SubmitOptions } from './definitions.js';
 import { askDriver, buildCommand, failedReply, jsonDepthExceeds, MAX_JSON_DEPTH, replyTo } from './commands.js';
+import { coerceValue, DeviceDescriptionSchema, fitsKind, type Availability } from './description.js';
 import { describeError, ErrorCodes, PatchbayError, type ErrorCode } from './errors.js';
-import { newEventId, type CommandEvent, type CommandInput, type EndpointStatus, type JsonValue, type Meta, type OutboundEvent, type ReplyEvent, type StateEvent, type StatusEvent } from './events.js';
+import {
+  newEventId,
+  type AvailabilityEvent,
+  type CommandEvent,
+  type CommandInput,
+  type DescriptionEvent,
+  type EndpointStatus,
+  type JsonValue,
+  type Meta,
+  type MomentaryEvent,
+  type OutboundEvent,
+  type ReplyEvent,
+  type StateEvent,
+  type StatusEvent,
+} from './events.js';
 import type { GatewayHealth, StateSnapshot } from './health.js';
 import type { Journal } from './journal.js';
-import { silentLogger, type Logger } from './logger.js';
-import { noopMetrics, type MetricsSink } from './metrics.js';
+import { quoteForLog, silentLogger, type Logger } from './logger.js';
+import { noopMetrics, type Counter, type MetricsSink } from './metrics.js';
 import { defaultOutboxOptions, Outbox, type OutboxOptions } from './outbox.js';
 import { deviceInfo, gatewayHealth, hostStatus, type DeviceRuntime, type HostRuntime } from './runtime.js';
-import { checkEndpoints, type EndpointSpec, type RouteSpec } from './spec.js';
+import { checkEndpoints, formatPath, type EndpointSpec, type RouteSpec } from './spec.js';
 import { StateStore } from './stateStore.js';
 import { defaultRestartPolicy, Supervisor, type RestartPolicy } from './supervisor.js';
 
@@ -28,6 +43,8 @@ export interface GatewayOptions {
   /** How long a device has to answer a command (default 5000 ms). */
   commandTimeoutMs?: number;
   outbox?: Partial<Omit<OutboxOptions, 'backoff'>> & { backoff?: BackoffPolicy };
+  /** How long an undelivered momentary event is kept for a host (default one hour). */
+  eventTtlMs?: number;
   restart?: Partial<RestartPolicy>;
 }
 
@@ -45,6 +62,14 @@ export interface Gateway {
   /** Events routed since start (for metrics). */
   readonly routed: number;
 }
+
+/** The gateway's timing defaults; the app's config imports them rather than repeating them. */
+export const defaultGatewayTimeouts = {
+  /** How long a device has to answer a command. */
+  commandTimeoutMs: 5000,
+  /** How long `stop()` waits for outboxes to drain before leaving the rest to the journal. */
+  drainTimeoutMs: 5000,
+} as const;
 
 /** Every this many events (a power of two, minus one as a mask), idle hosts' cursors catch up. */
 const IDLE_ACK_EVERY_MASK = 4096 - 1;
@@ -68,14 +93,21 @@ class GatewayRuntime implements Gateway {
   private stopping = false;
   private started = false;
   private readonly pendingCommands = new Set<Promise<unknown>>();
+  private readonly counters = new Map<string, Counter>();
 
   constructor(private readonly options: GatewayOptions) {
     this.name = options.name ?? 'patchbay';
     this.logger = options.logger ?? silentLogger;
     this.metrics = options.metrics ?? noopMetrics;
     this.journal = options.journal;
-    this.commandTimeoutMs = options.commandTimeoutMs ?? 5000;
+    this.commandTimeoutMs = options.commandTimeoutMs ?? defaultGatewayTimeouts.commandTimeoutMs;
     const { issues, parsed } = checkEndpoints(options);
+    options.devices.forEach((d, index) => {
+      const stale = d.staleAfterMs;
+      if (stale !== undefined && !(Number.isInteger(stale) && stale >= 1 && stale <= 2_147_483_647)) {
+        issues.push({ path: formatPath('devices', [index, 'staleAfterMs']), message: `expected a whole number of milliseconds from 1 to 2147483647, got ${quoteForLog(stale)}` });
+      }
+    });
     if (issues.length > 0) {
       throw new PatchbayError(ErrorCodes.CONFIG_INVALID, `invalid gateway spec:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`, {
         context: { issues },
@@ -83,6 +115,7 @@ class GatewayRuntime implements Gateway {
     }
     const restart: RestartPolicy = { ...defaultRestartPolicy, ...options.restart };
     const outboxOptions: OutboxOptions = { ...defaultOutboxOptions, ...options.outbox };
+    if (options.eventTtlMs !== undefined) outboxOptions.eventTtlMs = options.eventTtlMs;
     for (const spec of options.devices) this.addDevice(spec, parsed.get(spec.id), restart);
     for (const spec of options.hosts) this.addHost(spec, parsed.get(spec.id), { restart, outboxOptions });
     this.wireRoutes(options.routes);
@@ -95,7 +128,24 @@ class GatewayRuntime implements Gateway {
   private addDevice(spec: EndpointSpec<DriverDefinition>, config: unknown, restart: RestartPolicy): void {
     const { id, definition } = spec;
     const logger = this.logger.child({ device: id });
-    const runtime: DeviceRuntime = { id, type: definition.type, driver: undefined, hosts: [], paused: false, emitted: 0, commandsFailed: 0 } as unknown as DeviceRuntime;
+    const runtime: DeviceRuntime = {
+      id,
+      type: definition.type,
+      driver: undefined,
+      hosts: [],
+      paused: false,
+      emitted: 0,
+      commandsFailed: 0,
+      description: undefined,
+      staleAfterMs: spec.staleAfterMs,
+      configuredStaleAfterMs: spec.staleAfterMs,
+      availability: 'offline',
+      availabilityReason: 'not started',
+      reportedOffline: undefined,
+      silent: false,
+      staleTimer: undefined,
+      wrongKindLogged: undefined,
+    } as unknown as DeviceRuntime;
     runtime.supervisor = new Supervisor<Driver>({
       label: `device ${id} (${definition.type})`,
       logger,
@@ -113,6 +163,17 @@ class GatewayRuntime implements Gateway {
           emit: (channel, value, meta) => {
             if (!generation.signal.aborted) this.emitState(runtime, channel, value, meta);
           },
+          describe: (description) => {
+            if (!generation.signal.aborted) this.describeDevice(runtime, description);
+          },
+          momentary: (channel, value, meta) => {
+            if (!generation.signal.aborted) this.emitMomentary(runtime, channel, value, meta);
+          },
+          availability: (availability, reason) => {
+            if (generation.signal.aborted) return;
+            runtime.reportedOffline = availability === 'offline' ? (reason ?? 'the device does not answer') : undefined;
+            this.updateAvailability(runtime);
+          },
         });
         assertInstance(driver, { kind: 'driver', type: definition.type });
         return driver;
@@ -126,6 +187,7 @@ class GatewayRuntime implements Gateway {
       onStatus: (status, reason) => {
         this.store.setStatus(id, status);
         this.publishStatus(id, status, reason, runtime.hosts);
+        this.updateAvailability(runtime);
       },
     });
     this.store.addDevice(id);
@@ -135,7 +197,7 @@ class GatewayRuntime implements Gateway {
   private addHost(spec: EndpointSpec<AdapterDefinition>, config: unknown, settings: { restart: RestartPolicy; outboxOptions: OutboxOptions }): void {
     const { id, definition } = spec;
     const logger = this.logger.child({ host: id });
-    const runtime = { id, type: definition.type, devices: [], deviceIds: new Set(), reachable: true, unreachableReason: undefined, lastSeen: null, refusingForRoom: false } as unknown as HostRuntime;
+    const runtime = { id, type: definition.type, devices: [], deviceIds: new Set(), reachable: true, unreachableReason: undefined, lastSeen: null, refusingForRoom: false, expiredLogged: false } as unknown as HostRuntime;
     runtime.outbox = new Outbox(settings.outboxOptions, {
       onAck: (seq) => this.journal?.ack(id, seq),
       onReachability: (reachable, error) => {
@@ -145,12 +207,23 @@ class GatewayRuntime implements Gateway {
           runtime.lastSeen = Date.now();
           logger.info(`host ${id} is reachable again; delivering ${runtime.outbox.queued} queued events`);
         } else {
+          runtime.expiredLogged = false;
           logger.warn({ err: error }, `host ${id} is unreachable (${describeError(error)}); queueing and retrying with back-off`);
         }
         this.publishHostStatus(runtime);
       },
       onRejected: (event, error) => {
         logger.error({ err: error, eventId: event.id, kind: event.kind }, `host ${id} rejected event ${event.id}: ${describeError(error)}; dropped`);
+      },
+      onExpired: (event) => {
+        this.counterFor(id, 'momentary_events_expired', 'Momentary events dropped undelivered past gateway.eventTtlMs', 'ttl').inc();
+        // Once per host per episode: an outage can expire thousands of presses.
+        if (runtime.expiredLogged) return;
+        runtime.expiredLogged = true;
+        logger.warn(
+          { host: id, device: (event as { device?: string }).device, ttlMs: settings.outboxOptions.eventTtlMs },
+          `host ${id}: dropping momentary events older than ${settings.outboxOptions.eventTtlMs} ms that it never received (counted in /metrics; logged once until it catches up)`,
+        );
       },
     });
     runtime.supervisor = new Supervisor<Adapter>({
@@ -177,6 +250,7 @@ class GatewayRuntime implements Gateway {
             target.paused = paused;
             return true;
           },
+          description: (device) => (runtime.deviceIds.has(device) ? this.devices.get(device)?.description : undefined),
           health: () => this.health(),
         };
         const adapter = definition.create(config, ctx);
@@ -226,11 +300,14 @@ class GatewayRuntime implements Gateway {
     this.seq = recovery.lastSeq;
     for (const state of recovery.states) if (this.devices.has(state.device)) this.store.apply(state);
     let replayed = 0;
+    // A corrupt record may have been a host's cursor: a host without one then gets everything
+    // still on disk (duplicates at worst) rather than nothing (losses).
+    const corrupt = recovery.corrupt.length > 0;
     recovery.replay((seq, event, only) => {
       // An event journaled again for one host goes to that host, if the routes still send it there.
       for (const host of this.targetsOf(event)) {
         if (only !== undefined && host.id !== only) continue;
-        const cursor = recovery.cursors.get(host.id);
+        const cursor = recovery.cursors.get(host.id) ?? (corrupt ? 0 : undefined);
         if (cursor !== undefined && seq > cursor) {
           host.outbox.push(event, seq);
           replayed++;
@@ -239,7 +316,13 @@ class GatewayRuntime implements Gateway {
     });
     // A host with no cursor is new to the journal: it is owed nothing from before, but from
     // now on it must have a cursor, or a crash before its first delivery would forget it.
-    for (const host of this.hosts.values()) if (!recovery.cursors.has(host.id)) journal.ack(host.id, recovery.lastSeq);
+    for (const host of this.hosts.values()) if (!recovery.cursors.has(host.id)) journal.ack(host.id, corrupt ? 0 : recovery.lastSeq);
+    if (corrupt) {
+      this.logger.warn(
+        { code: ErrorCodes.JOURNAL_CORRUPT, corrupt: recovery.corrupt.length, first: recovery.corrupt[0] },
+        `journal: ${recovery.corrupt.length} corrupt record${recovery.corrupt.length === 1 ? '' : 's'} skipped (${ErrorCodes.JOURNAL_CORRUPT}); the records around them were kept, and hosts may get some events twice`,
+      );
+    }
     // A cursor whose host left the configuration would keep every later segment forever.
     for (const [id, cursor] of recovery.cursors) {
       if (this.hosts.has(id)) continue;
@@ -263,6 +346,9 @@ class GatewayRuntime implements Gateway {
   private targetsOf(event: OutboundEvent): readonly HostRuntime[] {
     switch (event.kind) {
       case 'state':
+      case 'description':
+      case 'momentary':
+      case 'availability':
         return this.devices.get(event.device)?.hosts ?? [];
       case 'reply': {
         const host = this.hosts.get(event.to);
@@ -278,8 +364,9 @@ class GatewayRuntime implements Gateway {
   async stop(options: { drainTimeoutMs?: number } = {}): Promise<void> {
     if (!this.started) return;
     this.stopping = true;
-    const deadline = options.drainTimeoutMs ?? 5000;
+    const deadline = options.drainTimeoutMs ?? defaultGatewayTimeouts.drainTimeoutMs;
     await Promise.all([...this.devices.values()].map((d) => d.supervisor.stop()));
+    for (const device of this.devices.values()) this.clearStaleTimer(device);
     // Give in-flight commands their replies and the hosts what is queued, up to the deadline;
     // whatever is left stays in the journal for the next run.
     let timer: NodeJS.Timeout | undefined;
@@ -314,11 +401,153 @@ class GatewayRuntime implements Gateway {
       this.logger.warn({ device: device.id, channel }, `device ${device.id} emitted ${channel} nested deeper than ${MAX_JSON_DEPTH} levels; ignored`);
       return;
     }
+    const described = device.description?.channels[channel];
+    if (described !== undefined) {
+      if (described.kind === 'event') {
+        this.emitMomentary(device, channel, value, meta);
+        return;
+      }
+      if (!fitsKind(described, value)) {
+        this.wrongKind(device, channel, value);
+        return;
+      }
+    }
     const now = Date.now();
     const event: StateEvent = { kind: 'state', id: newEventId(now), time: now, origin: device.id, device: device.id, channel, value, meta };
     this.store.set(device.id, channel, value, now);
     device.emitted++;
+    this.heard(device);
     if (!device.paused) this.route(event, device.hosts);
+  }
+
+  /** A value that does not fit its described kind is not routed: counted, and logged once per channel. */
+  private wrongKind(device: DeviceRuntime, channel: string, value: JsonValue): void {
+    this.counterFor(device.id, 'device_values_refused', 'Values from a driver that did not fit the channel description', 'wrong_kind').inc();
+    const logged = (device.wrongKindLogged ??= new Set());
+    if (logged.has(channel)) return;
+    logged.add(channel);
+    const kind = device.description?.channels[channel]?.kind;
+    this.logger.warn({ device: device.id, channel }, `device ${device.id} reported ${quoteForLog(value)} for ${channel}, which is described as ${kind}; not routed (logged once per channel)`);
+  }
+
+  private emitMomentary(device: DeviceRuntime, channel: string, value: JsonValue | undefined, meta: Meta | undefined): void {
+    if (typeof channel !== 'string' || channel.length === 0) {
+      this.logger.warn({ device: device.id, channel }, `device ${device.id} reported a momentary event without a channel name; ignored`);
+      return;
+    }
+    if (typeof value === 'object' && value !== null && jsonDepthExceeds(value)) {
+      this.logger.warn({ device: device.id, channel }, `device ${device.id} reported a ${channel} event nested deeper than ${MAX_JSON_DEPTH} levels; ignored`);
+      return;
+    }
+    const now = Date.now();
+    const event: MomentaryEvent = { kind: 'momentary', id: newEventId(now), time: now, origin: device.id, device: device.id, channel, value, meta };
+    device.emitted++;
+    this.heard(device);
+    if (!device.paused) this.route(event, device.hosts);
+  }
+
+  private describeDevice(device: DeviceRuntime, input: unknown): void {
+    const parsed = DeviceDescriptionSchema.safeParse(input);
+    if (!parsed.success) {
+      this.counterFor(device.id, 'device_descriptions_refused', 'Device descriptions refused for failing their schema', 'schema').inc();
+      const problems = parsed.error.issues.map((i) => `${formatPath('description', i.path)}: ${i.message}`);
+      this.logger.warn({ device: device.id, problems }, `device ${device.id} sent a description that fails its schema; refused (${problems.slice(0, 5).join('; ')}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''})`);
+      return;
+    }
+    const description = parsed.data;
+    device.description = description;
+    device.wrongKindLogged = undefined;
+    this.store.setDescription(device.id, description);
+    const interval = description.reportIntervalMs;
+    device.staleAfterMs = device.configuredStaleAfterMs ?? (interval === undefined ? undefined : 3 * interval);
+    this.logger.info({ device: device.id, channels: Object.keys(description.channels).length }, `device ${device.id} described as "${description.name}"`);
+    const now = Date.now();
+    const event: DescriptionEvent = { kind: 'description', id: newEventId(now), time: now, origin: device.id, device: device.id, description };
+    this.route(event, device.hosts);
+    this.armStaleTimer(device);
+  }
+
+  /** The device just reported: it is not silent, and not offline by its driver's word. */
+  private heard(device: DeviceRuntime): void {
+    if (device.availability === 'online') return;
+    device.silent = false;
+    device.reportedOffline = undefined;
+    this.updateAvailability(device);
+  }
+
+  /** Works out the device's availability; a change is one log line and one event to its hosts. */
+  private updateAvailability(device: DeviceRuntime): void {
+    let availability: Availability;
+    let reason: string | undefined;
+    const { status, reason: statusReason } = device.supervisor;
+    if (status !== 'alive') {
+      availability = 'offline';
+      reason = `driver ${status}${statusReason ? `: ${statusReason}` : ''}`;
+    } else if (device.reportedOffline !== undefined) {
+      availability = 'offline';
+      reason = device.reportedOffline;
+    } else if (device.silent) {
+      availability = 'stale';
+      reason = `nothing reported for ${device.staleAfterMs} ms`;
+    } else {
+      availability = 'online';
+    }
+    if (availability === 'online' && status === 'alive') this.armStaleTimer(device);
+    else if (availability === 'offline') this.clearStaleTimer(device);
+    if (availability === device.availability && reason === device.availabilityReason) return;
+    const previous = device.availability;
+    device.availability = availability;
+    device.availabilityReason = reason;
+    this.store.setAvailability(device.id, availability, reason);
+    if (availability !== previous) {
+      const line = `device ${device.id} is ${availability}${reason ? ` (${reason})` : ''}`;
+      if (availability === 'online') this.logger.info({ device: device.id, availability }, line);
+      else this.logger.warn({ device: device.id, availability, reason }, line);
+    }
+    const now = Date.now();
+    const event: AvailabilityEvent = { kind: 'availability', id: newEventId(now), time: now, origin: device.id, device: device.id, availability, reason, lastSeen: this.store.lastSeen(device.id) };
+    this.route(event, device.hosts);
+  }
+
+  /**
+   * One timer per device, re-armed lazily: when it fires it looks at when the device was last
+   * heard from and either sleeps the rest of the period or marks it stale. A report costs
+   * nothing but the store's timestamp, however often it comes.
+   */
+  private armStaleTimer(device: DeviceRuntime): void {
+    if (device.staleTimer !== undefined || device.staleAfterMs === undefined || this.stopping || device.silent) return;
+    const check = (): void => {
+      device.staleTimer = undefined;
+      const period = device.staleAfterMs;
+      if (period === undefined || this.stopping || device.supervisor.status !== 'alive') return;
+      const lastSeen = this.store.lastSeen(device.id) ?? 0;
+      const quiet = Date.now() - lastSeen;
+      if (quiet >= period) {
+        device.silent = true;
+        this.updateAvailability(device);
+        return;
+      }
+      device.staleTimer = setTimeout(check, period - quiet);
+      device.staleTimer.unref?.();
+    };
+    device.staleTimer = setTimeout(check, device.staleAfterMs);
+    device.staleTimer.unref?.();
+  }
+
+  private clearStaleTimer(device: DeviceRuntime): void {
+    if (device.staleTimer !== undefined) clearTimeout(device.staleTimer);
+    device.staleTimer = undefined;
+  }
+
+  /** A counter bound to a device and a reason, made once (refusals are not on the hot path, but bursts are). */
+  private counterFor(device: string, name: string, help: string, reason: string): Counter {
+    const key = `${name}\u0000${device}\u0000${reason}`;
+    let counter = this.counters.get(key);
+    if (counter === undefined) {
+      counter = this.metrics.counter(name, help, { endpoint: device, reason });
+      this.counters.set(key, counter);
+    }
+    return counter;
   }
 
   /** The one routing step: number the event, journal it, hand it to each target outbox. */
@@ -418,8 +647,11 @@ class GatewayRuntime implements Gateway {
     try {
       if (invalid !== undefined) return finish(failedReply(command, ErrorCodes.COMMAND_INVALID, invalid));
       const device = this.devices.get(command.device);
-      const refusal = this.refusal(host, device, command);
-      if (refusal) return finish(failedReply(command, refusal.code, refusal.message));
+      const refusal = this.refusal(host, device, command) ?? this.checkAgainstDescription(device as DeviceRuntime, command);
+      if (refusal) {
+        if (device) this.counterFor(device.id, 'commands_refused', 'Commands refused before reaching the device, by reason', refusal.code).inc();
+        return finish(failedReply(command, refusal.code, refusal.message));
+      }
       if (options.deliverReply) {
         // Room for the reply is taken now, so concurrent commands cannot all pass the check.
         if (!host.outbox.reserveReply()) {
@@ -430,7 +662,17 @@ class GatewayRuntime implements Gateway {
           host.refusingForRoom = false;
           this.logger.info({ host: host.id }, `host ${host.id} has room for replies again; accepting its commands`);
         }
-        if (this.journal) this.journal.command(command);
+        if (this.journal) {
+          const journal = this.journal;
+          // The reply must survive a crash: the command is on disk before anyone is told it was accepted.
+          const written = journal.health().status === 'ok' && (await new Promise<boolean>((resolve) => journal.command(command, resolve)));
+          if (!written) return finish(failedReply(command, ErrorCodes.JOURNAL_UNAVAILABLE, `the gateway cannot journal commands (${journal.health().reason ?? 'write failed'}); refused so that none is lost; retry later`));
+        }
+      }
+      try {
+        options.onAccepted?.();
+      } catch (error) {
+        this.logger.error({ err: error, host: host.id, commandId: command.id }, `host ${host.id}'s onAccepted for command ${command.id} threw: ${describeError(error)}`);
       }
       const answer = await askDriver((device as DeviceRuntime).driver as Driver, command, options.timeoutMs ?? this.commandTimeoutMs);
       return finish(replyTo(command, answer));
@@ -464,8 +706,35 @@ class GatewayRuntime implements Gateway {
     return undefined;
   }
 
+  /**
+   * The one place commands are checked against what the device is: a read-only channel is
+   * refused, a value is coerced to the channel's kind (the driver gets `true`, never `"1"`),
+   * and anything that does not fit is refused naming what would. Undescribed channels pass.
+   */
+  private checkAgainstDescription(device: DeviceRuntime, command: CommandEvent): { code: ErrorCode; message: string } | undefined {
+    const description = device.description;
+    if (description === undefined) return undefined;
+    if (command.channel !== undefined) {
+      const channel = description.channels[command.channel];
+      if (channel === undefined) return undefined;
+      if (!channel.writable) {
+        const writable = Object.keys(description.channels).filter((c) => description.channels[c]?.writable);
+        return { code: ErrorCodes.READ_ONLY, message: `channel "${command.channel}" of device "${device.id}" is read-only (writable: ${writable.join(', ') || 'none'})` };
+      }
+      const coerced = coerceValue(channel, command.value);
+      if (!coerced.ok) return { code: ErrorCodes.VALUE_INVALID, message: `channel "${command.channel}" of device "${device.id}" ${coerced.error}` };
+      command.value = coerced.value;
+      return undefined;
+    }
+    if (command.action !== undefined && description.actions !== undefined && description.actions[command.action] === undefined) {
+      const known = Object.keys(description.actions);
+      return { code: ErrorCodes.COMMAND_INVALID, message: `device "${device.id}" has no action "${quoteForLog(command.action, 40).slice(1, -1)}" (known: ${known.join(', ') || 'none'})` };
+    }
+    return undefined;
+  }
+
   health(): GatewayHealth {
-    return gatewayHealth({ name: this.name, startedAt: this.startedAt, devices: this.devices.values(), hosts: this.hosts.values(), store: this.store });
+    return gatewayHealth({ name: this.name, startedAt: this.startedAt, devices: this.devices.values(), hosts: this.hosts.values(), store: this.store, journal: this.journal?.health() });
   }
 
   snapshot(): StateSnapshot {

@@ -1,4 +1,6 @@
+import type { Availability, DeviceDescription } from './description.js';
 import type { EndpointStatus, JsonValue } from './events.js';
+import type { JournalHealth } from './journal.js';
 
 /** One channel's latest value. */
 export interface ChannelState {
@@ -16,6 +18,11 @@ export interface DeviceState {
   lastSeen: number | null;
   /** True while the driver is alive. */
   available: boolean;
+  /** `online`, `offline` (driver down, or the device does not answer) or `stale` (silent too long). */
+  availability: Availability;
+  availabilityReason?: string;
+  /** What the device is, when its driver described it. */
+  description?: DeviceDescription;
   channels: ChannelState[];
 }
 
@@ -32,6 +39,9 @@ export interface DeviceInfo {
   reason?: string;
   lastSeen: number | null;
   paused: boolean;
+  availability: Availability;
+  availabilityReason?: string;
+  description?: DeviceDescription;
 }
 
 /** The health of one device or host, as `/healthz` reports it. */
@@ -48,13 +58,18 @@ export interface EndpointHealth {
   failed: number;
   retries: number;
   restarts: number;
+  /** Devices only: `online`, `offline` or `stale`. */
+  availability?: Availability;
+  availabilityReason?: string;
 }
 
-/** The whole gateway's health: `ok` when every endpoint is alive. */
+/** The whole gateway's health: `ok` when every endpoint is alive and the journal can write. */
 export interface GatewayHealth {
   status: 'ok' | 'degraded';
   name: string;
   uptimeMs: number;
   devices: EndpointHealth[];
   hosts: EndpointHealth[];
+  /** The journal's own state, when the gateway has one. */
+  journal?: JournalHealth;
 }

@@ -10,6 +10,8 @@ export {
   assertInstance,
   defineAdapter,
   defineDriver,
+  type EmbeddedContext,
+  type EmbeddedDefaults,
   type Adapter,
   type AdapterDefinition,
   type AnyDefinition,
@@ -23,9 +25,32 @@ export {
   type SubmitOptions,
   type UpgradeHandler,
 } from './definitions.js';
+export {
+  ActionDescriptionSchema,
+  AvailabilitySchema,
+  ChannelClassSchema,
+  ChannelDescriptionSchema,
+  ChannelKindSchema,
+  coerceValue,
+  DeviceDescriptionSchema,
+  fitsKind,
+  StateClassSchema,
+  type ActionDescription,
+  type Availability,
+  type ChannelClass,
+  type ChannelDescription,
+  type ChannelKind,
+  type CoercedValue,
+  type DeviceDescription,
+  type DeviceDescriptionInput,
+  type StateClass,
+} from './description.js';
 export { describeError, ErrorCodes, isPatchbayError, isTransient, PatchbayError, toPatchbayError, type ErrorCode } from './errors.js';
 export {
+  AvailabilityEventSchema,
   CommandEventSchema,
+  DescriptionEventSchema,
+  MomentaryEventSchema,
   CommandInputSchema,
   EndpointStatusSchema,
   EventSchema,
@@ -35,8 +60,11 @@ export {
   StateEventSchema,
   stateKey,
   StatusEventSchema,
+  type AvailabilityEvent,
   type CommandEvent,
   type CommandInput,
+  type DescriptionEvent,
+  type MomentaryEvent,
   type EndpointStatus,
   type JsonValue,
   type Meta,
@@ -47,9 +75,9 @@ export {
   type StateEvent,
   type StatusEvent,
 } from './events.js';
-export { createGateway, type Gateway, type GatewayOptions } from './gateway.js';
+export { createGateway, defaultGatewayTimeouts, type Gateway, type GatewayOptions } from './gateway.js';
 export type { ChannelState, DeviceInfo, DeviceState, EndpointHealth, GatewayHealth, StateSnapshot } from './health.js';
-export type { Journal, JournalOwner, JournalRecovery } from './journal.js';
+export type { Journal, JournalCorruption, JournalHealth, JournalOwner, JournalRecovery } from './journal.js';
 export { quoteForLog, silentLogger, type LogFn, type Logger } from './logger.js';
 export { noopMetrics, type Counter, type MetricsSink } from './metrics.js';
 export { defaultOutboxOptions, type OutboxOptions } from './outbox.js';

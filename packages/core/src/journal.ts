@@ -15,6 +15,41 @@ export interface JournalRecovery {
    * for that host alone ({@link Journal.appendFor}); the others go wherever the routes send them.
    */
   replay(visit: (seq: number, event: OutboundEvent, host?: string) => void): void;
+  /**
+   * Records skipped because they failed their checksum, a number or the event schema (empty
+   * when none). The records around each were kept. When any was skipped, `replay` visits
+   * everything still on disk, whatever the cursors, so that a lost cursor costs duplicates, not losses.
+   */
+  corrupt: readonly JournalCorruption[];
+}
+
+/** One record recovery could not trust, skipped (`JOURNAL_CORRUPT`). */
+export interface JournalCorruption {
+  /** The segment file's name. */
+  segment: string;
+  /** Byte offset of the record in that file. */
+  offset: number;
+  /** What was wrong: `checksum`, `torn` (an incomplete last write), `number`, `utf8`, `schema`, `format`. */
+  reason: string;
+}
+
+/** What a journal says about itself, for `/healthz` and `/metrics`. */
+export interface JournalHealth {
+  /** `degraded` while it cannot write: commands that need it are refused (`JOURNAL_UNAVAILABLE`). */
+  status: 'ok' | 'degraded';
+  /** Why it is degraded: the last write error. */
+  reason?: string;
+  /** Since when it is degraded (epoch ms). */
+  degradedSince?: number;
+  /** Bytes of its files on disk, and how many segments. */
+  bytes: number;
+  segments: number;
+  /** Failed writes since open (each one a batch). */
+  writeErrors: number;
+  /** Records that could not be journaled since open (they were routed from memory). */
+  notJournaled: number;
+  /** Records skipped as corrupt at the last open. */
+  corruptRecords: number;
 }
 
 /** What the gateway gives the journal to open it. */
@@ -44,8 +79,12 @@ export interface Journal {
    * segment it was first written in can go (see {@link JournalOwner.heldBack}).
    */
   appendFor(host: string, seq: number, event: OutboundEvent): void;
-  /** A command whose reply a host's outbox is owed (closed by the reply's `commandId`). */
-  command(command: CommandEvent): void;
+  /**
+   * A command whose reply a host's outbox is owed (closed by the reply's `commandId`).
+   * `written` is called once the record is written (`true`, so a crash from then on still
+   * answers it) or could not be (`false`: the journal is degraded).
+   */
+  command(command: CommandEvent, written?: (ok: boolean) => void): void;
   /** Host `host` has everything up to `seq`. */
   ack(host: string, seq: number): void;
   /**
@@ -57,4 +96,6 @@ export interface Journal {
   flush(): void;
   /** Flush and close. */
   close(): Promise<void>;
+  /** Its state, cheap enough to ask on every command. */
+  health(): JournalHealth;
 }

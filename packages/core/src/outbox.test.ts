@@ -6,9 +6,9 @@ import { defaultOutboxOptions, Outbox } from './outbox.js';
 
 const state = (value: number, channel = 't'): StateEvent => ({ kind: 'state', id: `s${value}`, time: value, origin: 'dev', device: 'dev', channel, value });
 
-function outbox(maxQueue = defaultOutboxOptions.maxQueue) {
+function outbox(maxPendingReplies = defaultOutboxOptions.maxPendingReplies) {
   const acks: number[] = [];
-  const box = new Outbox({ ...defaultOutboxOptions, maxQueue, backoff: { delays: [1], jitter: 0 } }, { onAck: (seq) => acks.push(seq), onReachability: () => undefined, onRejected: () => undefined });
+  const box = new Outbox({ ...defaultOutboxOptions, maxPendingReplies, backoff: { delays: [1], jitter: 0 } }, { onAck: (seq) => acks.push(seq), onReachability: () => undefined, onRejected: () => undefined });
   return { box, acks };
 }
 
@@ -112,7 +112,7 @@ describe('outbox', () => {
     expect(acks.at(-1)).toBe(102);
   });
 
-  it('outbox - reserved replies count against maxQueue until released', () => {
+  it('outbox - reserved replies count against maxPendingReplies until released', () => {
     const { box } = outbox(2);
     expect(box.reserveReply()).toBe(true);
     expect(box.reserveReply()).toBe(true);

@@ -5,15 +5,17 @@ import type { Adapter } from './definitions.js';
 
 /** Outbox settings. */
 export interface OutboxOptions {
-  /** Most replies that may wait for one host; commands beyond it are refused up front. */
-  maxQueue: number;
+  /** Most replies that may wait for one host; commands beyond it are refused up front (formerly `maxQueue`). */
+  maxPendingReplies: number;
   /** Most events handed to `deliverBatch` at once. */
   maxBatch: number;
   /** Retry schedule while the host is unreachable. */
   backoff: BackoffPolicy;
+  /** A momentary event still undelivered this long after it happened is dropped (`onExpired`). */
+  eventTtlMs: number;
 }
 
-export const defaultOutboxOptions: OutboxOptions = { maxQueue: 10_000, maxBatch: 512, backoff: defaultBackoff };
+export const defaultOutboxOptions: OutboxOptions = { maxPendingReplies: 10_000, maxBatch: 512, backoff: defaultBackoff, eventTtlMs: 3_600_000 };
 
 /** What an outbox tells its owner. */
 export interface OutboxHooks {
@@ -23,6 +25,8 @@ export interface OutboxHooks {
   onReachability(reachable: boolean, error?: unknown): void;
   /** An event the host refused for good (`EVENT_REJECTED`). */
   onRejected(event: OutboundEvent, error: unknown): void;
+  /** A momentary event dropped undelivered, older than `eventTtlMs`. */
+  onExpired?(event: OutboundEvent): void;
 }
 
 /** Sync deliveries drained per turn of the event loop before yielding, so one host cannot starve the rest. */
@@ -75,6 +79,8 @@ export class Outbox {
   delivered = 0;
   failed = 0;
   retries = 0;
+  /** Momentary events dropped for their age. */
+  expired = 0;
 
   constructor(
     private readonly options: OutboxOptions,
@@ -88,9 +94,9 @@ export class Outbox {
     return this.tail - this.head;
   }
 
-  /** False while the replies queued and promised reach `maxQueue`: the host must stop asking. */
+  /** False while the replies queued and promised reach `maxPendingReplies`: the host must stop asking. */
   get hasRoomForReply(): boolean {
-    return this.replies + this.reserved < this.options.maxQueue;
+    return this.replies + this.reserved < this.options.maxPendingReplies;
   }
 
   /**
@@ -257,9 +263,10 @@ export class Outbox {
         setImmediate(this.drain);
         return;
       }
+      if (this.dropExpiredHead()) continue;
       const index = this.head - this.base;
       const batch = adapter.deliverBatch !== undefined && this.isolate === 0;
-      const count = batch ? Math.min(this.options.maxBatch, this.tail - this.head) : 1;
+      const count = batch ? this.batchLength(index) : 1;
       // In flight before the adapter runs: a push from inside it must neither coalesce into
       // these slots nor start a delivery of its own.
       this.inFlight = count;
@@ -277,6 +284,30 @@ export class Outbox {
       this.settleSuccess();
     }
   };
+
+  /**
+   * Momentary events wait in order and are never coalesced, so a host away for long would get
+   * hours-old presses: past their time to live they go, counted. True if the head was dropped.
+   */
+  private dropExpiredHead(): boolean {
+    const event = this.events[this.head - this.base] as OutboundEvent;
+    if (event.kind !== 'momentary' || Date.now() - event.time <= this.options.eventTtlMs) return false;
+    this.expired++;
+    this.hooks.onExpired?.(event);
+    this.popHead(1);
+    return true;
+  }
+
+  /** How many head slots go in one batch: up to `maxBatch`, stopping short of an expired momentary event. */
+  private batchLength(index: number): number {
+    const count = Math.min(this.options.maxBatch, this.tail - this.head);
+    const oldest = Date.now() - this.options.eventTtlMs;
+    for (let i = 1; i < count; i++) {
+      const event = this.events[index + i] as OutboundEvent;
+      if (event.kind === 'momentary' && event.time < oldest) return i;
+    }
+    return count;
+  }
 
   private readonly onSettled = (): void => {
     this.settleSuccess();
@@ -378,7 +409,21 @@ export class Outbox {
   }
 }
 
-/** State coalesces per device and channel, status per endpoint; replies never. */
+/**
+ * State coalesces per device and channel; status per endpoint; descriptions and availability
+ * per device (the latest is what the host needs). Replies and momentary events never.
+ */
 function coalescingKey(event: OutboundEvent): string | undefined {
-  return event.kind === 'state' ? stateKey(event.device, event.channel) : event.kind === 'status' ? 'status\u0000' + event.endpoint : undefined;
+  switch (event.kind) {
+    case 'state':
+      return stateKey(event.device, event.channel);
+    case 'status':
+      return 'status\u0000' + event.endpoint;
+    case 'description':
+      return 'description\u0000' + event.device;
+    case 'availability':
+      return 'availability\u0000' + event.device;
+    default:
+      return undefined;
+  }
 }

@@ -1,6 +1,8 @@
 import type { Adapter, Driver } from './definitions.js';
+import type { Availability, DeviceDescription } from './description.js';
 import type { EndpointStatus } from './events.js';
 import type { DeviceInfo, EndpointHealth, GatewayHealth } from './health.js';
+import type { JournalHealth } from './journal.js';
 import type { Outbox } from './outbox.js';
 import type { StateStore } from './stateStore.js';
 import type { Supervisor } from './supervisor.js';
@@ -15,6 +17,21 @@ export interface DeviceRuntime {
   paused: boolean;
   emitted: number;
   commandsFailed: number;
+  /** What the driver said the device is. */
+  description: DeviceDescription | undefined;
+  /** Silence longer than this makes the device `stale` (undefined: never). */
+  staleAfterMs: number | undefined;
+  /** From the config; else derived from the description's report interval. */
+  configuredStaleAfterMs: number | undefined;
+  availability: Availability;
+  availabilityReason: string | undefined;
+  /** The driver said the device does not answer, and why; cleared by its next report. */
+  reportedOffline: string | undefined;
+  /** Silent past `staleAfterMs`: set by the stale timer, cleared by the next report. */
+  silent: boolean;
+  staleTimer: NodeJS.Timeout | undefined;
+  /** Channels whose wrong-kind values were already logged (once each). */
+  wrongKindLogged: Set<string> | undefined;
 }
 
 /** What the gateway keeps per host while it runs. */
@@ -30,6 +47,8 @@ export interface HostRuntime {
   lastSeen: number | null;
   /** Its replies fill its outbox: commands are refused (logged once per episode). */
   refusingForRoom: boolean;
+  /** Expired momentary events were logged this episode (until it is reachable again). */
+  expiredLogged: boolean;
 }
 
 /** A host that runs but cannot be delivered to is reported `unknown`, with why. */
@@ -48,11 +67,21 @@ export function deviceInfo(device: DeviceRuntime, store: StateStore): DeviceInfo
     reason: device.supervisor.reason,
     lastSeen: store.lastSeen(device.id),
     paused: device.paused,
+    availability: device.availability,
+    ...(device.availabilityReason === undefined ? {} : { availabilityReason: device.availabilityReason }),
+    ...(device.description === undefined ? {} : { description: device.description }),
   };
 }
 
-/** The `/healthz` report: `ok` when every endpoint is alive. */
-export function gatewayHealth(gateway: { name: string; startedAt: number; devices: Iterable<DeviceRuntime>; hosts: Iterable<HostRuntime>; store: StateStore }): GatewayHealth {
+/** The `/healthz` report: `ok` when every endpoint is alive and the journal (if any) can write. */
+export function gatewayHealth(gateway: {
+  name: string;
+  startedAt: number;
+  devices: Iterable<DeviceRuntime>;
+  hosts: Iterable<HostRuntime>;
+  store: StateStore;
+  journal?: JournalHealth | undefined;
+}): GatewayHealth {
   const devices: EndpointHealth[] = [...gateway.devices].map((d) => ({
     id: d.id,
     kind: 'device',
@@ -65,6 +94,8 @@ export function gatewayHealth(gateway: { name: string; startedAt: number; device
     failed: d.commandsFailed,
     retries: 0,
     restarts: d.supervisor.restarts,
+    availability: d.availability,
+    ...(d.availabilityReason === undefined ? {} : { availabilityReason: d.availabilityReason }),
   }));
   const hosts: EndpointHealth[] = [...gateway.hosts].map((h) => {
     const { status, reason } = hostStatus(h);
@@ -82,6 +113,9 @@ export function gatewayHealth(gateway: { name: string; startedAt: number; device
       restarts: h.supervisor.restarts,
     };
   });
-  const ok = devices.every((d) => d.status === 'alive') && hosts.every((h) => h.status === 'alive');
-  return { status: ok ? 'ok' : 'degraded', name: gateway.name, uptimeMs: Date.now() - gateway.startedAt, devices, hosts };
+  const journal = gateway.journal;
+  const ok = devices.every((d) => d.status === 'alive') && hosts.every((h) => h.status === 'alive') && journal?.status !== 'degraded';
+  const health: GatewayHealth = { status: ok ? 'ok' : 'degraded', name: gateway.name, uptimeMs: Date.now() - gateway.startedAt, devices, hosts };
+  if (journal !== undefined) health.journal = journal;
+  return health;
 }

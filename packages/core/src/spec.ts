@@ -6,6 +6,11 @@ export interface EndpointSpec<D> {
   id: string;
   definition: D;
   options?: unknown;
+  /**
+   * Devices only: silence longer than this makes the device `stale`. Default: three report
+   * intervals when its description gives one, else never.
+   */
+  staleAfterMs?: number;
 }
 
 /** Which devices go to which hosts. With no routes at all, every device goes to every host. */

@@ -1,3 +1,4 @@
+import type { Availability, DeviceDescription } from './description.js';
 import type { EndpointStatus, JsonValue, StateEvent } from './events.js';
 import type { ChannelState, DeviceState, StateSnapshot } from './health.js';
 
@@ -5,6 +6,9 @@ interface DeviceRecord {
   device: string;
   status: EndpointStatus;
   lastSeen: number | null;
+  availability: Availability;
+  availabilityReason: string | undefined;
+  description: DeviceDescription | undefined;
   // Mutable records updated in place: a state update allocates nothing once a channel exists.
   channels: Map<string, ChannelState>;
 }
@@ -15,7 +19,15 @@ export class StateStore {
 
   /** Make sure a device is known, so snapshots list it before it reports. */
   addDevice(device: string): void {
-    if (!this.devices.has(device)) this.devices.set(device, { device, status: 'unknown', lastSeen: null, channels: new Map() });
+    if (!this.devices.has(device)) this.devices.set(device, {
+        device,
+        status: 'unknown',
+        lastSeen: null,
+        availability: 'offline',
+        availabilityReason: 'not started',
+        description: undefined,
+        channels: new Map(),
+      });
   }
 
   /** Record a state event; the latest value wins. */
@@ -46,6 +58,25 @@ export class StateStore {
     (this.devices.get(device) as DeviceRecord).status = status;
   }
 
+  /** Record what the device is. */
+  setDescription(device: string, description: DeviceDescription): void {
+    this.addDevice(device);
+    (this.devices.get(device) as DeviceRecord).description = description;
+  }
+
+  /** What the device is, if its driver said. */
+  description(device: string): DeviceDescription | undefined {
+    return this.devices.get(device)?.description;
+  }
+
+  /** Record a device's availability. */
+  setAvailability(device: string, availability: Availability, reason: string | undefined): void {
+    this.addDevice(device);
+    const record = this.devices.get(device) as DeviceRecord;
+    record.availability = availability;
+    record.availabilityReason = reason;
+  }
+
   /** Last time the device reported anything. */
   lastSeen(device: string): number | null {
     return this.devices.get(device)?.lastSeen ?? null;
@@ -68,6 +99,9 @@ export class StateStore {
         status: record.status,
         lastSeen: record.lastSeen,
         available: record.status === 'alive',
+        availability: record.availability,
+        ...(record.availabilityReason === undefined ? {} : { availabilityReason: record.availabilityReason }),
+        ...(record.description === undefined ? {} : { description: record.description }),
         channels: [...record.channels.values()].map((c) => ({ channel: c.channel, value: c.value, time: c.time })),
       });
     }

@@ -18,6 +18,7 @@ export type WireReply = { id: string | undefined; ok: true; value?: JsonValue } 
 /** What one frame from the device means. */
 export type Decoded =
   | { type: 'state'; channel: string; value: JsonValue }
+  | { type: 'description'; description: JsonValue }
   | ({ type: 'reply' } & WireReply)
   | { type: 'bad'; kind: 'garbage' | 'invalid'; detail: string };
 
@@ -52,7 +53,8 @@ function asText(frame: Buffer): string | Decoded {
 
 /**
  * `jsonl`: one JSON object per frame. The device writes `{"channel":"temperature","value":21.5}`
- * or `{"id":"c1","ok":true,"value":1}` / `{"id":"c1","ok":false,"error":"..."}`; commands go
+ * or `{"id":"c1","ok":true,"value":1}` / `{"id":"c1","ok":false,"error":"..."}`, and may say what
+ * it is with `{"describe":{"name":...,"channels":{...}}}`; commands go
  * down as `{"id":"c1","channel":"relay","value":true}` or `{"id":"c2","action":"refresh"}`.
  */
 export const jsonlCodec: Codec = {
@@ -71,6 +73,8 @@ export const jsonlCodec: Codec = {
       return { type: 'bad', kind: 'invalid', detail: `expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}: ${preview(frame)}` };
     }
     const record = parsed as Record<string, JsonValue>;
+    // The device saying what it is; the driver checks it against core's schema.
+    if ('describe' in record) return { type: 'description', description: record.describe ?? null };
     if ('ok' in record) {
       const id = record.id;
       if ((typeof id !== 'string' || id.length === 0) && typeof id !== 'number') {

@@ -1,3 +1,4 @@
+import { ChannelDescriptionSchema } from '@patchbay/core';
 import { z } from 'zod';
 
 /** Newline-delimited frames (the default), with a configurable delimiter. */
@@ -38,6 +39,23 @@ export const serialConfig = z
     stopBits: z.union([z.literal(1), z.literal(1.5), z.literal(2)]).default(1),
     /** Hardware flow control. */
     rtscts: z.boolean().default(false),
+    /**
+     * What the device is, for the hosts (a name, maker, model and how often it reports). With
+     * `channels`, the gateway describes the device at start; a `jsonl` device may also send
+     * its own description (`{"describe":{...}}`), which these settings override.
+     */
+    device: z
+      .object({
+        name: z.string().min(1).max(128).optional(),
+        manufacturer: z.string().min(1).max(128).optional(),
+        model: z.string().min(1).max(128).optional(),
+        firmware: z.string().min(1).max(128).optional(),
+        reportIntervalMs: z.number().int().positive().max(86_400_000).optional(),
+      })
+      .strict()
+      .optional(),
+    /** Each channel's kind, unit, range, class and writability (core's channel description). */
+    channels: z.record(z.string().min(1).max(128), ChannelDescriptionSchema).optional(),
     framing: framingConfig.prefault({ type: 'delimiter' }),
     codec: codecName.default('jsonl'),
     /** Longest frame accepted; longer ones are dropped whole and counted. */

@@ -1,4 +1,4 @@
-import { describeError, ErrorCodes, toPatchbayError, Waitress, type CommandEvent, type Driver, type DriverContext, type ReplyInit } from '@patchbay/core';
+import { describeError, ErrorCodes, toPatchbayError, Waitress, type CommandEvent, type DeviceDescriptionInput, type Driver, type DriverContext, type ReplyInit } from '@patchbay/core';
 import { BadInputReporter, createCounters } from './badInput.js';
 import { createCodec, type WireReply } from './codec.js';
 import type { SerialConfig } from './config.js';
@@ -23,12 +23,31 @@ export function createSerialDriver(config: SerialConfig, ctx: DriverContext, tra
   let seq = 0;
   let down = false;
 
+  /** The config's description of the device, over what the device itself last said. */
+  const describe = (fromDevice: Record<string, unknown> | undefined): void => {
+    const channels = { ...(fromDevice?.channels as Record<string, unknown> | undefined), ...config.channels };
+    const own = { name: ctx.id, ...fromDevice, ...config.device, channels };
+    if (config.channels === undefined && fromDevice === undefined) return;
+    ctx.describe(own as DeviceDescriptionInput);
+  };
+
   const sink: FrameSink = {
     frame(payload: Buffer): void {
       const decoded = codec.decode(payload);
       if (decoded.type === 'state') {
         counters.frames.inc();
         ctx.emit(decoded.channel, decoded.value);
+        return;
+      }
+      if (decoded.type === 'description') {
+        const description = decoded.description;
+        if (typeof description !== 'object' || description === null || Array.isArray(description)) {
+          badInput.report('invalid', `"describe" must be an object, got ${JSON.stringify(description).slice(0, 40)}`);
+          return;
+        }
+        counters.frames.inc();
+        // The core validates it: a description that fails its schema is refused there, logged.
+        describe(description);
         return;
       }
       if (decoded.type === 'bad') {
@@ -88,12 +107,13 @@ export function createSerialDriver(config: SerialConfig, ctx: DriverContext, tra
     },
   });
 
-  const describe = (command: CommandEvent): string =>
+  const describeCommand = (command: CommandEvent): string =>
     command.channel !== undefined ? `command ${command.id} (${command.channel}=${JSON.stringify(command.value ?? null)})` : `command ${command.id} (action ${command.action})`;
 
   return {
     start: () => {
       down = false;
+      describe(undefined);
       return link.start();
     },
     stop: async () => {
@@ -103,7 +123,7 @@ export function createSerialDriver(config: SerialConfig, ctx: DriverContext, tra
       waitress.rejectAll(toPatchbayError(new Error(`the serial driver for ${path} stopped`), { code: ErrorCodes.DEVICE_UNAVAILABLE }));
     },
     async send(command): Promise<ReplyInit> {
-      const what = `${describe(command)} on ${path}`;
+      const what = `${describeCommand(command)} on ${path}`;
       if (!link.isOpen || framer === undefined) {
         return { ok: false, code: ErrorCodes.DEVICE_UNAVAILABLE, error: `${what} not sent: serial port ${path} is down (${link.downReason})` };
       }

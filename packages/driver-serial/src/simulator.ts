@@ -1,5 +1,5 @@
 import { describeError, silentLogger, type BackoffPolicy, type JsonValue, type Logger, type ReplyInit } from '@patchbay/core';
-import { SimulatedDevice } from '@patchbay/driver-sim';
+import { SimulatedDevice, simulatedDescription } from '@patchbay/driver-sim';
 import { formatKvValue, parseKvValue } from './codec.js';
 import { framingConfig, type CodecName, type FramingConfig } from './config.js';
 import { createFramer, preview, type Framer } from './framing.js';
@@ -111,7 +111,9 @@ export async function serveSimulatedDevice(options: SimulatedSerialOptions): Pro
         framer = createFramer(framing, { maxFrameBytes, sink });
         down = false;
         logger.info(`simulated device: speaking ${codec} on ${options.path}`);
-        // Like firmware after a reset: say everything once, so the host is current at once.
+        // Like firmware after a reset: say what it is (jsonl can carry a description) and
+        // everything once, so the host is current at once.
+        if (codec === 'jsonl') send(JSON.stringify({ describe: { ...simulatedDescription(options.interval ?? 1000), name: 'Simulated thermostat (serial)' } }));
         device.reportAll();
       },
       data: (chunk) => framer?.push(chunk),

@@ -61,15 +61,49 @@ describe('serial over a socat pty pair', () => {
   it('serial - device refusals and actions come back as replies naming the command', async () => {
     const { h1 } = await setup();
     await h1.waitFor(isState('thermo', 'temperature'));
-    const refused = await h1.submit({ device: 'thermo', channel: 'temperature', value: 5 });
+    // A channel the description does not name passes the core, and the device refuses it.
+    const refused = await h1.submit({ device: 'thermo', channel: 'fan', value: 5 });
     expect(refused).toMatchObject({ ok: false, code: ErrorCodes.COMMAND_FAILED });
-    expect(refused.error).toContain('read-only');
-    expect(refused.error).toContain('temperature=5');
+    expect(refused.error).toContain('unknown channel "fan"');
+    expect(refused.error).toContain('fan=5');
     const before = h1.delivered.length;
     const refresh = await h1.submit({ device: 'thermo', action: 'refresh' });
     expect(refresh.ok).toBe(true);
     // refresh makes the device report every channel again
     await h1.waitFor((e) => h1.delivered.indexOf(e) >= before && isState('thermo', 'humidity')(e), { what: 'a fresh humidity report' });
+  });
+
+  it('serial - a jsonl device describes itself over the line; the core then refuses a read-only write before the line', async () => {
+    const { sim, h1 } = await setup();
+    const described = await h1.waitFor((e) => e.kind === 'description', { what: 'the description the device sent' });
+    expect(described).toMatchObject({ device: 'thermo', description: { name: 'Simulated thermostat (serial)', channels: { temperature: { kind: 'number', unit: '°C' } } } });
+    const answeredBefore = sim?.answered ?? 0;
+    const refused = await h1.submit({ device: 'thermo', channel: 'temperature', value: 5 });
+    expect(refused).toMatchObject({ ok: false, code: ErrorCodes.READ_ONLY });
+    expect(sim?.answered).toBe(answeredBefore);
+    // A string "on" for the relay reaches the line as the boolean the description asks for.
+    expect(await h1.submit({ device: 'thermo', channel: 'relay', value: 'on' })).toMatchObject({ ok: true, value: true });
+  });
+
+  it('serial - the config describes a device that cannot (kv), and its settings override what a device says', async () => {
+    const { h1 } = await setup({
+      codec: 'kv',
+      driver: { device: { name: 'Boiler', manufacturer: 'ACME' }, channels: { temperature: { kind: 'number', unit: '°F' }, relay: { kind: 'boolean', writable: true } } },
+    });
+    const described = await h1.waitFor((e) => e.kind === 'description', { what: 'the description from the config' });
+    expect(described).toMatchObject({ description: { name: 'Boiler', manufacturer: 'ACME', channels: { temperature: { kind: 'number', unit: '°F', writable: false }, relay: { writable: true } } } });
+    expect(await h1.submit({ device: 'thermo', channel: 'temperature', value: 1 })).toMatchObject({ ok: false, code: ErrorCodes.READ_ONLY });
+  });
+
+  it('serial - a "describe" that is not an object is counted as invalid input and changes nothing', async () => {
+    const { pair, h1, metrics } = await setup({ sim: false });
+    const far = new SerialPort({ path: pair.b, baudRate: 115_200 });
+    cleanups.push(() => new Promise<void>((resolve) => far.close(() => resolve())));
+    await once(far, 'open');
+    far.write('{"describe":[1,2]}\n{"channel":"t","value":1}\n');
+    await h1.waitFor(isState('thermo', 't', 1));
+    expect(h1.delivered.some((e) => e.kind === 'description')).toBe(false);
+    expect(metrics.get('patchbay_serial_invalid_frames_total', 'thermo')).toBe(1);
   });
 
   it('serial - acceptance 1 with the kv codec: replies matched first-in first-out', async () => {

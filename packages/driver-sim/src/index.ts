@@ -4,9 +4,9 @@
  */
 import { defineDriver } from '@patchbay/core';
 import { z } from 'zod';
-import { SimulatedDevice } from './simulatedDevice.js';
+import { SimulatedDevice, simulatedDescription } from './simulatedDevice.js';
 
-export { SimulatedDevice, type SimulatedDeviceOptions, type SimulatedReport } from './simulatedDevice.js';
+export { SimulatedDevice, simulatedDescription, type SimulatedDeviceOptions, type SimulatedReport } from './simulatedDevice.js';
 
 /** Options of the `sim` driver. */
 export const simConfig = z
@@ -31,7 +31,10 @@ const simDriver = defineDriver({
   create(config, ctx) {
     const device = new SimulatedDevice(config, (channel, value) => ctx.emit(channel, value));
     return {
-      start: () => device.start(),
+      start: () => {
+        ctx.describe(simulatedDescription(config.interval));
+        device.start();
+      },
       stop: () => device.stop(),
       send: (command) => device.command(command),
     };

@@ -1,4 +1,4 @@
-import type { JsonValue, ReplyInit } from '@patchbay/core';
+import { quoteForLog, type DeviceDescriptionInput, type JsonValue, type ReplyInit } from '@patchbay/core';
 
 /** Settings of the simulated device. */
 export interface SimulatedDeviceOptions {
@@ -12,6 +12,28 @@ export interface SimulatedDeviceOptions {
 
 /** A state report from the device. */
 export type SimulatedReport = (channel: string, value: JsonValue) => void;
+
+/** What the simulated device is, for the core's description (`ctx.describe`). */
+export function simulatedDescription(interval: number): DeviceDescriptionInput {
+  return {
+    name: 'Simulated thermostat',
+    manufacturer: 'Patchbay',
+    model: 'sim',
+    reportIntervalMs: interval,
+    channels: {
+      temperature: { kind: 'number', name: 'Temperature', unit: '°C', class: 'temperature', stateClass: 'measurement', min: -20, max: 50, step: 0.01 },
+      humidity: { kind: 'number', name: 'Humidity', unit: '%', class: 'humidity', stateClass: 'measurement', min: 0, max: 100, step: 0.1 },
+      relay: { kind: 'boolean', name: 'Relay', class: 'switch', writable: true },
+      button: { kind: 'event', name: 'Button', class: 'button' },
+    },
+    actions: {
+      refresh: { name: 'Report every channel now' },
+      press: { name: 'Press the button' },
+      mute: { name: 'Stop reporting (to see the device go stale)' },
+      unmute: { name: 'Report again' },
+    },
+  };
+}
 
 const readOnly = new Set(['temperature', 'humidity']);
 
@@ -27,6 +49,9 @@ export class SimulatedDevice {
   private relay: boolean;
   private timer: NodeJS.Timeout | undefined;
   private readonly random: () => number;
+  /** Muted by the `mute` action: no reports until `unmute`, as a device that went quiet. */
+  private muted = false;
+  private presses = 0;
 
   constructor(
     private readonly options: SimulatedDeviceOptions,
@@ -54,6 +79,7 @@ export class SimulatedDevice {
 
   /** Report every channel's current value. */
   reportAll(): void {
+    if (this.muted) return;
     this.report('temperature', this.temperature);
     this.report('humidity', this.humidity);
     this.report('relay', this.relay);
@@ -64,6 +90,7 @@ export class SimulatedDevice {
     // Bounded random walks, rounded as a real sensor would report them.
     this.temperature = round(clamp(this.temperature + (this.random() - 0.5) * 0.4, -20, 50), 2);
     this.humidity = round(clamp(this.humidity + (this.random() - 0.5) * 1, 0, 100), 1);
+    if (this.muted) return;
     this.report('temperature', this.temperature);
     this.report('humidity', this.humidity);
   }
@@ -71,16 +98,29 @@ export class SimulatedDevice {
   /** Apply a command to a channel (or the `refresh` action); the answer is the reply. */
   command(target: { channel?: string | undefined; action?: string | undefined; value?: JsonValue | undefined }): ReplyInit {
     if (target.action !== undefined) {
-      if (target.action === 'refresh') {
-        this.reportAll();
-        return { ok: true };
+      switch (target.action) {
+        case 'refresh':
+          this.reportAll();
+          return { ok: true };
+        case 'press':
+          // A momentary event: the button channel is described as kind `event`.
+          this.presses++;
+          this.report('button', 'single');
+          return { ok: true, value: this.presses };
+        case 'mute':
+          this.muted = true;
+          return { ok: true };
+        case 'unmute':
+          this.muted = false;
+          this.reportAll();
+          return { ok: true };
       }
-      return { ok: false, error: `unknown action "${target.action}" (known: refresh)` };
+      return { ok: false, error: `unknown action ${JSON.stringify(target.action).slice(0, 60)} (known: refresh, press, mute, unmute)` };
     }
     const channel = target.channel ?? '';
     if (channel === 'relay') {
       const next = toBoolean(target.value);
-      if (next === undefined) return { ok: false, error: `relay takes a boolean (true/false, 1/0, "on"/"off"), got ${JSON.stringify(target.value)}` };
+      if (next === undefined) return { ok: false, error: `relay takes a boolean (true/false, 1/0, "on"/"off"), got ${quoteForLog(target.value ?? null)}` };
       if (next !== this.relay) {
         this.relay = next;
         this.report('relay', next);

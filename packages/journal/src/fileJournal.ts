@@ -1,12 +1,34 @@
-import { closeSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCodes, PatchbayError, type CommandEvent, type Journal, type JournalOwner, type JournalRecovery, type Logger, type OutboundEvent, type StateEvent } from '@patchbay/core';
-import { silentLogger } from '@patchbay/core';
+import {
+  CommandEventSchema,
+  describeError,
+  ErrorCodes,
+  EventSchema,
+  isPatchbayError,
+  PatchbayError,
+  silentLogger,
+  StateEventSchema,
+  type CommandEvent,
+  type Journal,
+  type JournalCorruption,
+  type JournalHealth,
+  type JournalOwner,
+  type JournalRecovery,
+  type Logger,
+  type OutboundEvent,
+  type StateEvent,
+} from '@patchbay/core';
+import { acquireLock } from './lock.js';
+import { encodeRecord, scanSegment, type SegmentFormat } from './records.js';
 
 /** When the journal forces its writes to disk. A `kill -9` loses nothing in any mode (the page cache survives the process); these are about power loss. */
 export type FsyncPolicy = 'never' | 'interval' | 'batch';
 
 /** Settings of the file journal. */
+/** The journal's defaults; the app's config imports them rather than repeating them. */
+export const defaultJournalOptions = { fsync: 'interval', fsyncIntervalMs: 1000, segmentBytes: 8 * 1024 * 1024 } as const satisfies Required<Pick<FileJournalOptions, 'fsync' | 'fsyncIntervalMs' | 'segmentBytes'>>;
+
 export interface FileJournalOptions {
   /** Directory of the segment files (created 0700 if missing). */
   dir: string;
@@ -17,16 +39,49 @@ export interface FileJournalOptions {
   segmentBytes?: number;
   /** Write the buffer once it holds this many bytes, without waiting for the end of the tick. */
   maxBufferBytes?: number;
+  /**
+   * Bytes kept aside in a `reserve` file (default 256 KiB, 0 for none). When the disk fills,
+   * it is given up so that the replies owed to accepted commands, and the cursors, can still
+   * be written: those commands then get exactly one reply even across a crash.
+   */
+  reserveBytes?: number;
+  /** How often a journal that cannot write tries again (default 1000 ms). */
+  retryMs?: number;
   logger?: Logger;
 }
 
 // One record a line, tab-separated so recovery can skip what it does not need without
 // parsing JSON: `e<TAB>seq<TAB>event` an accepted event, `k<TAB>0<TAB>command` a command
 // whose reply a host is owed, `c<TAB>seq<TAB>host` a host's delivered-up-to cursor,
-// `s<TAB>0<TAB>state` a retained state value (segment head), `n<TAB>seq` the last seq so far,
+// `s<TAB>0<TAB>state` a retained state value (segment head), `n<TAB>seq<TAB>` the last seq so far,
 // `r<TAB>0<TAB>host` a host released (its cursor dropped), `t<TAB>seq<TAB>host<TAB>event` an
 // event written again for one host only (host ids have no tabs; JSON strings escape theirs).
-const SEGMENT = /^segment-(\d{8})\.log$/;
+// Each line ends with `<TAB>crc` (see records.ts). `segment-NNNNNNNN.v2.log` files have the
+// checksums; `segment-NNNNNNNN.log` ones come from the previous version, without.
+const SEGMENT = /^segment-(\d{8})(\.v2)?\.log$/;
+const RESERVE = 'reserve';
+/** While it cannot write, the journal says so again this often, with what it held back. */
+const LOG_EVERY_MS = 60_000;
+/** Corrupt records get a warning each up to this many; then one line with the count. */
+const MAX_CORRUPT_WARNINGS = 20;
+
+/** A segment file on disk. */
+interface Segment {
+  index: number;
+  format: SegmentFormat;
+  /** Highest seq it may hold, for deletion. */
+  maxSeq: number;
+  bytes: number;
+}
+
+/** The journal cannot write: since when, why, and what it logged last. */
+interface Degraded {
+  since: number;
+  reason: string;
+  lastLog: number;
+  /** Records not journaled since the last log line. */
+  sinceLog: number;
+}
 
 /**
  * The outbox journal: one append-only log of accepted events, written in batches, with a
@@ -34,12 +89,26 @@ const SEGMENT = /^segment-(\d{8})\.log$/;
  * `segmentBytes`; each new segment starts with the retained state, the open commands and the
  * cursors, so a segment is deleted once every host's cursor has passed its last event.
  */
+/**
+ * The outbox journal: one append-only log of accepted events, written in batches, with a
+ * delivered-up-to cursor per host (a log with consumer offsets). Segments roll at
+ * `segmentBytes`; each new segment starts with the retained state, the open commands and the
+ * cursors, so a segment is deleted once every host's cursor has passed its last event.
+ *
+ * Every record carries a CRC-32, and recovery checks each one (checksum, numbers, UTF-8, the
+ * event schema) on its own: a corrupt record is skipped and reported, the ones around it kept.
+ * When a write fails (disk full, I/O error) the journal is `degraded`: it refuses the commands
+ * that need it (see {@link Journal.command}), keeps only what accepted commands are owed, and
+ * tries again every `retryMs`, resuming in a new segment on its own once it can.
+ */
 export class FileJournal implements Journal {
   private readonly dir: string;
   private readonly fsync: FsyncPolicy;
   private readonly fsyncIntervalMs: number;
   private readonly segmentBytes: number;
   private readonly maxBufferBytes: number;
+  private readonly reserveBytes: number;
+  private readonly retryMs: number;
   private readonly logger: Logger;
   private fd: number | undefined;
   private segmentIndex = 0;
@@ -50,26 +119,39 @@ export class FileJournal implements Journal {
   private rollFailing = false;
   private buffer: string[] = [];
   private bufferBytes = 0;
+  /** The records of `buffer` to write even when the rest cannot be: replies owed, cursors, releases. */
+  private essentials: string[] = [];
+  /** Who waits for the buffer's commands to be written. */
+  private written: { id: string; done: (ok: boolean) => void }[] = [];
   private flushScheduled = false;
   private lastFsync = 0;
   private lastSeq = 0;
   /** Latest cursor per host, and which ones changed since the last flush. */
   private readonly cursors = new Map<string, number>();
   private readonly dirtyCursors = new Set<string>();
+  private lastCursorWrite = 0;
   private readonly openCommands = new Map<string, CommandEvent>();
-  /** Highest seq held by each closed segment, for deletion. */
-  private readonly closedSegments: { index: number; maxSeq: number }[] = [];
+  /** Closed segments, oldest first. */
+  private readonly closedSegments: Segment[] = [];
   private owner: JournalOwner = { states: () => [] };
   /** A {@link JournalOwner.heldBack} call is due on the next turn. */
   private heldBackDue = false;
   private fsyncTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private degraded: Degraded | undefined;
+  private writeErrors = 0;
+  private notJournaled = 0;
+  private corruptRecords = 0;
+  private releaseLock: (() => void) | undefined;
 
   constructor(options: FileJournalOptions) {
     this.dir = options.dir;
-    this.fsync = options.fsync ?? 'interval';
-    this.fsyncIntervalMs = options.fsyncIntervalMs ?? 1000;
-    this.segmentBytes = options.segmentBytes ?? 8 * 1024 * 1024;
+    this.fsync = options.fsync ?? defaultJournalOptions.fsync;
+    this.fsyncIntervalMs = options.fsyncIntervalMs ?? defaultJournalOptions.fsyncIntervalMs;
+    this.segmentBytes = options.segmentBytes ?? defaultJournalOptions.segmentBytes;
     this.maxBufferBytes = options.maxBufferBytes ?? 1024 * 1024;
+    this.reserveBytes = options.reserveBytes ?? 256 * 1024;
+    this.retryMs = options.retryMs ?? 1000;
     this.logger = options.logger ?? silentLogger;
   }
 
@@ -78,22 +160,42 @@ export class FileJournal implements Journal {
     try {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     } catch (error) {
-      throw new PatchbayError(ErrorCodes.JOURNAL_IO, `cannot create the journal directory ${this.dir}`, { cause: error, context: { dir: this.dir } });
+      throw new PatchbayError(ErrorCodes.JOURNAL_IO, `cannot create the journal directory ${this.dir} (${describeError(error)})`, { cause: error, context: { dir: this.dir } });
     }
+    this.releaseLock = acquireLock(this.dir, this.logger);
+    try {
+      return this.recover();
+    } catch (error) {
+      this.releaseLock();
+      this.releaseLock = undefined;
+      if (isPatchbayError(error)) throw error;
+      throw new PatchbayError(ErrorCodes.JOURNAL_IO, `cannot open the journal in ${this.dir} (${describeError(error)})`, { cause: error, context: { dir: this.dir } });
+    }
+  }
+
+  private recover(): JournalRecovery {
     const segments = readdirSync(this.dir)
       .map((name) => SEGMENT.exec(name))
       .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => Number(m[1]))
-      .sort((a, b) => a - b);
+      .map((m): Segment => ({ index: Number(m[1]), format: m[2] === undefined ? 1 : 2, maxSeq: 0, bytes: 0 }))
+      .sort((a, b) => a.index - b.index);
+    const old = segments.filter((s) => s.format === 1).length;
+    if (old > 0) {
+      this.logger.info(
+        { dir: this.dir, segments: old },
+        `journal: reading ${old} segment${old === 1 ? '' : 's'} in the previous format (no checksums); new records are written with a CRC-32 each, and the old segments are deleted once every host has moved past them`,
+      );
+    }
     const recovery = this.read(segments);
     this.lastSeq = recovery.lastSeq;
     for (const [host, seq] of recovery.cursors) this.cursors.set(host, seq);
     for (const command of recovery.openCommands) this.openCommands.set(command.id, command);
     // Start a fresh segment: it carries everything older segments are still needed for,
     // except the events after the lowest cursor, which stay in their segments until acked.
-    for (const index of segments) this.closedSegments.push({ index, maxSeq: this.lastSeq });
-    this.segmentIndex = (segments.at(-1) ?? 0) + 1;
+    for (const segment of segments) this.closedSegments.push({ ...segment, maxSeq: this.lastSeq, bytes: statSync(this.segmentPath(segment.index, segment.format)).size });
+    this.segmentIndex = (segments.at(-1)?.index ?? 0) + 1;
     this.openSegment(recovery.states);
+    this.makeReserve();
     if (this.fsync === 'interval') {
       this.fsyncTimer = setInterval(() => this.sync(), this.fsyncIntervalMs);
       this.fsyncTimer.unref();
@@ -103,18 +205,34 @@ export class FileJournal implements Journal {
 
   append(seq: number, event: OutboundEvent): void {
     this.lastSeq = seq;
-    if (event.kind === 'reply') this.openCommands.delete(event.commandId);
-    this.write('e\t' + seq + '\t' + JSON.stringify(event) + '\n');
+    // A reply closes a command: it is what a crash must not lose, even from a full disk.
+    const owed = event.kind === 'reply' && this.openCommands.delete(event.commandId);
+    if (this.degraded !== undefined && !owed) {
+      this.holdBack();
+      return;
+    }
+    this.write('e\t' + seq + '\t' + JSON.stringify(event), owed);
   }
 
   appendFor(host: string, seq: number, event: OutboundEvent): void {
     this.lastSeq = seq;
-    this.write('t\t' + seq + '\t' + host + '\t' + JSON.stringify(event) + '\n');
+    const owed = event.kind === 'reply';
+    if (this.degraded !== undefined && !owed) {
+      this.holdBack();
+      return;
+    }
+    this.write('t\t' + seq + '\t' + host + '\t' + JSON.stringify(event), owed);
   }
 
-  command(command: CommandEvent): void {
+  command(command: CommandEvent, written?: (ok: boolean) => void): void {
+    if (this.fd === undefined || this.degraded !== undefined) {
+      this.holdBack();
+      written?.(false);
+      return;
+    }
     this.openCommands.set(command.id, command);
-    this.write('k\t0\t' + JSON.stringify(command) + '\n');
+    if (written) this.written.push({ id: command.id, done: written });
+    this.write('k\t0\t' + JSON.stringify(command));
   }
 
   ack(host: string, seq: number): void {
@@ -131,50 +249,96 @@ export class FileJournal implements Journal {
     this.dirtyCursors.delete(host);
     // Its commands can never be answered to it: stop carrying them from segment head to head.
     for (const [id, command] of this.openCommands) if (command.origin === host) this.openCommands.delete(id);
-    this.write('r\t0\t' + host + '\n');
+    this.write('r\t0\t' + host, true);
     // Segments only the released host held back can go now, not at the next roll.
     this.compact();
   }
 
   flush(): void {
     this.flushScheduled = false;
-    if (this.fd === undefined) return;
-    for (const host of this.dirtyCursors) this.buffer.push('c\t' + this.cursors.get(host) + '\t' + host + '\n');
-    this.dirtyCursors.clear();
-    if (this.buffer.length === 0) return;
-    const chunk = this.buffer.join('');
-    this.buffer = [];
-    this.bufferBytes = 0;
-    try {
-      const bytes = Buffer.from(chunk, 'utf8');
-      let offset = 0;
-      while (offset < bytes.length) offset += writeSync(this.fd, bytes, offset);
-      this.segmentSize += bytes.length;
-      if (this.fsync === 'batch') fdatasyncSync(this.fd);
-    } catch (error) {
-      // The events are still routed in memory; only durability across a restart is at risk.
-      this.logger.error({ err: error, dir: this.dir }, `journal write failed: ${(error as Error).message}; accepted events may not survive a restart`);
+    if (this.fd === undefined) {
+      this.settleWritten(false);
       return;
     }
-    // Only what was appended after the head counts: a head as large as a segment (many
-    // retained channels, a small segmentBytes) would otherwise roll again at once, forever.
-    if (this.segmentSize - this.headBytes >= this.segmentBytes) this.roll();
-    // Cursors moved (or a host was released): segments nobody needs any more can go.
-    else if (this.closedSegments.length > 0) this.compact();
+    // While degraded, cursors go at most once a second: the reserve is for what hosts are owed.
+    const now = Date.now();
+    if (this.dirtyCursors.size > 0 && (this.degraded === undefined || now - this.lastCursorWrite >= 1000)) {
+      this.lastCursorWrite = now;
+      for (const host of this.dirtyCursors) {
+        const line = encodeRecord('c\t' + this.cursors.get(host) + '\t' + host);
+        this.buffer.push(line);
+        this.essentials.push(line);
+      }
+      this.dirtyCursors.clear();
+    }
+    if (this.buffer.length === 0) return;
+    const chunk = this.buffer.join('');
+    const records = this.buffer.length;
+    const essentials = this.essentials;
+    this.buffer = [];
+    this.bufferBytes = 0;
+    this.essentials = [];
+    const error = this.writeChunk(chunk);
+    if (error === undefined) {
+      this.settleWritten(true);
+      // Only what was appended after the head counts: a head as large as a segment (many
+      // retained channels, a small segmentBytes) would otherwise roll again at once, forever.
+      if (this.degraded !== undefined) return;
+      if (this.segmentSize - this.headBytes >= this.segmentBytes) this.roll();
+      // Cursors moved (or a host was released): segments nobody needs any more can go.
+      else if (this.closedSegments.length > 0) this.compact();
+      return;
+    }
+    this.writeErrors++;
+    // The batch did not fit. What accepted commands are owed (their replies) and the cursors
+    // may still: give up the reserve for them. The rest was routed from memory all the same.
+    let kept = 0;
+    if (essentials.length > 0 && (this.freeReserve() || essentials.length < records)) {
+      if (this.writeChunk(essentials.join('')) === undefined) kept = essentials.length;
+    }
+    this.notJournaled += records - kept;
+    this.settleWritten(false);
+    if (this.degraded === undefined) this.degrade(error, records - kept);
+    else {
+      this.degraded.reason = describeError(error);
+      this.degraded.sinceLog += records - kept;
+    }
   }
 
   async close(): Promise<void> {
     this.flush();
     if (this.fsyncTimer) clearInterval(this.fsyncTimer);
+    if (this.retryTimer) clearInterval(this.retryTimer);
     this.fsyncTimer = undefined;
+    this.retryTimer = undefined;
     if (this.fd !== undefined) {
       this.sync();
       closeSync(this.fd);
       this.fd = undefined;
     }
+    this.releaseLock?.();
+    this.releaseLock = undefined;
     this.closedSegments.length = 0;
     this.cursors.clear();
     this.openCommands.clear();
+  }
+
+  health(): JournalHealth {
+    let bytes = this.fd === undefined ? 0 : this.segmentSize;
+    for (const segment of this.closedSegments) bytes += segment.bytes;
+    const health: JournalHealth = {
+      status: this.degraded === undefined ? 'ok' : 'degraded',
+      bytes,
+      segments: this.closedSegments.length + (this.fd === undefined ? 0 : 1),
+      writeErrors: this.writeErrors,
+      notJournaled: this.notJournaled,
+      corruptRecords: this.corruptRecords,
+    };
+    if (this.degraded !== undefined) {
+      health.reason = this.degraded.reason;
+      health.degradedSince = this.degraded.since;
+    }
+    return health;
   }
 
   /** Current segment files, for tests and diagnostics. */
@@ -182,11 +346,123 @@ export class FileJournal implements Journal {
     return readdirSync(this.dir).filter((name) => SEGMENT.test(name));
   }
 
-  private write(line: string): void {
+  private write(content: string, essential = false): void {
+    const line = encodeRecord(content);
     this.buffer.push(line);
+    if (essential) this.essentials.push(line);
     this.bufferBytes += line.length;
     if (this.bufferBytes >= this.maxBufferBytes) this.flush();
     else this.schedule();
+  }
+
+  /** A record not journaled while degraded: counted for health and the next log line. */
+  private holdBack(): void {
+    this.notJournaled++;
+    if (this.degraded !== undefined) this.degraded.sinceLog++;
+  }
+
+  /** Writes `chunk` whole, or leaves the file as it was and returns why not. */
+  private writeChunk(chunk: string): unknown {
+    const fd = this.fd as number;
+    try {
+      const bytes = Buffer.from(chunk, 'utf8');
+      let offset = 0;
+      while (offset < bytes.length) offset += writeSync(fd, bytes, offset);
+      if (this.fsync === 'batch') fdatasyncSync(fd);
+      this.segmentSize += bytes.length;
+      return undefined;
+    } catch (error) {
+      // Part of it may have landed: cut it off, so that the next write starts a line of its own.
+      try {
+        ftruncateSync(fd, this.segmentSize);
+      } catch {
+        // The next segment starts clean anyway (see retry).
+      }
+      return error;
+    }
+  }
+
+  private settleWritten(ok: boolean): void {
+    if (this.written.length === 0) return;
+    const written = this.written;
+    this.written = [];
+    for (const { id, done } of written) {
+      // Not on disk: the caller refuses it, so no later head may carry it as owed a reply.
+      if (!ok) this.openCommands.delete(id);
+      done(ok);
+    }
+  }
+
+  private degrade(error: unknown, lost: number): void {
+    const now = Date.now();
+    this.degraded = { since: now, reason: describeError(error), lastLog: now, sinceLog: 0 };
+    this.logger.error(
+      { err: error, dir: this.dir, code: ErrorCodes.JOURNAL_UNAVAILABLE, notJournaled: lost },
+      `journal cannot write to ${this.dir} (${this.degraded.reason}): commands that need it are refused (${ErrorCodes.JOURNAL_UNAVAILABLE}) and state keeps flowing to live hosts from memory; trying again every ${this.retryMs} ms`,
+    );
+    this.retryTimer = setInterval(() => this.retry(), this.retryMs);
+    this.retryTimer.unref();
+  }
+
+  /**
+   * Degraded: try to start a new segment with a full head (retained state, open commands,
+   * cursors). If that is written, the disk has room again: journaling resumes there, and
+   * the owner journals again what the hosts are still owed, which was routed from memory.
+   */
+  private retry(): void {
+    const degraded = this.degraded;
+    if (degraded === undefined || this.fd === undefined) return;
+    const now = Date.now();
+    this.compact();
+    const index = this.segmentIndex + 1;
+    const path = this.segmentPath(index);
+    let fd: number | undefined;
+    let size = 0;
+    try {
+      fd = openSync(path, 'a', 0o600);
+      const bytes = Buffer.from(this.headLines(this.owner.states()).join(''), 'utf8');
+      while (size < bytes.length) size += writeSync(fd, bytes, size);
+      if (this.fsync !== 'never') fdatasyncSync(fd);
+    } catch (error) {
+      if (fd !== undefined) closeSync(fd);
+      try {
+        unlinkSync(path);
+      } catch {
+        // Never created.
+      }
+      degraded.reason = describeError(error);
+      if (now - degraded.lastLog >= LOG_EVERY_MS) {
+        this.logger.warn(
+          { dir: this.dir, code: ErrorCodes.JOURNAL_UNAVAILABLE, notJournaled: degraded.sinceLog, total: this.notJournaled },
+          `journal still cannot write to ${this.dir} (${degraded.reason}) after ${Math.round((now - degraded.since) / 1000)} s: ${degraded.sinceLog} records not journaled since the last line, ${this.notJournaled} in all; commands that need it are refused (${ErrorCodes.JOURNAL_UNAVAILABLE})`,
+        );
+        degraded.lastLog = now;
+        degraded.sinceLog = 0;
+      }
+      return;
+    }
+    closeSync(this.fd);
+    this.closedSegments.push({ index: this.segmentIndex, format: 2, maxSeq: this.lastSeq, bytes: this.segmentSize });
+    this.segmentIndex = index;
+    this.fd = fd;
+    this.segmentSize = size;
+    this.headBytes = size;
+    this.dirtyCursors.clear();
+    this.degraded = undefined;
+    clearInterval(this.retryTimer);
+    this.retryTimer = undefined;
+    this.logger.info(
+      { dir: this.dir, segment: index, notJournaled: this.notJournaled, degradedMs: now - degraded.since },
+      `journal can write to ${this.dir} again after ${Math.round((now - degraded.since) / 1000)} s; resumed in segment ${index}; ${this.notJournaled} records had not been journaled, and what the hosts are still owed is journaled again`,
+    );
+    this.makeReserve();
+    this.flush();
+    const hosts = [...this.cursors.keys()];
+    if (this.owner.heldBack !== undefined && hosts.length > 0) {
+      setImmediate(() => {
+        if (this.fd !== undefined) this.owner.heldBack?.(hosts);
+      });
+    }
   }
 
   private schedule(): void {
@@ -208,17 +484,58 @@ export class FileJournal implements Journal {
     }
   }
 
-  private segmentPath(index: number): string {
-    return join(this.dir, `segment-${String(index).padStart(8, '0')}.log`);
+  private segmentPath(index: number, format: SegmentFormat = 2): string {
+    return join(this.dir, `segment-${String(index).padStart(8, '0')}${format === 2 ? '.v2' : ''}.log`);
+  }
+
+  /** Space set aside for a full disk (see {@link FileJournalOptions.reserveBytes}); best effort. */
+  private makeReserve(): void {
+    if (this.reserveBytes <= 0) return;
+    const path = join(this.dir, RESERVE);
+    try {
+      if (statSync(path).size === this.reserveBytes) return;
+    } catch {
+      // Not there yet.
+    }
+    let fd: number | undefined;
+    try {
+      fd = openSync(path, 'w', 0o600);
+      writeSync(fd, Buffer.alloc(this.reserveBytes));
+    } catch {
+      // No room for it: the journal works without, a full disk just costs more.
+      try {
+        unlinkSync(path);
+      } catch {
+        // Never created.
+      }
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  }
+
+  /** True if there was a reserve to give up. */
+  private freeReserve(): boolean {
+    try {
+      unlinkSync(join(this.dir, RESERVE));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A new segment's first records: everything older segments would otherwise be kept for. */
+  private headLines(states: Iterable<StateEvent>): string[] {
+    const head: string[] = [encodeRecord('n\t' + this.lastSeq + '\t')];
+    for (const state of states) head.push(encodeRecord('s\t0\t' + JSON.stringify(state)));
+    for (const command of this.openCommands.values()) head.push(encodeRecord('k\t0\t' + JSON.stringify(command)));
+    for (const [host, seq] of this.cursors) head.push(encodeRecord('c\t' + seq + '\t' + host));
+    return head;
   }
 
   private openSegment(states: Iterable<StateEvent>, fd?: number): void {
     this.fd = fd ?? openSync(this.segmentPath(this.segmentIndex), 'a', 0o600);
     this.segmentSize = fstatSync(this.fd).size;
-    const head: string[] = ['n\t' + this.lastSeq + '\n'];
-    for (const state of states) head.push('s\t0\t' + JSON.stringify(state) + '\n');
-    for (const command of this.openCommands.values()) head.push('k\t0\t' + JSON.stringify(command) + '\n');
-    for (const [host, seq] of this.cursors) head.push('c\t' + seq + '\t' + host + '\n');
+    const head = this.headLines(states);
     this.headBytes = this.segmentSize;
     for (const line of head) this.headBytes += Buffer.byteLength(line);
     this.buffer.unshift(...head);
@@ -239,7 +556,7 @@ export class FileJournal implements Journal {
     }
     this.rollFailing = false;
     closeSync(this.fd);
-    this.closedSegments.push({ index: this.segmentIndex, maxSeq: this.lastSeq });
+    this.closedSegments.push({ index: this.segmentIndex, format: 2, maxSeq: this.lastSeq, bytes: this.segmentSize });
     this.segmentIndex++;
     this.openSegment(this.owner.states(), next);
     this.flush();
@@ -256,7 +573,7 @@ export class FileJournal implements Journal {
    */
   private noticeHeldBack(): void {
     if (this.closedSegments.length < 2 || this.owner.heldBack === undefined || this.heldBackDue) return;
-    const oldest = (this.closedSegments[0] as { maxSeq: number }).maxSeq;
+    const oldest = (this.closedSegments[0] as Segment).maxSeq;
     const hosts: string[] = [];
     for (const [host, seq] of this.cursors) if (seq < oldest) hosts.push(host);
     if (hosts.length === 0) return;
@@ -271,88 +588,59 @@ export class FileJournal implements Journal {
   private compact(): void {
     let lowest = Infinity;
     for (const seq of this.cursors.values()) lowest = Math.min(lowest, seq);
-    while (this.closedSegments.length > 0 && (this.closedSegments[0] as { maxSeq: number }).maxSeq <= lowest) {
-      const { index } = this.closedSegments.shift() as { index: number };
+    while (this.closedSegments.length > 0 && (this.closedSegments[0] as Segment).maxSeq <= lowest) {
+      const { index, format } = this.closedSegments.shift() as Segment;
       try {
-        unlinkSync(this.segmentPath(index));
+        unlinkSync(this.segmentPath(index, format));
       } catch (error) {
         this.logger.warn({ err: error }, `could not delete journal segment ${index}`);
       }
     }
   }
 
-  private read(segments: readonly number[]): JournalRecovery {
-    const texts = segments.map((index) => ({ index, text: readFileSync(this.segmentPath(index), 'utf8') }));
+  private read(segments: readonly Segment[]): JournalRecovery {
     let lastSeq = 0;
     const cursors = new Map<string, number>();
     const states = new Map<string, StateEvent>();
     const openCommands = new Map<string, CommandEvent>();
-    let corrupt = 0;
+    const corrupt: JournalCorruption[] = [];
+    const report = (segment: string, offset: number, reason: string, detail: string): void => {
+      corrupt.push({ segment, offset, reason });
+      if (corrupt.length <= MAX_CORRUPT_WARNINGS) {
+        this.logger.warn({ code: ErrorCodes.JOURNAL_CORRUPT, segment, offset, reason }, `journal: corrupt record skipped in ${segment} at byte ${offset} (${detail})`);
+      }
+    };
     // First pass: everything but the events themselves, so replay can skip what every host has.
     const eventLines: { seq: number; json: string; host: string | undefined }[] = [];
-    for (const { index, text } of texts) {
-      const lines = text.split('\n');
-      lines.forEach((line, n) => {
-        if (line.length === 0) return;
-        const tab1 = line.indexOf('\t');
-        const tab2 = line.indexOf('\t', tab1 + 1);
-        const type = line.slice(0, tab1);
-        const seq = Number(tab2 === -1 ? line.slice(tab1 + 1) : line.slice(tab1 + 1, tab2));
-        const body = tab2 === -1 ? '' : line.slice(tab2 + 1);
-        try {
-          switch (type) {
-            case 'n':
-              lastSeq = Math.max(lastSeq, seq);
-              break;
-            case 'c':
-              cursors.set(body, seq);
-              break;
-            case 'r':
-              cursors.delete(body);
-              for (const [id, command] of openCommands) if (command.origin === body) openCommands.delete(id);
-              break;
-            case 'e': {
-              lastSeq = Math.max(lastSeq, seq);
-              const event = JSON.parse(body) as OutboundEvent;
-              if (event.kind === 'state') states.set(event.device + '\u0000' + event.channel, event);
-              else if (event.kind === 'reply') openCommands.delete(event.commandId);
-              eventLines.push({ seq, json: body, host: undefined });
-              break;
-            }
-            case 't': {
-              // Not applied to the retained states: a host's copy may be older than the store's value.
-              lastSeq = Math.max(lastSeq, seq);
-              const tab = body.indexOf('\t');
-              if (tab === -1) throw new Error('event for one host without its host');
-              const json = body.slice(tab + 1);
-              const event = JSON.parse(json) as OutboundEvent;
-              if (event.kind === 'reply') openCommands.delete(event.commandId);
-              eventLines.push({ seq, json, host: body.slice(0, tab) });
-              break;
-            }
-            case 's': {
-              const state = JSON.parse(body) as StateEvent;
-              states.set(state.device + '\u0000' + state.channel, state);
-              break;
-            }
-            case 'k': {
-              const command = JSON.parse(body) as CommandEvent;
-              openCommands.set(command.id, command);
-              break;
-            }
-            default:
-              throw new Error(`unknown record type "${type}"`);
-          }
-        } catch (error) {
-          // A torn last line is what a crash mid-write leaves; anything else is worth a warning too.
-          corrupt++;
-          const last = index === segments.at(-1) && n >= lines.length - 2;
-          this.logger.warn({ segment: index, line: n + 1, err: error }, `journal: ${last ? 'torn last record' : 'unreadable record'} skipped in segment ${index} line ${n + 1}`);
-        }
-      });
+    for (const segment of segments) {
+      const name = `segment-${String(segment.index).padStart(8, '0')}${segment.format === 2 ? '.v2' : ''}.log`;
+      const bytes = readFileSync(join(this.dir, name));
+      scanSegment(
+        bytes,
+        segment.format,
+        ({ type, seq, body, offset }) => {
+          const problem = this.apply({ type, seq, body }, { cursors, states, openCommands, eventLines });
+          if (problem === undefined) {
+            if (type === 'n' || type === 'e' || type === 't') lastSeq = Math.max(lastSeq, seq);
+          } else report(name, offset, problem.reason, problem.detail);
+        },
+        ({ offset, reason, detail }) => {
+          // A write cut short by a crash was never acknowledged to anyone: not corruption.
+          if (reason === 'torn') this.logger.warn({ segment: name, offset }, `journal: torn last record skipped in ${name} at byte ${offset} (${detail})`);
+          else report(name, offset, reason, detail);
+        },
+      );
     }
+    if (corrupt.length > MAX_CORRUPT_WARNINGS) {
+      this.logger.warn({ code: ErrorCodes.JOURNAL_CORRUPT, corrupt: corrupt.length }, `journal: ${corrupt.length - MAX_CORRUPT_WARNINGS} more corrupt records skipped`);
+    }
+    this.corruptRecords = corrupt.length;
+    // A cursor is never past the last event: one that is cannot be trusted to mean anything.
+    for (const seq of cursors.values()) lastSeq = Math.max(lastSeq, seq);
     let lowest = Infinity;
     for (const seq of cursors.values()) lowest = Math.min(lowest, seq);
+    // A skipped record may have been a cursor: replay everything, and let each host's own cursor decide.
+    if (corrupt.length > 0) lowest = -1;
     return {
       lastSeq,
       cursors,
@@ -361,7 +649,90 @@ export class FileJournal implements Journal {
       replay: (visit) => {
         for (const { seq, json, host } of eventLines) if (seq > lowest) visit(seq, JSON.parse(json) as OutboundEvent, host);
       },
-      ...(corrupt > 0 ? { corrupt } : {}),
+      corrupt,
     };
   }
+
+  /** Applies one record to what recovery builds, or says what is wrong with it. */
+  private apply(
+    record: { type: string; seq: number; body: string },
+    into: {
+      cursors: Map<string, number>;
+      states: Map<string, StateEvent>;
+      openCommands: Map<string, CommandEvent>;
+      eventLines: { seq: number; json: string; host: string | undefined }[];
+    },
+  ): { reason: string; detail: string } | undefined {
+    const { type, seq, body } = record;
+    const { cursors, states, openCommands, eventLines } = into;
+    switch (type) {
+      case 'n':
+        return body === '' ? undefined : { reason: 'format', detail: 'a head record with a body' };
+      case 'c':
+        if (body === '') return { reason: 'format', detail: 'a cursor without its host' };
+        cursors.set(body, seq);
+        return undefined;
+      case 'r':
+        if (body === '') return { reason: 'format', detail: 'a release without its host' };
+        cursors.delete(body);
+        for (const [id, command] of openCommands) if (command.origin === body) openCommands.delete(id);
+        return undefined;
+      case 'e':
+      case 't': {
+        let json = body;
+        let host: string | undefined;
+        if (type === 't') {
+          const tab = body.indexOf('\t');
+          if (tab <= 0) return { reason: 'format', detail: 'an event for one host without its host' };
+          host = body.slice(0, tab);
+          json = body.slice(tab + 1);
+        }
+        const event = parseEvent(json);
+        if (typeof event === 'string') return { reason: 'schema', detail: event };
+        if (event.kind === 'command') return { reason: 'schema', detail: 'a command where an event belongs' };
+        // Not applied to the retained states when written for one host: its copy may be older than the store's value.
+        if (event.kind === 'state' && host === undefined) states.set(event.device + '\u0000' + event.channel, event);
+        else if (event.kind === 'reply') openCommands.delete(event.commandId);
+        eventLines.push({ seq, json, host });
+        return undefined;
+      }
+      case 's': {
+        const state = parseWith<StateEvent>(StateEventSchema, body);
+        if (typeof state === 'string') return { reason: 'schema', detail: state };
+        states.set(state.device + '\u0000' + state.channel, state);
+        return undefined;
+      }
+      case 'k': {
+        const command = parseWith<CommandEvent>(CommandEventSchema, body);
+        if (typeof command === 'string') return { reason: 'schema', detail: command };
+        openCommands.set(command.id, command);
+        return undefined;
+      }
+      default:
+        return { reason: 'format', detail: `unknown record type ${JSON.stringify(type.slice(0, 8))}` };
+    }
+  }
+}
+
+/** The part of a zod schema recovery uses. */
+interface Checker {
+  safeParse(value: unknown): { success: boolean; error?: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+}
+
+/** The JSON parsed (as written, not as the schema would rebuild it) and checked against `schema`, or what is wrong with it. */
+function parseWith<T>(schema: Checker, json: string): T | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (error) {
+    return `not JSON: ${describeError(error)}`;
+  }
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return value as T;
+  const issue = parsed.error?.issues[0];
+  return `not a valid event: ${issue ? `${issue.path.join('.') || 'event'}: ${issue.message}` : 'schema mismatch'}`;
+}
+
+function parseEvent(json: string): OutboundEvent | CommandEvent | string {
+  return parseWith<OutboundEvent | CommandEvent>(EventSchema, json);
 }

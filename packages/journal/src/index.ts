@@ -1,2 +1,2 @@
 /** @patchbay/journal: the file-backed journal that makes the core's outboxes survive a restart. */
-export { FileJournal, type FileJournalOptions, type FsyncPolicy } from './fileJournal.js';
+export { defaultJournalOptions, FileJournal, type FileJournalOptions, type FsyncPolicy } from './fileJournal.js';

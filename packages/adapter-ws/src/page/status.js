@@ -6,7 +6,11 @@ const wsPath = document.querySelector('meta[name="patchbay-ws"]').content;
 const token = new URLSearchParams(location.search).get('token');
 const $ = (id) => document.getElementById(id);
 
-/** @type {Map<string, {status: string, available: boolean, lastSeen: number|null, channels: Map<string, {value: unknown, time: number}>}>} */
+/**
+ * Per device: what the gateway said of it, and its card's elements, built once per shape (a new
+ * description or channel) and then updated in place, so a control being used keeps its focus.
+ * @type {Map<string, {status: string, availability: string, reason: string|undefined, lastSeen: number|null, description: any, channels: Map<string, {value: unknown, time: number}>, lastEvent: Map<string, {value: unknown, time: number}>, card: any, shape: string}>}
+ */
 const devices = new Map();
 let hosts = [];
 let socket;
@@ -49,7 +53,9 @@ function onMessage(msg) {
       $('gateway-name').textContent = msg.gateway;
       devices.clear();
       for (const d of msg.devices) {
-        devices.set(d.device, { status: d.status, available: d.available, lastSeen: d.lastSeen, channels: new Map(d.channels.map((c) => [c.channel, { value: c.value, time: c.time }])) });
+        const record = device(d.device);
+        Object.assign(record, { status: d.status, availability: d.availability ?? (d.available ? 'online' : 'offline'), reason: d.availabilityReason, lastSeen: d.lastSeen, description: d.description });
+        for (const c of d.channels) record.channels.set(c.channel, { value: c.value, time: c.time });
       }
       applyHealth(msg.health);
       renderCommandDevices();
@@ -59,14 +65,33 @@ function onMessage(msg) {
       const d = device(msg.device);
       d.channels.set(msg.channel, { value: msg.value, time: msg.time });
       d.lastSeen = msg.time;
-      log(msg.time, `${msg.device}.${msg.channel} = ${JSON.stringify(msg.value)}`);
+      log(msg.time, `${msg.device}.${msg.channel} = ${JSON.stringify(msg.value)}${unitOf(d, msg.channel) ? ` ${unitOf(d, msg.channel)}` : ''}`);
+      break;
+    }
+    case 'description': {
+      const d = device(msg.device);
+      d.description = msg.description;
+      renderCommandDevices();
+      log(msg.time, `${msg.device} described as "${msg.description.name}" (${Object.keys(msg.description.channels).length} channels)`);
+      break;
+    }
+    case 'availability': {
+      const d = device(msg.device);
+      Object.assign(d, { availability: msg.availability, reason: msg.reason });
+      if (msg.lastSeen !== null && msg.lastSeen !== undefined) d.lastSeen = Math.max(d.lastSeen ?? 0, msg.lastSeen);
+      log(msg.time, `${msg.device} is ${msg.availability}${msg.reason ? ` (${msg.reason})` : ''}`);
+      break;
+    }
+    case 'event': {
+      const d = device(msg.device);
+      d.lastEvent.set(msg.channel, { value: msg.value, time: msg.time });
+      d.lastSeen = msg.time;
+      log(msg.time, `${msg.device}.${msg.channel} event ${JSON.stringify(msg.value)}`);
       break;
     }
     case 'status':
       if (devices.has(msg.endpoint)) {
-        const d = devices.get(msg.endpoint);
-        d.status = msg.status;
-        d.available = msg.status === 'alive';
+        devices.get(msg.endpoint).status = msg.status;
       } else {
         const h = hosts.find((x) => x.id === msg.endpoint);
         if (h) Object.assign(h, { status: msg.status, reason: msg.reason });
@@ -97,7 +122,7 @@ function onMessage(msg) {
 function device(id) {
   let d = devices.get(id);
   if (!d) {
-    d = { status: 'unknown', available: false, lastSeen: null, channels: new Map() };
+    d = { status: 'unknown', availability: 'offline', reason: undefined, lastSeen: null, description: undefined, channels: new Map(), lastEvent: new Map(), card: undefined, shape: '' };
     devices.set(id, d);
     renderCommandDevices();
   }
@@ -109,7 +134,7 @@ function applyHealth(health) {
   for (const h of health.devices) {
     const d = device(h.id);
     d.status = h.status;
-    d.available = h.status === 'alive';
+    if (h.availability) Object.assign(d, { availability: h.availability, reason: h.availabilityReason });
     if (h.lastSeen !== null && (d.lastSeen === null || h.lastSeen > d.lastSeen)) d.lastSeen = h.lastSeen;
   }
 }
@@ -126,7 +151,10 @@ function schedule() {
 
 function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attributes)) node.setAttribute(k, v);
+  for (const [k, v] of Object.entries(attributes)) {
+    if (v === undefined || v === false) continue;
+    node.setAttribute(k, v === true ? '' : String(v));
+  }
   for (const child of children) node.append(child);
   return node;
 }
@@ -137,23 +165,165 @@ function ago(time) {
   return s < 60 ? `${s} s ago` : s < 3600 ? `${Math.round(s / 60)} min ago` : new Date(time).toLocaleString();
 }
 
+function describedChannel(d, channel) {
+  return d.description?.channels?.[channel];
+}
+
+function unitOf(d, channel) {
+  return describedChannel(d, channel)?.unit ?? '';
+}
+
+/** A value as people read it: booleans as on/off for switches, numbers with their unit. */
+function showValue(d, channel, value) {
+  if (value === undefined) return '—';
+  const c = describedChannel(d, channel);
+  if (c?.kind === 'boolean' && typeof value === 'boolean') return value ? 'on' : 'off';
+  const text = typeof value === 'string' && c && c.kind !== 'json' ? value : JSON.stringify(value);
+  return c?.unit ? `${text} ${c.unit}` : text;
+}
+
+/** The channels a card lists: described ones in their declared order, then any others that reported. */
+function channelIds(d) {
+  const described = Object.keys(d.description?.channels ?? {});
+  const others = [...d.channels.keys()].filter((c) => !described.includes(c)).sort();
+  return [...described, ...others];
+}
+
+function send(command, onReply) {
+  if (!socket || socket.readyState !== WebSocket.OPEN) {
+    onReply({ ok: false, error: 'not connected' });
+    return;
+  }
+  const id = nextId++;
+  pending.set(id, onReply);
+  socket.send(JSON.stringify({ type: 'command', id, ...command }));
+  return id;
+}
+
+/** The control for one writable channel, by kind; read-only and undescribed channels get none. */
+function control(id, channel, c) {
+  if (!c?.writable) return el('span', { class: 'visually-hidden' }, 'read-only');
+  const label = `${c.name ?? channel} of ${id}`;
+  const report = (node) => (reply) => {
+    node.disabled = false;
+    node.dataset.ok = String(reply.ok);
+    node.title = reply.ok ? '' : reply.error;
+    if (!reply.ok) log(Date.now(), `${id}.${channel}: ${reply.error}`);
+    schedule();
+  };
+  switch (c.kind) {
+    case 'boolean': {
+      const toggle = el('button', { type: 'button', role: 'switch', class: 'toggle', 'aria-checked': 'false', 'aria-label': label, 'data-control': channel });
+      toggle.addEventListener('click', () => {
+        const next = toggle.getAttribute('aria-checked') !== 'true';
+        toggle.disabled = true;
+        send({ device: id, channel, value: next }, report(toggle));
+      });
+      return toggle;
+    }
+    case 'number': {
+      const input = el('input', { type: 'number', min: c.min, max: c.max, step: c.step ?? 'any', 'aria-label': label, 'data-control': channel, required: true });
+      const form = el('form', { class: 'inline' }, input, el('button', { type: 'submit' }, 'Set'));
+      form.addEventListener('submit', (event) => {
+        event.preventDefault();
+        if (!input.checkValidity()) {
+          input.reportValidity();
+          return;
+        }
+        input.disabled = true;
+        send({ device: id, channel, value: Number(input.value) }, report(input));
+      });
+      return form;
+    }
+    case 'enum': {
+      const select = el('select', { 'aria-label': label, 'data-control': channel }, ...(c.options ?? []).map((o) => el('option', { value: o }, o)));
+      select.addEventListener('change', () => {
+        select.disabled = true;
+        send({ device: id, channel, value: select.value }, report(select));
+      });
+      return select;
+    }
+    case 'text': {
+      const input = el('input', { type: 'text', 'aria-label': label, 'data-control': channel });
+      const form = el('form', { class: 'inline' }, input, el('button', { type: 'submit' }, 'Set'));
+      form.addEventListener('submit', (event) => {
+        event.preventDefault();
+        input.disabled = true;
+        send({ device: id, channel, value: input.value }, report(input));
+      });
+      return form;
+    }
+    default:
+      return el('span', {});
+  }
+}
+
+/** Builds a device's card; called again only when its shape (description, channel list) changes. */
+function buildCard(id, d) {
+  const badge = el('span', { class: 'badge' });
+  const name = el('span', { class: 'name' }, d.description?.name ?? id);
+  const heading = el('h3', {}, name, ...(d.description?.name && d.description.name !== id ? [el('small', { class: 'id' }, id)] : []), badge);
+  const meta = el('p', { class: 'meta' });
+  const rows = new Map();
+  const body = el('tbody');
+  for (const channel of channelIds(d)) {
+    const c = describedChannel(d, channel);
+    const value = el('td', { class: 'value' });
+    const updated = el('td', {}, el('time'));
+    const row = el('tr', { 'data-channel': channel, 'data-kind': c?.kind ?? 'json' }, el('th', { scope: 'row' }, c?.name ?? channel), value, updated, el('td', { class: 'control' }, control(id, channel, c)));
+    rows.set(channel, { row, value, updated });
+    body.append(row);
+  }
+  const table = el('table', {}, el('caption', { class: 'visually-hidden' }, `Channels of ${id}`), el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Channel'), el('th', { scope: 'col' }, 'Value'), el('th', { scope: 'col' }, 'Updated'), el('th', { scope: 'col' }, 'Control'))), body);
+  const actions = Object.entries(d.description?.actions ?? {}).map(([action, a]) => {
+    const button = el('button', { type: 'button', 'data-action': action }, a.name ?? action);
+    button.addEventListener('click', () => {
+      button.disabled = true;
+      send({ device: id, action }, (reply) => {
+        button.disabled = false;
+        button.dataset.ok = String(reply.ok);
+        if (!reply.ok) log(Date.now(), `${id} ${action}: ${reply.error}`);
+      });
+    });
+    return button;
+  });
+  const card = el('article', { class: 'device', 'data-device': id, 'aria-label': `Device ${id}` }, heading, meta, table, ...(actions.length ? [el('p', { class: 'actions' }, ...actions)] : []));
+  return { card, badge, meta, rows };
+}
+
 function render() {
   const list = $('devices');
+  const ids = [...devices.keys()].sort((a, b) => a.localeCompare(b));
   const cards = [];
-  for (const [id, d] of [...devices].sort(([a], [b]) => a.localeCompare(b))) {
-    const rows = [...d.channels].sort(([a], [b]) => a.localeCompare(b)).map(([channel, c]) =>
-      el('tr', { 'data-channel': channel }, el('th', { scope: 'row' }, channel), el('td', { class: 'value' }, JSON.stringify(c.value)), el('td', {}, el('time', { datetime: new Date(c.time).toISOString() }, ago(c.time)))),
-    );
-    const table = el('table', {}, el('caption', { class: 'visually-hidden' }, `Channels of ${id}`), el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Channel'), el('th', { scope: 'col' }, 'Value'), el('th', { scope: 'col' }, 'Updated'))), el('tbody', {}, ...rows));
-    cards.push(
-      el('article', { class: 'device', 'data-device': id, 'aria-label': `Device ${id}` },
-        el('h3', {}, id, el('span', { class: `badge status-${d.status}` }, d.available ? 'available' : `unavailable (${d.status})`)),
-        el('p', { class: 'meta' }, `Last seen ${ago(d.lastSeen)}`),
-        table),
-    );
+  for (const id of ids) {
+    const d = devices.get(id);
+    const shape = JSON.stringify([d.description ?? null, channelIds(d)]);
+    if (d.card === undefined || d.shape !== shape) {
+      d.card = buildCard(id, d);
+      d.shape = shape;
+    }
+    const { card, badge, meta, rows } = d.card;
+    card.dataset.availability = d.availability;
+    badge.className = `badge availability-${d.availability}`;
+    badge.textContent = d.availability;
+    badge.title = d.reason ?? '';
+    meta.textContent = `Last seen ${ago(d.lastSeen)}${d.availability !== 'online' && d.reason ? ` — ${d.reason}` : ''}`;
+    for (const [channel, parts] of rows) {
+      const c = describedChannel(d, channel);
+      const latest = c?.kind === 'event' ? d.lastEvent.get(channel) : d.channels.get(channel);
+      parts.value.textContent = c?.kind === 'event' && latest ? `${JSON.stringify(latest.value)} (event)` : showValue(d, channel, latest?.value);
+      const time = parts.updated.firstChild;
+      if (latest) time.setAttribute('datetime', new Date(latest.time).toISOString());
+      time.textContent = latest ? ago(latest.time) : '';
+      const toggle = parts.row.querySelector('button.toggle');
+      if (toggle && !toggle.disabled) toggle.setAttribute('aria-checked', String(latest?.value === true));
+      const picker = parts.row.querySelector('select[data-control]');
+      if (picker && !picker.disabled && document.activeElement !== picker && typeof latest?.value === 'string') picker.value = latest.value;
+    }
+    cards.push(card);
   }
   if (cards.length === 0) list.replaceChildren(el('p', { class: 'empty' }, 'No devices yet.'));
-  else list.replaceChildren(...cards);
+  else if (cards.some((card, i) => list.children[i] !== card) || list.children.length !== cards.length) list.replaceChildren(...cards);
   $('hosts').replaceChildren(
     ...hosts.map((h) =>
       el('tr', { 'data-host': h.id }, el('th', { scope: 'row' }, h.id), el('td', {}, h.type), el('td', { class: `status-${h.status}` }, h.status, ...(h.reason ? [el('small', { class: 'reason', title: h.reason }, h.reason)] : [])), el('td', { class: 'num' }, String(h.queued)), el('td', { class: 'num' }, String(h.delivered)), el('td', { class: 'num' }, String(h.failed))),
@@ -169,9 +339,11 @@ function renderCommandDevices() {
   renderChannels();
 }
 
+/** The free-form command's suggestions: writable channels, and undescribed ones (writability unknown). */
 function renderChannels() {
   const d = devices.get($('command-device').value);
-  $('command-channels').replaceChildren(...(d ? [...d.channels.keys()] : []).map((c) => el('option', { value: c })));
+  const ids = d ? channelIds(d).filter((c) => describedChannel(d, c)?.writable !== false) : [];
+  $('command-channels').replaceChildren(...ids.map((c) => el('option', { value: c })));
 }
 
 function log(time, text) {
@@ -200,14 +372,12 @@ $('command-form').addEventListener('submit', (event) => {
       value = raw;
     }
   }
-  const id = nextId++;
   out.dataset.ok = '';
-  out.textContent = `Sent #${id}, waiting for the reply…`;
-  pending.set(id, (reply) => {
+  const id = send({ device: deviceId, channel, value }, (reply) => {
     out.dataset.ok = String(reply.ok);
     out.textContent = reply.ok ? `Reply #${id}: ok, value ${JSON.stringify(reply.value)}` : `Reply #${id}: failed: ${reply.error}`;
   });
-  socket.send(JSON.stringify({ type: 'command', id, device: deviceId, channel, value }));
+  out.textContent = `Sent #${id}, waiting for the reply…`;
 });
 
 // "Last seen" and "updated" are relative: refresh them even when nothing arrives.

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import type { PrettyOptions, PrettyStream } from 'pino-pretty';
-import { redactPaths } from './config.js';
+import { redactPaths } from '../config/redact.js';
 
 /** Builds the app's root logger: JSON by default, pretty on a terminal, secrets redacted. */
 export function createLogger(options: { level: string; format: 'auto' | 'json' | 'pretty'; destination?: DestinationStream }): PinoLogger {

@@ -1,6 +1,6 @@
 import { writeSync } from 'node:fs';
 import { pino, type Logger as PinoLogger } from 'pino';
-import { redactPaths } from './config.js';
+import { redactPaths } from '../config/redact.js';
 
 /** pino level per `--loglevel` name, as the reference maps them (protocols/jeedom.md §2.6). */
 const thresholds: Record<string, string> = {

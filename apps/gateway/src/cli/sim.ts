@@ -7,7 +7,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
  * bridges it with `{ id: thermo-serial, driver: serial, options: { path: <other end> } }`.
  * Runs until SIGTERM or SIGINT; reopens the line if it goes away meanwhile.
  */
-export default function register(program: Command): void {
+export function registerSim(program: Command): void {
   program
     .command('sim')
     .description('run the simulated device on a serial line or pseudo-terminal (the device end)')
@@ -17,7 +17,7 @@ export default function register(program: Command): void {
     .option('--baud-rate <baud>', 'line speed', positiveInt, 115_200)
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
     .action(async (options: { serial: string; codec: CodecName; interval: number; baudRate: number; logLevel: string }) => {
-      const [{ serveSimulatedDevice }, { describeError }, { createLogger }] = await Promise.all([import('@patchbay/driver-serial'), import('@patchbay/core'), import('../logger.js')]);
+      const [{ serveSimulatedDevice }, { describeError }, { createLogger }] = await Promise.all([import('@patchbay/driver-serial'), import('@patchbay/core'), import('../run/logger.js')]);
       const logger = createLogger({ level: options.logLevel, format: 'auto' });
       let device: Awaited<ReturnType<typeof serveSimulatedDevice>>;
       try {

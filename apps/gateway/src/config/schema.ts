@@ -1,0 +1,89 @@
+import { defaultGatewayTimeouts, defaultOutboxOptions } from '@patchbay/core';
+import { defaultJournalOptions } from '@patchbay/journal';
+import { z } from 'zod';
+
+const idSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'ids are letters, digits, ".", "_" and "-", starting with a letter or digit');
+
+/** The gateway's HTTP server defaults: localhost only. */
+export const defaultHttp = { host: '127.0.0.1', port: 8080 } as const;
+
+/**
+ * The config file, as ARCHITECTURE.md sketches it. Each endpoint's `options` are checked by
+ * its own definition. Defaults owned by another package (core's timeouts and outbox, the
+ * journal's segment size) are imported from it, never repeated here.
+ */
+export const ConfigSchema = z
+  .object({
+    gateway: z
+      .object({
+        name: z.string().min(1).max(64).default('patchbay'),
+        http: z
+          .object({
+            host: z.string().min(1).default(defaultHttp.host),
+            port: z.number().int().min(0).max(65535).default(defaultHttp.port),
+            enabled: z.boolean().default(true),
+          })
+          .strict()
+          .prefault({}),
+        dataDir: z.string().min(1).default('./data'),
+        journal: z
+          .object({
+            enabled: z.boolean().default(true),
+            /** `interval` (default): fdatasync at most every `fsyncIntervalMs`; `batch`: after every write; `never`: leave it to the OS. */
+            fsync: z.enum(['never', 'interval', 'batch']).default(defaultJournalOptions.fsync),
+            fsyncIntervalMs: z.number().int().min(10).default(defaultJournalOptions.fsyncIntervalMs),
+            segmentBytes: z.number().int().min(4096).default(defaultJournalOptions.segmentBytes),
+          })
+          .strict()
+          .prefault({}),
+        commandTimeoutMs: z.number().int().min(1).default(defaultGatewayTimeouts.commandTimeoutMs),
+        drainTimeoutMs: z.number().int().min(0).default(defaultGatewayTimeouts.drainTimeoutMs),
+        /** How long an undelivered momentary event (a press, a pulse) is kept for a host. */
+        eventTtlMs: z.number().int().min(1).max(2_147_483_647).default(defaultOutboxOptions.eventTtlMs),
+        outbox: z
+          .object({
+            /** Most replies that may wait for one host; commands beyond it are refused up front. */
+            maxPendingReplies: z.number().int().min(1).optional(),
+            /** Deprecated name of `maxPendingReplies` (still read, with a warning). */
+            maxQueue: z.number().int().min(1).optional(),
+            maxBatch: z.number().int().min(1).default(defaultOutboxOptions.maxBatch),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({
+        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+        /** `auto`: pretty on a terminal, JSON otherwise. */
+        format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+      })
+      .strict()
+      .prefault({}),
+    devices: z
+      .array(
+        z
+          .object({
+            id: idSchema,
+            driver: z.string().min(1),
+            options: z.unknown().optional(),
+            /** Silence longer than this makes the device `stale`; default: three report intervals of its description. */
+            staleAfterMs: z.number().int().min(1).max(2_147_483_647).optional(),
+          })
+          .strict(),
+      )
+      .default([]),
+    hosts: z.array(z.object({ id: idSchema, adapter: z.string().min(1), options: z.unknown().optional() }).strict()).default([]),
+    routes: z.array(z.object({ devices: z.array(idSchema).min(1), hosts: z.array(idSchema).min(1) }).strict()).optional(),
+  })
+  .strict();
+
+/** A validated config (endpoint options not yet checked). */
+export type GatewayConfig = z.output<typeof ConfigSchema>;
+/** A config as written in a file. */
+export type GatewayConfigInput = z.input<typeof ConfigSchema>;

@@ -1,0 +1,118 @@
+import type { AddressInfo } from 'node:net';
+import { createGateway, ErrorCodes, PatchbayError, type Gateway } from '@patchbay/core';
+import { FileJournal } from '@patchbay/journal';
+import type { Logger as PinoLogger } from 'pino';
+import { redactSecrets } from '../config/redact.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { Metrics } from '../http/metrics.js';
+import { GatewayHttp } from '../http/server.js';
+import { createLogger } from './logger.js';
+import { removePidFile, writePidFile } from './pidFile.js';
+import { requireHttpTokens } from './tokens.js';
+
+/** How to run a resolved config. */
+export interface RunOptions {
+  /** Write `<pid>\n` here at start and remove it on a clean stop (a mode that wrote it earlier passes none). */
+  pidFile?: string | undefined;
+  /** A ready logger (a mode brings its own format); otherwise built from `config.log`. */
+  logger?: PinoLogger;
+  /** Where the config came from, for the start-up log line. */
+  source?: string;
+  /** Where `gateway.http.port` can be moved from, for the "address in use" message. */
+  httpPortHint?: string;
+}
+
+/** A running gateway and how to stop it. */
+export interface RunningGateway {
+  gateway: Gateway;
+  logger: PinoLogger;
+  /** The HTTP server's bound address, when enabled. */
+  http: AddressInfo | undefined;
+  /** Stop devices, drain outboxes up to `gateway.drainTimeoutMs`, journal the rest, close HTTP, remove the pid file. */
+  stop(): Promise<void>;
+}
+
+/** Starts everything a resolved config describes: the one way every launch runs a gateway. */
+export async function runGateway(input: ResolvedConfig, options: RunOptions = {}): Promise<RunningGateway> {
+  const logger = options.logger ?? createLogger(input.config.log);
+  if (options.pidFile) writePidFile(options.pidFile);
+  try {
+    const resolved = requireHttpTokens(input, logger);
+    const { config } = resolved;
+    const metrics = new Metrics();
+    const http = config.gateway.http.enabled ? new GatewayHttp(metrics, logger.child({ component: 'http' })) : undefined;
+    const address = http ? await listen(http, config.gateway.http, options.httpPortHint) : undefined;
+    const journalConfig = config.gateway.journal;
+    const journal = resolved.journalDir
+      ? new FileJournal({
+          dir: resolved.journalDir,
+          fsync: journalConfig.fsync,
+          fsyncIntervalMs: journalConfig.fsyncIntervalMs,
+          segmentBytes: journalConfig.segmentBytes,
+          logger: logger.child({ component: 'journal' }),
+        })
+      : undefined;
+    const gateway = createGateway({
+      name: config.gateway.name,
+      devices: resolved.devices,
+      hosts: resolved.hosts.map((h) => ({ ...h, options: resolved.options.get(h.id) ?? h.options })),
+      routes: config.routes,
+      logger,
+      metrics,
+      journal,
+      http,
+      commandTimeoutMs: config.gateway.commandTimeoutMs,
+      eventTtlMs: config.gateway.eventTtlMs,
+      outbox: resolved.outbox,
+    });
+    metrics.watch(gateway);
+    http?.watch(gateway);
+    await gateway.start();
+    logger.info(
+      {
+        source: options.source,
+        http: address ? `http://${address.address}:${address.port}` : 'disabled',
+        devices: resolved.devices.map((d) => `${d.id} (${d.definition.type})`),
+        hosts: resolved.hosts.map((h) => `${h.id} (${h.definition.type})`),
+        journal: resolved.journalDir ? { dir: resolved.journalDir, fsync: journalConfig.fsync } : 'off',
+      },
+      `patchbay "${config.gateway.name}" started`,
+    );
+    logger.debug({ config: redactSecrets(config) }, 'resolved config');
+    let stopping: Promise<void> | undefined;
+    return {
+      gateway,
+      logger,
+      http: address,
+      stop: () => {
+        stopping ??= (async () => {
+          await gateway.stop({ drainTimeoutMs: config.gateway.drainTimeoutMs });
+          await http?.close();
+          if (options.pidFile) removePidFile(options.pidFile);
+          logger.info('patchbay stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    if (options.pidFile) removePidFile(options.pidFile);
+    throw error;
+  }
+}
+
+/** Listens, turning a busy address into one line that says how to move it. */
+async function listen(http: GatewayHttp, at: { host: string; port: number }, hint = 'gateway.http.port'): Promise<AddressInfo> {
+  try {
+    return await http.listen(at.host, at.port);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const address = `${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}`;
+    if (code === 'EADDRINUSE') {
+      throw new PatchbayError(ErrorCodes.START_FAILED, `cannot serve HTTP on ${address}: the address is in use by another process (move it with ${hint})`, { context: { address, code }, cause: error });
+    }
+    if (code === 'EADDRNOTAVAIL' || code === 'EACCES') {
+      throw new PatchbayError(ErrorCodes.START_FAILED, `cannot serve HTTP on ${address}: ${code} (change it with ${hint} or gateway.http.host)`, { context: { address, code }, cause: error });
+    }
+    throw error;
+  }
+}
