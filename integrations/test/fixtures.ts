@@ -14,6 +14,8 @@ export const simDescription = {
     { logicalId: 'relay', name: 'Relay', type: 'info', subType: 'binary', generic_type: 'ENERGY_STATE' },
     { logicalId: 'relay::on', name: 'Relay on', type: 'action', subType: 'other', generic_type: 'ENERGY_ON', value: 'relay', channel: 'relay', send: true },
     { logicalId: 'relay::off', name: 'Relay off', type: 'action', subType: 'other', generic_type: 'ENERGY_OFF', value: 'relay', channel: 'relay', send: false },
+    { logicalId: 'button', name: 'Button', type: 'info', subType: 'string' },
+    { logicalId: 'press', name: 'Press', type: 'action', subType: 'other', action: 'press' },
     { logicalId: 'setpoint', name: 'Setpoint state', type: 'info', subType: 'numeric', unite: '°C', generic_type: 'THERMOSTAT_SETPOINT' },
     { logicalId: 'setpoint::set', name: 'Setpoint', type: 'action', subType: 'slider', generic_type: 'THERMOSTAT_SET_SETPOINT', minValue: 5, maxValue: 30, step: 0.5, value: 'setpoint', channel: 'setpoint' },
     { logicalId: 'mode::set', name: 'Mode', type: 'action', subType: 'select', listValue: 'eco|Eco;comfort|Comfort', value: 'mode', channel: 'mode' },

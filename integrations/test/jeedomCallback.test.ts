@@ -102,6 +102,10 @@ describe('jeedom plugin - callback', () => {
 
   it('jeedom plugin - bad input: a log line and a clean HTTP answer, never broken equipment', async () => {
     const body = { descriptions: { thermo1: simDescription } };
+    // `?apikey[]=…`: a clean refusal too, not a PHP error.
+    const arrayKey = await fetch(`${box.callbackUrl}?apikey[]=${box.apikey()}`, { method: 'POST', body: JSON.stringify(body) });
+    expect(arrayKey.status).toBe(401);
+    expect(box.serverOutput).not.toMatch(/Fatal|TypeError/);
     // No key, a wrong key, a short one: 401 with Jeedom's sentence, one log line without the key, nothing created.
     for (const apikey of [null, '', 'x'.repeat(64), 'short']) {
       const before = box.log().split('\n').length;
@@ -139,6 +143,7 @@ describe('jeedom plugin - callback', () => {
         { logicalId: 'nothing', name: 'Nothing', type: 'action', subType: 'other' },
         { logicalId: 'ok', name: 'Again', type: 'info', subType: 'string' },
         { logicalId: 'min', name: 'Min', type: 'info', subType: 'numeric', minValue: 'low' },
+        { logicalId: 'range', name: 'Range', type: 'info', subType: 'numeric', minValue: 10, maxValue: 0 },
         'not an object',
       ],
     };
@@ -146,7 +151,7 @@ describe('jeedom plugin - callback', () => {
     expect(answer.status).toBe(200);
     expect(box.cmds('dev2').map((c) => c.logicalId)).toEqual(['ok']);
     expectWellFormed(box.cmds('dev2'));
-    expect(box.log().match(/Description of dev2: cmd \d+ skipped/g)).toHaveLength(8);
+    expect(box.log().match(/Description of dev2: cmd \d+ skipped/g)).toHaveLength(9);
     expect(box.eqLogic('dev3')).toBeUndefined();
     expect(box.log()).toContain('Description of dev3 refused: no cmds list');
     expect(box.log()).toContain('Description refused: bad device id');

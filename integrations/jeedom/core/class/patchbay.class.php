@@ -325,6 +325,7 @@ class patchbay extends eqLogic {
 		foreach (array('minValue', 'maxValue', 'step') as $key) {
 			if (isset($c[$key]) && !is_int($c[$key]) && !is_float($c[$key])) return $key . ' must be a number';
 		}
+		if (isset($c['minValue'], $c['maxValue']) && $c['minValue'] > $c['maxValue']) return 'minValue above maxValue';
 		if (isset($c['unite']) && (!is_string($c['unite']) || strlen($c['unite']) > 16)) return 'unite must be a short string';
 		if (isset($c['generic_type']) && (!is_string($c['generic_type']) || !preg_match('/^[A-Z0-9_]{1,64}$/', $c['generic_type']))) return 'generic_type must be a Jeedom generic type name';
 		if ($c['type'] === 'action') {

@@ -122,9 +122,10 @@ function patchbay_handle_status($status) {
 
 try {
 	$apikey = init('apikey');
-	if (!jeedom::apiAccess($apikey, 'patchbay')) {
+	// A string only: `?apikey[]=…` would make the core's trim() fail.
+	if (!is_string($apikey) || !jeedom::apiAccess($apikey, 'patchbay')) {
 		// Never the key itself in the log: only whether one came.
-		log::add('patchbay', 'error', 'Callback refused: ' . (trim((string) $apikey) === '' ? 'no apikey' : 'wrong apikey') . ' from ' . (isset($_SERVER['REMOTE_ADDR']) ? $_SERVER['REMOTE_ADDR'] : '?'));
+		log::add('patchbay', 'error', 'Callback refused: ' . (!is_string($apikey) || trim($apikey) === '' ? 'no apikey' : 'wrong apikey') . ' from ' . (isset($_SERVER['REMOTE_ADDR']) ? $_SERVER['REMOTE_ADDR'] : '?'));
 		patchbay_answer(401, __('Vous n\'êtes pas autorisé à effectuer cette action', __FILE__));
 	}
 	if (init('test') != '') {

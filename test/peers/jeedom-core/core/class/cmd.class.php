@@ -60,12 +60,13 @@ class cmd {
         return count($list) > 0 ? $list[0] : null;
     }
 
-    /** cmd::save: name, type, subType and eqLogic_id are required (Jeedom's checks), the subType must be one of the type's, names unique per eqLogic. */
+    /** cmd::save: name, type, subType and eqLogic_id required and min <= max (Jeedom's checks), names unique per eqLogic (its table's unique key), the subType one of the type's (the stand-in's own check). */
     public function save($_direct = false) {
         if (trim((string) $this->name) === '') throw new Exception(__('Le nom de la commande ne peut pas être vide :', __FILE__) . ' ' . $this->logicalId);
         if ($this->type === '') throw new Exception(__('Le type de la commande ne peut pas être vide :', __FILE__) . ' ' . $this->name);
         if ($this->subType === '') throw new Exception(__('Le sous-type de la commande ne peut pas être vide :', __FILE__) . ' ' . $this->name);
         if ($this->eqLogic_id === null || $this->eqLogic_id === '') throw new Exception(__('Vous ne pouvez pas créer une commande sans la rattacher à un équipement', __FILE__));
+        if ($this->getConfiguration('maxValue') !== '' && $this->getConfiguration('minValue') !== '' && $this->getConfiguration('minValue') > $this->getConfiguration('maxValue')) throw new Exception(__('La valeur minimum de la commande ne peut être supérieure à la valeur maximum', __FILE__));
         if (!isset(self::$subTypes[$this->type])) throw new Exception('standin: unknown cmd type ' . $this->type);
         if (!in_array($this->subType, self::$subTypes[$this->type], true)) throw new Exception('standin: subType ' . $this->subType . ' is not one of ' . $this->type . "'s");
         if ($this->type === 'action' && $this->subType === 'select' && trim((string) $this->getConfiguration('listValue')) === '') throw new Exception('standin: a select needs a listValue');

@@ -49,14 +49,15 @@ class eqLogic {
         return count($list) > 0 ? $list[0] : null;
     }
 
-    /** eqLogic::save: a name and a type are required; names are unique within the type and object. */
+    /** eqLogic::save: a name is required (Jeedom's check) and a type (the stand-in's); (name, object) is unique. */
     public function save($_direct = false) {
         if (trim((string) $this->name) === '') throw new Exception(__('Le nom de l\'équipement ne peut pas être vide', __FILE__));
         if ($this->eqType_name === '') throw new Exception('eqType_name required');
         $self = $this;
         standinStore::update(function (&$db) use ($self) {
             foreach ($db['eqLogic'] as $row) {
-                if ($row['id'] != $self->getId() && $row['eqType_name'] === $self->getEqType_name() && $row['name'] === $self->getName() && $row['object_id'] == $self->getObject_id()) {
+                // The table's unique key (name, object_id), across plugins; MySQL lets NULL objects repeat.
+                if ($row['id'] != $self->getId() && $row['name'] === $self->getName() && $self->getObject_id() !== null && $row['object_id'] == $self->getObject_id()) {
                     throw new Exception(__('Un équipement portant ce nom existe déjà', __FILE__) . ' : ' . $self->getName());
                 }
             }

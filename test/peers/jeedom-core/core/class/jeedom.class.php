@@ -26,7 +26,8 @@ class jeedom {
 
     /** jeedom::apiAccess: non-blank, at least 16 characters, the API mode allows it, and strictly the plugin's key. */
     public static function apiAccess($_apikey = '', $_plugin = 'core') {
-        if (!is_string($_apikey) || trim($_apikey) == '') return false;
+        // As the core: trim() of a non-string (`?apikey[]=`) is a TypeError on PHP 8, so a caller must pass a string.
+        if (trim($_apikey) == '') return false;
         if (strlen($_apikey) < 16) return false;
         if ($_plugin != 'core' && !self::apiModeResult(config::byKey('api::' . $_plugin . '::mode', 'core', 'enable'))) return false;
         $apikey = self::getApiKey($_plugin);
