@@ -22,6 +22,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain Node scripts (bin shims, scripts/): Node's globals.
+    files: ['**/*.js', '**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' } },
+  },
+  {
     files: ['packages/adapter-*/**', 'packages/driver-*/**', 'packages/testing/**', 'packages/journal/**', 'apps/**'],
     rules: { 'no-restricted-imports': ['error', publicCoreOnly] },
   },

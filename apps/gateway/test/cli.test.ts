@@ -206,7 +206,8 @@ describe('patchbay cli', () => {
         gateway: { dataDir: join(dir, 'data'), http: { port: 0 } },
         log: { level: 'debug', format: 'json' },
         devices: [{ id: 'thermo1', driver: 'sim' }],
-        hosts: [{ id: 'jeedom', adapter: 'jeedom', options: { socketPort: 0, apikey: secret } }],
+        // The callback carries secrets of its own: a password and an ?apikey= (port 1: nothing answers).
+        hosts: [{ id: 'jeedom', adapter: 'jeedom', options: { socketPort: 0, apikey: secret, callback: `http://admin:pa55word@127.0.0.1:1/x.php?apikey=${secret}` } }],
       }),
     );
     const proc = start(['run', '--config', file]);
@@ -215,6 +216,7 @@ describe('patchbay cli', () => {
     expect(await proc.stop()).toBe(0);
     const everything = JSON.stringify(proc.lines) + proc.stderr();
     expect(everything).not.toContain(secret);
+    expect(everything).not.toContain('pa55word');
     expect(everything).toContain('[redacted]');
   });
 
