@@ -13,6 +13,8 @@ export interface ComodojoAdapter extends Adapter {
   address(): string | undefined;
   /** The method registry: project methods may be added after the built-ins (§4.6). */
   readonly methods: MethodRegistry;
+  /** Open connections, and the input they hold against `maxBufferedBytes` (the listener's own accounting). */
+  load(): { connections: number; bufferedBytes: number; peakBufferedBytes: number };
 }
 
 /** Options of {@link createComodojoDefinition}. */
@@ -52,6 +54,7 @@ export function createComodojoDefinition(options: ComodojoDefinitionOptions = {}
       const counters = {
         connections: ctx.counter('patchbay_comodojo_connections_total', 'Client connections accepted'),
         rejected: ctx.counter('patchbay_comodojo_rejected_connections_total', 'Connections refused over maxConnections'),
+        evicted: ctx.counter('patchbay_comodojo_evicted_connections_total', 'Idle connections closed at maxConnections to serve a new one'),
         badFrames: ctx.counter('patchbay_comodojo_bad_frames_total', 'Malformed, oversized or stalled request frames'),
         requests: ctx.counter('patchbay_comodojo_requests_total', 'Request frames received'),
       };
@@ -59,6 +62,7 @@ export function createComodojoDefinition(options: ComodojoDefinitionOptions = {}
       return {
         methods,
         address: () => server?.address(),
+        load: () => ({ connections: server?.open ?? 0, bufferedBytes: server?.buffered ?? 0, peakBufferedBytes: server?.peakBuffered ?? 0 }),
         async start() {
           const engine = new RpcEngine({ registry: methods, encryptionKey: config.encryptionKey, onInternal, onBadRequest });
           const next = new ComodojoServer({
@@ -66,6 +70,7 @@ export function createComodojoDefinition(options: ComodojoDefinitionOptions = {}
             socketMode: config.socketMode,
             maxConnections: config.maxConnections,
             maxFrameBytes: config.maxFrameBytes,
+            maxBufferedBytes: config.maxBufferedBytes,
             frameTimeoutMs: config.frameTimeoutMs,
             engine,
             logger: ctx.logger,

@@ -28,11 +28,11 @@ export function encryptPayload(secret: string, plain: string): string {
   return Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]).toString('base64');
 }
 
-/** Decrypts base64 ciphertext (no prefix). Throws on a bad key, bad padding or bad base64. */
-export function decryptPayload(secret: string, encoded: string): string {
+/** Decrypts base64 ciphertext (no prefix) to the plain payload's bytes. Throws on a bad key, bad padding or bad base64. */
+export function decryptPayload(secret: string, encoded: string): Buffer {
   const { algorithm, key } = keyFor(secret);
   const data = Buffer.from(encoded, 'base64');
   if (data.length === 0 || data.length % 16 !== 0) throw new Error('ciphertext is not a whole number of AES blocks');
   const decipher = createDecipheriv(algorithm, key, ZERO_IV);
-  return Buffer.concat([decipher.update(data), decipher.final()]).toString('utf8');
+  return Buffer.concat([decipher.update(data), decipher.final()]);
 }

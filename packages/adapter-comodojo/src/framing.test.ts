@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeRequest, decodeResponse, encodeFrame, encodeResponse, GREETER, LineSplitter } from './framing.js';
+import { decodeRequest, decodeRequestSliced, decodeResponse, encodeFrame, encodeResponse, GREETER, LineSplitter } from './framing.js';
 
 describe('framing', () => {
   it('framing - the greeter decodes to {status: connected, version: 1.0}', () => {
@@ -19,9 +19,21 @@ describe('framing', () => {
 
   it('framing - decodeRequest ignores unknown keys and tolerates a missing content_type', () => {
     const line = encodeFrame({ extra: 'x', message: 'm' }).trim();
-    expect(decodeRequest(line)).toEqual({ contentType: undefined, message: 'm' });
+    expect(decodeRequest(line)).toEqual({ contentType: undefined, message: Buffer.from('m') });
     expect(() => decodeRequest('abc')).toThrow(/not base64/);
     expect(() => decodeRequest(Buffer.from('s:1:"a";').toString('base64'))).toThrow(/not hold a PHP array/);
+  });
+
+  it('framing - a large line is decoded in pieces to the same bytes, and bad base64 in any piece is refused', async () => {
+    const message = Buffer.alloc(3 * 1024 * 1024 + 5, 0xe9).toString('latin1');
+    const line = encodeFrame({ content_type: 'text/xml', message }).trim();
+    const frame = await decodeRequestSliced(line);
+    expect(frame.contentType).toBe('text/xml');
+    expect(frame.message.equals(Buffer.from(message, 'utf8'))).toBe(true);
+    const broken = line.slice(0, 1024 * 1024) + '%' + line.slice(1024 * 1024 + 1);
+    await expect(decodeRequestSliced(broken)).rejects.toThrow(/not base64/);
+    const padded = line.slice(0, 1024 * 1024 - 1) + '=' + line.slice(1024 * 1024);
+    await expect(decodeRequestSliced(padded)).rejects.toThrow(/not base64/);
   });
 
   it('framing - splits on LF across chunks and several per chunk, trimming CR and spaces', () => {

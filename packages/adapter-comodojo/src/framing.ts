@@ -1,5 +1,5 @@
 import { ErrorCodes, PatchbayError } from '@patchbay/core';
-import { serialize, unserialize, type PhpArray } from './phpSerialize.js';
+import { serialize, unserialize, unserializeBytes, type PhpArray, type PhpBytesValue } from './phpSerialize.js';
 
 /**
  * The comodojo socket framing (protocols/comodojo.md §1.3): one line per frame, holding the
@@ -12,7 +12,8 @@ export const GREETER = 'YToyOntzOjY6InN0YXR1cyI7czo5OiJjb25uZWN0ZWQiO3M6NzoidmVy
 /** A decoded request frame (§1.6). Unknown keys are ignored, keys may come in any order. */
 export interface RequestFrame {
   contentType: string | undefined;
-  message: string;
+  /** The payload's bytes, decoded by the protocol that reads them (JSON: strict UTF-8; XML: its declaration). */
+  message: Buffer;
 }
 
 /** A response frame (§1.7): `status` then `message`, in that order. */
@@ -47,16 +48,51 @@ export function decodeFrame(line: string, limits: { maxDepth?: number } = {}): P
 
 /** Decodes a request line into content type and message. Throws COMMAND_INVALID. */
 export function decodeRequest(line: string): RequestFrame {
-  const value = decodeFrame(line);
-  const contentType = value['content_type'];
-  const message = value['message'];
-  if (contentType !== undefined && contentType !== null && typeof contentType !== 'string') {
+  if (line.length % 4 !== 0 || !BASE64.test(line)) {
+    throw new PatchbayError(ErrorCodes.COMMAND_INVALID, 'frame is not base64', { context: { length: line.length } });
+  }
+  return requestOf(Buffer.from(line, 'base64'));
+}
+
+/** Base64 text decoded per piece of this size (a multiple of 4), with a turn of the event loop between. */
+const BASE64_PIECE = 1024 * 1024;
+
+/**
+ * {@link decodeRequest} for large lines: the base64 is checked and decoded in pieces, giving
+ * the event loop back between them, so a 16 MiB frame does not hold every other client.
+ */
+export async function decodeRequestSliced(line: string): Promise<RequestFrame> {
+  if (line.length <= BASE64_PIECE) return decodeRequest(line);
+  if (line.length % 4 !== 0) throw new PatchbayError(ErrorCodes.COMMAND_INVALID, 'frame is not base64', { context: { length: line.length } });
+  const bytes = Buffer.allocUnsafe((line.length / 4) * 3);
+  let size = 0;
+  for (let at = 0; at < line.length; at += BASE64_PIECE) {
+    const piece = line.slice(at, at + BASE64_PIECE);
+    // Padding is only allowed in the last piece.
+    if (!BASE64.test(piece) || (at + BASE64_PIECE < line.length && piece.endsWith('='))) {
+      throw new PatchbayError(ErrorCodes.COMMAND_INVALID, 'frame is not base64', { context: { length: line.length } });
+    }
+    size += bytes.write(piece, size, 'base64');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return requestOf(bytes.subarray(0, size));
+}
+
+function requestOf(bytes: Buffer): RequestFrame {
+  const value = unserializeBytes(bytes, { maxDepth: 2 });
+  if (value === null || typeof value !== 'object' || Buffer.isBuffer(value)) {
+    throw new PatchbayError(ErrorCodes.COMMAND_INVALID, 'frame does not hold a PHP array');
+  }
+  const frame = value as Record<string, PhpBytesValue>;
+  const contentType = frame['content_type'];
+  const message = frame['message'];
+  if (contentType !== undefined && contentType !== null && !Buffer.isBuffer(contentType)) {
     throw new PatchbayError(ErrorCodes.COMMAND_INVALID, 'content_type is not a string');
   }
-  if (typeof message !== 'string') {
+  if (!Buffer.isBuffer(message)) {
     throw new PatchbayError(ErrorCodes.COMMAND_INVALID, message === undefined ? 'request has no message' : 'message is not a string');
   }
-  return { contentType: contentType ?? undefined, message };
+  return { contentType: contentType === undefined || contentType === null ? undefined : contentType.toString('utf8'), message };
 }
 
 /** Decodes a response line (client side, tests and benchmarks). */

@@ -1,4 +1,4 @@
-import { ErrorCodes, type DeviceInfo, type HostContext, type JsonValue, type ReplyEvent } from '@patchbay/core';
+import { ErrorCodes, quoteForLog, type DeviceInfo, type HostContext, type JsonValue, type ReplyEvent } from '@patchbay/core';
 import { RpcError, sig, type MethodRegistry } from './registry.js';
 
 /**
@@ -44,7 +44,14 @@ const fromCoreCode: Record<string, number> = {
 
 /** A failed reply as an application error: mapped code, the core's message. */
 export function replyError(reply: ReplyEvent): RpcError {
-  return new RpcError((reply.code && fromCoreCode[reply.code]) || ComodojoErrorCodes.COMMAND_FAILED, reply.error ?? 'command failed');
+  return new RpcError((reply.code && fromCoreCode[reply.code]) || ComodojoErrorCodes.COMMAND_FAILED, cut(reply.error ?? 'command failed'));
+}
+
+/** Longest error text sent back: a core message may quote a peer's value (a device name of megabytes). */
+const MAX_ERROR_CHARS = 500;
+
+function cut(text: string): string {
+  return text.length <= MAX_ERROR_CHARS ? text : `${text.slice(0, MAX_ERROR_CHARS)}… (${text.length} characters)`;
 }
 
 /** Worker status codes of §4.5: 0 SPINUP, 1 LOOPING, 2 PAUSED, 3 SPINDOWN. Integers, not the reference's strings (§7 item 8). */
@@ -131,7 +138,7 @@ export function addGatewayMethods(registry: MethodRegistry, options: GatewayMeth
       signatures: [sig('struct', ['device', 'string'])],
       handler: (args) => {
         const state = ctx.snapshot().devices.find((d) => d.device === args['device']);
-        if (!state) throw new RpcError(ComodojoErrorCodes.UNKNOWN_DEVICE, `unknown device "${String(args['device'])}"`);
+        if (!state) throw new RpcError(ComodojoErrorCodes.UNKNOWN_DEVICE, `unknown device ${quoteForLog(args['device'])}`);
         const channels: Record<string, JsonValue> = {};
         for (const c of state.channels) channels[c.channel] = c.value;
         return { device: state.device, status: state.status, available: state.available, lastSeen: seconds(state.lastSeen), channels };

@@ -21,6 +21,9 @@ export interface UnserializeLimits {
   maxEntries?: number;
 }
 
+/** A value read by {@link unserializeBytes}: strings stay bytes (a view into the input, no copy). */
+export type PhpBytesValue = Buffer | number | boolean | null | { [key: string]: PhpBytesValue };
+
 const QUOTE = 0x22;
 const COLON = 0x3a;
 const SEMI = 0x3b;
@@ -31,7 +34,19 @@ export function unserialize(input: Buffer | string, limits: UnserializeLimits = 
   const parser = new Parser(buffer, limits.maxDepth ?? 8, limits.maxEntries ?? 10_000);
   const value = parser.value(0);
   if (parser.pos !== buffer.length) parser.fail('trailing bytes after the value');
-  return value;
+  return value as PhpValue;
+}
+
+/**
+ * As {@link unserialize}, but string values are returned as the bytes they are (PHP strings
+ * are byte strings): the request `message` is decoded by the protocol that reads it, which
+ * can then refuse invalid UTF-8 or honour an XML declaration's encoding (§1.3 "Encoding").
+ */
+export function unserializeBytes(input: Buffer, limits: UnserializeLimits = {}): PhpBytesValue {
+  const parser = new Parser(input, limits.maxDepth ?? 8, limits.maxEntries ?? 10_000, true);
+  const value = parser.value(0);
+  if (parser.pos !== input.length) parser.fail('trailing bytes after the value');
+  return value as PhpBytesValue;
 }
 
 class Parser {
@@ -42,6 +57,7 @@ class Parser {
     private readonly buf: Buffer,
     private readonly maxDepth: number,
     private readonly maxEntries: number,
+    private readonly bytes = false,
   ) {}
 
   fail(why: string): never {
@@ -64,7 +80,7 @@ class Parser {
     return text;
   }
 
-  value(depth: number): PhpValue {
+  value(depth: number): PhpValue | PhpBytesValue {
     const tag = this.buf[this.pos];
     if (tag === undefined) this.fail('unexpected end of input');
     if (tag !== 0x4e /* N */ && this.buf[this.pos + 1] !== COLON) this.fail('expected ":" after the type tag');
@@ -94,7 +110,7 @@ class Parser {
         return text === 'INF' ? Infinity : text === '-INF' ? -Infinity : text === 'NAN' ? NaN : Number(text);
       }
       case 0x73:
-        return this.string();
+        return this.bytes ? this.stringBytes() : this.string();
       case 0x61:
         return this.array(depth + 1);
       default:
@@ -103,27 +119,31 @@ class Parser {
   }
 
   private string(): string {
+    return this.stringBytes().toString('utf8');
+  }
+
+  private stringBytes(): Buffer {
     this.pos += 2;
     const length = Number(this.until(COLON, /^\d+$/));
     this.expect(QUOTE);
     const end = this.pos + length;
     // protocols/comodojo.md §1.4: the byte length decides where the string ends.
     if (end + 2 > this.buf.length) this.fail(`string of ${length} bytes runs past the end`);
-    const text = this.buf.toString('utf8', this.pos, end);
+    const bytes = this.buf.subarray(this.pos, end);
     this.pos = end;
     this.expect(QUOTE);
     this.expect(SEMI);
-    return text;
+    return bytes;
   }
 
-  private array(depth: number): PhpArray {
+  private array(depth: number): PhpArray | PhpBytesValue {
     if (depth > this.maxDepth) this.fail(`arrays nested deeper than ${this.maxDepth}`);
     this.pos += 2;
     const count = Number(this.until(COLON, /^\d+$/));
     this.entries += count;
     if (this.entries > this.maxEntries) this.fail(`more than ${this.maxEntries} array entries`);
     this.expect(0x7b /* { */);
-    const out = Object.create(null) as PhpArray;
+    const out = Object.create(null) as Record<string, PhpValue | PhpBytesValue>;
     for (let i = 0; i < count; i++) {
       const tag = this.buf[this.pos];
       let key: string;
@@ -135,7 +155,7 @@ class Parser {
       out[key] = this.value(depth);
     }
     this.expect(0x7d /* } */);
-    return out;
+    return out as PhpArray;
   }
 }
 

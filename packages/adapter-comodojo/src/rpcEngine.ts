@@ -1,9 +1,13 @@
+import { isUtf8 } from 'node:buffer';
 import { createJSONRPCErrorResponse, JSONRPCServer, type JSONRPCID, type JSONRPCResponse } from 'json-rpc-2.0';
 import { decryptPayload, encryptPayload, REQUEST_PREFIX, RESPONSE_PREFIX } from './encryption.js';
 import type { RequestFrame, ResponseFrame } from './framing.js';
 import { isPlainObject, RpcError, RpcErrors, type CallContext, type MethodRegistry } from './registry.js';
 import { toFault } from './systemMethods.js';
-import { decodeCall, encodeFault, encodeSuccess } from './xmlRpc.js';
+import { decodeCallSliced, encodeFault, encodeSuccess, SLICE_MS } from './xmlRpc.js';
+
+/** Most calls in one JSON-RPC batch (the spec sets none; 50,000 held the event loop ~0.5 s). */
+export const MAX_BATCH = 1000;
 
 /** Options of {@link RpcEngine}. */
 export interface RpcEngineOptions {
@@ -45,7 +49,7 @@ export class RpcEngine {
     const call: CallContext = { protocol, afterResponse: hooks.afterResponse };
     let payload = frame.message;
     let encrypted = false;
-    if (payload.startsWith(REQUEST_PREFIX)) {
+    if (payload.length >= REQUEST_PREFIX.length && payload.toString('latin1', 0, REQUEST_PREFIX.length) === REQUEST_PREFIX) {
       const key = this.options.encryptionKey;
       // §1.9: no key -> -32300 in plain text; a failed decryption -> -32300, encrypted.
       if (!key) {
@@ -53,7 +57,7 @@ export class RpcEngine {
         return { status: true, message: this.error(protocol, RpcError.of('transport')) };
       }
       try {
-        payload = decryptPayload(key, payload.slice(REQUEST_PREFIX.length));
+        payload = decryptPayload(key, payload.toString('latin1', REQUEST_PREFIX.length));
       } catch {
         this.options.onBadRequest('encrypted request that does not decrypt with the configured key');
         return { status: true, message: RESPONSE_PREFIX + encryptPayload(key, this.error(protocol, RpcError.of('transport'))) };
@@ -77,7 +81,13 @@ export class RpcEngine {
   }
 
   /** JSON-RPC 2.0 with the fixes of §2.1/§2.3. Returns null when there is nothing to answer. */
-  private async handleJson(text: string, call: CallContext): Promise<string | null> {
+  private async handleJson(payload: Buffer, call: CallContext): Promise<string | null> {
+    // The stock daemon's json_decode refuses invalid UTF-8 (-32700); never replace bytes silently.
+    if (!isUtf8(payload)) {
+      this.options.onBadRequest('payload is not valid UTF-8');
+      return this.error('json', RpcError.of('parse'));
+    }
+    const text = payload.toString('utf8');
     if (text.trim() === '') {
       this.options.onBadRequest('empty JSON-RPC payload');
       return this.error('json', RpcError.of('invalidRequest'));
@@ -94,11 +104,21 @@ export class RpcEngine {
     }
     if (Array.isArray(parsed)) {
       if (parsed.length === 0) return this.error('json', RpcError.of('invalidRequest'));
+      if (parsed.length > MAX_BATCH) {
+        this.options.onBadRequest(`JSON-RPC batch of ${parsed.length} calls (at most ${MAX_BATCH})`);
+        return this.error('json', RpcError.of('invalidRequest'));
+      }
       // §2.3 item 1: one receive() per element, so a batch of one stays an array.
       const responses: JSONRPCResponse[] = [];
+      let slice = performance.now() + SLICE_MS;
       for (const element of parsed) {
         const response = await this.jsonSingle(element, call);
         if (response) responses.push(response);
+        // A long batch gives the event loop back now and then: one request must not stall everyone.
+        if (performance.now() > slice) {
+          await new Promise((resolve) => setImmediate(resolve));
+          slice = performance.now() + SLICE_MS;
+        }
       }
       return responses.length === 0 ? null : JSON.stringify(responses);
     }
@@ -123,10 +143,10 @@ export class RpcEngine {
   }
 
   /** XML-RPC: one methodCall, one methodResponse (§3). */
-  private async handleXml(text: string, call: CallContext): Promise<string> {
+  private async handleXml(payload: Buffer, call: CallContext): Promise<string> {
     let result: unknown;
     try {
-      const { methodName, params } = decodeCall(text);
+      const { methodName, params } = await decodeCallSliced(payload);
       result = await this.options.registry.invoke(methodName, params, call);
     } catch (error) {
       if (error instanceof RpcError && (error.code === -32700 || error.code === -32600)) this.options.onBadRequest(`XML-RPC: ${error.detail ?? error.message}`);

@@ -2,7 +2,7 @@ import { describeError, ErrorCodes, PatchbayError, type Counter, type Logger } f
 import { chmodSync, lstatSync, statSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { formatAddress, type SocketAddress } from './address.js';
-import { decodeRequest, encodeResponse, GREETER, LineSplitter } from './framing.js';
+import { decodeRequestSliced, encodeResponse, GREETER, LineSplitter } from './framing.js';
 import type { RpcEngine } from './rpcEngine.js';
 
 /** Options of {@link ComodojoServer}. */
@@ -12,12 +12,24 @@ export interface ComodojoServerOptions {
   socketMode: number;
   maxConnections: number;
   maxFrameBytes: number;
-  /** A partial frame not finished within this many ms closes its connection (§8 item 41). */
+  /** Unanswered input held across all connections (partial frames and frames being handled). */
+  maxBufferedBytes: number;
+  /**
+   * A connection must complete a frame within this many ms of its accept or of its previous
+   * frame; bytes that trickle in do not extend it (§8 item 41, issue 13.7).
+   */
   frameTimeoutMs: number;
   engine: RpcEngine;
   logger: Logger;
-  counters: { connections: Counter; rejected: Counter; badFrames: Counter; requests: Counter };
+  counters: { connections: Counter; rejected: Counter; evicted: Counter; badFrames: Counter; requests: Counter };
+  /** Told the number of open connections whenever it changes. */
+  onConnections?(open: number): void;
 }
+
+/** Input a connection may hold without drawing on the listener's budget: a usual request fits. */
+const FREE_BYTES = 64 * 1024;
+/** At the connection cap, only a connection idle (no frame, nothing being answered) this long is closed for a newcomer. */
+const EVICT_IDLE_MS = 1000;
 
 // Per-connection back-pressure: stop reading while this much is queued or unsent.
 const MAX_PIPELINED = 64;
@@ -29,7 +41,9 @@ const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
  */
 export class ComodojoServer {
   private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
+  private readonly connections = new Set<Connection>();
+  /** Bytes drawn on the listener's budget, across connections. */
+  private readonly budget = { used: 0, peak: 0 };
   private bound: SocketAddress | undefined;
   /** Inode of the unix socket file we created, so stop() never unlinks another instance's file. */
   private socketIno: number | undefined;
@@ -68,8 +82,8 @@ export class ComodojoServer {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    this.sockets.clear();
+    for (const connection of this.connections) connection.destroy();
+    this.connections.clear();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     const address = this.options.address;
     if (address.kind === 'unix' && this.socketIno !== undefined) {
@@ -109,17 +123,59 @@ export class ComodojoServer {
     this.options.logger.info({ path }, `removed stale comodojo socket file ${path}`);
   }
 
+  /** Open connections (for health and tests). */
+  get open(): number {
+    return this.connections.size;
+  }
+
+  /** Input held across connections, bytes drawn on the budget (for tests and metrics). */
+  get buffered(): number {
+    return this.budget.used;
+  }
+
+  /** The most input held at once since start. */
+  get peakBuffered(): number {
+    return this.budget.peak;
+  }
+
   private accept(socket: Socket): void {
     const { logger, counters } = this.options;
-    if (this.sockets.size >= this.options.maxConnections) {
-      counters.rejected.inc();
-      logger.warn({ limit: this.options.maxConnections }, `comodojo: refused a connection, already ${this.sockets.size} open (maxConnections)`);
-      socket.destroy();
-      return;
+    if (this.connections.size >= this.options.maxConnections) {
+      // Connections that send nothing must not lock real clients out: the one idle longest
+      // makes room, if it has been idle a while; otherwise the newcomer is refused.
+      const idlest = this.idlest();
+      if (idlest) {
+        counters.evicted.inc();
+        logger.warn(
+          { limit: this.options.maxConnections, connection: idlest.id },
+          `comodojo: ${this.connections.size} connections open (maxConnections); closed connection ${idlest.id}, idle for ${Date.now() - idlest.lastFrameAt} ms, to serve a new one`,
+        );
+        idlest.destroy();
+        this.connections.delete(idlest);
+      } else {
+        counters.rejected.inc();
+        logger.warn({ limit: this.options.maxConnections }, `comodojo: refused a connection, already ${this.connections.size} open and busy (maxConnections)`);
+        socket.destroy();
+        return;
+      }
     }
     counters.connections.inc();
-    this.sockets.add(socket);
-    new Connection(socket, this.nextId++, this.options).start(() => this.sockets.delete(socket));
+    const connection = new Connection(socket, this.nextId++, this.options, this.budget);
+    this.connections.add(connection);
+    this.options.onConnections?.(this.connections.size);
+    connection.start(() => {
+      if (this.connections.delete(connection)) this.options.onConnections?.(this.connections.size);
+    });
+  }
+
+  private idlest(): Connection | undefined {
+    let found: Connection | undefined;
+    const now = Date.now();
+    for (const connection of this.connections) {
+      if (!connection.idle || now - connection.lastFrameAt < EVICT_IDLE_MS) continue;
+      if (!found || connection.lastFrameAt < found.lastFrameAt) found = connection;
+    }
+    return found;
   }
 }
 
@@ -135,14 +191,33 @@ class Connection {
   private readonly pending: Promise<Answer>[] = [];
   private flushing = false;
   private closing = false;
-  private stallTimer: NodeJS.Timeout | undefined;
+  /** Refused (too large, over budget): nothing more is written. */
+  private refused = false;
+  private deadline: NodeJS.Timeout | undefined;
+  /** When the connection was accepted or last completed a frame (epoch ms). */
+  lastFrameAt = Date.now();
+  /** Bytes of frames received and not yet answered. */
+  private inFlight = 0;
+  /** What this connection draws on the listener's budget now. */
+  private charged = 0;
 
   constructor(
     private readonly socket: Socket,
-    private readonly id: number,
+    readonly id: number,
     private readonly options: ComodojoServerOptions,
+    private readonly budget: { used: number; peak: number },
   ) {
     this.splitter = new LineSplitter(options.maxFrameBytes);
+  }
+
+  /** Nothing buffered and nothing being answered: closing it loses no request. */
+  get idle(): boolean {
+    return this.pending.length === 0 && this.splitter.buffered === 0;
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+    this.release();
   }
 
   start(onClose: () => void): void {
@@ -150,10 +225,12 @@ class Connection {
     socket.setNoDelay(true);
     socket.on('error', () => undefined); // a reset peer: 'close' follows
     socket.on('close', () => {
-      clearTimeout(this.stallTimer);
+      clearTimeout(this.deadline);
       this.closing = true;
+      this.release();
       onClose();
     });
+    this.armDeadline();
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.maybeResume());
     // §1.2: the greeter goes out at once; the client sends nothing first.
@@ -173,8 +250,7 @@ class Connection {
     } catch (error) {
       // §1.3: unterminated input past the limit closes the connection.
       this.warn(`${describeError(error)}; closing`);
-      this.closing = true;
-      this.socket.end(encodeResponse({ status: false, message: 'Frame too large' }));
+      this.refuse('Frame too large');
       return;
     }
     for (const line of lines) {
@@ -184,32 +260,85 @@ class Connection {
         void this.closeAfterPending();
         break;
       }
+      this.inFlight += line.length;
       this.pending.push(this.answer(line));
     }
-    this.armStallTimer();
+    if (lines.length > 0) {
+      this.lastFrameAt = Date.now();
+      this.armDeadline();
+    }
+    if (!this.charge()) {
+      this.warn(`the listener's input budget (maxBufferedBytes ${this.options.maxBufferedBytes}) is spent; closing this connection (${this.splitter.buffered + this.inFlight} bytes held)`);
+      this.refuse('Server busy');
+      return;
+    }
     if (this.pending.length > MAX_PIPELINED) this.socket.pause();
     void this.flush();
   }
 
-  /** §8 item 41: a partial frame left unfinished for too long is a stalled client. */
-  private armStallTimer(): void {
-    if (this.splitter.buffered === 0) {
-      clearTimeout(this.stallTimer);
-      this.stallTimer = undefined;
-    } else if (!this.stallTimer) {
-      this.stallTimer = setTimeout(() => {
-        this.warn(`partial frame (${this.splitter.buffered} bytes) stalled for ${this.options.frameTimeoutMs} ms; closing`);
-        this.socket.destroy();
-      }, this.options.frameTimeoutMs);
-      this.stallTimer.unref();
-    }
+  /** Answers `message` as a failed frame and closes; what it held goes back to the budget. */
+  private refuse(message: string): void {
+    this.closing = true;
+    this.refused = true;
+    this.pending.length = 0;
+    this.socket.end(encodeResponse({ status: false, message }));
+    this.release();
+    // A peer that does not read its refusal must not keep the socket.
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+
+  /** Draws what this connection holds beyond FREE_BYTES on the budget; false when that spends it. */
+  private charge(): boolean {
+    const want = Math.max(0, this.splitter.buffered + this.inFlight - FREE_BYTES);
+    if (want > this.charged && this.budget.used + want - this.charged > this.options.maxBufferedBytes) return false;
+    this.budget.used += want - this.charged;
+    this.charged = want;
+    this.budget.peak = Math.max(this.budget.peak, this.budget.used);
+    return true;
+  }
+
+  private release(): void {
+    this.budget.used -= this.charged;
+    this.charged = 0;
+    this.inFlight = 0;
+  }
+
+  /**
+   * §8 item 41 and issue 13.7: a frame must be complete within frameTimeoutMs of the accept
+   * or of the previous frame. Trickled bytes do not move the deadline, so a silent or
+   * trickling connection cannot hold its slot; one waiting for our answer is kept.
+   */
+  private armDeadline(): void {
+    clearTimeout(this.deadline);
+    this.deadline = setTimeout(() => {
+      if (this.closing) return;
+      if (this.pending.length > 0) {
+        this.armDeadline();
+        return;
+      }
+      if (this.splitter.buffered > 0) this.warn(`no complete frame within ${this.options.frameTimeoutMs} ms (${this.splitter.buffered} bytes of a partial frame); closing`);
+      else this.options.logger.debug({ connection: this.id }, `comodojo: connection ${this.id} idle for ${this.options.frameTimeoutMs} ms; closing`);
+      this.destroy();
+    }, this.options.frameTimeoutMs);
+    this.deadline.unref();
   }
 
   private async answer(line: string): Promise<Answer> {
     this.options.counters.requests.inc();
+    try {
+      return await this.answerFrame(line);
+    } finally {
+      if (!this.closing) {
+        this.inFlight -= line.length;
+        this.charge();
+      }
+    }
+  }
+
+  private async answerFrame(line: string): Promise<Answer> {
     let frame;
     try {
-      frame = decodeRequest(line);
+      frame = await decodeRequestSliced(line);
     } catch (error) {
       // §1.7: an input failure outside RPC semantics is status false with a short text.
       const reason = describeError(error);
@@ -227,7 +356,7 @@ class Connection {
     while (this.pending.length > 0) {
       const { text, after } = await (this.pending[0] as Promise<Answer>);
       this.pending.shift();
-      if (this.socket.destroyed) continue;
+      if (this.socket.destroyed || this.refused) continue;
       this.socket.write(text, after.length === 0 ? undefined : () => after.forEach((fn) => fn()));
       if (this.socket.writableLength > MAX_UNSENT_BYTES) this.socket.pause();
     }
