@@ -95,7 +95,7 @@ async function gatewayRig(url: string): Promise<{ base: string; stop(): Promise<
   const gateway = createGateway({
     devices: [{ id: 'bench1', definition: benchDriver }],
     hosts: [{ id: 'mqtt', definition: mqttAdapter, options: { url, baseTopic: base, clientId: `bench-gw-${round}`, discovery: { enabled: false } } }],
-    outbox: { maxQueue: 100_000 },
+    outbox: { maxPendingReplies: 100_000 },
   });
   await gateway.start();
   return { base, stop: () => gateway.stop({ drainTimeoutMs: 2000 }) };

@@ -1,4 +1,4 @@
-/* global document, location, URL, URLSearchParams, WebSocket, requestAnimationFrame, setTimeout, setInterval */
+/* global document, location, URLSearchParams, WebSocket, requestAnimationFrame, setInterval */
 // The status page's script: one socket to the gateway's WebSocket API, rendering with
 // textContent only (values come from devices and hosts, never trusted as HTML).
 
