@@ -40,7 +40,7 @@ describe('embedded default', () => {
     const dir = tempDir();
     cleanups.push(dir.remove);
     const env: NodeJS.ProcessEnv = { PATCHBAY_CONFIG: '' };
-    for (const name of ['PATCHBAY_JEEDOM_PORT', 'PATCHBAY_COMODOJO_PORT', 'PATCHBAY_DOMOGIK_REQ_REP_PORT', 'PATCHBAY_DOMOGIK_PUB_PORT', 'PATCHBAY_DOMOGIK_SUB_PORT']) env[name] = String(await freePort());
+    for (const name of ['PATCHBAY_JEEDOM_PORT', 'PATCHBAY_COMODOJO_PORT', 'PATCHBAY_DOMOGIK_REQ_REP_PORT', 'PATCHBAY_DOMOGIK_PUB_PORT', 'PATCHBAY_DOMOGIK_SUB_PORT', 'PATCHBAY_MQTT_PORT']) env[name] = String(await freePort());
     const proc: PatchbayProcess = spawnPatchbay(['run', '--port', '0', '--data-dir', dir.path, '--serial-sim'], { env });
     cleanups.push(() => proc.stop());
     await proc.waitStarted();
@@ -59,7 +59,7 @@ describe('embedded default', () => {
       return h.status === 'ok' && h.hosts.every((host) => host.delivered > 0);
     }, 'every host alive and delivered to');
     const hosts = (health as unknown as Health).hosts.map((h) => h.type).sort();
-    expect(hosts).toEqual(['comodojo', 'domogik', 'jeedom', 'tracim', 'ws']);
+    expect(hosts).toEqual(['comodojo', 'domogik', 'jeedom', 'mqtt', 'tracim', 'ws']);
     const response = await fetch(`${proc.url}/healthz`);
     expect(response.status).toBe(200);
     const body = (await response.json()) as Health;

@@ -73,7 +73,7 @@ describe('release', () => {
 
     // The embedded default: every built-in adapter (zeromq and all), on free ports.
     const ports: Record<string, string> = {};
-    for (const variable of ['PATCHBAY_JEEDOM_PORT', 'PATCHBAY_COMODOJO_PORT', 'PATCHBAY_DOMOGIK_REQ_REP_PORT', 'PATCHBAY_DOMOGIK_PUB_PORT', 'PATCHBAY_DOMOGIK_SUB_PORT']) ports[variable] = String(await freePort());
+    for (const variable of ['PATCHBAY_JEEDOM_PORT', 'PATCHBAY_COMODOJO_PORT', 'PATCHBAY_DOMOGIK_REQ_REP_PORT', 'PATCHBAY_DOMOGIK_PUB_PORT', 'PATCHBAY_DOMOGIK_SUB_PORT', 'PATCHBAY_MQTT_PORT']) ports[variable] = String(await freePort());
     const child = spawn(bin, ['run', '--port', '0', '--data-dir', join(dir.path, 'data')], { cwd: dir.path, env: { ...env, ...ports, PATCHBAY_CONFIG: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     cleanups.push(async () => {

@@ -78,7 +78,7 @@ describe('patchbay cli', () => {
   it('config - the embedded default uses each platform standard port; PATCHBAY_*_PORT moves one; a bad value is refused naming the variable', async () => {
     const embedded = async (env: NodeJS.ProcessEnv) => {
       const proc = spawnPatchbay(['config', '--format', 'json'], {
-        env: { PATCHBAY_CONFIG: '', PATCHBAY_DATA_DIR: workDir(), PATCHBAY_JEEDOM_PORT: '', PATCHBAY_COMODOJO_PORT: '', PATCHBAY_DOMOGIK_REQ_REP_PORT: '', PATCHBAY_DOMOGIK_PUB_PORT: '', PATCHBAY_DOMOGIK_SUB_PORT: '', ...env },
+        env: { PATCHBAY_CONFIG: '', PATCHBAY_DATA_DIR: workDir(), PATCHBAY_JEEDOM_PORT: '', PATCHBAY_COMODOJO_PORT: '', PATCHBAY_DOMOGIK_REQ_REP_PORT: '', PATCHBAY_DOMOGIK_PUB_PORT: '', PATCHBAY_DOMOGIK_SUB_PORT: '', PATCHBAY_MQTT_PORT: '', ...env },
       });
       cleanups.push(() => proc.stop());
       const code = await proc.exited;
@@ -90,7 +90,9 @@ describe('patchbay cli', () => {
     expect(options(standard.hosts, 'jeedom')).toMatchObject({ socketPort: 55009, socketHost: '127.0.0.1' });
     expect(options(standard.hosts, 'domogik')).toMatchObject({ reqRepPort: 40410, pubPort: 40411, subPort: 40412 });
     expect(options(standard.hosts, 'comodojo')).toMatchObject({ socket: 'tcp://127.0.0.1:10042' });
-    const moved = await embedded({ PATCHBAY_JEEDOM_PORT: '21001', PATCHBAY_DOMOGIK_SUB_PORT: '21002', PATCHBAY_COMODOJO_PORT: '21003' });
+    expect(options(standard.hosts, 'mqtt')).toMatchObject({ embedded: { host: '127.0.0.1', port: 1883 } });
+    const moved = await embedded({ PATCHBAY_JEEDOM_PORT: '21001', PATCHBAY_DOMOGIK_SUB_PORT: '21002', PATCHBAY_COMODOJO_PORT: '21003', PATCHBAY_MQTT_PORT: '21004' });
+    expect(options(moved.hosts, 'mqtt')).toMatchObject({ embedded: { port: 21004 } });
     expect(options(moved.hosts, 'jeedom')).toMatchObject({ socketPort: 21001 });
     expect(options(moved.hosts, 'domogik')).toMatchObject({ reqRepPort: 40410, subPort: 21002 });
     expect(options(moved.hosts, 'comodojo')).toMatchObject({ socket: 'tcp://127.0.0.1:21003' });

@@ -36,8 +36,8 @@ const at = (issues: readonly SpecIssue[], path: string) => issues.filter((i) => 
 
 describe('config pipeline', () => {
   it('config - builtins are the @patchbay/adapter-* and driver-* packages the gateway depends on', () => {
-    expect([...registry.types.drivers].sort()).toEqual(['serial', 'sim']);
-    expect([...registry.types.adapters].sort()).toEqual(['comodojo', 'domogik', 'jeedom', 'tracim', 'ws']);
+    expect([...registry.types.drivers].sort()).toEqual(['modbus', 'serial', 'sim', 'teleinfo']);
+    expect([...registry.types.adapters].sort()).toEqual(['comodojo', 'domogik', 'jeedom', 'mqtt', 'tracim', 'ws']);
   });
 
   it('config - the overlay never changes its input: flags win over the environment, which wins over the file', () => {

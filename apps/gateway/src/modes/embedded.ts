@@ -40,4 +40,9 @@ export const embeddedFallback: Readonly<Record<string, EmbeddedDefaults>> = {
   tracim: { options: (ctx) => ({ mode: 'master', socketPath: join(ctx.dataDir, 'tracim', 'master.sock') }) },
   // The WebSocket API and status page serve on the gateway's own HTTP port.
   ws: { options: () => ({}) },
+  // A broker of its own on 127.0.0.1 (MQTT 3.1.1): `mosquitto_sub -t 'patchbay/#' -v` shows the sim.
+  mqtt: {
+    options: (ctx) => ({ embedded: { host: '127.0.0.1', port: ctx.port('PATCHBAY_MQTT_PORT', 1883) } }),
+    portVariables: ['PATCHBAY_MQTT_PORT'],
+  },
 };

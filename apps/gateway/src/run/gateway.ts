@@ -55,7 +55,9 @@ export async function runGateway(input: ResolvedConfig, options: RunOptions = {}
     const gateway = createGateway({
       name: config.gateway.name,
       devices: resolved.devices,
-      hosts: resolved.hosts.map((h) => ({ ...h, options: resolved.options.get(h.id) ?? h.options })),
+      // Raw options: the core parses them with each definition's schema, and a schema's output
+      // need not parse again (a transform that renames a deprecated key, say).
+      hosts: resolved.hosts,
       routes: config.routes,
       logger,
       metrics,

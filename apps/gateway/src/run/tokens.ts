@@ -23,6 +23,7 @@ export function requireHttpTokens(resolved: ResolvedConfig, logger: { warn(msg: 
   const { http } = resolved.config.gateway;
   if (!http.enabled || isLoopback(http.host)) return resolved;
   let options: Map<string, unknown> | undefined;
+  let hosts = resolved.hosts;
   for (const host of resolved.hosts) {
     const parsed = resolved.options.get(host.id) as Record<string, unknown> | undefined;
     if (!parsed || parsed.token !== undefined || !keysAt(host.definition.config, []).includes('token')) continue;
@@ -37,9 +38,11 @@ export function requireHttpTokens(resolved: ResolvedConfig, logger: { warn(msg: 
     }
     options ??= new Map(resolved.options);
     options.set(host.id, { ...parsed, token });
+    // The gateway validates raw options again itself: the token goes into those too.
+    hosts = hosts.map((h) => (h.id === host.id ? { ...h, options: { ...(h.options as Record<string, unknown> | undefined), token } } : h));
     logger.warn(
       `the HTTP server listens on ${http.host}, which is not loopback: host ${host.id} had no token, so clients must present the one in ${file} (0600); set hosts[].options.token to choose it`,
     );
   }
-  return options ? { ...resolved, options } : resolved;
+  return options ? { ...resolved, options, hosts } : resolved;
 }
