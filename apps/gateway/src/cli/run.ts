@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { ReloadReport } from '../run/reload.js';
 import { HTTP_PORT_HINT, type CliContext } from './context.js';
 
 // Each command imports what it runs on only when it runs: a mode must write its pid file as
@@ -16,15 +17,16 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .option('--host <address>', 'override gateway.http.host (env PATCHBAY_HTTP_HOST)')
     .option('--serial-sim', 'also bridge the simulated device through the serial driver, over a socat pseudo-terminal pair (embedded default only)')
     .action(async (options: { config?: string; pid?: string; dataDir?: string; port?: number; host?: string; serialSim?: boolean }) => {
-      const [{ describeError, silentLogger }, { loadConfig }, { runGateway }, { handleSignals }, { startSerialSimLine }] = await Promise.all([
+      const [{ describeError, silentLogger }, { loadConfig }, { runGateway }, { handleSignals }, { startSerialSimLine }, { reloadWith, describeReload }] = await Promise.all([
         import('@patchbay/core'),
         import('../config/load.js'),
         import('../run/gateway.js'),
         import('../run/signals.js'),
         import('./serialSimLine.js'),
+        import('../run/reload.js'),
       ]);
       const line = options.serialSim ? await startSerialSimLine({ dataDir: options.dataDir ?? (ctx.env.PATCHBAY_DATA_DIR || './data'), logger: silentLogger }) : undefined;
-      const loaded = await loadConfig({
+      const load = () => loadConfig({
         file: options.config,
         env: ctx.env,
         flags: { dataDir: options.dataDir, port: options.port, host: options.host, extraDevices: line ? [{ id: 'thermo-serial', driver: 'serial', options: { path: line.path } }] : [] },
@@ -32,6 +34,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
         cwd: ctx.cwd,
         embeddedFallback: ctx.embeddedFallback,
       });
+      const loaded = await load();
       for (const warning of loaded.warnings) console.error(`${loaded.source}: warning: ${warning}`);
       if (!loaded.ok) {
         console.error(loaded.message);
@@ -49,7 +52,20 @@ export function registerRun(program: Command, ctx: CliContext): void {
         ctx.exit(1);
         return;
       }
+      // One reload at a time, whether it came by SIGHUP or POST /reload.
+      let reloading: Promise<unknown> = Promise.resolve();
+      const reload = (): Promise<ReloadReport> => {
+        const next = reloading.then(() => reloadWith({ load, apply: (resolved) => running.reload(resolved) }));
+        reloading = next.catch(() => undefined);
+        return next.then((report) => {
+          if (report.ok) running.logger.info(report, describeReload(report));
+          else running.logger.error({ issues: report.issues }, describeReload(report));
+          return report;
+        });
+      };
+      running.serveReload(reload);
       handleSignals({
+        reload: () => void reload().catch((error: unknown) => running.logger.error({ err: error }, `reload failed: ${describeError(error)}`)),
         stop: async () => {
           await running.stop();
           await line?.stop();

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { createGateway, ErrorCodes, PatchbayError, type Gateway } from '@patchbay/core';
+import { createGateway, ErrorCodes, PatchbayError, type Gateway, type ReloadResult } from '@patchbay/core';
 import { FileJournal } from '@patchbay/journal';
 import type { Logger as PinoLogger } from 'pino';
 import { redactSecrets } from '../config/redact.js';
@@ -8,6 +8,7 @@ import { Metrics } from '../http/metrics.js';
 import { GatewayHttp } from '../http/server.js';
 import { createLogger } from './logger.js';
 import { removePidFile, writePidFile } from './pidFile.js';
+import { reloadRoute, restartOnlyChanges, type ReloadReport } from './reload.js';
 import { requireHttpTokens } from './tokens.js';
 
 /** How to run a resolved config. */
@@ -30,6 +31,13 @@ export interface RunningGateway {
   http: AddressInfo | undefined;
   /** Stop devices, drain outboxes up to `gateway.drainTimeoutMs`, journal the rest, close HTTP, remove the pid file. */
   stop(): Promise<void>;
+  /**
+   * Apply a new resolved config: devices, hosts and routes restart only where they changed;
+   * gateway-wide settings that need a restart are named, and kept as they were.
+   */
+  reload(next: ResolvedConfig): Promise<{ result: ReloadResult; needsRestart: string[] }>;
+  /** Serve `POST /reload` with this loader (the CLI's own config pipeline). */
+  serveReload(reload: () => Promise<ReloadReport>): void;
 }
 
 /** Starts everything a resolved config describes: the one way every launch runs a gateway. */
@@ -83,7 +91,25 @@ export async function runGateway(input: ResolvedConfig, options: RunOptions = {}
     );
     logger.debug({ config: redactSecrets(config) }, 'resolved config');
     let stopping: Promise<void> | undefined;
+    let current = resolved;
     return {
+      async reload(next) {
+        const withTokens = requireHttpTokens(next, logger);
+        const needsRestart = restartOnlyChanges(current, withTokens);
+        const result = await gateway.reload({ devices: withTokens.devices, hosts: withTokens.hosts, routes: withTokens.config.routes });
+        current = { ...withTokens, config: { ...withTokens.config, gateway: current.config.gateway, log: current.config.log } };
+        return { result, needsRestart };
+      },
+      serveReload(reload) {
+        http?.route(
+          '/reload',
+          reloadRoute({
+            // Any host's token opens it, as a client of that host could drive devices anyway.
+            tokens: () => [...current.options.values()].flatMap((o) => (o && typeof o === 'object' && typeof (o as { token?: unknown }).token === 'string' ? [(o as { token: string }).token] : [])),
+            reload,
+          }),
+        );
+      },
       gateway,
       logger,
       http: address,

@@ -37,6 +37,8 @@ export interface SignalOptions {
    * lines, removing its pid file). When given, the default "received" line is not logged.
    */
   onSignal?(signal: NodeJS.Signals, number: number, first: boolean): void;
+  /** SIGHUP re-reads the config (a daemon's convention); without it SIGHUP is only logged. */
+  reload?: () => void;
   /** Clock, for tests. */
   now?: () => number;
   /** Where signals come from; default `process`. */
@@ -48,7 +50,7 @@ const numbers: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
 /**
  * The one signal handling of every launch: SIGTERM or SIGINT stops cleanly and exits 0; a
  * second one forces exit 1 only after `graceMs` (or at once for a second Ctrl-C on a
- * terminal); SIGHUP is logged and ignored; an uncaught error is fatal. Returns a remover.
+ * terminal); SIGHUP reloads the config (`reload`), never stops; an uncaught error is fatal. Returns a remover.
  */
 export function handleSignals(options: SignalOptions): () => void {
   const { logger, exit } = options;
@@ -85,7 +87,12 @@ export function handleSignals(options: SignalOptions): () => void {
     );
   };
   // A daemon outlives its terminal: SIGHUP must not stop it.
-  const onHangup = () => logger.info('SIGHUP received: ignored (the gateway keeps running; restart it to reload the config)');
+  const onHangup = () => {
+    if (options.reload) {
+      logger.info('SIGHUP received: reloading the config');
+      options.reload();
+    } else logger.info('SIGHUP received: ignored (the gateway keeps running; restart it to reload the config)');
+  };
   source.on('SIGTERM', onStop);
   source.on('SIGINT', onStop);
   source.on('SIGHUP', onHangup);
