@@ -265,9 +265,9 @@ class MqttHost implements MqttAdapter {
     return false;
   }
 
-  private publish(client: MqttClient, topic: string, payload: string | Buffer, options: { retain: boolean; properties?: IPublishPacket['properties'] }): Promise<void> {
+  private publish(client: MqttClient, topic: string, payload: string | Buffer, options: { retain: boolean; qos?: 1 | 2; properties?: IPublishPacket['properties'] }): Promise<void> {
     return new Promise((resolve, reject) => {
-      client.publish(topic, payload, { qos: 1, retain: options.retain, properties: options.properties }, (error) => (error ? reject(unreachable(`publish to ${topic} failed: ${describeError(error)}`)) : resolve()));
+      client.publish(topic, payload, { qos: options.qos ?? 1, retain: options.retain, properties: options.properties }, (error) => (error ? reject(unreachable(`publish to ${topic} failed: ${describeError(error)}`)) : resolve()));
     });
   }
 
