@@ -105,7 +105,7 @@ describe('release', () => {
     expect(health.status).toBe(200);
     const body = (await health.json()) as { status: string; hosts: { id: string; status: string }[] };
     expect(body.status).toBe('ok');
-    expect(body.hosts.map((h) => h.id).sort()).toEqual(['comodojo', 'domogik', 'jeedom', 'tracim', 'ws']);
+    expect(body.hosts.map((h) => h.id).sort()).toEqual(['comodojo', 'domogik', 'jeedom', 'mqtt', 'tracim', 'ws']);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
   });

@@ -35,10 +35,10 @@ describe('domogik plugin on the bus (Python peer as xplgw and admin)', () => {
     expect(reply.frames).toEqual(['MDPC01', service, 'client.cmd.result', expect.any(String)]);
     expect(reply.data).toEqual({ status: true, reason: null, value: true });
     await r.peer.waitForPub('client.sensor', (d) => d['59'] === 1, { what: 'the relay change on sensor 59' });
-    // A device refusal comes back as status false with the device's reason.
+    // A refusal (here the core's: the relay is described as a boolean) comes back as status false with its reason.
     const refused = await r.peer.request({ service, action: 'client.cmd', data: { command_id: 80, device_id: 8, value: 'maybe' }, timeout: 10 });
     expect(refused.data).toMatchObject({ status: false });
-    expect(String(refused.data?.reason)).toContain('relay takes a boolean');
+    expect(String(refused.data?.reason)).toContain('expects a boolean');
     // Unknown device_id / command_id: status false with a reason.
     const unknownDevice = await r.peer.request({ service, action: 'client.cmd', data: { command_id: 80, device_id: 999, value: '1' }, timeout: 10 });
     expect(unknownDevice.data).toEqual({ status: false, reason: 'unknown device_id 999' });
