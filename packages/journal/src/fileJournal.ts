@@ -20,7 +20,7 @@ import {
   type StateEvent,
 } from '@patchbay/core';
 import { acquireLock } from './lock.js';
-import { encodeRecord, scanSegment, type SegmentFormat } from './records.js';
+import { encodeRecord, scanSegment, sealRecords, type SegmentFormat } from './records.js';
 
 /** When the journal forces its writes to disk. A `kill -9` loses nothing in any mode (the page cache survives the process); these are about power loss. */
 export type FsyncPolicy = 'never' | 'interval' | 'batch';
@@ -130,6 +130,9 @@ export class FileJournal implements Journal {
   private readonly cursors = new Map<string, number>();
   private readonly dirtyCursors = new Set<string>();
   private lastCursorWrite = 0;
+  /** While degraded: the cursors last written, and the highest seq of a reply written since. */
+  private readonly writtenCursors = new Map<string, number>();
+  private owedUpTo = 0;
   private readonly openCommands = new Map<string, CommandEvent>();
   /** Closed segments, oldest first. */
   private readonly closedSegments: Segment[] = [];
@@ -195,7 +198,12 @@ export class FileJournal implements Journal {
     for (const segment of segments) this.closedSegments.push({ ...segment, maxSeq: this.lastSeq, bytes: statSync(this.segmentPath(segment.index, segment.format)).size });
     this.segmentIndex = (segments.at(-1)?.index ?? 0) + 1;
     this.openSegment(recovery.states);
-    this.makeReserve();
+    try {
+      this.makeReserve();
+    } catch (error) {
+      // Too little room to promise exactly one reply to what it accepts: refuse commands from the start.
+      this.degrade(error, 0);
+    }
     if (this.fsync === 'interval') {
       this.fsyncTimer = setInterval(() => this.sync(), this.fsyncIntervalMs);
       this.fsyncTimer.unref();
@@ -207,9 +215,12 @@ export class FileJournal implements Journal {
     this.lastSeq = seq;
     // A reply closes a command: it is what a crash must not lose, even from a full disk.
     const owed = event.kind === 'reply' && this.openCommands.delete(event.commandId);
-    if (this.degraded !== undefined && !owed) {
-      this.holdBack();
-      return;
+    if (this.degraded !== undefined) {
+      if (!owed) {
+        this.holdBack();
+        return;
+      }
+      this.owedUpTo = seq;
     }
     this.write('e\t' + seq + '\t' + JSON.stringify(event), owed);
   }
@@ -217,9 +228,12 @@ export class FileJournal implements Journal {
   appendFor(host: string, seq: number, event: OutboundEvent): void {
     this.lastSeq = seq;
     const owed = event.kind === 'reply';
-    if (this.degraded !== undefined && !owed) {
-      this.holdBack();
-      return;
+    if (this.degraded !== undefined) {
+      if (!owed) {
+        this.holdBack();
+        return;
+      }
+      this.owedUpTo = seq;
     }
     this.write('t\t' + seq + '\t' + host + '\t' + JSON.stringify(event), owed);
   }
@@ -260,14 +274,13 @@ export class FileJournal implements Journal {
       this.settleWritten(false);
       return;
     }
-    // While degraded, cursors go at most once a second: the reserve is for what hosts are owed.
-    const now = Date.now();
-    if (this.dirtyCursors.size > 0 && (this.degraded === undefined || now - this.lastCursorWrite >= 1000)) {
-      this.lastCursorWrite = now;
+    if (this.dirtyCursors.size > 0 && (this.degraded === undefined || this.cursorsDue())) {
       for (const host of this.dirtyCursors) {
-        const line = encodeRecord('c\t' + this.cursors.get(host) + '\t' + host);
+        const seq = this.cursors.get(host) as number;
+        const line = encodeRecord('c\t' + seq + '\t' + host);
         this.buffer.push(line);
         this.essentials.push(line);
+        if (this.degraded !== undefined) this.writtenCursors.set(host, seq);
       }
       this.dirtyCursors.clear();
     }
@@ -346,6 +359,18 @@ export class FileJournal implements Journal {
     return readdirSync(this.dir).filter((name) => SEGMENT.test(name));
   }
 
+  /**
+   * Degraded, cursors go at most once a second, since the reserve is for what hosts are owed;
+   * at once when one passes a reply written meanwhile, or a crash would deliver that reply twice.
+   */
+  private cursorsDue(): boolean {
+    const now = Date.now();
+    let due = now - this.lastCursorWrite >= 1000;
+    for (const host of this.dirtyCursors) if ((this.writtenCursors.get(host) ?? -1) < this.owedUpTo) due = true;
+    if (due) this.lastCursorWrite = now;
+    return due;
+  }
+
   private write(content: string, essential = false): void {
     const line = encodeRecord(content);
     this.buffer.push(line);
@@ -365,7 +390,7 @@ export class FileJournal implements Journal {
   private writeChunk(chunk: string): unknown {
     const fd = this.fd as number;
     try {
-      const bytes = Buffer.from(chunk, 'utf8');
+      const bytes = sealRecords(chunk);
       let offset = 0;
       while (offset < bytes.length) offset += writeSync(fd, bytes, offset);
       if (this.fsync === 'batch') fdatasyncSync(fd);
@@ -396,6 +421,8 @@ export class FileJournal implements Journal {
   private degrade(error: unknown, lost: number): void {
     const now = Date.now();
     this.degraded = { since: now, reason: describeError(error), lastLog: now, sinceLog: 0 };
+    this.writtenCursors.clear();
+    this.owedUpTo = 0;
     this.logger.error(
       { err: error, dir: this.dir, code: ErrorCodes.JOURNAL_UNAVAILABLE, notJournaled: lost },
       `journal cannot write to ${this.dir} (${this.degraded.reason}): commands that need it are refused (${ErrorCodes.JOURNAL_UNAVAILABLE}) and state keeps flowing to live hosts from memory; trying again every ${this.retryMs} ms`,
@@ -419,8 +446,10 @@ export class FileJournal implements Journal {
     let fd: number | undefined;
     let size = 0;
     try {
+      // The reserve first: resuming without it would leave the next full disk nothing for what is owed.
+      this.makeReserve();
       fd = openSync(path, 'a', 0o600);
-      const bytes = Buffer.from(this.headLines(this.owner.states()).join(''), 'utf8');
+      const bytes = sealRecords(this.headLines(this.owner.states()).join(''));
       while (size < bytes.length) size += writeSync(fd, bytes, size);
       if (this.fsync !== 'never') fdatasyncSync(fd);
     } catch (error) {
@@ -455,7 +484,6 @@ export class FileJournal implements Journal {
       { dir: this.dir, segment: index, notJournaled: this.notJournaled, degradedMs: now - degraded.since },
       `journal can write to ${this.dir} again after ${Math.round((now - degraded.since) / 1000)} s; resumed in segment ${index}; ${this.notJournaled} records had not been journaled, and what the hosts are still owed is journaled again`,
     );
-    this.makeReserve();
     this.flush();
     const hosts = [...this.cursors.keys()];
     if (this.owner.heldBack !== undefined && hosts.length > 0) {
@@ -488,7 +516,7 @@ export class FileJournal implements Journal {
     return join(this.dir, `segment-${String(index).padStart(8, '0')}${format === 2 ? '.v2' : ''}.log`);
   }
 
-  /** Space set aside for a full disk (see {@link FileJournalOptions.reserveBytes}); best effort. */
+  /** Space set aside for a full disk (see {@link FileJournalOptions.reserveBytes}); throws if there is no room for it. */
   private makeReserve(): void {
     if (this.reserveBytes <= 0) return;
     const path = join(this.dir, RESERVE);
@@ -500,14 +528,14 @@ export class FileJournal implements Journal {
     let fd: number | undefined;
     try {
       fd = openSync(path, 'w', 0o600);
-      writeSync(fd, Buffer.alloc(this.reserveBytes));
-    } catch {
-      // No room for it: the journal works without, a full disk just costs more.
-      try {
-        unlinkSync(path);
-      } catch {
-        // Never created.
-      }
+      const zeros = Buffer.alloc(this.reserveBytes);
+      let offset = 0;
+      while (offset < zeros.length) offset += writeSync(fd, zeros, offset);
+    } catch (error) {
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
+      this.freeReserve();
+      throw error;
     } finally {
       if (fd !== undefined) closeSync(fd);
     }

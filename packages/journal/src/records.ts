@@ -23,10 +23,36 @@ export interface BadLine {
   detail: string;
 }
 
-/** `content` as a format-2 line, newline included. */
+/** What ends every format-2 line until {@link sealRecords} writes the checksum into it. */
+const PLACEHOLDER = '\t00000000\n';
+const SUFFIX_BYTES = PLACEHOLDER.length;
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+
+/**
+ * `content` as a format-2 line, newline included, its checksum still to be filled in by
+ * {@link sealRecords}: computing CRCs over the batch's bytes once it is encoded costs about a
+ * third of doing it on each string (which encodes every record to UTF-8 twice).
+ */
 export function encodeRecord(content: string): string {
-  const hex = crc32(content).toString(16);
-  return content + (hex.length === 8 ? '\t' : '\t00000000'.slice(0, 9 - hex.length)) + hex + '\n';
+  return content + PLACEHOLDER;
+}
+
+/** The lines (each from {@link encodeRecord}) as bytes, with their checksums in place. */
+export function sealRecords(lines: string): Buffer {
+  const bytes = Buffer.from(lines, 'utf8');
+  let start = 0;
+  for (;;) {
+    const end = bytes.indexOf(0x0a, start);
+    if (end === -1) break;
+    const stop = end - SUFFIX_BYTES + 1;
+    let crc = crc32(bytes.subarray(start, stop));
+    for (let i = end - 1; i > stop; i--) {
+      bytes[i] = HEX_DIGITS[crc & 15] as number;
+      crc >>>= 4;
+    }
+    start = end + 1;
+  }
+  return bytes;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
