@@ -60,10 +60,11 @@ describe('comodojo - signals', () => {
     });
   }
 
-  it('comodojo - §8.38 SIGHUP does not stop the server', async () => {
+  it('comodojo - §8.38 SIGHUP reloads the config and does not stop the server', async () => {
     const d = await startDaemon();
     d.child.kill('SIGHUP');
-    await d.waitFor('SIGHUP received: ignored');
+    await d.waitFor('SIGHUP received: reloading the config');
+    await d.waitFor('reload from');
     const [r] = await peer(d.socket, [{ op: 'call', method: 'worker.list' }]);
     expect(r?.decoded?.result).toEqual([{ name: 'thermo1', looptime: 1, forever: true }]);
     d.child.kill('SIGTERM');
