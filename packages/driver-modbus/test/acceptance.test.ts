@@ -1,10 +1,10 @@
+import { PtyPair } from '@patchbay/testing';
 import { createGateway, ErrorCodes, type Gateway, type OutboundEvent } from '@patchbay/core';
 import { captureLogger, FakeHost } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import modbusDriver from '../src/index.js';
 import { expected, meterChannels, pumpChannels, seed } from './map.js';
 import { PymodbusSlave, type SlaveMode } from './pymodbus.js';
-import { PtyPair } from './socat.js';
 
 type Transport = 'rtu' | 'tcp' | 'rtu-over-tcp';
 
@@ -33,7 +33,7 @@ async function rig(transport: Transport): Promise<Rig> {
   let mode: SlaveMode;
   let connection: Record<string, unknown>;
   if (transport === 'rtu') {
-    const pair = await PtyPair.open();
+    const pair = await PtyPair.open('patchbay-modbus-');
     cleanups.push(() => pair.close());
     mode = { rtu: pair.b };
     connection = { type: 'rtu', path: pair.a, baudRate: 9600, timeoutMs: 300 };

@@ -1,10 +1,10 @@
+import { PtyPair } from '@patchbay/testing';
 import { createGateway, type Counter, type MetricsSink } from '@patchbay/core';
 import { captureLogger, FakeHost } from '@patchbay/testing';
 import { SerialPort } from 'serialport';
 import { afterEach, describe, expect, it } from 'vitest';
 import modbusDriver from '../src/index.js';
 import { crc16 } from '../src/internal.js';
-import { PtyPair } from './socat.js';
 
 const withCrc = (bytes: number[]): Buffer => {
   const body = Buffer.from(bytes);
@@ -29,7 +29,7 @@ afterEach(async () => {
 
 describe('modbus - bad input from the line', () => {
   it('modbus - garbage, a wrong CRC, a reply from the wrong unit and a short reply are counted and logged once per kind, never reported', async () => {
-    const pair = await PtyPair.open();
+    const pair = await PtyPair.open('patchbay-modbus-');
     cleanups.push(() => pair.close());
     // A scripted slave at the far end of the pty: each request to read holding register 0
     // (2 registers, a uint32) gets the next bad answer, then good ones carrying 70000.

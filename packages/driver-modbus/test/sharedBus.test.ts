@@ -1,10 +1,10 @@
+import { PtyPair } from '@patchbay/testing';
 import { createGateway } from '@patchbay/core';
 import { FakeHost } from '@patchbay/testing';
 import { SerialPort } from 'serialport';
 import { afterEach, describe, expect, it } from 'vitest';
 import modbusDriver from '../src/index.js';
 import { crc16, expectedReply } from '../src/internal.js';
-import { PtyPair } from './socat.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -13,7 +13,7 @@ afterEach(async () => {
 
 describe('modbus - several devices on one bus', () => {
   it('modbus - two unit ids on one port: one request in flight at a time, each reply to its unit, writes queued between polls', async () => {
-    const pair = await PtyPair.open();
+    const pair = await PtyPair.open('patchbay-modbus-');
     cleanups.push(() => pair.close());
     // A slow slave: answers each request 20 ms later, and notes any request that arrives
     // while another is still unanswered (an interleaving the bus must never do).

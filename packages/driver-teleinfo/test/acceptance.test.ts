@@ -1,9 +1,9 @@
+import { PtyPair } from '@patchbay/testing';
 import { createGateway, type Counter, type DeviceDescription, type MetricsSink, type OutboundEvent } from '@patchbay/core';
 import { captureLogger, FakeHost } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import teleinfoDriver from '../src/index.js';
 import { TeleinfoGenerator } from './generator.js';
-import { PtyPair } from './socat.js';
 
 /** Counts in memory, read back by name. */
 class MemoryMetrics implements MetricsSink {
@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 
 async function rig(mode: 'historic' | 'standard', options: Record<string, unknown> = {}) {
-  const pair = await PtyPair.open();
+  const pair = await PtyPair.open('patchbay-teleinfo-');
   cleanups.push(() => pair.close());
   const generator = await TeleinfoGenerator.start(pair.b, mode);
   cleanups.push(() => generator.stop());

@@ -9,3 +9,4 @@ export { captureLogger, type CapturedLine, type CapturedLogger, type CaptureLogg
 export { freePort, halfOpenRequest } from './ports.js';
 export { Signal } from './signal.js';
 export { patchbayCommand, repoRoot, spawnPatchbay, tempDir, type LogLine, type PatchbayProcess } from './process.js';
+export { PtyPair } from './ptyPair.js';

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '@patchbay/testing';
+import { tempDir } from './process.js';
 
 /**
  * A pseudo-terminal pair made by socat (raw, no echo), with link paths `a` and `b`. Ready once
@@ -11,15 +11,17 @@ export class PtyPair {
   readonly a: string;
   readonly b: string;
   private child: ChildProcess | undefined;
-  private readonly dir = tempDir('patchbay-modbus-');
+  private readonly dir: ReturnType<typeof tempDir>;
 
-  private constructor() {
+  private constructor(prefix: string) {
+    this.dir = tempDir(prefix);
     this.a = join(this.dir.path, 'a');
     this.b = join(this.dir.path, 'b');
   }
 
-  static async open(): Promise<PtyPair> {
-    const pair = new PtyPair();
+  /** `prefix` names the temporary directory the links live in. */
+  static async open(prefix = 'patchbay-pty-'): Promise<PtyPair> {
+    const pair = new PtyPair(prefix);
     await pair.start();
     return pair;
   }
