@@ -174,6 +174,7 @@ function fakeContext(): HostContext {
     setPaused: () => false,
     description: () => undefined,
     health: () => ({ status: 'ok', name: 'patchbay', uptimeMs: 0, devices: [], hosts: [] }),
+    connection: () => undefined,
     http: undefined,
   };
 }

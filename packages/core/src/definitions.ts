@@ -64,6 +64,16 @@ export interface SubmitOptions {
   onAccepted?: () => void;
 }
 
+/** What a host is connected to, as its adapter reports it. */
+export interface HostConnection {
+  /** A peer of the platform is there (a client, the callback, the bus). */
+  connected: boolean;
+  /** How many peers, where the protocol has several (ws and Tracim clients, Comodojo connections). */
+  peers?: number;
+  /** A short human text: "callback answers", "2 clients", "bus up, mapping loaded". */
+  detail?: string;
+}
+
 /** A handler for one HTTP path on the gateway's own HTTP server. */
 export type HttpHandler = (request: IncomingMessage, response: ServerResponse) => void;
 /** A handler for an HTTP upgrade (WebSocket) on one path. */
@@ -94,6 +104,12 @@ export interface HostContext extends EndpointContext {
   description(device: string): DeviceDescription | undefined;
   /** The gateway's health, as `/healthz` serves it. */
   health(): GatewayHealth;
+  /**
+   * Say what the host is connected to, apart from whether the adapter runs: the callback
+   * answers, N clients are registered, the bus link is up. Shown per host in `/healthz`
+   * and as `patchbay_host_connected`/`patchbay_host_peers` on `/metrics`; logged on a change of `connected`.
+   */
+  connection(connection: HostConnection): void;
   /** The gateway's HTTP server, when the app runs one. */
   readonly http: HttpMount | undefined;
 }

@@ -318,3 +318,25 @@ describe('hosts that start in steps', () => {
     expect(lines.some((l) => /host h is ready; delivering/.test(l.message))).toBe(true);
   });
 });
+
+describe('host connection (14.2)', () => {
+  it('health - keeps what a host is connected to apart from whether it runs, and logs a change of connected once', async () => {
+    const d = testDriver();
+    const a = testHost();
+    const lines: string[] = [];
+    const log: LogFn = (_obj: unknown, message?: string) => void lines.push(String(message ?? _obj));
+    const logger: Logger = { ...silentLogger, info: log, child: () => logger };
+    const gateway = createGateway({ logger, devices: [{ id: 'dev', definition: d.definition }], hosts: [{ id: 'a', definition: a.definition }] });
+    await gateway.start();
+    const host = () => gateway.health().hosts[0];
+    expect(host()).toMatchObject({ status: 'alive' });
+    expect(host()?.connected).toBeUndefined();
+    a.state.ctx?.connection({ connected: false, peers: 0, detail: 'no clients' });
+    expect(host()).toMatchObject({ status: 'alive', connected: false, peers: 0, connection: 'no clients' });
+    a.state.ctx?.connection({ connected: true, peers: 2, detail: '2 clients' });
+    a.state.ctx?.connection({ connected: true, peers: 3, detail: '3 clients' });
+    expect(host()).toMatchObject({ connected: true, peers: 3, connection: '3 clients' });
+    expect(lines.filter((l) => /^host a (connected|not connected)/.test(l))).toEqual(['host a not connected: no clients', 'host a connected: 2 clients']);
+    await gateway.stop();
+  });
+});

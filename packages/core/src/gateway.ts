@@ -335,7 +335,7 @@ class GatewayRuntime implements Gateway {
   private addHost(spec: EndpointSpec<AdapterDefinition>, config: unknown, settings: { restart: RestartPolicy; outboxOptions: OutboxOptions }): HostRuntime {
     const { id, definition } = spec;
     const logger = this.logger.child({ host: id });
-    const runtime = { id, type: definition.type, spec, config, devices: [], deviceIds: new Set(), reachable: true, unreachableReason: undefined, lastSeen: null, refusingForRoom: false, expiredLogged: false } as unknown as HostRuntime;
+    const runtime = { id, type: definition.type, spec, config, devices: [], deviceIds: new Set(), reachable: true, unreachableReason: undefined, lastSeen: null, refusingForRoom: false, expiredLogged: false, connection: undefined } as unknown as HostRuntime;
     runtime.outbox = new Outbox(settings.outboxOptions, {
       onAck: (seq) => this.journal?.ack(id, seq),
       onReachability: (reachable, error) => {
@@ -405,6 +405,13 @@ class GatewayRuntime implements Gateway {
           },
           description: (device) => (runtime.deviceIds.has(device) ? this.devices.get(device)?.description : undefined),
           health: () => this.health(),
+          connection: (connection) => {
+            if (runtime.connection?.connected !== connection.connected) {
+              const what = connection.detail ?? (connection.peers === undefined ? '' : `${connection.peers} peers`);
+              logger.info({ connected: connection.connected, peers: connection.peers }, `host ${id} ${connection.connected ? 'connected' : 'not connected'}${what ? `: ${what}` : ''}`);
+            }
+            runtime.connection = { ...connection };
+          },
         };
         // Read at each start: a reload swaps the spec and config, and restarts.
         const { definition } = runtime.spec;

@@ -58,6 +58,12 @@ export interface EndpointHealth {
   failed: number;
   retries: number;
   restarts: number;
+  /** Hosts only, once the adapter reported it: a peer of the platform is there. */
+  connected?: boolean;
+  /** Hosts only: how many peers, where the protocol has several. */
+  peers?: number;
+  /** Hosts only: what the adapter says it is connected to. */
+  connection?: string;
   /** Hosts only: a delivery has made no progress for `stallTimeoutMs`. */
   stalled?: boolean;
   /** Devices only: `online`, `offline` or `stale`. */

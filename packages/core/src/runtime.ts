@@ -1,4 +1,4 @@
-import type { Adapter, AdapterDefinition, Driver, DriverDefinition } from './definitions.js';
+import type { Adapter, AdapterDefinition, Driver, DriverDefinition, HostConnection } from './definitions.js';
 import type { EndpointSpec } from './spec.js';
 import type { Availability, DeviceDescription } from './description.js';
 import type { EndpointStatus } from './events.js';
@@ -60,6 +60,8 @@ export interface HostRuntime {
   waitedForStart?: boolean;
   /** Expired momentary events were logged this episode (until it is reachable again). */
   expiredLogged: boolean;
+  /** What the adapter last said it is connected to (undefined until it says). */
+  connection: HostConnection | undefined;
 }
 
 /** A host that runs but cannot be delivered to is reported `unknown`, with why. */
@@ -68,6 +70,13 @@ export function hostStatus(host: HostRuntime): { status: EndpointStatus; reason:
   if (supervisor.status === 'alive' && !host.reachable) return { status: 'unknown', reason: host.unreachableReason };
   if (supervisor.status === 'alive' && host.outbox.stalled) return { status: 'unknown', reason: 'stalled: a delivery is making no progress; events wait in its outbox' };
   return { status: supervisor.status, reason: supervisor.reason };
+}
+
+function connectionHealth(connection: HostConnection): Pick<EndpointHealth, 'connected' | 'peers' | 'connection'> {
+  const health: Pick<EndpointHealth, 'connected' | 'peers' | 'connection'> = { connected: connection.connected };
+  if (connection.peers !== undefined) health.peers = connection.peers;
+  if (connection.detail !== undefined) health.connection = connection.detail;
+  return health;
 }
 
 /** A device as hosts may list it. */
@@ -124,6 +133,7 @@ export function gatewayHealth(gateway: {
       retries: h.outbox.retries,
       restarts: h.supervisor.restarts,
       stalled: h.outbox.stalled,
+      ...(h.connection === undefined ? {} : connectionHealth(h.connection)),
     };
   });
   const journal = gateway.journal;
