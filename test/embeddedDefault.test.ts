@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { freePort, spawnPatchbay, tempDir, type PatchbayProcess } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -67,6 +68,66 @@ describe('embedded default', () => {
       ['thermo1', 'alive'],
       ['thermo-serial', 'alive'],
     ]);
+    expect(await proc.stop()).toBe(0);
+  });
+});
+
+/** Lines a child process prints, awaited by predicate. */
+function lineWatcher(child: ChildProcess) {
+  const lines: string[] = [];
+  const waiters: { predicate: (line: string) => boolean; resolve: (line: string) => void }[] = [];
+  let rest = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    const parts = (rest + chunk).split('\n');
+    rest = parts.pop() ?? '';
+    for (const line of parts) {
+      lines.push(line);
+      for (const w of waiters.slice()) {
+        if (!w.predicate(line)) continue;
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  });
+  return {
+    lines,
+    next: (predicate: (line: string) => boolean, what: string) =>
+      new Promise<string>((resolve, reject) => {
+        const found = lines.find(predicate);
+        if (found !== undefined) return resolve(found);
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}; got: ${lines.slice(-5).join(' | ')}`)), 20_000);
+        waiters.push({
+          predicate,
+          resolve: (line) => {
+            clearTimeout(timer);
+            resolve(line);
+          },
+        });
+      }),
+  };
+}
+
+describe('embedded default - MQTT (17.6)', () => {
+  it('embedded default - mosquitto_sub on the embedded broker shows the sim values, and mosquitto_pub on the relay /set switches it', async () => {
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    const mqttPort = await freePort();
+    const env: NodeJS.ProcessEnv = { PATCHBAY_CONFIG: '', PATCHBAY_MQTT_PORT: String(mqttPort) };
+    for (const name of ['PATCHBAY_JEEDOM_PORT', 'PATCHBAY_COMODOJO_PORT', 'PATCHBAY_DOMOGIK_REQ_REP_PORT', 'PATCHBAY_DOMOGIK_PUB_PORT', 'PATCHBAY_DOMOGIK_SUB_PORT']) env[name] = String(await freePort());
+    const proc: PatchbayProcess = spawnPatchbay(['run', '--port', '0', '--data-dir', dir.path], { env });
+    cleanups.push(() => proc.stop());
+    await proc.waitStarted();
+    // The README's own command line, against the gateway's broker.
+    const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(mqttPort), '-t', 'patchbay/#', '-v'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    cleanups.push(() => void sub.kill());
+    const out = lineWatcher(sub);
+    await out.next((l) => /^patchbay\/thermo1\/temperature -?\d+(\.\d+)?$/.test(l), 'the sim temperature on patchbay/thermo1/temperature');
+    await out.next((l) => l === 'patchbay/thermo1/availability online', 'the sim availability');
+    const relay = await out.next((l) => /^patchbay\/thermo1\/relay (ON|OFF)$/.test(l), 'the relay state');
+    const target = relay.endsWith('ON') ? 'OFF' : 'ON';
+    const pub = spawn('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(mqttPort), '-t', 'patchbay/thermo1/relay/set', '-m', target], { stdio: 'inherit' });
+    expect(await new Promise((resolve) => pub.on('exit', resolve))).toBe(0);
+    await out.next((l) => l === `patchbay/thermo1/relay ${target}`, `the relay switched ${target}`);
     expect(await proc.stop()).toBe(0);
   });
 });
