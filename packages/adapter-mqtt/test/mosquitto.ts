@@ -3,10 +3,35 @@
  * its config, persistence and log in a temporary directory. It can be stopped and started
  * again on the same port with what it persisted (retained messages, sessions, queued messages).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, Signal, tempDir } from '@patchbay/testing';
+
+/** PEM files for a TLS listener and its clients, all signed by one throw-away CA. */
+export interface TlsFiles {
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+}
+
+/** A throw-away CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
+export function makeTlsFiles(dir: string): TlsFiles {
+  const path = (name: string) => join(dir, name);
+  const ssl = (args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  ssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=patchbay-test-ca', '-keyout', path('ca.key'), '-out', path('ca.pem')]);
+  for (const [name, cn] of [['server', '127.0.0.1'], ['client', 'patchbay-client']] as const) {
+    ssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-keyout', path(`${name}.key`), '-out', path(`${name}.csr`)]);
+    writeFileSync(path(`${name}.ext`), name === 'server' ? 'subjectAltName=IP:127.0.0.1\n' : 'extendedKeyUsage=clientAuth\n');
+    ssl(['x509', '-req', '-in', path(`${name}.csr`), '-CA', path('ca.pem'), '-CAkey', path('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', path(`${name}.ext`), '-out', path(`${name}.pem`)]);
+  }
+  // mosquitto started as root drops to its own user, which must read these throw-away files.
+  chmodSync(dir, 0o755);
+  for (const name of readdirSync(dir)) chmodSync(path(name), 0o644);
+  return { ca: path('ca.pem'), serverCert: path('server.pem'), serverKey: path('server.key'), clientCert: path('client.pem'), clientKey: path('client.key') };
+}
 
 export class Mosquitto {
   private child: ChildProcess | undefined;
@@ -16,22 +41,24 @@ export class Mosquitto {
   private constructor(
     readonly port: number,
     private readonly dir: { path: string; remove: () => void },
+    private readonly tls = false,
   ) {}
 
-  /** Starts one on a free port. */
-  static async start(): Promise<Mosquitto> {
+  /** Starts one on a free port; with `tls`, the listener is TLS only and asks for a client certificate signed by `tls.ca`. */
+  static async start(options: { tls?: TlsFiles } = {}): Promise<Mosquitto> {
     const dir = tempDir('patchbay-mosquitto-');
-    const broker = new Mosquitto(await freePort(), dir);
+    const broker = new Mosquitto(await freePort(), dir, options.tls !== undefined);
+    const tls = options.tls ? [`cafile ${options.tls.ca}`, `certfile ${options.tls.serverCert}`, `keyfile ${options.tls.serverKey}`, 'require_certificate true', 'tls_version tlsv1.2'] : [];
     writeFileSync(
       join(dir.path, 'mosquitto.conf'),
-      [`listener ${broker.port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir.path}/`, 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice', 'log_type information', 'max_queued_messages 100000', 'set_tcp_nodelay true', ''].join('\n'),
+      [`listener ${broker.port} 127.0.0.1`, ...tls, 'allow_anonymous true', 'persistence true', `persistence_location ${dir.path}/`, 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice', 'log_type information', 'max_queued_messages 100000', 'set_tcp_nodelay true', ''].join('\n'),
     );
     await broker.up();
     return broker;
   }
 
   get url(): string {
-    return `mqtt://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${this.port}`;
   }
 
   /** Everything it logged so far. */
