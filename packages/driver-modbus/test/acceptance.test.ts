@@ -1,10 +1,8 @@
-import { PtyPair } from '@patchbay/testing';
 import { createGateway, ErrorCodes, type Gateway, type OutboundEvent } from '@patchbay/core';
-import { captureLogger, FakeHost } from '@patchbay/testing';
+import { captureLogger, FakeHost, PtyPair, PymodbusSlave, type SlaveMode } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import modbusDriver from '../src/index.js';
 import { expected, meterChannels, pumpChannels, seed } from './map.js';
-import { PymodbusSlave, type SlaveMode } from './pymodbus.js';
 
 type Transport = 'rtu' | 'tcp' | 'rtu-over-tcp';
 

@@ -1,4 +1,4 @@
-import type { PymodbusSlave } from './pymodbus.js';
+import type { PymodbusSlave } from '@patchbay/testing';
 
 /**
  * The acceptance map: 20 channels of mixed types over two unit ids on one bus. Unit 1 is an

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { repoRoot } from '@patchbay/testing';
+import { repoRoot } from './process.js';
 
 /** The tables of the peer's datastore. */
 export type PeerTable = 'co' | 'di' | 'hr' | 'ir';
