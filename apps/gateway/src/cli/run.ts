@@ -34,7 +34,16 @@ export function registerRun(program: Command, ctx: CliContext): void {
         cwd: ctx.cwd,
         embeddedFallback: ctx.embeddedFallback,
       });
-      const loaded = await load();
+      let loaded: Awaited<ReturnType<typeof load>>;
+      try {
+        loaded = await load();
+      } catch (error) {
+        // A data directory that cannot be written (the embedded default keeps its keys there).
+        console.error(`patchbay: ${describeError(error)}`);
+        await line?.stop();
+        ctx.exit(1);
+        return;
+      }
       for (const warning of loaded.warnings) console.error(`${loaded.source}: warning: ${warning}`);
       if (!loaded.ok) {
         console.error(loaded.message);

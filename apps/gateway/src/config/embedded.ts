@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCodes, PatchbayError, type EmbeddedContext, type EmbeddedDefaults } from '@patchbay/core';
+import { ErrorCodes, isPatchbayError, PatchbayError, type EmbeddedContext, type EmbeddedDefaults } from '@patchbay/core';
 import { defaultHttp, type GatewayConfigInput } from './schema.js';
 import type { Registry } from './registry.js';
+import { dataDirError, prepareDataDir } from './dataDir.js';
 
 /** What the embedded default is built from. */
 export interface EmbeddedOptions {
@@ -38,8 +39,12 @@ export function embeddedContext(dataDir: string, env: Readonly<Record<string, st
         return readFileSync(path, 'utf8').trim();
       } catch {
         const key = randomBytes(24).toString('base64url');
-        mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-        writeFileSync(path, key + '\n', { mode: 0o600 });
+        try {
+          prepareDataDir(dataDir);
+          writeFileSync(path, key + '\n', { mode: 0o600 });
+        } catch (error) {
+          throw isPatchbayError(error) ? error : dataDirError(dataDir, error);
+        }
         return key;
       }
     },

@@ -10,6 +10,7 @@ import { createLogger } from './logger.js';
 import { removePidFile, writePidFile } from './pidFile.js';
 import { reloadRoute, restartOnlyChanges, type ReloadReport } from './reload.js';
 import { requireHttpTokens } from './tokens.js';
+import { prepareDataDir } from '../config/dataDir.js';
 
 /** How to run a resolved config. */
 export interface RunOptions {
@@ -45,6 +46,7 @@ export async function runGateway(input: ResolvedConfig, options: RunOptions = {}
   const logger = options.logger ?? createLogger(input.config.log);
   if (options.pidFile) writePidFile(options.pidFile);
   try {
+    prepareDataDir(input.dataDir);
     const resolved = requireHttpTokens(input, logger);
     const { config } = resolved;
     const metrics = new Metrics();
