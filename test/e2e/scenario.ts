@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, spawnPatchbay, tempDir, type PatchbayProcess } from '@patchbay/testing';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { ComodojoPeer, domogikIds, DomogikPeer, JeedomPeer, statsChanged, TracimPeer, WsPeer, type HostPeer } from './peers.js';
 
 export type { HostStats } from './peers.js';
@@ -124,6 +124,23 @@ export class Scenario {
   markRestarted(): void {
     const window = this.killWindows.at(-1);
     if (window) window[1] = Date.now();
+  }
+
+  /** The gateway's config file, as `patchbay reload -c` reads it. */
+  get configFile(): string {
+    return this.configPath;
+  }
+
+  /** The HTTP port of the gateway. */
+  get httpPort(): number {
+    return this.ports.http;
+  }
+
+  /** Rewrites the config file (a reload then reads it). */
+  rewriteConfig(change: (config: Record<string, unknown>) => void): void {
+    const config = parse(readFileSync(this.configPath, 'utf8')) as Record<string, unknown>;
+    change(config);
+    writeFileSync(this.configPath, stringify(config));
   }
 
   startSocat(): void {

@@ -15,6 +15,7 @@ import { registerSim } from './cli/sim.js';
 import { builtinsOf } from './config/builtins.js';
 import { createRegistry } from './config/registry.js';
 import { embeddedFallback, modes } from './modes/index.js';
+import { registerReload } from './cli/reload.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const manifest = JSON.parse(readFileSync(join(here, '../package.json'), 'utf8')) as { version: string; dependencies?: Record<string, string> };
@@ -39,6 +40,7 @@ const program = new Command('patchbay')
 registerRun(program, ctx);
 registerCheck(program, ctx);
 registerConfig(program, ctx);
+registerReload(program, ctx);
 registerSim(program);
 for (const mode of modes) {
   const command = program.command(mode.name).description(mode.description).allowUnknownOption(true).allowExcessArguments(true);
