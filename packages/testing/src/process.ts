@@ -16,7 +16,8 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../
 export function patchbayCommand(): { command: string; args: string[] } {
   return {
     command: process.execPath,
-    args: ['--conditions=@patchbay/source', '--import', 'tsx', join(repoRoot, 'apps/gateway/src/cli.ts')],
+    // tsx as a file URL, resolved from here: the child may run in any directory (a user's site).
+    args: ['--conditions=@patchbay/source', '--import', import.meta.resolve('tsx'), join(repoRoot, 'apps/gateway/src/cli.ts')],
   };
 }
 
