@@ -1,4 +1,4 @@
-import { createGateway, type Gateway } from '@patchbay/core';
+import { createGateway, type CommandEvent, type DriverDefinition, type Gateway } from '@patchbay/core';
 import simDriver from '@patchbay/driver-sim';
 import domogikAdapter from '../src/index.js';
 import { EmbeddedBus, type BusPorts } from '../src/transport/bus/index.js';
@@ -56,7 +56,7 @@ export async function awaitService(peer: PythonPeer, name: string, timeoutMs = 1
  */
 export async function startRig(
   cleanups: (() => unknown)[],
-  options: { adapter?: Record<string, unknown>; admin?: { service?: string; config?: Record<string, unknown>; devices?: unknown[] } | false } = {},
+  options: { device?: DriverDefinition; adapter?: Record<string, unknown>; admin?: { service?: string; config?: Record<string, unknown>; devices?: unknown[] } | false } = {},
 ): Promise<Rig> {
   const log = captureLogger();
   const bus = new EmbeddedBus({ reqRepPort: 0, pubPort: 0, subPort: 0, logger: log.logger });
@@ -71,7 +71,7 @@ export async function startRig(
     await awaitService(peer, admin.service ?? 'admin');
   }
   const gateway = createGateway({
-    devices: [{ id: 'thermo1', definition: simDriver, options: { interval: 3_600_000 } }],
+    devices: [{ id: 'thermo1', definition: options.device ?? simDriver, options: { interval: 3_600_000 } }],
     hosts: [
       {
         id: 'domogik',
@@ -93,4 +93,27 @@ export async function startRig(
     adminRequests: (action) => peer.events.filter((e) => e.event === 'request' && e.action === action).map((e) => e.data ?? {}),
     hostStatus: () => gateway.health().hosts[0]?.status,
   };
+}
+
+/**
+ * The real simulated device, with every command its driver is asked recorded as the driver
+ * got it (after the core's checks and conversion): what tests count and compare.
+ */
+export function recordingSim(): { definition: DriverDefinition; sent: CommandEvent[] } {
+  const sent: CommandEvent[] = [];
+  const definition: DriverDefinition = {
+    ...simDriver,
+    create: (config, ctx) => {
+      const inner = simDriver.create(config as never, ctx);
+      return {
+        start: () => inner.start(),
+        stop: () => inner.stop(),
+        send: (command) => {
+          sent.push(structuredClone(command));
+          return inner.send(command);
+        },
+      };
+    },
+  };
+  return { definition, sent };
 }

@@ -39,12 +39,16 @@ export interface MdpWorkerOptions {
   reconnects?: Counter;
   handle(request: WorkerRequest): Promise<WorkerReply> | WorkerReply;
   timing?: Partial<WorkerTiming>;
+  /** Told when the link to the broker comes up (a first frame heard on a socket) and goes down (a reconnect, the stop). */
+  onLink?(up: boolean): void;
 }
 
 interface Connection {
   socket: Dealer;
   sender: SendQueue;
   lastHeard: number;
+  /** The broker has sent something on this socket: READY was heard. */
+  heard: boolean;
 }
 
 /**
@@ -84,6 +88,7 @@ export class MdpWorker {
     this.reconnectTimer = undefined;
     const connection = this.connection;
     this.connection = undefined;
+    if (connection?.heard) this.options.onLink?.(false);
     if (connection) {
       await Promise.race([connection.sender.send([EMPTY, MDPW, commandFrames.disconnect]).catch(() => undefined), new Promise((r) => setTimeout(r, 200))]);
       // Let the queued replies and the DISCONNECT leave before the socket goes (linger 0 would drop them).
@@ -95,7 +100,7 @@ export class MdpWorker {
   private connect(): void {
     const socket = new Dealer({ linger: 0, sendHighWaterMark: 100_000 });
     socket.connect(this.options.endpoint);
-    const connection: Connection = { socket, sender: new SendQueue(socket), lastHeard: Date.now() };
+    const connection: Connection = { socket, sender: new SendQueue(socket), lastHeard: Date.now(), heard: false };
     this.connection = connection;
     this.stats.connects++;
     // §5.4, §11.14: READY exactly once per socket.
@@ -110,6 +115,7 @@ export class MdpWorker {
     if (!connection || !this.running) return;
     this.connection = undefined;
     connection.socket.close();
+    if (connection.heard) this.options.onLink?.(false);
     this.options.reconnects?.inc();
     this.options.logger.warn(`domogik worker: ${why}; reconnecting to the broker in ${this.timing.reconnectDelayMs} ms`);
     this.reconnectTimer = setTimeout(() => {
@@ -144,6 +150,10 @@ export class MdpWorker {
     try {
       for await (const frames of connection.socket) {
         connection.lastHeard = Date.now();
+        if (!connection.heard && this.connection === connection) {
+          connection.heard = true;
+          this.options.onLink?.(true);
+        }
         this.onFrames(connection, frames);
       }
     } catch (error) {
