@@ -1,10 +1,10 @@
-import { defineAdapter, describeError, type Adapter, type AdapterDefinition } from '@patchbay/core';
+import { defineAdapter, describeError, PatchbayError, type Adapter, type AdapterDefinition } from '@patchbay/core';
 import { parseAddress } from './address.js';
 import { comodojoConfig } from './config.js';
 import { addGatewayMethods } from './gatewayMethods.js';
 import { MethodRegistry } from './registry.js';
 import { RpcEngine } from './rpcEngine.js';
-import { ComodojoServer } from './server.js';
+import { ComodojoServer, SOCKET_PATH_UNUSABLE } from './server.js';
 import { addSystemMethods } from './systemMethods.js';
 
 /** The adapter instance: the core's {@link Adapter} plus the bound address and the method registry. */
@@ -59,6 +59,8 @@ export function createComodojoDefinition(options: ComodojoDefinitionOptions = {}
         requests: ctx.counter('patchbay_comodojo_requests_total', 'Request frames received'),
       };
       let server: ComodojoServer | undefined;
+      // Issue 14.2: a comodojo client is connected while it holds a connection (clients often connect per call).
+      const connections = (open: number, detail = `${open} connection${open === 1 ? '' : 's'}`) => ctx.connection({ connected: open > 0, peers: open, detail });
       return {
         methods,
         address: () => server?.address(),
@@ -75,15 +77,29 @@ export function createComodojoDefinition(options: ComodojoDefinitionOptions = {}
             engine,
             logger: ctx.logger,
             counters,
+            onConnections: (open) => {
+              if (server === next) connections(open);
+            },
           });
-          await next.start();
+          try {
+            await next.start();
+          } catch (error) {
+            if (error instanceof PatchbayError && error.context.reason === SOCKET_PATH_UNUSABLE) {
+              // Every restart would fail the same way: this host stops here, said once, with the reason in /healthz.
+              ctx.status('dead', `${error.message} This host is not restarted.`);
+              return;
+            }
+            throw error;
+          }
           server = next;
+          connections(0);
           ctx.logger.info({ socket: next.address() }, `comodojo RPC socket listening on ${next.address()}`);
         },
         async stop() {
           const current = server;
           server = undefined;
           await current?.stop();
+          if (current) connections(0, 'stopped');
         },
         // Comodojo is a pull protocol: hosts ask device.state, so nothing is pushed and
         // delivery is immediate (state is served from the core's snapshot).

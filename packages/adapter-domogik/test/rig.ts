@@ -2,7 +2,7 @@ import { createGateway, type CommandEvent, type DriverDefinition, type Gateway }
 import simDriver from '@patchbay/driver-sim';
 import domogikAdapter from '../src/index.js';
 import { EmbeddedBus, type BusPorts } from '../src/transport/bus/index.js';
-import { captureLogger } from '@patchbay/testing';
+import { captureLogger, recordingDriver } from '@patchbay/testing';
 import { PythonPeer } from './pythonPeer.js';
 
 /** The Domogik device admin's `device.get` returns for the simulated device (§7.4). */
@@ -95,25 +95,7 @@ export async function startRig(
   };
 }
 
-/**
- * The real simulated device, with every command its driver is asked recorded as the driver
- * got it (after the core's checks and conversion): what tests count and compare.
- */
+/** The real simulated device, with the commands its driver is asked recorded. */
 export function recordingSim(): { definition: DriverDefinition; sent: CommandEvent[] } {
-  const sent: CommandEvent[] = [];
-  const definition: DriverDefinition = {
-    ...simDriver,
-    create: (config, ctx) => {
-      const inner = simDriver.create(config as never, ctx);
-      return {
-        start: () => inner.start(),
-        stop: () => inner.stop(),
-        send: (command) => {
-          sent.push(structuredClone(command));
-          return inner.send(command);
-        },
-      };
-    },
-  };
-  return { definition, sent };
+  return recordingDriver(simDriver);
 }
