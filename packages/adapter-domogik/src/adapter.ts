@@ -47,6 +47,8 @@ export class DomogikPlugin implements Adapter {
   private loaded = false;
   /** The MDP worker hears the broker (always, for the plugin served in-process by our own bus). */
   private linkUp = false;
+  /** Ends the load's back-off pause early: the bus came up, or the run ends. */
+  private wakeLoad: (() => void) | undefined;
   /** The last {@link reportConnection} text, so that only changes are told. */
   private connectionDetail: string | undefined;
   private running = false;
@@ -157,6 +159,8 @@ export class DomogikPlugin implements Adapter {
         onLink: (up) => {
           this.linkUp = up;
           this.reportConnection();
+          // A load waiting for the bus to start tries again at once rather than at the end of its back-off.
+          if (up && !this.loaded) this.wakeLoad?.();
         },
       });
       this.worker.start();
@@ -182,6 +186,7 @@ export class DomogikPlugin implements Adapter {
 
   private async teardown(announce: boolean): Promise<void> {
     this.abort?.abort();
+    this.wakeLoad?.();
     clearInterval(this.statusTimer);
     this.statusTimer = undefined;
     if (announce && this.publisher?.ready) {
@@ -309,8 +314,18 @@ export class DomogikPlugin implements Adapter {
       } catch (error) {
         if (signal.aborted) return;
         const delay = backoff.next();
-        ctx.status('unknown', `Domogik unreachable: ${describeError(error)}; retrying in ${delay} ms`);
-        await this.sleep(delay, signal);
+        if (!this.linkUp) {
+          // No broker heard yet: the bus is starting (or not there yet), not failing. The host stays
+          // `starting`, said once at info with no stack (issue 14.2); a reason without the delay keeps it one line.
+          ctx.status('starting', `waiting for the Domogik bus at ${config.ip} (broker port ${this.currentPorts?.reqRepPort ?? config.reqRepPort}) to start: ${describeError(error)}`);
+        } else {
+          ctx.status('unknown', `Domogik unreachable: ${describeError(error)}; retrying in ${delay} ms`);
+        }
+        // The pause ends early when the bus comes up or the run ends (teardown wakes it).
+        const wake = new AbortController();
+        this.wakeLoad = () => wake.abort();
+        await this.sleep(delay, wake.signal);
+        this.wakeLoad = undefined;
       }
     }
     if (signal.aborted) return;

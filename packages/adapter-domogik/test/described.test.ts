@@ -1,5 +1,10 @@
-import { ErrorCodes } from '@patchbay/core';
+import { createGateway, ErrorCodes } from '@patchbay/core';
+import simDriver from '@patchbay/driver-sim';
+import { captureLogger } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import domogikAdapter from '../src/index.js';
+import { EmbeddedBus } from '../src/transport/bus/index.js';
+import { PythonPeer } from './pythonPeer.js';
 import { recordingSim, service, startRig, thermoDevice } from './rig.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -73,4 +78,40 @@ describe('domogik - described devices (15.6): data types both ways (Python peer 
     expect(r.gateway.health().hosts[0]?.connection).toBe('bus up, mapping loaded (4 sensor(s))');
     expect(r.log.find(/host domogik connected: bus up, mapping loaded/)).toHaveLength(1);
   });
+});
+
+describe('domogik - a bus that starts after the gateway (14.2, 14.10)', () => {
+  it('domogik - (14.10) waiting for a Domogik bus that is still starting is one info line with no stack: the host stays starting, never WARN, and comes alive once the bus is up', async () => {
+    // Free ports for the bus, then nothing listening on them until later.
+    const probe = new EmbeddedBus({ reqRepPort: 0, pubPort: 0, subPort: 0, logger: captureLogger().logger });
+    const ports = await probe.start();
+    await probe.stop();
+    const log = captureLogger();
+    const gateway = createGateway({
+      devices: [{ id: 'thermo1', definition: simDriver, options: { interval: 3_600_000 } }],
+      hosts: [{ id: 'domogik', definition: domogikAdapter, options: { bus: 'external', ...ports, host: 'testhost', configTimeoutMs: 1000, deviceTimeoutMs: 2000 } }],
+      logger: log.logger,
+    });
+    cleanups.push(() => gateway.stop({ drainTimeoutMs: 200 }));
+    await gateway.start();
+    const host = () => gateway.health().hosts[0];
+    await expect.poll(() => host()?.reason ?? '', { timeout: 10_000 }).toMatch(/^waiting for the Domogik bus at 127\.0\.0\.1 \(broker port \d+\) to start: /);
+    expect(host()?.status).toBe('starting');
+    expect(host()?.connected).toBe(false);
+    // Domogik comes up: its admin (Python, connecting as Domogik does before the bus is there), then the bus.
+    const python = new PythonPeer(ports);
+    cleanups.push(() => python.close());
+    await python.subscribe(['plugin.status']);
+    python.worker({ service: 'admin', config: { configured: true }, devices: [thermoDevice] });
+    const bus = new EmbeddedBus({ ...ports, logger: captureLogger().logger });
+    await bus.start();
+    cleanups.push(() => bus.stop());
+    await python.waitForPub('plugin.status', (d) => d.event === 'alive', { what: 'alive once the bus is up', timeoutMs: 30_000 });
+    await expect.poll(() => host()?.status, { timeout: 10_000 }).toBe('alive');
+    expect(host()?.connected).toBe(true);
+    const loud = log.lines.filter((l) => l.level === 'warn' || l.level === 'error');
+    expect(loud.map((l) => l.message)).toEqual([]);
+    expect(log.lines.some((l) => JSON.stringify(l).includes('"stack"'))).toBe(false);
+    expect(log.find(/waiting for the Domogik bus/).length).toBeGreaterThanOrEqual(1);
+  }, 60_000);
 });

@@ -63,6 +63,8 @@ export class MdpWorker {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private running = false;
   private busy = 0;
+  /** "Waiting for the broker" was said for the current wait: said once, not at every attempt. */
+  private waitingLogged = false;
   private readonly timing: WorkerTiming;
   /** For tests and health: how many sockets were opened, requests answered. */
   readonly stats = { connects: 0, requests: 0, replies: 0 };
@@ -117,7 +119,16 @@ export class MdpWorker {
     connection.socket.close();
     if (connection.heard) this.options.onLink?.(false);
     this.options.reconnects?.inc();
-    this.options.logger.warn(`domogik worker: ${why}; reconnecting to the broker in ${this.timing.reconnectDelayMs} ms`);
+    if (connection.heard) {
+      this.waitingLogged = false;
+      this.options.logger.warn(`domogik worker: ${why}; reconnecting to the broker in ${this.timing.reconnectDelayMs} ms`);
+    } else if (!this.waitingLogged) {
+      // No broker was ever heard on this socket: the bus is not up yet (issue 14.2), which is no failure of ours.
+      this.waitingLogged = true;
+      this.options.logger.info(`domogik worker: no broker answers at ${this.options.endpoint} yet; waiting for it (trying again every ${this.timing.idleSilenceMs + this.timing.reconnectDelayMs} ms)`);
+    } else {
+      this.options.logger.debug(`domogik worker: still no broker at ${this.options.endpoint}`);
+    }
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       if (this.running) this.connect();
