@@ -410,7 +410,7 @@ export class DomogikPlugin implements Adapter {
    */
   private sensorPayload(device: string, channel: string, value: JsonValue | undefined, time: number): JsonObject | undefined {
     const sensor = this.mapping.sensor(device, channel);
-    const dataType = sensor?.dataType ?? dataTypeFor(this.ctx.description(device)?.channels[channel]);
+    const dataType = sensor === undefined ? undefined : (sensor.dataType ?? dataTypeFor(this.ctx.description(device)?.channels[channel]));
     const encoded = sensor === undefined ? undefined : encodeSensorValue(dataType, value);
     if (sensor === undefined || encoded === undefined) {
       this.counters.unmapped.inc();

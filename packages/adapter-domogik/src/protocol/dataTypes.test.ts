@@ -2,6 +2,7 @@ import { ChannelDescriptionSchema, type ChannelDescription } from '@patchbay/cor
 import { simulatedDescription } from '@patchbay/driver-sim';
 import { describe, expect, it } from 'vitest';
 import { dataTypeFor, encodeSensorValue, familyOf } from './dataTypes.js';
+import { SensorMap } from './mapping.js';
 
 const channel = (c: Record<string, unknown>): ChannelDescription => ChannelDescriptionSchema.parse(c);
 
@@ -51,5 +52,25 @@ describe('domogik data types (15.6)', () => {
     // No data type either side: as before descriptions, booleans as 0/1.
     expect(encodeSensorValue(undefined, true)).toBe(1);
     expect(encodeSensorValue(undefined, [1, 2])).toBe('[1,2]');
+  });
+
+  it('domogik - (15.6) the mapping keeps the data types Domogik declares (device.get), which take precedence over the description\'s', () => {
+    const logger = { info: () => undefined } as never;
+    const map = SensorMap.fromDevices(
+      [
+        {
+          id: 8,
+          parameters: { device: { value: 'thermo1' } },
+          sensors: { relay: { id: 59, data_type: 'DT_Switch' }, level: { id: 61, data_type: 'not a data type' } },
+          commands: { relay: { id: 80, parameters: [{ key: 'other', data_type: 'DT_Number' }, { key: 'value', data_type: 'DT_Switch' }] }, press: { id: 81, parameters: [] } },
+        },
+      ],
+      logger,
+    );
+    expect(map.sensor('thermo1', 'relay')).toEqual({ id: 59, dataType: 'DT_Switch' });
+    expect(map.sensor('thermo1', 'level')).toEqual({ id: 61, dataType: undefined });
+    expect(map.command(80)).toMatchObject({ channel: 'relay', dataType: 'DT_Switch' });
+    expect(map.command(81)).toMatchObject({ channel: 'press', dataType: undefined });
+    expect(SensorMap.fromOptions({ sensors: { 'thermo1.relay': 3 }, commands: {}, deviceIds: {} }).sensor('thermo1', 'relay')).toEqual({ id: 3, dataType: undefined });
   });
 });
