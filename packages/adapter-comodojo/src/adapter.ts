@@ -17,6 +17,9 @@ export interface ComodojoAdapter extends Adapter {
   load(): { connections: number; bufferedBytes: number; peakBufferedBytes: number };
 }
 
+/** How long the host still counts as connected after its last connection closed (clients connect per call). */
+const DISCONNECT_GRACE_MS = 5000;
+
 /** Options of {@link createComodojoDefinition}. */
 export interface ComodojoDefinitionOptions {
   /**
@@ -59,8 +62,22 @@ export function createComodojoDefinition(options: ComodojoDefinitionOptions = {}
         requests: ctx.counter('patchbay_comodojo_requests_total', 'Request frames received'),
       };
       let server: ComodojoServer | undefined;
-      // Issue 14.2: a comodojo client is connected while it holds a connection (clients often connect per call).
-      const connections = (open: number, detail = `${open} connection${open === 1 ? '' : 's'}`) => ctx.connection({ connected: open > 0, peers: open, detail });
+      // Issue 14.2: a comodojo client is there while it holds a connection. The stock client
+      // connects once per call, so "gone" is said only after a grace without any connection:
+      // a client polling every second is one connected peer, not two log lines a second.
+      let graceTimer: NodeJS.Timeout | undefined;
+      const connections = (open: number, final?: 'stopped' | 'listening') => {
+        clearTimeout(graceTimer);
+        graceTimer = undefined;
+        const detail = final === 'stopped' ? 'stopped' : `${open} connection${open === 1 ? '' : 's'}`;
+        if (open > 0 || final !== undefined) {
+          ctx.connection({ connected: open > 0, peers: open, detail });
+          return;
+        }
+        ctx.connection({ connected: true, peers: 0, detail: `0 connections (the last closed under ${DISCONNECT_GRACE_MS / 1000} s ago)` });
+        graceTimer = setTimeout(() => ctx.connection({ connected: false, peers: 0, detail }), DISCONNECT_GRACE_MS);
+        graceTimer.unref();
+      };
       return {
         methods,
         address: () => server?.address(),
@@ -92,7 +109,7 @@ export function createComodojoDefinition(options: ComodojoDefinitionOptions = {}
             throw error;
           }
           server = next;
-          connections(0);
+          connections(0, 'listening');
           ctx.logger.info({ socket: next.address() }, `comodojo RPC socket listening on ${next.address()}`);
         },
         async stop() {
