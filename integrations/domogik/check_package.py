@@ -13,22 +13,26 @@ Domogik (src/domogik/common/datatypes.json), `auto_startup` left to Domogik, ide
   check_package.py validate <info.json>                       -> {"ok": bool, "errors": [...]}
   check_package.py device <info.json> <device type> <patchbay device id> <first db id> [<host>]
                                                               -> the device.get entry (JSON)
+  check_package.py datatypes                                  -> Domogik's data type names (JSON)
 """
 import json
 import sys
 
 FIELD_TYPES = ["boolean", "string", "choice", "date", "time", "datetime", "float", "integer", "email", "ipv4", "ipv6", "url", "password"]
 
-# The data type names of Domogik's datatypes.json (develop branch).
+# Every data type of Domogik's src/domogik/common/datatypes.json (develop 87a9668), in its order.
 DATA_TYPES = set("""
 DT_Trigger DT_Bool DT_Switch DT_Enable DT_Binary DT_Step DT_UpDown DT_OpenClose DT_Start DT_State
-DT_Number DT_Scaling DT_Angle DT_Brightness DT_Temp DT_TempK DT_TempF DT_Pression DT_Humidity
-DT_AirQuality DT_Volt DT_mVolt DT_kVolt DT_Current DT_mCurrent DT_kCurrent DT_Power DT_mPower
-DT_kPower DT_ActiveEnergy DT_mActiveEnergy DT_kActiveEnergy DT_ApparantEnergy DT_Speed DT_kmhSpeed
-DT_Year DT_Month DT_Day DT_Hour DT_Minute DT_Second DT_mSecond DT_Timestamp DT_mMeter DT_mMeterHour
-DT_Byte DT_kByte DT_MByte DT_GByte DT_Char DT_String DT_Phone DT_Hexa DT_ColorRGBHexa DT_DayOfWeek
-DT_HVACMode DT_ColorCII DT_DateTime DT_Date DT_Time DT_List DT_ColorRGB DT_ColorCMYK DT_HVACHeat
-DT_HVACVent DT_HVACFan
+DT_Motion DT_Number DT_Scaling DT_Humidity DT_Battery DT_Angle DT_Brightness DT_Temp DT_TempK
+DT_TempF DT_Pressure DT_mbarPressure DT_barPressure DT_AirQuality DT_Volt DT_mVolt DT_kVolt
+DT_Current DT_mCurrent DT_kCurrent DT_Power DT_mPower DT_kPower DT_ActiveEnergy DT_mActiveEnergy
+DT_kActiveEnergy DT_ApparantEnergy DT_Speed DT_kmhSpeed DT_rpmSpeed DT_ktsSpeed DT_Year DT_Month
+DT_Day DT_Hour DT_Minute DT_Second DT_mSecond DT_Timestamp DT_mMeter DT_Meter DT_kMeter
+DT_mMeterHour DT_Byte DT_kByte DT_MByte DT_GByte DT_pH DT_Chlorine DT_Co2 DT_Tvoc DT_Insolation
+DT_kgWeight DT_VolumeLiter DT_VolumeM3 DT_String DT_Char DT_Phone DT_Hexa DT_ColorRGBHexa
+DT_DateTime DT_DayOfWeek DT_Date DT_Time DT_List DT_ColorRGB DT_ColorCMYK DT_CoordD DT_CoordDM
+DT_CoordDMS DT_Video DT_VideoMjpeg DT_VideoH264 DT_Image DT_Experimental DT_HVACMode DT_HVACHeat
+DT_HVACVent DT_HVACFan DT_HeatingPilotWire DT_UPSState DT_UPSEvent DT_ColorCII
 """.split())
 
 
@@ -185,6 +189,9 @@ def main(argv):
     if len(argv) >= 6 and argv[1] == "device":
         with open(argv[2]) as f:
             print(json.dumps(device(json.load(f), argv[3], argv[4], int(argv[5]), *(argv[6:7]))))
+        return 0
+    if len(argv) == 2 and argv[1] == "datatypes":
+        print(json.dumps(sorted(DATA_TYPES)))
         return 0
     sys.stderr.write(__doc__)
     return 2

@@ -1,10 +1,10 @@
-import { defineAdapter, describeError, type Adapter, type AdapterDefinition } from '@patchbay/core';
+import { defineAdapter, describeError, PatchbayError, type Adapter, type AdapterDefinition } from '@patchbay/core';
 import { parseAddress } from './address.js';
 import { comodojoConfig } from './config.js';
 import { addGatewayMethods } from './gatewayMethods.js';
 import { MethodRegistry } from './registry.js';
 import { RpcEngine } from './rpcEngine.js';
-import { ComodojoServer } from './server.js';
+import { ComodojoServer, SOCKET_PATH_UNUSABLE } from './server.js';
 import { addSystemMethods } from './systemMethods.js';
 
 /** The adapter instance: the core's {@link Adapter} plus the bound address and the method registry. */
@@ -16,6 +16,9 @@ export interface ComodojoAdapter extends Adapter {
   /** Open connections, and the input they hold against `maxBufferedBytes` (the listener's own accounting). */
   load(): { connections: number; bufferedBytes: number; peakBufferedBytes: number };
 }
+
+/** How long the host still counts as connected after its last connection closed (clients connect per call). */
+const DISCONNECT_GRACE_MS = 5000;
 
 /** Options of {@link createComodojoDefinition}. */
 export interface ComodojoDefinitionOptions {
@@ -59,6 +62,22 @@ export function createComodojoDefinition(options: ComodojoDefinitionOptions = {}
         requests: ctx.counter('patchbay_comodojo_requests_total', 'Request frames received'),
       };
       let server: ComodojoServer | undefined;
+      // Issue 14.2: a comodojo client is there while it holds a connection. The stock client
+      // connects once per call, so "gone" is said only after a grace without any connection:
+      // a client polling every second is one connected peer, not two log lines a second.
+      let graceTimer: NodeJS.Timeout | undefined;
+      const connections = (open: number, final?: 'stopped' | 'listening') => {
+        clearTimeout(graceTimer);
+        graceTimer = undefined;
+        const detail = final === 'stopped' ? 'stopped' : `${open} connection${open === 1 ? '' : 's'}`;
+        if (open > 0 || final !== undefined) {
+          ctx.connection({ connected: open > 0, peers: open, detail });
+          return;
+        }
+        ctx.connection({ connected: true, peers: 0, detail: `0 connections (the last closed under ${DISCONNECT_GRACE_MS / 1000} s ago)` });
+        graceTimer = setTimeout(() => ctx.connection({ connected: false, peers: 0, detail }), DISCONNECT_GRACE_MS);
+        graceTimer.unref();
+      };
       return {
         methods,
         address: () => server?.address(),
@@ -75,15 +94,29 @@ export function createComodojoDefinition(options: ComodojoDefinitionOptions = {}
             engine,
             logger: ctx.logger,
             counters,
+            onConnections: (open) => {
+              if (server === next) connections(open);
+            },
           });
-          await next.start();
+          try {
+            await next.start();
+          } catch (error) {
+            if (error instanceof PatchbayError && error.context.reason === SOCKET_PATH_UNUSABLE) {
+              // Every restart would fail the same way: this host stops here, said once, with the reason in /healthz.
+              ctx.status('dead', `${error.message} This host is not restarted.`);
+              return;
+            }
+            throw error;
+          }
           server = next;
+          connections(0, 'listening');
           ctx.logger.info({ socket: next.address() }, `comodojo RPC socket listening on ${next.address()}`);
         },
         async stop() {
           const current = server;
           server = undefined;
           await current?.stop();
+          if (current) connections(0, 'stopped');
         },
         // Comodojo is a pull protocol: hosts ask device.state, so nothing is pushed and
         // delivery is immediate (state is served from the core's snapshot).

@@ -27,6 +27,10 @@ export const ComodojoErrorCodes = {
   GATEWAY_STOPPING: 4008,
   /** `daemon.shutdown` is disabled by configuration (`allowShutdown: false`). */
   SHUTDOWN_DISABLED: 4010,
+  /** The channel is read-only (the core's PB211_READ_ONLY); the device was not asked. */
+  READ_ONLY: 4011,
+  /** The value does not fit the channel's kind or range (the core's PB212_VALUE_INVALID); the device was not asked. */
+  VALUE_INVALID: 4012,
 } as const;
 
 const fromCoreCode: Record<string, number> = {
@@ -40,11 +44,17 @@ const fromCoreCode: Record<string, number> = {
   [ErrorCodes.OUTBOX_FULL]: ComodojoErrorCodes.BUSY,
   [ErrorCodes.GATEWAY_STOPPING]: ComodojoErrorCodes.GATEWAY_STOPPING,
   [ErrorCodes.GATEWAY_RESTARTED]: ComodojoErrorCodes.GATEWAY_STOPPING,
+  [ErrorCodes.READ_ONLY]: ComodojoErrorCodes.READ_ONLY,
+  [ErrorCodes.VALUE_INVALID]: ComodojoErrorCodes.VALUE_INVALID,
 };
 
-/** A failed reply as an application error: mapped code, the core's message. */
+/**
+ * A failed reply as an application error: the mapped numeric code, and the core's message led
+ * by the core's own code (`PB211_READ_ONLY: ...`), the one every host shows for the same refusal.
+ */
 export function replyError(reply: ReplyEvent): RpcError {
-  return new RpcError((reply.code && fromCoreCode[reply.code]) || ComodojoErrorCodes.COMMAND_FAILED, cut(reply.error ?? 'command failed'));
+  const message = reply.error ?? 'command failed';
+  return new RpcError((reply.code && fromCoreCode[reply.code]) || ComodojoErrorCodes.COMMAND_FAILED, cut(reply.code ? `${reply.code}: ${message}` : message));
 }
 
 /** Longest error text sent back: a core message may quote a peer's value (a device name of megabytes). */
@@ -64,6 +74,30 @@ function workerStatus(device: DeviceInfo): number {
 
 /** Epoch ms to Unix seconds (an XML-RPC int stays within 32 bits), null when never seen. */
 const seconds = (ms: number | null): number | null => (ms === null ? null : Math.floor(ms / 1000));
+
+/**
+ * A device as `device.describe` answers: its description with absent fields left out (XML-RPC
+ * has no "undefined"), or, for a device whose driver described nothing, its known channels as
+ * kind `json` with writability unknown (no `writable` key), and `described: false`.
+ */
+function describeDevice(device: DeviceInfo, channels: readonly string[]): Record<string, unknown> {
+  const description = device.description;
+  if (!description) {
+    return { device: device.id, described: false, name: device.id, availability: device.availability, channels: Object.fromEntries(channels.map((c) => [c, { kind: 'json' }])), actions: {} };
+  }
+  const defined = (o: object) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  return defined({
+    device: device.id,
+    described: true,
+    name: description.name,
+    manufacturer: description.manufacturer,
+    model: description.model,
+    firmware: description.firmware,
+    availability: device.availability,
+    channels: Object.fromEntries(Object.entries(description.channels).map(([id, channel]) => [id, defined(channel)])),
+    actions: Object.fromEntries(Object.entries(description.actions ?? {}).map(([id, action]) => [id, defined(action)])),
+  });
+}
 
 /** Options of {@link addGatewayMethods}. */
 export interface GatewayMethodsOptions {
@@ -128,9 +162,37 @@ export function addGatewayMethods(registry: MethodRegistry, options: GatewayMeth
     })
     .add({
       name: 'device.list',
-      description: 'List the devices routed to this host: id, driver, status, paused, lastSeen (Unix seconds or null)',
+      description:
+        'List the devices routed to this host: id, name, driver, status, availability (online, offline or stale), paused, lastSeen (Unix seconds or null), described, channels and writable (channel names). device.describe tells what each channel is',
       signatures: [sig('array')],
-      handler: () => ctx.devices().map((d) => ({ id: d.id, driver: d.driver, status: d.status, paused: d.paused, lastSeen: seconds(d.lastSeen) })),
+      handler: () =>
+        ctx.devices().map((d) => {
+          const channels = d.description ? Object.keys(d.description.channels) : [];
+          return {
+            id: d.id,
+            name: d.description?.name ?? d.id,
+            driver: d.driver,
+            status: d.status,
+            availability: d.availability,
+            paused: d.paused,
+            lastSeen: seconds(d.lastSeen),
+            described: d.description !== undefined,
+            channels,
+            writable: channels.filter((c) => d.description?.channels[c]?.writable),
+          };
+        }),
+    })
+    .add({
+      name: 'device.describe',
+      description:
+        'What one device is: {device, described, name, manufacturer, model, firmware, availability, channels: {channel: {kind, name, unit, min, max, step, options, writable, class, stateClass}}, actions: {action: {name}}}; absent fields are left out. kind is number, boolean, enum, text, json or event. An undescribed device lists its channels as kind json, writability unknown. Error 4001 for an unknown device',
+      signatures: [sig('struct', ['device', 'string'])],
+      handler: (args) => {
+        const device = ctx.devices().find((d) => d.id === args['device']);
+        if (!device) throw new RpcError(ComodojoErrorCodes.UNKNOWN_DEVICE, `unknown device ${quoteForLog(args['device'])}`);
+        const channels = ctx.snapshot().devices.find((d) => d.device === device.id)?.channels.map((c) => c.channel) ?? [];
+        return describeDevice(device, channels);
+      },
     })
     .add({
       name: 'device.state',
@@ -147,7 +209,7 @@ export function addGatewayMethods(registry: MethodRegistry, options: GatewayMeth
     .add({
       name: 'device.command',
       description:
-        "Send a value to a device's channel and return the device's reply value. Errors: 4001 unknown device, 4002 timeout, 4003 unavailable, 4004 paused, 4006 refused by the device",
+        "Send a value to a device's channel and return the device's reply value. The value is converted to the channel's kind (a boolean takes true/false, 1/0, \"1\"/\"0\", \"on\"/\"off\"; a number takes numeric strings). Errors: 4001 unknown device, 4002 timeout, 4003 unavailable, 4004 paused, 4006 refused by the device, 4011 read-only channel (PB211_READ_ONLY), 4012 value of the wrong kind or out of range (PB212_VALUE_INVALID); the message starts with the gateway's code",
       signatures: [sig('undefined', ['device', 'string'], ['channel', 'string'], ['value', 'undefined'])],
       handler: async (args) => {
         const reply = await ctx.submit({ device: args['device'] as string, channel: args['channel'] as string, value: args['value'] as JsonValue });

@@ -1,5 +1,6 @@
 import { describeError, ErrorCodes, PatchbayError, type Counter, type Logger } from '@patchbay/core';
-import { chmodSync, lstatSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { formatAddress, type SocketAddress } from './address.js';
 import { decodeRequestSliced, encodeResponse, GREETER, LineSplitter } from './framing.js';
@@ -24,6 +25,24 @@ export interface ComodojoServerOptions {
   counters: { connections: Counter; rejected: Counter; evicted: Counter; badFrames: Counter; requests: Counter };
   /** Told the number of open connections whenever it changes. */
   onConnections?(open: number): void;
+}
+
+/**
+ * `context.reason` of a start failure that a restart cannot fix (the socket's directory cannot
+ * be made or written): the adapter stops the host once, with the message, instead of looping.
+ */
+export const SOCKET_PATH_UNUSABLE = 'socket-path-unusable';
+
+/** Errors of mkdir/listen on a unix path that stay the same on every retry. */
+const PERMANENT_PATH_ERRORS: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'ENOTDIR', 'EROFS', 'ENAMETOOLONG', 'ELOOP']);
+
+function pathUnusable(path: string, what: string, error: unknown): PatchbayError {
+  const code = (error as NodeJS.ErrnoException).code ?? 'error';
+  const why = code === 'EACCES' || code === 'EPERM' ? `permission denied for uid ${process.getuid?.() ?? '?'}` : code === 'ENOTDIR' || code === 'EEXIST' ? 'a part of the path exists and is not a directory' : code === 'EROFS' ? 'the file system is read-only' : describeError(error);
+  return new PatchbayError(ErrorCodes.START_FAILED, `cannot ${what} for the comodojo socket unix://${path}: ${why} (${code}). Fix the directory (its permissions, or what is in its place) or choose another socket path.`, {
+    cause: error,
+    context: { path, reason: SOCKET_PATH_UNUSABLE },
+  });
 }
 
 /** Input a connection may hold without drawing on the listener's budget: a usual request fits. */
@@ -58,12 +77,25 @@ export class ComodojoServer {
 
   async start(): Promise<void> {
     const { address } = this.options;
-    if (address.kind === 'unix') await this.clearStaleSocket(address.path);
+    if (address.kind === 'unix') {
+      // Issue 13.12: a missing directory is created, private (0700), as the Tracim adapter does;
+      // listening in one that does not exist would fail with a misleading EACCES.
+      try {
+        mkdirSync(dirname(address.path), { recursive: true, mode: 0o700 });
+      } catch (error) {
+        throw pathUnusable(address.path, `create the directory ${dirname(address.path)}`, error);
+      }
+      await this.clearStaleSocket(address.path);
+    }
     const server = createServer((socket) => this.accept(socket));
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (error) =>
-        reject(new PatchbayError(ErrorCodes.START_FAILED, `cannot listen on ${formatAddress(address)}: ${describeError(error)}`, { cause: error, context: { socket: formatAddress(address) } })),
-      );
+      server.once('error', (error) => {
+        if (address.kind === 'unix' && PERMANENT_PATH_ERRORS.has((error as NodeJS.ErrnoException).code ?? '')) {
+          reject(pathUnusable(address.path, `create the socket file in ${dirname(address.path)}`, error));
+          return;
+        }
+        reject(new PatchbayError(ErrorCodes.START_FAILED, `cannot listen on ${formatAddress(address)}: ${describeError(error)}`, { cause: error, context: { socket: formatAddress(address) } }));
+      });
       if (address.kind === 'unix') server.listen(address.path, () => resolve());
       else server.listen({ host: address.host, port: address.port }, () => resolve());
     });

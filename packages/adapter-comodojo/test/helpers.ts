@@ -1,4 +1,4 @@
-import { createGateway, type Gateway, type Logger } from '@patchbay/core';
+import { createGateway, type DriverDefinition, type Gateway, type Logger } from '@patchbay/core';
 import sim from '@patchbay/driver-sim';
 import { FakeHost, tempDir } from '@patchbay/testing';
 import { spawn } from 'node:child_process';
@@ -78,7 +78,7 @@ export function captureLogger(): Logger & { lines: { level: string; message: str
 }
 
 export async function startRig(
-  options: { adapterOptions?: Record<string, unknown>; definition?: ComodojoDefinitionOptions; commandTimeoutMs?: number; logger?: Logger } = {},
+  options: { adapterOptions?: Record<string, unknown>; definition?: ComodojoDefinitionOptions; commandTimeoutMs?: number; logger?: Logger; device?: DriverDefinition } = {},
 ): Promise<Rig> {
   let adapter: ComodojoAdapter | undefined;
   const base = createComodojoDefinition({ setup: addTestMethods, ...options.definition });
@@ -91,7 +91,7 @@ export async function startRig(
   };
   const other = new FakeHost();
   const gateway = createGateway({
-    devices: [{ id: 'thermo1', definition: sim, options: { interval: 3_600_000 } }],
+    devices: [{ id: 'thermo1', definition: options.device ?? sim, options: { interval: 3_600_000 } }],
     hosts: [
       { id: 'rpc', definition, options: { socket: 'tcp://127.0.0.1:0', ...options.adapterOptions } },
       { id: 'other', definition: other.definition },

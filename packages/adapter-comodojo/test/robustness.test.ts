@@ -36,7 +36,7 @@ describe('comodojo - robustness and acceptance', () => {
     await rig.other.waitFor((e) => e.kind === 'state' && e.channel === 'relay' && e.value === false, { timeoutMs: 5000 });
   });
 
-  it('comodojo - device.command errors are coded: unknown device 4001, refused by the device 4006, wrong types -32602', async () => {
+  it('comodojo - device.command errors are coded: unknown device 4001, read-only 4011, wrong types -32602', async () => {
     const results = await peer(rig.socket, [
       { op: 'call', method: 'device.command', params: ['ghost', 'relay', true] },
       { op: 'call', method: 'device.command', params: ['thermo1', 'temperature', 5] },
@@ -45,7 +45,7 @@ describe('comodojo - robustness and acceptance', () => {
     ]);
     expect(results[0]?.decoded?.error).toMatchObject({ code: 4001 });
     expect(results[0]?.decoded?.error.message).toContain('unknown device "ghost"');
-    expect(results[1]?.decoded?.error).toMatchObject({ code: 4006, message: expect.stringContaining('read-only') });
+    expect(results[1]?.decoded?.error).toMatchObject({ code: 4011, message: expect.stringContaining('PB211_READ_ONLY') });
     expect(results[2]?.decoded?.error).toMatchObject({ code: -32602 });
     expect(results[3]?.fault?.faultCode).toBe(4001);
   });

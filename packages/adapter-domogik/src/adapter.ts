@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { Backoff, describeError, ErrorCodes, PatchbayError, type Adapter, type HostContext, type OutboundEvent, type StateEvent } from '@patchbay/core';
+import { Backoff, describeError, ErrorCodes, PatchbayError, quoteForLog, type Adapter, type HostContext, type JsonValue, type OutboundEvent } from '@patchbay/core';
+import { dataTypeFor, encodeSensorValue } from './protocol/dataTypes.js';
 import { EmbeddedBus, type BusPorts } from './transport/bus/index.js';
 import type { DomogikConfig } from './config.js';
 import { SensorMap } from './protocol/mapping.js';
@@ -44,6 +45,12 @@ export class DomogikPlugin implements Adapter {
   private detachLocal: (() => void) | undefined;
   private mapping = new SensorMap();
   private loaded = false;
+  /** The MDP worker hears the broker (always, for the plugin served in-process by our own bus). */
+  private linkUp = false;
+  /** Ends the load's back-off pause early: the bus came up, or the run ends. */
+  private wakeLoad: (() => void) | undefined;
+  /** The last {@link reportConnection} text, so that only changes are told. */
+  private connectionDetail: string | undefined;
   private running = false;
   private stopping: Promise<void> | undefined;
   private status: PluginStatus = 'starting';
@@ -139,6 +146,7 @@ export class DomogikPlugin implements Adapter {
       this.detachLocal = this.bus.broker.attachLocal(this.clientId, async (body) => {
         return encodeReply(await answerBody(body, { handle, logger: ctx.logger, malformed }), ctx.logger);
       });
+      this.linkUp = true;
     } else {
       this.worker = new MdpWorker({
         endpoint: endpoints.reqRep,
@@ -148,6 +156,12 @@ export class DomogikPlugin implements Adapter {
         reconnects: this.counters.reconnects,
         timing: this.internals.workerTiming,
         handle,
+        onLink: (up) => {
+          this.linkUp = up;
+          this.reportConnection();
+          // A load waiting for the bus to start tries again at once rather than at the end of its back-off.
+          if (up && !this.loaded) this.wakeLoad?.();
+        },
       });
       this.worker.start();
     }
@@ -158,6 +172,7 @@ export class DomogikPlugin implements Adapter {
     this.statusTimer = setInterval(() => void this.publishStatus(this.status, '').catch(this.logFailure('publishing plugin.status')), config.statusIntervalMs);
     // Not alive yet: that is said once the mapping has loaded (the core keeps us `starting`).
     ctx.status('starting', 'waiting for the Domogik bus and the sensor mapping');
+    this.reportConnection();
     this.requestLoad('start-up');
   }
 
@@ -171,6 +186,7 @@ export class DomogikPlugin implements Adapter {
 
   private async teardown(announce: boolean): Promise<void> {
     this.abort?.abort();
+    this.wakeLoad?.();
     clearInterval(this.statusTimer);
     this.statusTimer = undefined;
     if (announce && this.publisher?.ready) {
@@ -188,6 +204,22 @@ export class DomogikPlugin implements Adapter {
     this.bus = undefined;
     this.publisher = this.subscriber = this.worker = this.client = undefined;
     this.loaded = false;
+    this.linkUp = false;
+    this.reportConnection('stopped');
+  }
+
+  /**
+   * Issue 14.2: connected means the bus link is up (the broker heard) and the sensor mapping is
+   * loaded, the two things a Domogik host needs before any value reaches Domogik.
+   */
+  private reportConnection(stopped?: 'stopped'): void {
+    const bus = this.config.bus === 'embedded' ? 'embedded bus' : 'bus';
+    const detail = stopped
+      ? 'stopped'
+      : `${bus} ${this.linkUp ? 'up' : 'down (no broker heard yet)'}, ${this.loaded ? `mapping loaded (${this.mapping.size} sensor(s))` : 'mapping not loaded'}`;
+    if (detail === this.connectionDetail) return;
+    this.connectionDetail = detail;
+    this.ctx.connection({ connected: !stopped && this.linkUp && this.loaded, detail });
   }
 
   /** `plugin.stop.do` (§7.3, §11.32): reply first (already queued), publish, then shut the host down. */
@@ -282,12 +314,23 @@ export class DomogikPlugin implements Adapter {
       } catch (error) {
         if (signal.aborted) return;
         const delay = backoff.next();
-        ctx.status('unknown', `Domogik unreachable: ${describeError(error)}; retrying in ${delay} ms`);
-        await this.sleep(delay, signal);
+        if (!this.linkUp) {
+          // No broker heard yet: the bus is starting (or not there yet), not failing. The host stays
+          // `starting`, said once at info with no stack (issue 14.2); a reason without the delay keeps it one line.
+          ctx.status('starting', `waiting for the Domogik bus at ${config.ip} (broker port ${this.currentPorts?.reqRepPort ?? config.reqRepPort}) to start: ${describeError(error)}`);
+        } else {
+          ctx.status('unknown', `Domogik unreachable: ${describeError(error)}; retrying in ${delay} ms`);
+        }
+        // The pause ends early when the bus comes up or the run ends (teardown wakes it).
+        const wake = new AbortController();
+        this.wakeLoad = () => wake.abort();
+        await this.sleep(delay, wake.signal);
+        this.wakeLoad = undefined;
       }
     }
     if (signal.aborted) return;
     this.loaded = true;
+    this.reportConnection();
     this.unmapped.clear();
     ctx.logger.info({ sensors: this.mapping.size }, `domogik: ${reason}: ${this.mapping.size} sensor(s) mapped; ${this.clientId} is alive`);
     ctx.status('alive');
@@ -360,20 +403,26 @@ export class DomogikPlugin implements Adapter {
     return count;
   }
 
-  /** `{"<sensor id>": value, "atTimestamp": s}` (§7.5, §11.30), or undefined when unmapped or not a scalar. */
-  private sensorPayload(device: string, channel: string, value: unknown, time: number): JsonObject | undefined {
-    const id = this.mapping.sensorId(device, channel);
-    const scalar = typeof value === 'boolean' ? (value ? 1 : 0) : value;
-    if (id === undefined || scalar === null || (typeof scalar === 'number' && !Number.isFinite(scalar))) {
+  /**
+   * `{"<sensor id>": value, "atTimestamp": s}` (§7.5, §11.30), the value converted for the
+   * sensor's data type (the one Domogik declares for it, else the one of the channel's
+   * description); undefined when unmapped or not storable as that type (logged once).
+   */
+  private sensorPayload(device: string, channel: string, value: JsonValue | undefined, time: number): JsonObject | undefined {
+    const sensor = this.mapping.sensor(device, channel);
+    const dataType = sensor === undefined ? undefined : (sensor.dataType ?? dataTypeFor(this.ctx.description(device)?.channels[channel]));
+    const encoded = sensor === undefined ? undefined : encodeSensorValue(dataType, value);
+    if (sensor === undefined || encoded === undefined) {
       this.counters.unmapped.inc();
       const key = `${device}.${channel}`;
       if (!this.unmapped.has(key)) {
         this.unmapped.add(key);
-        this.ctx.logger.info(`domogik: ${key} has ${id === undefined ? 'no Domogik sensor id' : 'no storable value'}; not published (logged once)`);
+        const why = sensor === undefined ? 'no Domogik sensor id' : `no value storable as ${dataType ?? 'a Domogik sensor value'} (got ${quoteForLog(value ?? null, 40)})`;
+        this.ctx.logger.info(`domogik: ${key} has ${why}; not published (logged once)`);
       }
       return undefined;
     }
-    return { [String(id)]: typeof scalar === 'object' ? JSON.stringify(scalar) : (scalar as string | number), atTimestamp: Math.floor(time / 1000) };
+    return { [String(sensor.id)]: encoded, atTimestamp: Math.floor(time / 1000) };
   }
 
   private ensureReady(): DomogikPublisher {
@@ -384,7 +433,8 @@ export class DomogikPlugin implements Adapter {
   }
 
   deliver(event: OutboundEvent): Promise<void> | void {
-    if (event.kind !== 'state') return;
+    // A momentary event (a press) is one more reading of its sensor: xplgw keeps each one when the sensor's history keeps duplicates.
+    if (event.kind !== 'state' && event.kind !== 'momentary') return;
     const publisher = this.ensureReady();
     const payload = this.sensorPayload(event.device, event.channel, event.value, event.time);
     if (!payload) return;
@@ -405,8 +455,8 @@ export class DomogikPlugin implements Adapter {
       message = undefined;
     };
     for (const event of events) {
-      if (event.kind !== 'state') continue;
-      const payload = this.sensorPayload((event as StateEvent).device, event.channel, event.value, event.time);
+      if (event.kind !== 'state' && event.kind !== 'momentary') continue;
+      const payload = this.sensorPayload(event.device, event.channel, event.value, event.time);
       if (!payload) continue;
       const [key] = Object.keys(payload) as [string];
       if (message && (key in message || message.atTimestamp !== payload.atTimestamp)) flush();

@@ -4,7 +4,8 @@
  * Not a stable surface; the public one is the package's `"."` entry.
  */
 export { createDomogikAdapter, DomogikPlugin, type PluginInternals } from './adapter.js';
-export { SensorMap, type ChannelRef, type CommandTarget } from './protocol/mapping.js';
+export { dataTypeFor, encodeSensorValue, familyOf, type DataTypeFamily, type SensorValue } from './protocol/dataTypes.js';
+export { SensorMap, type ChannelRef, type CommandTarget, type SensorRef } from './protocol/mapping.js';
 export {
   categoryOf,
   configValue,

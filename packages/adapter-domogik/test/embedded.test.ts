@@ -124,7 +124,7 @@ describe('domogik plugin on its embedded bus', () => {
     expect(deviceGets()).toBe(3);
   });
 
-  it('domogik - a load retrying while admin is silent keeps one abort listener on its signal, not one per retry', async () => {
+  it('domogik - a load retrying while admin is silent keeps at most one abort listener on its signal, not one per retry', async () => {
     const retries: string[] = [];
     const changed = new Signal();
     const status: HostContext['status'] = (state, reason) => {
@@ -138,7 +138,8 @@ describe('domogik plugin on its embedded bus', () => {
     // The second failure: the first back-off pause is over and the second has begun.
     await changed.waitUntil(() => (retries.length >= 2 ? true : undefined), { what: 'the second retry' });
     expect(retries[1]).toMatch(/^Domogik unreachable: .*; retrying in \d+ ms$/);
-    expect(getEventListeners(signal, 'abort')).toHaveLength(1);
+    // The back-off pause listens on a wake signal of its own: the run's signal gathers nothing per retry.
+    expect(getEventListeners(signal, 'abort').length).toBeLessThanOrEqual(1);
   });
 
   it('domogik - one plugin instance starts and stops twice on the same fixed ports (embedded bus released and rebound)', async () => {

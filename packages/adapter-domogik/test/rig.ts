@@ -1,8 +1,8 @@
-import { createGateway, type Gateway } from '@patchbay/core';
+import { createGateway, type CommandEvent, type DriverDefinition, type Gateway } from '@patchbay/core';
 import simDriver from '@patchbay/driver-sim';
 import domogikAdapter from '../src/index.js';
 import { EmbeddedBus, type BusPorts } from '../src/transport/bus/index.js';
-import { captureLogger } from '@patchbay/testing';
+import { captureLogger, recordingDriver } from '@patchbay/testing';
 import { PythonPeer } from './pythonPeer.js';
 
 /** The Domogik device admin's `device.get` returns for the simulated device (§7.4). */
@@ -56,7 +56,7 @@ export async function awaitService(peer: PythonPeer, name: string, timeoutMs = 1
  */
 export async function startRig(
   cleanups: (() => unknown)[],
-  options: { adapter?: Record<string, unknown>; admin?: { service?: string; config?: Record<string, unknown>; devices?: unknown[] } | false } = {},
+  options: { device?: DriverDefinition; adapter?: Record<string, unknown>; admin?: { service?: string; config?: Record<string, unknown>; devices?: unknown[] } | false } = {},
 ): Promise<Rig> {
   const log = captureLogger();
   const bus = new EmbeddedBus({ reqRepPort: 0, pubPort: 0, subPort: 0, logger: log.logger });
@@ -71,7 +71,7 @@ export async function startRig(
     await awaitService(peer, admin.service ?? 'admin');
   }
   const gateway = createGateway({
-    devices: [{ id: 'thermo1', definition: simDriver, options: { interval: 3_600_000 } }],
+    devices: [{ id: 'thermo1', definition: options.device ?? simDriver, options: { interval: 3_600_000 } }],
     hosts: [
       {
         id: 'domogik',
@@ -93,4 +93,9 @@ export async function startRig(
     adminRequests: (action) => peer.events.filter((e) => e.event === 'request' && e.action === action).map((e) => e.data ?? {}),
     hostStatus: () => gateway.health().hosts[0]?.status,
   };
+}
+
+/** The real simulated device, with the commands its driver is asked recorded. */
+export function recordingSim(): { definition: DriverDefinition; sent: CommandEvent[] } {
+  return recordingDriver(simDriver);
 }

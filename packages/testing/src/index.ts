@@ -11,3 +11,4 @@ export { Signal } from './signal.js';
 export { patchbayCommand, repoRoot, spawnPatchbay, tempDir, type LogLine, type PatchbayProcess } from './process.js';
 export { PtyPair } from './ptyPair.js';
 export { PymodbusSlave, type PeerTable, type SlaveMode } from './pymodbus.js';
+export { recordingDriver } from './recordingDriver.js';

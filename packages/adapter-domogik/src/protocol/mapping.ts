@@ -10,6 +10,25 @@ export interface ChannelRef {
 /** A command id's target, with the Domogik device it belongs to when known. */
 export interface CommandTarget extends ChannelRef {
   domogikDevice: number | undefined;
+  /** The data type Domogik declares for the command's parameter (`DT_Switch`), when it said. */
+  dataType?: string | undefined;
+}
+
+/** A mapped sensor: its Domogik id, and the data type Domogik stores it as, when it said. */
+export interface SensorRef {
+  id: number;
+  dataType: string | undefined;
+}
+
+function dataTypeOf(value: unknown): string | undefined {
+  return typeof value === 'string' && /^DT_\w{1,64}$/.test(value) ? value : undefined;
+}
+
+/** A command's parameter data type: the `value` parameter's, else the first one's (§7.4). */
+function parameterDataType(parameters: unknown): string | undefined {
+  if (!Array.isArray(parameters)) return undefined;
+  const list = parameters.filter((p): p is { key?: unknown; data_type?: unknown } => typeof p === 'object' && p !== null);
+  return dataTypeOf((list.find((p) => p.key === 'value') ?? list[0])?.data_type);
 }
 
 function splitKey(key: string): ChannelRef {
@@ -27,12 +46,17 @@ function toId(value: unknown): number | undefined {
  * ids for `client.sensor` keys and command ids of `client.cmd`, both keyed by channel name.
  */
 export class SensorMap {
-  private readonly sensors = new Map<string, number>();
+  private readonly sensors = new Map<string, SensorRef>();
   private readonly commands = new Map<number, CommandTarget>();
   private readonly domogikDevices = new Set<number>();
 
   /** The sensor id of a device channel. */
   sensorId(device: string, channel: string): number | undefined {
+    return this.sensors.get(device + '\u0000' + channel)?.id;
+  }
+
+  /** The sensor of a device channel, with its Domogik data type. */
+  sensor(device: string, channel: string): SensorRef | undefined {
     return this.sensors.get(device + '\u0000' + channel);
   }
 
@@ -58,15 +82,15 @@ export class SensorMap {
 
   /** Every mapped sensor, for tests and logs. */
   entries(): [ChannelRef, number][] {
-    return [...this.sensors].map(([key, id]) => {
+    return [...this.sensors].map(([key, sensor]) => {
       const [device, channel] = key.split('\u0000') as [string, string];
-      return [{ device, channel }, id];
+      return [{ device, channel }, sensor.id];
     });
   }
 
-  private addSensor(ref: ChannelRef, id: number): void {
+  private addSensor(ref: ChannelRef, id: number, dataType?: string): void {
     const key = ref.device + '\u0000' + ref.channel;
-    if (!this.sensors.has(key)) this.sensors.set(key, id);
+    if (!this.sensors.has(key)) this.sensors.set(key, { id, dataType });
   }
 
   private addCommand(id: number, target: CommandTarget): void {
@@ -101,13 +125,13 @@ export class SensorMap {
         continue;
       }
       if (domogikId !== undefined) into.domogikDevices.add(domogikId);
-      for (const [channel, sensor] of Object.entries((device.sensors ?? {}) as Record<string, { id?: unknown } | null>)) {
+      for (const [channel, sensor] of Object.entries((device.sensors ?? {}) as Record<string, { id?: unknown; data_type?: unknown } | null>)) {
         const id = toId(sensor?.id);
-        if (id !== undefined) into.addSensor({ device: name, channel }, id);
+        if (id !== undefined) into.addSensor({ device: name, channel }, id, dataTypeOf(sensor?.data_type));
       }
-      for (const [channel, command] of Object.entries((device.commands ?? {}) as Record<string, { id?: unknown } | null>)) {
+      for (const [channel, command] of Object.entries((device.commands ?? {}) as Record<string, { id?: unknown; parameters?: unknown } | null>)) {
         const id = toId(command?.id);
-        if (id !== undefined) into.addCommand(id, { device: name, channel, domogikDevice: domogikId });
+        if (id !== undefined) into.addCommand(id, { device: name, channel, domogikDevice: domogikId, dataType: parameterDataType(command?.parameters) });
       }
     }
     return into;

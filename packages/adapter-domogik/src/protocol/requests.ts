@@ -102,12 +102,22 @@ async function clientCommand(rc: RequestContext, data: JsonObject): Promise<Work
   // §7.3: one key per command parameter; Patchbay channels take one value, `value` first.
   const params = Object.keys(data).filter((k) => k !== 'command_id' && k !== 'device_id');
   const key = params.includes('value') ? 'value' : params[0];
+  // The value goes to the core as Domogik sent it ("1" for a DT_Switch): the core converts it
+  // to the channel's kind, the one place every host's values are converted (issue 15.4).
   const value = (key === undefined ? null : data[key]) as JsonValue;
+  const meta = { domogik: { commandId, deviceId } };
+  // A command named after one of the device's actions (a DT_Trigger "refresh") runs that action.
+  const description = rc.ctx.description(target.device);
+  const action = description?.actions?.[target.channel] !== undefined && description.channels[target.channel] === undefined;
   const reply = await rc.ctx.submit(
-    { device: target.device, channel: target.channel, value, ref: String(commandId), meta: { domogik: { commandId, deviceId } } },
+    action ? { device: target.device, action: target.channel, ref: String(commandId), meta } : { device: target.device, channel: target.channel, value, ref: String(commandId), meta },
     { timeoutMs: rc.commandTimeoutMs },
   );
-  if (!reply.ok) return { action: 'client.cmd.result', data: { status: false, reason: cutReason(reply.error ?? 'the device refused the command') } };
+  if (!reply.ok) {
+    // The core's code leads the reason (the same "PB211_READ_ONLY: ..." every host shows) and rides as `code`, an extra key.
+    const reason = cutReason(reply.code ? `${reply.code}: ${reply.error ?? 'refused'}` : (reply.error ?? 'the device refused the command'));
+    return { action: 'client.cmd.result', data: reply.code ? { status: false, reason, code: reply.code } : { status: false, reason } };
+  }
   // `value` is an extra key (the device's answer); Domogik reads only status and reason.
   const result: JsonObject = { status: true, reason: null };
   if (reply.value !== undefined) result.value = reply.value;

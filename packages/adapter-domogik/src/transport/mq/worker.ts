@@ -39,12 +39,16 @@ export interface MdpWorkerOptions {
   reconnects?: Counter;
   handle(request: WorkerRequest): Promise<WorkerReply> | WorkerReply;
   timing?: Partial<WorkerTiming>;
+  /** Told when the link to the broker comes up (a first frame heard on a socket) and goes down (a reconnect, the stop). */
+  onLink?(up: boolean): void;
 }
 
 interface Connection {
   socket: Dealer;
   sender: SendQueue;
   lastHeard: number;
+  /** The broker has sent something on this socket: READY was heard. */
+  heard: boolean;
 }
 
 /**
@@ -59,6 +63,8 @@ export class MdpWorker {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private running = false;
   private busy = 0;
+  /** "Waiting for the broker" was said for the current wait: said once, not at every attempt. */
+  private waitingLogged = false;
   private readonly timing: WorkerTiming;
   /** For tests and health: how many sockets were opened, requests answered. */
   readonly stats = { connects: 0, requests: 0, replies: 0 };
@@ -84,6 +90,7 @@ export class MdpWorker {
     this.reconnectTimer = undefined;
     const connection = this.connection;
     this.connection = undefined;
+    if (connection?.heard) this.options.onLink?.(false);
     if (connection) {
       await Promise.race([connection.sender.send([EMPTY, MDPW, commandFrames.disconnect]).catch(() => undefined), new Promise((r) => setTimeout(r, 200))]);
       // Let the queued replies and the DISCONNECT leave before the socket goes (linger 0 would drop them).
@@ -95,7 +102,7 @@ export class MdpWorker {
   private connect(): void {
     const socket = new Dealer({ linger: 0, sendHighWaterMark: 100_000 });
     socket.connect(this.options.endpoint);
-    const connection: Connection = { socket, sender: new SendQueue(socket), lastHeard: Date.now() };
+    const connection: Connection = { socket, sender: new SendQueue(socket), lastHeard: Date.now(), heard: false };
     this.connection = connection;
     this.stats.connects++;
     // §5.4, §11.14: READY exactly once per socket.
@@ -110,8 +117,18 @@ export class MdpWorker {
     if (!connection || !this.running) return;
     this.connection = undefined;
     connection.socket.close();
+    if (connection.heard) this.options.onLink?.(false);
     this.options.reconnects?.inc();
-    this.options.logger.warn(`domogik worker: ${why}; reconnecting to the broker in ${this.timing.reconnectDelayMs} ms`);
+    if (connection.heard) {
+      this.waitingLogged = false;
+      this.options.logger.warn(`domogik worker: ${why}; reconnecting to the broker in ${this.timing.reconnectDelayMs} ms`);
+    } else if (!this.waitingLogged) {
+      // No broker was ever heard on this socket: the bus is not up yet (issue 14.2), which is no failure of ours.
+      this.waitingLogged = true;
+      this.options.logger.info(`domogik worker: no broker answers at ${this.options.endpoint} yet; waiting for it (trying again every ${this.timing.idleSilenceMs + this.timing.reconnectDelayMs} ms)`);
+    } else {
+      this.options.logger.debug(`domogik worker: still no broker at ${this.options.endpoint}`);
+    }
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       if (this.running) this.connect();
@@ -144,6 +161,10 @@ export class MdpWorker {
     try {
       for await (const frames of connection.socket) {
         connection.lastHeard = Date.now();
+        if (!connection.heard && this.connection === connection) {
+          connection.heard = true;
+          this.options.onLink?.(true);
+        }
         this.onFrames(connection, frames);
       }
     } catch (error) {
