@@ -42,7 +42,9 @@ export async function startRig(
     answer?: (c: CommandEvent) => ReplyInit | Promise<ReplyInit>;
     onCreate?: (adapter: JeedomAdapter) => void;
     /** Replace parts of the context the adapter gets (to make the core misbehave). */
-    context?: Partial<HostContext>;
+    context?: Partial<HostContext> | ((ctx: HostContext) => Partial<HostContext>);
+    /** Most replies that may wait for the Jeedom host (the outbox's `maxPendingReplies`). */
+    maxPendingReplies?: number;
   } = {},
 ): Promise<Rig> {
   const driver = new FakeDriver();
@@ -60,7 +62,8 @@ export async function startRig(
   const definition = {
     ...jeedom,
     create: (config: Parameters<typeof jeedom.create>[0], ctx: Parameters<typeof jeedom.create>[1]) => {
-      const context = extra.context ? new Proxy(ctx, { get: (target, key) => (extra.context as Record<PropertyKey, unknown>)[key] ?? Reflect.get(target, key) }) : ctx;
+      const replaced = typeof extra.context === 'function' ? extra.context(ctx) : extra.context;
+      const context = replaced ? new Proxy(ctx, { get: (target, key) => (replaced as Record<PropertyKey, unknown>)[key] ?? Reflect.get(target, key) }) : ctx;
       current = jeedom.create(config, context) as JeedomAdapter;
       extra.onCreate?.(current);
       return current;
@@ -75,7 +78,7 @@ export async function startRig(
     logger,
     metrics,
     commandTimeoutMs: 2000,
-    outbox: { backoff: { delays: [200, 400, 800], jitter: 0 } },
+    outbox: { backoff: { delays: [200, 400, 800], jitter: 0 }, ...(extra.maxPendingReplies === undefined ? {} : { maxPendingReplies: extra.maxPendingReplies }) },
   });
   await gateway.start();
   await driver.waitRunning();
