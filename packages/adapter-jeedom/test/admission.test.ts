@@ -1,10 +1,10 @@
 import net from 'node:net';
 import type { HostContext } from '@patchbay/core';
 import { Signal } from '@patchbay/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { withApikey } from '../src/callbackClient.js';
 import { PhpCallback, sendRaw, type CallbackRecord } from './peer.js';
-import { APIKEY, startRig, type Rig } from './rig.js';
+import { APIKEY, rigAndPeer, startRig } from './rig.js';
 
 const REJECTED = 'patchbay_jeedom_rejected_messages_total';
 type Decoded = { replies?: Record<string, { ok: boolean; code?: string }> };
@@ -24,14 +24,7 @@ async function idle(port: number): Promise<{ socket: net.Socket; closed: Promise
 }
 
 describe('jeedom - command socket admission and acknowledgement (13.3, 13.7)', () => {
-  let rig: Rig | undefined;
-  let peer: PhpCallback | undefined;
-  afterEach(async () => {
-    await rig?.stop();
-    await peer?.close();
-    rig = undefined;
-    peer = undefined;
-  });
+  const t = rigAndPeer();
 
   it('jeedom - (13.3) the connection is closed (EOF) only once the core accepted (journaled) the command, not when it was read', async () => {
     const accepting = new Signal();
@@ -47,7 +40,7 @@ describe('jeedom - command socket admission and acknowledgement (13.3, 13.7)', (
           },
         }),
     });
-    rig = await startRig({}, { context: hold });
+    const rig = (t.rig = await startRig({}, { context: hold }));
     const { socket, closed } = await idle(rig.port());
     let eof = false;
     socket.on('end', () => (eof = true));
@@ -62,7 +55,7 @@ describe('jeedom - command socket admission and acknowledgement (13.3, 13.7)', (
   });
 
   it('jeedom - (13.3) a refused command closes its connection too (its refusal is its reply)', async () => {
-    rig = await startRig({});
+    const rig = (t.rig = await startRig({}));
     // Each resolves only once the gateway closed the connection.
     expect((await sendRaw(rig.port(), command({ device: 'nope', value: true }))).length).toBe(0);
     expect((await sendRaw(rig.port(), JSON.stringify({ action: 'refresh', apikey: APIKEY }))).length).toBe(0);
@@ -70,8 +63,8 @@ describe('jeedom - command socket admission and acknowledgement (13.3, 13.7)', (
   });
 
   it('jeedom - (13.3) refusals reach the asker even when the reply queue is full: held, then posted when the callback answers', async () => {
-    peer = await PhpCallback.start();
-    rig = await startRig({ callback: peer.url, cycle: 0, http: { retryDelayMs: 20 } }, { maxPendingReplies: 2 });
+    const peer = (t.peer = await PhpCallback.start());
+    const rig = (t.rig = await startRig({ callback: peer.url, cycle: 0, http: { retryDelayMs: 20 } }, { maxPendingReplies: 2 }));
     await peer.stop();
     for (let i = 0; i < 6; i++) await sendRaw(rig.port(), command({ value: true, id: `c${i}` }));
     // Two replies fill the queue; the four later commands are refused without reaching the device.
@@ -89,7 +82,7 @@ describe('jeedom - command socket admission and acknowledgement (13.3, 13.7)', (
   });
 
   it('jeedom - (13.7) connections past maxConnections are closed unread with one ERROR; served again once one closes', async () => {
-    rig = await startRig({ maxConnections: 3 });
+    const rig = (t.rig = await startRig({ maxConnections: 3 }));
     const open = await Promise.all([idle(rig.port()), idle(rig.port()), idle(rig.port())]);
     const extra = await Promise.all([idle(rig.port()), idle(rig.port())]);
     await Promise.all(extra.map((e) => e.closed));
@@ -103,7 +96,7 @@ describe('jeedom - command socket admission and acknowledgement (13.3, 13.7)', (
   });
 
   it('jeedom - (13.7) the message deadline counts from the connect: a connection trickling a byte every 50 ms is still closed at messageTimeoutMs', async () => {
-    rig = await startRig({ messageTimeoutMs: 800 });
+    const rig = (t.rig = await startRig({ messageTimeoutMs: 800 }));
     const { socket, closed } = await idle(rig.port());
     const opened = Date.now();
     socket.write('{');
@@ -121,7 +114,7 @@ describe('jeedom - command socket admission and acknowledgement (13.3, 13.7)', (
   });
 
   it('jeedom - (13.7) unfinished messages share one memory budget per listener: the connection that would pass maxBufferedBytes is closed', async () => {
-    rig = await startRig({ maxMessageBytes: 48 * 1024, maxBufferedBytes: 64 * 1024 });
+    const rig = (t.rig = await startRig({ maxMessageBytes: 48 * 1024, maxBufferedBytes: 64 * 1024 }));
     const both = [await idle(rig.port()), await idle(rig.port())];
     const chunk = 'x'.repeat(40 * 1024);
     for (const c of both) c.socket.write(`{"value":"${chunk}`);
@@ -138,14 +131,7 @@ describe('jeedom - command socket admission and acknowledgement (13.3, 13.7)', (
 });
 
 describe('jeedom - callback URL (13.11)', () => {
-  let rig: Rig | undefined;
-  let peer: PhpCallback | undefined;
-  afterEach(async () => {
-    await rig?.stop();
-    await peer?.close();
-    rig = undefined;
-    peer = undefined;
-  });
+  const t = rigAndPeer();
 
   it('jeedom - (13.11) the key joins a callback that has a query with &, and a callback that already carries it gets no second one', async () => {
     expect(withApikey('http://h/x.php', 'K')).toBe('http://h/x.php?apikey=K');
@@ -153,8 +139,8 @@ describe('jeedom - callback URL (13.11)', () => {
     expect(withApikey('http://h/x.php?', 'K')).toBe('http://h/x.php?apikey=K');
     expect(withApikey('http://h/x.php?apikey=K', 'K')).toBe('http://h/x.php?apikey=K');
     expect(withApikey('http://h/x.php?a=1&apikey=K#top', 'K')).toBe('http://h/x.php?a=1&apikey=K');
-    peer = await PhpCallback.start({ apikey: APIKEY });
-    rig = await startRig({ callback: `${peer.url}?plugin=patchbay&apikey=${APIKEY}`, cycle: 0 });
+    const peer = (t.peer = await PhpCallback.start({ apikey: APIKEY }));
+    const rig = (t.rig = await startRig({ callback: `${peer.url}?plugin=patchbay&apikey=${APIKEY}`, cycle: 0 }));
     rig.driver.emit('temperature', 20);
     const post = await peer.waitFor((rs) => rs.find((r) => r.method === 'POST'), 'a POST');
     expect(post.uri).toBe(`/plugins/patchbay/core/php/jeePatchbay.php?plugin=patchbay&apikey=${APIKEY}`);

@@ -1,9 +1,9 @@
 import { DeviceDescriptionSchema, type DeviceDescriptionInput } from '@patchbay/core';
 import { simulatedDescription } from '@patchbay/driver-sim';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { jeedomDevice, JEEDOM_GENERIC_TYPES, type JeedomCmd } from '../src/jeedomCmds.js';
 import { PhpCallback, sendRaw, type CallbackRecord } from './peer.js';
-import { APIKEY, startRig, type Rig } from './rig.js';
+import { APIKEY, rigAndPeer, startRig } from './rig.js';
 
 type Decoded = {
   descriptions?: Record<string, { name: string; cmds: JeedomCmd[] } & Record<string, unknown>>;
@@ -51,14 +51,7 @@ const METER: DeviceDescriptionInput = {
 };
 
 describe('jeedom - described devices (15.6)', () => {
-  let rig: Rig | undefined;
-  let peer: PhpCallback | undefined;
-  afterEach(async () => {
-    await rig?.stop();
-    await peer?.close();
-    rig = undefined;
-    peer = undefined;
-  });
+  const t = rigAndPeer();
 
   it('jeedom - (15.6) the sim device becomes the rows a Jeedom plugin creates: info/action, subType, unit, min/max, generic types from the class', () => {
     const device = jeedomDevice(DeviceDescriptionSchema.parse(simulatedDescription(1000)));
@@ -105,8 +98,8 @@ describe('jeedom - described devices (15.6)', () => {
   });
 
   it('jeedom - (15.6) the callback gets the description at start and again when it changes, and availability', async () => {
-    peer = await PhpCallback.start();
-    rig = await startRig({ callback: peer.url, cycle: 0 });
+    const peer = (t.peer = await PhpCallback.start());
+    const rig = (t.rig = await startRig({ callback: peer.url, cycle: 0 }));
     const ctx = rig.driver.ctx;
     ctx?.describe({ name: 'Meter', channels: { power: { kind: 'number', unit: 'W', class: 'power' } } });
     const first = await peer.waitFor((rs) => rs.map((r) => decoded(r).descriptions?.dev1).find((d) => d !== undefined), 'the description');
@@ -122,12 +115,12 @@ describe('jeedom - described devices (15.6)', () => {
   });
 
   it('jeedom - (15.6) momentary events go up as `events`, in order, never coalesced: three presses in one cycle are three entries, and presses while the callback is down all arrive', async () => {
-    peer = await PhpCallback.start();
-    rig = await startRig({ callback: peer.url, cycle: 0.3, http: { retryDelayMs: 50 } });
+    const peer = (t.peer = await PhpCallback.start());
+    const rig = (t.rig = await startRig({ callback: peer.url, cycle: 0.3, http: { retryDelayMs: 50 } }));
     const ctx = rig.driver.ctx;
     ctx?.describe({ name: 'Button', channels: { press: { kind: 'event', class: 'button' } } });
     for (const value of ['single', 'single', 'double']) ctx?.momentary('press', value);
-    const events = () => peer?.posts().flatMap((r) => (r.answered === 200 ? (decoded(r).events ?? []) : [])) ?? [];
+    const events = () => peer.posts().flatMap((r) => (r.answered === 200 ? (decoded(r).events ?? []) : []));
     await peer.waitFor(() => (events().length >= 3 ? true : undefined), 'three presses');
     expect(events().map((e) => e.value)).toEqual(['single', 'single', 'double']);
     expect(events()[0]).toEqual({ device: 'dev1', channel: 'press', value: 'single', time: expect.any(Number) });
@@ -142,8 +135,8 @@ describe('jeedom - described devices (15.6)', () => {
   });
 
   it('jeedom - (15.6) `deviceAction` from the plugin becomes the device action; a message naming both an action and a channel gets a coded refusal', async () => {
-    peer = await PhpCallback.start();
-    rig = await startRig({ callback: peer.url, cycle: 0 });
+    const peer = (t.peer = await PhpCallback.start());
+    const rig = (t.rig = await startRig({ callback: peer.url, cycle: 0 }));
     await sendRaw(rig.port(), JSON.stringify({ action: 'command', device: 'dev1', deviceAction: 'reboot', id: 'r1', apikey: APIKEY }));
     const [received] = await rig.waitCommands(1);
     expect(received).toMatchObject({ device: 'dev1', action: 'reboot', ref: 'r1' });
@@ -157,18 +150,11 @@ describe('jeedom - described devices (15.6)', () => {
 });
 
 describe('jeedom - replies and connection', () => {
-  let rig: Rig | undefined;
-  let peer: PhpCallback | undefined;
-  afterEach(async () => {
-    await rig?.stop();
-    await peer?.close();
-    rig = undefined;
-    peer = undefined;
-  });
+  const t = rigAndPeer();
 
   it('jeedom - (14.8) a failed reply carries its code: read-only channel, unknown device, the device\'s own failure', async () => {
-    peer = await PhpCallback.start();
-    rig = await startRig({ callback: peer.url, cycle: 0 }, { answer: (c) => (c.channel === 'broken' ? { ok: false, error: 'jammed', code: 'E_JAM' } : { ok: true, value: c.value ?? null }) });
+    const peer = (t.peer = await PhpCallback.start());
+    const rig = (t.rig = await startRig({ callback: peer.url, cycle: 0 }, { answer: (c) => (c.channel === 'broken' ? { ok: false, error: 'jammed', code: 'E_JAM' } : { ok: true, value: c.value ?? null }) }));
     rig.driver.ctx?.describe({ name: 'd', channels: { temperature: { kind: 'number' }, broken: { kind: 'number', writable: true } } });
     await sendRaw(rig.port(), command({ channel: 'temperature', value: 3, id: 'ro' }));
     await sendRaw(rig.port(), command({ device: 'nope', value: 3, id: 'unknown' }));
@@ -183,10 +169,9 @@ describe('jeedom - replies and connection', () => {
   });
 
   it('jeedom - (14.2) /healthz says whether the callback answers, apart from alive', async () => {
-    peer = await PhpCallback.start();
-    rig = await startRig({ callback: peer.url, cycle: 0, http: { retryDelayMs: 50 } });
-    const r = rig;
-    const jeedom = () => r.gateway.health().hosts.find((h) => h.id === 'jeedom');
+    const peer = (t.peer = await PhpCallback.start());
+    const rig = (t.rig = await startRig({ callback: peer.url, cycle: 0, http: { retryDelayMs: 50 } }));
+    const jeedom = () => rig.gateway.health().hosts.find((h) => h.id === 'jeedom');
     expect(jeedom()).toMatchObject({ connected: true, connection: 'callback answers' });
     await peer.stop();
     rig.driver.emit('temperature', 1);
@@ -194,12 +179,12 @@ describe('jeedom - replies and connection', () => {
     expect(jeedom()).toMatchObject({ connected: false, connection: expect.stringMatching(/^callback unreachable: /) });
     await peer.restart();
     // The second such line: the first came with the start-up GET.
-    await rig.logger.changed.waitUntil(() => (r.logger.find(/host jeedom connected: callback answers/, 'info').length >= 2 ? true : undefined), { what: 'connected again', timeoutMs: 20_000 });
+    await rig.logger.changed.waitUntil(() => (rig.logger.find(/host jeedom connected: callback answers/, 'info').length >= 2 ? true : undefined), { what: 'connected again', timeoutMs: 20_000 });
     expect(jeedom()?.connected).toBe(true);
   });
 
   it('jeedom - (14.2) without a callback the host is not connected', async () => {
-    rig = await startRig({});
+    const rig = (t.rig = await startRig({}));
     expect(rig.gateway.health().hosts.find((h) => h.id === 'jeedom')).toMatchObject({ connected: false, connection: 'no callback: commands only, nothing goes up' });
   });
 });

@@ -1,6 +1,8 @@
 import { createGateway, type CommandEvent, type Counter, type Gateway, type HostContext, type MetricsSink, type ReplyInit } from '@patchbay/core';
 import { captureLogger, FakeDriver, FakeHost, Signal, type CapturedLogger } from '@patchbay/testing';
+import { afterEach } from 'vitest';
 import jeedom, { type JeedomAdapter } from '../src/index.js';
+import type { PhpCallback } from './peer.js';
 
 /** Counts per metric name, across endpoints. */
 export class RecordingMetrics implements MetricsSink {
@@ -102,4 +104,16 @@ export async function startRig(
     },
     stop: () => gateway.stop({ drainTimeoutMs: 300 }),
   };
+}
+
+/** The rig and callback a test starts, stopped after each test of the `describe` that calls this. */
+export function rigAndPeer(): { rig: Rig | undefined; peer: PhpCallback | undefined } {
+  const started: { rig: Rig | undefined; peer: PhpCallback | undefined } = { rig: undefined, peer: undefined };
+  afterEach(async () => {
+    await started.rig?.stop();
+    await started.peer?.close();
+    started.rig = undefined;
+    started.peer = undefined;
+  });
+  return started;
 }
