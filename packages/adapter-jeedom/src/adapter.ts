@@ -241,9 +241,11 @@ export class JeedomAdapter implements Adapter {
     // The peer's EOF waits for the journal (onAccepted); a refusal closes it when it is decided.
     // submit is documented never to reject; should it, a command lost is one ERROR, not a crash.
     ctx
-      .submit(input, { deliverReply: true, onAccepted: done, onUnqueued: (reply) => this.sendOutOfBand(reply) })
-      .catch((error: unknown) => ctx.logger.error({ err: error }, `Send command to demon error: ${describeError(error)}`))
-      .finally(done);
+      .submit(input, { deliverReply: true, onAccepted: done, onUnqueued: this.onUnqueued })
+      .then(done, (error: unknown) => {
+        done();
+        ctx.logger.error({ err: error }, `Send command to demon error: ${describeError(error)}`);
+      });
   }
 
   /**
@@ -252,6 +254,8 @@ export class JeedomAdapter implements Adapter {
    * 13.3). While the callback is down they wait, and go with the next post that gets through.
    * Not journaled: the command was never carried out, so a crash loses only the refusal.
    */
+  private readonly onUnqueued = (reply: ReplyEvent): void => this.sendOutOfBand(reply);
+
   private sendOutOfBand(reply: ReplyEvent): void {
     if (this.sender === undefined) {
       this.ctx.logger.warn(`reply to ${reply.ref ?? reply.commandId} (${reply.code ?? 'failed'}) not sent: no callback configured`);
