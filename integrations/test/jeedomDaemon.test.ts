@@ -50,7 +50,7 @@ describe('jeedom plugin - daemon', () => {
     box = undefined;
   });
 
-  it('jeedom plugin - deamon_start runs `patchbay jeedom` with Jeedom\'s options and a config from the settings; a cmd\'s execute() reaches the device and gets its reply; deamon_stop ends it with exit 0 and nothing lost', async () => {
+  it('jeedom plugin - (15.2, 18.1) deamon_start runs `patchbay jeedom` with Jeedom\'s options and a config from the settings; a cmd\'s execute() reaches the device and gets its reply; deamon_stop ends it with exit 0 and nothing lost', async () => {
     box = await JeedomBox.start({ config: { devices: JSON.stringify([{ id: 'thermo1', driver: 'sim', options: { interval: 200 } }]) } });
     const b = box;
     await b.php(`config::save('binary', ${JSON.stringify(sourceLauncher(b.root))}, 'patchbay'); return true;`);
