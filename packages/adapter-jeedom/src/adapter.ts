@@ -58,6 +58,7 @@ export class JeedomAdapter implements Adapter {
   /** Refusals the core could not queue, by reply id, waiting for the callback (see {@link sendOutOfBand}). */
   private readonly refusals = new Map<string, Change>();
   private flushingRefusals = false;
+  private droppedRefusals = 0;
   /** The last connection detail told to the core. */
   private connection: string | undefined;
 
@@ -266,7 +267,10 @@ export class JeedomAdapter implements Adapter {
     if (this.refusals.size >= MAX_HELD_REFUSALS && !this.refusals.has(key)) {
       const oldest = this.refusals.keys().next().value as string;
       this.refusals.delete(oldest);
-      this.ctx.logger.error(`more than ${MAX_HELD_REFUSALS} refusals wait for the callback: the one for command ${quoteForLog(oldest)} is dropped (the command was not carried out)`);
+      // Once per episode: a flood of refusals must not become a flood of lines.
+      if (this.droppedRefusals++ === 0) {
+        this.ctx.logger.error(`more than ${MAX_HELD_REFUSALS} refusals wait for the callback: the oldest are dropped (their commands were not carried out), starting with ${quoteForLog(oldest)}`);
+      }
     }
     this.refusals.set(key, change);
     this.flushRefusals();
@@ -282,6 +286,10 @@ export class JeedomAdapter implements Adapter {
       () => {
         this.flushingRefusals = false;
         for (const [key, change] of batch) if (this.refusals.get(key) === change) this.refusals.delete(key);
+        if (this.droppedRefusals > 0) {
+          this.ctx.logger.warn(`refusals reach the callback again; ${this.droppedRefusals} were dropped while it was away`);
+          this.droppedRefusals = 0;
+        }
         this.flushRefusals();
       },
       (error: unknown) => {
