@@ -59,6 +59,7 @@ export class JeedomAdapter implements Adapter {
   private readonly refusals = new Map<string, Change>();
   private flushingRefusals = false;
   private droppedRefusals = 0;
+  private flushAgain = false;
   /** The last connection detail told to the core. */
   private connection: string | undefined;
 
@@ -279,8 +280,15 @@ export class JeedomAdapter implements Adapter {
   /** Post every held refusal in one body; those posted are forgotten, the others wait for the next try. */
   private flushRefusals(): void {
     const sender = this.sender;
-    if (sender === undefined || this.refusals.size === 0 || this.flushingRefusals) return;
+    if (sender === undefined || this.refusals.size === 0) return;
+    if (this.flushingRefusals) {
+      // A post got through while this one is under way (it may have started while the callback
+      // was down and be about to fail): go again once it settles, so nothing waits for more traffic.
+      this.flushAgain = true;
+      return;
+    }
     this.flushingRefusals = true;
+    this.flushAgain = false;
     const batch = [...this.refusals];
     sender.postNow(batch.map(([, change]) => change)).then(
       () => {
@@ -295,6 +303,7 @@ export class JeedomAdapter implements Adapter {
       (error: unknown) => {
         this.flushingRefusals = false;
         this.ctx.logger.warn(`${batch.length} refusals not posted yet (${describeError(error)}); they go with the next post that gets through`);
+        if (this.flushAgain) this.flushRefusals();
       },
     );
   }
