@@ -114,6 +114,21 @@ describe('jeedom - described devices (15.6)', () => {
     expect(offline).toEqual({ state: 'offline', reason: 'cable pulled', lastSeen: expect.any(Number) });
   });
 
+  it('jeedom - (15.6) {"action":"refresh"} posts the description and availability too, before the values, in one body', async () => {
+    const peer = (t.peer = await PhpCallback.start());
+    const rig = (t.rig = await startRig({ callback: peer.url, cycle: 0.05 }));
+    rig.driver.ctx?.describe({ name: 'Meter', channels: { power: { kind: 'number', unit: 'W', class: 'power' } } });
+    rig.driver.emit('power', 7);
+    await peer.waitFor((rs) => rs.find((r) => decoded(r).descriptions?.dev1), 'the description');
+    const before = peer.posts().length;
+    await sendRaw(rig.port(), JSON.stringify({ action: 'refresh', apikey: APIKEY }));
+    const post = await peer.waitFor((rs) => rs.filter((r) => r.method === 'POST').slice(before).find((r) => decoded(r).descriptions?.dev1), 'the refresh POST');
+    expect(Object.keys(post.decoded as object).slice(0, 2)).toEqual(['descriptions', 'availability']);
+    expect(decoded(post).descriptions?.dev1?.cmds.map((c) => c.logicalId)).toEqual(['power']);
+    expect(decoded(post).availability?.dev1?.state).toBe('online');
+    expect((post.decoded as { devices: unknown }).devices).toEqual({ dev1: { power: 7 } });
+  });
+
   it('jeedom - (15.6) momentary events go up as `events`, in order, never coalesced: three presses in one cycle are three entries, and presses while the callback is down all arrive', async () => {
     const peer = (t.peer = await PhpCallback.start());
     const rig = (t.rig = await startRig({ callback: peer.url, cycle: 0.3, http: { retryDelayMs: 50 } }));
