@@ -1,6 +1,8 @@
 /**
- * Callback bodies in the shape of the adapter↔plugin contract (BRIEF.md, "Contract between the
- * Jeedom adapter and the Jeedom plugin"): what packages/adapter-jeedom posts for a described device.
+ * Hand-written callback bodies in the shape of the adapter↔plugin contract
+ * (packages/adapter-jeedom/README.md, "What goes up"), with cases the real sim does not have
+ * (a setpoint slider, a select, a device action the plugin has never seen). What the adapter
+ * itself posts for the sim and for a Modbus device is tested in jeedomDaemon.test.ts.
  */
 
 /** The simulated thermostat (driver-sim), as the contract's example describes it. */

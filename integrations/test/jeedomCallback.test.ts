@@ -100,7 +100,7 @@ describe('jeedom plugin - callback', () => {
     expect([test.status, await test.text()]).toEqual([200, 'OK']);
   });
 
-  it('jeedom plugin - bad input: a log line and a clean HTTP answer, never broken equipment', async () => {
+  it('jeedom plugin - (18.4) bad input: a log line and a clean HTTP answer, never broken equipment', async () => {
     const body = { descriptions: { thermo1: simDescription } };
     // `?apikey[]=…`: a clean refusal too, not a PHP error.
     const arrayKey = await fetch(`${box.callbackUrl}?apikey[]=${box.apikey()}`, { method: 'POST', body: JSON.stringify(body) });

@@ -6,7 +6,6 @@ import { promisify } from 'node:util';
 import { freePort, repoRoot, Signal, tempDir } from '@patchbay/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { JeedomBox } from './jeedomBox.js';
-import { simDescription } from './fixtures.js';
 
 const run = promisify(execFile);
 const version = (JSON.parse(readFileSync(join(repoRoot, 'apps/gateway/package.json'), 'utf8')) as { version: string }).version;
@@ -150,8 +149,9 @@ describe('release', () => {
     const pid = Number(readFileSync(join(box.root, 'tmp/patchbay/deamon.pid'), 'utf8'));
     expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toContain(join(box.plugin, 'resources/patchbay/lib/node_modules/@patchbay/gateway/dist/cli.js'));
     await box.waitFor(() => /Listening on/.test(box.log('patchbay_daemon')), 'the daemon listening');
-    await box.request({ body: { descriptions: { thermo1: simDescription } } });
+    // The released gateway describes the sim itself: its eqLogic and typed cmds, then its values.
     await box.waitFor(() => typeof box.cmd('thermo1', 'temperature')?.cache.value === 'number', 'a temperature from the released gateway');
+    expect(box.cmd('thermo1', 'temperature')).toMatchObject({ type: 'info', subType: 'numeric', unite: '°C', generic_type: 'TEMPERATURE' });
     await box.php('patchbay::deamon_stop(); return true;');
     expect(box.log('patchbay_daemon')).toMatch(/\[DEBUG\] : Exit 0\n/);
     expect(box.log()).not.toContain('SIGKILL');

@@ -1,25 +1,42 @@
-import { Backoff, describeError, ErrorCodes, PatchbayError, quoteForLog, type Adapter, type Counter, type HostContext, type JsonValue, type OutboundEvent } from '@patchbay/core';
+import { Backoff, describeError, ErrorCodes, PatchbayError, quoteForLog, type Adapter, type Availability, type CommandInput, type Counter, type DeviceDescription, type HostContext, type JsonValue, type OutboundEvent, type ReplyEvent } from '@patchbay/core';
 import { CallbackClient } from './callbackClient.js';
 import { ChangeSender, type Change } from './changeSender.js';
 import { bindError, CommandSocket, type JeedomMessage } from './commandSocket.js';
 import type { JeedomConfig } from './config.js';
+import { jeedomDevice } from './jeedomCmds.js';
 
-/** The change an outbound event becomes in the upward payload (architecture: "How each host sees a device"). */
+/** The change an outbound event becomes in the upward payload (README: "What goes up"). */
 export function eventChange(event: OutboundEvent): Change | undefined {
   switch (event.kind) {
     case 'state':
       return [['devices', event.device, event.channel], event.value];
     case 'reply': {
-      // A command without a Jeedom id is answered under the core's command id.
-      const body: JsonValue = event.ok ? { ok: true, value: event.value ?? null } : { ok: false, error: event.error ?? 'failed' };
+      // A command without a Jeedom id is answered under the core's command id. A failure carries
+      // its code, so the plugin can tell a restart (PB210) from a refusal (issue 14.8).
+      const body: JsonValue = event.ok ? { ok: true, value: event.value ?? null } : { ok: false, error: event.error ?? 'failed', ...(event.code === undefined ? {} : { code: event.code }) };
       return [['replies', event.ref ?? event.commandId], body];
     }
     case 'status':
       return [['status', event.endpoint], event.status];
-    default:
-      // Descriptions, availability and momentary events are not carried to Jeedom yet.
-      return undefined;
+    case 'description':
+      return descriptionChange(event.device, event.description);
+    case 'availability':
+      return availabilityChange(event.device, event.availability, event.lastSeen, event.reason);
+    case 'momentary':
+      // A list, appended to: two presses in one cycle are two events, in order (never coalesced).
+      return [['events'], { device: event.device, channel: event.channel, value: event.value ?? null, time: event.time }, 'append'];
   }
+}
+
+/** A device's rows for the plugin: whole, so an older description's cmds never linger in a newer one's. */
+function descriptionChange(device: string, description: DeviceDescription): Change {
+  return [['descriptions', device], jeedomDevice(description) as unknown as JsonValue, 'replace'];
+}
+
+function availabilityChange(device: string, state: Availability, lastSeen: number | null, reason: string | undefined): Change {
+  const entry: Record<string, JsonValue> = { state, lastSeen };
+  if (reason !== undefined) entry.reason = reason;
+  return [['availability', device], entry, 'replace'];
 }
 
 /**
@@ -38,6 +55,13 @@ export class JeedomAdapter implements Adapter {
   private listening = false;
   private bindTimer: NodeJS.Timeout | undefined;
   private counters: { rejected: Counter; commands: Counter; failures: Counter } | undefined;
+  /** Refusals the core could not queue, by reply id, waiting for the callback (see {@link sendOutOfBand}). */
+  private readonly refusals = new Map<string, Change>();
+  private flushingRefusals = false;
+  private droppedRefusals = 0;
+  private flushAgain = false;
+  /** The last connection detail told to the core. */
+  private connection: string | undefined;
 
   /**
    * Present only when there is a callback: without one the outbox keeps its synchronous
@@ -80,16 +104,19 @@ export class JeedomAdapter implements Adapter {
       }
     } else {
       ctx.logger.info('no callback configured: commands are served, nothing is sent up to Jeedom');
+      ctx.connection({ connected: false, detail: 'no callback: commands only, nothing goes up' });
     }
     this.socket = new CommandSocket({
       host: config.socketHost,
       port: config.socketPort,
       apikey: config.apikey,
       maxMessageBytes: config.maxMessageBytes,
-      idleTimeoutMs: config.idleTimeoutMs,
+      messageTimeoutMs: config.messageTimeoutMs,
+      maxConnections: config.maxConnections,
+      maxBufferedBytes: config.maxBufferedBytes,
       logger: ctx.logger,
       rejected: this.counters.rejected,
-      onMessage: (message) => this.onMessage(message),
+      onMessage: (message, done) => this.onMessage(message, done),
     });
     await this.bind(new Backoff());
   }
@@ -123,7 +150,24 @@ export class JeedomAdapter implements Adapter {
       const change = eventChange(event);
       if (change !== undefined) changes.push(change);
     }
-    await sender.addMany(changes);
+    try {
+      await sender.addMany(changes);
+    } catch (error) {
+      // A stop is not the callback going away.
+      if (this.sender !== undefined) this.connected(false, `callback unreachable: ${describeError(error)}`);
+      throw error;
+    }
+    this.connected(true);
+    // The callback answers again: what was refused meanwhile goes now.
+    this.flushRefusals();
+  }
+
+  /** Tells the core whether the callback answers (issue 14.2), on a change only: this runs per POST. */
+  private connected(connected: boolean, problem?: string): void {
+    const detail = connected ? 'callback answers' : (problem ?? 'callback unreachable');
+    if (this.connection === detail) return;
+    this.connection = detail;
+    this.ctx.connection({ connected, detail });
   }
 
   private async verify(): Promise<void> {
@@ -133,10 +177,12 @@ export class JeedomAdapter implements Adapter {
     } catch (error) {
       this.verifying = undefined;
       this.report(`callback test failed: ${describeError(error)}`);
+      this.connected(false, `callback unreachable: ${describeError(error)}`);
       throw error;
     }
     this.verified = true;
     this.verifying = undefined;
+    this.connected(true);
     this.report();
   }
 
@@ -168,29 +214,98 @@ export class JeedomAdapter implements Adapter {
     else if (this.listening && (this.verified || this.client === undefined)) this.ctx.status('alive');
   }
 
-  private onMessage(message: JeedomMessage): void {
+  /** `done()` closes the peer's connection: at once, or for a command once it is accepted (journaled). */
+  private onMessage(message: JeedomMessage, done: () => void): void {
     const { ctx } = this;
     const action = message.action ?? message.cmd;
-    if (action === 'command') {
-      this.counters?.commands.inc();
-      const { device, channel, value, id } = message;
-      if (typeof device !== 'string' || typeof channel !== 'string') {
-        // Still submitted: the core answers with a failed reply that goes up under the id.
-        this.counters?.rejected.inc();
-        ctx.logger.error(`Invalid command from socket: "device" and "channel" must be strings (got ${typeof device} and ${typeof channel})`);
+    if (action !== 'command') {
+      done();
+      if (action === 'refresh') this.refresh();
+      else ctx.logger.warn(`Unknown action ${quoteForLog(action)} from socket; ignored (known: command, refresh)`);
+      return;
+    }
+    this.counters?.commands.inc();
+    const { device, channel, deviceAction, value, id } = message;
+    const named = deviceAction === undefined ? channel : deviceAction;
+    if (typeof device !== 'string' || typeof named !== 'string') {
+      // Still submitted: the core answers with a failed reply that goes up under the id.
+      this.counters?.rejected.inc();
+      ctx.logger.error(
+        `Invalid command from socket: "device" and ${deviceAction === undefined ? '"channel"' : '"deviceAction"'} must be strings (got ${typeof device} and ${typeof named})`,
+      );
+    }
+    const ref = id === undefined || id === null ? undefined : String(id);
+    const input: CommandInput =
+      deviceAction === undefined
+        ? { device: device as string, channel: channel as string, value: value as JsonValue | undefined, ref }
+        : // Both named: the core refuses the command ("exactly one of channel or action") with its reply.
+          { device: device as string, action: deviceAction as string, channel: channel as string | undefined, ref };
+    // The peer's EOF waits for the journal (onAccepted); a refusal closes it when it is decided.
+    // submit is documented never to reject; should it, a command lost is one ERROR, not a crash.
+    ctx
+      .submit(input, { deliverReply: true, onAccepted: done, onUnqueued: this.onUnqueued })
+      .then(done, (error: unknown) => {
+        done();
+        ctx.logger.error({ err: error }, `Send command to demon error: ${describeError(error)}`);
+      });
+  }
+
+  /**
+   * A refusal the core could not queue (this host's replies fill its outbox): kept here, in
+   * memory, and posted straight to the callback, so the asker still gets its one reply (issue
+   * 13.3). While the callback is down they wait, and go with the next post that gets through.
+   * Not journaled: the command was never carried out, so a crash loses only the refusal.
+   */
+  private readonly onUnqueued = (reply: ReplyEvent): void => this.sendOutOfBand(reply);
+
+  private sendOutOfBand(reply: ReplyEvent): void {
+    if (this.sender === undefined) {
+      this.ctx.logger.warn(`reply to ${reply.ref ?? reply.commandId} (${reply.code ?? 'failed'}) not sent: no callback configured`);
+      return;
+    }
+    const change = eventChange(reply) as Change;
+    const key = reply.ref ?? reply.commandId;
+    if (this.refusals.size >= MAX_HELD_REFUSALS && !this.refusals.has(key)) {
+      const oldest = this.refusals.keys().next().value as string;
+      this.refusals.delete(oldest);
+      // Once per episode: a flood of refusals must not become a flood of lines.
+      if (this.droppedRefusals++ === 0) {
+        this.ctx.logger.error(`more than ${MAX_HELD_REFUSALS} refusals wait for the callback: the oldest are dropped (their commands were not carried out), starting with ${quoteForLog(oldest)}`);
       }
-      const ref = id === undefined || id === null ? undefined : String(id);
-      // submit is documented never to reject; should it, a command lost is one ERROR, not a crash.
-      ctx
-        .submit({ device: device as string, channel: channel as string, value: value as JsonValue | undefined, ref }, { deliverReply: true })
-        .catch((error: unknown) => ctx.logger.error({ err: error }, `Send command to demon error: ${describeError(error)}`));
+    }
+    this.refusals.set(key, change);
+    this.flushRefusals();
+  }
+
+  /** Post every held refusal in one body; those posted are forgotten, the others wait for the next try. */
+  private flushRefusals(): void {
+    const sender = this.sender;
+    if (sender === undefined || this.refusals.size === 0) return;
+    if (this.flushingRefusals) {
+      // A post got through while this one is under way (it may have started while the callback
+      // was down and be about to fail): go again once it settles, so nothing waits for more traffic.
+      this.flushAgain = true;
       return;
     }
-    if (action === 'refresh') {
-      this.refresh();
-      return;
-    }
-    ctx.logger.warn(`Unknown action ${quoteForLog(action)} from socket; ignored (known: command, refresh)`);
+    this.flushingRefusals = true;
+    this.flushAgain = false;
+    const batch = [...this.refusals];
+    sender.postNow(batch.map(([, change]) => change)).then(
+      () => {
+        this.flushingRefusals = false;
+        for (const [key, change] of batch) if (this.refusals.get(key) === change) this.refusals.delete(key);
+        if (this.droppedRefusals > 0) {
+          this.ctx.logger.warn(`refusals reach the callback again; ${this.droppedRefusals} were dropped while it was away`);
+          this.droppedRefusals = 0;
+        }
+        this.flushRefusals();
+      },
+      (error: unknown) => {
+        this.flushingRefusals = false;
+        this.ctx.logger.warn(`${batch.length} refusals not posted yet (${describeError(error)}); they go with the next post that gets through`);
+        if (this.flushAgain) this.flushRefusals();
+      },
+    );
   }
 
   /** `{"action":"refresh"}`: post the current value of every channel (and device status) again. */
@@ -201,14 +316,21 @@ export class JeedomAdapter implements Adapter {
       return;
     }
     const changes: Change[] = [];
-    for (const device of this.ctx.snapshot().devices) {
-      changes.push([['status', device.device], device.status]);
-      for (const channel of device.channels) changes.push([['devices', device.device, channel.channel], channel.value]);
+    const snapshot = new Map(this.ctx.snapshot().devices.map((d) => [d.device, d]));
+    for (const info of this.ctx.devices()) {
+      // Descriptions first: a device the plugin does not know yet gets its eqLogic before its values.
+      if (info.description !== undefined) changes.push(descriptionChange(info.id, info.description));
+      changes.push(availabilityChange(info.id, info.availability, info.lastSeen, info.availabilityReason));
+      changes.push([['status', info.id], info.status]);
+      for (const channel of snapshot.get(info.id)?.channels ?? []) changes.push([['devices', info.id, channel.channel], channel.value]);
     }
     if (changes.length === 0) return;
     sender.addMany(changes).catch((error: unknown) => this.ctx.logger.warn(`refresh not delivered: ${describeError(error)}`));
   }
 }
+
+/** Refusals held for a callback that is down, at most (each is a few hundred bytes). */
+const MAX_HELD_REFUSALS = 10_000;
 
 /** How long `start()` waits for the start-up GET before binding anyway. */
 const START_TEST_WAIT_MS = 2000;

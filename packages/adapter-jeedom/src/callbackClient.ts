@@ -51,8 +51,7 @@ export class CallbackClient {
   private closed = false;
 
   constructor(private readonly options: CallbackClientOptions) {
-    // §4.1: the key is appended by plain concatenation, without URL encoding.
-    this.url = new URL(`${options.callback}?apikey=${options.apikey}`);
+    this.url = new URL(withApikey(options.callback, options.apikey));
     const secure = this.url.protocol === 'https:';
     this.transport = secure ? https : http;
     // §4.1: certificates are not verified (self-signed, or issued for another name).
@@ -201,6 +200,20 @@ export class CallbackClient {
       request.end(payload);
     });
   }
+}
+
+/**
+ * The request URL (§4.1): the callback, then `?apikey=` and the key by plain concatenation
+ * (no URL encoding). A callback that already has a query gets `&apikey=`; one that already
+ * carries an `apikey` parameter is used as it is, not given a second one (issue 13.11).
+ */
+export function withApikey(callback: string, apikey: string): string {
+  const hash = callback.indexOf('#');
+  const base = hash < 0 ? callback : callback.slice(0, hash);
+  const query = base.indexOf('?');
+  if (query < 0) return `${base}?apikey=${apikey}`;
+  if (new URLSearchParams(base.slice(query + 1)).has('apikey')) return base;
+  return `${base}${base.endsWith('?') || base.endsWith('&') ? '' : '&'}apikey=${apikey}`;
 }
 
 /**

@@ -1,8 +1,8 @@
 import { ErrorCodes, PatchbayError, type JsonValue } from '@patchbay/core';
-import { ChangeTree, singleChangeJson } from './changeTree.js';
+import { ChangeTree, PATH_SEPARATOR, singleChangeJson, type ChangeMode } from './changeTree.js';
 
-/** One change: a `::` key or a path of segments, and its value. */
-export type Change = readonly [key: string | readonly string[], value: JsonValue];
+/** One change: a `::` key or a path of segments, its value, and how it joins what is pending (default `merge`). */
+export type Change = readonly [key: string | readonly string[], value: JsonValue, mode?: ChangeMode];
 
 /** Settings of a {@link ChangeSender}. */
 export interface ChangeSenderOptions {
@@ -75,12 +75,12 @@ export class ChangeSender {
   addMany(changes: readonly Change[]): Promise<void> {
     if (this.stopped) return Promise.reject(stoppedError());
     if (this.immediate) {
-      const bodies = changes.map(([key, value]) => singleChangeJson(key, value));
+      const bodies = changes.map(([key, value, mode]) => singleChangeJson(key, value, mode));
       return this.enqueue(async () => {
         for (const body of bodies) await this.options.post(body);
       });
     }
-    for (const [key, value] of changes) put(this.pending, key, value);
+    for (const [key, value, mode] of changes) put(this.pending, key, value, mode);
     this.window ??= newWindow();
     this.schedule();
     return this.window.promise;
@@ -90,6 +90,13 @@ export class ChangeSender {
   sendImmediate(tree: ChangeTree): Promise<void> {
     if (this.stopped) return Promise.reject(stoppedError());
     return this.enqueue(() => this.options.post(tree.toJson()));
+  }
+
+  /** Post `changes` at once as one body, outside the cycle and any pending window. */
+  postNow(changes: readonly Change[]): Promise<void> {
+    const tree = new ChangeTree();
+    for (const [key, value, mode] of changes) put(tree, key, value, mode);
+    return this.sendImmediate(tree);
   }
 
   /** Stop the timer; whatever waits for a flush is failed so its events stay queued. */
@@ -140,9 +147,9 @@ export class ChangeSender {
   }
 }
 
-function put(tree: ChangeTree, key: string | readonly string[], value: JsonValue): void {
-  if (typeof key === 'string') tree.add(key, value);
-  else tree.addPath(key, value);
+function put(tree: ChangeTree, key: string | readonly string[], value: JsonValue, mode: ChangeMode | undefined): void {
+  if (typeof key === 'string' && mode === undefined) tree.add(key, value);
+  else tree.addPath(typeof key === 'string' ? key.split(PATH_SEPARATOR) : key, value, mode);
 }
 
 function stoppedError(): PatchbayError {

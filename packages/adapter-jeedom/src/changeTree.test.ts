@@ -56,4 +56,21 @@ describe('jeedom - change aggregation (§4.5)', () => {
       expect(singleChangeJson(key, value)).toBe(tree.toJson());
     }
   });
+
+  it('jeedom - (15.6) `append` keeps every momentary event in order, `replace` leaves nothing of the older value, and a caller\'s array is never grown', () => {
+    const tree = new ChangeTree();
+    const mine = [{ device: 'b', value: 0 }];
+    tree.addPath(['events'], mine, 'merge');
+    tree.addPath(['events'], { device: 'b', value: 1 }, 'append');
+    tree.addPath(['events'], { device: 'b', value: 1 }, 'append');
+    tree.addPath(['descriptions', 'd'], { name: 'old', firmware: '1' }, 'replace');
+    tree.addPath(['descriptions', 'd'], { name: 'new' }, 'replace');
+    expect(tree.toValue()).toEqual({ events: [{ device: 'b', value: 1 }, { device: 'b', value: 1 }], descriptions: { d: { name: 'new' } } });
+    expect(mine).toHaveLength(1);
+    const taken = tree.take();
+    tree.addPath(['events'], { device: 'b', value: 2 }, 'append');
+    expect(taken.toValue()).toEqual({ events: [{ device: 'b', value: 1 }, { device: 'b', value: 1 }], descriptions: { d: { name: 'new' } } });
+    expect(singleChangeJson(['events'], { device: 'b', value: 2 }, 'append')).toBe(tree.toJson());
+    expect(tree.toJson()).toBe('{"events": [{"device": "b", "value": 2}]}');
+  });
 });

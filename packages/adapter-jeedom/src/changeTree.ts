@@ -10,6 +10,13 @@ export type ChangeMap = Map<string, ChangeNode>;
 export const PATH_SEPARATOR = '::';
 
 /**
+ * How a change joins what is pending at its path: `merge` (the reference's add_changes),
+ * `replace` (the value is whole: a device's description or availability, no stale keys of an
+ * older one left in it), `append` (a list of momentary events: every one kept, in order).
+ */
+export type ChangeMode = 'merge' | 'replace' | 'append';
+
+/**
  * Pending changes as the reference's `jeedom_com.add_changes` aggregates them
  * (protocols/jeedom.md §4.5): a `::` key is a path into nested objects, merged recursively
  * when both sides are objects, otherwise the new value replaces the old (arrays included);
@@ -17,6 +24,8 @@ export const PATH_SEPARATOR = '::';
  */
 export class ChangeTree {
   private root: ChangeMap = new Map();
+  /** Lists {@link addPath} made for `append`: only these are grown in place (a caller's array never is). */
+  private owned = new WeakSet<readonly JsonValue[]>();
 
   /** True when nothing is pending. */
   get empty(): boolean {
@@ -37,7 +46,7 @@ export class ChangeTree {
    * Add at a path given as segments: what the adapter uses, so device and channel names
    * that contain `::` themselves stay one segment.
    */
-  addPath(path: readonly string[], value: JsonValue): void {
+  addPath(path: readonly string[], value: JsonValue, mode: ChangeMode = 'merge'): void {
     if (path.length === 0) return;
     let node = this.root;
     for (let i = 0; i < path.length - 1; i++) {
@@ -52,7 +61,17 @@ export class ChangeTree {
       }
     }
     const last = path[path.length - 1] as string;
-    node.set(last, mergeNode(node.get(last), toNode(value)));
+    if (mode === 'append') {
+      const list = node.get(last);
+      if (Array.isArray(list) && this.owned.has(list)) (list as JsonValue[]).push(value);
+      else {
+        const created = [value];
+        this.owned.add(created);
+        node.set(last, created);
+      }
+      return;
+    }
+    node.set(last, mode === 'replace' ? toNode(value) : mergeNode(node.get(last), toNode(value)));
   }
 
   /** Take everything pending, leaving the tree empty. */
@@ -60,6 +79,8 @@ export class ChangeTree {
     const taken = new ChangeTree();
     taken.root = this.root;
     this.root = new Map();
+    // The taken tree is posted as it is: nothing may grow its lists any more.
+    this.owned = new WeakSet();
     return taken;
   }
 
@@ -87,11 +108,12 @@ export class ChangeTree {
  * The JSON of one change on its own (`{"devices": {"abc": {"t": 21.5}}}`), as immediate mode
  * posts it: the same bytes as a one-entry {@link ChangeTree}, without building one.
  */
-export function singleChangeJson(key: string | readonly string[], value: JsonValue): string {
+export function singleChangeJson(key: string | readonly string[], value: JsonValue, mode: ChangeMode = 'merge'): string {
   const path = typeof key === 'string' ? key.split(PATH_SEPARATOR) : key;
   let out = '';
   for (const segment of path) out += '{' + pyString(segment) + ': ';
-  out += pyJson(value);
+  // An appended change on its own is a list of one.
+  out += mode === 'append' ? '[' + pyJson(value) + ']' : pyJson(value);
   for (let i = 0; i < path.length; i++) out += '}';
   return out;
 }

@@ -13,13 +13,25 @@ export interface CommandSocketOptions {
   apikey: string;
   /** A message longer than this is refused (the reference has no limit; we keep one). */
   maxMessageBytes: number;
-  /** A connection that completes no message within this is closed (§3.2 SHOULD, ≥ 10 s). */
-  idleTimeoutMs: number;
+  /**
+   * A connection whose message is not complete this long after it opened is closed (§3.2
+   * SHOULD, ≥ 10 s). A deadline from the connect, not an idle timer: bytes trickled one at a
+   * time do not push it back.
+   */
+  messageTimeoutMs: number;
+  /** Connections open at once; one more is closed at once, unread (a flood must not hold the gateway). */
+  maxConnections: number;
+  /** Bytes all unfinished messages may hold together; the connection that would pass it is closed. */
+  maxBufferedBytes: number;
   logger: Logger;
-  /** Counts every refused message (bad apikey, bad JSON, empty, too large, stalled). */
+  /** Counts every refused message (bad apikey, bad JSON, empty, too large, stalled, over a cap). */
   rejected: Counter;
-  /** Called synchronously for each accepted message, in the order messages complete. */
-  onMessage(message: JeedomMessage): void;
+  /**
+   * Called synchronously for each accepted message, in the order messages complete. The
+   * connection stays open until `done()`: the peer sees its EOF only once the message is taken
+   * (for a command, journaled), so a crash before that is one the peer can see (issue 13.3).
+   */
+  onMessage(message: JeedomMessage, done: () => void): void;
 }
 
 const LF = 0x0a;
@@ -43,6 +55,10 @@ export class CommandSocket {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
   private readonly expected: Buffer;
+  /** Bytes held by unfinished messages, across connections. */
+  private buffered = 0;
+  /** Connections closed for the connection cap since the last log line about it. */
+  private overCap = 0;
 
   constructor(private readonly options: CommandSocketOptions) {
     this.expected = digest(options.apikey);
@@ -84,6 +100,16 @@ export class CommandSocket {
   }
 
   private accept(socket: net.Socket): void {
+    const { options } = this;
+    if (this.sockets.size >= options.maxConnections) {
+      // Closed unread. One line per episode, not per connection: a flood would flood the log.
+      options.rejected.inc();
+      if (this.overCap++ === 0) {
+        options.logger.error(`Connection from socket refused: ${this.sockets.size} connections already open (maxConnections ${options.maxConnections}); further refusals are counted, not logged, until one closes`);
+      }
+      socket.destroy();
+      return;
+    }
     this.sockets.add(socket);
     // The peer's address costs a getpeername() call: only fetch it for a log line.
     let peer: string | undefined;
@@ -91,13 +117,31 @@ export class CommandSocket {
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
+    const release = (): void => {
+      this.buffered -= size;
+      size = 0;
+      chunks.length = 0;
+    };
     const finish = (data: Buffer): void => {
       done = true;
-      // §3.2: nothing is written back; FIN as soon as the message is read.
-      socket.end();
-      this.handle(data, from);
+      clearTimeout(deadline);
+      release();
+      // §3.2: nothing is written back; FIN once the message is taken (journaled, for a command).
+      let ended = false;
+      this.handle(data, from, () => {
+        if (ended) return;
+        ended = true;
+        socket.end();
+      });
     };
-    socket.setTimeout(this.options.idleTimeoutMs);
+    const deadline = setTimeout(() => {
+      if (!done) {
+        done = true;
+        this.refuse(`Connection from socket ${from()} stalled: no complete message within ${options.messageTimeoutMs} ms (${size} bytes read); closed`);
+      }
+      release();
+      socket.destroy();
+    }, options.messageTimeoutMs);
     socket.on('data', (chunk: Buffer) => {
       if (done) return; // §3.2: anything after the first LF is discarded.
       const lf = chunk.indexOf(LF);
@@ -106,44 +150,58 @@ export class CommandSocket {
         finish(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
         return;
       }
-      size += chunk.length;
-      if (size > this.options.maxMessageBytes) {
+      if (size + chunk.length > options.maxMessageBytes) {
         done = true;
-        this.refuse(`Message from socket ${from()} refused: longer than maxMessageBytes (${this.options.maxMessageBytes} bytes); connection closed`);
+        clearTimeout(deadline);
+        this.refuse(`Message from socket ${from()} refused: longer than maxMessageBytes (${options.maxMessageBytes} bytes); connection closed`);
+        release();
         socket.destroy();
         return;
       }
+      if (this.buffered + chunk.length > options.maxBufferedBytes) {
+        done = true;
+        clearTimeout(deadline);
+        this.refuse(`Message from socket ${from()} refused: unfinished messages hold ${this.buffered} bytes, the listener's maxBufferedBytes is ${options.maxBufferedBytes}; connection closed`);
+        release();
+        socket.destroy();
+        return;
+      }
+      size += chunk.length;
+      this.buffered += chunk.length;
       chunks.push(chunk);
     });
     socket.on('end', () => {
       if (!done) finish(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
     });
-    socket.on('timeout', () => {
-      if (!done) {
-        done = true;
-        this.refuse(`Connection from socket ${from()} stalled: no complete message within ${this.options.idleTimeoutMs} ms (${size} bytes read); closed`);
-      }
-      socket.destroy();
-    });
     socket.on('error', (error) => {
       // A reset after the message was read is the client's business, not an error of ours.
-      if (!done && this.options.logger.isLevelEnabled('debug')) this.options.logger.debug({ err: error }, `socket ${from()}: ${error.message}`);
+      if (!done && options.logger.isLevelEnabled('debug')) options.logger.debug({ err: error }, `socket ${from()}: ${error.message}`);
     });
-    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('close', () => {
+      clearTimeout(deadline);
+      if (!done) release();
+      this.sockets.delete(socket);
+      if (this.overCap > 0 && this.sockets.size < options.maxConnections) {
+        options.logger.warn(`Command socket accepts connections again (${this.overCap} refused while ${options.maxConnections} were open)`);
+        this.overCap = 0;
+      }
+    });
   }
 
-  private handle(data: Buffer, from: () => string): void {
+  private handle(data: Buffer, from: () => string, done: () => void): void {
     let message: JeedomMessage;
     try {
       message = this.decode(data, from);
     } catch (error) {
+      done();
       // Anything but a Refusal is a bug of ours; still one line, never out of the socket's callback.
       this.refuse(error instanceof Refusal ? error.message : `Message from socket ${from()} could not be read (${describeError(error)}); ignored`);
       return;
     }
     try {
-      this.options.onMessage(message);
+      this.options.onMessage(message, done);
     } catch (error) {
+      done();
       // §3.5: a handler error is logged with the reference's wording; the daemon continues.
       this.options.logger.error({ err: error }, `Send command to demon error: ${error instanceof Error ? error.message : String(error)}`);
     }

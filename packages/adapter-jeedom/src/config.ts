@@ -16,10 +16,19 @@ export const jeedomConfig = z
     callback: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
     /** Seconds between flushes [`--cycle`]; 0 or less posts every change at once (§4.5). */
     cycle: z.number().default(0.3),
-    /** Longest downward message accepted, bytes (the reference has no limit). */
-    maxMessageBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
-    /** A downward connection that completes no message within this is closed, ms (§3.2: ≥ 10 s). */
-    idleTimeoutMs: z.number().int().min(1).default(30_000),
+    /** Longest downward message accepted, bytes (the reference has no limit; Jeedom's are a few hundred bytes, §10.24 wants 1 MiB). */
+    maxMessageBytes: z.number().int().min(1024).default(2 * 1024 * 1024),
+    /**
+     * A downward connection whose message is not complete this long after it opened is closed,
+     * ms (§3.2: ≥ 10 s). A deadline from the connect: a trickle of bytes does not extend it.
+     */
+    messageTimeoutMs: z.number().int().min(1).optional(),
+    /** Deprecated name of `messageTimeoutMs` (it was an idle timer, which a trickle kept open). */
+    idleTimeoutMs: z.number().int().min(1).optional(),
+    /** Downward connections open at once; more are closed unread (PHP opens one per message and closes it at once). */
+    maxConnections: z.number().int().min(1).default(64),
+    /** Bytes that unfinished downward messages may hold together; the connection that would pass it is closed. */
+    maxBufferedBytes: z.number().int().min(1024).default(16 * 1024 * 1024),
     /** Send the start-up `GET` test (§4.2). Jeedom launch mode runs it itself before starting. */
     callbackTest: z.boolean().default(true),
     /** Per-attempt HTTP timeouts and the pause after a failed attempt, ms (§4.4). */
@@ -31,7 +40,8 @@ export const jeedomConfig = z
       })
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .transform(({ idleTimeoutMs, messageTimeoutMs, ...rest }) => ({ ...rest, messageTimeoutMs: messageTimeoutMs ?? idleTimeoutMs ?? 30_000 }));
 
 /** Validated options of the `jeedom` adapter. */
 export type JeedomConfig = z.output<typeof jeedomConfig>;

@@ -247,10 +247,15 @@ describe('jeedom - downward channel (§3)', () => {
       port: 0,
       apikey: APIKEY,
       maxMessageBytes: 1 << 20,
-      idleTimeoutMs: 10_000,
+      messageTimeoutMs: 10_000,
+      maxConnections: 64,
+      maxBufferedBytes: 1 << 24,
       logger: failing,
       rejected: { inc: () => void rejected++ },
-      onMessage: (message) => void received.push(message),
+      onMessage: (message, done) => {
+        received.push(message);
+        done();
+      },
     });
     await socket.listen();
     try {

@@ -1,6 +1,8 @@
 import { createGateway, type CommandEvent, type Counter, type Gateway, type HostContext, type MetricsSink, type ReplyInit } from '@patchbay/core';
 import { captureLogger, FakeDriver, FakeHost, Signal, type CapturedLogger } from '@patchbay/testing';
+import { afterEach } from 'vitest';
 import jeedom, { type JeedomAdapter } from '../src/index.js';
+import type { PhpCallback } from './peer.js';
 
 /** Counts per metric name, across endpoints. */
 export class RecordingMetrics implements MetricsSink {
@@ -42,7 +44,9 @@ export async function startRig(
     answer?: (c: CommandEvent) => ReplyInit | Promise<ReplyInit>;
     onCreate?: (adapter: JeedomAdapter) => void;
     /** Replace parts of the context the adapter gets (to make the core misbehave). */
-    context?: Partial<HostContext>;
+    context?: Partial<HostContext> | ((ctx: HostContext) => Partial<HostContext>);
+    /** Most replies that may wait for the Jeedom host (the outbox's `maxPendingReplies`). */
+    maxPendingReplies?: number;
   } = {},
 ): Promise<Rig> {
   const driver = new FakeDriver();
@@ -60,7 +64,8 @@ export async function startRig(
   const definition = {
     ...jeedom,
     create: (config: Parameters<typeof jeedom.create>[0], ctx: Parameters<typeof jeedom.create>[1]) => {
-      const context = extra.context ? new Proxy(ctx, { get: (target, key) => (extra.context as Record<PropertyKey, unknown>)[key] ?? Reflect.get(target, key) }) : ctx;
+      const replaced = typeof extra.context === 'function' ? extra.context(ctx) : extra.context;
+      const context = replaced ? new Proxy(ctx, { get: (target, key) => (replaced as Record<PropertyKey, unknown>)[key] ?? Reflect.get(target, key) }) : ctx;
       current = jeedom.create(config, context) as JeedomAdapter;
       extra.onCreate?.(current);
       return current;
@@ -75,7 +80,7 @@ export async function startRig(
     logger,
     metrics,
     commandTimeoutMs: 2000,
-    outbox: { backoff: { delays: [200, 400, 800], jitter: 0 } },
+    outbox: { backoff: { delays: [200, 400, 800], jitter: 0 }, ...(extra.maxPendingReplies === undefined ? {} : { maxPendingReplies: extra.maxPendingReplies }) },
   });
   await gateway.start();
   await driver.waitRunning();
@@ -99,4 +104,16 @@ export async function startRig(
     },
     stop: () => gateway.stop({ drainTimeoutMs: 300 }),
   };
+}
+
+/** The rig and callback a test starts, stopped after each test of the `describe` that calls this. */
+export function rigAndPeer(): { rig: Rig | undefined; peer: PhpCallback | undefined } {
+  const started: { rig: Rig | undefined; peer: PhpCallback | undefined } = { rig: undefined, peer: undefined };
+  afterEach(async () => {
+    await started.rig?.stop();
+    await started.peer?.close();
+    started.rig = undefined;
+    started.peer = undefined;
+  });
+  return started;
 }

@@ -62,6 +62,13 @@ export interface SubmitOptions {
    * its refusal is the reply. Called before the device is asked.
    */
   onAccepted?: () => void;
+  /**
+   * With `deliverReply`: called instead of queueing the reply when the host's outbox has no
+   * room for one (a refusal while its replies pile up). The reply still resolves `submit`;
+   * a protocol that only answers through the outbox (Jeedom's callback) sends it out of band
+   * here, so every command still gets its one reply (issue 13.3).
+   */
+  onUnqueued?: (reply: ReplyEvent) => void;
 }
 
 /** What a host is connected to, as its adapter reports it. */

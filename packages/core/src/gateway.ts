@@ -731,7 +731,14 @@ class GatewayRuntime implements Gateway {
         // Only a reply with room goes to the outbox: queueing the refusals of a host that
         // is not taking its replies would defeat the bound (the caller still gets each one).
         if (reserved || host.outbox.hasRoomForReply) this.route(reply, [host]);
-        else this.noteOutboxFull(host);
+        else {
+          this.noteOutboxFull(host);
+          try {
+            options.onUnqueued?.(reply);
+          } catch (error) {
+            this.logger.error({ err: error, host: host.id, commandId: command.id }, `host ${host.id}'s onUnqueued for command ${command.id} threw: ${describeError(error)}`);
+          }
+        }
       }
       return reply;
     };
