@@ -176,6 +176,7 @@ describe('modbus - into the Jeedom and WebSocket hosts of a real gateway (16, ac
     const from = ws.messages.length;
     await slave.kill();
     await ws.waitFor((m) => m.type === 'availability' && m.device === 'boiler' && m.availability === 'offline', 'boiler offline', from);
+    await log.waitFor((b) => ((b.availability?.boiler as Record<string, unknown> | undefined)?.state === 'offline' ? true : undefined), 'boiler offline');
     ws.socket.send(JSON.stringify({ type: 'command', id: 'w4', device: 'boiler', channel: 'relay', value: false }));
     expect(await ws.waitFor((m) => m.type === 'reply' && m.id === 'w4', 'reply w4')).toMatchObject({ ok: false });
     expect(ws.messages.filter((m) => m.type === 'reply' && m.id === 'w4')).toHaveLength(1);
@@ -183,6 +184,7 @@ describe('modbus - into the Jeedom and WebSocket hosts of a real gateway (16, ac
     // It comes back on the same port: online again, and commands work.
     slave = await PymodbusSlave.start({ tcp: modbusPort }, [1]);
     await ws.waitFor((m) => m.type === 'availability' && m.device === 'boiler' && m.availability === 'online', 'boiler online again', from);
+    await log.waitFor((b) => ((b.availability?.boiler as Record<string, unknown> | undefined)?.state === 'online' ? true : undefined), 'boiler online again');
     ws.socket.send(JSON.stringify({ type: 'command', id: 'w5', device: 'boiler', channel: 'relay', value: true }));
     expect(await ws.waitFor((m) => m.type === 'reply' && m.id === 'w5', 'reply w5')).toMatchObject({ ok: true, value: true });
     expect(await proc.stop()).toBe(0);
