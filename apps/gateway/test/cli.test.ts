@@ -128,7 +128,7 @@ describe('patchbay cli', () => {
   it('cli - an unknown command is named as one', async () => {
     const proc = start(['bogus']);
     expect(await proc.exited).toBe(1);
-    expect(proc.stderr()).toMatch(/^patchbay: unknown command 'bogus' \(commands: run, check, config, sim, jeedom; see patchbay --help\)\n$/);
+    expect(proc.stderr()).toMatch(/^patchbay: unknown command 'bogus' \(commands: run, check, config, reload, sim, jeedom; see patchbay --help\)\n$/);
   });
 
   it('run - an HTTP port in use is one line naming the address and what moves it, exit 1', async () => {
