@@ -99,7 +99,7 @@ function onMessage(msg) {
       log(msg.time, `${msg.endpoint} is ${msg.status}${msg.reason ? ` (${msg.reason})` : ''}`);
       break;
     case 'health':
-      applyHealth(msg);
+      applyHealthChanges(msg);
       break;
     case 'reply': {
       const show = pending.get(msg.id);
@@ -131,7 +131,21 @@ function device(id) {
 
 function applyHealth(health) {
   hosts = health.hosts;
-  for (const h of health.devices) {
+  applyDeviceHealth(health.devices);
+}
+
+// After the snapshot, health messages carry only the entries that changed (and ids removed).
+function applyHealthChanges(changes) {
+  const removed = new Set(changes.removed ?? []);
+  const byId = new Map(hosts.filter((h) => !removed.has(h.id)).map((h) => [h.id, h]));
+  for (const h of changes.hosts ?? []) byId.set(h.id, h);
+  hosts = [...byId.values()];
+  for (const id of removed) devices.delete(id);
+  applyDeviceHealth(changes.devices ?? []);
+}
+
+function applyDeviceHealth(entries) {
+  for (const h of entries) {
     const d = device(h.id);
     d.status = h.status;
     if (h.availability) Object.assign(d, { availability: h.availability, reason: h.availabilityReason });
