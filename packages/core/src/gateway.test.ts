@@ -324,7 +324,7 @@ describe('host connection (14.2)', () => {
     const d = testDriver();
     const a = testHost();
     const lines: string[] = [];
-    const log: LogFn = (_obj: unknown, message?: string) => void lines.push(String(message ?? _obj));
+    const log = ((_obj: unknown, message?: unknown) => void lines.push(String(message ?? _obj))) as LogFn;
     const logger: Logger = { ...silentLogger, info: log, child: () => logger };
     const gateway = createGateway({ logger, devices: [{ id: 'dev', definition: d.definition }], hosts: [{ id: 'a', definition: a.definition }] });
     await gateway.start();
