@@ -173,6 +173,13 @@ function el(tag, attributes = {}, ...children) {
   return node;
 }
 
+/** What a host says it is connected to: its peer count, yes/no, or a dash before it says. */
+function peersText(h) {
+  if (h.connected === undefined) return '—';
+  if (h.peers !== undefined) return String(h.peers);
+  return h.connected ? 'yes' : 'no';
+}
+
 function ago(time) {
   if (time === null || time === undefined) return 'never';
   const s = Math.max(0, Math.round((Date.now() - time) / 1000));
@@ -340,7 +347,7 @@ function render() {
   else if (cards.some((card, i) => list.children[i] !== card) || list.children.length !== cards.length) list.replaceChildren(...cards);
   $('hosts').replaceChildren(
     ...hosts.map((h) =>
-      el('tr', { 'data-host': h.id }, el('th', { scope: 'row' }, h.id), el('td', {}, h.type), el('td', { class: `status-${h.status}` }, h.status, ...(h.reason ? [el('small', { class: 'reason', title: h.reason }, h.reason)] : [])), el('td', { class: 'num' }, String(h.queued)), el('td', { class: 'num' }, String(h.delivered)), el('td', { class: 'num' }, String(h.failed))),
+      el('tr', { 'data-host': h.id }, el('th', { scope: 'row' }, h.id), el('td', {}, h.type), el('td', { class: `status-${h.status}`, title: h.reason }, h.status, ...(h.reason ? [el('small', { class: 'reason', title: h.reason }, h.reason)] : [])), el('td', { class: 'num' }, String(h.queued)), el('td', { class: 'num' }, String(h.delivered)), el('td', { class: 'num' }, String(h.failed)), el('td', { class: 'peers', title: h.connection ?? '' }, peersText(h))),
     ),
   );
 }
