@@ -27,7 +27,6 @@ export interface MetricsSink {
 }
 
 const noopCounter: Counter = { inc: () => undefined };
-const noopHistogram: Histogram = { observe: () => undefined };
 
-/** A sink that counts nothing. */
-export const noopMetrics: MetricsSink = { counter: () => noopCounter, histogram: () => noopHistogram };
+/** A sink that counts nothing (and, having no `histogram`, costs the outboxes no clock reads). */
+export const noopMetrics: MetricsSink = { counter: () => noopCounter };
