@@ -1,4 +1,4 @@
-import { freePort, spawnPatchbay, tempDir, type PatchbayProcess } from '@patchbay/testing';
+import { spawnEmbeddedDefault, type PatchbayProcess } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 
@@ -37,11 +37,7 @@ describe('embedded default', () => {
   // where any outgoing connection of a busy test machine may hold one. The cli tests check
   // that the embedded default uses the standard ports unless told otherwise.
   it('embedded default - every built-in adapter is alive, /healthz answers 200, the simulated devices reach every host', async () => {
-    const dir = tempDir();
-    cleanups.push(dir.remove);
-    const env: NodeJS.ProcessEnv = { PATCHBAY_CONFIG: '' };
-    for (const name of ['PATCHBAY_JEEDOM_PORT', 'PATCHBAY_COMODOJO_PORT', 'PATCHBAY_DOMOGIK_REQ_REP_PORT', 'PATCHBAY_DOMOGIK_PUB_PORT', 'PATCHBAY_DOMOGIK_SUB_PORT', 'PATCHBAY_MQTT_PORT']) env[name] = String(await freePort());
-    const proc: PatchbayProcess = spawnPatchbay(['run', '--port', '0', '--data-dir', dir.path, '--serial-sim'], { env });
+    const proc: PatchbayProcess = await spawnEmbeddedDefault(['--serial-sim']);
     cleanups.push(() => proc.stop());
     await proc.waitStarted();
     const socket = new WebSocket(`${(proc.url as string).replace('http', 'ws')}/ws`);

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { freePort, spawnPatchbay, tempDir, type PatchbayProcess } from '@patchbay/testing';
+import { Signal, spawnEmbeddedDefault, type PatchbayProcess } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 
@@ -34,41 +34,33 @@ function parse(text: string): { samples: Sample[]; types: Map<string, string> } 
   return { samples, types };
 }
 
-/** Resolves with the first WebSocket message that matches. */
-function nextMessage(socket: WebSocket, predicate: (m: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 20_000);
-    const onMessage = (data: WebSocket.RawData) => {
-      const message = JSON.parse(String(data)) as Record<string, unknown>;
-      if (predicate(message)) {
-        clearTimeout(timer);
-        socket.off('message', onMessage);
-        resolve(message);
-      }
-    };
-    socket.on('message', onMessage);
+/** A ws client that keeps every message, to wait on. */
+function recorder(socket: WebSocket): (predicate: (m: Record<string, unknown>) => boolean, what: string) => Promise<Record<string, unknown>> {
+  const messages: Record<string, unknown>[] = [];
+  const changed = new Signal();
+  socket.on('message', (data) => {
+    messages.push(JSON.parse(String(data)) as Record<string, unknown>);
+    changed.notify();
   });
+  return (predicate, what) => changed.waitUntil(() => messages.find(predicate), { timeoutMs: 20_000, what });
 }
 
 describe('metrics', () => {
   it('metrics - (14.1) a gateway running every built-in adapter exposes /metrics that promtool check metrics accepts, with counters at zero, histograms, gauges and one label scheme', async () => {
-    const dir = tempDir();
-    cleanups.push(dir.remove);
-    const env: NodeJS.ProcessEnv = { PATCHBAY_CONFIG: '' };
-    for (const name of ['PATCHBAY_JEEDOM_PORT', 'PATCHBAY_COMODOJO_PORT', 'PATCHBAY_DOMOGIK_REQ_REP_PORT', 'PATCHBAY_DOMOGIK_PUB_PORT', 'PATCHBAY_DOMOGIK_SUB_PORT', 'PATCHBAY_MQTT_PORT']) env[name] = String(await freePort());
     // The embedded default: the simulated devices bridged into every built-in adapter.
-    const proc: PatchbayProcess = spawnPatchbay(['run', '--port', '0', '--data-dir', dir.path, '--serial-sim'], { env });
+    const proc: PatchbayProcess = await spawnEmbeddedDefault(['--serial-sim']);
     cleanups.push(() => proc.stop());
     await proc.waitStarted();
     const socket = new WebSocket(`${(proc.url as string).replace('http', 'ws')}/ws`);
     cleanups.push(() => socket.close());
-    await nextMessage(socket, (m) => m.type === 'snapshot', 'the snapshot');
-    await nextMessage(socket, (m) => m.type === 'state' && m.device === 'thermo1', 'a state from thermo1');
+    const nextMessage = recorder(socket);
+    await nextMessage((m) => m.type === 'snapshot', 'the snapshot');
+    await nextMessage((m) => m.type === 'state' && m.device === 'thermo1', 'a state from thermo1');
     // One command that reaches the device, one the core refuses (a read-only channel).
     socket.send(JSON.stringify({ type: 'command', id: 1, device: 'thermo1', channel: 'relay', value: true }));
-    await expect(nextMessage(socket, (m) => m.type === 'reply' && m.id === 1, 'the relay reply')).resolves.toMatchObject({ ok: true });
+    await expect(nextMessage((m) => m.type === 'reply' && m.id === 1, 'the relay reply')).resolves.toMatchObject({ ok: true });
     socket.send(JSON.stringify({ type: 'command', id: 2, device: 'thermo1', channel: 'temperature', value: 5 }));
-    await expect(nextMessage(socket, (m) => m.type === 'reply' && m.id === 2, 'the refusal')).resolves.toMatchObject({ ok: false, code: 'PB211_READ_ONLY' });
+    await expect(nextMessage((m) => m.type === 'reply' && m.id === 2, 'the refusal')).resolves.toMatchObject({ ok: false, code: 'PB211_READ_ONLY' });
 
     const response = await fetch(`${proc.url}/metrics`);
     expect(response.status).toBe(200);

@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGateway, type Gateway } from '@patchbay/core';
 import simDriver from '@patchbay/driver-sim';
-import { FakeHost, freePort, repoRoot, spawnPatchbay, tempDir } from '@patchbay/testing';
+import { FakeHost, repoRoot, spawnEmbeddedDefault } from '@patchbay/testing';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import wsAdapter from '../src/index.js';
@@ -109,11 +109,7 @@ describe('status page - in headless Chromium', () => {
   });
 
   it('status page - (14.12) the README screenshot is the embedded default, as `npm start` runs it', async () => {
-    const dir = tempDir();
-    const env: NodeJS.ProcessEnv = { PATCHBAY_CONFIG: '' };
-    // Free ports rather than the platforms' standard ones, which a busy test machine may hold.
-    for (const name of ['PATCHBAY_JEEDOM_PORT', 'PATCHBAY_COMODOJO_PORT', 'PATCHBAY_DOMOGIK_REQ_REP_PORT', 'PATCHBAY_DOMOGIK_PUB_PORT', 'PATCHBAY_DOMOGIK_SUB_PORT', 'PATCHBAY_MQTT_PORT']) env[name] = String(await freePort());
-    const proc = spawnPatchbay(['run', '--port', '0', '--data-dir', dir.path], { env });
+    const proc = await spawnEmbeddedDefault();
     try {
       await proc.waitStarted();
       const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
@@ -146,7 +142,6 @@ describe('status page - in headless Chromium', () => {
       expect(await proc.stop()).toBe(0);
     } finally {
       await proc.stop();
-      dir.remove();
     }
   }, 90_000);
 

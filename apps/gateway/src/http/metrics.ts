@@ -75,31 +75,18 @@ export class Metrics implements MetricsSink {
     const read = () => this.health();
     const hostLabels = (h: EndpointHealth) => ({ host: h.id, adapter: h.type });
     const deviceLabels = (d: EndpointHealth) => ({ device: d.id, driver: d.type });
+    // Each family empties and refills itself from the one health read of the scrape.
+    const fromHealth = <M extends { reset(): void }>(collect: (m: M, health: GatewayHealth) => void) =>
+      function (this: M): void {
+        this.reset();
+        const health = read();
+        if (health) collect(this, health);
+      };
     const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge<string>, health: GatewayHealth) => void) =>
-      new Gauge({
-        name: PREFIX + name,
-        help,
-        labelNames,
-        registers,
-        collect() {
-          this.reset();
-          const health = read();
-          if (health) collect(this, health);
-        },
-      });
+      new Gauge({ name: PREFIX + name, help, labelNames, registers, collect: fromHealth(collect) });
     // A total the gateway keeps, exposed as a counter (it only goes up within one run).
     const total = (name: string, help: string, labelNames: string[], collect: (c: Counter<string>, health: GatewayHealth) => void) =>
-      new Counter({
-        name: counterName(name),
-        help,
-        labelNames,
-        registers,
-        collect() {
-          this.reset();
-          const health = read();
-          if (health) collect(this, health);
-        },
-      });
+      new Counter({ name: counterName(name), help, labelNames, registers, collect: fromHealth(collect) });
     const perHost = (pickValue: (h: EndpointHealth) => number | undefined) => (m: Gauge<string> | Counter<string>, health: GatewayHealth) => {
       for (const h of health.hosts) {
         const value = pickValue(h);
