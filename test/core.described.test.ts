@@ -60,7 +60,7 @@ describe('described devices', () => {
     expect(reply).toMatchObject({ ok: false, code: ErrorCodes.READ_ONLY });
     expect(reply.error).toContain('read-only (writable: relay, setpoint, mode)');
     expect(driver.commands).toHaveLength(0);
-    expect(log.counters.get('commands_refused')).toBe(1);
+    expect(log.counters.get('patchbay_commands_refused_total')).toBe(1);
   });
 
   it('described - values are coerced to the channel kind: the driver gets true, never "1"', async () => {
@@ -105,7 +105,7 @@ describe('described devices', () => {
     const line = await log.waitFor(/sent a description that fails its schema/);
     expect(line.message).toContain('description.channels.x.options');
     expect(host.ctx?.description('dev')?.name).toBe('Thermostat');
-    expect(log.counters.get('device_descriptions_refused')).toBe(1);
+    expect(log.counters.get('patchbay_device_descriptions_refused_total')).toBe(1);
   });
 
   it('described - a value of the wrong kind from the driver is not routed, counted each time and logged once', async () => {
@@ -115,7 +115,7 @@ describe('described devices', () => {
     driver.emit('temperature', 20.5);
     await host.waitFor((e) => e.kind === 'state' && e.channel === 'temperature');
     expect(of(host.delivered, 'state').map((e) => e.value)).toEqual([20.5]);
-    expect(log.counters.get('device_values_refused')).toBe(2);
+    expect(log.counters.get('patchbay_device_values_refused_total')).toBe(2);
     expect(log.find(/reported "hot" for temperature, which is described as number/)).toHaveLength(1);
     expect(log.find(/hotter/)).toHaveLength(0);
   });
@@ -146,7 +146,7 @@ describe('described devices', () => {
     host.down = false;
     host.poke();
     await log.waitFor(/dropping momentary events older than 1 ms/);
-    await host.waitFor(() => (log.counters.get('momentary_events_expired') ?? 0) === 3, { what: 'three expired' });
+    await host.waitFor(() => (log.counters.get('patchbay_host_momentary_events_expired_total') ?? 0) === 3, { what: 'three expired' });
     expect(of(host.delivered, 'momentary')).toHaveLength(0);
     expect(log.find(/dropping momentary events/)).toHaveLength(1);
   });

@@ -63,7 +63,7 @@ describe('stalled hosts', () => {
     expect(health.hosts.find((h) => h.id === 'ok')).toMatchObject({ stalled: false, status: 'alive' });
     // The healthy host was never held up.
     await healthy.waitFor((e) => e.kind === 'state' && e.value === 19);
-    expect(log.counters.get('host_stalls')).toBe(1);
+    expect(log.counters.get('patchbay_host_stalls_total')).toBe(1);
     // Other hosts heard of it as a status.
     await healthy.waitFor((e) => e.kind === 'status' && e.endpoint === 'hung' && e.status === 'unknown');
     // Released: it moves again, and health comes back by itself.

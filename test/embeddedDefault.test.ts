@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { freePort, spawnPatchbay, tempDir, type PatchbayProcess } from '@patchbay/testing';
+import { freePort, spawnEmbeddedDefault, spawnPatchbay, tempDir, type PatchbayProcess } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 
@@ -38,11 +38,7 @@ describe('embedded default', () => {
   // where any outgoing connection of a busy test machine may hold one. The cli tests check
   // that the embedded default uses the standard ports unless told otherwise.
   it('embedded default - every built-in adapter is alive, /healthz answers 200, the simulated devices reach every host', async () => {
-    const dir = tempDir();
-    cleanups.push(dir.remove);
-    const env: NodeJS.ProcessEnv = { PATCHBAY_CONFIG: '' };
-    for (const name of ['PATCHBAY_JEEDOM_PORT', 'PATCHBAY_COMODOJO_PORT', 'PATCHBAY_DOMOGIK_REQ_REP_PORT', 'PATCHBAY_DOMOGIK_PUB_PORT', 'PATCHBAY_DOMOGIK_SUB_PORT', 'PATCHBAY_MQTT_PORT']) env[name] = String(await freePort());
-    const proc: PatchbayProcess = spawnPatchbay(['run', '--port', '0', '--data-dir', dir.path, '--serial-sim'], { env });
+    const proc: PatchbayProcess = await spawnEmbeddedDefault(['--serial-sim']);
     cleanups.push(() => proc.stop());
     await proc.waitStarted();
     const socket = new WebSocket(`${(proc.url as string).replace('http', 'ws')}/ws`);
@@ -53,13 +49,18 @@ describe('embedded default', () => {
     for (const device of ['thermo1', 'thermo-serial']) {
       await nextMessage(socket, (m) => m.type === 'state' && m.device === device && m.channel === 'temperature', `temperature from ${device}`);
     }
-    // Every built-in adapter, alive, and each has been handed the devices' state.
-    const health = await nextMessage(socket, (m) => {
+    // Every built-in adapter, alive, and each has been handed the devices' state. Health
+    // messages carry only what changed (14.3): the whole report is /healthz, read at each one.
+    let health: Health | undefined;
+    await nextMessage(socket, (m) => {
       if (m.type !== 'health') return false;
-      const h = m as unknown as Health;
-      return h.status === 'ok' && h.hosts.every((host) => host.delivered > 0);
+      void fetch(`${proc.url}/healthz`).then(async (r) => {
+        const h = (await r.json()) as Health;
+        if (h.status === 'ok' && h.hosts.every((host) => host.delivered > 0)) health ??= h;
+      }, () => undefined);
+      return health !== undefined;
     }, 'every host alive and delivered to');
-    const hosts = (health as unknown as Health).hosts.map((h) => h.type).sort();
+    const hosts = (health as Health).hosts.map((h) => h.type).sort();
     expect(hosts).toEqual(['comodojo', 'domogik', 'jeedom', 'mqtt', 'tracim', 'ws']);
     const response = await fetch(`${proc.url}/healthz`);
     expect(response.status).toBe(200);

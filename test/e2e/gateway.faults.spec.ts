@@ -9,7 +9,8 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `name value` of a Prometheus gauge line with these labels. */
 function metric(text: string, name: string, labels: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
+  // `labels` are the first ones of the sample (`host="x"`), whatever follows them.
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`) || l.startsWith(`${name}{${labels},`));
   return line === undefined ? Number.NaN : Number(line.split(' ').at(-1));
 }
 
@@ -100,7 +101,7 @@ describe('gateway under faults', () => {
     }
     // Nothing accepted was dropped as undeliverable, and every outbox drained.
     for (const host of ['jeedom', 'tracim', 'domogik', 'comodojo', 'ws']) {
-      expect({ host, failed: metric(metrics, 'patchbay_host_failed', `endpoint="${host}"`), queued: metric(metrics, 'patchbay_host_queued', `endpoint="${host}"`) }).toEqual({ host, failed: 0, queued: 0 });
+      expect({ host, failed: metric(metrics, 'patchbay_host_failed_events_total', `host="${host}"`), queued: metric(metrics, 'patchbay_host_queued_events', `host="${host}"`) }).toEqual({ host, failed: 0, queued: 0 });
     }
   });
 });

@@ -249,8 +249,8 @@ describe('patchbay cli', () => {
     expect(body.devices[0]).toMatchObject({ id: 'thermo1', status: 'alive' });
     expect(body.hosts.map((h) => h.id)).toEqual(['a', 'b']);
     const metrics = await (await fetch(`${proc.url}/metrics`)).text();
-    expect(metrics).toMatch(/patchbay_endpoint_up\{endpoint="thermo1",kind="device",type="sim"\} 1/);
-    expect(metrics).toMatch(/patchbay_example_lines_total\{endpoint="a"\} \d+/);
+    expect(metrics).toMatch(/patchbay_device_up\{device="thermo1",driver="sim"\} 1/);
+    expect(metrics).toMatch(/patchbay_example_lines_total\{host="a",adapter="example-jsonl"\} \d+/);
     // SIGHUP (the terminal went away) does not stop a daemon.
     proc.child.kill('SIGHUP');
     await proc.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('SIGHUP received'), { what: 'the SIGHUP line' });

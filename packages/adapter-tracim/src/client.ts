@@ -58,6 +58,7 @@ export class TracimClient implements Adapter {
       {
         keepOnFailure: () => true,
         onReachability: (_p, reachable, reason) => {
+          if (!reachable) this.reportMaster(false, `unreachable (${reason})`);
           if (reachable) ctx.status('alive');
           else ctx.status('unknown', `master ${this.masterPath} unreachable (${reason}); retrying`);
         },
@@ -65,7 +66,13 @@ export class TracimClient implements Adapter {
         onIdle: () => undefined,
       },
     );
+    this.reportMaster(false, 'not registered yet');
     this.register('start');
+  }
+
+  /** Its one peer is the master: connected once registered, until it stops answering (issue 14.2). */
+  private reportMaster(connected: boolean, detail: string): void {
+    this.ctx.connection({ connected, peers: connected ? 1 : 0, detail: `master ${this.masterPath}: ${detail}` });
   }
 
   async stop(): Promise<void> {
@@ -114,7 +121,9 @@ export class TracimClient implements Adapter {
     // C8: no ping for longer than the watchdog: the master restarted or dropped us.
     this.watchdog = setTimeout(() => {
       this.watchdog = undefined;
-      if (this.server) this.register(`no ping for ${this.config.watchdogMs} ms`);
+      if (!this.server) return;
+      this.reportMaster(false, `no ping for ${this.config.watchdogMs} ms`);
+      this.register(`no ping for ${this.config.watchdogMs} ms`);
     }, this.config.watchdogMs);
   }
 
@@ -159,6 +168,7 @@ export class TracimClient implements Adapter {
         if (typeof data === 'object' && data !== null && (typeof data.user_id === 'string' || typeof data.user_id === 'number')) {
           this.userId = String(data.user_id);
           this.ctx.status('alive');
+          this.reportMaster(true, `registered as user ${this.userId}`);
           this.ctx.logger.info(`registered with the Tracim master as user ${this.userId}`);
         } else {
           this.ctx.logger.warn(`daemon_account_info without an object {user_id}: ${quoteForLog(event.data)}`);

@@ -129,6 +129,7 @@ export class TracimMaster implements Adapter {
     this.server = server;
     this.ticker = setInterval(() => this.tick(), config.pingInterval);
     ctx.logger.info({ path: this.path, pingInterval: config.pingInterval }, `TracimDaemon master listening on ${this.path}`);
+    this.reportConnection();
     if (config.tracim) {
       this.stream = new TracimStream(config.tracim, {
         logger: ctx.logger,
@@ -385,6 +386,7 @@ export class TracimMaster implements Adapter {
     } else {
       this.clients.set(path, { path, pid, alive: true });
       this.ctx.logger.info({ client: path, pid }, `Tracim client registered: ${path} (pid ${pid}); ${this.clients.size} registered`);
+      this.reportConnection();
       // §6.1.5: only a new path is announced, to everyone including the newcomer.
       for (const client of this.clients.values()) this.send(client.path, EventTypes.clientAdded, { path, pid });
     }
@@ -410,6 +412,7 @@ export class TracimMaster implements Adapter {
   private unregister(event: DaemonEvent): void {
     const known = this.clients.delete(event.path);
     const abandoned = this.forget(event.path);
+    if (known) this.reportConnection();
     this.ctx.logger.info(
       { client: event.path, abandoned },
       known ? `Tracim client unregistered: ${event.path}; ${this.clients.size} registered` : `daemon_client_delete for ${event.path}, which is not registered (harmless; Python clients send it twice, §6.2)`,
@@ -426,9 +429,16 @@ export class TracimMaster implements Adapter {
       const abandoned = this.forget(client.path);
       this.counters?.removed.inc();
       this.ctx.logger.warn({ client: client.path, abandoned }, `Tracim client ${client.path} removed: no pong within one ping period; ${abandoned} undelivered messages dropped`);
+      this.reportConnection();
     }
     for (const client of this.clients.values()) client.alive = false;
     for (const client of this.clients.values()) this.send(client.path, EventTypes.ping, undefined, true);
+  }
+
+  /** What this host is connected to is its registered clients (issue 14.2). */
+  private reportConnection(): void {
+    const peers = this.clients.size;
+    this.ctx.connection({ connected: peers > 0, peers, detail: `${peers} registered Tracim client${peers === 1 ? '' : 's'}` });
   }
 
   private command(event: DaemonEvent): void {

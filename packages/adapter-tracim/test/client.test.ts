@@ -74,6 +74,17 @@ describe('tracim client mode (C items)', () => {
     expect(JSON.parse(other.messages[0]!.toString())).toEqual({ path: r.client, type: 'daemon_pong' });
   });
 
+  it('tracim - (14.2) client mode: connected once the master registered it (account info), not before', async () => {
+    const r = await rig();
+    await r.gateway.start();
+    await r.waitMessage('daemon_client_add');
+    const tc = () => r.gateway.health().hosts.find((h) => h.id === 'tc');
+    expect(tc()).toMatchObject({ connected: false, peers: 0 });
+    await r.toClient({ path: r.master, type: 'daemon_account_info', data: { user_id: '17' } });
+    await r.logger.waitFor(/registered with the Tracim master as user 17/);
+    expect(tc()).toMatchObject({ connected: true, peers: 1, connection: expect.stringMatching(/registered as user 17/) });
+  });
+
   it('tracim - C3 C4 C5 stores user_id, decodes a TLM over 4096 bytes, tolerates acks, broadcasts and unknown types', async () => {
     const r = await rig();
     await r.gateway.start();

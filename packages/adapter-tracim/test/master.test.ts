@@ -355,6 +355,23 @@ describe('tracim master - wire (M items, against the Python SDK-like peer)', () 
     expect(id).toBeLessThan(2 ** 31);
   });
 
+  it('tracim - (14.2) registered clients are what the host is connected to: /healthz shows connected and peers', async () => {
+    const r = await rig();
+    const host = () => r.gateway.health().hosts.find((h) => h.id === 'tracim');
+    expect(host()).toMatchObject({ status: 'alive', connected: false, peers: 0 });
+    const a = await peer(r, 'a');
+    await a.waitFor('daemon_account_info');
+    const b = await peer(r, 'b');
+    await b.waitFor('daemon_account_info');
+    expect(host()).toMatchObject({ connected: true, peers: 2, connection: expect.stringMatching(/2 registered Tracim clients/) });
+    await a.send({ path: a.path, type: 'daemon_client_delete', data: { path: a.path, pid: '1' } });
+    await b.waitFor('daemon_client_deleted');
+    expect(host()).toMatchObject({ connected: true, peers: 1 });
+    await b.send({ path: b.path, type: 'daemon_client_delete', data: { path: b.path, pid: '1' } });
+    await r.logger.waitFor(/Tracim client unregistered: .*b\.sock; 0 registered/);
+    expect(host()).toMatchObject({ connected: false, peers: 0 });
+  });
+
   it('tracim - every failed patchbay_reply carries a code: unknown device, a channel the device refuses, a command without data', async () => {
     const r = await rig();
     r.driver.answer = (command) => (command.channel === 'relay' ? { ok: true, value: command.value ?? null } : { ok: false, error: `unknown channel "${command.channel}"` });

@@ -29,8 +29,10 @@ export const wsConfig = z
     maxClients: z.number().int().min(1).max(100_000).default(1000),
     /** Most unanswered commands per client; more are answered at once with a failed reply. */
     maxPendingCommands: z.number().int().min(1).max(10_000).default(64),
-    /** Period of the `health` message (queue depths, counts), ms; 0 turns it off. */
+    /** Most often a `health` message (what changed in queue depths, counts, statuses) is sent, ms; 0 turns it off. */
     healthIntervalMs: z.number().int().min(0).max(3_600_000).default(1000),
+    /** A client whose unsent backlog has not moved for this long (it reads nothing) is dropped, ms; 0 turns it off. */
+    stallTimeoutMs: z.number().int().min(0).max(3_600_000).default(15_000),
     /** Period of the keep-alive ping, ms; a client that misses a pong by the next one is dropped. 0 turns it off. */
     pingIntervalMs: z.number().int().min(0).max(3_600_000).default(30_000),
   })

@@ -20,7 +20,7 @@ export interface WsAdapter extends Adapter {
 function createWsAdapter(config: WsConfig, ctx: HostContext): WsAdapter {
   let server: WsServer | undefined;
   let unmountPage: (() => void) | undefined;
-  const empty: WsServerStats = { clients: 0, slowDropped: 0, maxBufferedSeen: 0, rejectedUpgrades: 0, badMessages: 0 };
+  const empty: WsServerStats = { clients: 0, slowDropped: 0, stalledDropped: 0, maxBufferedSeen: 0, rejectedUpgrades: 0, badMessages: 0 };
   return {
     async start() {
       const next = new WsServer(config, ctx);

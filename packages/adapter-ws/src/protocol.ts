@@ -1,12 +1,14 @@
 import { jsonDepthExceeds, JsonValueSchema, MAX_JSON_DEPTH, type GatewayHealth, type JsonValue, type OutboundEvent, type ReplyEvent, type StateSnapshot } from '@patchbay/core';
 import { z } from 'zod';
+import type { HealthChanges } from './healthChanges.js';
 
 /**
  * The wire format, one JSON object per text message.
  *
- * Server → client: `snapshot` first (every device's state and the gateway's health), then
- * `state` and `status` as they happen, `health` periodically, `reply` to the client that asked
- * only, and `error` for a message the server could not accept.
+ * Server → client: `snapshot` first (every device's state and the gateway's whole health), then
+ * `state` and `status` as they happen, `health` with what changed in the health since the last
+ * one (at most once per `healthIntervalMs`, nothing when nothing changed), `reply` to the client
+ * that asked only, and `error` for a message the server could not accept.
  *
  * Client → server: `{"type":"command","id":…,"device":…,"channel":…,"value":…}` (or `action`
  * and `args` instead of `channel` and `value`); `id` is the client's own and comes back on the reply.
@@ -42,9 +44,13 @@ export function encodeSnapshot(snapshot: StateSnapshot, health: GatewayHealth): 
   return JSON.stringify({ type: 'snapshot', gateway: health.name, devices: snapshot.devices, health });
 }
 
-/** A periodic health message: every device and host with status, queue depth and counts. */
-export function encodeHealth(health: GatewayHealth): string {
-  return JSON.stringify({ type: 'health', ...health });
+/**
+ * What changed in the health since the last message: the device and host entries that changed
+ * (whole: replace them by id), the ids `removed`, and `status`/`journal` when they changed.
+ * Its size follows what changed, not how many devices there are (issue 14.3).
+ */
+export function encodeHealthChanges(changes: HealthChanges, uptimeMs: number): string {
+  return JSON.stringify({ type: 'health', uptimeMs, ...changes });
 }
 
 /** A state or status event for every client; undefined for kinds that are not broadcast. */

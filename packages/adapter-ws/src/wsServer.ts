@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { describeError, ErrorCodes, PatchbayError, type Counter, type HostContext, type OutboundEvent, type ReplyEvent } from '@patchbay/core';
+import { describeError, ErrorCodes, PatchbayError, type Counter, type GatewayHealth, type HostContext, type OutboundEvent, type ReplyEvent } from '@patchbay/core';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { checkUpgrade, SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, type UpgradeRefusal } from './auth.js';
 import type { WsConfig } from './config.js';
-import { encodeBroadcast, encodeError, encodeHealth, encodeRefusal, encodeReply, encodeSnapshot, parseClientMessage, WireErrors, type ClientCommand } from './protocol.js';
+import { healthBaseline, healthChanges, type HealthBaseline } from './healthChanges.js';
+import { encodeBroadcast, encodeError, encodeHealthChanges, encodeRefusal, encodeReply, encodeSnapshot, parseClientMessage, WireErrors, type ClientCommand } from './protocol.js';
 
 /** Figures about the server, for tests, benchmarks and people. */
 export interface WsServerStats {
@@ -13,6 +15,8 @@ export interface WsServerStats {
   clients: number;
   /** Clients dropped because their unsent backlog passed `maxBufferedBytes`. */
   slowDropped: number;
+  /** Clients dropped because their backlog did not move for `stallTimeoutMs`. */
+  stalledDropped: number;
   /** The largest unsent backlog any client had after a send, bytes: bounded by `maxBufferedBytes` plus one message. */
   maxBufferedSeen: number;
   /** Upgrades refused (token, origin, too many clients). */
@@ -29,12 +33,21 @@ interface Client {
   pending: number;
   /** Answered the last keep-alive ping. */
   alive: boolean;
+  /** The TCP socket under it: how much of what was sent has left for the kernel. */
+  raw: Socket;
+  /** Bytes whose write had completed at the last stall check. */
+  flushed: number;
+  /** Since when (ms) its backlog has not moved; undefined while it has none or it moves. */
+  stuckSince: number | undefined;
+  /** The health it was sent with its snapshot, until the next health message brings it in line. */
+  healthBase: HealthBaseline | undefined;
 }
 
 interface Counters {
   rejected: Counter;
   bad: Counter;
   slow: Counter;
+  stalled: Counter;
   commands: Counter;
 }
 
@@ -52,7 +65,9 @@ export class WsServer {
   private unmount: (() => void) | undefined;
   private timers: NodeJS.Timeout[] = [];
   private readonly counters: Counters;
-  private readonly figures = { slowDropped: 0, maxBufferedSeen: 0, rejectedUpgrades: 0, badMessages: 0 };
+  private readonly figures = { slowDropped: 0, stalledDropped: 0, maxBufferedSeen: 0, rejectedUpgrades: 0, badMessages: 0 };
+  /** The health as the clients that had a health message know it. */
+  private healthBase: HealthBaseline | undefined;
 
   constructor(
     private readonly config: WsConfig,
@@ -62,6 +77,7 @@ export class WsServer {
       rejected: ctx.counter('patchbay_ws_upgrades_rejected_total', 'WebSocket upgrades refused (token, origin, capacity)'),
       bad: ctx.counter('patchbay_ws_bad_messages_total', 'WebSocket client messages refused (malformed, binary, oversized, too many pending)'),
       slow: ctx.counter('patchbay_ws_slow_clients_dropped_total', 'WebSocket clients dropped because their unsent backlog passed maxBufferedBytes'),
+      stalled: ctx.counter('patchbay_ws_stalled_clients_dropped_total', 'WebSocket clients dropped because their backlog did not move for stallTimeoutMs'),
       commands: ctx.counter('patchbay_ws_commands_total', 'Commands received from WebSocket clients'),
     };
   }
@@ -81,12 +97,14 @@ export class WsServer {
       clientTracking: false,
       maxPayload: this.config.maxPayload,
       perMessageDeflate: false,
-      // Select our subprotocol when offered, never echo the token-carrying one (RFC 6455 §4.2.2).
-      handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : ([...protocols].find((p) => !p.startsWith(TOKEN_PROTOCOL_PREFIX)) ?? false)),
+      handleProtocols: selectProtocol,
     });
     this.unmount = http.upgrade(this.config.path, (request, socket, head) => this.onUpgrade(request, socket, head));
     if (this.config.healthIntervalMs > 0) this.timers.push(setInterval(() => this.broadcastHealth(), this.config.healthIntervalMs));
     if (this.config.pingIntervalMs > 0) this.timers.push(setInterval(() => this.keepAlive(), this.config.pingIntervalMs));
+    // Checked four times per period, so a stalled client goes within 1.25 × stallTimeoutMs.
+    if (this.config.stallTimeoutMs > 0) this.timers.push(setInterval(() => this.dropStalled(), Math.max(10, this.config.stallTimeoutMs >> 2)));
+    this.reportConnection();
     for (const timer of this.timers) timer.unref();
   }
 
@@ -143,8 +161,72 @@ export class WsServer {
     for (const client of this.clients) this.send(client, data);
   }
 
+  /**
+   * Health changes, not the whole report (issue 14.3): each client got the whole report with its
+   * snapshot; from then on it gets what changed since the last message, and nothing when nothing
+   * did. A client that joined since the last tick is brought in line from its own snapshot.
+   */
   private broadcastHealth(): void {
-    if (this.clients.size > 0) this.broadcast(encodeHealth(this.ctx.health()));
+    if (this.clients.size === 0) {
+      this.healthBase = undefined;
+      return;
+    }
+    const health = this.ctx.health();
+    const next = healthBaseline(health);
+    const shared = this.healthBase;
+    let text: Buffer | undefined;
+    if (shared !== undefined) {
+      const changes = healthChanges(shared, health, next);
+      if (changes !== undefined) text = Buffer.from(encodeHealthChanges(changes, health.uptimeMs));
+    }
+    for (const client of this.clients) {
+      const own = client.healthBase;
+      if (own === undefined) {
+        if (text !== undefined) this.send(client, text);
+        continue;
+      }
+      client.healthBase = undefined;
+      const changes = healthChanges(own, health, next);
+      if (changes !== undefined) this.send(client, encodeHealthChanges(changes, health.uptimeMs));
+    }
+    this.healthBase = next;
+  }
+
+  /** The platform side of this host is its clients (issue 14.2). */
+  private reportConnection(): void {
+    const peers = this.clients.size;
+    this.ctx.connection({ connected: peers > 0, peers, detail: `${peers} WebSocket client${peers === 1 ? '' : 's'}` });
+  }
+
+  /**
+   * A client that reads nothing may never reach `maxBufferedBytes` (health now sends only
+   * changes), yet holds its backlog for good: once bytes wait and none of them has left for
+   * `stallTimeoutMs`, it is dropped, logged once (issue 13.4).
+   */
+  private dropStalled(): void {
+    const now = Date.now();
+    for (const client of [...this.clients]) {
+      if (client.socket.bufferedAmount === 0) {
+        client.stuckSince = undefined;
+        continue;
+      }
+      const flushed = client.raw.bytesWritten - client.raw.writableLength;
+      if (flushed !== client.flushed || client.stuckSince === undefined) {
+        client.flushed = flushed;
+        client.stuckSince = now;
+        continue;
+      }
+      const stuckMs = now - client.stuckSince;
+      if (stuckMs < this.config.stallTimeoutMs) continue;
+      this.figures.stalledDropped++;
+      this.counters.stalled.inc();
+      this.ctx.logger.warn(
+        { client: client.key, remote: client.remote, buffered: client.socket.bufferedAmount, stuckMs },
+        `ws client ${client.remote} dropped: its backlog of ${client.socket.bufferedAmount} bytes has not moved for ${stuckMs} ms (stallTimeoutMs ${this.config.stallTimeoutMs}); it gets a fresh snapshot when it reconnects`,
+      );
+      this.forget(client);
+      client.socket.terminate();
+    }
   }
 
   private send(client: Client, data: string | Buffer): void {
@@ -171,8 +253,9 @@ export class WsServer {
   }
 
   private forget(client: Client): void {
-    this.clients.delete(client);
+    if (!this.clients.delete(client)) return;
     this.byKey.delete(client.key);
+    this.reportConnection();
   }
 
   private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -196,11 +279,23 @@ export class WsServer {
   }
 
   private accept(socket: WebSocket, request: IncomingMessage): void {
-    const client: Client = { key: `${this.instanceTag}:${++this.seq}`, socket, remote: remoteOf(request), pending: 0, alive: true };
+    const health: GatewayHealth = this.ctx.health();
+    const client: Client = {
+      key: `${this.instanceTag}:${++this.seq}`,
+      socket,
+      remote: remoteOf(request),
+      pending: 0,
+      alive: true,
+      raw: request.socket,
+      flushed: 0,
+      stuckSince: undefined,
+      healthBase: this.config.healthIntervalMs > 0 ? healthBaseline(health) : undefined,
+    };
     // Snapshot and registration in the same turn: no event can fall between them.
     this.clients.add(client);
     this.byKey.set(client.key, client);
-    this.send(client, encodeSnapshot(this.ctx.snapshot(), this.ctx.health()));
+    this.reportConnection();
+    this.send(client, encodeSnapshot(this.ctx.snapshot(), health));
     socket.on('message', (data, isBinary) => this.onMessage(client, data, isBinary));
     socket.on('pong', () => {
       client.alive = true;
@@ -289,6 +384,22 @@ export class WsServer {
       client.socket.ping();
     }
   }
+}
+
+/**
+ * Our subprotocol when offered; else any other that does not carry a token; else the
+ * `bearer.<token>` one itself: a client that offers only that one must get it back, or the
+ * handshake fails ("Server sent no subprotocol", RFC 6455 §4.1). It goes back only to the
+ * client that sent it, over the same connection (issue 14.9).
+ */
+function selectProtocol(protocols: Set<string>): string | false {
+  if (protocols.has(SUBPROTOCOL)) return SUBPROTOCOL;
+  let token: string | undefined;
+  for (const protocol of protocols) {
+    if (!protocol.startsWith(TOKEN_PROTOCOL_PREFIX)) return protocol;
+    token ??= protocol;
+  }
+  return token ?? false;
 }
 
 function rawText(data: RawData): string {

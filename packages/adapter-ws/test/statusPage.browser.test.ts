@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGateway, type Gateway } from '@patchbay/core';
 import simDriver from '@patchbay/driver-sim';
-import { FakeHost, repoRoot } from '@patchbay/testing';
+import { FakeHost, repoRoot, spawnEmbeddedDefault } from '@patchbay/testing';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import wsAdapter from '../src/index.js';
@@ -104,19 +104,46 @@ describe('status page - in headless Chromium', () => {
     await expect(page.locator('#command-reply').textContent()).resolves.toMatch(/PB211|read-only/);
     await expect(page.locator('#event-log li').count()).resolves.toBeGreaterThan(3);
 
-    const artifacts = join(repoRoot, 'test/artifacts');
-    mkdirSync(artifacts, { recursive: true });
-    const shot = join(artifacts, 'status-page.png');
-    await page.screenshot({ path: shot, fullPage: true });
-    // The README's copy is refreshed on request only, so a test run leaves the tree clean.
-    const readmeCopy = join(repoRoot, 'docs/status-page.png');
-    if (process.env.UPDATE_SCREENSHOTS === '1' || !existsSync(readmeCopy)) {
-      mkdirSync(join(repoRoot, 'docs'), { recursive: true });
-      copyFileSync(shot, readmeCopy);
-    }
     expect(problems).toEqual([]);
     await page.close();
   });
+
+  it('status page - (14.12) the README screenshot is the embedded default, as `npm start` runs it', async () => {
+    const proc = await spawnEmbeddedDefault();
+    try {
+      await proc.waitStarted();
+      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      await page.goto(`${proc.url as string}/`);
+      await page.locator('#connection[data-state="open"]').waitFor({ timeout: 15_000 });
+      await expect(page.locator('#gateway-name').textContent()).resolves.toBe('patchbay');
+      await page.locator('[data-device="thermo1"][data-availability="online"] tr[data-channel="temperature"] td.value', { hasText: /°C$/ }).waitFor({ timeout: 15_000 });
+      // Every built-in host listed and alive, each delivered to, before the picture is taken.
+      for (const host of ['comodojo', 'domogik', 'jeedom', 'mqtt', 'tracim', 'ws']) {
+        await page.locator(`tr[data-host="${host}"] td:nth-of-type(2)`, { hasText: /^alive/ }).waitFor({ timeout: 20_000 });
+        await page.locator(`tr[data-host="${host}"] td:nth-of-type(4)`, { hasText: /^[1-9]\d*$/ }).waitFor({ timeout: 20_000 });
+      }
+      // What each host is connected to (14.2): this page is the ws host's one client.
+      await page.locator('tr[data-host="ws"] td.peers', { hasText: /^1$/ }).waitFor({ timeout: 20_000 });
+      await expect(page.locator('tr[data-host="tracim"] td.peers').textContent()).resolves.toBe('0');
+      await expect(page.locator('[data-device]').count()).resolves.toBe(1);
+      // A few live events in the log, as a visitor sees after a moment.
+      await page.locator('#event-log li:nth-child(4)').waitFor({ timeout: 20_000 });
+      const artifacts = join(repoRoot, 'test/artifacts');
+      mkdirSync(artifacts, { recursive: true });
+      const shot = join(artifacts, 'status-page.png');
+      await page.screenshot({ path: shot, fullPage: true });
+      // The README's copy is refreshed on request only, so a test run leaves the tree clean.
+      const readmeCopy = join(repoRoot, 'docs/status-page.png');
+      if (process.env.UPDATE_SCREENSHOTS === '1' || !existsSync(readmeCopy)) {
+        mkdirSync(join(repoRoot, 'docs'), { recursive: true });
+        copyFileSync(shot, readmeCopy);
+      }
+      await page.close();
+      expect(await proc.stop()).toBe(0);
+    } finally {
+      await proc.stop();
+    }
+  }, 90_000);
 
   it('status page - without the token the socket is refused and the page says so', async () => {
     const page = await browser.newPage();

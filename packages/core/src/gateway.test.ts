@@ -340,3 +340,43 @@ describe('host connection (14.2)', () => {
     await gateway.stop();
   });
 });
+
+describe('metrics (14.1)', () => {
+  it('metrics - counters exist at zero with the host or device that owns them (host/adapter, device/driver); histograms per host observe deliveries and command round trips', async () => {
+    const counters = new Map<string, number>();
+    const observed = new Map<string, number[]>();
+    const key = (name: string, labels: Readonly<Record<string, string>>) => `${name}${JSON.stringify(labels)}`;
+    const metrics = {
+      counter: (name: string, _help: string, labels: Readonly<Record<string, string>>) => {
+        const k = key(name, labels);
+        counters.set(k, counters.get(k) ?? 0);
+        return { inc: (n = 1) => void counters.set(k, (counters.get(k) ?? 0) + n) };
+      },
+      histogram: (name: string, _help: string, labels: Readonly<Record<string, string>>) => {
+        const values: number[] = [];
+        observed.set(key(name, labels), values);
+        return { observe: (v: number) => void values.push(v) };
+      },
+    };
+    const d = testDriver();
+    const a = testHost();
+    const gateway = createGateway({ metrics, devices: [{ id: 'dev', definition: d.definition }], hosts: [{ id: 'a', definition: a.definition }] });
+    // Before anything ran: every core counter of each endpoint, at zero.
+    expect(counters.get(key('patchbay_host_stalls_total', { host: 'a', adapter: 'test-host' }))).toBe(0);
+    expect(counters.get(key('patchbay_commands_refused_total', { host: 'a', adapter: 'test-host', reason: ErrorCodes.READ_ONLY }))).toBe(0);
+    expect(counters.get(key('patchbay_device_values_refused_total', { device: 'dev', driver: 'test-driver' }))).toBe(0);
+    expect([...counters.keys()].filter((k) => k.includes('"endpoint"'))).toEqual([]);
+    await gateway.start();
+    d.state.ctx?.emit('t', 1);
+    await a.until(() => a.state.delivered.some((e) => e.kind === 'state'));
+    expect(observed.get(key('patchbay_host_delivery_seconds', { host: 'a', adapter: 'test-host' }))?.length).toBeGreaterThan(0);
+    await gateway.submit('a', { device: 'dev', channel: 'relay', value: true });
+    await gateway.submit('a', { device: 'nope', channel: 'relay', value: true });
+    expect(observed.get(key('patchbay_command_duration_seconds', { host: 'a', adapter: 'test-host' }))).toHaveLength(2);
+    expect(counters.get(key('patchbay_commands_refused_total', { host: 'a', adapter: 'test-host', reason: ErrorCodes.UNKNOWN_DEVICE }))).toBe(1);
+    // A plugin's counter gets the same labels as the core's.
+    a.state.ctx?.counter('patchbay_test_things_total', 'things').inc();
+    expect(counters.get(key('patchbay_test_things_total', { host: 'a', adapter: 'test-host' }))).toBe(1);
+    await gateway.stop({ drainTimeoutMs: 100 });
+  });
+});

@@ -21,7 +21,7 @@ import {
 import type { GatewayHealth, StateSnapshot } from './health.js';
 import type { Journal } from './journal.js';
 import { quoteForLog, silentLogger, type Logger } from './logger.js';
-import { noopMetrics, type Counter, type MetricsSink } from './metrics.js';
+import { latencyBuckets, noopMetrics, type Counter, type Histogram, type MetricsSink } from './metrics.js';
 import { defaultOutboxOptions, Outbox, type OutboxOptions } from './outbox.js';
 import { deviceInfo, gatewayHealth, hostStatus, type DeviceRuntime, type HostRuntime } from './runtime.js';
 import { planEndpoints, routesKey, type ReloadResult, type ReloadSpec } from './reload.js';
@@ -95,8 +95,24 @@ function checkSpec(spec: ReloadSpec): Map<string, unknown> {
   return parsed;
 }
 
+/** The codes a command is refused with before (or instead of) reaching its device: each host's refusal counters start at zero for each. */
+const REFUSAL_CODES: readonly ErrorCode[] = [
+  ErrorCodes.UNKNOWN_DEVICE,
+  ErrorCodes.NOT_ROUTED,
+  ErrorCodes.DEVICE_UNAVAILABLE,
+  ErrorCodes.DEVICE_PAUSED,
+  ErrorCodes.COMMAND_INVALID,
+  ErrorCodes.OUTBOX_FULL,
+  ErrorCodes.GATEWAY_STOPPING,
+  ErrorCodes.READ_ONLY,
+  ErrorCodes.VALUE_INVALID,
+  ErrorCodes.JOURNAL_UNAVAILABLE,
+];
+
 /** Every this many events (a power of two, minus one as a mask), idle hosts' cursors catch up. */
 const IDLE_ACK_EVERY_MASK = 4096 - 1;
+
+const noHistogram: Histogram = { observe: () => undefined };
 
 /** Creates the gateway; throws `CONFIG_INVALID` listing every problem in the spec. */
 export function createGateway(options: GatewayOptions): Gateway {
@@ -118,6 +134,8 @@ class GatewayRuntime implements Gateway {
   private started = false;
   private readonly pendingCommands = new Set<Promise<unknown>>();
   private readonly counters = new Map<string, Counter>();
+  /** Each host's command round trip, made once with the host. */
+  private readonly commandSeconds = new Map<string, Histogram>();
   private readonly availability: AvailabilityTracker;
   private readonly restartPolicy: RestartPolicy;
   private readonly outboxOptions: OutboxOptions;
@@ -293,7 +311,7 @@ class GatewayRuntime implements Gateway {
           gatewayName: this.name,
           logger,
           signal: generation.signal,
-          counter: (name, help) => this.metrics.counter(name, help, { endpoint: id }),
+          counter: (name, help) => this.metrics.counter(name, help, { device: id, driver: runtime.type }),
           status: generation.status,
           fail: generation.fail,
           // A torn-down generation (a driver that failed or was stopped) no longer speaks for the device.
@@ -329,6 +347,9 @@ class GatewayRuntime implements Gateway {
     });
     this.store.addDevice(id);
     this.devices.set(id, runtime);
+    // At zero from the start, so a rate over them is defined before the first refusal.
+    this.deviceCounter(runtime, 'values_refused');
+    this.deviceCounter(runtime, 'descriptions_refused');
     return runtime;
   }
 
@@ -336,7 +357,13 @@ class GatewayRuntime implements Gateway {
     const { id, definition } = spec;
     const logger = this.logger.child({ host: id });
     const runtime = { id, type: definition.type, spec, config, devices: [], deviceIds: new Set(), reachable: true, unreachableReason: undefined, lastSeen: null, refusingForRoom: false, expiredLogged: false, connection: undefined } as unknown as HostRuntime;
+    const labels = { host: id, adapter: definition.type };
+    this.hostCounter(runtime, 'stalls');
+    this.hostCounter(runtime, 'expired');
+    for (const code of REFUSAL_CODES) this.refusalCounter(runtime, code);
+    this.commandSeconds.set(id, this.metrics.histogram?.('patchbay_command_duration_seconds', 'Command round trip as the asking host sees it: from its submit to the reply (refusals included)', labels, latencyBuckets) ?? noHistogram);
     runtime.outbox = new Outbox(settings.outboxOptions, {
+      latency: this.metrics.histogram?.('patchbay_host_delivery_seconds', 'Time from an event being routed to a host to the host taking it (its delivery settled)', labels, latencyBuckets),
       onAck: (seq) => this.journal?.ack(id, seq),
       onReachability: (reachable, error) => {
         runtime.reachable = reachable;
@@ -361,7 +388,7 @@ class GatewayRuntime implements Gateway {
       },
       onStall: (stalled, forMs) => {
         if (stalled) {
-          this.counterFor(id, 'host_stalls', 'Times a host made no delivery progress for gateway.stallTimeoutMs', 'stall').inc();
+          this.hostCounter(runtime, 'stalls').inc();
           logger.warn({ host: id, forMs, queued: runtime.outbox.queued }, `host ${id} is stalled: a delivery has made no progress for ${forMs} ms (${runtime.outbox.queued} events waiting); it stays queued`);
         } else {
           logger.info({ host: id, forMs }, `host ${id} is moving again after ${forMs} ms`);
@@ -369,7 +396,7 @@ class GatewayRuntime implements Gateway {
         this.publishHostStatus(runtime);
       },
       onExpired: (event) => {
-        this.counterFor(id, 'momentary_events_expired', 'Momentary events dropped undelivered past gateway.eventTtlMs', 'ttl').inc();
+        this.hostCounter(runtime, 'expired').inc();
         // Once per host per episode: an outage can expire thousands of presses.
         if (runtime.expiredLogged) return;
         runtime.expiredLogged = true;
@@ -390,7 +417,7 @@ class GatewayRuntime implements Gateway {
           logger,
           signal: generation.signal,
           http: this.options.http,
-          counter: (name, help) => this.metrics.counter(name, help, { endpoint: id }),
+          counter: (name, help) => this.metrics.counter(name, help, { host: id, adapter: runtime.type }),
           status: generation.status,
           fail: generation.fail,
           submit: (command, submitOptions) => this.submitFrom(runtime, command, submitOptions),
@@ -585,7 +612,7 @@ class GatewayRuntime implements Gateway {
 
   /** A value that does not fit its described kind is not routed: counted, and logged once per channel. */
   private wrongKind(device: DeviceRuntime, channel: string, value: JsonValue): void {
-    this.counterFor(device.id, 'device_values_refused', 'Values from a driver that did not fit the channel description', 'wrong_kind').inc();
+    this.deviceCounter(device, 'values_refused').inc();
     const logged = (device.wrongKindLogged ??= new Set());
     if (logged.has(channel)) return;
     logged.add(channel);
@@ -612,7 +639,7 @@ class GatewayRuntime implements Gateway {
   private describeDevice(device: DeviceRuntime, input: unknown): void {
     const parsed = DeviceDescriptionSchema.safeParse(input);
     if (!parsed.success) {
-      this.counterFor(device.id, 'device_descriptions_refused', 'Device descriptions refused for failing their schema', 'schema').inc();
+      this.deviceCounter(device, 'descriptions_refused').inc();
       const problems = parsed.error.issues.map((i) => `${formatPath('description', i.path)}: ${i.message}`);
       this.logger.warn({ device: device.id, problems }, `device ${device.id} sent a description that fails its schema; refused (${problems.slice(0, 5).join('; ')}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''})`);
       return;
@@ -630,15 +657,34 @@ class GatewayRuntime implements Gateway {
     this.availability.arm(device);
   }
 
-  /** A counter bound to a device and a reason, made once (refusals are not on the hot path, but bursts are). */
-  private counterFor(device: string, name: string, help: string, reason: string): Counter {
-    const key = `${name}\u0000${device}\u0000${reason}`;
+  /** A counter made once per name and labels (refusals are not on the hot path, but bursts are). */
+  private counterFor(name: string, help: string, labels: Readonly<Record<string, string>>): Counter {
+    const key = `${name}\u0000${Object.values(labels).join('\u0000')}`;
     let counter = this.counters.get(key);
     if (counter === undefined) {
-      counter = this.metrics.counter(name, help, { endpoint: device, reason });
+      counter = this.metrics.counter(name, help, labels);
       this.counters.set(key, counter);
     }
     return counter;
+  }
+
+  private hostCounter(host: HostRuntime, which: 'stalls' | 'expired'): Counter {
+    const labels = { host: host.id, adapter: host.type };
+    return which === 'stalls'
+      ? this.counterFor('patchbay_host_stalls_total', 'Times a host made no delivery progress for gateway.stallTimeoutMs', labels)
+      : this.counterFor('patchbay_host_momentary_events_expired_total', 'Momentary events dropped undelivered past gateway.eventTtlMs', labels);
+  }
+
+  private deviceCounter(device: DeviceRuntime, which: 'values_refused' | 'descriptions_refused'): Counter {
+    const labels = { device: device.id, driver: device.type };
+    return which === 'values_refused'
+      ? this.counterFor('patchbay_device_values_refused_total', 'Values from a driver that did not fit the channel description (not routed)', labels)
+      : this.counterFor('patchbay_device_descriptions_refused_total', 'Device descriptions refused for failing their schema', labels);
+  }
+
+  /** Commands a host sent that the gateway refused, by the refusal's code (issue 15.7). */
+  private refusalCounter(host: HostRuntime, code: ErrorCode): Counter {
+    return this.counterFor('patchbay_commands_refused_total', 'Commands refused by the gateway before or instead of reaching the device, by the asking host and the code', { host: host.id, adapter: host.type, reason: code });
   }
 
   /** The one routing step: number the event, journal it, hand it to each target outbox. */
@@ -718,7 +764,10 @@ class GatewayRuntime implements Gateway {
     }
     const { command, invalid } = built;
     let reserved = false;
-    const finish = (reply: ReplyEvent): ReplyEvent => {
+    const started = performance.now();
+    const finish = (reply: ReplyEvent, refused = false): ReplyEvent => {
+      (this.commandSeconds.get(host.id) ?? noHistogram).observe((performance.now() - started) / 1000);
+      if (refused && reply.code !== undefined) this.refusalCounter(host, reply.code as ErrorCode).inc();
       if (!reply.ok) {
         const device = this.devices.get(command.device);
         if (device) device.commandsFailed++;
@@ -743,17 +792,14 @@ class GatewayRuntime implements Gateway {
       return reply;
     };
     try {
-      if (invalid !== undefined) return finish(failedReply(command, ErrorCodes.COMMAND_INVALID, invalid));
+      if (invalid !== undefined) return finish(failedReply(command, ErrorCodes.COMMAND_INVALID, invalid), true);
       const device = this.devices.get(command.device);
       const refusal = this.refusal(host, device, command) ?? checkCommand(command, (device as DeviceRuntime).description);
-      if (refusal) {
-        if (device) this.counterFor(device.id, 'commands_refused', 'Commands refused before reaching the device, by reason', refusal.code).inc();
-        return finish(failedReply(command, refusal.code, refusal.message));
-      }
+      if (refusal) return finish(failedReply(command, refusal.code, refusal.message), true);
       if (options.deliverReply) {
         // Room for the reply is taken now, so concurrent commands cannot all pass the check.
         if (!host.outbox.reserveReply()) {
-          return finish(failedReply(command, ErrorCodes.OUTBOX_FULL, `host "${host.id}" has too many undelivered replies; retry when it has caught up`));
+          return finish(failedReply(command, ErrorCodes.OUTBOX_FULL, `host "${host.id}" has too many undelivered replies; retry when it has caught up`), true);
         }
         reserved = true;
         if (host.refusingForRoom) {
@@ -764,7 +810,7 @@ class GatewayRuntime implements Gateway {
           const journal = this.journal;
           // The reply must survive a crash: the command is on disk before anyone is told it was accepted.
           const written = journal.health().status === 'ok' && (await new Promise<boolean>((resolve) => journal.command(command, resolve)));
-          if (!written) return finish(failedReply(command, ErrorCodes.JOURNAL_UNAVAILABLE, `the gateway cannot journal commands (${journal.health().reason ?? 'write failed'}); refused so that none is lost; retry later`));
+          if (!written) return finish(failedReply(command, ErrorCodes.JOURNAL_UNAVAILABLE, `the gateway cannot journal commands (${journal.health().reason ?? 'write failed'}); refused so that none is lost; retry later`), true);
         }
       }
       try {

@@ -54,6 +54,8 @@ export interface EndpointHealth {
   lastSeen: number | null;
   /** Events waiting in the host's outbox (0 for devices). */
   queued: number;
+  /** Hosts only: how long the oldest of them has waited, ms (0 when none waits). */
+  oldestQueuedMs?: number;
   delivered: number;
   failed: number;
   retries: number;

@@ -154,3 +154,31 @@ describe('outbox', () => {
     expect(batches).toBe(before + 1);
   });
 });
+
+describe('outbox - latency figures (14.1)', () => {
+  it('outbox - (14.1) observes each delivered event\'s wait: 0 when the idle host takes it at once, the time queued otherwise; reports the oldest wait', async () => {
+    const seen: number[] = [];
+    let release: (() => void) | undefined;
+    const box = new Outbox(
+      { ...defaultOutboxOptions, backoff: { delays: [1], jitter: 0 } },
+      { onAck: () => undefined, onReachability: () => undefined, onRejected: () => undefined, latency: { observe: (v) => seen.push(v) } },
+    );
+    let hold = false;
+    box.attach(adapter(() => (hold ? new Promise<void>((resolve) => (release = resolve)) : undefined)));
+    box.push(state(1), 1);
+    expect(seen).toEqual([0]);
+    expect(box.oldestQueuedMs).toBe(0);
+    hold = true;
+    box.push(state(2), 2);
+    box.push(state(3, 'u'), 3);
+    const since = performance.now();
+    while (performance.now() - since < 20) await new Promise((resolve) => setImmediate(resolve));
+    expect(box.oldestQueuedMs).toBeGreaterThanOrEqual(19);
+    hold = false;
+    (release as () => void)();
+    await box.whenIdle();
+    expect(seen).toHaveLength(3);
+    expect(seen[1]).toBeGreaterThanOrEqual(0.019);
+    expect(box.oldestQueuedMs).toBe(0);
+  });
+});

@@ -2,6 +2,7 @@ import { Backoff, type BackoffPolicy, defaultBackoff } from './backoff.js';
 import { describeError, ErrorCodes, isPatchbayError } from './errors.js';
 import { stateKey, type OutboundEvent } from './events.js';
 import type { Adapter } from './definitions.js';
+import type { Histogram } from './metrics.js';
 
 /** Outbox settings. */
 export interface OutboxOptions {
@@ -34,6 +35,11 @@ export interface OutboxHooks {
    * delivery settled at last (`false`). Once per episode.
    */
   onStall?(stalled: boolean, forMs: number): void;
+  /**
+   * Each delivered event's wait, seconds: from being handed to this outbox (routed) to the
+   * adapter taking it (its delivery settled). An event the idle host takes at once waits 0.
+   */
+  latency?: Histogram;
 }
 
 /** Sync deliveries drained per turn of the event loop before yielding, so one host cannot starve the rest. */
@@ -55,6 +61,8 @@ export class Outbox {
   private seqs: number[] = [];
   /** Coalescing key of each slot (state and status), computed once when it is queued. */
   private keys: (string | undefined)[] = [];
+  /** When each slot was queued (`performance.now()`, ms); a coalesced slot keeps its first. */
+  private queuedAt: number[] = [];
   /** Absolute position of `events[0]`. */
   private base = 0;
   /** Absolute position of the first undelivered slot. */
@@ -106,6 +114,11 @@ export class Outbox {
   /** Events waiting (including those in flight). */
   get queued(): number {
     return this.tail - this.head;
+  }
+
+  /** How long the oldest waiting event has waited, ms (0 when none waits). */
+  get oldestQueuedMs(): number {
+    return this.tail === this.head ? 0 : performance.now() - (this.queuedAt[this.head - this.base] as number);
   }
 
   /** False while the replies queued and promised reach `maxPendingReplies`: the host must stop asking. */
@@ -171,6 +184,8 @@ export class Outbox {
         }
         if (result === undefined) {
           this.delivered++;
+          // Taken in the call that routed it: no clock read on the hot path.
+          this.hooks.latency?.observe(0);
           this.hooks.onAck(this.tail === this.head ? seq : (this.seqs[this.head - this.base] as number) - 1);
           return;
         }
@@ -226,6 +241,7 @@ export class Outbox {
     this.events.push(event);
     this.seqs.push(seq);
     this.keys.push(key);
+    this.queuedAt.push(performance.now());
     this.tail++;
   }
 
@@ -245,6 +261,7 @@ export class Outbox {
     this.events.unshift(event);
     this.seqs.unshift(seq);
     this.keys.unshift(undefined);
+    this.queuedAt.unshift(performance.now());
     this.base--;
     this.head--;
   }
@@ -367,6 +384,12 @@ export class Outbox {
     this.inFlight = 0;
     if (this.isolate > 0) this.isolate -= count;
     this.delivered += count;
+    const latency = this.hooks.latency;
+    if (latency !== undefined) {
+      const now = performance.now();
+      const first = this.head - this.base;
+      for (let i = 0; i < count; i++) latency.observe((now - (this.queuedAt[first + i] as number)) / 1000);
+    }
     this.popHead(count);
     if (!this.reachable) {
       this.reachable = true;
@@ -426,6 +449,7 @@ export class Outbox {
       this.events.length = 0;
       this.seqs.length = 0;
       this.keys.length = 0;
+      this.queuedAt.length = 0;
       this.base = this.head;
       this.hooks.onAck(this.lastSeq);
       const waiters = this.idleWaiters;
@@ -439,6 +463,7 @@ export class Outbox {
         this.events.splice(0, drop);
         this.seqs.splice(0, drop);
         this.keys.splice(0, drop);
+        this.queuedAt.splice(0, drop);
         this.base = this.head;
       }
       this.hooks.onAck((this.seqs[this.head - this.base] as number) - 1);

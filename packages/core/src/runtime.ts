@@ -128,6 +128,7 @@ export function gatewayHealth(gateway: {
       reason,
       lastSeen: h.lastSeen,
       queued: h.outbox.queued,
+      oldestQueuedMs: Math.round(h.outbox.oldestQueuedMs),
       delivered: h.outbox.delivered,
       failed: h.outbox.failed,
       retries: h.outbox.retries,

@@ -6,9 +6,9 @@ export { describeHostAdapterConformance, type ConformanceHarness, type HostPeer,
 export { FakeDriver } from './fakeDriver.js';
 export { FakeHost } from './fakeHost.js';
 export { captureLogger, type CapturedLine, type CapturedLogger, type CaptureLoggerOptions } from './capture.js';
-export { freePort, halfOpenRequest } from './ports.js';
+export { embeddedDefaultEnv, freePort, halfOpenRequest } from './ports.js';
 export { Signal } from './signal.js';
-export { patchbayCommand, repoRoot, spawnPatchbay, tempDir, type LogLine, type PatchbayProcess } from './process.js';
+export { patchbayCommand, repoRoot, spawnEmbeddedDefault, spawnPatchbay, tempDir, type LogLine, type PatchbayProcess } from './process.js';
 export { PtyPair } from './ptyPair.js';
 export { PymodbusSlave, type PeerTable, type SlaveMode } from './pymodbus.js';
 export { recordingDriver } from './recordingDriver.js';

@@ -61,3 +61,16 @@ export function halfOpenRequest(port: number, request: string): Promise<{ socket
     socket.write(request);
   });
 }
+
+/** The variables that move the embedded default's listeners (one per platform port). */
+const EMBEDDED_PORT_VARIABLES = ['PATCHBAY_JEEDOM_PORT', 'PATCHBAY_COMODOJO_PORT', 'PATCHBAY_DOMOGIK_REQ_REP_PORT', 'PATCHBAY_DOMOGIK_PUB_PORT', 'PATCHBAY_DOMOGIK_SUB_PORT', 'PATCHBAY_MQTT_PORT'] as const;
+
+/**
+ * An environment that runs the embedded default on free ports: the platforms' standard ones
+ * (55009, 40410-40412, 10042, 1883) lie where a busy test machine may hold one.
+ */
+export async function embeddedDefaultEnv(): Promise<NodeJS.ProcessEnv> {
+  const env: NodeJS.ProcessEnv = { PATCHBAY_CONFIG: '' };
+  for (const name of EMBEDDED_PORT_VARIABLES) env[name] = String(await freePort());
+  return env;
+}

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { embeddedDefaultEnv } from './ports.js';
 import { Signal } from './signal.js';
 
 /** The repository root. */
@@ -107,6 +108,24 @@ export function spawnPatchbay(args: string[], options: { env?: NodeJS.ProcessEnv
       clearTimeout(timer);
       return code;
     },
+  };
+  return proc;
+}
+
+/**
+ * `patchbay run` on the embedded default (what `npm start` runs) in a fresh data directory,
+ * on free ports (`args` add flags such as `--serial-sim`); its `stop()` also removes the directory.
+ */
+export async function spawnEmbeddedDefault(args: string[] = []): Promise<PatchbayProcess> {
+  const dir = tempDir();
+  const proc = spawnPatchbay(['run', '--port', '0', '--data-dir', dir.path, ...args], { env: await embeddedDefaultEnv() });
+  const stop = proc.stop.bind(proc);
+  proc.stop = async (graceMs) => {
+    try {
+      return await stop(graceMs);
+    } finally {
+      dir.remove();
+    }
   };
   return proc;
 }

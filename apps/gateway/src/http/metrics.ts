@@ -1,54 +1,33 @@
-import type { Counter as CoreCounter, Gateway, MetricsSink } from '@patchbay/core';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { Counter as CoreCounter, EndpointHealth, Gateway, GatewayHealth, Histogram as CoreHistogram, MetricsSink } from '@patchbay/core';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricValueWithName } from 'prom-client';
+
+/** Every family of ours starts with this; process and Node.js figures keep their standard names. */
+const PREFIX = 'patchbay_';
+
+type Labels = Record<string, string>;
 
 /**
- * Prometheus metrics on prom-client: counters the plugins create through their context
- * (labelled by endpoint), and gauges read from the gateway's health at scrape time, so the
- * hot path only bumps plain numbers.
+ * Prometheus metrics on prom-client, named by its conventions (issue 14.1): counters end in
+ * `_total` and exist at zero from the moment their endpoint does; labels are `host` and
+ * `adapter` for a host, `device` and `driver` for a device, `reason` where a count is split;
+ * process figures are the standard `process_*` and `nodejs_*`. Figures the gateway already
+ * keeps (queues, counts, journal) are read from its health at scrape time, and histograms
+ * count into plain arrays, so the hot path only bumps numbers.
  */
 export class Metrics implements MetricsSink {
   readonly registry = new Registry();
-  private readonly counters = new Map<string, Counter<'endpoint'>>();
+  private readonly counters = new Map<string, { counter: Counter<string>; labelNames: string[] }>();
+  private readonly histograms = new Map<string, HistogramFamily>();
   private gateway: Gateway | undefined;
+  /** One health read per scrape, shared by every family that needs it. */
+  private scrape: { health: GatewayHealth | undefined } | undefined;
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'patchbay_process_' });
-    const read = () => this.gateway?.health();
-    const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge<string>) => void) =>
-      new Gauge({
-        name,
-        help,
-        labelNames,
-        registers: [this.registry],
-        collect() {
-          this.reset();
-          collect(this);
-        },
-      });
-    gauge('patchbay_endpoint_up', '1 when the device or host is alive', ['endpoint', 'kind', 'type'], (g) => {
-      const h = read();
-      for (const e of [...(h?.devices ?? []), ...(h?.hosts ?? [])]) g.set({ endpoint: e.id, kind: e.kind, type: e.type }, e.status === 'alive' ? 1 : 0);
-    });
-    gauge('patchbay_host_queued', 'Events waiting in the host outbox', ['endpoint'], (g) => {
-      for (const e of read()?.hosts ?? []) g.set({ endpoint: e.id }, e.queued);
-    });
-    gauge('patchbay_host_delivered', 'Events delivered to the host since start', ['endpoint'], (g) => {
-      for (const e of read()?.hosts ?? []) g.set({ endpoint: e.id }, e.delivered);
-    });
-    gauge('patchbay_host_failed', 'Events the host rejected for good since start', ['endpoint'], (g) => {
-      for (const e of read()?.hosts ?? []) g.set({ endpoint: e.id }, e.failed);
-    });
-    gauge('patchbay_host_retries', 'Delivery retries since start', ['endpoint'], (g) => {
-      for (const e of read()?.hosts ?? []) g.set({ endpoint: e.id }, e.retries);
-    });
-    gauge('patchbay_endpoint_restarts', 'Supervisor restarts since start', ['endpoint'], (g) => {
-      const h = read();
-      for (const e of [...(h?.devices ?? []), ...(h?.hosts ?? [])]) g.set({ endpoint: e.id }, e.restarts);
-    });
-    gauge('patchbay_device_events', 'State events the device reported since start', ['endpoint'], (g) => {
-      for (const e of read()?.devices ?? []) g.set({ endpoint: e.id }, e.delivered);
-    });
-    gauge('patchbay_events_routed', 'Events routed by the core since start', [], (g) => g.set(this.gateway?.routed ?? 0));
+    collectDefaultMetrics({ register: this.registry });
+    // prom-client names these gauges `_total`, which Prometheus keeps for counters (promtool
+    // says so); the same figures remain by type in nodejs_active_handles and friends.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+    this.healthFamilies();
   }
 
   /** Read gauges from this gateway. */
@@ -57,12 +36,184 @@ export class Metrics implements MetricsSink {
   }
 
   counter(name: string, help: string, labels: Readonly<Record<string, string>>): CoreCounter {
-    let counter = this.counters.get(name);
-    if (!counter) {
-      counter = new Counter({ name, help, labelNames: ['endpoint'], registers: [this.registry] });
-      this.counters.set(name, counter);
+    const full = counterName(name);
+    let family = this.counters.get(full);
+    if (!family) {
+      const labelNames = Object.keys(labels);
+      family = { counter: new Counter({ name: full, help, labelNames, registers: [this.registry] }), labelNames };
+      this.counters.set(full, family);
     }
-    const child = counter.labels({ endpoint: labels.endpoint ?? '' });
+    const child = family.counter.labels(pick(family.labelNames, labels));
+    // At zero now: a rate over it is defined before its first event.
+    child.inc(0);
     return { inc: (amount = 1) => child.inc(amount) };
+  }
+
+  histogram(name: string, help: string, labels: Readonly<Record<string, string>>, buckets: readonly number[]): CoreHistogram {
+    const full = name.startsWith(PREFIX) ? name : PREFIX + name;
+    let family = this.histograms.get(full);
+    if (!family) {
+      family = new HistogramFamily(full, help, Object.keys(labels), buckets);
+      this.histograms.set(full, family);
+      this.registry.registerMetric(family as unknown as Parameters<Registry['registerMetric']>[0]);
+    }
+    return family.child(labels);
+  }
+
+  private health(): GatewayHealth | undefined {
+    // prom-client collects every family in one synchronous pass: one health read per scrape.
+    if (this.scrape === undefined) {
+      this.scrape = { health: this.gateway?.health() };
+      queueMicrotask(() => (this.scrape = undefined));
+    }
+    return this.scrape.health;
+  }
+
+  /** Families read from the gateway's health at scrape time. */
+  private healthFamilies(): void {
+    const registers = [this.registry];
+    const read = () => this.health();
+    const hostLabels = (h: EndpointHealth) => ({ host: h.id, adapter: h.type });
+    const deviceLabels = (d: EndpointHealth) => ({ device: d.id, driver: d.type });
+    // Each family empties and refills itself from the one health read of the scrape.
+    const fromHealth = <M extends { reset(): void }>(collect: (m: M, health: GatewayHealth) => void) =>
+      function (this: M): void {
+        this.reset();
+        const health = read();
+        if (health) collect(this, health);
+      };
+    const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge<string>, health: GatewayHealth) => void) =>
+      new Gauge({ name: PREFIX + name, help, labelNames, registers, collect: fromHealth(collect) });
+    // A total the gateway keeps, exposed as a counter (it only goes up within one run).
+    const total = (name: string, help: string, labelNames: string[], collect: (c: Counter<string>, health: GatewayHealth) => void) =>
+      new Counter({ name: counterName(name), help, labelNames, registers, collect: fromHealth(collect) });
+    const perHost = (pickValue: (h: EndpointHealth) => number | undefined) => (m: Gauge<string> | Counter<string>, health: GatewayHealth) => {
+      for (const h of health.hosts) {
+        const value = pickValue(h);
+        if (value !== undefined) (m as Gauge<string>).inc(hostLabels(h), value);
+      }
+    };
+    const perDevice = (pickValue: (d: EndpointHealth) => number | undefined) => (m: Gauge<string> | Counter<string>, health: GatewayHealth) => {
+      for (const d of health.devices) {
+        const value = pickValue(d);
+        if (value !== undefined) (m as Gauge<string>).inc(deviceLabels(d), value);
+      }
+    };
+    const hostNames = ['host', 'adapter'];
+    const deviceNames = ['device', 'driver'];
+
+    gauge('up', '1 when the gateway is ok (every endpoint alive, the journal writing), 0 when degraded', [], (g, h) => g.set(h.status === 'ok' ? 1 : 0));
+    gauge('host_up', '1 when the host adapter is alive', hostNames, perHost((h) => (h.status === 'alive' ? 1 : 0)));
+    gauge('host_connected', '1 when a peer of the platform is there (a client, the callback, the bus), as the adapter reports it', hostNames, perHost((h) => (h.connected === undefined ? undefined : h.connected ? 1 : 0)));
+    gauge('host_peers', 'Peers of the platform connected to the host (clients, connections)', hostNames, perHost((h) => h.peers));
+    gauge('host_stalled', '1 while a delivery to the host has made no progress for gateway.stallTimeoutMs', hostNames, perHost((h) => (h.stalled ? 1 : 0)));
+    gauge('host_queued_events', 'Events waiting in the host outbox (the one in flight included)', hostNames, perHost((h) => h.queued));
+    gauge('host_oldest_queued_age_seconds', 'How long the oldest event waiting in the host outbox has waited (0 when none waits)', hostNames, perHost((h) => (h.oldestQueuedMs ?? 0) / 1000));
+    total('host_delivered_events', 'Events delivered to the host', hostNames, perHost((h) => h.delivered));
+    total('host_failed_events', 'Events the host refused for good (dropped)', hostNames, perHost((h) => h.failed));
+    total('host_delivery_retries', 'Delivery attempts that failed and were retried', hostNames, perHost((h) => h.retries));
+    total('host_restarts', 'Supervisor restarts of the host adapter', hostNames, perHost((h) => h.restarts));
+
+    gauge('device_up', '1 when the device driver is alive', deviceNames, perDevice((d) => (d.status === 'alive' ? 1 : 0)));
+    gauge('device_online', '1 when the device is online (not offline, not stale)', deviceNames, perDevice((d) => (d.availability === 'online' ? 1 : 0)));
+    gauge('device_last_report_age_seconds', 'Time since the device last reported anything (absent until its first report)', deviceNames, (g, health) => {
+      const now = Date.now();
+      for (const d of health.devices) if (d.lastSeen !== null) g.set(deviceLabels(d), Math.max(0, now - d.lastSeen) / 1000);
+    });
+    total('device_events', 'State and momentary events the device reported', deviceNames, perDevice((d) => d.delivered));
+    total('device_commands_failed', 'Commands to the device that ended in a failed reply', deviceNames, perDevice((d) => d.failed));
+    total('device_restarts', 'Supervisor restarts of the device driver', deviceNames, perDevice((d) => d.restarts));
+
+    total('events_routed', 'Events routed by the core', [], (c) => c.inc(this.gateway?.routed ?? 0));
+    gauge('journal_bytes', 'Bytes of the journal files on disk', [], (g, h) => {
+      if (h.journal) g.set(h.journal.bytes);
+    });
+    gauge('journal_segments', 'Journal segment files on disk', [], (g, h) => {
+      if (h.journal) g.set(h.journal.segments);
+    });
+    gauge('journal_degraded', '1 while the journal cannot write (commands needing it are refused)', [], (g, h) => {
+      if (h.journal) g.set(h.journal.status === 'degraded' ? 1 : 0);
+    });
+    total('journal_write_errors', 'Journal writes (batches) that failed', [], (c, h) => {
+      if (h.journal) c.inc(h.journal.writeErrors);
+    });
+    total('journal_records_not_journaled', 'Records that could not be journaled (routed from memory)', [], (c, h) => {
+      if (h.journal) c.inc(h.journal.notJournaled);
+    });
+  }
+}
+
+/** `patchbay_` first and `_total` last, whatever a plugin passed. */
+function counterName(name: string): string {
+  const prefixed = name.startsWith(PREFIX) ? name : PREFIX + name;
+  return prefixed.endsWith('_total') ? prefixed : `${prefixed}_total`;
+}
+
+/** The values of these label names; a missing one is empty, an extra one ignored (prom-client refuses unknown names). */
+function pick(names: readonly string[], labels: Readonly<Labels>): Labels {
+  const out: Labels = {};
+  for (const name of names) out[name] = labels[name] ?? '';
+  return out;
+}
+
+/**
+ * A histogram family whose children count into preallocated arrays: `observe` finds the
+ * bucket and adds, with no allocation (prom-client's own hashes the labels on every call).
+ * Registered with prom-client as a metric of type `histogram` and read at scrape time.
+ */
+class HistogramFamily {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly children = new Map<string, { labels: Labels; counts: Float64Array; sum: { value: number } }>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[],
+    private readonly buckets: readonly number[],
+  ) {}
+
+  child(labels: Readonly<Labels>): CoreHistogram {
+    const picked = pick(this.labelNames, labels);
+    const key = this.labelNames.map((n) => picked[n]).join('\u0000');
+    let child = this.children.get(key);
+    if (!child) {
+      // One slot per bound, plus +Inf.
+      child = { labels: picked, counts: new Float64Array(this.buckets.length + 1), sum: { value: 0 } };
+      this.children.set(key, child);
+    }
+    const { counts, sum } = child;
+    const bounds = this.buckets;
+    const last = bounds.length;
+    return {
+      observe(value: number): void {
+        let i = 0;
+        while (i < last && value > (bounds[i] as number)) i++;
+        counts[i] = (counts[i] as number) + 1;
+        sum.value += value;
+      },
+    };
+  }
+
+  get(): { name: string; help: string; type: string; aggregator: string; values: MetricValueWithName<string>[] } {
+    const values: MetricValueWithName<string>[] = [];
+    for (const { labels, counts, sum } of this.children.values()) {
+      let cumulative = 0;
+      for (let i = 0; i <= this.buckets.length; i++) {
+        cumulative += counts[i] as number;
+        const le = i < this.buckets.length ? String(this.buckets[i]) : '+Inf';
+        values.push({ metricName: `${this.name}_bucket`, labels: { ...labels, le }, value: cumulative });
+      }
+      values.push({ metricName: `${this.name}_sum`, labels, value: sum.value });
+      values.push({ metricName: `${this.name}_count`, labels, value: cumulative });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    for (const child of this.children.values()) {
+      child.counts.fill(0);
+      child.sum.value = 0;
+    }
   }
 }

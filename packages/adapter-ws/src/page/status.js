@@ -99,7 +99,7 @@ function onMessage(msg) {
       log(msg.time, `${msg.endpoint} is ${msg.status}${msg.reason ? ` (${msg.reason})` : ''}`);
       break;
     case 'health':
-      applyHealth(msg);
+      applyHealthChanges(msg);
       break;
     case 'reply': {
       const show = pending.get(msg.id);
@@ -131,7 +131,21 @@ function device(id) {
 
 function applyHealth(health) {
   hosts = health.hosts;
-  for (const h of health.devices) {
+  applyDeviceHealth(health.devices);
+}
+
+// After the snapshot, health messages carry only the entries that changed (and ids removed).
+function applyHealthChanges(changes) {
+  const removed = new Set(changes.removed ?? []);
+  const byId = new Map(hosts.filter((h) => !removed.has(h.id)).map((h) => [h.id, h]));
+  for (const h of changes.hosts ?? []) byId.set(h.id, h);
+  hosts = [...byId.values()];
+  for (const id of removed) devices.delete(id);
+  applyDeviceHealth(changes.devices ?? []);
+}
+
+function applyDeviceHealth(entries) {
+  for (const h of entries) {
     const d = device(h.id);
     d.status = h.status;
     if (h.availability) Object.assign(d, { availability: h.availability, reason: h.availabilityReason });
@@ -157,6 +171,13 @@ function el(tag, attributes = {}, ...children) {
   }
   for (const child of children) node.append(child);
   return node;
+}
+
+/** What a host says it is connected to: its peer count, yes/no, or a dash before it says. */
+function peersText(h) {
+  if (h.connected === undefined) return '—';
+  if (h.peers !== undefined) return String(h.peers);
+  return h.connected ? 'yes' : 'no';
 }
 
 function ago(time) {
@@ -326,7 +347,7 @@ function render() {
   else if (cards.some((card, i) => list.children[i] !== card) || list.children.length !== cards.length) list.replaceChildren(...cards);
   $('hosts').replaceChildren(
     ...hosts.map((h) =>
-      el('tr', { 'data-host': h.id }, el('th', { scope: 'row' }, h.id), el('td', {}, h.type), el('td', { class: `status-${h.status}` }, h.status, ...(h.reason ? [el('small', { class: 'reason', title: h.reason }, h.reason)] : [])), el('td', { class: 'num' }, String(h.queued)), el('td', { class: 'num' }, String(h.delivered)), el('td', { class: 'num' }, String(h.failed))),
+      el('tr', { 'data-host': h.id }, el('th', { scope: 'row' }, h.id), el('td', {}, h.type), el('td', { class: `status-${h.status}`, title: h.reason }, h.status, ...(h.reason ? [el('small', { class: 'reason', title: h.reason }, h.reason)] : [])), el('td', { class: 'num' }, String(h.queued)), el('td', { class: 'num' }, String(h.delivered)), el('td', { class: 'num' }, String(h.failed)), el('td', { class: 'peers', title: h.connection ?? '' }, peersText(h))),
     ),
   );
 }
