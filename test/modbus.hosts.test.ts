@@ -4,11 +4,10 @@
  * socket) and the WebSocket API at once. Both write a holding register and a coil, and each
  * gets the device's confirmation; killing pymodbus takes the device offline in both hosts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { freePort, PymodbusSlave, repoRoot, Signal, spawnPatchbay, tempDir, type PatchbayProcess } from '@patchbay/testing';
+import { freePort, JeedomCallback, PymodbusSlave, Signal, spawnPatchbay, tempDir, type PatchbayProcess } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { stringify } from 'yaml';
@@ -19,58 +18,6 @@ afterEach(async () => {
 });
 
 const apikey = 'modbus-e2e-apikey-0123456789';
-
-/** What the PHP callback peer recorded: every POST body, decoded. */
-class CallbackLog {
-  readonly changed = new Signal();
-  private readonly watcher: FSWatcher;
-  constructor(readonly path: string) {
-    writeFileSync(path, '');
-    this.watcher = watch(path, () => this.changed.notify());
-  }
-  close(): void {
-    this.watcher.close();
-  }
-  bodies(): Record<string, Record<string, unknown>>[] {
-    if (!existsSync(this.path)) return [];
-    return readFileSync(this.path, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as { method: string; decoded: Record<string, Record<string, unknown>> | null })
-      .filter((r) => r.method === 'POST' && r.decoded)
-      .map((r) => r.decoded as Record<string, Record<string, unknown>>);
-  }
-  /** Waits until some recorded body satisfies `find` (the log is re-read on every change of the file). */
-  async waitFor<T>(find: (body: Record<string, Record<string, unknown>>) => T | undefined, what: string): Promise<T> {
-    return this.changed.waitUntil(() => {
-      for (const body of this.bodies()) {
-        const found = find(body);
-        if (found !== undefined) return found;
-      }
-      return undefined;
-    }, { what: `jeedom callback: ${what}`, timeoutMs: 20_000 });
-  }
-}
-
-async function startCallback(port: number, log: CallbackLog): Promise<ChildProcess> {
-  const server = spawn('php', ['-S', `127.0.0.1:${port}`, join(repoRoot, 'test/peers/jeedom/callback.php')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, JEEDOM_PEER_LOG: log.path, JEEDOM_PEER_APIKEY: apikey },
-  });
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      // Every request is logged by the server too: each one is a reason to re-read the log.
-      log.changed.notify();
-      if (output.includes('started')) resolve();
-    };
-    server.stdout?.on('data', onData);
-    server.stderr?.on('data', onData);
-    server.once('exit', (code) => reject(new Error(`php -S exited (${code}): ${output}`)));
-  });
-  return server;
-}
 
 /** A WebSocket client of the gateway's API: every message, awaited by predicate. */
 async function wsClient(url: string) {
@@ -110,10 +57,8 @@ describe('modbus - into the Jeedom and WebSocket hosts of a real gateway (16, ac
     const dir = tempDir('patchbay-modbus-e2e-');
     cleanups.push(dir.remove);
     const [httpPort, socketPort, callbackPort] = [await freePort(), await freePort(), await freePort()];
-    const log = new CallbackLog(join(dir.path, 'callback.log'));
-    cleanups.push(() => log.close());
-    const php = await startCallback(callbackPort, log);
-    cleanups.push(() => void php.kill());
+    const log = await JeedomCallback.start({ port: callbackPort, apikey, dir: dir.path });
+    cleanups.push(() => log.stop());
     const channels = {
       temperature: { table: 'input', address: 0, type: 'int16', scale: 0.1, unit: '°C', class: 'temperature' },
       setpoint: { table: 'holding', address: 0, type: 'int16', scale: 0.5, unit: '°C', class: 'temperature', writable: true, min: 5, max: 30 },

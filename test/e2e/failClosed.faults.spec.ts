@@ -4,11 +4,10 @@
  * corrupted while the gateway was down loses only the corrupt record, says where it was, and
  * every accepted command still gets exactly one reply.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { freePort, repoRoot, Signal, spawnPatchbay, tempDir, type PatchbayProcess } from '@patchbay/testing';
+import { freePort, JeedomCallback, Signal, spawnPatchbay, tempDir, type PatchbayProcess } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import WebSocket from 'ws';
@@ -40,46 +39,13 @@ async function watchUntil<T>(dir: string, check: () => T | undefined, what: stri
   }
 }
 
-async function startCallback(port: number, logFile: string, control?: string): Promise<ChildProcess> {
-  writeFileSync(logFile, '');
-  const server = spawn('php', ['-S', `127.0.0.1:${port}`, join(repoRoot, 'test/peers/jeedom/callback.php')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, JEEDOM_PEER_LOG: logFile, JEEDOM_PEER_APIKEY: apikey, ...(control ? { JEEDOM_PEER_CONTROL: control } : {}) },
-  });
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('started')) resolve();
-    };
-    server.stdout?.on('data', onData);
-    server.stderr?.on('data', onData);
-    server.once('exit', (code) => reject(new Error(`php -S exited (${code}): ${output}`)));
-  });
-  return server;
-}
-
-/** Every reply the callback received, by command id, in arrival order. */
-function repliesIn(logFile: string): Map<string, Record<string, unknown>[]> {
-  const replies = new Map<string, Record<string, unknown>[]>();
-  if (!existsSync(logFile)) return replies;
-  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
-    if (!line) continue;
-    const record = JSON.parse(line) as { decoded?: { replies?: Record<string, Record<string, unknown>> } | null };
-    for (const [id, reply] of Object.entries(record.decoded?.replies ?? {})) replies.set(id, [...(replies.get(id) ?? []), reply]);
-  }
-  return replies;
-}
-
 describe('a hung host (13.4, fault suite)', () => {
   it('faults - a Jeedom callback that accepts and never answers: the host is stalled in /healthz within stallTimeoutMs plus one second of its first request, logged once; other hosts keep being served', async () => {
     const dir = tempDir('patchbay-stall-faults-');
     cleanups.push(dir.remove);
     const [httpPort, socketPort, callbackPort] = [await freePort(), await freePort(), await freePort()];
-    const control = join(dir.path, 'control.json');
-    const callbackLog = join(dir.path, 'callback.log');
-    const php = await startCallback(callbackPort, callbackLog, control);
-    cleanups.push(() => void php.kill('SIGKILL'));
+    const callback = await JeedomCallback.start({ port: callbackPort, apikey, dir: dir.path });
+    cleanups.push(() => callback.stop());
     const stallTimeoutMs = 1500;
     const configPath = join(dir.path, 'patchbay.yaml');
     writeFileSync(
@@ -97,15 +63,15 @@ describe('a hung host (13.4, fault suite)', () => {
     const gateway = spawnPatchbay(['run', '--config', configPath]);
     cleanups.push(() => gateway.stop());
     await gateway.waitStarted(30_000);
-    const posts = () => readFileSync(callbackLog, 'utf8').split('\n').filter((l) => l.includes('"method":"POST"'));
-    await watchUntil(dir.path, () => (posts().length > 0 ? true : undefined), 'a first delivery');
+    const posts = () => callback.records().filter((r) => r.method === 'POST');
+    await callback.changed.waitUntil(() => (posts().length > 0 ? true : undefined), { what: 'a first delivery', timeoutMs: 30_000 });
     // From now on the callback accepts and holds every request for a minute (php -S serves one at a time).
     const before = posts().length;
-    writeFileSync(control, JSON.stringify({ delayMs: 60_000 }));
-    const firstRequest = await watchUntil(dir.path, () => {
-      const line = posts()[before];
-      return line === undefined ? undefined : (JSON.parse(line) as { time: number }).time * 1000;
-    }, 'the hung callback request');
+    callback.control({ delayMs: 60_000 });
+    const firstRequest = await callback.changed.waitUntil(() => {
+      const record = posts()[before];
+      return record === undefined ? undefined : record.time * 1000;
+    }, { what: 'the hung callback request', timeoutMs: 30_000 });
     const stalled = await gateway.waitForLog((l) => typeof l.msg === 'string' && /host jeedom is stalled/.test(l.msg), { timeoutMs: 20_000, what: 'the stall warning' });
     // Both times are the machine's clock, read by the peer and by the gateway itself.
     expect((stalled.time as number) - firstRequest).toBeLessThanOrEqual(stallTimeoutMs + 1000);
@@ -178,9 +144,8 @@ describe('journal faults (13.1, fault suite)', () => {
     expect(offset).toBeGreaterThan(0);
     writeFileSync(path, bytes);
 
-    const callbackLog = join(dir.path, 'callback.log');
-    const php = await startCallback(callbackPort, callbackLog);
-    cleanups.push(() => void php.kill());
+    const callback = await JeedomCallback.start({ port: callbackPort, apikey, dir: dir.path });
+    cleanups.push(() => callback.stop());
     gateway = spawnPatchbay(['run', '--config', configPath]);
     await gateway.waitStarted(30_000);
     const warning = await gateway.waitForLog((l) => typeof l.msg === 'string' && /corrupt/.test(l.msg) && l.msg.includes(file), { timeoutMs: 15_000, what: 'the corrupt record warning' });
@@ -189,10 +154,10 @@ describe('journal faults (13.1, fault suite)', () => {
 
     // Every command: one reply. The one whose reply record was lost is still owed one, so it
     // gets the restart reply (PB210) instead of nothing.
-    const replies = await watchUntil(dir.path, () => {
-      const seen = repliesIn(callbackLog);
+    const replies = await callback.changed.waitUntil(() => {
+      const seen = callback.replies();
       return seen.size >= COMMANDS ? seen : undefined;
-    }, `replies to all ${COMMANDS} commands`);
+    }, { what: `replies to all ${COMMANDS} commands`, timeoutMs: 30_000 });
     for (let i = 1; i <= COMMANDS; i++) expect(replies.get(`c${i}`), `c${i}`).toHaveLength(1);
     const failed = [...replies.entries()].filter(([, [reply]]) => reply?.ok !== true);
     expect(failed.map(([id]) => id)).toEqual(['c10']);

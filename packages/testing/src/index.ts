@@ -12,3 +12,4 @@ export { patchbayCommand, repoRoot, spawnEmbeddedDefault, spawnPatchbay, tempDir
 export { PtyPair } from './ptyPair.js';
 export { PymodbusSlave, type PeerTable, type SlaveMode } from './pymodbus.js';
 export { recordingDriver } from './recordingDriver.js';
+export { JeedomCallback, type CallbackRecord } from './jeedomCallback.js';
