@@ -54,7 +54,7 @@ export class JeedomAdapter implements Adapter {
   private verifying: Promise<void> | undefined;
   private listening = false;
   private bindTimer: NodeJS.Timeout | undefined;
-  private counters: { rejected: Counter; commands: Counter; failures: Counter } | undefined;
+  private counters: { rejected: Counter; evicted: Counter; commands: Counter; failures: Counter } | undefined;
   /** Refusals the core could not queue, by reply id, waiting for the callback (see {@link sendOutOfBand}). */
   private readonly refusals = new Map<string, Change>();
   private flushingRefusals = false;
@@ -85,6 +85,7 @@ export class JeedomAdapter implements Adapter {
     const { config, ctx } = this;
     this.counters = {
       rejected: ctx.counter('patchbay_jeedom_rejected_messages_total', 'Downward messages refused (apikey, framing, JSON, size, stall)'),
+      evicted: ctx.counter('patchbay_jeedom_evicted_connections_total', 'Silent command-socket connections closed at maxConnections to admit a new one'),
       commands: ctx.counter('patchbay_jeedom_commands_total', 'Commands received on the Jeedom command socket'),
       failures: ctx.counter('patchbay_jeedom_callback_failures_total', 'Failed requests to the Jeedom callback'),
     };
@@ -116,6 +117,7 @@ export class JeedomAdapter implements Adapter {
       maxBufferedBytes: config.maxBufferedBytes,
       logger: ctx.logger,
       rejected: this.counters.rejected,
+      evicted: this.counters.evicted,
       onMessage: (message, done) => this.onMessage(message, done),
     });
     await this.bind(new Backoff());

@@ -26,6 +26,8 @@ export interface CommandSocketOptions {
   logger: Logger;
   /** Counts every refused message (bad apikey, bad JSON, empty, too large, stalled, over a cap). */
   rejected: Counter;
+  /** Counts connections that sent nothing, closed at the cap to admit a new one. */
+  evicted?: Counter;
   /**
    * Called synchronously for each accepted message, in the order messages complete. The
    * connection stays open until `done()`: the peer sees its EOF only once the message is taken
@@ -35,6 +37,13 @@ export interface CommandSocketOptions {
 }
 
 const LF = 0x0a;
+
+/**
+ * At the cap, a connection that has sent nothing for this long makes room for a newcomer:
+ * Jeedom's PHP writes its message as soon as it connects, so a silent one is not Jeedom, and
+ * a flood of them must not lock the plugin out until the deadline (issue 13.7).
+ */
+const EVICT_SILENT_MS = 1000;
 
 /**
  * Deeper messages are refused: JSON.parse accepts thousands of levels, but logging or
@@ -54,11 +63,15 @@ class Refusal extends Error {}
 export class CommandSocket {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
+  /** When each open connection was accepted, while it has sent nothing (the eviction candidates). */
+  private readonly silent = new Map<net.Socket, number>();
   private readonly expected: Buffer;
   /** Bytes held by unfinished messages, across connections. */
   private buffered = 0;
   /** Connections closed for the connection cap since the last log line about it. */
   private overCap = 0;
+  /** Silent connections closed at the cap since the last log line about it. */
+  private evicted = 0;
 
   constructor(private readonly options: CommandSocketOptions) {
     this.expected = digest(options.apikey);
@@ -101,6 +114,7 @@ export class CommandSocket {
 
   private accept(socket: net.Socket): void {
     const { options } = this;
+    if (this.sockets.size >= options.maxConnections) this.evictSilent();
     if (this.sockets.size >= options.maxConnections) {
       // Closed unread. One line per episode, not per connection: a flood would flood the log.
       options.rejected.inc();
@@ -111,6 +125,7 @@ export class CommandSocket {
       return;
     }
     this.sockets.add(socket);
+    this.silent.set(socket, Date.now());
     // The peer's address costs a getpeername() call: only fetch it for a log line.
     let peer: string | undefined;
     const from = (): string => (peer ??= `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`);
@@ -143,6 +158,7 @@ export class CommandSocket {
       socket.destroy();
     }, options.messageTimeoutMs);
     socket.on('data', (chunk: Buffer) => {
+      this.silent.delete(socket);
       if (done) return; // §3.2: anything after the first LF is discarded.
       const lf = chunk.indexOf(LF);
       if (lf >= 0) {
@@ -181,11 +197,30 @@ export class CommandSocket {
       clearTimeout(deadline);
       if (!done) release();
       this.sockets.delete(socket);
-      if (this.overCap > 0 && this.sockets.size < options.maxConnections) {
-        options.logger.warn(`Command socket accepts connections again (${this.overCap} refused while ${options.maxConnections} were open)`);
+      this.silent.delete(socket);
+      if ((this.overCap > 0 || this.evicted > 0) && this.sockets.size < options.maxConnections) {
+        options.logger.warn(`Command socket accepts connections again (${this.overCap} refused and ${this.evicted} silent ones closed while ${options.maxConnections} were open)`);
         this.overCap = 0;
+        this.evicted = 0;
       }
     });
+  }
+
+  /** At the cap: closes the connection silent longest, if silent for EVICT_SILENT_MS. */
+  private evictSilent(): void {
+    const now = Date.now();
+    // A Map keeps insertion order: the first entry is the oldest silent connection.
+    const oldest = this.silent.entries().next();
+    if (oldest.done) return;
+    const [socket, since] = oldest.value;
+    if (now - since < EVICT_SILENT_MS) return;
+    this.silent.delete(socket);
+    this.sockets.delete(socket);
+    socket.destroy();
+    this.options.evicted?.inc();
+    if (this.evicted++ === 0) {
+      this.options.logger.warn(`Command socket at maxConnections (${this.options.maxConnections}): closing connections that sent nothing for ${EVICT_SILENT_MS} ms to admit new ones; further ones are counted, not logged, until the socket is below its cap`);
+    }
   }
 
   private handle(data: Buffer, from: () => string, done: () => void): void {

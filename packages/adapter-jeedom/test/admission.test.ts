@@ -95,6 +95,34 @@ describe('jeedom - command socket admission and acknowledgement (13.3, 13.7)', (
     expect((await rig.waitCommands(1)).map((c) => c.ref)).toEqual(['after']);
   });
 
+  it('jeedom - (13.7) at maxConnections a connection silent for a second makes room for a real command; one that is sending is kept', async () => {
+    const rig = (t.rig = await startRig({ maxConnections: 3, messageTimeoutMs: 60_000 }));
+    const sending = await idle(rig.port());
+    sending.socket.write('{');
+    const silent = [await idle(rig.port()), await idle(rig.port())];
+    // A trickle on the sending one is the clock: once it has ticked past a second, the silent ones are old enough.
+    const ticked = new Signal();
+    let ticks = 0;
+    const trickle = setInterval(() => {
+      if (sending.socket.writable) sending.socket.write(' ');
+      ticks++;
+      ticked.notify();
+    }, 100);
+    try {
+      await ticked.waitUntil(() => (ticks >= 12 ? true : undefined), { what: 'a second and more of trickle', timeoutMs: 20_000 });
+      await sendRaw(rig.port(), command({ value: true, id: 'real' }));
+      expect((await rig.waitCommands(1)).map((c) => c.ref)).toEqual(['real']);
+      // The oldest silent connection went; the sending one and the younger silent one did not.
+      await silent[0]?.closed;
+      expect(sending.socket.destroyed).toBe(false);
+      expect(silent[1]?.socket.destroyed).toBe(false);
+      expect(rig.metrics.get('patchbay_jeedom_evicted_connections_total')).toBe(1);
+      expect(rig.logger.find(/closing connections that sent nothing/, 'warn')).toHaveLength(1);
+    } finally {
+      clearInterval(trickle);
+    }
+  });
+
   it('jeedom - (13.7) the message deadline counts from the connect: a connection trickling a byte every 50 ms is still closed at messageTimeoutMs', async () => {
     const rig = (t.rig = await startRig({ messageTimeoutMs: 800 }));
     const { socket, closed } = await idle(rig.port());
