@@ -152,6 +152,7 @@ class MqttHost implements MqttAdapter {
       will: { topic: this.topics.bridgeState, payload: 'offline' },
     });
     this.client = client;
+    this.ctx.connection({ connected: false, detail: `connecting to broker ${this.brokerUrl()}` });
     client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
     client.on('connect', () => {
       // Commands and replies are small packets: without this, Nagle's algorithm and the peer's
@@ -170,6 +171,7 @@ class MqttHost implements MqttAdapter {
       if (this.ready) {
         this.ready = false;
         this.ctx.status('unknown', `broker ${this.brokerUrl()} unreachable; reconnecting every ${this.config.reconnectMs} ms`);
+        this.ctx.connection({ connected: false, detail: `broker ${this.brokerUrl()} unreachable` });
       }
     });
     // Wait for the first connection or the first failure, whichever comes first: a broker
@@ -285,6 +287,7 @@ class MqttHost implements MqttAdapter {
       if (this.client !== client) return;
       this.ready = true;
       this.ctx.status('alive');
+      this.ctx.connection({ connected: true, detail: `broker ${this.brokerUrl()}` });
       this.onReady?.();
       this.ctx.logger.info({ broker: this.brokerUrl(), protocolVersion: this.protocolVersion }, `mqtt: connected to ${this.brokerUrl()} (MQTT ${this.protocolVersion === 5 ? '5' : '3.1.1'})`);
       await this.republish(client);

@@ -130,13 +130,15 @@ describe('mqtt adapter against mosquitto', () => {
     await p.waitLatest(`${r.base}/bridge/state`, (t) => t === 'offline');
   });
 
-  it('mqtt - while the broker is down deliveries fail (the outbox keeps state, coalesced), and everything is republished when it is back', async () => {
+  it('mqtt - while the broker is down deliveries fail (the outbox keeps state, coalesced), and everything is republished when it is back; /healthz says whether the broker is connected (14.2)', async () => {
     const r = await rig();
     const p = await peer([`${r.base}/#`]);
     r.driver.emit('temperature', 1);
     await p.waitLatest(`${r.base}/dev1/temperature`, (t) => t === '1');
+    expect(r.gateway.health().hosts[0]).toMatchObject({ connected: true, connection: `broker ${broker.url}` });
     await broker.down();
     await r.log.waitFor(/is unknown \(broker .* unreachable/, { level: 'warn' });
+    expect(r.gateway.health().hosts[0]).toMatchObject({ connected: false, connection: `broker ${broker.url} unreachable` });
     for (let i = 2; i <= 200; i++) r.driver.emit('temperature', i);
     r.driver.emit('humidity', 55);
     await broker.up();
@@ -144,6 +146,7 @@ describe('mqtt adapter against mosquitto', () => {
     await p.waitLatest(`${r.base}/dev1/humidity`, (t) => t === '55', 30_000);
     const health = r.gateway.health().hosts[0];
     expect(health?.retries).toBeGreaterThan(0);
+    expect(health?.connected).toBe(true);
   });
 
   it('mqtt - credentials are never logged, even when the broker refuses them', async () => {
