@@ -5,7 +5,8 @@ export class MemoryMetrics implements MetricsSink {
   private readonly values = new Map<string, number>();
 
   counter(name: string, _help: string, labels: Readonly<Record<string, string>>): Counter {
-    const key = `${name}{${labels.endpoint ?? ''}}`;
+    // The core labels a driver's counters with its device, a host's with its host.
+    const key = `${name}{${labels.device ?? labels.host ?? ''}}`;
     if (!this.values.has(key)) this.values.set(key, 0);
     return { inc: (amount = 1) => this.values.set(key, (this.values.get(key) ?? 0) + amount) };
   }
