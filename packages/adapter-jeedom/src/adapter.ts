@@ -1,9 +1,9 @@
 import { Backoff, describeError, ErrorCodes, PatchbayError, quoteForLog, type Adapter, type Availability, type CommandInput, type Counter, type DeviceDescription, type HostContext, type JsonValue, type OutboundEvent, type ReplyEvent } from '@patchbay/core';
-import { CallbackClient } from './callbackClient.js';
-import { ChangeSender, type Change } from './changeSender.js';
-import { bindError, CommandSocket, type JeedomMessage } from './commandSocket.js';
+import { CallbackClient } from './transport/callbackClient.js';
+import { ChangeSender, type Change } from './transport/changeSender.js';
+import { bindError, CommandSocket, type JeedomMessage } from './transport/commandSocket.js';
 import type { JeedomConfig } from './config.js';
-import { jeedomDevice } from './jeedomCmds.js';
+import { jeedomDevice } from './protocol/jeedomCmds.js';
 
 /** The change an outbound event becomes in the upward payload (README: "What goes up"). */
 export function eventChange(event: OutboundEvent): Change | undefined {
@@ -37,6 +37,11 @@ function availabilityChange(device: string, state: Availability, lastSeen: numbe
   const entry: Record<string, JsonValue> = { state, lastSeen };
   if (reason !== undefined) entry.reason = reason;
   return [['availability', device], entry, 'replace'];
+}
+
+/** Makes the `jeedom` host; nothing runs until `start()` (the definition's `create`). */
+export function createJeedomAdapter(config: JeedomConfig, ctx: HostContext): JeedomAdapter {
+  return new JeedomAdapter(config, ctx);
 }
 
 /**

@@ -3,8 +3,8 @@ import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { formatAddress, type SocketAddress } from './address.js';
-import { decodeRequestSliced, encodeResponse, GREETER, LineSplitter } from './framing.js';
-import type { RpcEngine } from './rpcEngine.js';
+import { decodeRequestSliced, encodeResponse, GREETER, LineSplitter } from '../protocol/framing.js';
+import type { RpcEngine } from '../protocol/rpcEngine.js';
 
 /** Options of {@link ComodojoServer}. */
 export interface ComodojoServerOptions {

@@ -1,5 +1,5 @@
 import { ErrorCodes, PatchbayError, type JsonValue } from '@patchbay/core';
-import { ChangeTree, PATH_SEPARATOR, singleChangeJson, type ChangeMode } from './changeTree.js';
+import { ChangeTree, PATH_SEPARATOR, singleChangeJson, type ChangeMode } from '../protocol/changeTree.js';
 
 /** One change: a `::` key or a path of segments, its value, and how it joins what is pending (default `merge`). */
 export type Change = readonly [key: string | readonly string[], value: JsonValue, mode?: ChangeMode];
