@@ -79,6 +79,13 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': restrict(publicCore, noRelativeDist, noInternal, notFromAdapterTest) },
   },
   {
+    // STYLE.md "Options objects instead of long parameter lists" (trpc's max-params): an error
+    // in the packages already moved to the one shape (12.4); the rest of the repository still
+    // has functions of 4 parameters, so the warning at 4 above stays for them.
+    files: ['packages/adapter-jeedom/**', 'packages/adapter-comodojo/**', 'packages/adapter-example/**'],
+    rules: { 'max-params': ['error', 3] },
+  },
+  {
     files: ['packages/driver-*/**'],
     rules: { 'no-restricted-imports': restrict(publicCore, noRelativeDist, noInternal, notFromDriver) },
   },

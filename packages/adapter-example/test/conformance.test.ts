@@ -11,7 +11,7 @@ afterAll(() => {
 });
 
 /** The latest value of device/channel in the file: snapshot lines first, then state events. */
-function latest(file: string, device: string, channel: string, accept: (value: unknown) => boolean): { value: unknown } | undefined {
+function latest(file: string, { device, channel, accept }: { device: string; channel: string; accept: (value: unknown) => boolean }): { value: unknown } | undefined {
   if (!existsSync(file)) return undefined;
   let found: { value: unknown } | undefined;
   const lines = readFileSync(file, 'utf8').split('\n');
@@ -63,7 +63,7 @@ describeHostAdapterConformance('example', {
     let next = 0;
     return Promise.resolve({
       waitForState: ({ device, channel, accept = () => true, timeoutMs }) =>
-        changed.waitUntil(() => latest(file, device, channel, accept), { timeoutMs, what: `${device}.${channel} in ${file}` }).then((hit) => hit.value),
+        changed.waitUntil(() => latest(file, { device, channel, accept }), { timeoutMs, what: `${device}.${channel} in ${file}` }).then((hit) => hit.value),
       command: ({ device, channel, value }) => sendCommand(commandSocket, { id: `c${++next}`, device, channel, value }),
       async close() {
         watcher.close();

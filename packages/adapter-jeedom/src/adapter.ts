@@ -21,7 +21,7 @@ export function eventChange(event: OutboundEvent): Change | undefined {
     case 'description':
       return descriptionChange(event.device, event.description);
     case 'availability':
-      return availabilityChange(event.device, event.availability, event.lastSeen, event.reason);
+      return availabilityChange(event);
     case 'momentary':
       // A list, appended to: two presses in one cycle are two events, in order (never coalesced).
       return [['events'], { device: event.device, channel: event.channel, value: event.value ?? null, time: event.time }, 'append'];
@@ -33,8 +33,8 @@ function descriptionChange(device: string, description: DeviceDescription): Chan
   return [['descriptions', device], jeedomDevice(description) as unknown as JsonValue, 'replace'];
 }
 
-function availabilityChange(device: string, state: Availability, lastSeen: number | null, reason: string | undefined): Change {
-  const entry: Record<string, JsonValue> = { state, lastSeen };
+function availabilityChange({ device, availability, lastSeen, reason }: { device: string; availability: Availability; lastSeen: number | null; reason?: string | undefined }): Change {
+  const entry: Record<string, JsonValue> = { state: availability, lastSeen };
   if (reason !== undefined) entry.reason = reason;
   return [['availability', device], entry, 'replace'];
 }
@@ -325,7 +325,7 @@ export class JeedomAdapter implements Adapter {
     for (const info of this.ctx.devices()) {
       // Descriptions first: a device the plugin does not know yet gets its eqLogic before its values.
       if (info.description !== undefined) changes.push(descriptionChange(info.id, info.description));
-      changes.push(availabilityChange(info.id, info.availability, info.lastSeen, info.availabilityReason));
+      changes.push(availabilityChange({ device: info.id, availability: info.availability, lastSeen: info.lastSeen, reason: info.availabilityReason }));
       changes.push([['status', info.id], info.status]);
       for (const channel of snapshot.get(info.id)?.channels ?? []) changes.push([['devices', info.id, channel.channel], channel.value]);
     }
