@@ -6,7 +6,7 @@
  * answer every host, and its RSS must stay bounded.
  */
 import { connect } from 'node:net';
-import { decodeRequest, decodeCall, unserialize } from '@patchbay/adapter-comodojo';
+import { decodeRequest, decodeCall, unserialize } from '@patchbay/adapter-comodojo/internal';
 import { decodeEnvelope } from '@patchbay/adapter-tracim/internal';
 import { ClientCommandSchema } from '@patchbay/adapter-ws';
 import { createCodec, createFramer } from '@patchbay/driver-serial';

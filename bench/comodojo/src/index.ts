@@ -3,7 +3,8 @@
  * server with the same framing). Measures `device.state` round trips per second over 1 and 10
  * persistent TCP connections, next to a raw server that echoes each base64 line, in the same run.
  */
-import { createComodojoDefinition, encodeFrame, type ComodojoAdapter } from '@patchbay/adapter-comodojo';
+import { createComodojoDefinition, type ComodojoAdapter } from '@patchbay/adapter-comodojo';
+import { encodeFrame } from '@patchbay/adapter-comodojo/internal';
 import { median, nowMs, report, type Figure } from '@patchbay/bench-kit';
 import { createGateway } from '@patchbay/core';
 import sim from '@patchbay/driver-sim';

@@ -1,11 +1,11 @@
 import { defineAdapter, describeError, PatchbayError, type Adapter, type AdapterDefinition } from '@patchbay/core';
-import { parseAddress } from './address.js';
+import { parseAddress } from './transport/address.js';
 import { comodojoConfig } from './config.js';
 import { addGatewayMethods } from './gatewayMethods.js';
-import { MethodRegistry } from './registry.js';
-import { RpcEngine } from './rpcEngine.js';
-import { ComodojoServer, SOCKET_PATH_UNUSABLE } from './server.js';
-import { addSystemMethods } from './systemMethods.js';
+import { MethodRegistry } from './protocol/registry.js';
+import { RpcEngine } from './protocol/rpcEngine.js';
+import { ComodojoServer, SOCKET_PATH_UNUSABLE } from './transport/server.js';
+import { addSystemMethods } from './protocol/systemMethods.js';
 
 /** The adapter instance: the core's {@link Adapter} plus the bound address and the method registry. */
 export interface ComodojoAdapter extends Adapter {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseAddress } from './address.js';
+import { parseAddress } from './transport/address.js';
 
 /** Options of the `comodojo` adapter. */
 export const comodojoConfig = z

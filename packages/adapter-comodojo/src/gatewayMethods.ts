@@ -1,5 +1,5 @@
 import { ErrorCodes, quoteForLog, type DeviceInfo, type HostContext, type JsonValue, type ReplyEvent } from '@patchbay/core';
-import { RpcError, sig, type MethodRegistry } from './registry.js';
+import { RpcError, sig, type MethodRegistry } from './protocol/registry.js';
 
 /**
  * The daemon built-ins (protocols/comodojo.md §4.5), with Patchbay's devices as the workers,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GREETER } from '../src/framing.js';
+import { GREETER } from '../src/internal.js';
 import { peer, requestLine, runPeer, startRig, type Rig } from './helpers.js';
 
 // protocols/comodojo.md §8 items 1-17 (framing and JSON-RPC envelope), run against the PHP peer.

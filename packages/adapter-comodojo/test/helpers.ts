@@ -4,9 +4,8 @@ import { FakeHost, tempDir } from '@patchbay/testing';
 import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { createComodojoDefinition, type ComodojoAdapter, type ComodojoDefinitionOptions } from '../src/index.js';
-import { decodeResponse, encodeFrame, type ResponseFrame } from '../src/framing.js';
-import { RpcError, sig, type MethodRegistry } from '../src/registry.js';
+import { createComodojoDefinition, RpcError, sig, type ComodojoAdapter, type ComodojoDefinitionOptions, type MethodRegistry } from '../src/index.js';
+import { decodeResponse, encodeFrame, type ResponseFrame } from '../src/internal.js';
 
 /** The project methods the checklist's items use (§8 items 19-22). */
 export function addTestMethods(methods: MethodRegistry): void {

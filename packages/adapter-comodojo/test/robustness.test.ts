@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeFrame } from '../src/framing.js';
+import { encodeFrame } from '../src/internal.js';
 import { captureLogger, open, peer, requestLine, startRig, type Rig } from './helpers.js';
 
 // Acceptance 2 and 3 of issue 7, and §8 items 40-41: bad input never stops the others being served.

@@ -1,9 +1,9 @@
 import { Backoff, describeError, ErrorCodes, PatchbayError, quoteForLog, type Adapter, type Availability, type CommandInput, type Counter, type DeviceDescription, type HostContext, type JsonValue, type OutboundEvent, type ReplyEvent } from '@patchbay/core';
-import { CallbackClient } from './callbackClient.js';
-import { ChangeSender, type Change } from './changeSender.js';
-import { bindError, CommandSocket, type JeedomMessage } from './commandSocket.js';
+import { CallbackClient } from './transport/callbackClient.js';
+import { ChangeSender, type Change } from './transport/changeSender.js';
+import { bindError, CommandSocket, type JeedomMessage } from './transport/commandSocket.js';
 import type { JeedomConfig } from './config.js';
-import { jeedomDevice } from './jeedomCmds.js';
+import { jeedomDevice } from './protocol/jeedomCmds.js';
 
 /** The change an outbound event becomes in the upward payload (README: "What goes up"). */
 export function eventChange(event: OutboundEvent): Change | undefined {
@@ -21,7 +21,7 @@ export function eventChange(event: OutboundEvent): Change | undefined {
     case 'description':
       return descriptionChange(event.device, event.description);
     case 'availability':
-      return availabilityChange(event.device, event.availability, event.lastSeen, event.reason);
+      return availabilityChange(event);
     case 'momentary':
       // A list, appended to: two presses in one cycle are two events, in order (never coalesced).
       return [['events'], { device: event.device, channel: event.channel, value: event.value ?? null, time: event.time }, 'append'];
@@ -33,10 +33,15 @@ function descriptionChange(device: string, description: DeviceDescription): Chan
   return [['descriptions', device], jeedomDevice(description) as unknown as JsonValue, 'replace'];
 }
 
-function availabilityChange(device: string, state: Availability, lastSeen: number | null, reason: string | undefined): Change {
-  const entry: Record<string, JsonValue> = { state, lastSeen };
+function availabilityChange({ device, availability, lastSeen, reason }: { device: string; availability: Availability; lastSeen: number | null; reason?: string | undefined }): Change {
+  const entry: Record<string, JsonValue> = { state: availability, lastSeen };
   if (reason !== undefined) entry.reason = reason;
   return [['availability', device], entry, 'replace'];
+}
+
+/** Makes the `jeedom` host; nothing runs until `start()` (the definition's `create`). */
+export function createJeedomAdapter(config: JeedomConfig, ctx: HostContext): JeedomAdapter {
+  return new JeedomAdapter(config, ctx);
 }
 
 /**
@@ -322,7 +327,7 @@ export class JeedomAdapter implements Adapter {
     for (const info of this.ctx.devices()) {
       // Descriptions first: a device the plugin does not know yet gets its eqLogic before its values.
       if (info.description !== undefined) changes.push(descriptionChange(info.id, info.description));
-      changes.push(availabilityChange(info.id, info.availability, info.lastSeen, info.availabilityReason));
+      changes.push(availabilityChange({ device: info.id, availability: info.availability, lastSeen: info.lastSeen, reason: info.availabilityReason }));
       changes.push([['status', info.id], info.status]);
       for (const channel of snapshot.get(info.id)?.channels ?? []) changes.push([['devices', info.id, channel.channel], channel.value]);
     }

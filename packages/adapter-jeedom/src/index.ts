@@ -1,26 +1,23 @@
 /**
  * @patchbay/adapter-jeedom: Patchbay as a Jeedom plugin daemon (protocols/jeedom.md).
  * Commands come in on the TCP command socket, one JSON object per connection; state,
- * replies and status go up to the plugin's callback script, batched per cycle.
+ * replies and status go up to the plugin's callback script, batched per cycle. Codecs and
+ * transports for bench and tests: `@patchbay/adapter-jeedom/internal`; what the gateway's
+ * Jeedom launch mode needs: `@patchbay/adapter-jeedom/launch`.
  */
 import { defineAdapter } from '@patchbay/core';
-import { JeedomAdapter } from './adapter.js';
+import { createJeedomAdapter } from './adapter.js';
 import { jeedomConfig } from './config.js';
 
-export { eventChange, JeedomAdapter } from './adapter.js';
-export { CallbackClient, type CallbackClientOptions } from './callbackClient.js';
-export { ChangeSender, type Change, type ChangeSenderOptions } from './changeSender.js';
-export { ChangeTree, PATH_SEPARATOR, type ChangeMap, type ChangeNode } from './changeTree.js';
-export { CommandSocket, type CommandSocketOptions, type JeedomMessage } from './commandSocket.js';
+export type { JeedomAdapter } from './adapter.js';
 export { jeedomConfig, type JeedomConfig } from './config.js';
-export { pyJson, pyNumber, pyString, type PyJsonValue } from './pyJson.js';
 
 /** The `jeedom` adapter definition. */
 const jeedomAdapter = defineAdapter({
   type: 'jeedom',
   description: 'Jeedom plugin daemon: TCP command socket down, HTTP callback up (batched per cycle)',
   config: jeedomConfig,
-  create: (config, ctx) => new JeedomAdapter(config, ctx),
+  create: createJeedomAdapter,
 });
 
 export default jeedomAdapter;

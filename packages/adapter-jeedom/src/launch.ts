@@ -4,7 +4,7 @@
  * documented subpath, so the launcher never reaches into the adapter's internals.
  */
 import type { Logger } from '@patchbay/core';
-import { CallbackClient } from './callbackClient.js';
+import { CallbackClient } from './transport/callbackClient.js';
 
 /** What {@link testCallback} needs: the `--callback` URL and `--apikey` as Jeedom passed them. */
 export interface CallbackTestOptions {

@@ -2,7 +2,7 @@ import net from 'node:net';
 import type { HostContext } from '@patchbay/core';
 import { Signal } from '@patchbay/testing';
 import { describe, expect, it } from 'vitest';
-import { withApikey } from '../src/callbackClient.js';
+import { withApikey } from '../src/internal.js';
 import { PhpCallback, sendRaw, type CallbackRecord } from './peer.js';
 import { APIKEY, rigAndPeer, startRig } from './rig.js';
 

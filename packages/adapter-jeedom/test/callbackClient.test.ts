@@ -3,8 +3,7 @@ import net from 'node:net';
 import { isPatchbayError, ErrorCodes } from '@patchbay/core';
 import { captureLogger } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loggableUrl } from '../src/callbackClient.js';
-import { CallbackClient } from '../src/index.js';
+import { CallbackClient, loggableUrl } from '../src/internal.js';
 import { PhpCallback } from './peer.js';
 import { everything } from './rig.js';
 

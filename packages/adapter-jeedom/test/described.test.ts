@@ -1,7 +1,7 @@
 import { DeviceDescriptionSchema, type DeviceDescriptionInput } from '@patchbay/core';
 import { simulatedDescription } from '@patchbay/driver-sim';
 import { describe, expect, it } from 'vitest';
-import { jeedomDevice, JEEDOM_GENERIC_TYPES, type JeedomCmd } from '../src/jeedomCmds.js';
+import { jeedomDevice, JEEDOM_GENERIC_TYPES, type JeedomCmd } from '../src/internal.js';
 import { PhpCallback, sendRaw, type CallbackRecord } from './peer.js';
 import { APIKEY, rigAndPeer, startRig } from './rig.js';
 

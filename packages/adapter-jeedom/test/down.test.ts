@@ -1,7 +1,8 @@
 import net from 'node:net';
 import { captureLogger } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CommandSocket, jeedomConfig, type JeedomMessage } from '../src/index.js';
+import { jeedomConfig } from '../src/index.js';
+import { CommandSocket, type JeedomMessage } from '../src/internal.js';
 import { phpCore, sendRaw } from './peer.js';
 import { APIKEY, startRig, type Rig } from './rig.js';
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ChangeSender } from './changeSender.js';
-import { ChangeTree } from './changeTree.js';
+import { ChangeTree } from '../protocol/changeTree.js';
 
 /** A post function that records bodies and answers as told. */
 function recorder() {

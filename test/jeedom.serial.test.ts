@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 // The serial side's own test pieces (a socat pty pair and the simulated serial device):
 // this end-to-end test crosses packages on purpose, as Jeedom starts the gateway on a serial bridge.
-import { serveSimulatedDevice } from '../../driver-serial/src/index.js';
-import { SocatPair } from '../../driver-serial/test/socat.js';
-import { launchDaemon, scratch } from './launch.js';
+import { serveSimulatedDevice } from '@patchbay/driver-serial';
+import { SocatPair } from '../packages/driver-serial/test/socat.ts';
+import { launchDaemon, scratch } from '../packages/adapter-jeedom/test/launch.ts';
 import { freePort } from '@patchbay/testing';
-import { PhpCallback, sendRaw } from './peer.js';
-import { APIKEY } from './rig.js';
+import { PhpCallback, sendRaw } from '../packages/adapter-jeedom/test/peer.ts';
+import { APIKEY } from '../packages/adapter-jeedom/test/rig.ts';
 
 describe('jeedom - launch mode with --device (serial bridge)', () => {
   const cleanups: (() => Promise<void> | void)[] = [];

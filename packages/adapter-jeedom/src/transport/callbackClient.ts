@@ -80,7 +80,7 @@ export class CallbackClient {
   async test(): Promise<void> {
     let outcome: Outcome;
     try {
-      outcome = await this.request('GET', undefined, this.testTimeoutMs);
+      outcome = await this.request('GET', undefined, { timeoutMs: this.testTimeoutMs });
     } catch (error) {
       this.options.failures?.inc();
       const message = `Callback result as a unknown error: ${describeError(error)}. Please check your network configuration page`;
@@ -107,7 +107,7 @@ export class CallbackClient {
       // Stopped meanwhile: no more attempts, the outbox keeps the payload's events.
       if (this.closed) break;
       try {
-        const outcome = await this.request('POST', body, this.responseTimeoutMs);
+        const outcome = await this.request('POST', body, { timeoutMs: this.responseTimeoutMs });
         if (outcome.status === 200) return;
         last = `return code ${outcome.status}`;
         if (outcome.status === 301 || outcome.status === 302 || outcome.status === 303) {
@@ -154,7 +154,7 @@ export class CallbackClient {
     });
   }
 
-  private request(method: 'GET' | 'POST', body: string | undefined, timeoutMs: number, retried = false): Promise<Outcome> {
+  private request(method: 'GET' | 'POST', body: string | undefined, { timeoutMs, retried = false }: { timeoutMs: number; retried?: boolean }): Promise<Outcome> {
     return new Promise<Outcome>((resolve, reject) => {
       const headers: http.OutgoingHttpHeaders = { 'User-Agent': 'patchbay-jeedom', Accept: '*/*', Connection: 'keep-alive' };
       let payload: Buffer | undefined;
@@ -175,7 +175,7 @@ export class CallbackClient {
           // A kept-alive connection the server closed meanwhile: retry once at once, as the
           // request never reached the script (node's documented keep-alive race).
           if (!retried && request.reusedSocket && (error as NodeJS.ErrnoException).code === 'ECONNRESET') {
-            this.request(method, body, timeoutMs, true).then(resolve, reject);
+            this.request(method, body, { timeoutMs, retried: true }).then(resolve, reject);
             return;
           }
           reject(error);

@@ -3,8 +3,8 @@ import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { formatAddress, type SocketAddress } from './address.js';
-import { decodeRequestSliced, encodeResponse, GREETER, LineSplitter } from './framing.js';
-import type { RpcEngine } from './rpcEngine.js';
+import { decodeRequestSliced, encodeResponse, GREETER, LineSplitter } from '../protocol/framing.js';
+import type { RpcEngine } from '../protocol/rpcEngine.js';
 
 /** Options of {@link ComodojoServer}. */
 export interface ComodojoServerOptions {
@@ -192,7 +192,7 @@ export class ComodojoServer {
       }
     }
     counters.connections.inc();
-    const connection = new Connection(socket, this.nextId++, this.options, this.budget);
+    const connection = new Connection(socket, { id: this.nextId++, options: this.options, budget: this.budget });
     this.connections.add(connection);
     this.options.onConnections?.(this.connections.size);
     connection.start(() => {
@@ -233,13 +233,17 @@ class Connection {
   /** What this connection draws on the listener's budget now. */
   private charged = 0;
 
+  readonly id: number;
+  private readonly options: ComodojoServerOptions;
+  /** The listener's budget of buffered bytes, shared by its connections. */
+  private readonly budget: { used: number; peak: number };
+
   constructor(
     private readonly socket: Socket,
-    readonly id: number,
-    private readonly options: ComodojoServerOptions,
-    private readonly budget: { used: number; peak: number },
+    shared: { id: number; options: ComodojoServerOptions; budget: { used: number; peak: number } },
   ) {
-    this.splitter = new LineSplitter(options.maxFrameBytes);
+    ({ id: this.id, options: this.options, budget: this.budget } = shared);
+    this.splitter = new LineSplitter(shared.options.maxFrameBytes);
   }
 
   /** Nothing buffered and nothing being answered: closing it loses no request. */

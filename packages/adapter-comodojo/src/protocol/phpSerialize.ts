@@ -31,7 +31,7 @@ const SEMI = 0x3b;
 /** Parses one serialised value that must span the whole input. Throws COMMAND_INVALID on anything malformed. */
 export function unserialize(input: Buffer | string, limits: UnserializeLimits = {}): PhpValue {
   const buffer = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
-  const parser = new Parser(buffer, limits.maxDepth ?? 8, limits.maxEntries ?? 10_000);
+  const parser = new Parser(buffer, { maxDepth: limits.maxDepth ?? 8, maxEntries: limits.maxEntries ?? 10_000, bytes: false });
   const value = parser.value(0);
   if (parser.pos !== buffer.length) parser.fail('trailing bytes after the value');
   return value as PhpValue;
@@ -43,7 +43,7 @@ export function unserialize(input: Buffer | string, limits: UnserializeLimits = 
  * can then refuse invalid UTF-8 or honour an XML declaration's encoding (§1.3 "Encoding").
  */
 export function unserializeBytes(input: Buffer, limits: UnserializeLimits = {}): PhpBytesValue {
-  const parser = new Parser(input, limits.maxDepth ?? 8, limits.maxEntries ?? 10_000, true);
+  const parser = new Parser(input, { maxDepth: limits.maxDepth ?? 8, maxEntries: limits.maxEntries ?? 10_000, bytes: true });
   const value = parser.value(0);
   if (parser.pos !== input.length) parser.fail('trailing bytes after the value');
   return value as PhpBytesValue;
@@ -53,12 +53,17 @@ class Parser {
   pos = 0;
   private entries = 0;
 
+  private readonly maxDepth: number;
+  private readonly maxEntries: number;
+  /** Strings come back as Buffers (binary-safe), not as UTF-8 text. */
+  private readonly bytes: boolean;
+
   constructor(
     private readonly buf: Buffer,
-    private readonly maxDepth: number,
-    private readonly maxEntries: number,
-    private readonly bytes = false,
-  ) {}
+    limits: { maxDepth: number; maxEntries: number; bytes: boolean },
+  ) {
+    ({ maxDepth: this.maxDepth, maxEntries: this.maxEntries, bytes: this.bytes } = limits);
+  }
 
   fail(why: string): never {
     throw new PatchbayError(ErrorCodes.COMMAND_INVALID, `invalid PHP serialized data at byte ${this.pos}: ${why}`, { context: { offset: this.pos } });

@@ -1,5 +1,5 @@
 import { ErrorCodes, PatchbayError, type JsonValue } from '@patchbay/core';
-import { ChangeTree, PATH_SEPARATOR, singleChangeJson, type ChangeMode } from './changeTree.js';
+import { ChangeTree, PATH_SEPARATOR, singleChangeJson, type ChangeMode } from '../protocol/changeTree.js';
 
 /** One change: a `::` key or a path of segments, its value, and how it joins what is pending (default `merge`). */
 export type Change = readonly [key: string | readonly string[], value: JsonValue, mode?: ChangeMode];
@@ -80,7 +80,7 @@ export class ChangeSender {
         for (const body of bodies) await this.options.post(body);
       });
     }
-    for (const [key, value, mode] of changes) put(this.pending, key, value, mode);
+    for (const change of changes) put(this.pending, change);
     this.window ??= newWindow();
     this.schedule();
     return this.window.promise;
@@ -95,7 +95,7 @@ export class ChangeSender {
   /** Post `changes` at once as one body, outside the cycle and any pending window. */
   postNow(changes: readonly Change[]): Promise<void> {
     const tree = new ChangeTree();
-    for (const [key, value, mode] of changes) put(tree, key, value, mode);
+    for (const change of changes) put(tree, change);
     return this.sendImmediate(tree);
   }
 
@@ -147,7 +147,7 @@ export class ChangeSender {
   }
 }
 
-function put(tree: ChangeTree, key: string | readonly string[], value: JsonValue, mode: ChangeMode | undefined): void {
+function put(tree: ChangeTree, [key, value, mode]: Change): void {
   if (typeof key === 'string' && mode === undefined) tree.add(key, value);
   else tree.addPath(typeof key === 'string' ? key.split(PATH_SEPARATOR) : key, value, mode);
 }

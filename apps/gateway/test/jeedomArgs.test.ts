@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseJeedomArgs } from '../../../apps/gateway/src/modes/jeedom.js';
-import { formatJeedomLine, jeedomThreshold } from '../../../apps/gateway/src/modes/jeedomLog.js';
+import { parseJeedomArgs } from '../src/modes/jeedom.js';
+import { formatJeedomLine, jeedomThreshold } from '../src/modes/jeedomLog.js';
 
 /** Unit level of the launch-mode command line and log format; launch.test.ts runs the real process. */
 describe('jeedom - launch mode command line and log format', () => {

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
-import crypto, { createHash, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
 import { describeError, ErrorCodes, jsonDepthExceeds, MAX_JSON_DEPTH, PatchbayError, type Counter, type Logger } from '@patchbay/core';
+import { KeyCheck } from './keyCheck.js';
 
 /** A downward message that passed framing, decoding and the apikey check. */
 export type JeedomMessage = Record<string, unknown>;
@@ -54,6 +54,38 @@ const MAX_DEPTH = MAX_JSON_DEPTH;
 /** Why a downward message was refused; `message` is the one ERROR line logged. */
 class Refusal extends Error {}
 
+const INBOUND = Symbol('jeedom.inbound');
+type InboundSocket = net.Socket & { [INBOUND]: Inbound };
+
+/** One downward connection: its unfinished message and whether it was settled. */
+class Inbound {
+  readonly openedAt = Date.now();
+  readonly chunks: Buffer[] = [];
+  /** Bytes held in `chunks`, charged to the listener's budget. */
+  size = 0;
+  /** Its message was taken, refused or timed out: nothing more is read. */
+  done = false;
+  private ended = false;
+  private peer: string | undefined;
+
+  constructor(
+    readonly owner: CommandSocket,
+    readonly socket: net.Socket,
+  ) {}
+
+  /** The peer's address for a log line: a getpeername() call, so only fetched then. */
+  from(): string {
+    return (this.peer ??= `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? '?'}`);
+  }
+
+  /** Closes our side once, when the message is taken (the adapter may call it twice). */
+  readonly ack = (): void => {
+    if (this.ended) return;
+    this.ended = true;
+    this.socket.end();
+  };
+}
+
 /**
  * The downward channel (protocols/jeedom.md §3): a TCP server on IPv4 where each connection
  * carries one JSON object, read to the first LF or to EOF; nothing is ever written back.
@@ -62,10 +94,12 @@ class Refusal extends Error {}
  */
 export class CommandSocket {
   private server: net.Server | undefined;
-  private readonly sockets = new Set<net.Socket>();
-  /** When each open connection was accepted, while it has sent nothing (the eviction candidates). */
-  private readonly silent = new Map<net.Socket, number>();
-  private readonly expected: Buffer;
+  private readonly sockets = new Map<net.Socket, Inbound>();
+  /** The deadline sweep, while connections are open. */
+  private sweeper: NodeJS.Timeout | undefined;
+  private readonly key: KeyCheck;
+  /** Open connections that have sent nothing yet, oldest first (the eviction candidates). */
+  private readonly silent = new Set<Inbound>();
   /** Bytes held by unfinished messages, across connections. */
   private buffered = 0;
   /** Connections closed for the connection cap since the last log line about it. */
@@ -74,7 +108,7 @@ export class CommandSocket {
   private evicted = 0;
 
   constructor(private readonly options: CommandSocketOptions) {
-    this.expected = digest(options.apikey);
+    this.key = new KeyCheck(options.apikey);
   }
 
   /** The bound port (after `listen`). */
@@ -85,7 +119,9 @@ export class CommandSocket {
 
   /** Bind and listen; rejects (e.g. `EADDRINUSE`) without leaving anything open. */
   listen(): Promise<void> {
-    const server = net.createServer({ allowHalfOpen: false, noDelay: true }, (socket) => this.accept(socket));
+    // No noDelay: nothing is ever written back but the FIN, which Nagle does not hold, and the
+    // setsockopt per connection was an eighth of the socket's time per message (bench/jeedom).
+    const server = net.createServer({ allowHalfOpen: false }, (socket) => this.accept(socket));
     return new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => {
         server.close();
@@ -107,7 +143,9 @@ export class CommandSocket {
   async close(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    for (const socket of this.sockets.keys()) socket.destroy();
     this.sockets.clear();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -124,113 +162,144 @@ export class CommandSocket {
       socket.destroy();
       return;
     }
-    this.sockets.add(socket);
-    this.silent.set(socket, Date.now());
-    // The peer's address costs a getpeername() call: only fetch it for a log line.
-    let peer: string | undefined;
-    const from = (): string => (peer ??= `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const release = (): void => {
-      this.buffered -= size;
-      size = 0;
-      chunks.length = 0;
-    };
-    const finish = (data: Buffer): void => {
-      done = true;
-      clearTimeout(deadline);
-      release();
-      // §3.2: nothing is written back; FIN once the message is taken (journaled, for a command).
-      let ended = false;
-      this.handle(data, from, () => {
-        if (ended) return;
-        ended = true;
-        socket.end();
-      });
-    };
-    const deadline = setTimeout(() => {
-      if (!done) {
-        done = true;
-        this.refuse(`Connection from socket ${from()} stalled: no complete message within ${options.messageTimeoutMs} ms (${size} bytes read); closed`);
-      }
-      release();
-      socket.destroy();
-    }, options.messageTimeoutMs);
-    socket.on('data', (chunk: Buffer) => {
-      this.silent.delete(socket);
-      if (done) return; // §3.2: anything after the first LF is discarded.
-      const lf = chunk.indexOf(LF);
-      if (lf >= 0) {
-        chunks.push(lf === chunk.length - 1 ? chunk : chunk.subarray(0, lf + 1));
-        finish(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
-        return;
-      }
-      if (size + chunk.length > options.maxMessageBytes) {
-        done = true;
-        clearTimeout(deadline);
-        this.refuse(`Message from socket ${from()} refused: longer than maxMessageBytes (${options.maxMessageBytes} bytes); connection closed`);
-        release();
-        socket.destroy();
-        return;
-      }
-      if (this.buffered + chunk.length > options.maxBufferedBytes) {
-        done = true;
-        clearTimeout(deadline);
-        this.refuse(`Message from socket ${from()} refused: unfinished messages hold ${this.buffered} bytes, the listener's maxBufferedBytes is ${options.maxBufferedBytes}; connection closed`);
-        release();
-        socket.destroy();
-        return;
-      }
-      size += chunk.length;
-      this.buffered += chunk.length;
-      chunks.push(chunk);
-    });
-    socket.on('end', () => {
-      if (!done) finish(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
-    });
-    socket.on('error', (error) => {
-      // A reset after the message was read is the client's business, not an error of ours.
-      if (!done && options.logger.isLevelEnabled('debug')) options.logger.debug({ err: error }, `socket ${from()}: ${error.message}`);
-    });
-    socket.on('close', () => {
-      clearTimeout(deadline);
-      if (!done) release();
-      this.sockets.delete(socket);
-      this.silent.delete(socket);
-      if ((this.overCap > 0 || this.evicted > 0) && this.sockets.size < options.maxConnections) {
-        options.logger.warn(`Command socket accepts connections again (${this.overCap} refused and ${this.evicted} silent ones closed while ${options.maxConnections} were open)`);
-        this.overCap = 0;
-        this.evicted = 0;
-      }
-    });
+    const inbound = new Inbound(this, socket);
+    (socket as InboundSocket)[INBOUND] = inbound;
+    this.sockets.set(socket, inbound);
+    this.silent.add(inbound);
+    this.sweepSoon();
+    socket.on('data', CommandSocket.onData);
+    socket.on('end', CommandSocket.onEnd);
+    socket.on('error', CommandSocket.onError);
+    socket.on('close', CommandSocket.onClose);
+  }
+
+  // The listeners are shared by every connection (`this` is the socket): PHP opens one
+  // connection per message, and closures per connection were measurable in bench/jeedom.
+  private static onData(this: InboundSocket, chunk: Buffer): void {
+    const inbound = this[INBOUND];
+    if (inbound.done) return; // §3.2: anything after the first LF is discarded.
+    const owner = inbound.owner;
+    owner.silent.delete(inbound);
+    const { options } = owner;
+    const lf = chunk.indexOf(LF);
+    if (lf >= 0) {
+      inbound.chunks.push(lf === chunk.length - 1 ? chunk : chunk.subarray(0, lf + 1));
+      owner.finish(inbound);
+      return;
+    }
+    if (inbound.size + chunk.length > options.maxMessageBytes) {
+      owner.drop(inbound, `Message from socket ${inbound.from()} refused: longer than maxMessageBytes (${options.maxMessageBytes} bytes); connection closed`);
+      return;
+    }
+    if (owner.buffered + chunk.length > options.maxBufferedBytes) {
+      owner.drop(inbound, `Message from socket ${inbound.from()} refused: unfinished messages hold ${owner.buffered} bytes, the listener's maxBufferedBytes is ${options.maxBufferedBytes}; connection closed`);
+      return;
+    }
+    inbound.size += chunk.length;
+    owner.buffered += chunk.length;
+    inbound.chunks.push(chunk);
+  }
+
+  private static onEnd(this: InboundSocket): void {
+    const inbound = this[INBOUND];
+    if (!inbound.done) inbound.owner.finish(inbound);
+  }
+
+  private static onError(this: InboundSocket, error: Error): void {
+    const inbound = this[INBOUND];
+    const { logger } = inbound.owner.options;
+    // A reset after the message was read is the client's business, not an error of ours.
+    if (!inbound.done && logger.isLevelEnabled('debug')) logger.debug({ err: error }, `socket ${inbound.from()}: ${error.message}`);
+  }
+
+  private static onClose(this: InboundSocket): void {
+    const inbound = this[INBOUND];
+    const owner = inbound.owner;
+    const { options } = owner;
+    if (!inbound.done) owner.release(inbound);
+    owner.sockets.delete(this);
+    owner.silent.delete(inbound);
+    if ((owner.overCap > 0 || owner.evicted > 0) && owner.sockets.size < options.maxConnections) {
+      options.logger.warn(`Command socket accepts connections again (${owner.overCap} refused and ${owner.evicted} silent ones closed while ${options.maxConnections} were open)`);
+      owner.overCap = 0;
+      owner.evicted = 0;
+    }
   }
 
   /** At the cap: closes the connection silent longest, if silent for EVICT_SILENT_MS. */
   private evictSilent(): void {
-    const now = Date.now();
-    // A Map keeps insertion order: the first entry is the oldest silent connection.
-    const oldest = this.silent.entries().next();
+    // A Set keeps insertion order: the first entry is the oldest silent connection.
+    const oldest = this.silent.values().next();
     if (oldest.done) return;
-    const [socket, since] = oldest.value;
-    if (now - since < EVICT_SILENT_MS) return;
-    this.silent.delete(socket);
-    this.sockets.delete(socket);
-    socket.destroy();
+    const inbound = oldest.value;
+    if (Date.now() - inbound.openedAt < EVICT_SILENT_MS) return;
+    this.silent.delete(inbound);
+    this.sockets.delete(inbound.socket);
+    inbound.done = true;
+    inbound.socket.destroy();
     this.options.evicted?.inc();
     if (this.evicted++ === 0) {
       this.options.logger.warn(`Command socket at maxConnections (${this.options.maxConnections}): closing connections that sent nothing for ${EVICT_SILENT_MS} ms to admit new ones; further ones are counted, not logged, until the socket is below its cap`);
     }
   }
 
-  private handle(data: Buffer, from: () => string, done: () => void): void {
+  /** Gives back what an unfinished message held against the listener's budget. */
+  private release(inbound: Inbound): void {
+    this.buffered -= inbound.size;
+    inbound.size = 0;
+    inbound.chunks.length = 0;
+  }
+
+  /** Refuses the connection's message with one line and closes it at once. */
+  private drop(inbound: Inbound, line: string): void {
+    inbound.done = true;
+    this.refuse(line);
+    this.release(inbound);
+    inbound.socket.destroy();
+  }
+
+  private finish(inbound: Inbound): void {
+    const { chunks } = inbound;
+    const data = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+    inbound.done = true;
+    this.release(inbound);
+    // §3.2: nothing is written back; FIN once the message is taken (journaled, for a command).
+    this.handle(data, inbound, inbound.ack);
+  }
+
+  /**
+   * The message deadline (§3.2, 13.7): one timer for the listener, not one per connection.
+   * It runs while connections are open, every quarter of the deadline (at most a second), so a
+   * stalled connection is closed no sooner than the deadline and at most that much later.
+   */
+  private sweepSoon(): void {
+    if (this.sweeper !== undefined) return;
+    const period = Math.max(10, Math.min(1000, Math.ceil(this.options.messageTimeoutMs / 4)));
+    this.sweeper = setInterval(() => this.sweep(), period);
+    this.sweeper.unref();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    const { messageTimeoutMs } = this.options;
+    for (const inbound of this.sockets.values()) {
+      if (inbound.done || now - inbound.openedAt < messageTimeoutMs) continue;
+      this.drop(inbound, `Connection from socket ${inbound.from()} stalled: no complete message within ${messageTimeoutMs} ms (${inbound.size} bytes read); closed`);
+    }
+    if (this.sockets.size === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+
+  private handle(data: Buffer, inbound: Inbound, done: () => void): void {
     let message: JeedomMessage;
     try {
-      message = this.decode(data, from);
+      message = this.decode(data, inbound);
     } catch (error) {
       done();
       // Anything but a Refusal is a bug of ours; still one line, never out of the socket's callback.
-      this.refuse(error instanceof Refusal ? error.message : `Message from socket ${from()} could not be read (${describeError(error)}); ignored`);
+      this.refuse(error instanceof Refusal ? error.message : `Message from socket ${inbound.from()} could not be read (${describeError(error)}); ignored`);
       return;
     }
     try {
@@ -243,7 +312,8 @@ export class CommandSocket {
   }
 
   /** §3.3: decode as UTF-8, trim whitespace, parse, require an object; §3.5: check the key. */
-  private decode(data: Buffer, peer: () => string): JeedomMessage {
+  private decode(data: Buffer, inbound: Inbound): JeedomMessage {
+    const peer = (): string => inbound.from();
     if (data.length === 0) throw new Refusal(`Empty message from socket ${peer()} (connection closed without data); ignored`);
     if (!isUtf8(data)) throw new Refusal(`Invalid message from socket ${peer()}: not valid UTF-8 (${data.length} bytes); ignored`);
     const text = data.toString('utf8').trim();
@@ -261,8 +331,8 @@ export class CommandSocket {
     if (jsonDepthExceeds(parsed, MAX_DEPTH)) throw new Refusal(`Invalid message from socket ${peer()}: nested deeper than ${MAX_DEPTH} levels (${data.length} bytes); ignored`);
     const message = parsed as JeedomMessage;
     if (typeof message.apikey !== 'string') throw new Refusal(`Invalid or no apikey in message from socket ${peer()}; ignored`);
-    // Constant time: compare equal-length digests, so neither length nor content leaks.
-    if (!timingSafeEqual(digest(message.apikey), this.expected)) {
+    // Constant time: neither the length nor the content of our key leaks (keyCheck.ts).
+    if (!this.key.matches(message.apikey)) {
       throw new Refusal(`Invalid apikey from socket ${peer()}: message dropped (${describeMessage(message, this.options.apikey)})`);
     }
     if (this.options.logger.isLevelEnabled('debug')) this.options.logger.debug(`Message read from socket ${peer()}: ${describeMessage(message, this.options.apikey)}`);
@@ -274,10 +344,6 @@ export class CommandSocket {
     this.options.logger.error(line);
   }
 }
-
-/** SHA-256 of the key: one-shot `crypto.hash` where Node has it (20.12+), about twice as fast. */
-const digest: (value: string) => Buffer =
-  typeof crypto.hash === 'function' ? (value) => crypto.hash('sha256', value, 'buffer') : (value) => createHash('sha256').update(value, 'utf8').digest();
 
 const PREVIEW_CHARS = 120;
 

@@ -1,0 +1,76 @@
+import { ESLint } from 'eslint';
+import { repoRoot } from '@patchbay/testing';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * The boundary lint (issue 12.3) is the repository's eslint.config.js; these cases lint small
+ * sources as if they sat at the given repository paths, so the path patterns apply exactly as
+ * they do to real files.
+ */
+describe('lint - architecture boundaries (12.3)', () => {
+  let eslint: ESLint;
+  beforeAll(() => {
+    eslint = new ESLint({ cwd: repoRoot });
+  });
+
+  /** The `no-restricted-imports` messages `source` gets at `filePath` (a repository-relative path). */
+  async function restricted(filePath: string, source: string): Promise<string[]> {
+    const [result] = await eslint.lintText(source, { filePath: `${repoRoot}/${filePath}` });
+    const messages = result?.messages ?? [];
+    // A fixture that fails for another reason (a parse error) would make a pass meaningless.
+    expect(messages.filter((m) => m.ruleId !== 'no-restricted-imports')).toEqual([]);
+    return messages.map((m) => m.message);
+  }
+
+  const use = (specifier: string) => `import x from '${specifier}';\nexport const y = x;\n`;
+
+  it('lint - (12.3) a test file that imports one adapter from another fails', async () => {
+    const messages = await restricted('packages/adapter-jeedom/test/x.test.ts', use('@patchbay/adapter-tracim'));
+    expect(messages).toEqual([expect.stringContaining('An adapter knows no other adapter')]);
+    expect(await restricted('packages/adapter-comodojo/src/protocol/x.test.ts', use('@patchbay/adapter-domogik'))).toHaveLength(1);
+    // The same by relative path into the other package.
+    expect(await restricted('packages/adapter-jeedom/test/x.test.ts', use('../../adapter-tracim/src/index.js'))).toHaveLength(1);
+  });
+
+  it('lint - (12.3) an adapter that imports @patchbay/journal or a driver fails; its tests may bridge the sim driver only', async () => {
+    expect(await restricted('packages/adapter-jeedom/src/x.ts', use('@patchbay/journal'))).toEqual([expect.stringContaining('not the journal')]);
+    expect(await restricted('packages/adapter-example/src/adapter.ts', use('@patchbay/driver-sim'))).toHaveLength(1);
+    expect(await restricted('packages/adapter-jeedom/test/x.test.ts', use('@patchbay/driver-serial'))).toHaveLength(1);
+    expect(await restricted('packages/adapter-jeedom/test/x.test.ts', use('../../driver-serial/src/index.js'))).toHaveLength(1);
+    expect(await restricted('packages/adapter-jeedom/test/x.test.ts', use('@patchbay/journal'))).toHaveLength(1);
+    expect(await restricted('packages/adapter-jeedom/test/x.test.ts', use('@patchbay/driver-sim'))).toEqual([]);
+  });
+
+  it('lint - (12.3) a driver that imports an adapter fails', async () => {
+    expect(await restricted('packages/driver-sim/src/x.ts', use('@patchbay/adapter-ws'))).toEqual([expect.stringContaining('A driver knows no host')]);
+    expect(await restricted('packages/driver-serial/test/x.test.ts', use('../../adapter-jeedom/src/index.js'))).toHaveLength(1);
+  });
+
+  it('lint - (12.3) a relative dist/ import fails anywhere', async () => {
+    for (const path of ['packages/adapter-jeedom/src/x.ts', 'packages/core/src/x.ts', 'apps/gateway/src/x.ts', 'bench/jeedom/src/x.ts', 'test/x.test.ts']) {
+      expect(await restricted(path, use('../dist/index.js'))).toEqual([expect.stringContaining('relative dist/')]);
+    }
+    expect(await restricted('test/x.test.ts', use('../packages/core/dist/index.js'))).toHaveLength(1);
+  });
+
+  it('lint - (12.3) an ./internal entry is for bench/ and test/ only; a package uses its own internals by relative path', async () => {
+    expect(await restricted('packages/adapter-jeedom/test/x.test.ts', use('@patchbay/adapter-comodojo/internal'))).not.toEqual([]);
+    expect(await restricted('apps/gateway/src/x.ts', use('@patchbay/adapter-jeedom/internal'))).toEqual([expect.stringContaining('bench/ and test/ only')]);
+    expect(await restricted('bench/jeedom/src/x.ts', use('@patchbay/adapter-jeedom/internal'))).toEqual([]);
+    expect(await restricted('test/e2e/x.test.ts', use('@patchbay/adapter-comodojo/internal'))).toEqual([]);
+    expect(await restricted('packages/adapter-jeedom/test/x.test.ts', use('../src/internal.js'))).toEqual([]);
+  });
+
+  it('lint - (12.3) a clean adapter test passes: its own source, the core, the testing kit and the sim', async () => {
+    const source = [
+      "import { createGateway } from '@patchbay/core';",
+      "import sim from '@patchbay/driver-sim';",
+      "import { tempDir } from '@patchbay/testing';",
+      "import jeedom from '../src/index.js';",
+      "import { CommandSocket } from '../src/internal.js';",
+      'export const all = [createGateway, sim, tempDir, jeedom, CommandSocket];',
+      '',
+    ].join('\n');
+    expect(await restricted('packages/adapter-jeedom/test/x.test.ts', source)).toEqual([]);
+  });
+});
