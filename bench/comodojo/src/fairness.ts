@@ -5,7 +5,8 @@
  * compared with the same host's p99 in the same run with no large request in flight.
  * Target: within 2 times the baseline (ratio, baseline / value, >= 0.5).
  */
-import { createComodojoDefinition, encodeFrame, type ComodojoAdapter } from '@patchbay/adapter-comodojo';
+import { createComodojoDefinition, type ComodojoAdapter } from '@patchbay/adapter-comodojo';
+import { encodeFrame } from '@patchbay/adapter-comodojo/internal';
 import { percentile, report, type Figure } from '@patchbay/bench-kit';
 import { createGateway, defineAdapter, defineDriver } from '@patchbay/core';
 import { connect } from 'node:net';
