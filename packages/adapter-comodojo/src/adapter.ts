@@ -24,7 +24,7 @@ const DISCONNECT_GRACE_MS = 5000;
 export interface ComodojoDefinitionOptions {
   /**
    * What `daemon.shutdown` does once its answer is written, when allowed. An adapter cannot
-   * stop the gateway itself, so the default asks the process to stop the way an operator would.
+   * stop the gateway itself: the default asks whoever runs it (`ctx.requestStop`).
    */
   shutdown?: () => void;
   /** Registers project methods after the built-ins, like the reference daemon's `setup()` (§4.6). */
@@ -33,7 +33,6 @@ export interface ComodojoDefinitionOptions {
 
 /** Builds the `comodojo` adapter definition (the default export uses the default shutdown hook). */
 export function createComodojoDefinition(options: ComodojoDefinitionOptions = {}): AdapterDefinition<typeof comodojoConfig> {
-  const shutdown = options.shutdown ?? (() => process.kill(process.pid, 'SIGTERM'));
   return defineAdapter({
     type: 'comodojo',
     description: 'comodojo/daemon RPC socket: JSON-RPC 2.0 and XML-RPC over base64 PHP-serialised frames (pull: device.state, device.command)',
@@ -52,6 +51,7 @@ export function createComodojoDefinition(options: ComodojoDefinitionOptions = {}
       };
       // §4.4 then §4.5 then Patchbay's own: the order system.listMethods reports.
       addSystemMethods(methods, onInternal);
+      const shutdown = options.shutdown ?? (() => ctx.requestStop('daemon.shutdown was called over the Comodojo socket'));
       addGatewayMethods(methods, { ctx, allowShutdown: config.allowShutdown, shutdown });
       options.setup?.(methods);
       const counters = {

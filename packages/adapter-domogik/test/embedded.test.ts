@@ -176,6 +176,7 @@ function fakeContext(): HostContext {
     description: () => undefined,
     health: () => ({ status: 'ok', name: 'patchbay', uptimeMs: 0, devices: [], hosts: [] }),
     connection: () => undefined,
+    requestStop: () => undefined,
     http: undefined,
   };
 }

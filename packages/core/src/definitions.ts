@@ -117,6 +117,12 @@ export interface HostContext extends EndpointContext {
    * and as `patchbay_host_connected`/`patchbay_host_peers` on `/metrics`; logged on a change of `connected`.
    */
   connection(connection: HostConnection): void;
+  /**
+   * Ask whoever runs the gateway to stop it, gracefully (a platform's own "stop the daemon"
+   * command). The app stops as on SIGTERM; a gateway embedded in a program without a stop
+   * handler logs the request and keeps running. Never stops the process itself.
+   */
+  requestStop(reason: string): void;
   /** The gateway's HTTP server, when the app runs one. */
   readonly http: HttpMount | undefined;
 }

@@ -380,3 +380,27 @@ describe('metrics (14.1)', () => {
     await gateway.stop({ drainTimeoutMs: 100 });
   });
 });
+
+describe('a host asks the gateway to stop (12.4)', () => {
+  it('core - requestStop goes to whoever runs the gateway, once per request, naming the host and why; with no one to take it, it is logged and ignored', async () => {
+    const d = testDriver();
+    const a = testHost();
+    const requests: { host: string; reason: string }[] = [];
+    const gateway = createGateway({ devices: [{ id: 'dev', definition: d.definition }], hosts: [{ id: 'a', definition: a.definition }], onStopRequested: (r) => void requests.push(r) });
+    await gateway.start();
+    a.state.ctx?.requestStop('the platform said stop');
+    expect(requests).toEqual([{ host: 'a', reason: 'the platform said stop' }]);
+    await gateway.stop();
+
+    const lines: string[] = [];
+    const warn: LogFn = (first: object | string, ...rest: unknown[]) => void lines.push(String(typeof first === 'string' ? first : rest[0]));
+    const logger: Logger = { ...silentLogger, warn, child: () => logger };
+    const b = testHost();
+    const alone = createGateway({ logger, devices: [{ id: 'dev', definition: testDriver().definition }], hosts: [{ id: 'b', definition: b.definition }] });
+    await alone.start();
+    b.state.ctx?.requestStop('stop please');
+    expect(lines).toEqual(['host b asked the gateway to stop (stop please), but nothing that runs it takes such requests: it keeps running']);
+    expect(alone.health().hosts[0]?.status).toBe('alive');
+    await alone.stop();
+  });
+});

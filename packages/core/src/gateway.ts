@@ -49,6 +49,8 @@ export interface GatewayOptions {
   /** How long one delivery may go without settling before its host is reported stalled (default 15 s). */
   stallTimeoutMs?: number;
   restart?: Partial<RestartPolicy>;
+  /** Called when a host asks the gateway to stop ({@link HostContext.requestStop}); the app stops as on SIGTERM. */
+  onStopRequested?: (request: { host: string; reason: string }) => void;
 }
 
 /** A running gateway. */
@@ -432,6 +434,15 @@ class GatewayRuntime implements Gateway {
           },
           description: (device) => (runtime.deviceIds.has(device) ? this.devices.get(device)?.description : undefined),
           health: () => this.health(),
+          requestStop: (reason) => {
+            const onStop = this.options.onStopRequested;
+            if (!onStop) {
+              logger.warn({ reason }, `host ${id} asked the gateway to stop (${reason}), but nothing that runs it takes such requests: it keeps running`);
+              return;
+            }
+            logger.info({ reason }, `host ${id} asked the gateway to stop: ${reason}`);
+            onStop({ host: id, reason });
+          },
           connection: (connection) => {
             if (runtime.connection?.connected !== connection.connected) {
               const what = connection.detail ?? (connection.peers === undefined ? '' : `${connection.peers} peers`);

@@ -53,7 +53,8 @@ export function registerRun(program: Command, ctx: CliContext): void {
       }
       let running: Awaited<ReturnType<typeof runGateway>>;
       try {
-        running = await runGateway(loaded.resolved, { pidFile: options.pid, source: loaded.source, httpPortHint: HTTP_PORT_HINT });
+        // The process stops itself the one way it always does, so a host's request drains like SIGTERM.
+        running = await runGateway(loaded.resolved, { pidFile: options.pid, source: loaded.source, httpPortHint: HTTP_PORT_HINT, onStopRequested: () => process.kill(process.pid, 'SIGTERM') });
       } catch (error) {
         // One line, not a stack: what failed and how to fix it (a busy port names the option).
         console.error(`patchbay: ${describeError(error)}`);

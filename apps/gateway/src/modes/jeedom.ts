@@ -234,7 +234,7 @@ async function runJeedom(ctx: CliContext): Promise<void> {
   if (!loaded.ok) return fatal(`Fatal error: invalid configuration:\n${loaded.message}`);
   logger.info('Socket interface started');
   try {
-    running = await runGateway(loaded.resolved, { logger: logger as PinoLogger, source: 'jeedom command line' });
+    running = await runGateway(loaded.resolved, { logger: logger as PinoLogger, source: 'jeedom command line', onStopRequested: () => process.kill(process.pid, 'SIGTERM') });
   } catch (error) {
     fatal(`Fatal error: ${describeError(error)}`);
   }

@@ -22,6 +22,8 @@ export interface RunOptions {
   source?: string;
   /** Where `gateway.http.port` can be moved from, for the "address in use" message. */
   httpPortHint?: string;
+  /** A host asked the gateway to stop (Comodojo's `daemon.shutdown`): stop as on SIGTERM. */
+  onStopRequested?: (request: { host: string; reason: string }) => void;
 }
 
 /** A running gateway and how to stop it. */
@@ -77,6 +79,7 @@ export async function runGateway(input: ResolvedConfig, options: RunOptions = {}
       eventTtlMs: config.gateway.eventTtlMs,
       stallTimeoutMs: config.gateway.stallTimeoutMs,
       outbox: resolved.outbox,
+      onStopRequested: options.onStopRequested,
     });
     metrics.watch(gateway);
     http?.watch(gateway);
