@@ -93,4 +93,17 @@ export default tseslint.config(
     files: driverTests,
     rules: { 'no-restricted-imports': restrict(publicCore, noRelativeDist, noInternal, notFromDriver) },
   },
+  {
+    // Type-aware rules (typescript-eslint's type-checked set, the rules that catch real bugs
+    // here): a promise nobody awaits or catches, awaiting a non-promise, a promise where a
+    // callback's return is ignored. On the shipped sources; tests await by construction.
+    files: ['packages/*/src/**/*.ts', 'apps/*/src/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false, attributes: false } }],
+    },
+  },
 );

@@ -154,7 +154,7 @@ export function describeHostAdapterConformance(name: string, harness: Conformanc
       const r = await rig();
       const peer = await connect(r);
       if (!peer.goDown || !peer.comeBack) {
-        ctx.annotate('pull protocol: the host is never pushed to, so it cannot miss anything while down');
+        await ctx.annotate('pull protocol: the host is never pushed to, so it cannot miss anything while down');
         expect(peer.goDown).toBeUndefined();
         return;
       }

@@ -391,7 +391,7 @@ class Connection {
     this.flushing = true;
     while (this.pending.length > 0) {
       const { text, after } = await (this.pending[0] as Promise<Answer>);
-      this.pending.shift();
+      void this.pending.shift(); // settled above: dropping it, not ignoring it
       if (this.socket.destroyed || this.refused) continue;
       this.socket.write(text, after.length === 0 ? undefined : () => after.forEach((fn) => fn()));
       if (this.socket.writableLength > MAX_UNSENT_BYTES) this.socket.pause();
