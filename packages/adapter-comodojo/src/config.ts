@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseAddress } from './transport/address.js';
+import { describeError } from '@patchbay/core';
 
 /** Options of the `comodojo` adapter. */
 export const comodojoConfig = z
@@ -12,7 +13,7 @@ export const comodojoConfig = z
         try {
           parseAddress(value);
         } catch (error) {
-          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+          ctx.addIssue({ code: 'custom', message: describeError(error) });
         }
       }),
     /** File mode of a unix socket, e.g. 0o600 or "0600". */

@@ -1,4 +1,4 @@
-import { jsonDepthExceeds, JsonValueSchema, MAX_JSON_DEPTH, type GatewayHealth, type JsonValue, type OutboundEvent, type ReplyEvent, type StateSnapshot } from '@patchbay/core';
+import { jsonDepthExceeds, JsonValueSchema, MAX_JSON_DEPTH, type GatewayHealth, type JsonValue, type OutboundEvent, type ReplyEvent, type StateSnapshot, describeError } from '@patchbay/core';
 import { z } from 'zod';
 import type { HealthChanges } from './healthChanges.js';
 
@@ -111,7 +111,7 @@ export function parseClientMessage(text: string): { ok: true; command: ClientCom
   try {
     data = JSON.parse(text);
   } catch (error) {
-    return { ok: false, error: `not JSON: ${(error as Error).message}` };
+    return { ok: false, error: `not JSON: ${describeError(error)}` };
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return { ok: false, error: 'expected a JSON object' };
   const record = data as Record<string, unknown>;

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { ErrorCodes, PatchbayError, type JsonValue } from '@patchbay/core';
+import { ErrorCodes, PatchbayError, type JsonValue, describeError } from '@patchbay/core';
 import type { CodecName } from './config.js';
 import { preview } from './framing.js';
 
@@ -67,7 +67,7 @@ export const jsonlCodec: Codec = {
     try {
       parsed = JSON.parse(text);
     } catch (error) {
-      return { type: 'bad', kind: 'invalid', detail: `invalid JSON (${(error as Error).message}): ${preview(frame)}` };
+      return { type: 'bad', kind: 'invalid', detail: `invalid JSON (${describeError(error)}): ${preview(frame)}` };
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       return { type: 'bad', kind: 'invalid', detail: `expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}: ${preview(frame)}` };

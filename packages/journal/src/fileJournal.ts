@@ -578,7 +578,7 @@ export class FileJournal implements Journal {
     try {
       next = openSync(this.segmentPath(this.segmentIndex + 1), 'a', 0o600);
     } catch (error) {
-      if (!this.rollFailing) this.logger.error({ err: error, dir: this.dir }, `journal: cannot start a new segment (${(error as Error).message}); appending to the current one meanwhile`);
+      if (!this.rollFailing) this.logger.error({ err: error, dir: this.dir }, `journal: cannot start a new segment (${describeError(error)}); appending to the current one meanwhile`);
       this.rollFailing = true;
       return;
     }

@@ -1,6 +1,6 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCodes, PatchbayError, type Logger } from '@patchbay/core';
+import { ErrorCodes, PatchbayError, type Logger, describeError } from '@patchbay/core';
 
 /** True while a process with this id exists (EPERM: it exists, owned by someone else). */
 function alive(pid: number): boolean {
@@ -41,7 +41,7 @@ export function acquireLock(dir: string, logger: Logger): () => void {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'EEXIST' || attempt >= 2) {
-        throw new PatchbayError(ErrorCodes.JOURNAL_IO, `cannot write to the journal directory ${dir} (${(error as Error).message})`, { cause: error, context: { dir } });
+        throw new PatchbayError(ErrorCodes.JOURNAL_IO, `cannot write to the journal directory ${dir} (${describeError(error)})`, { cause: error, context: { dir } });
       }
     }
     let text: string;

@@ -322,7 +322,7 @@ export class CommandSocket {
     try {
       parsed = JSON.parse(text);
     } catch (error) {
-      throw new Refusal(`Invalid message from socket ${peer()}: not JSON (${(error as Error).message}): ${preview(text, this.options.apikey)}`);
+      throw new Refusal(`Invalid message from socket ${peer()}: not JSON (${describeError(error)}): ${preview(text, this.options.apikey)}`);
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       throw new Refusal(`Invalid message from socket ${peer()}: expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}; ignored`);

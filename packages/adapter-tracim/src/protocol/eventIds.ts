@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '@patchbay/core';
+import { describeError } from '@patchbay/core';
 
 /** The largest `event_id` a client may get: the Go SDK decodes it into an `int`, 32 bits on 386 and armhf. */
 export const MAX_EVENT_ID = 2 ** 31 - 1;
@@ -60,7 +61,7 @@ export class EventIds {
     try {
       text = readFileSync(this.file, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.warn(`cannot read it (${(error as Error).message})`);
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.warn(`cannot read it (${describeError(error)})`);
       return undefined;
     }
     const value = /^\d{1,10}\s*$/.test(text) ? Number(text.trim()) : Number.NaN;
@@ -79,7 +80,7 @@ export class EventIds {
       writeFileSync(temp, `${value}\n`, { mode: 0o600 });
       renameSync(temp, this.file);
     } catch (error) {
-      this.warn(`cannot write it (${(error as Error).message})`);
+      this.warn(`cannot write it (${describeError(error)})`);
     }
   }
 

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { describeError } from '@patchbay/core';
 
 /** The reference readers' limit: one `Read`/`recv` of 4096 bytes (protocols/tracim.md §2.4). */
 export const MAX_WIRE_BYTES = 4096;
@@ -57,7 +58,7 @@ export function decodeEnvelope(bytes: Buffer): DecodeResult {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    return { ok: false, reason: `invalid JSON (${(error as Error).message})` };
+    return { ok: false, reason: `invalid JSON (${describeError(error)})` };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'not a JSON object' };
   // The Go master matches keys case-insensitively (§3): accept "Path"/"Type" as it would.
