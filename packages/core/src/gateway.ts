@@ -25,6 +25,7 @@ import { noopMetrics, type Counter, type MetricsSink } from './metrics.js';
 import { defaultOutboxOptions, Outbox, type OutboxOptions } from './outbox.js';
 import { deviceInfo, gatewayHealth, hostStatus, type DeviceRuntime, type HostRuntime } from './runtime.js';
 import { planEndpoints, routesKey, type ReloadResult, type ReloadSpec } from './reload.js';
+import { remoteDeviceProblem, type RemoteDeviceSpec } from './remote.js';
 import { checkEndpoints, formatPath, type EndpointSpec, type RouteSpec } from './spec.js';
 import { StateStore } from './stateStore.js';
 import { defaultRestartPolicy, Supervisor, type RestartPolicy } from './supervisor.js';
@@ -70,6 +71,13 @@ export interface Gateway {
    * problem); then only what changed restarts. Reloads run one at a time.
    */
   reload(next: ReloadSpec): Promise<ReloadResult>;
+  /**
+   * Show a device another gateway owns to this gateway's hosts (issue 19). Throws
+   * `DEVICE_ID_TAKEN` when the id is already a device (local or remote) or a host here.
+   */
+  addRemoteDevice(spec: RemoteDeviceSpec): Promise<void>;
+  /** Take a remote device away (its owner no longer announces it); false when there was none. */
+  removeRemoteDevice(id: string): Promise<boolean>;
 }
 
 /** The gateway's timing defaults; the app's config imports them rather than repeating them. */
@@ -163,7 +171,8 @@ class GatewayRuntime implements Gateway {
    */
   private async applyReload(next: ReloadSpec): Promise<ReloadResult> {
     const parsed = checkSpec(next);
-    const devices = planEndpoints(new Map([...this.devices].map(([id, d]) => [id, d.spec])), next.devices);
+    // Remote devices come and go with their owners, not with this gateway's config.
+    const devices = planEndpoints(new Map([...this.devices].filter(([, d]) => d.origin === undefined).map(([id, d]) => [id, d.spec])), next.devices);
     const hosts = planEndpoints(new Map([...this.hosts].map(([id, h]) => [id, h.spec])), next.hosts);
     const routesChanged = routesKey(this.routes) !== routesKey(next.routes);
     const result: ReloadResult = {
@@ -429,7 +438,7 @@ class GatewayRuntime implements Gateway {
 
   private wireRoutes(routes: readonly RouteSpec[] | undefined): void {
     const link = (device: DeviceRuntime, host: HostRuntime) => {
-      if (host.deviceIds.has(device.id)) return;
+      if (host.deviceIds.has(device.id) || device.via === host.id) return;
       host.deviceIds.add(device.id);
       host.devices.push(device);
       device.hosts.push(host);
@@ -441,6 +450,39 @@ class GatewayRuntime implements Gateway {
     for (const route of routes) {
       for (const d of route.devices) for (const h of route.hosts) link(this.devices.get(d) as DeviceRuntime, this.hosts.get(h) as HostRuntime);
     }
+    // Routes name this gateway's config's devices; a remote device goes to every host.
+    for (const device of this.devices.values()) if (device.origin !== undefined) for (const host of this.hosts.values()) link(device, host);
+  }
+
+  async addRemoteDevice(spec: RemoteDeviceSpec): Promise<void> {
+    const problem = remoteDeviceProblem(spec, (id) => this.devices.get(id), new Set(this.hosts.keys()));
+    if (problem !== undefined) throw problem;
+    const device = this.addDevice({ id: spec.id, definition: spec.definition, options: {} }, {}, this.restartPolicy);
+    device.origin = spec.origin;
+    device.via = spec.via;
+    for (const host of this.hosts.values()) {
+      if (host.id === spec.via) continue;
+      host.deviceIds.add(device.id);
+      host.devices.push(device);
+      device.hosts.push(host);
+    }
+    this.logger.info({ device: spec.id, origin: spec.origin }, `device ${spec.id} of gateway ${spec.origin} added`);
+    if (this.started && !this.stopping) await device.supervisor.start();
+  }
+
+  async removeRemoteDevice(id: string): Promise<boolean> {
+    const device = this.devices.get(id);
+    if (device === undefined || device.origin === undefined) return false;
+    await device.supervisor.stop();
+    this.availability.clear(device);
+    this.devices.delete(id);
+    this.store.removeDevice(id);
+    for (const host of device.hosts) {
+      host.deviceIds.delete(id);
+      host.devices = host.devices.filter((d) => d !== device);
+    }
+    this.logger.info({ device: id, origin: device.origin }, `device ${id} of gateway ${device.origin} removed`);
+    return true;
   }
 
   async start(): Promise<void> {
