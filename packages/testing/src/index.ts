@@ -10,3 +10,4 @@ export { freePort, halfOpenRequest } from './ports.js';
 export { Signal } from './signal.js';
 export { patchbayCommand, repoRoot, spawnPatchbay, tempDir, type LogLine, type PatchbayProcess } from './process.js';
 export { PtyPair } from './ptyPair.js';
+export { Mosquitto } from './mosquitto.js';

@@ -1,9 +1,11 @@
 import type { AddressInfo } from 'node:net';
-import { createGateway, ErrorCodes, PatchbayError, type Gateway, type ReloadResult } from '@patchbay/core';
+import { createClusterHost, type ClusterHost } from '@patchbay/cluster';
+import { createGateway, ErrorCodes, PatchbayError, type AdapterDefinition, type EndpointSpec, type Gateway, type ReloadResult } from '@patchbay/core';
 import { FileJournal } from '@patchbay/journal';
 import type { Logger as PinoLogger } from 'pino';
 import { redactSecrets } from '../config/redact.js';
 import type { ResolvedConfig } from '../config/resolve.js';
+import { CLUSTER_HOST_ID } from '../config/schema.js';
 import { Metrics } from '../http/metrics.js';
 import { GatewayHttp } from '../http/server.js';
 import { createLogger } from './logger.js';
@@ -60,12 +62,16 @@ export async function runGateway(input: ResolvedConfig, options: RunOptions = {}
           logger: logger.child({ component: 'journal' }),
         })
       : undefined;
+    // The cluster link is one more host, made here because it needs the gateway it runs in.
+    const holder: { gateway?: Gateway } = {};
+    const cluster = config.cluster ? createClusterHost({ registry: () => holder.gateway as Gateway, commandTimeoutMs: config.gateway.commandTimeoutMs }) : undefined;
+    const withCluster = (next: ResolvedConfig): EndpointSpec<AdapterDefinition>[] => clusterHosts(next, cluster);
     const gateway = createGateway({
       name: config.gateway.name,
       devices: resolved.devices,
       // Raw options: the core parses them with each definition's schema, and a schema's output
       // need not parse again (a transform that renames a deprecated key, say).
-      hosts: resolved.hosts,
+      hosts: withCluster(resolved),
       routes: config.routes,
       logger,
       metrics,
@@ -76,8 +82,9 @@ export async function runGateway(input: ResolvedConfig, options: RunOptions = {}
       stallTimeoutMs: config.gateway.stallTimeoutMs,
       outbox: resolved.outbox,
     });
+    holder.gateway = gateway;
     metrics.watch(gateway);
-    http?.watch(gateway);
+    http?.watch(cluster ? { health: () => ({ ...gateway.health(), cluster: cluster.health() ?? null }) } : gateway);
     await gateway.start();
     logger.info(
       {
@@ -96,7 +103,7 @@ export async function runGateway(input: ResolvedConfig, options: RunOptions = {}
       async reload(next) {
         const withTokens = requireHttpTokens(next, logger);
         const needsRestart = restartOnlyChanges(current, withTokens);
-        const result = await gateway.reload({ devices: withTokens.devices, hosts: withTokens.hosts, routes: withTokens.config.routes });
+        const result = await gateway.reload({ devices: withTokens.devices, hosts: withCluster(withTokens), routes: withTokens.config.routes });
         current = { ...withTokens, config: { ...withTokens.config, gateway: current.config.gateway, log: current.config.log } };
         return { result, needsRestart };
       },
@@ -127,6 +134,14 @@ export async function runGateway(input: ResolvedConfig, options: RunOptions = {}
     if (options.pidFile) removePidFile(options.pidFile);
     throw error;
   }
+}
+
+/** The config's hosts, and the cluster link when there is a `cluster` section (its settings are read at start only). */
+function clusterHosts(resolved: ResolvedConfig, cluster: ClusterHost | undefined): EndpointSpec<AdapterDefinition>[] {
+  const section = resolved.config.cluster;
+  if (cluster === undefined || section === undefined) return resolved.hosts;
+  const options = { ...section, gateway: section.gateway ?? resolved.config.gateway.name };
+  return [...resolved.hosts, { id: CLUSTER_HOST_ID, definition: cluster.definition as AdapterDefinition, options }];
 }
 
 /** Listens, turning a busy address into one line that says how to move it. */

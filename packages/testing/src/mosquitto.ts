@@ -6,8 +6,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, Signal, tempDir } from '@patchbay/testing';
+import { freePort } from './ports.js';
+import { tempDir } from './process.js';
+import { Signal } from './signal.js';
 
+/** A mosquitto process of its own, for tests of the MQTT host and the cluster. */
 export class Mosquitto {
   private child: ChildProcess | undefined;
   private log = '';
