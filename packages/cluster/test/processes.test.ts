@@ -1,0 +1,67 @@
+import { join } from 'node:path';
+import { Mosquitto, tempDir, type PatchbayProcess } from '@patchbay/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { gatewayProcess, WsClient, type WsMessage } from './processes.js';
+
+const cleanups: (() => Promise<unknown> | void)[] = [];
+afterEach(async () => {
+  for (const f of cleanups.splice(0).reverse()) await f();
+});
+
+const KEEPALIVE_S = 2;
+
+describe('cluster - real gateway processes', () => {
+  it('cluster processes - B\'s ws client sees and drives A\'s device; kill -9 of A makes it offline within 1.5 × keep-alive; A\'s return resyncs it with no duplicate momentary event (19.3, 19.4, 19.5)', async () => {
+    const broker = await Mosquitto.start();
+    cleanups.push(() => broker.close());
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    const cluster = { url: broker.url, name: 'home', keepaliveSeconds: KEEPALIVE_S, reconnectMs: 200 };
+    const runA = gatewayProcess(dir.path, { gateway: { name: 'A', dataDir: join(dir.path, 'a') }, devices: [{ id: 'thermo1', driver: 'sim', options: { interval: 200 } }], cluster });
+    const runB = gatewayProcess(dir.path, { gateway: { name: 'B', dataDir: join(dir.path, 'b') }, hosts: [{ id: 'ws', adapter: 'ws' }], cluster });
+    const spawn = (run: () => PatchbayProcess): PatchbayProcess => {
+      const proc = run();
+      cleanups.push(() => proc.stop());
+      return proc;
+    };
+    const b = spawn(runB);
+    await b.waitStarted();
+    const first = spawn(runA);
+    await first.waitStarted();
+    const client = await WsClient.open(`${(b.url as string).replace(/^http/, 'ws')}/ws`);
+    cleanups.push(() => client.close());
+    const ofThermo = (type: string, extra: (m: WsMessage) => boolean = () => true) => (m: WsMessage) => m.type === type && m.device === 'thermo1' && extra(m);
+
+    await client.waitFor(ofThermo('state', (m) => m.channel === 'temperature'), "A's temperature on B's ws client");
+    const relay = await client.command({ id: 'relay-on', device: 'thermo1', channel: 'relay', value: true });
+    expect(relay).toMatchObject({ ok: true, value: true });
+    await client.waitFor(ofThermo('state', (m) => m.channel === 'relay' && m.value === true), 'the relay on');
+    const press = await client.command({ id: 'press-1', device: 'thermo1', action: 'press' });
+    expect(press.ok).toBe(true);
+    await client.waitFor(ofThermo('event', (m) => m.channel === 'button'), 'the press as a momentary event');
+
+    const mark = client.messages.length;
+    first.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    await client.waitAfter(mark, ofThermo('availability', (m) => m.availability === 'offline'), 'thermo1 offline on B', 15_000);
+    // The broker publishes A's will when its connection drops, at the latest 1.5 keep-alives after its last packet.
+    expect(Date.now() - killedAt).toBeLessThanOrEqual(1.5 * KEEPALIVE_S * 1000);
+    await first.exited;
+    const health = (await (await fetch(`${b.url as string}/healthz`)).json()) as { cluster: { gateways: { id: string; status: string; devices: string[] }[] }; devices: { id: string; origin?: string; availability?: string }[] };
+    expect(health.cluster.gateways).toContainEqual({ id: 'A', status: 'offline', devices: ['thermo1'] });
+    expect(health.devices).toContainEqual(expect.objectContaining({ id: 'thermo1', origin: 'A', availability: 'offline' }));
+    const offlineReply = await client.command({ id: 'while-away', device: 'thermo1', channel: 'relay', value: false });
+    expect(offlineReply).toMatchObject({ ok: false, code: 'PB204_DEVICE_UNAVAILABLE' });
+
+    const second = spawn(runA);
+    await second.waitStarted();
+    const back = client.messages.length;
+    await client.waitAfter(back, ofThermo('availability', (m) => m.availability === 'online'), 'thermo1 online again on B');
+    await client.waitAfter(back, ofThermo('state', (m) => m.channel === 'temperature'), 'states flowing again');
+    const again = await client.command({ id: 'relay-off', device: 'thermo1', channel: 'relay', value: false });
+    expect(again).toMatchObject({ ok: true, value: false });
+    // The press was retained on the broker; the resync does not hand it out again.
+    expect(client.count(ofThermo('event'))).toBe(1);
+    for (const id of ['relay-on', 'press-1', 'while-away', 'relay-off']) expect(client.count((m) => m.type === 'reply' && m.id === id)).toBe(1);
+  });
+});
