@@ -89,6 +89,8 @@ interface Announced {
   availability: { availability: Availability; reason: string | undefined } | undefined;
   /** The newest momentary event id taken live, so a QoS 1 redelivery is not a second event. */
   lastEvent: string | undefined;
+  /** Momentary events taken live while the device could not be shown online yet, in order. */
+  held: { channel: string; value: JsonValue | undefined }[];
 }
 
 interface Peer {
@@ -115,6 +117,10 @@ interface Pending {
 
 /** Requests remembered per asker to drop QoS 1 redeliveries; a bounded window, oldest first. */
 const SEEN_REQUESTS = 10_000;
+/** Momentary events held per device while its owner is not online yet. */
+const MAX_HELD_EVENTS = 1000;
+/** Time kept back from a forwarded command's deadline for its reply to reach the asker. */
+const REPLY_TRANSIT_MS = 200;
 /** How long the retained messages may take to come in after a subscription. */
 const SYNC_TIMEOUT_MS = 5000;
 
@@ -134,7 +140,7 @@ export class ClusterLink implements Adapter {
   /** `<gateway>\0<device>` → why it is refused. */
   private readonly refused = new Map<string, { device: string; gateway: string; heldBy: string; reason: string }>();
   /** This gateway's own devices: when each was first announced, and whether it is shared (its claim is the oldest). */
-  private readonly local = new Map<string, { since: number; shared: boolean }>();
+  private readonly local = new Map<string, { since: number; shared: boolean; announced: boolean }>();
   /** Our own announcements as the broker kept them from an earlier run (read at connect). */
   private readonly previous = new Map<string, number>();
   private readonly pending = new Map<string, Pending>();
@@ -252,9 +258,15 @@ export class ClusterLink implements Adapter {
     if (!this.levelOk(device, 'device', device)) throw new PatchbayError(ErrorCodes.EVENT_REJECTED, `device id ${quoteForLog(device)} cannot be a topic level`);
     const own = this.ownClaim(device);
     if (event.kind === 'description') {
+      own.announced = true;
       const announce = this.publish(client, this.topics.description(device), encodeAnnouncement(event.description, own.since), { retain: true });
       this.schedule(device);
       return announce;
+    }
+    if (!own.announced) {
+      // A device that never described itself (or came with a reload) is announced with its first event.
+      own.announced = true;
+      void this.publish(client, this.topics.description(device), encodeAnnouncement(this.ctx.description(device) ?? null, own.since), { retain: true }).catch(() => (own.announced = false));
     }
     if (!own.shared) return undefined;
     switch (event.kind) {
@@ -270,10 +282,10 @@ export class ClusterLink implements Adapter {
   }
 
   /** This gateway's claim to a device id: since when, and whether it is the oldest. */
-  private ownClaim(device: string): { since: number; shared: boolean } {
+  private ownClaim(device: string): { since: number; shared: boolean; announced: boolean } {
     let claim = this.local.get(device);
     if (claim === undefined) {
-      claim = { since: this.previous.get(device) ?? Date.now(), shared: true };
+      claim = { since: this.previous.get(device) ?? Date.now(), shared: true, announced: false };
       this.local.set(device, claim);
       // Another gateway may have claimed it first: decided with everything else it announced.
       this.schedule(device);
@@ -349,6 +361,7 @@ export class ClusterLink implements Adapter {
       const device = entry.device;
       if (!this.levelOk(device, 'device', device)) continue;
       const own = this.ownClaim(device);
+      own.announced = true;
       publishing.push(this.publish(client, this.topics.description(device), encodeAnnouncement(entry.description ?? null, own.since), { retain: true }));
       if (!own.shared) continue;
       publishing.push(this.publish(client, this.topics.availability(device), encodeAvailability(entry.availability, entry.availabilityReason), { retain: true }));
@@ -419,8 +432,14 @@ export class ClusterLink implements Adapter {
         const record = this.record(gateway, device);
         if (record.lastEvent !== undefined && body.id <= record.lastEvent) return;
         record.lastEvent = body.id;
-        const active = this.active.get(device);
-        if (active?.gateway === gateway && active.ctx && this.isOnline(device)) active.ctx.momentary(parsed.channel, body.value);
+        // The owner's client sends what it held while away before it says online again: held
+        // here until it does (or its device is shown), so the event is neither lost nor early.
+        if (record.held.length >= MAX_HELD_EVENTS) {
+          record.held.shift();
+          this.warnOnce(`held\u0000${gateway}\u0000${device}`, `cluster: more than ${MAX_HELD_EVENTS} momentary events of ${device} wait for gateway ${gateway} to be online; the oldest are dropped (logged once)`);
+        }
+        record.held.push({ channel: parsed.channel, value: body.value });
+        this.flushEvents(device);
         return;
       }
     }
@@ -454,7 +473,7 @@ export class ClusterLink implements Adapter {
     const peer = this.peer(gateway);
     let record = peer.devices.get(device);
     if (record === undefined) {
-      record = { gateway, device, since: undefined, description: undefined, states: new Map(), availability: undefined, lastEvent: undefined };
+      record = { gateway, device, since: undefined, description: undefined, states: new Map(), availability: undefined, lastEvent: undefined, held: [] };
       peer.devices.set(device, record);
     }
     return record;
@@ -606,6 +625,16 @@ export class ClusterLink implements Adapter {
     if (now.availability !== 'online') return;
     const record = this.peers.get(active.gateway)?.devices.get(device);
     if (record) for (const channel of record.states.keys()) this.emitState(device, active.gateway, channel);
+    this.flushEvents(device);
+  }
+
+  /** Hands the core the momentary events held for a device, once it is shown online. */
+  private flushEvents(device: string): void {
+    const active = this.active.get(device);
+    if (active?.ctx === undefined || !this.isOnline(device)) return;
+    const record = this.peers.get(active.gateway)?.devices.get(device);
+    if (record === undefined) return;
+    for (const event of record.held.splice(0)) active.ctx.momentary(event.channel, event.value);
   }
 
   private emitState(device: string, gateway: string, channel: string): void {
@@ -701,7 +730,9 @@ export class ClusterLink implements Adapter {
       answer({ ok: false, code: ErrorCodes.GATEWAY_RESTARTED, error: `gateway ${this.config.gateway} restarted since the command was sent; not carried out` });
       return;
     }
-    const remaining = Number(user.deadline) - Date.now();
+    // The reply needs time to travel back too: a command that could only answer after its
+    // asker's deadline is not started (the asker has its timeout reply by then).
+    const remaining = Number(user.deadline) - Date.now() - REPLY_TRANSIT_MS;
     if (!(remaining > 0)) {
       answer({ ok: false, code: ErrorCodes.COMMAND_TIMEOUT, error: `the command reached gateway ${this.config.gateway} after its asker's deadline; not carried out` });
       return;

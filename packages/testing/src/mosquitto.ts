@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
 import { tempDir } from './process.js';
@@ -27,7 +28,10 @@ export class Mosquitto {
     const broker = new Mosquitto(await freePort(), dir);
     writeFileSync(
       join(dir.path, 'mosquitto.conf'),
-      [`listener ${broker.port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir.path}/`, 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice', 'log_type information', 'max_queued_messages 100000', 'set_tcp_nodelay true', ''].join('\n'),
+      [`listener ${broker.port} 127.0.0.1`, 'allow_anonymous true', 'persistence true',
+        // Run as root, mosquitto drops to the `mosquitto` user and can no longer write its
+        // persistence here: sessions and queued messages would not survive a restart.
+        `user ${userInfo().username}`, `persistence_location ${dir.path}/`, 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice', 'log_type information', 'max_queued_messages 100000', 'set_tcp_nodelay true', ''].join('\n'),
     );
     await broker.up();
     return broker;
