@@ -734,6 +734,8 @@ export class ClusterLink implements Adapter {
     // asker's deadline is not started (the asker has its timeout reply by then).
     const remaining = Number(user.deadline) - Date.now() - REPLY_TRANSIT_MS;
     if (!(remaining > 0)) {
+      const asker = this.topics.parse(responseTopic)?.gateway;
+      this.ctx.logger.info({ asker, code: ErrorCodes.COMMAND_TIMEOUT }, `cluster: a command from gateway ${asker} reached this gateway after its deadline (its asker has had its timeout reply); not carried out`);
       answer({ ok: false, code: ErrorCodes.COMMAND_TIMEOUT, error: `the command reached gateway ${this.config.gateway} after its asker's deadline; not carried out` });
       return;
     }

@@ -84,6 +84,32 @@ describe('cluster - in-process gateways over mosquitto', () => {
     expect(gone.error).toContain('gateway A');
   });
 
+  it('cluster - the owning gateway restarted while a command was in flight: the asker gets one PB210 reply at once, not a timeout (19.4)', async () => {
+    const cluster = clusterName();
+    const driver = new FakeDriver();
+    let reached: () => void = () => undefined;
+    const atDevice = new Promise<void>((resolve) => (reached = resolve));
+    driver.answer = () => {
+      reached();
+      return new Promise(() => undefined);
+    };
+    const a = await member({ cluster, name: 'A', fake: { driver, ids: ['slow1'] } });
+    const b = await member({ cluster, name: 'B', commandTimeoutMs: 20_000 });
+    await driver.waitRunning();
+    driver.emit('level', 1);
+    await b.host.waitFor(isState('slow1', 'level'), { timeoutMs: 10_000, what: 'slow1 on B' });
+    const asked = b.host.submit({ device: 'slow1', channel: 'level', value: 2 });
+    await atDevice;
+    await a.stop();
+    const started = Date.now();
+    const again = await member({ cluster, name: 'A', fake: { driver, ids: ['slow1'] } });
+    expect(again.name).toBe('A');
+    const reply = await asked;
+    expect(reply).toMatchObject({ ok: false, code: ErrorCodes.GATEWAY_RESTARTED });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(driver.commands).toHaveLength(1);
+  });
+
   it('cluster - a device id announced by a second gateway is refused there: logged, in /healthz, ignored by the others (19.3)', async () => {
     const cluster = clusterName();
     await member({ cluster, name: 'A', sim: ['thermo1'] });

@@ -64,4 +64,41 @@ describe('cluster - real gateway processes', () => {
     expect(client.count(ofThermo('event'))).toBe(1);
     for (const id of ['relay-on', 'press-1', 'while-away', 'relay-off']) expect(client.count((m) => m.type === 'reply' && m.id === id)).toBe(1);
   });
+
+  it('cluster processes - a gateway away past a command\'s timeout never carries it out after its asker had PB203; one away briefly carries out what was queued for it, once (19.6)', async () => {
+    const broker = await Mosquitto.start();
+    cleanups.push(() => broker.close());
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    // A keep-alive long enough that a few seconds away is not a death.
+    const cluster = { url: broker.url, name: 'home', keepaliveSeconds: 30, reconnectMs: 200 };
+    const a = gatewayProcess(dir.path, { gateway: { name: 'A', dataDir: join(dir.path, 'a') }, devices: [{ id: 'thermo1', driver: 'sim', options: { interval: 200 } }], cluster })();
+    cleanups.push(() => a.stop());
+    const b = gatewayProcess(dir.path, { gateway: { name: 'B', dataDir: join(dir.path, 'b'), commandTimeoutMs: 1500 }, hosts: [{ id: 'ws', adapter: 'ws' }], cluster })();
+    cleanups.push(() => b.stop());
+    await Promise.all([a.waitStarted(), b.waitStarted()]);
+    const client = await WsClient.open(`${(b.url as string).replace(/^http/, 'ws')}/ws`);
+    cleanups.push(() => client.close());
+    const relay = (m: WsMessage) => m.type === 'state' && m.device === 'thermo1' && m.channel === 'relay';
+    await client.waitFor((m) => m.type === 'state' && m.device === 'thermo1' && m.channel === 'temperature', "A's temperature on B");
+
+    // Away past the timeout: B answers PB203; A, back, does not switch the relay.
+    a.child.kill('SIGSTOP');
+    const late = await client.command({ id: 'late', device: 'thermo1', channel: 'relay', value: true });
+    expect(late).toMatchObject({ ok: false, code: 'PB203_COMMAND_TIMEOUT' });
+    a.child.kill('SIGCONT');
+    await a.waitForLog((l) => /reached this gateway after its deadline/.test(String(l.msg)), { what: "A's refusal of the late command" });
+    const mark = client.messages.length;
+    await client.waitAfter(mark, (m) => m.type === 'state' && m.device === 'thermo1' && m.channel === 'temperature', "A's states after its return");
+    expect(client.messages.filter((m) => relay(m) && m.value === true)).toEqual([]);
+
+    // Away briefly: the command queued for A is carried out once when it is back, within the timeout.
+    a.child.kill('SIGSTOP');
+    const queued = client.command({ id: 'queued', device: 'thermo1', channel: 'relay', value: true });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    a.child.kill('SIGCONT');
+    expect(await queued).toMatchObject({ ok: true, value: true });
+    await client.waitFor((m) => relay(m) && m.value === true, 'the relay on after A is back');
+    for (const id of ['late', 'queued']) expect(client.count((m) => m.type === 'reply' && m.id === id)).toBe(1);
+  });
 });
