@@ -117,6 +117,8 @@ interface Pending {
 
 /** Requests remembered per asker to drop QoS 1 redeliveries; a bounded window, oldest first. */
 const SEEN_REQUESTS = 10_000;
+/** How long a clean stop waits for the broker to ack what is in flight. */
+const STOP_GRACE_MS = 2000;
 /** Momentary events held per device while its owner is not online yet. */
 const MAX_HELD_EVENTS = 1000;
 /** Time kept back from a forwarded command's deadline for its reply to reach the asker. */
@@ -220,9 +222,18 @@ export class ClusterLink implements Adapter {
       pending.finish({ ok: false, code: ErrorCodes.GATEWAY_STOPPING, error: 'the gateway is stopping' });
     }
     if (client) {
-      if (this.ready) await this.publish(client, this.topics.status(), 'offline', { retain: true }).catch(() => undefined);
+      const connected = this.ready;
+      if (connected) await this.publish(client, this.topics.status(), 'offline', { retain: true }).catch(() => undefined);
       this.ready = false;
-      await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+      // A graceful end waits for every in-flight publication's ack: without a broker that is
+      // forever, and with one it is bounded here too.
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => client.end(true, {}, () => resolve()), connected ? STOP_GRACE_MS : 0);
+        client.end(!connected, {}, () => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
     }
     this.ready = false;
     await this.registryOps;
