@@ -76,6 +76,8 @@ export interface ClusterHealth {
 interface ChannelValue {
   value: JsonValue;
   time: number;
+  /** Counts the values taken for this device, so each is handed to the core once. */
+  seq: number;
 }
 
 /** One device as one gateway announces it. */
@@ -91,6 +93,7 @@ interface Announced {
   lastEvent: string | undefined;
   /** Momentary events taken live while the device could not be shown online yet, in order. */
   held: { channel: string; value: JsonValue | undefined }[];
+  seq: number;
 }
 
 interface Peer {
@@ -429,9 +432,10 @@ export class ClusterLink implements Adapter {
         if (body === undefined) return;
         const record = this.record(gateway, device);
         const last = record.states.get(parsed.channel);
-        // The same value again (a resubscription, the owner republishing on reconnect): not news.
-        if (last !== undefined && body.time <= last.time) return;
-        record.states.set(parsed.channel, { value: body.value, time: body.time });
+        // An older value, or the same one again (a resubscription, the owner republishing on
+        // reconnect): not news. Two values may share a millisecond.
+        if (last !== undefined && (body.time < last.time || (body.time === last.time && JSON.stringify(body.value) === JSON.stringify(last.value)))) return;
+        record.states.set(parsed.channel, { value: body.value, time: body.time, seq: ++record.seq });
         this.emitState(device, gateway, parsed.channel);
         return;
       }
@@ -484,7 +488,7 @@ export class ClusterLink implements Adapter {
     const peer = this.peer(gateway);
     let record = peer.devices.get(device);
     if (record === undefined) {
-      record = { gateway, device, since: undefined, description: undefined, states: new Map(), availability: undefined, lastEvent: undefined, held: [] };
+      record = { gateway, device, since: undefined, description: undefined, states: new Map(), availability: undefined, lastEvent: undefined, held: [], seq: 0 };
       peer.devices.set(device, record);
     }
     return record;
@@ -652,8 +656,8 @@ export class ClusterLink implements Adapter {
     const active = this.active.get(device);
     if (active?.gateway !== gateway || active.ctx === undefined || !this.isOnline(device)) return;
     const state = this.peers.get(gateway)?.devices.get(device)?.states.get(channel);
-    if (state === undefined || (active.emitted.get(channel) ?? -1) >= state.time) return;
-    active.emitted.set(channel, state.time);
+    if (state === undefined || (active.emitted.get(channel) ?? 0) >= state.seq) return;
+    active.emitted.set(channel, state.seq);
     active.ctx.emit(channel, state.value);
   }
 
