@@ -72,7 +72,7 @@ export async function runGateway(input: ResolvedConfig, options: RunOptions = {}
       // Raw options: the core parses them with each definition's schema, and a schema's output
       // need not parse again (a transform that renames a deprecated key, say).
       hosts: withCluster(resolved),
-      routes: config.routes,
+      routes: clusterRoutes(resolved, cluster),
       logger,
       metrics,
       journal,
@@ -103,7 +103,7 @@ export async function runGateway(input: ResolvedConfig, options: RunOptions = {}
       async reload(next) {
         const withTokens = requireHttpTokens(next, logger);
         const needsRestart = restartOnlyChanges(current, withTokens);
-        const result = await gateway.reload({ devices: withTokens.devices, hosts: withCluster(withTokens), routes: withTokens.config.routes });
+        const result = await gateway.reload({ devices: withTokens.devices, hosts: withCluster(withTokens), routes: clusterRoutes(withTokens, cluster) });
         current = { ...withTokens, config: { ...withTokens.config, gateway: current.config.gateway, log: current.config.log } };
         return { result, needsRestart };
       },
@@ -142,6 +142,13 @@ function clusterHosts(resolved: ResolvedConfig, cluster: ClusterHost | undefined
   if (cluster === undefined || section === undefined) return resolved.hosts;
   const options = { ...section, gateway: section.gateway ?? resolved.config.gateway.name };
   return [...resolved.hosts, { id: CLUSTER_HOST_ID, definition: cluster.definition as AdapterDefinition, options }];
+}
+
+/** With routes, every device of this gateway is also routed to the cluster link: the cluster shares them all. */
+function clusterRoutes(resolved: ResolvedConfig, cluster: ClusterHost | undefined): ResolvedConfig['config']['routes'] {
+  const routes = resolved.config.routes;
+  if (cluster === undefined || resolved.config.cluster === undefined || routes === undefined || routes.length === 0 || resolved.devices.length === 0) return routes;
+  return [...routes, { devices: resolved.devices.map((d) => d.id), hosts: [CLUSTER_HOST_ID] }];
 }
 
 /** Listens, turning a busy address into one line that says how to move it. */
