@@ -21,7 +21,7 @@ import { bridgeDiscovery, deviceDiscovery, discoveryFilter, nodeIdFor, sanitizeI
 import { decodeCommand, encodeEvent, encodeReply, encodeState } from './protocol/payload.js';
 import { channelIdProblem, deviceIdProblem, Topics } from './protocol/topics.js';
 import { EmbeddedBroker } from './transport/broker.js';
-import { openClient, redactUrl, type MqttClient } from './transport/client.js';
+import { openClient, redactUrl, untilFirstConnect, type MqttClient } from './transport/client.js';
 
 /** The adapter instance: the core's {@link Adapter} plus what tests and benches read. */
 export interface MqttAdapter extends Adapter {
@@ -174,17 +174,10 @@ class MqttHost implements MqttAdapter {
     });
     // Wait for the first connection or the first failure, whichever comes first: a broker
     // that is down at start is not a failed start (the outbox holds the state meanwhile).
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        client.off('close', done);
-        this.ctx.signal.removeEventListener('abort', done);
-        this.onReady = undefined;
-        resolve();
-      };
-      this.onReady = done;
-      client.once('close', done);
-      this.ctx.signal.addEventListener('abort', done, { once: true });
-    });
+    const first = untilFirstConnect(client, this.ctx.signal);
+    this.onReady = first.ready;
+    await first.settled;
+    this.onReady = undefined;
     if (!this.ready) this.ctx.logger.warn({ broker: this.brokerUrl() }, `mqtt: broker ${this.brokerUrl()} not reachable yet; retrying every ${this.config.reconnectMs} ms`);
   }
 

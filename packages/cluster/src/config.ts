@@ -1,3 +1,4 @@
+import { mqttConfig } from '@patchbay/adapter-mqtt';
 import { topicLevelProblem } from '@patchbay/adapter-mqtt/internal';
 import { z } from 'zod';
 
@@ -12,9 +13,6 @@ const level = z
     if (value.startsWith('$')) ctx.addIssue({ code: 'custom', message: 'must not start with "$" (reserved for the broker\'s own topics)' });
   });
 
-/** A PEM given inline or as a file path; read at start (as for the MQTT host). */
-const pem = z.string().min(1).max(64 * 1024);
-
 /**
  * The gateway config's `cluster` section (issue 19.1). Without it the gateway runs alone.
  * The broker, TLS and credentials are given as for the MQTT host (`hosts[].options` of `mqtt`).
@@ -22,23 +20,15 @@ const pem = z.string().min(1).max(64 * 1024);
 export const clusterConfig = z
   .object({
     /** An MQTT 5 broker: `mqtt://host[:port]`, `mqtts://` (TLS), `ws://`/`wss://`. */
-    url: z.string().regex(/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/, 'an mqtt://, mqtts://, ws:// or wss:// URL'),
+    url: mqttConfig.shape.url.unwrap(),
     /** The installation's name: the first topic level of everything the cluster publishes. */
     name: level.default('patchbay-cluster'),
     /** This gateway's id in the cluster: unique among its gateways. Default: `gateway.name`. */
     gateway: level.optional(),
-    username: z.string().min(1).max(1024).optional(),
-    /** Never logged. */
-    password: z.string().min(1).max(1024).optional(),
-    tls: z
-      .object({
-        ca: pem.optional(),
-        cert: pem.optional(),
-        key: pem.optional(),
-        rejectUnauthorized: z.boolean().default(true),
-      })
-      .strict()
-      .optional(),
+    // Credentials and TLS material as for the MQTT host (never logged).
+    username: mqttConfig.shape.username,
+    password: mqttConfig.shape.password,
+    tls: mqttConfig.shape.tls,
     /**
      * MQTT keep-alive, seconds. The broker publishes a vanished gateway's last will after 1.5
      * times this, which is how soon the others see its devices offline.

@@ -13,7 +13,7 @@
  * gateway was away, and message expiry drops commands nobody waits for any more.
  */
 import { randomBytes } from 'node:crypto';
-import { clientOptions, redactUrl, topicLevelProblem } from '@patchbay/adapter-mqtt/internal';
+import { openClient, redactUrl, topicLevelProblem, untilFirstConnect } from '@patchbay/adapter-mqtt/internal';
 import {
   describeError,
   ErrorCodes,
@@ -31,7 +31,7 @@ import {
   type RemoteDeviceSpec,
   type ReplyInit,
 } from '@patchbay/core';
-import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { z } from 'zod';
 import type { ClusterConfig } from './config.js';
 import { AnnouncementSchema, AvailabilityPayloadSchema, decode, encodeAnnouncement, encodeAvailability, encodeEvent, encodeReply, encodeState, EventPayloadSchema, ReplyPayloadSchema, RequestSchema, StatePayloadSchema } from './protocol/payload.js';
@@ -169,7 +169,7 @@ export class ClusterLink implements Adapter {
 
   async start(): Promise<void> {
     this.firstConnect = true;
-    const built = clientOptions({
+    const client = openClient({
       url: this.config.url,
       clientId: `patchbay-cluster-${this.config.name}-${this.config.gateway}`,
       protocolVersion: 5,
@@ -181,7 +181,6 @@ export class ClusterLink implements Adapter {
       tls: this.config.tls,
       will: { topic: this.topics.status(), payload: 'offline' },
     });
-    const client = mqtt.connect(this.config.url, built);
     this.client = client;
     client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
     client.on('connect', () => {
@@ -203,17 +202,10 @@ export class ClusterLink implements Adapter {
       this.report();
       for (const device of this.active.keys()) this.show(device);
     });
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        client.off('close', done);
-        this.ctx.signal.removeEventListener('abort', done);
-        this.onReady = undefined;
-        resolve();
-      };
-      this.onReady = done;
-      client.once('close', done);
-      this.ctx.signal.addEventListener('abort', done, { once: true });
-    });
+    const first = untilFirstConnect(client, this.ctx.signal);
+    this.onReady = first.ready;
+    await first.settled;
+    this.onReady = undefined;
     if (!this.ready) this.ctx.logger.warn({ broker: this.broker }, `cluster: broker ${this.broker} not reachable yet; retrying every ${this.config.reconnectMs} ms`);
   }
 

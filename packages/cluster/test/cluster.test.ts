@@ -1,22 +1,12 @@
 import { ErrorCodes, type OutboundEvent } from '@patchbay/core';
-import { FakeDriver, Mosquitto } from '@patchbay/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { clusterName, startMember, type Member } from './rig.js';
+import { FakeDriver } from '@patchbay/testing';
+import { describe, expect, it } from 'vitest';
+import { clusterName, startMember, useBroker, type Member } from './rig.js';
 
-let broker: Mosquitto;
-beforeAll(async () => {
-  broker = await Mosquitto.start();
-});
-afterAll(async () => {
-  await broker.close();
-});
-const cleanups: (() => Promise<unknown> | void)[] = [];
-afterEach(async () => {
-  for (const f of cleanups.splice(0).reverse()) await f();
-});
+const { broker: mosquitto, cleanups } = useBroker();
 
 async function member(options: Omit<Parameters<typeof startMember>[0], 'url'>): Promise<Member> {
-  const m = await startMember({ url: broker.url, ...options });
+  const m = await startMember({ url: mosquitto().url, ...options });
   cleanups.push(() => m.stop());
   return m;
 }

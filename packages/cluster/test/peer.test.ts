@@ -1,38 +1,33 @@
-import { Mosquitto } from '@patchbay/testing';
 import mqtt, { type MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { clusterName, eventsOf, startMember } from './rig.js';
+import { describe, expect, it } from 'vitest';
+import { clusterName, eventsOf, startMember, useBroker } from './rig.js';
 
-let broker: Mosquitto;
-beforeAll(async () => {
-  broker = await Mosquitto.start();
-});
-afterAll(async () => {
-  await broker.close();
-});
-const cleanups: (() => Promise<unknown> | void)[] = [];
-afterEach(async () => {
-  for (const f of cleanups.splice(0).reverse()) await f();
-});
+const { broker: mosquitto, cleanups } = useBroker();
 
 /** A gateway played by hand with a raw MQTT 5 client: the topics and payloads, nothing else. */
 async function fakeGateway(cluster: string, name: string): Promise<MqttClient> {
-  const client = await mqtt.connectAsync(broker.url, { protocolVersion: 5, will: { topic: `${cluster}/${name}/status`, payload: Buffer.from('offline'), qos: 1, retain: true } });
+  const client = await mqtt.connectAsync(mosquitto().url, { protocolVersion: 5, will: { topic: `${cluster}/${name}/status`, payload: Buffer.from('offline'), qos: 1, retain: true } });
   cleanups.push(() => client.endAsync());
   await client.publishAsync(`${cluster}/${name}/status`, 'online', { qos: 1, retain: true, properties: { userProperties: { boot: 'b1' } } });
   return client;
+}
+
+/** Gateway B, and a hand-played gateway X announcing `meter1`, once B shows it online. */
+async function meterOnB() {
+  const cluster = clusterName();
+  const b = await startMember({ url: mosquitto().url, cluster, name: 'B' });
+  cleanups.push(() => b.stop());
+  const x = await fakeGateway(cluster, 'X');
+  await x.publishAsync(`${cluster}/X/meter1/description`, JSON.stringify({ description, since: 1 }), { qos: 1, retain: true });
+  await b.host.waitFor((e) => e.kind === 'availability' && e.device === 'meter1' && e.availability === 'online', { timeoutMs: 10_000, what: 'meter1 online on B' });
+  return { cluster, b, x };
 }
 
 const description = { name: 'Meter', channels: { power: { kind: 'number', unit: 'W' }, button: { kind: 'event' } } };
 
 describe('cluster - what another gateway publishes', () => {
   it('cluster peer - two values in one millisecond both arrive; an older one and a repeat do not; a repeated event id is one event (19.3, 19.5)', async () => {
-    const cluster = clusterName();
-    const b = await startMember({ url: broker.url, cluster, name: 'B' });
-    cleanups.push(() => b.stop());
-    const x = await fakeGateway(cluster, 'X');
-    await x.publishAsync(`${cluster}/X/meter1/description`, JSON.stringify({ description, since: 1 }), { qos: 1, retain: true });
-    await b.host.waitFor((e) => e.kind === 'availability' && e.device === 'meter1' && e.availability === 'online', { timeoutMs: 10_000, what: 'meter1 online on B' });
+    const { cluster, b, x } = await meterOnB();
     const state = (value: number, time: number) => x.publishAsync(`${cluster}/X/meter1/state/power`, JSON.stringify({ value, time }), { qos: 1, retain: true });
     await state(100, 5000);
     await state(101, 5000);
@@ -48,12 +43,7 @@ describe('cluster - what another gateway publishes', () => {
   });
 
   it('cluster peer - malformed messages from another gateway are refused with one warning per topic; the link keeps serving (19.3)', async () => {
-    const cluster = clusterName();
-    const b = await startMember({ url: broker.url, cluster, name: 'B' });
-    cleanups.push(() => b.stop());
-    const x = await fakeGateway(cluster, 'X');
-    await x.publishAsync(`${cluster}/X/meter1/description`, JSON.stringify({ description, since: 1 }), { qos: 1, retain: true });
-    await b.host.waitFor((e) => e.kind === 'availability' && e.device === 'meter1' && e.availability === 'online', { timeoutMs: 10_000, what: 'meter1 online on B' });
+    const { cluster, b, x } = await meterOnB();
     for (const bad of ['not json', Buffer.from([0xff, 0xfe]), JSON.stringify({ value: 1 }), '['.repeat(5000), 'x'.repeat(300 * 1024)]) {
       await x.publishAsync(`${cluster}/X/meter1/state/power`, bad, { qos: 1 });
     }

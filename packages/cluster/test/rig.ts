@@ -1,8 +1,8 @@
 /** In-process gateways of one cluster, each with the cluster link, against a real mosquitto. */
 import { createGateway, type DriverDefinition, type EndpointSpec, type Gateway, type OutboundEvent } from '@patchbay/core';
 import simDriver from '@patchbay/driver-sim';
-import type { FakeDriver} from '@patchbay/testing';
-import { captureLogger, FakeHost, type CapturedLogger } from '@patchbay/testing';
+import { captureLogger, FakeHost, Mosquitto, type CapturedLogger, type FakeDriver } from '@patchbay/testing';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { createClusterHost, type ClusterHost } from '../src/index.js';
 
 export interface Member {
@@ -65,4 +65,23 @@ export async function startMember(options: MemberOptions): Promise<Member> {
 /** Events for one device, of one kind, that a host was delivered. */
 export function eventsOf<K extends OutboundEvent['kind']>(host: FakeHost, kind: K, device: string): Extract<OutboundEvent, { kind: K }>[] {
   return host.delivered.filter((e): e is Extract<OutboundEvent, { kind: K }> => e.kind === kind && 'device' in e && e.device === device);
+}
+
+/**
+ * One mosquitto for a test file (started before its tests, closed after), and a list of
+ * cleanups run after each test, last first.
+ */
+export function useBroker(): { broker: () => Mosquitto; cleanups: (() => Promise<unknown> | void)[] } {
+  let broker: Mosquitto | undefined;
+  const cleanups: (() => Promise<unknown> | void)[] = [];
+  beforeAll(async () => {
+    broker = await Mosquitto.start();
+  });
+  afterAll(async () => {
+    await broker?.close();
+  });
+  afterEach(async () => {
+    for (const f of cleanups.splice(0).reverse()) await f();
+  });
+  return { broker: () => broker as Mosquitto, cleanups };
 }

@@ -64,4 +64,24 @@ export function openClient(options: ClientOptions): MqttClient {
   return mqtt.connect(options.url, clientOptions(options));
 }
 
+/**
+ * Waits for the first of: `ready()` (the caller set the connection up), the client's first
+ * close, or `signal` aborting. A broker that is down at start is not a failed start: the
+ * client keeps reconnecting, and the caller's outbox holds what it would have sent.
+ */
+export function untilFirstConnect(client: MqttClient, signal: AbortSignal): { ready: () => void; settled: Promise<void> } {
+  let ready: () => void = () => undefined;
+  const settled = new Promise<void>((resolve) => {
+    const done = () => {
+      client.off('close', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    ready = done;
+    client.once('close', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+  return { ready, settled };
+}
+
 export type { MqttClient };
