@@ -232,6 +232,13 @@ export class ClusterLink implements Adapter {
     }
     this.ready = false;
     await this.registryOps;
+    // Their stand-ins are wired to this link: a link started again (a reload, a restart) adds
+    // them anew from what the broker kept.
+    const registry = this.options.registry();
+    for (const device of [...this.active.keys()]) {
+      this.active.delete(device);
+      await registry.removeRemoteDevice(device).catch((error: unknown) => this.ctx.logger.warn({ err: error, device }, `cluster: ${describeError(error)}`));
+    }
   }
 
   private get broker(): string {

@@ -100,6 +100,20 @@ describe('cluster - in-process gateways over mosquitto', () => {
     expect(driver.commands).toHaveLength(1);
   });
 
+  it('cluster - a reload that restarts the link (new cluster options) shows the remote devices again, wired to the new link (19.1, 19.3)', async () => {
+    const cluster = clusterName();
+    await member({ cluster, name: 'A', sim: ['thermo1'] });
+    const b = await member({ cluster, name: 'B' });
+    await b.host.waitFor((e) => e.kind === 'availability' && e.device === 'thermo1' && e.availability === 'online', { timeoutMs: 10_000, what: 'thermo1 online on B' });
+    const first = b.cluster.current();
+    await b.reloadCluster({ reconnectMs: 300 });
+    expect(b.cluster.current()).not.toBe(first);
+    const mark = b.host.delivered.length;
+    await b.host.waitFor((e) => b.host.delivered.indexOf(e) >= mark && e.kind === 'state' && e.device === 'thermo1', { timeoutMs: 10_000, what: 'thermo1 states after the reload' });
+    expect(await b.host.submit({ device: 'thermo1', channel: 'relay', value: true })).toMatchObject({ ok: true, value: true });
+    expect(b.cluster.health()?.refused).toEqual([]);
+  });
+
   it('cluster - a device id announced by a second gateway is refused there: logged, in /healthz, ignored by the others (19.3)', async () => {
     const cluster = clusterName();
     await member({ cluster, name: 'A', sim: ['thermo1'] });

@@ -12,6 +12,8 @@ export interface Member {
   host: FakeHost;
   cluster: ClusterHost;
   log: CapturedLogger;
+  /** Reload the gateway with its cluster options changed (the link restarts). */
+  reloadCluster(options: Record<string, unknown>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -47,19 +49,29 @@ export async function startMember(options: MemberOptions): Promise<Member> {
     ...(options.sim ?? []).map((id) => ({ id, definition: simDriver as DriverDefinition, options: { interval: options.simInterval ?? 100 } })),
     ...(options.fake?.ids ?? []).map((id) => ({ id, definition: (options.fake as { driver: FakeDriver }).driver.definition })),
   ];
+  const link = { url: options.url, name: options.cluster, gateway: options.name, keepaliveSeconds: options.keepaliveSeconds ?? 10, reconnectMs: 200 };
+  const hosts = (more: Record<string, unknown> = {}) => [
+    { id: 'host', definition: host.definition },
+    { id: 'cluster', definition: cluster.definition, options: { ...link, ...more } },
+  ];
   const gateway = createGateway({
     name: options.name,
     devices,
-    hosts: [
-      { id: 'host', definition: host.definition },
-      { id: 'cluster', definition: cluster.definition, options: { url: options.url, name: options.cluster, gateway: options.name, keepaliveSeconds: options.keepaliveSeconds ?? 10, reconnectMs: 200 } },
-    ],
+    hosts: hosts(),
     logger: log.logger,
     commandTimeoutMs,
   });
   holder.gateway = gateway;
   await gateway.start();
-  return { name: options.name, gateway, host, cluster, log, stop: () => gateway.stop({ drainTimeoutMs: 500 }) };
+  return {
+    name: options.name,
+    gateway,
+    host,
+    cluster,
+    log,
+    reloadCluster: async (more) => void (await gateway.reload({ devices, hosts: hosts(more) })),
+    stop: () => gateway.stop({ drainTimeoutMs: 500 }),
+  };
 }
 
 /** Events for one device, of one kind, that a host was delivered. */
