@@ -446,6 +446,9 @@ export class ClusterLink implements Adapter {
         const record = this.record(gateway, device);
         if (record.lastEvent !== undefined && body.id <= record.lastEvent) return;
         record.lastEvent = body.id;
+        // Held only for the gateway that holds the id here (or may, once its claim is decided).
+        const holder = this.active.get(device)?.gateway;
+        if ((holder !== undefined && holder !== gateway) || this.local.has(device)) return;
         // The owner's client sends what it held while away before it says online again: held
         // here until it does (or its device is shown), so the event is neither lost nor early.
         if (record.held.length >= MAX_HELD_EVENTS) {
