@@ -114,9 +114,9 @@ describe('cluster - in-process gateways over mosquitto', () => {
     expect(b.cluster.health()?.refused).toEqual([]);
   });
 
-  it('cluster - a device id announced by a second gateway is refused there: logged, in /healthz, ignored by the others (19.3)', async () => {
+  it('cluster - a device id announced by a second gateway is refused there: logged, in /healthz, ignored by the others; the first keeps it across its restart (19.3)', async () => {
     const cluster = clusterName();
-    await member({ cluster, name: 'A', sim: ['thermo1'] });
+    const a = await member({ cluster, name: 'A', sim: ['thermo1'] });
     const b = await member({ cluster, name: 'B' });
     await b.host.waitFor((e) => e.kind === 'description' && e.device === 'thermo1', { timeoutMs: 10_000, what: "A's thermo1 on B" });
     const c = await member({ cluster, name: 'C', sim: ['thermo1'] });
@@ -130,5 +130,15 @@ describe('cluster - in-process gateways over mosquitto', () => {
     await c.host.waitFor(isState('thermo1', 'temperature'), { what: "C's own temperature" });
     expect(b.cluster.health()?.gateways.find((g) => g.id === 'C')?.devices).toEqual([]);
     expect(c.cluster.health()?.gateways.find((g) => g.self)?.devices).toEqual([]);
+
+    // A restarts: its claim keeps its age (read back from the broker), so it still holds the id.
+    await a.stop();
+    const again = await member({ cluster, name: 'A', sim: ['thermo1'] });
+    await again.host.waitFor(isState('thermo1', 'temperature'), { what: "A's temperature after its restart" });
+    const mark = b.host.delivered.length;
+    await b.host.waitFor((e) => b.host.delivered.indexOf(e) >= mark && e.kind === 'availability' && e.device === 'thermo1' && e.availability === 'online', { timeoutMs: 10_000, what: "A's thermo1 online again on B" });
+    expect(b.host.ctx?.devices().find((d) => d.id === 'thermo1')?.origin).toBe('A');
+    expect(again.cluster.health()?.refused).toEqual([expect.objectContaining({ device: 'thermo1', gateway: 'C', heldBy: 'A' })]);
+    expect(again.cluster.health()?.gateways.find((g) => g.self)?.devices).toEqual(['thermo1']);
   });
 });
