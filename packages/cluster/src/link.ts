@@ -13,7 +13,7 @@
  * gateway was away, and message expiry drops commands nobody waits for any more.
  */
 import { randomBytes } from 'node:crypto';
-import { openClient, redactUrl, topicLevelProblem, untilFirstConnect } from '@patchbay/adapter-mqtt/internal';
+import { openClient, redactUrl, topicLevelProblem, untilFirstConnect, wireClient } from '@patchbay/adapter-mqtt/internal';
 import {
   describeError,
   ErrorCodes,
@@ -183,16 +183,7 @@ export class ClusterLink implements Adapter {
     });
     this.client = client;
     client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
-    client.on('connect', () => {
-      (client.stream as { setNoDelay?: (noDelay: boolean) => void } | undefined)?.setNoDelay?.(true);
-      void this.onConnect(client);
-    });
-    let lastError: string | undefined;
-    client.on('error', (error) => {
-      const reason = describeError(error);
-      if (reason !== lastError) this.ctx.logger.warn({ broker: this.broker }, `cluster: ${reason}`);
-      lastError = reason;
-    });
+    wireClient(client, { onConnect: () => void this.onConnect(client), onError: (reason) => this.ctx.logger.warn({ broker: this.broker }, `cluster: ${reason}`) });
     client.on('close', () => {
       if (!this.ready) return;
       this.ready = false;
