@@ -259,7 +259,8 @@ export class ClusterLink implements Adapter {
   private publishEvent(client: MqttClient, event: OutboundEvent): Promise<void> | undefined {
     if (event.kind === 'status' || event.kind === 'reply') return undefined;
     const device = event.device;
-    if (!this.levelOk(device, 'device', device)) throw new PatchbayError(ErrorCodes.EVENT_REJECTED, `device id ${quoteForLog(device)} cannot be a topic level`);
+    // Warned once; the device stays this gateway's own (throwing would log every event).
+    if (!this.levelOk(device, 'device', device)) return undefined;
     const own = this.ownClaim(device);
     if (event.kind === 'description') {
       own.announced = true;
