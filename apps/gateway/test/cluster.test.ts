@@ -18,7 +18,7 @@ afterEach(async () => {
 const at = (issues: readonly SpecIssue[], path: string) => issues.filter((i) => i.path === path).map((i) => i.message);
 
 describe('gateway cluster section', () => {
-  it('cluster config - a cluster section is checked with the rest: its url, a gateway id that is a topic level, the host id it takes (19.1)', async () => {
+  it('cluster config - a cluster section is checked with the rest: its url, a gateway id that is a topic level, the host id it takes; routes may then name other gateways\' devices (19.1, 19.3)', async () => {
     const good = await validateConfig({ gateway: { name: 'garage' }, cluster: { url: 'mqtt://127.0.0.1:1883', name: 'home' } }, registry);
     expect(good.issues).toEqual([]);
     expect(good.validated?.config.cluster).toMatchObject({ url: 'mqtt://127.0.0.1:1883', name: 'home', keepaliveSeconds: 10 });
@@ -29,6 +29,12 @@ describe('gateway cluster section', () => {
     expect(at(bad.issues, 'cluster.url').join()).toMatch(/mqtt:\/\//);
     expect(at(bad.issues, 'cluster.name').join()).toMatch(/wildcard|"\/"/);
     expect(at(bad.issues, 'hosts').join()).toMatch(/"cluster" is the cluster link's/);
+    // Routes may name another gateway's devices only in a cluster.
+    const routes = { devices: [{ id: 'thermo1', driver: 'sim' }], hosts: [{ id: 'web', adapter: 'ws' }], routes: [{ devices: ['thermo1', 'meter9'], hosts: ['web'] }] };
+    expect(at((await validateConfig(routes, registry)).issues, 'routes[0].devices[1]').join()).toMatch(/unknown device "meter9"/);
+    const inCluster = await validateConfig({ ...routes, cluster: { url: 'mqtt://127.0.0.1:1883' } }, registry);
+    expect(inCluster.issues).toEqual([]);
+    expect(inCluster.warnings.join()).toMatch(/routes\[0\]\.devices\[1\]: "meter9" is not a device of this gateway; it is taken as a device of another gateway/);
     const name = await validateConfig({ gateway: { name: 'a/b' }, cluster: { url: 'mqtt://127.0.0.1:1883' } }, registry);
     expect(at(name.issues, 'cluster.gateway').join()).toMatch(/gateway.name "a\/b" cannot be this gateway's id in the cluster/);
   });

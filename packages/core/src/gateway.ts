@@ -50,6 +50,11 @@ export interface GatewayOptions {
   /** How long one delivery may go without settling before its host is reported stalled (default 15 s). */
   stallTimeoutMs?: number;
   restart?: Partial<RestartPolicy>;
+  /**
+   * Routes may name devices that are not in `devices`: remote devices of a cluster (issue 19),
+   * linked as routed when they appear. A remote device no route names goes to every host.
+   */
+  remoteRoutes?: boolean;
 }
 
 /** A running gateway. */
@@ -89,8 +94,8 @@ export const defaultGatewayTimeouts = {
 } as const;
 
 /** Checks a whole spec, throwing `CONFIG_INVALID` with every problem; returns the parsed options by id. */
-function checkSpec(spec: ReloadSpec): Map<string, unknown> {
-  const { issues, parsed } = checkEndpoints(spec);
+function checkSpec(spec: ReloadSpec, remoteRoutes: boolean): Map<string, unknown> {
+  const { issues, parsed } = checkEndpoints({ ...spec, remoteRoutes });
   spec.devices.forEach((d, index) => {
     const stale = d.staleAfterMs;
     if (stale !== undefined && !(Number.isInteger(stale) && stale >= 1 && stale <= 2_147_483_647)) {
@@ -145,7 +150,7 @@ class GatewayRuntime implements Gateway {
       isStopping: () => this.stopping,
       publish: (device, event) => this.route(event, device.hosts),
     });
-    const parsed = checkSpec(options);
+    const parsed = checkSpec(options, options.remoteRoutes === true);
     const restart: RestartPolicy = { ...defaultRestartPolicy, ...options.restart };
     const outboxOptions: OutboxOptions = { ...defaultOutboxOptions, ...options.outbox };
     if (options.eventTtlMs !== undefined) outboxOptions.eventTtlMs = options.eventTtlMs;
@@ -170,7 +175,7 @@ class GatewayRuntime implements Gateway {
    * unchanged one is never stopped, so its peers stay connected.
    */
   private async applyReload(next: ReloadSpec): Promise<ReloadResult> {
-    const parsed = checkSpec(next);
+    const parsed = checkSpec(next, this.options.remoteRoutes === true);
     // Remote devices come and go with their owners, not with this gateway's config.
     const devices = planEndpoints(new Map([...this.devices].filter(([, d]) => d.origin === undefined).map(([id, d]) => [id, d.spec])), next.devices);
     const hosts = planEndpoints(new Map([...this.hosts].map(([id, h]) => [id, h.spec])), next.hosts);
@@ -448,10 +453,14 @@ class GatewayRuntime implements Gateway {
       return;
     }
     for (const route of routes) {
-      for (const d of route.devices) for (const h of route.hosts) link(this.devices.get(d) as DeviceRuntime, this.hosts.get(h) as HostRuntime);
+      for (const d of route.devices) {
+        // A remote device a route names may not be there (yet).
+        const device = this.devices.get(d);
+        if (device !== undefined) for (const h of route.hosts) link(device, this.hosts.get(h) as HostRuntime);
+      }
     }
-    // Routes name this gateway's config's devices; a remote device goes to every host.
-    for (const device of this.devices.values()) if (device.origin !== undefined) for (const host of this.hosts.values()) link(device, host);
+    // A remote device no route names goes to every host.
+    for (const device of this.devices.values()) if (device.origin !== undefined && !routes.some((r) => r.devices.includes(device.id))) for (const host of this.hosts.values()) link(device, host);
   }
 
   async addRemoteDevice(spec: RemoteDeviceSpec): Promise<void> {
@@ -460,12 +469,7 @@ class GatewayRuntime implements Gateway {
     const device = this.addDevice({ id: spec.id, definition: spec.definition, options: {} }, {}, this.restartPolicy);
     device.origin = spec.origin;
     device.via = spec.via;
-    for (const host of this.hosts.values()) {
-      if (host.id === spec.via) continue;
-      host.deviceIds.add(device.id);
-      host.devices.push(device);
-      device.hosts.push(host);
-    }
+    this.rewireRoutes();
     this.logger.info({ device: spec.id, origin: spec.origin }, `device ${spec.id} of gateway ${spec.origin} added`);
     if (this.started && !this.stopping) await device.supervisor.start();
   }

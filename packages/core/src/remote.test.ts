@@ -74,4 +74,25 @@ describe('core remote devices', () => {
     expect(gateway.health().devices.map((d) => d.id).sort()).toEqual(['local1', 'r1']);
     await gateway.stop({ drainTimeoutMs: 100 });
   });
+
+  it('core remote - with remoteRoutes, routes may name a remote device before it is there: it goes to the hosts they name; one they do not name goes to every host (19.3)', async () => {
+    const ws = host();
+    const other = host();
+    const link = host();
+    const spec = {
+      devices: [{ id: 'local1', definition: noDevice }],
+      hosts: [{ id: 'ws', definition: ws.definition }, { id: 'other', definition: other.definition }, { id: 'cluster', definition: link.definition }],
+      routes: [{ devices: ['local1', 'meter9'], hosts: ['ws'] }],
+    };
+    expect(() => createGateway(spec)).toThrow(/unknown device "meter9"/);
+    const gateway = createGateway({ ...spec, remoteRoutes: true });
+    await gateway.start();
+    await gateway.addRemoteDevice({ id: 'meter9', origin: 'A', via: 'cluster', definition: remoteDriver().definition });
+    await gateway.addRemoteDevice({ id: 'free1', origin: 'A', via: 'cluster', definition: remoteDriver().definition });
+    expect(ws.state.ctx?.devices().map((d) => d.id).sort()).toEqual(['free1', 'local1', 'meter9']);
+    expect(other.state.ctx?.devices().map((d) => d.id)).toEqual(['free1']);
+    expect(link.state.ctx?.devices().map((d) => d.id)).toEqual([]);
+    expect(await gateway.submit('other', { device: 'meter9', channel: 'x', value: 1 })).toMatchObject({ ok: false, code: ErrorCodes.NOT_ROUTED });
+    await gateway.stop({ drainTimeoutMs: 100 });
+  });
 });

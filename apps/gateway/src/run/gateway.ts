@@ -73,6 +73,7 @@ export async function runGateway(input: ResolvedConfig, options: RunOptions = {}
       // need not parse again (a transform that renames a deprecated key, say).
       hosts: withCluster(resolved),
       routes: clusterRoutes(resolved, cluster),
+      remoteRoutes: cluster !== undefined,
       logger,
       metrics,
       journal,
