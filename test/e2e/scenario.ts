@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, spawnPatchbay, tempDir, type PatchbayProcess } from '@patchbay/testing';
+import { freePort, Mosquitto, spawnPatchbay, tempDir, type PatchbayProcess } from '@patchbay/testing';
 import { parse, stringify } from 'yaml';
 import { ComodojoPeer, domogikIds, DomogikPeer, JeedomPeer, statsChanged, TracimPeer, WsPeer, type HostPeer } from './peers.js';
 
@@ -22,6 +22,11 @@ export interface ScenarioOptions {
   commandIntervalMs?: number;
   /** Gateway log level (warn keeps a long run's stdout small). */
   logLevel?: string;
+  /**
+   * Three gateways over mosquitto (issue 19): A has the device, B the Jeedom, Tracim, Domogik
+   * and ws hosts, C the Comodojo host. `gateway` is then B.
+   */
+  cluster?: boolean;
 }
 
 /** A running scenario. */
@@ -35,7 +40,10 @@ export class Scenario {
   domogik!: DomogikPeer;
   comodojo!: ComodojoPeer;
   ws!: WsPeer;
-  private ports!: Record<'http' | 'jeedomSocket' | 'jeedomCallback' | 'comodojo' | 'reqRep' | 'pub' | 'sub', number>;
+  private ports!: Record<'http' | 'jeedomSocket' | 'jeedomCallback' | 'comodojo' | 'reqRep' | 'pub' | 'sub' | 'httpA' | 'httpC', number>;
+  /** Cluster mode: the broker, and the gateways with the device (A) and the Comodojo host (C). */
+  private broker: Mosquitto | undefined;
+  private others: { a?: PatchbayProcess; c?: PatchbayProcess } = {};
   private commandTimer: NodeJS.Timeout | undefined;
   /** Hosts in an outage: a host that is down sends nothing. */
   readonly down = new Set<string>();
@@ -59,6 +67,7 @@ export class Scenario {
     return this.killWindows.some(([killedAt, restartedAt]) => sentAt >= killedAt - lookback && sentAt <= restartedAt);
   }
   private readonly configPath = join(this.dir.path, 'patchbay.yaml');
+  private readonly configPaths = { a: join(this.dir.path, 'patchbay-a.yaml'), c: join(this.dir.path, 'patchbay-c.yaml') };
   private readonly links = { gateway: join(this.dir.path, 'gw.pty'), device: join(this.dir.path, 'dev.pty') };
 
   constructor(private readonly options: ScenarioOptions = {}) {}
@@ -69,7 +78,7 @@ export class Scenario {
 
   /** Starts the line, the device, the gateway and every peer. */
   async start(): Promise<void> {
-    const names = ['http', 'jeedomSocket', 'jeedomCallback', 'comodojo', 'reqRep', 'pub', 'sub'] as const;
+    const names = ['http', 'jeedomSocket', 'jeedomCallback', 'comodojo', 'reqRep', 'pub', 'sub', 'httpA', 'httpC'] as const;
     const ports: Record<string, number> = {};
     for (const name of names) ports[name] = await freePort();
     this.ports = ports as typeof this.ports;
@@ -91,7 +100,17 @@ export class Scenario {
         { id: 'ws', adapter: 'ws', options: {} },
       ],
     };
-    writeFileSync(this.configPath, stringify(config));
+    if (this.options.cluster) {
+      this.broker = await Mosquitto.start();
+      const cluster = { url: this.broker.url, name: 'e2e', reconnectMs: 200 };
+      const gateway = (name: string, port: number) => ({ ...config.gateway, name, dataDir: join(this.dir.path, `data-${name}`), http: { host: '127.0.0.1', port } });
+      const [comodojo, ...others] = [config.hosts[3], ...config.hosts.filter((_h, i) => i !== 3)];
+      writeFileSync(this.configPaths.a, stringify({ ...config, gateway: gateway('A', this.ports.httpA), hosts: [], cluster }));
+      writeFileSync(this.configPath, stringify({ ...config, gateway: gateway('B', this.ports.http), devices: [], hosts: others, cluster }));
+      writeFileSync(this.configPaths.c, stringify({ ...config, gateway: gateway('C', this.ports.httpC), devices: [], hosts: [comodojo], cluster }));
+    } else {
+      writeFileSync(this.configPath, stringify(config));
+    }
     this.startSocat();
     this.sim = spawnPatchbay(['sim', '--serial', this.links.device, '--interval', String(this.options.deviceIntervalMs ?? 10), '--log-level', 'warn']);
     this.jeedom = new JeedomPeer({ httpPort: this.ports.jeedomCallback, socketPort: this.ports.jeedomSocket, apikey, logFile: join(this.dir.path, 'jeedom.log') });
@@ -106,9 +125,26 @@ export class Scenario {
 
   /** Starts (or restarts, same config and data dir) the gateway and waits until it serves. */
   async startGateway(): Promise<void> {
+    if (this.options.cluster) {
+      await this.startCluster();
+      return;
+    }
     this.gateway = spawnPatchbay(['run', '--config', this.configPath]);
     await this.gateway.waitStarted(30_000);
     await this.gateway.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('comodojo RPC socket listening'), { timeoutMs: 15_000, what: 'the comodojo socket' });
+    this.sampleUsage();
+  }
+
+  /** Cluster mode: A, B and C, until B and C both show A's device online. */
+  private async startCluster(): Promise<void> {
+    this.others.a = spawnPatchbay(['run', '--config', this.configPaths.a]);
+    this.gateway = spawnPatchbay(['run', '--config', this.configPath]);
+    this.others.c = spawnPatchbay(['run', '--config', this.configPaths.c]);
+    await Promise.all([this.others.a.waitStarted(30_000), this.gateway.waitStarted(30_000), this.others.c.waitStarted(30_000)]);
+    await this.others.c.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('comodojo RPC socket listening'), { timeoutMs: 15_000, what: 'the comodojo socket' });
+    for (const [proc, what] of [[this.gateway, 'B'], [this.others.c, 'C']] as const) {
+      await proc.waitForLog((l) => l.msg === 'device dev is online', { timeoutMs: 30_000, what: `A's device online on ${what}` });
+    }
     this.sampleUsage();
   }
 
@@ -196,7 +232,8 @@ export class Scenario {
 
   /** The gateway's Prometheus text. */
   async metrics(): Promise<string> {
-    const res = await fetch(`http://127.0.0.1:${this.ports.http}/metrics`);
+    // In cluster mode the device's own counters are on A.
+    const res = await fetch(`http://127.0.0.1:${this.options.cluster ? this.ports.httpA : this.ports.http}/metrics`);
     return res.text();
   }
 
@@ -210,6 +247,8 @@ export class Scenario {
     this.stopCommands();
     await Promise.allSettled([this.ws?.close(), this.comodojo?.close(), this.domogik?.close(), this.tracim?.close()]);
     await this.gateway?.stop(5000);
+    await Promise.all([this.others.a?.stop(5000), this.others.c?.stop(5000)]);
+    await this.broker?.close();
     await this.jeedom?.close();
     await this.sim?.stop(3000);
     await this.stopSocat();

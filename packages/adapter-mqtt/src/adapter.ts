@@ -21,7 +21,7 @@ import { bridgeDiscovery, deviceDiscovery, discoveryFilter, nodeIdFor, sanitizeI
 import { decodeCommand, encodeEvent, encodeReply, encodeState } from './protocol/payload.js';
 import { channelIdProblem, deviceIdProblem, Topics } from './protocol/topics.js';
 import { EmbeddedBroker } from './transport/broker.js';
-import { openClient, redactUrl, type MqttClient } from './transport/client.js';
+import { openClient, redactUrl, untilFirstConnect, wireClient, type MqttClient } from './transport/client.js';
 
 /** The adapter instance: the core's {@link Adapter} plus what tests and benches read. */
 export interface MqttAdapter extends Adapter {
@@ -154,19 +154,7 @@ class MqttHost implements MqttAdapter {
     this.client = client;
     this.ctx.connection({ connected: false, detail: `connecting to broker ${this.brokerUrl()}` });
     client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
-    client.on('connect', () => {
-      // Commands and replies are small packets: without this, Nagle's algorithm and the peer's
-      // delayed ACK hold each for tens of milliseconds.
-      (client.stream as { setNoDelay?: (noDelay: boolean) => void } | undefined)?.setNoDelay?.(true);
-      void this.onConnect(client);
-    });
-    let lastError: string | undefined;
-    client.on('error', (error) => {
-      // Errors carry no credentials (MQTT.js reports the broker's refusal code or the socket's error).
-      const reason = describeError(error);
-      if (reason !== lastError) this.ctx.logger.warn({ broker: this.brokerUrl() }, `mqtt: ${reason}`);
-      lastError = reason;
-    });
+    wireClient(client, { onConnect: () => void this.onConnect(client), onError: (reason) => this.ctx.logger.warn({ broker: this.brokerUrl() }, `mqtt: ${reason}`) });
     client.on('close', () => {
       if (this.ready) {
         this.ready = false;
@@ -176,17 +164,10 @@ class MqttHost implements MqttAdapter {
     });
     // Wait for the first connection or the first failure, whichever comes first: a broker
     // that is down at start is not a failed start (the outbox holds the state meanwhile).
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        client.off('close', done);
-        this.ctx.signal.removeEventListener('abort', done);
-        this.onReady = undefined;
-        resolve();
-      };
-      this.onReady = done;
-      client.once('close', done);
-      this.ctx.signal.addEventListener('abort', done, { once: true });
-    });
+    const first = untilFirstConnect(client, this.ctx.signal);
+    this.onReady = first.ready;
+    await first.settled;
+    this.onReady = undefined;
     if (!this.ready) this.ctx.logger.warn({ broker: this.brokerUrl() }, `mqtt: broker ${this.brokerUrl()} not reachable yet; retrying every ${this.config.reconnectMs} ms`);
   }
 

@@ -1,7 +1,7 @@
 import { describeHostAdapterConformance, type HostPeer } from '@patchbay/testing';
 import { afterAll, beforeAll } from 'vitest';
 import mqttAdapter from './index.js';
-import { Mosquitto } from '../test/mosquitto.js';
+import { Mosquitto } from '@patchbay/testing';
 import { Peer } from '../test/peer.js';
 
 let broker: Mosquitto;

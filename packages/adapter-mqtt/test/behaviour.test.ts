@@ -3,7 +3,7 @@ import { freePort } from '@patchbay/testing';
 import { createGateway } from '@patchbay/core';
 import { FakeDriver, captureLogger } from '@patchbay/testing';
 import mqttAdapter from '../src/index.js';
-import { Mosquitto } from './mosquitto.js';
+import { Mosquitto } from '@patchbay/testing';
 import { Peer } from './peer.js';
 import { startRig, type Rig } from './rig.js';
 

@@ -1,8 +1,7 @@
 import { createGateway } from '@patchbay/core';
-import { captureLogger, FakeDriver } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import mqttAdapter from '../src/index.js';
-import { Mosquitto } from './mosquitto.js';
+import { captureLogger, FakeDriver, Mosquitto } from '@patchbay/testing';
 import { Peer } from './peer.js';
 
 const cleanups: (() => Promise<unknown> | void)[] = [];

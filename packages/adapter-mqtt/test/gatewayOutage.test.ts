@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { spawnPatchbay, tempDir, type PatchbayProcess } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Mosquitto } from './mosquitto.js';
+import { Mosquitto } from '@patchbay/testing';
 import { Peer } from './peer.js';
 
 const cleanups: (() => Promise<unknown> | void)[] = [];

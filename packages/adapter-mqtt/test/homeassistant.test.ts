@@ -10,7 +10,7 @@ import { captureLogger, FakeDriver, type CapturedLogger } from '@patchbay/testin
 import { afterEach, describe, expect, it } from 'vitest';
 import mqttAdapter from '../src/index.js';
 import { HaStandin, type StandinEvent } from './haStandin.js';
-import { Mosquitto } from './mosquitto.js';
+import { Mosquitto } from '@patchbay/testing';
 import { Peer } from './peer.js';
 
 const cleanups: (() => Promise<unknown> | void)[] = [];

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { tempDir } from '@patchbay/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { makeTlsFiles, Mosquitto, type TlsFiles } from './mosquitto.js';
+import { makeTlsFiles, Mosquitto, tempDir, type TlsFiles } from '@patchbay/testing';
 import { Peer } from './peer.js';
 import { startRig } from './rig.js';
 

@@ -1,10 +1,11 @@
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createGateway, type Gateway } from '@patchbay/core';
+import { createGateway, defineDriver, type Gateway } from '@patchbay/core';
 import simDriver from '@patchbay/driver-sim';
 import { FakeHost, repoRoot, spawnEmbeddedDefault } from '@patchbay/testing';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import wsAdapter from '../src/index.js';
 import { startTestHttp, type TestHttp } from './httpMount.js';
 
@@ -32,6 +33,20 @@ describe('status page - in headless Chromium', () => {
       http: http.mount,
     });
     await gateway.start();
+    // A device another gateway of a cluster owns, as the cluster link shows it to the core.
+    const remote = defineDriver({
+      type: 'cluster-remote',
+      config: z.object({}),
+      create: (_config, ctx) => ({
+        start: () => {
+          ctx.describe({ name: 'Garage meter', channels: { power: { kind: 'number', unit: 'W' } } });
+          ctx.emit('power', 420);
+        },
+        stop: () => undefined,
+        send: () => ({ ok: true }),
+      }),
+    });
+    await gateway.addRemoteDevice({ id: 'meter9', origin: 'garage', via: 'other', definition: remote });
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
   });
 
@@ -144,6 +159,16 @@ describe('status page - in headless Chromium', () => {
       await proc.stop();
     }
   }, 90_000);
+
+  it('status page - a device of another gateway of the cluster says which gateway owns it (19.7)', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${http.url}/?token=page-token`);
+    const meta = page.locator('[data-device="meter9"] .meta');
+    await meta.filter({ hasText: 'on gateway garage' }).waitFor({ timeout: 10_000 });
+    await expect(meta.textContent()).resolves.toMatch(/^Last seen \d+ s ago — on gateway garage$/);
+    await expect(page.locator('[data-device="thermo1"] .meta').textContent()).resolves.not.toMatch(/gateway/);
+    await page.close();
+  });
 
   it('status page - without the token the socket is refused and the page says so', async () => {
     const page = await browser.newPage();

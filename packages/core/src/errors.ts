@@ -24,6 +24,8 @@ export const ErrorCodes = {
   VALUE_INVALID: 'PB212_VALUE_INVALID',
   /** The journal cannot write (disk full, read-only): a command whose reply must survive a restart is refused. */
   JOURNAL_UNAVAILABLE: 'PB213_JOURNAL_UNAVAILABLE',
+  /** A device id announced by a second gateway of the cluster (issue 19). */
+  DEVICE_ID_TAKEN: 'PB219_DEVICE_ID_TAKEN',
   // 3xx delivery
   HOST_UNREACHABLE: 'PB301_HOST_UNREACHABLE',
   EVENT_REJECTED: 'PB302_EVENT_REJECTED',

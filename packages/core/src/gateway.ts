@@ -25,6 +25,7 @@ import { latencyBuckets, noopMetrics, type Counter, type Histogram, type Metrics
 import { defaultOutboxOptions, Outbox, type OutboxOptions } from './outbox.js';
 import { deviceInfo, gatewayHealth, hostStatus, type DeviceRuntime, type HostRuntime } from './runtime.js';
 import { planEndpoints, routesKey, type ReloadResult, type ReloadSpec } from './reload.js';
+import { remoteDeviceProblem, type RemoteDeviceSpec } from './remote.js';
 import { checkEndpoints, formatPath, type EndpointSpec, type RouteSpec } from './spec.js';
 import { StateStore } from './stateStore.js';
 import { defaultRestartPolicy, Supervisor, type RestartPolicy } from './supervisor.js';
@@ -51,6 +52,11 @@ export interface GatewayOptions {
   restart?: Partial<RestartPolicy>;
   /** Called when a host asks the gateway to stop ({@link HostContext.requestStop}); the app stops as on SIGTERM. */
   onStopRequested?: (request: { host: string; reason: string }) => void;
+  /**
+   * Routes may name devices that are not in `devices`: remote devices of a cluster (issue 19),
+   * linked as routed when they appear. A remote device no route names goes to every host.
+   */
+  remoteRoutes?: boolean;
 }
 
 /** A running gateway. */
@@ -72,6 +78,13 @@ export interface Gateway {
    * problem); then only what changed restarts. Reloads run one at a time.
    */
   reload(next: ReloadSpec): Promise<ReloadResult>;
+  /**
+   * Show a device another gateway owns to this gateway's hosts (issue 19). Throws
+   * `DEVICE_ID_TAKEN` when the id is already a device (local or remote) or a host here.
+   */
+  addRemoteDevice(spec: RemoteDeviceSpec): Promise<void>;
+  /** Take a remote device away (its owner no longer announces it); false when there was none. */
+  removeRemoteDevice(id: string): Promise<boolean>;
 }
 
 /** The gateway's timing defaults; the app's config imports them rather than repeating them. */
@@ -83,8 +96,8 @@ export const defaultGatewayTimeouts = {
 } as const;
 
 /** Checks a whole spec, throwing `CONFIG_INVALID` with every problem; returns the parsed options by id. */
-function checkSpec(spec: ReloadSpec): Map<string, unknown> {
-  const { issues, parsed } = checkEndpoints(spec);
+function checkSpec(spec: ReloadSpec, remoteRoutes: boolean): Map<string, unknown> {
+  const { issues, parsed } = checkEndpoints({ ...spec, remoteRoutes });
   spec.devices.forEach((d, index) => {
     const stale = d.staleAfterMs;
     if (stale !== undefined && !(Number.isInteger(stale) && stale >= 1 && stale <= 2_147_483_647)) {
@@ -157,7 +170,7 @@ class GatewayRuntime implements Gateway {
       isStopping: () => this.stopping,
       publish: (device, event) => this.route(event, device.hosts),
     });
-    const parsed = checkSpec(options);
+    const parsed = checkSpec(options, options.remoteRoutes === true);
     const restart: RestartPolicy = { ...defaultRestartPolicy, ...options.restart };
     const outboxOptions: OutboxOptions = { ...defaultOutboxOptions, ...options.outbox };
     if (options.eventTtlMs !== undefined) outboxOptions.eventTtlMs = options.eventTtlMs;
@@ -182,8 +195,9 @@ class GatewayRuntime implements Gateway {
    * unchanged one is never stopped, so its peers stay connected.
    */
   private async applyReload(next: ReloadSpec): Promise<ReloadResult> {
-    const parsed = checkSpec(next);
-    const devices = planEndpoints(new Map([...this.devices].map(([id, d]) => [id, d.spec])), next.devices);
+    const parsed = checkSpec(next, this.options.remoteRoutes === true);
+    // Remote devices come and go with their owners, not with this gateway's config.
+    const devices = planEndpoints(new Map([...this.devices].filter(([, d]) => d.origin === undefined).map(([id, d]) => [id, d.spec])), next.devices);
     const hosts = planEndpoints(new Map([...this.hosts].map(([id, h]) => [id, h.spec])), next.hosts);
     const routesChanged = routesKey(this.routes) !== routesKey(next.routes);
     const result: ReloadResult = {
@@ -467,7 +481,7 @@ class GatewayRuntime implements Gateway {
 
   private wireRoutes(routes: readonly RouteSpec[] | undefined): void {
     const link = (device: DeviceRuntime, host: HostRuntime) => {
-      if (host.deviceIds.has(device.id)) return;
+      if (host.deviceIds.has(device.id) || device.via === host.id) return;
       host.deviceIds.add(device.id);
       host.devices.push(device);
       device.hosts.push(host);
@@ -477,8 +491,40 @@ class GatewayRuntime implements Gateway {
       return;
     }
     for (const route of routes) {
-      for (const d of route.devices) for (const h of route.hosts) link(this.devices.get(d) as DeviceRuntime, this.hosts.get(h) as HostRuntime);
+      for (const d of route.devices) {
+        // A remote device a route names may not be there (yet).
+        const device = this.devices.get(d);
+        if (device !== undefined) for (const h of route.hosts) link(device, this.hosts.get(h) as HostRuntime);
+      }
     }
+    // A remote device no route names goes to every host.
+    for (const device of this.devices.values()) if (device.origin !== undefined && !routes.some((r) => r.devices.includes(device.id))) for (const host of this.hosts.values()) link(device, host);
+  }
+
+  async addRemoteDevice(spec: RemoteDeviceSpec): Promise<void> {
+    const problem = remoteDeviceProblem(spec, (id) => this.devices.get(id), new Set(this.hosts.keys()));
+    if (problem !== undefined) throw problem;
+    const device = this.addDevice({ id: spec.id, definition: spec.definition, options: {} }, {}, this.restartPolicy);
+    device.origin = spec.origin;
+    device.via = spec.via;
+    this.rewireRoutes();
+    this.logger.info({ device: spec.id, origin: spec.origin }, `device ${spec.id} of gateway ${spec.origin} added`);
+    if (this.started && !this.stopping) await device.supervisor.start();
+  }
+
+  async removeRemoteDevice(id: string): Promise<boolean> {
+    const device = this.devices.get(id);
+    if (device === undefined || device.origin === undefined) return false;
+    await device.supervisor.stop();
+    this.availability.clear(device);
+    this.devices.delete(id);
+    this.store.removeDevice(id);
+    for (const host of device.hosts) {
+      host.deviceIds.delete(id);
+      host.devices = host.devices.filter((d) => d !== device);
+    }
+    this.logger.info({ device: id, origin: device.origin }, `device ${id} of gateway ${device.origin} removed`);
+    return true;
   }
 
   async start(): Promise<void> {

@@ -42,6 +42,8 @@ export interface DeviceInfo {
   availability: Availability;
   availabilityReason?: string;
   description?: DeviceDescription;
+  /** A device another gateway of the cluster owns: that gateway (issue 19). */
+  origin?: string;
 }
 
 /** The health of one device or host, as `/healthz` reports it. */
@@ -71,6 +73,8 @@ export interface EndpointHealth {
   /** Devices only: `online`, `offline` or `stale`. */
   availability?: Availability;
   availabilityReason?: string;
+  /** Devices only: the gateway that owns a remote device. */
+  origin?: string;
 }
 
 /** The whole gateway's health: `ok` when every endpoint is alive and the journal can write. */

@@ -76,6 +76,7 @@ export {
   type StatusEvent,
 } from './events.js';
 export { createGateway, defaultGatewayTimeouts, type Gateway, type GatewayOptions } from './gateway.js';
+export { remoteDeviceProblem, type RemoteDeviceSpec } from './remote.js';
 export { planEndpoints, sameEndpoint, type ReloadPlan, type ReloadResult, type ReloadSpec } from './reload.js';
 export type { ChannelState, DeviceInfo, DeviceState, EndpointHealth, GatewayHealth, StateSnapshot } from './health.js';
 export type { Journal, JournalCorruption, JournalHealth, JournalOwner, JournalRecovery } from './journal.js';

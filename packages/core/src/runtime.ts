@@ -37,6 +37,10 @@ export interface DeviceRuntime {
   staleTimer: NodeJS.Timeout | undefined;
   /** Channels whose wrong-kind values were already logged (once each). */
   wrongKindLogged: Set<string> | undefined;
+  /** A remote device: the gateway that owns it (undefined for this gateway's own). */
+  origin?: string;
+  /** A remote device: the host that brought it in, which is not routed it. */
+  via?: string;
 }
 
 /** What the gateway keeps per host while it runs. */
@@ -91,6 +95,7 @@ export function deviceInfo(device: DeviceRuntime, store: StateStore): DeviceInfo
     availability: device.availability,
     ...(device.availabilityReason === undefined ? {} : { availabilityReason: device.availabilityReason }),
     ...(device.description === undefined ? {} : { description: device.description }),
+    ...(device.origin === undefined ? {} : { origin: device.origin }),
   };
 }
 
@@ -117,6 +122,7 @@ export function gatewayHealth(gateway: {
     restarts: d.supervisor.restarts,
     availability: d.availability,
     ...(d.availabilityReason === undefined ? {} : { availabilityReason: d.availabilityReason }),
+    ...(d.origin === undefined ? {} : { origin: d.origin }),
   }));
   const hosts: EndpointHealth[] = [...gateway.hosts].map((h) => {
     const { status, reason } = hostStatus(h);

@@ -72,6 +72,8 @@ export function checkEndpoints(spec: {
   routes?: readonly RouteSpec[] | undefined;
   /** Where devices and hosts sit in the config file, for issue paths. */
   paths?: { devices: string; hosts: string; routes: string };
+  /** Routes may name devices of other gateways of a cluster, which come and go at run time (issue 19). */
+  remoteRoutes?: boolean;
 }): { issues: SpecIssue[]; parsed: Map<string, unknown> } {
   const paths = spec.paths ?? { devices: 'devices', hosts: 'hosts', routes: 'routes' };
   const issues: SpecIssue[] = [];
@@ -93,7 +95,7 @@ export function checkEndpoints(spec: {
   check(spec.hosts, paths.hosts, hostIds, deviceIds);
   (spec.routes ?? []).forEach((route, index) => {
     route.devices.forEach((id, i) => {
-      if (!deviceIds.has(id)) issues.push({ path: `${paths.routes}[${index}].devices[${i}]`, message: `unknown device "${id}" (known: ${[...deviceIds].join(', ') || 'none'})` });
+      if (!deviceIds.has(id) && !spec.remoteRoutes) issues.push({ path: `${paths.routes}[${index}].devices[${i}]`, message: `unknown device "${id}" (known: ${[...deviceIds].join(', ') || 'none'})` });
     });
     route.hosts.forEach((id, i) => {
       if (!hostIds.has(id)) issues.push({ path: `${paths.routes}[${index}].hosts[${i}]`, message: `unknown host "${id}" (known: ${[...hostIds].join(', ') || 'none'})` });

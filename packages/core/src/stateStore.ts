@@ -30,6 +30,11 @@ export class StateStore {
       });
   }
 
+  /** Forget a device (a remote one whose owner no longer announces it). */
+  removeDevice(device: string): void {
+    this.devices.delete(device);
+  }
+
   /** Record a state event; the latest value wins. */
   apply(event: StateEvent): void {
     this.set(event.device, event.channel, event.value, event.time);

@@ -13,3 +13,4 @@ export { PtyPair } from './ptyPair.js';
 export { PymodbusSlave, type PeerTable, type SlaveMode } from './pymodbus.js';
 export { recordingDriver } from './recordingDriver.js';
 export { JeedomCallback, type CallbackRecord } from './jeedomCallback.js';
+export { makeTlsFiles, Mosquitto, type TlsFiles } from './mosquitto.js';

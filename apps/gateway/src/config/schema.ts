@@ -1,4 +1,5 @@
 import { defaultGatewayTimeouts, defaultOutboxOptions } from '@patchbay/core';
+import { clusterConfig } from '@patchbay/cluster';
 import { defaultJournalOptions } from '@patchbay/journal';
 import { z } from 'zod';
 
@@ -82,8 +83,23 @@ export const ConfigSchema = z
       .default([]),
     hosts: z.array(z.object({ id: idSchema, adapter: z.string().min(1), options: z.unknown().optional() }).strict()).default([]),
     routes: z.array(z.object({ devices: z.array(idSchema).min(1), hosts: z.array(idSchema).min(1) }).strict()).optional(),
+    /** Several gateways as one installation over an MQTT 5 broker (issue 19); absent: this gateway runs alone. */
+    cluster: clusterConfig.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    if (config.cluster === undefined) return;
+    if (config.hosts.some((h) => h.id === CLUSTER_HOST_ID)) {
+      ctx.addIssue({ code: 'custom', path: ['hosts'], message: `the host id "${CLUSTER_HOST_ID}" is the cluster link's when a cluster section is given; rename that host` });
+    }
+    if (config.cluster.gateway === undefined) {
+      const gateway = clusterConfig.shape.gateway.safeParse(config.gateway.name);
+      if (!gateway.success) ctx.addIssue({ code: 'custom', path: ['cluster', 'gateway'], message: `gateway.name ${JSON.stringify(config.gateway.name)} cannot be this gateway's id in the cluster (${gateway.error.issues[0]?.message ?? 'invalid'}); give cluster.gateway` });
+    }
+  });
+
+/** The host id the cluster link runs as. */
+export const CLUSTER_HOST_ID = 'cluster';
 
 /** A validated config (endpoint options not yet checked). */
 export type GatewayConfig = z.output<typeof ConfigSchema>;

@@ -96,6 +96,11 @@ export async function validateConfig(raw: unknown, registry: Registry): Promise<
     ] as const) {
       (Array.isArray(route[key]) ? (route[key] as unknown[]) : []).forEach((id, i) => {
         if (typeof id === 'string' && !known.has(id)) {
+          if (what === 'device' && top.cluster !== undefined) {
+            // A device of another gateway of the cluster (issue 19): it is routed when it appears.
+            warnings.push(`routes[${index}].devices[${i}]: "${id}" is not a device of this gateway; it is taken as a device of another gateway of the cluster`);
+            return;
+          }
           issues.push({ path: `routes[${index}].${key}[${i}]`, message: `unknown ${what} "${id}" (known: ${[...known].join(', ') || 'none'})${suggest(id, [...known])}` });
         }
       });

@@ -13,7 +13,7 @@ export class GatewayHttp implements HttpMount {
   private readonly routes = new Map<string, HttpHandler>();
   private readonly upgrades = new Map<string, UpgradeHandler>();
   private readonly server: Server;
-  private gateway: Gateway | undefined;
+  private gateway: Pick<Gateway, 'health'> | undefined;
 
   constructor(
     private readonly metrics: Metrics,
@@ -52,8 +52,8 @@ export class GatewayHttp implements HttpMount {
     });
   }
 
-  /** Serve health from this gateway. */
-  watch(gateway: Gateway): void {
+  /** Serve health from this gateway (or what adds to its health: the cluster section). */
+  watch(gateway: Pick<Gateway, 'health'>): void {
     this.gateway = gateway;
   }
 

@@ -1,9 +1,11 @@
 import type { AddressInfo } from 'node:net';
-import { createGateway, ErrorCodes, PatchbayError, type Gateway, type ReloadResult } from '@patchbay/core';
+import { createClusterHost, type ClusterHost } from '@patchbay/cluster';
+import { createGateway, ErrorCodes, PatchbayError, type AdapterDefinition, type EndpointSpec, type Gateway, type ReloadResult } from '@patchbay/core';
 import { FileJournal } from '@patchbay/journal';
 import type { Logger as PinoLogger } from 'pino';
 import { redactSecrets } from '../config/redact.js';
 import type { ResolvedConfig } from '../config/resolve.js';
+import { CLUSTER_HOST_ID } from '../config/schema.js';
 import { Metrics } from '../http/metrics.js';
 import { GatewayHttp } from '../http/server.js';
 import { createLogger } from './logger.js';
@@ -64,13 +66,18 @@ export async function runGateway(input: ResolvedConfig, options: RunOptions = {}
           logger: logger.child({ component: 'journal' }),
         })
       : undefined;
+    // The cluster link is one more host, made here because it needs the gateway it runs in.
+    const holder: { gateway?: Gateway } = {};
+    const cluster = config.cluster ? createClusterHost({ registry: () => holder.gateway as Gateway, commandTimeoutMs: config.gateway.commandTimeoutMs }) : undefined;
+    const withCluster = (next: ResolvedConfig): EndpointSpec<AdapterDefinition>[] => clusterHosts(next, cluster);
     const gateway = createGateway({
       name: config.gateway.name,
       devices: resolved.devices,
       // Raw options: the core parses them with each definition's schema, and a schema's output
       // need not parse again (a transform that renames a deprecated key, say).
-      hosts: resolved.hosts,
-      routes: config.routes,
+      hosts: withCluster(resolved),
+      routes: clusterRoutes(resolved, cluster),
+      remoteRoutes: cluster !== undefined,
       logger,
       metrics,
       journal,
@@ -81,8 +88,9 @@ export async function runGateway(input: ResolvedConfig, options: RunOptions = {}
       outbox: resolved.outbox,
       onStopRequested: options.onStopRequested,
     });
+    holder.gateway = gateway;
     metrics.watch(gateway);
-    http?.watch(gateway);
+    http?.watch(cluster ? { health: () => ({ ...gateway.health(), cluster: cluster.health() ?? null }) } : gateway);
     await gateway.start();
     logger.info(
       {
@@ -101,7 +109,7 @@ export async function runGateway(input: ResolvedConfig, options: RunOptions = {}
       async reload(next) {
         const withTokens = requireHttpTokens(next, logger);
         const needsRestart = restartOnlyChanges(current, withTokens);
-        const result = await gateway.reload({ devices: withTokens.devices, hosts: withTokens.hosts, routes: withTokens.config.routes });
+        const result = await gateway.reload({ devices: withTokens.devices, hosts: withCluster(withTokens), routes: clusterRoutes(withTokens, cluster) });
         current = { ...withTokens, config: { ...withTokens.config, gateway: current.config.gateway, log: current.config.log } };
         return { result, needsRestart };
       },
@@ -132,6 +140,21 @@ export async function runGateway(input: ResolvedConfig, options: RunOptions = {}
     if (options.pidFile) removePidFile(options.pidFile);
     throw error;
   }
+}
+
+/** The config's hosts, and the cluster link when there is a `cluster` section (its settings are read at start only). */
+function clusterHosts(resolved: ResolvedConfig, cluster: ClusterHost | undefined): EndpointSpec<AdapterDefinition>[] {
+  const section = resolved.config.cluster;
+  if (cluster === undefined || section === undefined) return resolved.hosts;
+  const options = { ...section, gateway: section.gateway ?? resolved.config.gateway.name };
+  return [...resolved.hosts, { id: CLUSTER_HOST_ID, definition: cluster.definition as AdapterDefinition, options }];
+}
+
+/** With routes, every device of this gateway is also routed to the cluster link: the cluster shares them all. */
+function clusterRoutes(resolved: ResolvedConfig, cluster: ClusterHost | undefined): ResolvedConfig['config']['routes'] {
+  const routes = resolved.config.routes;
+  if (cluster === undefined || resolved.config.cluster === undefined || routes === undefined || routes.length === 0 || resolved.devices.length === 0) return routes;
+  return [...routes, { devices: resolved.devices.map((d) => d.id), hosts: [CLUSTER_HOST_ID] }];
 }
 
 /** Listens, turning a busy address into one line that says how to move it. */

@@ -4,6 +4,7 @@
  * material read from files or given inline, and reconnects every `reconnectMs`.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { describeError } from '@patchbay/core';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 
 /** What the client is built from. */
@@ -62,6 +63,46 @@ export function clientOptions(options: ClientOptions): IClientOptions {
 export function openClient(options: ClientOptions): MqttClient {
   // The URL may carry credentials: MQTT.js takes them from it; nothing here logs it.
   return mqtt.connect(options.url, clientOptions(options));
+}
+
+/**
+ * What every client of ours does on its events: Nagle's algorithm off on each connection
+ * (commands and replies are small packets, which it and the peer's delayed ACK would hold
+ * for tens of milliseconds), then `onConnect`; each error reported once until a different
+ * one comes (a broker that stays down is one line, not one per retry).
+ */
+export function wireClient(client: MqttClient, options: { onConnect: () => void; onError: (reason: string) => void }): void {
+  client.on('connect', () => {
+    (client.stream as { setNoDelay?: (noDelay: boolean) => void } | undefined)?.setNoDelay?.(true);
+    options.onConnect();
+  });
+  let lastError: string | undefined;
+  client.on('error', (error) => {
+    // Errors carry no credentials (MQTT.js reports the broker's refusal code or the socket's error).
+    const reason = describeError(error);
+    if (reason !== lastError) options.onError(reason);
+    lastError = reason;
+  });
+}
+
+/**
+ * Waits for the first of: `ready()` (the caller set the connection up), the client's first
+ * close, or `signal` aborting. A broker that is down at start is not a failed start: the
+ * client keeps reconnecting, and the caller's outbox holds what it would have sent.
+ */
+export function untilFirstConnect(client: MqttClient, signal: AbortSignal): { ready: () => void; settled: Promise<void> } {
+  let ready: () => void = () => undefined;
+  const settled = new Promise<void>((resolve) => {
+    const done = () => {
+      client.off('close', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    ready = done;
+    client.once('close', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+  return { ready, settled };
 }
 
 export type { MqttClient };

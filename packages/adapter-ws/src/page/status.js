@@ -149,6 +149,8 @@ function applyDeviceHealth(entries) {
     const d = device(h.id);
     d.status = h.status;
     if (h.availability) Object.assign(d, { availability: h.availability, reason: h.availabilityReason });
+    // A device another gateway of the cluster owns (issue 19.7).
+    d.origin = h.origin;
     if (h.lastSeen !== null && (d.lastSeen === null || h.lastSeen > d.lastSeen)) d.lastSeen = h.lastSeen;
   }
 }
@@ -328,7 +330,7 @@ function render() {
     badge.className = `badge availability-${d.availability}`;
     badge.textContent = d.availability;
     badge.title = d.reason ?? '';
-    meta.textContent = `Last seen ${ago(d.lastSeen)}${d.availability !== 'online' && d.reason ? ` — ${d.reason}` : ''}`;
+    meta.textContent = `Last seen ${ago(d.lastSeen)}${d.availability !== 'online' && d.reason ? ` — ${d.reason}` : ''}${d.origin ? ` — on gateway ${d.origin}` : ''}`;
     for (const [channel, parts] of rows) {
       const c = describedChannel(d, channel);
       const latest = c?.kind === 'event' ? d.lastEvent.get(channel) : d.channels.get(channel);

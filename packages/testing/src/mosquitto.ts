@@ -4,9 +4,12 @@
  * again on the same port with what it persisted (retained messages, sessions, queued messages).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { freePort, Signal, tempDir } from '@patchbay/testing';
+import { freePort } from './ports.js';
+import { tempDir } from './process.js';
+import { Signal } from './signal.js';
 
 /** PEM files for a TLS listener and its clients, all signed by one throw-away CA. */
 export interface TlsFiles {
@@ -27,12 +30,10 @@ export function makeTlsFiles(dir: string): TlsFiles {
     writeFileSync(path(`${name}.ext`), name === 'server' ? 'subjectAltName=IP:127.0.0.1\n' : 'extendedKeyUsage=clientAuth\n');
     ssl(['x509', '-req', '-in', path(`${name}.csr`), '-CA', path('ca.pem'), '-CAkey', path('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', path(`${name}.ext`), '-out', path(`${name}.pem`)]);
   }
-  // mosquitto started as root drops to its own user, which must read these throw-away files.
-  chmodSync(dir, 0o755);
-  for (const name of readdirSync(dir)) chmodSync(path(name), 0o644);
   return { ca: path('ca.pem'), serverCert: path('server.pem'), serverKey: path('server.key'), clientCert: path('client.pem'), clientKey: path('client.key') };
 }
 
+/** A mosquitto process of its own, for tests of the MQTT host and the cluster. */
 export class Mosquitto {
   private child: ChildProcess | undefined;
   private log = '';
@@ -51,7 +52,10 @@ export class Mosquitto {
     const tls = options.tls ? [`cafile ${options.tls.ca}`, `certfile ${options.tls.serverCert}`, `keyfile ${options.tls.serverKey}`, 'require_certificate true', 'tls_version tlsv1.2'] : [];
     writeFileSync(
       join(dir.path, 'mosquitto.conf'),
-      [`listener ${broker.port} 127.0.0.1`, ...tls, 'allow_anonymous true', 'persistence true', `persistence_location ${dir.path}/`, 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice', 'log_type information', 'max_queued_messages 100000', 'set_tcp_nodelay true', ''].join('\n'),
+      [`listener ${broker.port} 127.0.0.1`, ...tls, 'allow_anonymous true', 'persistence true',
+        // Run as root, mosquitto drops to the `mosquitto` user and can no longer write its
+        // persistence here (nor read the TLS files): it runs as the test's own user instead.
+        `user ${userInfo().username}`, `persistence_location ${dir.path}/`, 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice', 'log_type information', 'max_queued_messages 100000', 'set_tcp_nodelay true', ''].join('\n'),
     );
     await broker.up();
     return broker;
