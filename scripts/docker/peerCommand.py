@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 
 mode, command_id = sys.argv[1], sys.argv[2]
 DEADLINE_S = 30
@@ -37,8 +36,10 @@ else:
     sys.exit("peerCommand.py: unknown mode %r (tracim or domogik)" % mode)
 
 child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-# The deadline holds even if the peer prints nothing at all.
-threading.Timer(DEADLINE_S, child.kill).start()
+# The deadline holds even if the peer prints nothing at all (daemon: it must not keep us waiting).
+deadline = threading.Timer(DEADLINE_S, child.kill)
+deadline.daemon = True
+deadline.start()
 
 
 def send(obj):
@@ -60,8 +61,12 @@ for raw in child.stdout:
         sent = True
     elif sent and reply(line):
         print(json.dumps(line))
+        deadline.cancel()
         send(last)
-        child.wait(timeout=10)
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
         sys.exit(0)
 print("peerCommand.py: %s: no reply to command %s within %d s (sent: %s)" % (mode, command_id, DEADLINE_S, sent), file=sys.stderr)
 sys.exit(1)

@@ -88,6 +88,8 @@ stop_engine() {
     fi
     wait "$DOCKERD_PID" 2>/dev/null || true
   fi
+  # dockerd leaves its default network namespace mounted under its exec root.
+  awk -v root="$ENGINE/" 'index($2, root) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do umount "$m" 2>/dev/null || true; done
   [ "$KEEP" = 1 ] || rm -rf "$WORK"
   if [ "$rc" = 0 ]; then
     log "PASS in $(elapsed) s; engine stopped"
@@ -407,12 +409,14 @@ log "every peer (Jeedom, Tracim, Domogik, Comodojo) receives thermo1's state"
 
 jeedom_command "$GW" "cmd-jeedom-$$" on || die "the Jeedom command socket refused a command"
 wait_for 30 "the Jeedom peer receiving the reply to its command" jeedom_reply "cmd-jeedom-$$"
+log "jeedom: a command on the socket, its reply posted to the callback peer"
 for mode in tracim domogik; do
   out=$(docker exec -i "$(cid "$mode-peer")" python3 - "$mode" "cmd-$mode-$$" <scripts/docker/peerCommand.py) || die "$mode peer: no reply to its command ($out)"
   case $mode in
     tracim) echo "$out" | grep -q '"ok": true' || die "tracim peer: the command failed: $out" ;;
     domogik) echo "$out" | grep -q '"status": true' || die "domogik peer: the command failed: $out" ;;
   esac
+  log "$mode: a command from the peer, and its reply"
 done
 out=$(docker exec "$(cid comodojo-peer)" php comodojo/client.php tcp://127.0.0.1:10042 device.command '{"device": "thermo1", "channel": "relay", "value": false}') ||
   die "comodojo peer: device.command failed: $out"
