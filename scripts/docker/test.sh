@@ -2,8 +2,9 @@
 # `npm run test:docker`: build the Dockerfile as it is and run docker-compose.yml as a user would,
 # on a Docker engine of its own (README, "Docker"; issue 21). Run by .ci/run, as root.
 #
-#   1. A dockerd from Debian's docker.io (overlay2 where it mounts, else vfs; iptables off), its data root, socket and pid in a
-#      temporary directory. It is stopped by its pid at the end, whatever happens.
+#   1. A dockerd from Debian's docker.io (overlay2 where it mounts, else vfs; iptables off), its
+#      data root, socket and pid in a temporary directory. It is stopped by its pid at the end,
+#      whatever happens, and nothing of it stays running or mounted.
 #   2. Every image the Dockerfile and docker-compose.yml name is pulled, or, where no registry is
 #      reachable, built locally as a stand-in: debian:bookworm-slim from debootstrap, the
 #      Dockerfile's NODE_IMAGE from it with this machine's Node.js and npm and its extra CAs,
@@ -13,7 +14,8 @@
 #      the figures: image size above its base, container start to healthy, idle RSS.
 #
 # Environment: PATCHBAY_DOCKER_DIR=DIR keeps the engine's data root (and so its images) in DIR
-# between runs instead of a fresh temporary directory; DEBIAN_MIRROR for debootstrap.
+# between runs instead of a fresh temporary directory; PATCHBAY_DOCKER_STORAGE=vfs|overlay2
+# forces the storage driver; DEBIAN_MIRROR for debootstrap.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -93,8 +95,9 @@ stop_engine() {
     echo "--- dockerd log (last 5 lines)" >&2
     tail -5 "$ENGINE/dockerd.log" | sed 's/^/    /' >&2
   fi
-  # dockerd leaves its default network namespace mounted under its exec root.
-  awk -v root="$ENGINE/" 'index($2, root) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do umount "$m" 2>/dev/null || true; done
+  # dockerd leaves its default network namespace mounted under its exec root, an interrupted
+  # debootstrap its /proc; deepest first, the tmpfs last.
+  awk -v root="$WORK/" 'index($2, root) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do umount "$m" 2>/dev/null || true; done
   if [ "$ENGINE_TMPFS" = 1 ]; then umount "$ENGINE" 2>/dev/null || umount -l "$ENGINE" 2>/dev/null || true; fi
   [ "$KEEP" = 1 ] || rm -rf "$WORK"
   if [ "$rc" = 0 ]; then
@@ -343,7 +346,7 @@ log "/healthz answers through 127.0.0.1:$PATCHBAY_PORT (HTTP $code, status $(jso
 
 published=$(docker port "$GW" 8080/tcp)
 [ "$published" = "127.0.0.1:$PATCHBAY_PORT" ] || die "port 8080 is published on '$published', not on 127.0.0.1 only"
-outside=$(ip -4 route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')
+outside=$({ ip -4 route get 1.1.1.1 2>/dev/null || true; } | sed -n 's/.* src \([0-9.]*\).*/\1/p')
 if [ -n "$outside" ]; then
   ! curl -s --max-time 3 -o /dev/null "http://$outside:$PATCHBAY_PORT/healthz" || die "the gateway answers on $outside:$PATCHBAY_PORT, not only on 127.0.0.1"
   log "published on 127.0.0.1 only: $outside:$PATCHBAY_PORT does not answer"
