@@ -75,10 +75,10 @@ describe('patchbay cli', () => {
     expect(await proc.exited).toBe(0);
   });
 
-  it('config - the embedded default uses each platform standard port; PATCHBAY_*_PORT moves one; a bad value is refused naming the variable', async () => {
+  it('config - the embedded default uses each platform standard port; PATCHBAY_*_PORT moves one; a bad value is refused naming the variable; PATCHBAY_MQTT_URL names a broker instead of the embedded one (21)', async () => {
     const embedded = async (env: NodeJS.ProcessEnv) => {
       const proc = spawnPatchbay(['config', '--format', 'json'], {
-        env: { PATCHBAY_CONFIG: '', PATCHBAY_DATA_DIR: workDir(), PATCHBAY_JEEDOM_PORT: '', PATCHBAY_COMODOJO_PORT: '', PATCHBAY_DOMOGIK_REQ_REP_PORT: '', PATCHBAY_DOMOGIK_PUB_PORT: '', PATCHBAY_DOMOGIK_SUB_PORT: '', PATCHBAY_MQTT_PORT: '', ...env },
+        env: { PATCHBAY_CONFIG: '', PATCHBAY_DATA_DIR: workDir(), PATCHBAY_JEEDOM_PORT: '', PATCHBAY_COMODOJO_PORT: '', PATCHBAY_DOMOGIK_REQ_REP_PORT: '', PATCHBAY_DOMOGIK_PUB_PORT: '', PATCHBAY_DOMOGIK_SUB_PORT: '', PATCHBAY_MQTT_PORT: '', PATCHBAY_MQTT_URL: '', ...env },
       });
       cleanups.push(() => proc.stop());
       const code = await proc.exited;
@@ -99,6 +99,10 @@ describe('patchbay cli', () => {
     const bad = await embedded({ PATCHBAY_DOMOGIK_PUB_PORT: '4041x' });
     expect(bad.code).toBe(1);
     expect(bad.proc.stderr()).toContain('PATCHBAY_DOMOGIK_PUB_PORT="4041x" is not a port');
+    // docker-compose.yml points the gateway at its mosquitto service this way.
+    const broker = await embedded({ PATCHBAY_MQTT_URL: 'mqtt://mosquitto:1883' });
+    expect(broker.code).toBe(0);
+    expect(options(broker.hosts, 'mqtt')).toMatchObject({ url: 'mqtt://mosquitto:1883' });
   });
 
   it('config - prints the resolved config with defaults and secrets redacted', async () => {

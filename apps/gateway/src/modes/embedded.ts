@@ -41,8 +41,9 @@ export const embeddedFallback: Readonly<Record<string, EmbeddedDefaults>> = {
   // The WebSocket API and status page serve on the gateway's own HTTP port.
   ws: { options: () => ({}) },
   // A broker of its own on 127.0.0.1 (MQTT 3.1.1): `mosquitto_sub -t 'patchbay/#' -v` shows the sim.
+  // PATCHBAY_MQTT_URL names a broker to use instead: docker-compose.yml points it at its mosquitto.
   mqtt: {
-    options: (ctx) => ({ embedded: { host: '127.0.0.1', port: ctx.port('PATCHBAY_MQTT_PORT', 1883) } }),
+    options: (ctx) => (ctx.env.PATCHBAY_MQTT_URL ? { url: ctx.env.PATCHBAY_MQTT_URL } : { embedded: { host: '127.0.0.1', port: ctx.port('PATCHBAY_MQTT_PORT', 1883) } }),
     portVariables: ['PATCHBAY_MQTT_PORT'],
   },
 };
