@@ -123,7 +123,7 @@ export class EmbeddedBroker {
     if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
   }
 
-  /** At the cap, make room by closing the oldest connection still without CONNECT, or refuse the newcomer. */
+  /** At the cap, make room by closing a connection still without CONNECT (silent ones first), or refuse the newcomer. */
   private admit(socket: Socket): boolean {
     const { maxConnections, logger } = this.options;
     if (this.sockets.size < maxConnections) {
@@ -133,14 +133,17 @@ export class EmbeddedBroker {
       }
       return true;
     }
+    // The oldest that has sent nothing, else the oldest still sending its CONNECT (in accept order).
     const before = Date.now() - UNCONNECTED_EVICTABLE_MS;
     let waiting: Socket | undefined;
     for (const [open, { acceptedAt, connected }] of this.sockets) {
       if (acceptedAt > before) break;
-      if (!connected) {
+      if (connected) continue;
+      if (open.bytesRead === 0) {
         waiting = open;
         break;
       }
+      waiting ??= open;
     }
     if (this.capped++ === 0) logger.warn({ limit: maxConnections }, `embedded broker: ${maxConnections} connections open (maxConnections); closing ones without CONNECT, else newcomers`);
     if (waiting) {
