@@ -21,6 +21,8 @@ const jeedomAdapter = defineAdapter({
   description: 'Jeedom plugin daemon: TCP command socket down, HTTP callback up (batched per cycle)',
   config: jeedomConfig,
   create: (config, ctx) => new JeedomAdapter(config, ctx),
+  // The command socket's budget for all unfinished messages (13.7).
+  inputBudgetBytes: (config) => config.maxBufferedBytes,
 });
 
 export default jeedomAdapter;

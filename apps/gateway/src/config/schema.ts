@@ -39,6 +39,8 @@ export const ConfigSchema = z
           .refine((h) => h.headersTimeoutMs <= h.requestTimeoutMs, { message: 'headersTimeoutMs must not exceed requestTimeoutMs' })
           .prefault({}),
         dataDir: z.string().min(1).default('./data'),
+        /** The gateway-wide bound on unfinished client input: the listeners' budgets must add up to no more (else a warning). */
+        maxBufferedBytes: z.number().int().min(1024 * 1024).max(64 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
         journal: z
           .object({
             enabled: z.boolean().default(true),
