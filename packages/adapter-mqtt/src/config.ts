@@ -38,6 +38,8 @@ export const mqttConfig = z
         maxConnections: z.number().int().min(1).max(10_000).default(64),
         /** A client's CONNECT must arrive within this time of its accept. */
         connectTimeoutMs: z.number().int().min(100).max(300_000).default(10_000),
+        /** Every later packet must be complete within this time of its first byte (trickled bytes do not extend it). */
+        packetTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
         /** Largest packet a client may announce, bytes; closed on its header. Default: the payload limit (max(maxCommandBytes, 256 KiB)) plus 64 KiB for the topic. */
         maxPacketBytes: z.number().int().min(1024).max(268_435_455).optional(),
       })

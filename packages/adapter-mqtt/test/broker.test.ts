@@ -88,6 +88,24 @@ describe('mqtt embedded broker - admission (13.7)', () => {
     for (const lived of await Promise.all([silent.closed, trickle.closed])) expect(lived).toBeLessThan(10_000);
   }, 40_000);
 
+  it('mqtt broker - a packet after CONNECT trickled byte by byte is cut at packetTimeoutMs, even with keep-alive off; an idle client between packets is not (13.7)', async () => {
+    const { broker: b, recorded } = await broker({ packetTimeoutMs: 1000 });
+    const idle = await client(b.url);
+    const c = mqtt.connect(b.url, { protocolVersion: 4, reconnectPeriod: 0, keepalive: 0 });
+    cleanups.push(() => c.endAsync(true));
+    await new Promise<void>((resolve) => c.once('connect', () => resolve()));
+    const openedAt = Date.now();
+    const closed = new Promise<number>((resolve) => c.stream.once('close', () => resolve(Date.now() - openedAt)));
+    // PUBLISH announcing 1000 bytes, then one byte every 100 ms: 100 s to complete.
+    c.stream.write(Buffer.of(0x30, 0xe8, 0x07));
+    const timer = setInterval(() => c.stream.writable && c.stream.write(Buffer.of(0)), 100);
+    cleanups.push(() => clearInterval(timer));
+    // 1 s plus the once-a-second check, with room for a loaded machine.
+    expect(await closed).toBeLessThan(10_000);
+    expect(recorded.find(/packetTimeoutMs 1000/, 'warn')).toHaveLength(1);
+    expect(idle.connected).toBe(true);
+  }, 30_000);
+
   it('mqtt broker - at maxConnections the oldest connection without CONNECT gives way to a real client; CONNECTed clients keep their slots (13.7)', async () => {
     const { broker: b } = await broker({ maxConnections: 3, connectTimeoutMs: 60_000 });
     const real = await client(b.url);

@@ -23,11 +23,22 @@ export interface EmbeddedBrokerOptions {
   maxPacketBytes?: number;
   /** CONNECT must arrive within this time of the accept (aedes' connectTimeout, default 30 s there). */
   connectTimeoutMs?: number;
+  /**
+   * A packet begun must be complete within this time (default 30 s). Keep-alive cannot stand in:
+   * a client may turn it off, and aedes restarts it on every packet, not on a packet's bytes.
+   */
+  packetTimeoutMs?: number;
   logger: Logger;
 }
 
 /** CONNECT within this time of the accept unless configured otherwise (aedes' own default is 30 s). */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/** A begun packet must be complete within this time unless configured otherwise. */
+export const DEFAULT_PACKET_TIMEOUT_MS = 30_000;
+
+/** How often begun packets are checked against their deadline. */
+const PACKET_SWEEP_MS = 1000;
 
 /** A connection with no CONNECT yet for this long may be closed to admit a newcomer at maxConnections. */
 const UNCONNECTED_EVICTABLE_MS = 1000;
@@ -41,8 +52,9 @@ export class EmbeddedBroker {
   private broker: Aedes | undefined;
   private server: Server | undefined;
   /** Open connections in accept order, and whether each has been through CONNECT. */
-  private readonly sockets = new Map<Socket, { acceptedAt: number; connected: boolean }>();
+  private readonly sockets = new Map<Socket, { acceptedAt: number; connected: boolean; guard: PacketLengthGuard }>();
   private capped = 0;
+  private sweep: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: EmbeddedBrokerOptions) {}
 
@@ -77,12 +89,12 @@ export class EmbeddedBroker {
     });
     const server = createServer((socket) => {
       if (!this.admit(socket)) return;
-      this.sockets.set(socket, { acceptedAt: Date.now(), connected: false });
+      const guard = new PacketLengthGuard(maxPacketBytes);
+      this.sockets.set(socket, { acceptedAt: Date.now(), connected: false, guard });
       socket.once('close', () => this.sockets.delete(socket));
       broker.handle(socket);
       // With aedes' 'readable' listener in control, 'data' fires for each chunk it reads, before
       // its parser sees it: a packet announcing more than maxPacketBytes ends here.
-      const guard = new PacketLengthGuard(maxPacketBytes);
       socket.on('data', (chunk: Buffer) => {
         const over = guard.feed(chunk);
         if (over === undefined) return;
@@ -106,6 +118,17 @@ export class EmbeddedBroker {
       });
     }
     server.on('error', (error) => logger.warn(`embedded broker: ${describeError(error)}`));
+    const packetTimeoutMs = this.options.packetTimeoutMs ?? DEFAULT_PACKET_TIMEOUT_MS;
+    this.sweep = setInterval(() => {
+      const begunBefore = Date.now() - packetTimeoutMs;
+      for (const [socket, { guard }] of this.sockets) {
+        if (guard.startedAt === undefined || guard.startedAt > begunBefore) continue;
+        logger.warn(`embedded broker: a packet begun ${Date.now() - guard.startedAt} ms ago is not complete (packetTimeoutMs ${packetTimeoutMs}); connection closed`);
+        this.sockets.delete(socket);
+        socket.destroy();
+      }
+    }, Math.min(PACKET_SWEEP_MS, packetTimeoutMs));
+    this.sweep.unref();
     this.broker = broker;
     this.server = server;
     logger.info({ url: this.url }, `embedded MQTT broker (3.1.1) listening on ${this.url}`);
@@ -116,6 +139,8 @@ export class EmbeddedBroker {
     const broker = this.broker;
     this.server = undefined;
     this.broker = undefined;
+    clearInterval(this.sweep);
+    this.sweep = undefined;
     if (server) {
       for (const socket of this.sockets.keys()) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -166,6 +191,8 @@ export class PacketLengthGuard {
   private length = 0;
   private multiplier = 1;
   private inHeader = false;
+  /** When the packet being read began; undefined between packets. */
+  startedAt: number | undefined;
 
   constructor(private readonly max: number) {}
 
@@ -177,6 +204,7 @@ export class PacketLengthGuard {
         const n = Math.min(this.skip, chunk.length - i);
         this.skip -= n;
         i += n;
+        if (this.skip === 0) this.startedAt = undefined;
         continue;
       }
       const byte = chunk[i++] as number;
@@ -185,6 +213,7 @@ export class PacketLengthGuard {
         this.inHeader = true;
         this.length = 0;
         this.multiplier = 1;
+        this.startedAt = Date.now();
         continue;
       }
       this.length += (byte & 0x7f) * this.multiplier;
@@ -194,6 +223,7 @@ export class PacketLengthGuard {
         // A fifth length byte is malformed: aedes' parser refuses it, nothing to add here.
         this.inHeader = false;
         this.skip = this.length;
+        if (this.skip === 0) this.startedAt = undefined;
       }
     }
     return undefined;
