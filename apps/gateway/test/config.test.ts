@@ -109,6 +109,23 @@ describe('config pipeline', () => {
     expect(resolved.dataDir).toBe('/work/data');
   });
 
+  it('config - the listeners\' input budgets add up under gateway.maxBufferedBytes at the defaults; over it, check and run warn with each listener named (13.7)', async () => {
+    const hosts = [
+      { id: 'jeedom', adapter: 'jeedom', options: { apikey: 'k'.repeat(32), callback: 'http://127.0.0.1:1/x.php' } },
+      { id: 'comodojo', adapter: 'comodojo' },
+      { id: 'tracim', adapter: 'tracim' },
+      { id: 'web', adapter: 'ws' },
+    ];
+    const defaults = await validateConfig({ devices: [{ id: 'd', driver: 'sim' }], hosts }, registry);
+    expect(defaults.issues).toEqual([]);
+    expect(defaults.warnings).toEqual([]);
+    const small = await validateConfig({ gateway: { maxBufferedBytes: 64 * 1024 * 1024 }, devices: [{ id: 'd', driver: 'sim' }], hosts }, registry);
+    // http 256 × 16 KiB, jeedom 16 MiB, comodojo 32 MiB + 64 × 64 KiB, tracim 2 MiB, ws 1000 × 64 KiB.
+    expect(small.warnings).toEqual([
+      'the listeners may hold 120.5 MiB of unfinished client input together (gateway.http 4 MiB, jeedom 16 MiB, comodojo 36 MiB, tracim 2 MiB, web 62.5 MiB), over gateway.maxBufferedBytes (64 MiB): lower a listener\'s connection cap or budget, or raise gateway.maxBufferedBytes',
+    ]);
+  });
+
   it('config - a definition built for another core version range is refused at load with PB104', async () => {
     const definition = { ...defineAdapter({ type: 'old', config: z.object({}), create: () => ({ start() {}, stop() {}, deliver() {} }) }), coreVersion: '^9.0.0' };
     const own = createRegistry([{ kind: 'adapter', type: 'old', load: async () => definition }], { cwd: process.cwd(), coreVersion: '0.1.0' });

@@ -1,8 +1,9 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { captureLogger, halfOpenRequest, Signal } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GatewayHttp } from '../src/http/server.js';
 import { Metrics } from '../src/http/metrics.js';
+import type { HttpAdmission } from '../src/http/admission.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -73,4 +74,78 @@ describe('gateway http - refused upgrades', () => {
     await closed.waitUntil(() => (done ? true : undefined), { what: 'the server to close', timeoutMs: 5000 });
     socket.destroy();
   });
+});
+
+/** A raw request on a new connection; resolves with all the server sent once it closes ('' when refused unread). */
+function rawGet(port: number, path = '/healthz'): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(port, '127.0.0.1', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`));
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+  });
+}
+
+/** A client connection that records when it was closed; `trickle` sends the start of headers that never end. */
+function openClient(port: number, trickle: boolean): Promise<{ socket: Socket; closed: Promise<number> }> {
+  return new Promise((resolve) => {
+    const openedAt = Date.now();
+    const socket = connect(port, '127.0.0.1');
+    const closed = new Promise<number>((done) => socket.once('close', () => done(Date.now() - openedAt)));
+    socket.on('error', () => undefined);
+    socket.on('data', () => undefined);
+    socket.once('connect', () => {
+      if (trickle) socket.write('GET /healthz HTTP/1.1\r\nX-Slow: ');
+      resolve({ socket, closed });
+    });
+  });
+}
+
+describe('gateway http - admission (13.7)', () => {
+  async function capped(admission: Partial<HttpAdmission>): Promise<{ port: number; metrics: Metrics; recorded: ReturnType<typeof captureLogger> }> {
+    const recorded = captureLogger();
+    const metrics = new Metrics();
+    const http = new GatewayHttp(metrics, recorded.logger, admission);
+    const { port } = await http.listen('127.0.0.1', 0);
+    cleanups.push(() => http.close());
+    return { port, metrics, recorded };
+  }
+  const counted = async (metrics: Metrics, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await metrics.registry.metrics())?.[1] ?? Number.NaN);
+
+  it('gateway http - at maxConnections a newcomer is closed unread while every open connection is busy (13.7)', async () => {
+    const { port, metrics, recorded } = await capped({ maxConnections: 2, headersTimeoutMs: 60_000, requestTimeoutMs: 60_000 });
+    const busy = [await openClient(port, true), await openClient(port, true)];
+    // Both have sent bytes: neither may be evicted, so the newcomer is refused.
+    // Accepts are in order: the newcomer is seen once both are counted.
+    expect(await rawGet(port)).toBe('');
+    expect(await counted(metrics, 'patchbay_http_refused_connections_total')).toBeGreaterThanOrEqual(1);
+    expect(recorded.find(/gateway\.http\.maxConnections/, 'warn')).toHaveLength(1);
+    for (const c of busy) expect(c.socket.destroyed).toBe(false);
+  });
+
+  it('gateway http - at maxConnections the oldest silent connection gives way to a real client; one trickling headers keeps its slot (13.7)', async () => {
+    const { port, metrics } = await capped({ maxConnections: 3, headersTimeoutMs: 60_000, requestTimeoutMs: 60_000 });
+    const trickle = await openClient(port, true);
+    const silent = [await openClient(port, false), await openClient(port, false)];
+    // Refused until the silent ones have been silent a second; then the oldest makes room.
+    let answer = '';
+    const deadline = Date.now() + 20_000;
+    while (!answer.startsWith('HTTP/1.1 503') && Date.now() < deadline) answer = await rawGet(port);
+    expect(answer).toMatch(/^HTTP\/1\.1 503 /);
+    expect(await silent[0]?.closed).toBeLessThan(20_000);
+    expect(await counted(metrics, 'patchbay_http_evicted_connections_total')).toBe(1);
+    expect(trickle.socket.destroyed).toBe(false);
+    expect(silent[1]?.socket.destroyed).toBe(false);
+  });
+
+  it('gateway http - silent and trickling connections are cut at headersTimeoutMs, not at the next 30 s sweep (13.7)', async () => {
+    const { port } = await capped({ headersTimeoutMs: 1000, requestTimeoutMs: 2000 });
+    const clients = [await openClient(port, false), await openClient(port, true)];
+    const ticker = setInterval(() => clients[1]?.socket.write('a'), 100);
+    cleanups.push(async () => clearInterval(ticker));
+    const lifetimes = await Promise.all(clients.map((c) => c.closed));
+    // 1 s deadline + 1 s check interval, with room for a loaded machine; Node's default sweep is 30 s.
+    for (const lived of lifetimes) expect(lived).toBeLessThan(10_000);
+  }, 40_000);
 });

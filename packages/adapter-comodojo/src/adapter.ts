@@ -37,6 +37,8 @@ export function createComodojoDefinition(options: ComodojoDefinitionOptions = {}
     type: 'comodojo',
     description: 'comodojo/daemon RPC socket: JSON-RPC 2.0 and XML-RPC over base64 PHP-serialised frames (pull: device.state, device.command)',
     config: comodojoConfig,
+    // The listener's budget, and the first 64 KiB each connection holds outside it (13.7).
+    inputBudgetBytes: (config) => config.maxBufferedBytes + config.maxConnections * 64 * 1024,
     create(config, ctx): ComodojoAdapter {
       const methods = new MethodRegistry();
       const internalErrors = ctx.counter('patchbay_comodojo_internal_errors_total', 'Methods that failed unexpectedly (answered -32603)');

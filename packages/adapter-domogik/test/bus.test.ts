@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { Dealer, Publisher, Request, Subscriber } from 'zeromq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddedBus } from '../src/transport/bus/index.js';
@@ -197,4 +198,72 @@ describe('embedded bus', () => {
     }
     expect(got.map((f) => f.toString())).toEqual(['plugin.status.1700000000_000001.0_1', '{"event": "alive"}']);
   });
+});
+
+describe('embedded bus - listener limits (13.7)', () => {
+  async function limitedBus(limits: { maxMessageBytes?: number; handshakeTimeoutMs?: number }) {
+    const bus = new EmbeddedBus({ reqRepPort: 0, pubPort: 0, subPort: 0, logger: captureLogger().logger, limits });
+    const ports = await bus.start();
+    cleanups.push(() => bus.stop());
+    return ports;
+  }
+
+  it('bus - a message part over maxMessageBytes disconnects its sender at the broker, unanswered; small requests are still served (13.7)', async () => {
+    const ports = await limitedBus({ maxMessageBytes: 64 * 1024 });
+    const dealer = new Dealer({ linger: 0, receiveTimeout: 20_000 });
+    cleanups.push(() => dealer.close());
+    const disconnected = new Promise<void>((resolve) => dealer.events.on('disconnect', () => resolve()));
+    dealer.connect(`tcp://127.0.0.1:${ports.reqRepPort}`);
+    await dealer.send(['', 'MDPC01', 'mmi.service', 'x'.repeat(100 * 1024)]);
+    await disconnected;
+    // zeromq reconnects the dealer by itself; the next request, under the limit, is the first answered.
+    await dealer.send(['', 'MDPC01', 'mmi.service', 'admin']);
+    const [, , , answer] = await dealer.receive();
+    expect(answer?.toString()).toBe('404');
+  }, 40_000);
+
+  it('bus - a message over maxMessageBytes never reaches the forwarder\'s subscribers; the ones after it do (13.7)', async () => {
+    const ports = await limitedBus({ maxMessageBytes: 64 * 1024 });
+    const sub = new Subscriber({ linger: 0, receiveTimeout: 500 });
+    cleanups.push(() => sub.close());
+    sub.connect(`tcp://127.0.0.1:${ports.subPort}`);
+    sub.subscribe();
+    const pub = new Publisher({ linger: 0 });
+    cleanups.push(() => pub.close());
+    pub.connect(`tcp://127.0.0.1:${ports.pubPort}`);
+    const received: string[] = [];
+    /** Publish `topic` until the subscriber has it (subscriptions and reconnects take a moment). */
+    const through = async (topic: string) => {
+      const deadline = Date.now() + 20_000;
+      while (!received.includes(topic) && Date.now() < deadline) {
+        await pub.send([topic, '{}']);
+        const got = await sub.receive().catch(() => undefined);
+        if (got) received.push(got[0]?.toString() ?? '');
+      }
+      expect(received).toContain(topic);
+    };
+    await through('before');
+    await pub.send(['big', 'x'.repeat(100 * 1024)]);
+    await through('after');
+    expect(received).not.toContain('big');
+  }, 60_000);
+
+  it('bus - a connection that never completes its ZMTP handshake is closed at handshakeTimeoutMs on all three ports (13.7)', async () => {
+    const ports = await limitedBus({ handshakeTimeoutMs: 1000 });
+    const lifetimes = await Promise.all(
+      [ports.reqRepPort, ports.pubPort, ports.subPort].map(
+        (port) =>
+          new Promise<number>((resolve) => {
+            const openedAt = Date.now();
+            const socket = connect(port, '127.0.0.1');
+            cleanups.push(() => void socket.destroy());
+            socket.on('error', () => undefined);
+            socket.on('data', () => undefined);
+            socket.once('close', () => resolve(Date.now() - openedAt));
+          }),
+      ),
+    );
+    // 1 s, with room for a loaded machine; libzmq's own default is 30 s.
+    for (const lived of lifetimes) expect(lived).toBeLessThan(10_000);
+  }, 40_000);
 });

@@ -191,7 +191,8 @@ describe('domogik - bad client.cmd input is answered briefly (13.9, 14.10)', () 
         {
           id: 'domogik',
           definition: { ...domogikAdapter, create: (config, ctx) => (plugin = domogikAdapter.create(config as DomogikConfig, ctx) as DomogikPlugin) },
-          options: { bus: 'embedded', reqRepPort: 0, pubPort: 0, subPort: 0, host: 'testhost', configService: 'none', commands: { 'thermo1.relay': 4 } },
+          // A 16 MiB value must reach the plugin to be answered: past the bus's 1 MiB default.
+          options: { bus: 'embedded', reqRepPort: 0, pubPort: 0, subPort: 0, host: 'testhost', configService: 'none', commands: { 'thermo1.relay': 4 }, busMaxMessageBytes: 32 * 1024 * 1024 },
         },
       ],
       logger: log.logger,

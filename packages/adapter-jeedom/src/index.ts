@@ -18,6 +18,8 @@ const jeedomAdapter = defineAdapter({
   description: 'Jeedom plugin daemon: TCP command socket down, HTTP callback up (batched per cycle)',
   config: jeedomConfig,
   create: createJeedomAdapter,
+  // The command socket's budget for all unfinished messages (13.7).
+  inputBudgetBytes: (config) => config.maxBufferedBytes,
 });
 
 export default jeedomAdapter;

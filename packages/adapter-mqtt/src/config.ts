@@ -34,11 +34,17 @@ export const mqttConfig = z
         host: z.string().min(1).default('127.0.0.1'),
         /** 0 picks a free port. */
         port: z.number().int().min(0).max(65_535).default(1883),
-        /** Client connections at once; more are closed. */
+        /** Client connections at once; at the cap the oldest one without CONNECT (for 1 s or more) is closed for a newcomer, else the newcomer is. */
         maxConnections: z.number().int().min(1).max(10_000).default(64),
+        /** A client's CONNECT must arrive within this time of its accept. */
+        connectTimeoutMs: z.number().int().min(100).max(300_000).default(10_000),
+        /** Every later packet must be complete within this time of its first byte (trickled bytes do not extend it). */
+        packetTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
+        /** Largest packet a client may announce, bytes; closed on its header. Default: the payload limit (max(maxCommandBytes, 256 KiB)) plus 64 KiB for the topic. */
+        maxPacketBytes: z.number().int().min(1024).max(268_435_455).optional(),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 1883, maxConnections: 64 }),
+      .prefault({}),
     /** The first levels of every topic this adapter publishes and listens to. */
     baseTopic: topicPrefix.default('patchbay'),
     username: z.string().min(1).max(1024).optional(),

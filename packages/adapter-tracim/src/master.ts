@@ -56,18 +56,26 @@ export const STATE_EVENT_TYPE = TlmTypes.state;
  * ordered client list and the keep-alive sweep; device state goes to every registered client
  * as a synthesized TLM, each client through its own {@link Destination} queue.
  */
+/** A connection that has sent nothing for this long may be closed to admit a newcomer at maxConnections. */
+const IDLE_EVICTABLE_MS = 1000;
+
 export class TracimMaster implements Adapter {
   private server: Server | undefined;
   private readonly clients = new Map<string, Registered>();
   private readonly destinations = new Map<string, Destination>();
-  private readonly inbound = new Set<Socket>();
+  /** Inbound connections in accept order: when each last sent a byte, and how much it holds. */
+  private readonly inbound = new Map<Socket, { lastByteAt: number; bytes: number }>();
+  /** Bytes of unfinished inbound messages, over every connection (bounded by maxBufferedBytes). */
+  private buffered = 0;
+  /** Connections closed at maxConnections since the listener was last below it (one log line each episode). */
+  private capped = 0;
   private ticker: NodeJS.Timeout | undefined;
   private stream: TracimStream | undefined;
   private path = '';
   private userId: string;
   /** Below 2^31 and increasing across restarts (§10, K5): see {@link EventIds}. */
   private eventIds: EventIds | undefined;
-  private counters: { bad: Counter; dropped: Counter; removed: Counter; oversize: Counter; tlms: Counter; stalled: Counter } | undefined;
+  private counters: { bad: Counter; dropped: Counter; removed: Counter; oversize: Counter; tlms: Counter; stalled: Counter; rejected: Counter; evicted: Counter } | undefined;
 
   constructor(
     private readonly config: TracimConfig,
@@ -103,6 +111,8 @@ export class TracimMaster implements Adapter {
       oversize: ctx.counter('patchbay_tracim_oversize_total', 'Outgoing messages over 4096 bytes (shrunk, skipped or sent verbatim)'),
       tlms: ctx.counter('patchbay_tracim_tlm_received_total', 'Tracim live messages received from the Tracim server'),
       stalled: ctx.counter('patchbay_tracim_clients_stalled_total', 'Times a Tracim client took a message and did not close the connection within sendTimeoutMs'),
+      rejected: ctx.counter('patchbay_tracim_rejected_connections_total', 'Master socket connections closed unread at maxConnections'),
+      evicted: ctx.counter('patchbay_tracim_evicted_connections_total', 'Idle master socket connections closed to admit a new one at maxConnections'),
     };
     for (const note of config.deprecated) ctx.logger.warn(note);
     this.path = expandHome(config.socketPath);
@@ -152,8 +162,9 @@ export class TracimMaster implements Adapter {
     this.ticker = undefined;
     this.stream?.stop();
     this.stream = undefined;
-    for (const socket of this.inbound) socket.destroy();
+    for (const socket of this.inbound.keys()) socket.destroy();
     this.inbound.clear();
+    this.buffered = 0;
     let abandoned = 0;
     for (const destination of this.destinations.values()) abandoned += destination.close();
     this.destinations.clear();
@@ -310,8 +321,20 @@ export class TracimMaster implements Adapter {
   }
 
   private accept(socket: Socket): void {
-    this.inbound.add(socket);
-    socket.once('close', () => this.inbound.delete(socket));
+    if (!this.admit(socket)) return;
+    const held = { lastByteAt: Date.now(), bytes: 0 };
+    this.inbound.set(socket, held);
+    socket.once('close', () => this.release(socket));
+    // Before readToEof's listener: a chunk over the listener's budget closes the connection first.
+    socket.on('data', (chunk: Buffer) => {
+      held.lastByteAt = Date.now();
+      held.bytes += chunk.length;
+      this.buffered += chunk.length;
+      if (this.buffered > this.config.maxBufferedBytes) {
+        this.bad(`${this.buffered} bytes of unfinished messages on the master socket, over maxBufferedBytes ${this.config.maxBufferedBytes}: closed the connection that crossed it`);
+        socket.destroy();
+      }
+    });
     void readToEof(socket, { timeoutMs: this.config.readTimeoutMs, maxBytes: MAX_INBOUND_BYTES }).then((read) => {
       // Connections cut by stop() are not bad input.
       if (this.server === undefined) return;
@@ -324,6 +347,43 @@ export class TracimMaster implements Adapter {
         this.bad(`${decoded.event.type} from ${decoded.event.path} failed: ${describeError(error)}`);
       }
     }).catch((error: unknown) => this.ctx.logger.error(`inbound message on the master socket could not be handled: ${describeError(error)}`));
+  }
+
+  /**
+   * At maxConnections the connection idle longest (no byte for a second or more) is closed for
+   * the newcomer, as the Jeedom and Comodojo sockets do; with none, the newcomer is closed unread.
+   * A flood of silent connections cannot lock real clients out, and trickles meet readTimeoutMs.
+   */
+  private admit(socket: Socket): boolean {
+    const { maxConnections } = this.config;
+    if (this.inbound.size < maxConnections) {
+      if (this.capped > 0 && this.inbound.size < maxConnections - 1) {
+        this.ctx.logger.warn(`master socket below maxConnections again (${this.capped} connections closed at the cap)`);
+        this.capped = 0;
+      }
+      return true;
+    }
+    const now = Date.now();
+    let idlest: [Socket, number] | undefined;
+    for (const [open, { lastByteAt }] of this.inbound) if (now - lastByteAt >= IDLE_EVICTABLE_MS && (idlest === undefined || lastByteAt < idlest[1])) idlest = [open, lastByteAt];
+    if (this.capped++ === 0) this.ctx.logger.warn({ limit: maxConnections }, `master socket: ${maxConnections} connections open (maxConnections); closing idle ones, else newcomers`);
+    if (idlest) {
+      this.counters?.evicted.inc();
+      this.release(idlest[0]);
+      idlest[0].destroy();
+      return true;
+    }
+    this.counters?.rejected.inc();
+    socket.destroy();
+    return false;
+  }
+
+  /** Forget a connection and what it held, once (on eviction, and again on its close). */
+  private release(socket: Socket): void {
+    const held = this.inbound.get(socket);
+    if (!held) return;
+    this.inbound.delete(socket);
+    this.buffered -= held.bytes;
   }
 
   private bad(reason: string, bytes?: Buffer): void {

@@ -58,6 +58,8 @@ const wsAdapter = defineAdapter({
   description: "The gateway's own WebSocket API and live status page, on the gateway's HTTP port",
   config: wsConfig,
   create: createWsAdapter,
+  // Each client's unfinished message; the unsent output (maxBufferedBytes) is ours, not the client's input (13.7).
+  inputBudgetBytes: (config) => config.maxClients * config.maxPayload,
 });
 
 export default wsAdapter;

@@ -189,6 +189,12 @@ interface DefinitionBase<Kind extends string, Schema extends z.ZodType, Context,
   coreVersion?: string;
   /** Its options in the embedded default, when it takes part in it. */
   embedded?: EmbeddedDefaults;
+  /**
+   * Optional, for endpoints that listen: the most bytes of unfinished client input its
+   * listeners hold at once with these options (issue 13.7). The gateway adds these up against
+   * `gateway.maxBufferedBytes` and warns when the sum is over it.
+   */
+  inputBudgetBytes?(config: z.output<Schema>): number;
 }
 
 /** What a driver package default-exports. */

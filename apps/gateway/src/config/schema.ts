@@ -2,6 +2,7 @@ import { defaultGatewayTimeouts, defaultOutboxOptions } from '@patchbay/core';
 import { clusterConfig } from '@patchbay/cluster';
 import { defaultJournalOptions } from '@patchbay/journal';
 import { z } from 'zod';
+import { defaultHttpAdmission } from '../http/admission.js';
 
 const idSchema = z
   .string()
@@ -27,10 +28,20 @@ export const ConfigSchema = z
             host: z.string().min(1).default(defaultHttp.host),
             port: z.number().int().min(0).max(65535).default(defaultHttp.port),
             enabled: z.boolean().default(true),
+            /** Open connections (upgraded ws clients apart); at the cap a silent one gives way, else the newcomer is closed. */
+            maxConnections: z.number().int().min(1).max(65_536).default(defaultHttpAdmission.maxConnections),
+            /** Complete request headers within this time of the accept; not pushed back by trickled bytes. */
+            headersTimeoutMs: z.number().int().min(100).max(600_000).default(defaultHttpAdmission.headersTimeoutMs),
+            /** The whole request within this time. */
+            requestTimeoutMs: z.number().int().min(100).max(3_600_000).default(defaultHttpAdmission.requestTimeoutMs),
           })
           .strict()
+          // Node refuses a server whose headers may take longer than the whole request.
+          .refine((h) => h.headersTimeoutMs <= h.requestTimeoutMs, { message: 'headersTimeoutMs must not exceed requestTimeoutMs' })
           .prefault({}),
         dataDir: z.string().min(1).default('./data'),
+        /** The gateway-wide bound on unfinished client input: the listeners' budgets must add up to no more (else a warning). */
+        maxBufferedBytes: z.number().int().min(1024 * 1024).max(64 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
         journal: z
           .object({
             enabled: z.boolean().default(true),

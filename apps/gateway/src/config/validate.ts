@@ -2,6 +2,7 @@ import { describeError, zodIssues, type AdapterDefinition, type DriverDefinition
 import { z } from 'zod';
 import type { Registry } from './registry.js';
 import { ConfigSchema, type GatewayConfig } from './schema.js';
+import { inputBudgetWarning } from './budget.js';
 
 /** A config whose shape, definitions and endpoint options all passed. */
 export interface ValidatedConfig {
@@ -115,6 +116,8 @@ export async function validateConfig(raw: unknown, registry: Registry): Promise<
 
   issues.sort((a, b) => a.path.localeCompare(b.path, 'en', { numeric: true }));
   if (issues.length > 0 || !shape.success) return { issues, warnings };
+  const overBudget = inputBudgetWarning(shape.data, hosts, options);
+  if (overBudget) warnings.push(overBudget);
   const loadedDevices = devices.filter((d): d is EndpointSpec<DriverDefinition> => d !== undefined);
   const loadedHosts = hosts.filter((h): h is EndpointSpec<AdapterDefinition> => h !== undefined);
   return { validated: { config: shape.data, devices: loadedDevices, hosts: loadedHosts, options }, issues, warnings };

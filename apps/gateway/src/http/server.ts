@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Gateway, HttpHandler, HttpMount, Logger, UpgradeHandler } from '@patchbay/core';
 import type { Metrics } from './metrics.js';
+import { capConnections, CONNECTIONS_CHECKING_INTERVAL_MS, defaultHttpAdmission, type HttpAdmission } from './admission.js';
 
 /**
  * The gateway's HTTP server on node:http. Routes are exact paths that adapters add and remove
@@ -18,8 +19,11 @@ export class GatewayHttp implements HttpMount {
   constructor(
     private readonly metrics: Metrics,
     private readonly logger: Logger,
+    admission: Partial<HttpAdmission> = {},
   ) {
-    this.server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => this.handle(req, res));
+    const { maxConnections, headersTimeoutMs, requestTimeoutMs } = { ...defaultHttpAdmission, ...admission };
+    this.server = createServer({ requestTimeout: requestTimeoutMs, headersTimeout: headersTimeoutMs, connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS }, (req, res) => this.handle(req, res));
+    capConnections(this.server, maxConnections, logger, metrics);
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // node:http drops its own 'error' listener from a socket it hands over: without one, a client
       // resetting the connection (ECONNRESET) would be an uncaught exception ending the gateway.

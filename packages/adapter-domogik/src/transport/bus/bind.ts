@@ -19,6 +19,22 @@ export async function bindWithRetry(socket: Socket, endpoint: string, attempts =
   }
 }
 
+/** What the embedded bus's TCP listeners hold a peer to (issue 13.7). */
+export interface ListenerLimits {
+  /** Largest message part a peer may send, bytes; libzmq disconnects a peer sending a bigger one (ZMQ_MAXMSGSIZE). */
+  maxMessageBytes?: number;
+  /** The ZMTP handshake must be done within this time of the connect (ZMQ_HANDSHAKE_IVL). */
+  handshakeTimeoutMs?: number;
+}
+
+/** The embedded bus's defaults: Domogik's messages are small JSON; libzmq's own are no size limit and 30 s. */
+export const defaultListenerLimits = { maxMessageBytes: 1024 * 1024, handshakeTimeoutMs: 10_000 } as const;
+
+/** zeromq socket options for {@link ListenerLimits}. */
+export function listenerOptions(limits: ListenerLimits = {}): { maxMessageSize: number; handshakeInterval: number } {
+  return { maxMessageSize: limits.maxMessageBytes ?? defaultListenerLimits.maxMessageBytes, handshakeInterval: limits.handshakeTimeoutMs ?? defaultListenerLimits.handshakeTimeoutMs };
+}
+
 /** The port of a `tcp://host:port` endpoint. */
 export function portOf(endpoint: string): number {
   return Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));

@@ -2,7 +2,7 @@ import type { Counter, Logger } from '@patchbay/core';
 import { Router } from 'zeromq';
 import { SendQueue } from '../mq/sendQueue.js';
 import { commandFrames, Command, describeFrames, EMPTY, MDPC, MDPW, parseTimeoutFrame, splitEnvelope } from '../../protocol/wire.js';
-import { bindWithRetry } from './bind.js';
+import { bindWithRetry, listenerOptions, type ListenerLimits } from './bind.js';
 
 /** Broker timing (domogikmq/reqrep/broker.py: HB_INTERVAL 1000 ms, HB_LIVENESS 5; §5.6). */
 export interface BrokerTiming {
@@ -24,6 +24,7 @@ export interface BrokerOptions {
   maxQueuedPerService?: number;
   /** @deprecated The old name of {@link maxQueuedPerService}: still read, with a warning. */
   maxQueue?: number;
+  limits?: ListenerLimits;
 }
 
 interface WorkerEntry {
@@ -95,7 +96,7 @@ export class Broker {
 
   async start(): Promise<void> {
     if (this.socket) return;
-    const socket = new Router({ linger: 0, sendHighWaterMark: 100_000, receiveHighWaterMark: 100_000 });
+    const socket = new Router({ linger: 0, sendHighWaterMark: 100_000, receiveHighWaterMark: 100_000, ...listenerOptions(this.options.limits) });
     try {
       this.bound = await bindWithRetry(socket, this.options.endpoint);
       if (this.options.inproc) await socket.bind(this.options.inproc);

@@ -1,6 +1,6 @@
 import type { Logger } from '@patchbay/core';
 import { Proxy, XPublisher, XSubscriber } from 'zeromq';
-import { bindWithRetry } from './bind.js';
+import { bindWithRetry, listenerOptions, type ListenerLimits } from './bind.js';
 
 /** Options of the embedded forwarder. */
 export interface ForwarderOptions {
@@ -11,6 +11,7 @@ export interface ForwarderOptions {
   /** Also bind these `inproc://` endpoints, for a publisher/subscriber in the same process. */
   inproc?: { pub: string; sub: string };
   logger: Logger;
+  limits?: ListenerLimits;
 }
 
 /**
@@ -33,8 +34,9 @@ export class Forwarder {
   async start(): Promise<void> {
     if (this.proxy) return;
     // Default high-water marks are 1000 (§4.4); a gateway bursts its snapshot, so allow more.
-    const front = new XSubscriber({ linger: 0, receiveHighWaterMark: 100_000 });
-    const back = new XPublisher({ linger: 0, sendHighWaterMark: 100_000 });
+    const limits = listenerOptions(this.options.limits);
+    const front = new XSubscriber({ linger: 0, receiveHighWaterMark: 100_000, ...limits });
+    const back = new XPublisher({ linger: 0, sendHighWaterMark: 100_000, ...limits });
     try {
       const pub = await bindWithRetry(front, this.options.pubEndpoint);
       const sub = await bindWithRetry(back, this.options.subEndpoint);

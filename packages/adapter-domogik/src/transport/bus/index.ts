@@ -1,5 +1,5 @@
 import { silentLogger, type Counter, type Logger } from '@patchbay/core';
-import { portOf } from './bind.js';
+import { portOf, type ListenerLimits } from './bind.js';
 import { Broker, type BrokerTiming } from './broker.js';
 import { Forwarder } from './forwarder.js';
 
@@ -18,6 +18,8 @@ export interface EmbeddedBusOptions {
   timing?: Partial<BrokerTiming>;
   /** The broker's bound on requests waiting per service (see `BrokerOptions.maxQueuedPerService`). */
   maxQueuedPerService?: number;
+  /** Message size and handshake deadline on all three TCP listeners. */
+  limits?: ListenerLimits;
 }
 
 /** The bound ports of a running bus. */
@@ -55,12 +57,13 @@ export class EmbeddedBus {
     const logger = options.logger ?? silentLogger;
     const tag = `patchbay-domogik-${process.pid}-${++instances}`;
     this.inproc = { reqRep: `inproc://${tag}-broker`, pub: `inproc://${tag}-pub`, sub: `inproc://${tag}-sub` };
-    this.broker = new Broker({ endpoint: `tcp://${ip}:${options.reqRepPort ?? 40410}`, inproc: this.inproc.reqRep, logger, badMessages: options.badMessages, timing: options.timing, maxQueuedPerService: options.maxQueuedPerService });
+    this.broker = new Broker({ endpoint: `tcp://${ip}:${options.reqRepPort ?? 40410}`, inproc: this.inproc.reqRep, logger, badMessages: options.badMessages, timing: options.timing, maxQueuedPerService: options.maxQueuedPerService, limits: options.limits });
     this.forwarder = new Forwarder({
       pubEndpoint: `tcp://${ip}:${options.pubPort ?? 40411}`,
       subEndpoint: `tcp://${ip}:${options.subPort ?? 40412}`,
       inproc: { pub: this.inproc.pub, sub: this.inproc.sub },
       logger,
+      limits: options.limits,
     });
   }
 

@@ -1,0 +1,84 @@
+/** Issue 13.7 on the master socket: a connection cap that idle connections give way under, and a listener-wide memory budget. */
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { sendOnce } from '../src/internal.js';
+import { rawListener, startMaster, type MasterRig } from './helpers.js';
+
+const cleanups: (() => Promise<unknown> | void)[] = [];
+afterEach(async () => {
+  for (const f of cleanups.splice(0).reverse()) await f();
+});
+
+async function rig(options: Record<string, unknown>): Promise<MasterRig> {
+  const r = await startMaster(options);
+  cleanups.push(() => r.close());
+  return r;
+}
+
+/** An inbound connection to the master that records when it is closed; `trickle` sends a byte every 100 ms of a message that never ends. */
+function open(master: string, first?: Buffer, trickle = false): Promise<{ socket: Socket; closed: Promise<void>; isClosed: () => boolean }> {
+  return new Promise((resolve) => {
+    const socket = connect({ path: master });
+    let done = false;
+    const closed = new Promise<void>((ok) =>
+      socket.once('close', () => {
+        done = true;
+        ok();
+      }),
+    );
+    socket.on('error', () => undefined);
+    socket.on('data', () => undefined);
+    cleanups.push(() => void socket.destroy());
+    socket.once('connect', () => {
+      if (first) socket.write(first);
+      if (trickle) {
+        const timer = setInterval(() => socket.writable && socket.write('a'), 100);
+        cleanups.push(() => clearInterval(timer));
+        socket.once('close', () => clearInterval(timer));
+      }
+      resolve({ socket, closed, isClosed: () => done });
+    });
+  });
+}
+
+describe('tracim master - admission (13.7)', () => {
+  it('tracim - at maxConnections the connection idle longest gives way to a real client; busy ones keep their slots (13.7)', async () => {
+    const r = await rig({ maxConnections: 3, readTimeoutMs: 60_000 });
+    const me = await rawListener(join(r.dir, 'me.sock'));
+    cleanups.push(() => me.close());
+    const trickle = await open(r.master, Buffer.from('{"type":"'), true);
+    const idle = [await open(r.master), await open(r.master)];
+    // A ping until the master answers: refused while the idle ones are younger than a second.
+    const ping = Buffer.from(JSON.stringify({ path: join(r.dir, 'me.sock'), type: 'daemon_ping' }));
+    const deadline = Date.now() + 20_000;
+    while (me.messages.length === 0 && Date.now() < deadline) {
+      await sendOnce(r.master, ping, 5000).catch(() => undefined);
+      await me.changed.waitUntil(() => (me.messages.length > 0 ? true : undefined), { what: 'a pong', timeoutMs: 300 }).catch(() => undefined);
+    }
+    expect(JSON.parse(me.messages[0]?.toString() ?? '{}')).toMatchObject({ type: 'daemon_pong' });
+    await idle[0]?.closed;
+    expect(trickle.isClosed()).toBe(false);
+    expect(idle[1]?.isClosed()).toBe(false);
+    expect(r.logger.find(/connections open \(maxConnections\)/, 'warn')).toHaveLength(1);
+  }, 40_000);
+
+  it('tracim - at maxConnections with every connection busy the newcomer is closed unread (13.7)', async () => {
+    const r = await rig({ maxConnections: 2, readTimeoutMs: 60_000 });
+    const busy = [await open(r.master, Buffer.from('{"type":"'), true), await open(r.master, Buffer.from('{"type":"'), true)];
+    const newcomer = await open(r.master, Buffer.from('{"type":"'));
+    // Closed at once, not at readTimeoutMs (60 s).
+    await newcomer.closed;
+    for (const c of busy) expect(c.isClosed()).toBe(false);
+  }, 30_000);
+
+  it('tracim - unfinished messages over maxBufferedBytes for the whole listener: the connection crossing it is closed, the others keep going (13.7)', async () => {
+    const r = await rig({ maxConnections: 10, readTimeoutMs: 60_000, maxBufferedBytes: 64 * 1024 });
+    // Each under the 64 KiB per-message cap; together over the listener's budget.
+    const part = Buffer.concat([Buffer.from('{"type":"'), Buffer.alloc(30 * 1024, 0x61)]);
+    const all = [await open(r.master, part), await open(r.master, part), await open(r.master, part)];
+    await Promise.race(all.map((c) => c.closed));
+    expect(r.logger.find(/over maxBufferedBytes 65536/, 'warn')).toHaveLength(1);
+    expect(all.filter((c) => c.isClosed())).toHaveLength(1);
+  }, 30_000);
+});
