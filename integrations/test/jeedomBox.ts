@@ -3,7 +3,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, watch, writeFil
 import http from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { freePort, repoRoot, Signal, tempDir } from '@patchbay/testing';
+import { freePort, repoRoot, Signal, startPhpServer, tempDir } from '@patchbay/testing';
 
 export const PHP = '/usr/bin/php';
 export const pluginSource = join(repoRoot, 'integrations/jeedom');
@@ -102,20 +102,8 @@ export class JeedomBox {
     writeFileSync(join(this.root, 'data/standin.json'), JSON.stringify({ eqLogic: {}, cmd: {}, cache: {}, message: [], events: [], nextId: 1, ...db }));
   }
 
-  private serve(): Promise<void> {
-    const child = spawn(PHP, ['-S', `127.0.0.1:${this.port}`, '-t', this.root], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.server = child;
-    return new Promise<void>((resolve, reject) => {
-      let output = '';
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('started')) resolve();
-      };
-      child.stdout?.on('data', onData);
-      child.stderr?.on('data', onData);
-      child.stderr?.on('data', (chunk: Buffer) => (this.serverOutput += chunk.toString()));
-      child.once('exit', (code) => reject(new Error(`php -S exited (${code}): ${output}`)));
-    });
+  private async serve(): Promise<void> {
+    this.server = await startPhpServer({ port: this.port, args: ['-t', this.root], onOutput: (text) => (this.serverOutput += text) });
   }
 
   /** What php -S printed (PHP warnings and fatal errors of the callback land here). */

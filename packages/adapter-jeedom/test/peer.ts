@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { freePort, repoRoot, Signal, tempDir } from '@patchbay/testing';
+import { freePort, repoRoot, Signal, startPhpServer, tempDir } from '@patchbay/testing';
 
 /** The PHP peer scripts (test/peers/jeedom). */
 export const peerDir = join(repoRoot, 'test/peers/jeedom');
@@ -51,21 +51,10 @@ export class PhpCallback {
 
   private async launch(port: number): Promise<void> {
     this.port = port;
-    const child = spawn(PHP, ['-S', `127.0.0.1:${port}`, join(peerDir, 'callback.php')], {
-      env: { ...process.env, JEEDOM_PEER_LOG: this.logFile, JEEDOM_PEER_CONTROL: this.controlFile, JEEDOM_PEER_APIKEY: this.apikey },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child = child;
-    // php -S announces "Development Server (http://...) started" once it listens.
-    await new Promise<void>((resolve, reject) => {
-      let output = '';
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('started')) resolve();
-      };
-      child.stdout?.on('data', onData);
-      child.stderr?.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`php -S exited (${code}): ${output}`)));
+    this.child = await startPhpServer({
+      port,
+      args: [join(peerDir, 'callback.php')],
+      env: { JEEDOM_PEER_LOG: this.logFile, JEEDOM_PEER_CONTROL: this.controlFile, JEEDOM_PEER_APIKEY: this.apikey },
     });
   }
 

@@ -14,3 +14,4 @@ export { PymodbusSlave, type PeerTable, type SlaveMode } from './pymodbus.js';
 export { recordingDriver } from './recordingDriver.js';
 export { JeedomCallback, type CallbackRecord } from './jeedomCallback.js';
 export { makeTlsFiles, Mosquitto, type TlsFiles } from './mosquitto.js';
+export { startPhpServer } from './phpServer.js';

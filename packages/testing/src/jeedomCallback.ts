@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
+import { startPhpServer } from './phpServer.js';
 import { repoRoot } from './process.js';
 import { Signal } from './signal.js';
 
@@ -34,19 +35,10 @@ export class JeedomCallback {
     const logFile = join(options.dir, `callback-${options.port}.log`);
     const controlFile = join(options.dir, `callback-${options.port}.control.json`);
     writeFileSync(logFile, '');
-    const child = spawn('php', ['-S', `127.0.0.1:${options.port}`, join(repoRoot, 'test/peers/jeedom/callback.php')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, JEEDOM_PEER_LOG: logFile, JEEDOM_PEER_APIKEY: options.apikey, JEEDOM_PEER_CONTROL: controlFile },
-    });
-    await new Promise<void>((resolve, reject) => {
-      let output = '';
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('started')) resolve();
-      };
-      child.stdout?.on('data', onData);
-      child.stderr?.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`php -S on port ${options.port} exited (${code}): ${output}`)));
+    const child = await startPhpServer({
+      port: options.port,
+      args: [join(repoRoot, 'test/peers/jeedom/callback.php')],
+      env: { JEEDOM_PEER_LOG: logFile, JEEDOM_PEER_APIKEY: options.apikey, JEEDOM_PEER_CONTROL: controlFile },
     });
     const peer: JeedomCallback = new JeedomCallback(child, watch(logFile, () => peer.changed.notify()), logFile, controlFile);
     return peer;
