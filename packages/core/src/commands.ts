@@ -1,6 +1,8 @@
 import type { Driver } from './definitions.js';
 import { describeError, ErrorCodes, type ErrorCode } from './errors.js';
+import { coerceValue, type DeviceDescription } from './description.js';
 import { CommandInputSchema, newEventId, type CommandEvent, type CommandInput, type ReplyEvent, type ReplyInit } from './events.js';
+import { quoteForLog } from './logger.js';
 
 /**
  * Turns what a host submitted into a command event, stamped with id, time and origin. Input
@@ -113,4 +115,30 @@ export function describeCommand(command: CommandEvent): string {
 
 function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+/**
+ * The one place commands are checked against what the device is: a read-only channel is
+ * refused, a value is coerced to the channel's kind in place (the driver gets `true`, never
+ * `"1"`), and anything that does not fit is refused naming what would. Undescribed devices and
+ * channels pass untouched.
+ */
+export function checkCommand(command: CommandEvent, description: DeviceDescription | undefined): { code: ErrorCode; message: string } | undefined {
+  if (description === undefined) return undefined;
+  if (command.channel !== undefined) {
+    const channel = description.channels[command.channel];
+    if (channel === undefined) return undefined;
+    if (!channel.writable) {
+      const writable = Object.keys(description.channels).filter((c) => description.channels[c]?.writable);
+      return { code: ErrorCodes.READ_ONLY, message: `channel "${command.channel}" of device "${command.device}" is read-only (writable: ${writable.join(', ') || 'none'})` };
+    }
+    const coerced = coerceValue(channel, command.value);
+    if (!coerced.ok) return { code: ErrorCodes.VALUE_INVALID, message: `channel "${command.channel}" of device "${command.device}" ${coerced.error}` };
+    command.value = coerced.value;
+    return undefined;
+  }
+  if (command.action !== undefined && description.actions !== undefined && description.actions[command.action] === undefined) {
+    return { code: ErrorCodes.COMMAND_INVALID, message: `device "${command.device}" has no action ${quoteForLog(command.action, 40)} (known: ${Object.keys(description.actions).join(', ') || 'none'})` };
+  }
+  return undefined;
 }

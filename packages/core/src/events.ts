@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { AvailabilitySchema, DeviceDescriptionSchema } from './description.js';
+import { JsonValueSchema, type JsonValue } from './json.js';
+
+export { JsonValueSchema, type JsonValue } from './json.js';
 
 /**
  * The event model: one discriminated union, small, flat and JSON-serialisable.
@@ -7,12 +10,9 @@ import { AvailabilitySchema, DeviceDescriptionSchema } from './description.js';
  * (a device id or a host id). Protocol extras ride in `meta`, which the core never reads.
  */
 
-/** A JSON value: what a channel can carry. */
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 /** Opaque protocol extras; the core carries them and never reads them. */
 export type Meta = Record<string, unknown>;
 
-export const JsonValueSchema: z.ZodType<JsonValue> = z.json();
 
 /** The lifecycle of any endpoint (device, host or the gateway itself). */
 export const EndpointStatusSchema = z.enum(['starting', 'alive', 'stopped', 'dead', 'unknown']);

@@ -1,8 +1,8 @@
 import { type BackoffPolicy } from './backoff.js';
 import { assertInstance, type Adapter, type AdapterDefinition, type Driver, type DriverDefinition, type HostContext, type HttpMount, type SubmitOptions } from './definitions.js';
-import { askDriver, buildCommand, failedReply, jsonDepthExceeds, MAX_JSON_DEPTH, replyTo } from './commands.js';
+import { askDriver, buildCommand, checkCommand, failedReply, jsonDepthExceeds, MAX_JSON_DEPTH, replyTo } from './commands.js';
 import { AvailabilityTracker } from './availability.js';
-import { checkCommand, DeviceDescriptionSchema, fitsKind } from './description.js';
+import { DeviceDescriptionSchema, fitsKind } from './description.js';
 import { describeError, ErrorCodes, PatchbayError, type ErrorCode } from './errors.js';
 import {
   newEventId,
