@@ -1,7 +1,8 @@
 import { type BackoffPolicy } from './backoff.js';
-import { assertInstance, type Adapter, type AdapterDefinition, type Driver, type DriverDefinition, type HostContext, type HttpMount, type SubmitOptions } from './definitions.js';
+import { assertInstance, type Adapter, type AdapterDefinition, type Driver, type DriverDefinition, type HttpMount, type SubmitOptions } from './definitions.js';
 import { askDriver, buildCommand, checkCommand, failedReply, jsonDepthExceeds, MAX_JSON_DEPTH, replyTo } from './commands.js';
 import { AvailabilityTracker } from './availability.js';
+import { createHostContext, type HostContextDeps } from './hostContext.js';
 import { DeviceDescriptionSchema, fitsKind } from './description.js';
 import { describeError, ErrorCodes, PatchbayError, type ErrorCode } from './errors.js';
 import {
@@ -23,7 +24,7 @@ import type { Journal } from './journal.js';
 import { quoteForLog, silentLogger, type Logger } from './logger.js';
 import { latencyBuckets, noopMetrics, type Counter, type Histogram, type MetricsSink } from './metrics.js';
 import { defaultOutboxOptions, Outbox, type OutboxOptions } from './outbox.js';
-import { deviceInfo, gatewayHealth, hostStatus, type DeviceRuntime, type HostRuntime } from './runtime.js';
+import { gatewayHealth, hostStatus, type DeviceRuntime, type HostRuntime } from './runtime.js';
 import { planEndpoints, routesKey, type ReloadResult, type ReloadSpec } from './reload.js';
 import { remoteDeviceProblem, type RemoteDeviceSpec } from './remote.js';
 import { checkEndpoints, formatPath, type EndpointSpec, type RouteSpec } from './spec.js';
@@ -369,6 +370,20 @@ class GatewayRuntime implements Gateway {
     return runtime;
   }
 
+  /** What a host context reaches of this gateway. */
+  private hostContextDeps(): HostContextDeps {
+    return {
+      gatewayName: this.name,
+      http: this.options.http,
+      metrics: this.metrics,
+      store: this.store,
+      devices: this.devices,
+      submit: (host, command, options) => this.submitFrom(host, command, options),
+      health: () => this.health(),
+      onStopRequested: this.options.onStopRequested,
+    };
+  }
+
   private addHost(spec: EndpointSpec<AdapterDefinition>, config: unknown, settings: { restart: RestartPolicy; outboxOptions: OutboxOptions }): HostRuntime {
     const { id, definition } = spec;
     const logger = this.logger.child({ host: id });
@@ -427,44 +442,7 @@ class GatewayRuntime implements Gateway {
       logger,
       policy: settings.restart,
       create: (generation) => {
-        const ctx: HostContext = {
-          id,
-          gatewayName: this.name,
-          logger,
-          signal: generation.signal,
-          http: this.options.http,
-          counter: (name, help) => this.metrics.counter(name, help, { host: id, adapter: runtime.type }),
-          status: generation.status,
-          fail: generation.fail,
-          submit: (command, submitOptions) => this.submitFrom(runtime, command, submitOptions),
-          snapshot: () => this.store.snapshot(runtime.deviceIds),
-          devices: () => runtime.devices.map((d) => deviceInfo(d, this.store)),
-          setPaused: (device, paused) => {
-            const target = this.devices.get(device);
-            if (!target || !runtime.deviceIds.has(device)) return false;
-            if (target.paused !== paused) logger.info({ device, paused }, `device ${device} ${paused ? 'paused' : 'resumed'} by host ${id}`);
-            target.paused = paused;
-            return true;
-          },
-          description: (device) => (runtime.deviceIds.has(device) ? this.devices.get(device)?.description : undefined),
-          health: () => this.health(),
-          requestStop: (reason) => {
-            const onStop = this.options.onStopRequested;
-            if (!onStop) {
-              logger.warn({ reason }, `host ${id} asked the gateway to stop (${reason}), but nothing that runs it takes such requests: it keeps running`);
-              return;
-            }
-            logger.info({ reason }, `host ${id} asked the gateway to stop: ${reason}`);
-            onStop({ host: id, reason });
-          },
-          connection: (connection) => {
-            if (runtime.connection?.connected !== connection.connected) {
-              const what = connection.detail ?? (connection.peers === undefined ? '' : `${connection.peers} peers`);
-              logger.info({ connected: connection.connected, peers: connection.peers }, `host ${id} ${connection.connected ? 'connected' : 'not connected'}${what ? `: ${what}` : ''}`);
-            }
-            runtime.connection = { ...connection };
-          },
-        };
+        const ctx = createHostContext(runtime, generation, logger, this.hostContextDeps());
         // Read at each start: a reload swaps the spec and config, and restarts.
         const { definition } = runtime.spec;
         const adapter = definition.create(runtime.config, ctx);
