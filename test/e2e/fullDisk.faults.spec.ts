@@ -77,14 +77,17 @@ describe('a full disk (13.2, fault suite)', () => {
     for (let i = 1; i <= COMMANDS; i++) await jeedomCommand(socketPort, `c${i}`);
     const degraded = await gateway.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('journal cannot write to'), { timeoutMs: 30_000, what: 'the journal degrading' });
     expect(degraded).toMatchObject({ code: 'PB213_JOURNAL_UNAVAILABLE' });
-    // One line for the episode, not one per refused command.
-    expect(gateway.lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('journal cannot write to'))).toHaveLength(1);
+    // A line per episode, not per refused command (an episode can end when the journal gives up
+    // its reserve for what is owed, and a second begin as the commands keep coming).
+    const episodes = gateway.lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('journal cannot write to')).length;
+    expect(episodes).toBeGreaterThanOrEqual(1);
+    expect(episodes).toBeLessThanOrEqual(3);
     gateway.child.kill('SIGKILL');
     await gateway.exited;
 
     const accepted = owedInJournal(join(dataDir, 'journal'));
-    expect(accepted.size).toBeGreaterThan(0);
-    expect(accepted.size).toBeLessThan(COMMANDS);
+    expect(accepted.size, 'commands the journal holds').toBeGreaterThan(0);
+    expect(accepted.size, 'commands the journal holds').toBeLessThan(COMMANDS);
     // Room again, and the platform back.
     rmSync(filler);
     const callback = await JeedomCallback.start({ port: callbackPort, apikey, dir: dir.path });
@@ -96,7 +99,7 @@ describe('a full disk (13.2, fault suite)', () => {
       return [...accepted].every((id) => seen.has(id)) ? seen : undefined;
     }, { what: `a reply to each of the ${accepted.size} accepted commands`, timeoutMs: 60_000 });
     const twice = [...replies.entries()].filter(([, list]) => list.length > 1).map(([id]) => id);
-    expect(twice).toEqual([]);
+    expect(twice, `commands answered twice, of ${accepted.size} accepted`).toEqual([]);
     expect(await gateway.stop()).toBe(0);
   });
 });
