@@ -93,7 +93,7 @@ describe('a hung host (13.4, fault suite)', () => {
 });
 
 describe('journal faults (13.1, fault suite)', () => {
-  it('faults - a record flipped while the gateway was down: only it is lost, its segment and offset are logged and in /healthz, and every accepted command still gets exactly one reply', async () => {
+  it('faults - a reply record, the head record and a cursor record flipped while the gateway was down: only they are lost, its segment and offset are logged and in /healthz, and every accepted command still gets exactly one reply', async () => {
     const dir = tempDir('patchbay-journal-faults-');
     cleanups.push(dir.remove);
     const [httpPort, socketPort, callbackPort] = [await freePort(), await freePort(), await freePort()];
@@ -106,7 +106,11 @@ describe('journal faults (13.1, fault suite)', () => {
         log: { level: 'info', format: 'json' },
         // Reports far apart: the journal holds the commands' replies and little else.
         devices: [{ id: 'thermo1', driver: 'sim', options: { interval: 600_000 } }],
-        hosts: [{ id: 'jeedom', adapter: 'jeedom', options: { socketPort, apikey, callback: `http://127.0.0.1:${callbackPort}/plugins/patchbay/core/php/jeePatchbay.php`, cycle: 0 } }],
+        hosts: [
+          { id: 'jeedom', adapter: 'jeedom', options: { socketPort, apikey, callback: `http://127.0.0.1:${callbackPort}/plugins/patchbay/core/php/jeePatchbay.php`, cycle: 0 } },
+          // A host that takes everything: its delivered-up-to cursor is in the journal.
+          { id: 'ws', adapter: 'ws', options: {} },
+        ],
       }),
     );
     // The callback is down: every reply waits, journaled, in the host's outbox.
@@ -142,15 +146,36 @@ describe('journal faults (13.1, fault suite)', () => {
       }
     }
     expect(offset).toBeGreaterThan(0);
+    // A non-digit in the segment's head record (its last sequence number), and a flipped digit
+    // in the last cursor record of the ws host.
+    const lineAt = (prefix: string, last = false): number => {
+      let found = -1;
+      for (let at = 0; at < bytes.length; at = bytes.indexOf(0x0a, at) + 1) {
+        if (bytes.subarray(at, at + prefix.length).toString('latin1') === prefix) {
+          found = at;
+          if (!last) break;
+        }
+        if (bytes.indexOf(0x0a, at) < 0) break;
+      }
+      return found;
+    };
+    const head = lineAt('n\t');
+    const cursor = lineAt('c\t', true);
+    expect(head).toBeGreaterThanOrEqual(0);
+    expect(cursor).toBeGreaterThan(head);
+    bytes[head + 2] = 'x'.charCodeAt(0);
+    bytes[cursor + 2] = bytes[cursor + 2] === 0x39 ? 0x38 : (bytes[cursor + 2] as number) + 1;
     writeFileSync(path, bytes);
 
     const callback = await JeedomCallback.start({ port: callbackPort, apikey, dir: dir.path });
     cleanups.push(() => callback.stop());
     gateway = spawnPatchbay(['run', '--config', configPath]);
     await gateway.waitStarted(30_000);
-    const warning = await gateway.waitForLog((l) => typeof l.msg === 'string' && /corrupt/.test(l.msg) && l.msg.includes(file), { timeoutMs: 15_000, what: 'the corrupt record warning' });
-    expect(warning.msg).toContain(`${file} at byte ${offset}`);
+    const warning = await gateway.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes(`${file} at byte ${offset}`), { timeoutMs: 15_000, what: 'the corrupt reply record warning' });
     expect(warning).toMatchObject({ code: 'PB501_JOURNAL_CORRUPT' });
+    const warned = gateway.lines.filter((l) => l.code === 'PB501_JOURNAL_CORRUPT').map((l) => String(l.msg));
+    expect(warned.some((m) => m.includes(`${file} at byte ${head} `))).toBe(true);
+    expect(warned.some((m) => m.includes(`${file} at byte ${cursor} `))).toBe(true);
 
     // Every command: one reply. The one whose reply record was lost is still owed one, so it
     // gets the restart reply (PB210) instead of nothing.
@@ -162,7 +187,7 @@ describe('journal faults (13.1, fault suite)', () => {
     const failed = [...replies.entries()].filter(([, [reply]]) => reply?.ok !== true);
     expect(failed.map(([id]) => id)).toEqual(['c10']);
     const health = (await (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).json()) as { journal?: { corruptRecords: number } };
-    expect(health.journal?.corruptRecords).toBe(1);
+    expect(health.journal?.corruptRecords).toBe(3);
     expect(await gateway.stop()).toBe(0);
   });
 });
