@@ -291,6 +291,7 @@ export class DomogikPlugin implements Adapter {
   private async load(signal: AbortSignal, reason: string): Promise<void> {
     const { config, ctx } = this;
     const backoff = new Backoff(loadBackoff);
+    let saidWaiting = false;
     const fromOptions = SensorMap.fromOptions(config);
     while (!signal.aborted) {
       try {
@@ -317,7 +318,10 @@ export class DomogikPlugin implements Adapter {
         if (!this.linkUp) {
           // No broker heard yet: the bus is starting (or not there yet), not failing. The host stays
           // `starting`, said once at info with no stack (issue 14.2); a reason without the delay keeps it one line.
-          ctx.status('starting', `waiting for the Domogik bus at ${config.ip} (broker port ${this.currentPorts?.reqRepPort ?? config.reqRepPort}) to start: ${describeError(error)}`);
+          const waiting = `waiting for the Domogik bus at ${config.ip} (broker port ${this.currentPorts?.reqRepPort ?? config.reqRepPort}) to start: ${describeError(error)}`;
+          if (!saidWaiting) ctx.logger.info(`domogik: ${waiting}; the host stays starting and events wait for it`);
+          saidWaiting = true;
+          ctx.status('starting', waiting);
         } else {
           ctx.status('unknown', `Domogik unreachable: ${describeError(error)}; retrying in ${delay} ms`);
         }
@@ -328,6 +332,10 @@ export class DomogikPlugin implements Adapter {
         this.wakeLoad = undefined;
       }
     }
+    if (signal.aborted) return;
+    // Alive means deliverable: the publisher must also be past its slow-joiner delay, or the
+    // first deliveries are refused and the host looks unreachable a moment after it is alive.
+    await this.publisher?.whenReady();
     if (signal.aborted) return;
     this.loaded = true;
     this.reportConnection();

@@ -449,9 +449,21 @@ class GatewayRuntime implements Gateway {
         assertInstance(adapter, { kind: 'adapter', type: definition.type });
         return adapter;
       },
-      onStarted: (adapter) => runtime.outbox.attach(adapter),
-      onStopping: () => runtime.outbox.detach(),
-      onStatus: () => this.publishHostStatus(runtime),
+      // Delivered to once it says alive: a host that holds `starting` (joining a bus, loading a
+      // mapping) gets nothing it would have to refuse, so waiting for it is no outage.
+      onStarted: (adapter) => {
+        runtime.started = adapter;
+        // Already alive (it said so during start()), or unreachable: delivered to (and retried) as ever.
+        if (runtime.supervisor.status !== 'starting') runtime.outbox.attach(adapter);
+      },
+      onStopping: () => {
+        runtime.started = undefined;
+        runtime.outbox.detach();
+      },
+      onStatus: (status) => {
+        if (status === 'alive' && runtime.started) runtime.outbox.attach(runtime.started);
+        this.publishHostStatus(runtime);
+      },
     });
     this.hosts.set(id, runtime);
     return runtime;

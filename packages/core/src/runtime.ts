@@ -64,6 +64,8 @@ export interface HostRuntime {
   waitedForStart?: boolean;
   /** Expired momentary events were logged this episode (until it is reachable again). */
   expiredLogged: boolean;
+  /** The adapter once its start() returned, until it stops: attached to the outbox when alive. */
+  started?: Adapter | undefined;
   /** What the adapter last said it is connected to (undefined until it says). */
   connection: HostConnection | undefined;
 }
