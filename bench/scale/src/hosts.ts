@@ -8,8 +8,10 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { rmSync } from 'node:fs';
-import WebSocket from 'ws';
+import { Worker } from 'node:worker_threads';
 import * as zmq from 'zeromq';
+import { plainScript } from './point.js';
+import type { WsTallies } from './wsClients.js';
 import { COMODOJO_GREETER, comodojoRequest, DOMOGIK_COMMAND_ID, DOMOGIK_DEVICE_ID, domogikService, lines, sensorKey, tracimEnvelope, type Endpoints } from './wire.js';
 
 export const HOSTS = ['jeedom', 'tracim', 'domogik', 'comodojo', 'ws'] as const;
@@ -39,12 +41,22 @@ export class HostTally {
     this.receipts.push([`${device}\0${channel}\0${String(value)}`, at]);
   }
 
-  reply(sentAt: number, ok: boolean): void {
-    if (!this.recording) return;
+  /** Commands numbered in this range were sent while recording: their replies count, whenever they come. */
+  window: [number, number] = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
+
+  reply(seq: number, sentAt: number, ok: boolean): void {
+    if (seq < this.window[0] || seq > this.window[1]) return;
     this.rtts.push(performance.now() - sentAt);
     if (!ok) this.failedReplies++;
   }
+
+  /** Commands of the window still without a reply. */
+  get unanswered(): number {
+    return this.commandsSent - this.rtts.length;
+  }
 }
+
+const seqOf = (id: string) => Number(id.slice(id.lastIndexOf('-') + 1));
 
 /** Every host's client for one point. */
 export class HostClients {
@@ -55,11 +67,10 @@ export class HostClients {
   private tracimServer: Server | undefined;
   private sub: zmq.Subscriber | undefined;
   private comodojo: Socket | undefined;
-  private readonly comodojoPending: number[] = [];
-  private ws: WebSocket[] = [];
+  private readonly comodojoPending: [number, number][] = [];
+  private ws: Worker | undefined;
   private readonly jeedomPending = new Map<string, number>();
   private readonly tracimPending = new Map<string, number>();
-  private readonly wsPending = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   /** State values ws client 0 received while recording: every value the devices reported, once. */
   valuesIn = 0;
@@ -73,10 +84,6 @@ export class HostClients {
 
   private tally(name: HostName): HostTally {
     return this.tallies.get(name) as HostTally;
-  }
-
-  set recording(on: boolean) {
-    for (const t of this.tallies.values()) t.recording = on;
   }
 
   /** The Jeedom callback: must listen before the gateway starts (its start-up GET). */
@@ -100,7 +107,7 @@ export class HostClients {
           const sentAt = this.jeedomPending.get(id);
           if (sentAt === undefined) continue;
           this.jeedomPending.delete(id);
-          jeedom.reply(sentAt, reply.ok === true);
+          jeedom.reply(seqOf(id), sentAt, reply.ok === true);
         }
       });
     });
@@ -132,7 +139,7 @@ export class HostClients {
           const sentAt = this.tracimPending.get(String(data.id));
           if (sentAt === undefined) return;
           this.tracimPending.delete(String(data.id));
-          tracim.reply(sentAt, data.ok === true);
+          tracim.reply(seqOf(String(data.id)), sentAt, data.ok === true);
         } else if (msg.type === 'daemon_ping' && typeof msg.path === 'string') {
           this.sendTracim(msg.path, tracimEnvelope(this.ep.tracimClient, 'daemon_pong', null));
         }
@@ -180,48 +187,56 @@ export class HostClients {
           greeted = `${line}\r\n` === COMODOJO_GREETER;
           return;
         }
-        const sentAt = this.comodojoPending.shift();
-        if (sentAt !== undefined) comodojo.reply(sentAt, Buffer.from(line, 'base64').toString('utf8').includes('"result"'));
+        const [seq, sentAt] = this.comodojoPending.shift() ?? [];
+        if (seq !== undefined && sentAt !== undefined) comodojo.reply(seq, sentAt, Buffer.from(line, 'base64').toString('utf8').includes('"result"'));
       }),
     );
-    const ws = this.tally('ws');
-    const opened: Promise<void>[] = [];
-    for (let i = 0; i < this.clients; i++) {
-      const socket = new WebSocket(`ws://127.0.0.1:${this.ep.http}/ws`, { perMessageDeflate: false });
-      const first = i === 0;
-      const timed = i < 10;
-      socket.on('message', (data: Buffer) => {
-        const at = Date.now();
-        const text = data.toString('utf8');
-        // Cheap type test first: at 100 clients the bench must not be what falls behind.
-        if (text.startsWith('{"type":"state"')) {
-          if (!ws.recording) return;
-          ws.values++;
-          if (first) this.valuesIn++;
-          if (!first && !timed) return;
-          const msg = JSON.parse(text) as { device: string; channel: string; value: unknown; time: number };
-          if (timed) ws.latencies.push(at - msg.time);
-          if (first) {
-            const key = `${msg.device}\0${msg.channel}\0${String(msg.value)}`;
-            const times = this.ingest.get(key);
-            if (times) times.push(msg.time);
-            else this.ingest.set(key, [msg.time]);
-          }
-        } else if (text.startsWith('{"type":"health"')) {
-          if (first && ws.recording) ws.healthBytes += data.length;
-        } else if (text.startsWith('{"type":"reply"')) {
-          const msg = JSON.parse(text) as { id: string; ok: boolean };
-          const sentAt = this.wsPending.get(msg.id);
-          if (sentAt === undefined) return;
-          this.wsPending.delete(msg.id);
-          ws.reply(sentAt, msg.ok === true);
-        }
-      });
-      socket.on('error', () => undefined);
-      opened.push(new Promise<void>((resolve, reject) => socket.once('open', resolve).once('error', reject)));
-      this.ws.push(socket);
+    this.ws = new Worker(plainScript('wsClients'), { workerData: { url: `ws://127.0.0.1:${this.ep.http}/ws`, clients: this.clients } });
+    const ws = this.ws;
+    await new Promise<void>((resolve, reject) => {
+      ws.once('message', (msg: { type: string; error?: string }) => (msg.type === 'open' ? resolve() : reject(new Error(`ws clients: ${msg.error}`))));
+      ws.once('error', reject);
+    });
+  }
+
+  set recording(on: boolean) {
+    const window: [number, number] = on ? [this.sequence + 1, Number.POSITIVE_INFINITY] : [this.tally('ws').window[0], this.sequence];
+    for (const t of this.tallies.values()) {
+      t.recording = on;
+      t.window = window;
     }
-    await Promise.all(opened);
+    this.ws?.postMessage({ type: 'record', on, window });
+  }
+
+  /** Resolves once every command of the window has its reply, or after `ms`. */
+  async settle(ms: number): Promise<void> {
+    const deadline = performance.now() + ms;
+    while (performance.now() < deadline && [...this.tallies.values()].some((t) => t.name !== 'ws' && t.unanswered > 0)) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  /** Takes the ws clients' tallies (ingest times for the match included) and closes them. */
+  async collectWs(): Promise<void> {
+    const ws = this.ws;
+    if (!ws) return;
+    const tallies = await new Promise<WsTallies>((resolve) => {
+      ws.on('message', (msg: { type: string; tallies?: WsTallies }) => {
+        if (msg.type === 'tallies') resolve(msg.tallies as WsTallies);
+      });
+      ws.postMessage({ type: 'collect' });
+    });
+    const tally = this.tally('ws');
+    tally.values = tallies.values;
+    // (a spread of 100,000 arguments overflows the stack)
+    for (const l of tallies.latencies) tally.latencies.push(l);
+    for (const r of tallies.rtts) tally.rtts.push(r);
+    tally.failedReplies = tallies.failed;
+    tally.commandsSent = tallies.commands;
+    tally.window = this.tally('jeedom').window;
+    tally.healthBytes = tallies.healthBytes;
+    this.valuesIn = tallies.valuesIn;
+    for (const [key, times] of tallies.ingest) this.ingest.set(key, times);
+    await ws.terminate();
+    this.ws = undefined;
   }
 
   /** Every host sends a relay command to d0 each period. */
@@ -247,17 +262,15 @@ export class HostClients {
     record('tracim');
     this.sendTracim(this.ep.tracimMaster, tracimEnvelope(this.ep.tracimClient, 'patchbay_command', { id: id('tracim'), device: 'd0', channel: 'relay', value }));
     record('domogik');
-    void this.domogikCommand(value, sentAt);
+    void this.domogikCommand(seq, value, sentAt);
     record('comodojo');
-    this.comodojoPending.push(sentAt);
+    this.comodojoPending.push([seq, sentAt]);
     this.comodojo?.write(comodojoRequest(JSON.stringify({ jsonrpc: '2.0', method: 'device.command', params: { device: 'd0', channel: 'relay', value }, id: seq })));
-    record('ws');
-    this.wsPending.set(id('ws'), sentAt);
-    this.ws[0]?.send(JSON.stringify({ type: 'command', id: id('ws'), device: 'd0', channel: 'relay', value }));
+    this.ws?.postMessage({ type: 'command', id: id('ws'), seq, value });
   }
 
   /** A fresh REQ per request, as Domogik's MQSyncReq. */
-  private async domogikCommand(value: boolean, sentAt: number): Promise<void> {
+  private async domogikCommand(seq: number, value: boolean, sentAt: number): Promise<void> {
     const req = new zmq.Request({ receiveTimeout: 10_000, linger: 0 });
     try {
       req.connect(`tcp://127.0.0.1:${this.ep.reqRep}`);
@@ -265,7 +278,7 @@ export class HostClients {
       await req.send(['MDPC01', domogikService(this.ep.domogikHost), '10', 'client.cmd', JSON.stringify(data)]);
       const reply = await req.receive();
       const body = JSON.parse(String(reply[3] ?? '{}')) as { status?: boolean };
-      if (!this.closed) this.tally('domogik').reply(sentAt, body.status === true);
+      if (!this.closed) this.tally('domogik').reply(seq, sentAt, body.status === true);
     } catch {
       if (!this.closed) this.tally('domogik').failedReplies++;
     } finally {
@@ -280,7 +293,7 @@ export class HostClients {
   async close(): Promise<void> {
     this.closed = true;
     this.stopCommands();
-    for (const socket of this.ws) socket.terminate();
+    await this.ws?.terminate();
     this.comodojo?.destroy();
     this.sub?.close();
     this.tracimServer?.close();

@@ -8,6 +8,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { percentile } from '@patchbay/bench-kit';
 import { freePort, repoRoot, tempDir } from '@patchbay/testing';
+import { buildSync } from 'esbuild';
 import { stringify } from 'yaml';
 import { HOSTS, HostClients, type HostName } from './hosts.js';
 import { DOMOGIK_COMMAND_ID, DOMOGIK_DEVICE_ID, deviceId, sensorId, type Endpoints, type PointShape } from './wire.js';
@@ -23,13 +24,16 @@ export interface HostFigures {
   rttP99: number;
   commands: number;
   failed: number;
+  unanswered: number;
 }
 
 export interface PointResult {
   side: Side;
   shape: PointShape;
-  /** Values the devices reported in the window (as ws client 0 received them). */
+  /** Values the devices reported in the window (the gateway's `patchbay_device_events`; the raw loop's own count). */
   valuesIn: number;
+  /** Of those, the values ws client 0 received in the window. */
+  wsClient0Values: number;
   /** CPU time of the process per value reported, µs. */
   cpuUsPerValue: number;
   cpuPercent: number;
@@ -140,6 +144,14 @@ async function waitFor(probe: () => Promise<boolean>, what: string, timeoutMs: n
   throw new Error(`${what}: not within ${timeoutMs} ms`);
 }
 
+/** Values the devices reported so far: the sum of `patchbay_device_events` over every device. */
+async function reported(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith('patchbay_device_events{')) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}
+
 const healthz = (port: number) => () =>
   fetch(`http://127.0.0.1:${port}/healthz`)
     .then((r) => (r.body?.cancel(), r.status === 200))
@@ -185,6 +197,20 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+const built = new Set<string>();
+/**
+ * `src/<name>.ts` as plain JavaScript in dist/ (bundled once per run): the raw loop so that its
+ * RSS and start-up carry no TypeScript loader, the ws clients' worker because a worker does not
+ * get tsx's hooks.
+ */
+export function plainScript(name: string): string {
+  const outfile = join(import.meta.dirname, `../dist/${name}.mjs`);
+  if (built.has(name)) return outfile;
+  buildSync({ entryPoints: [join(import.meta.dirname, `${name}.ts`)], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile, logLevel: 'error' });
+  built.add(name);
+  return outfile;
+}
+
 export async function runPoint(side: Side, shape: PointShape, options: PointOptions): Promise<PointResult> {
   const dir = tempDir(`patchbay-scale-${side}-`);
   const ep: Endpoints = {
@@ -216,7 +242,7 @@ export async function runPoint(side: Side, shape: PointShape, options: PointOpti
       // As `npm start` runs it.
       args = ['--max-semi-space-size=2', ...prof, join(repoRoot, 'apps/gateway/dist/cli.js'), 'run', '--config', configPath];
     } else {
-      args = ['--import', import.meta.resolve('tsx'), join(import.meta.dirname, 'raw.ts'), JSON.stringify({ ep, shape, journal: journalFile })];
+      args = [plainScript('raw'), JSON.stringify({ ep, shape, journal: journalFile })];
     }
     const spawnedAt = performance.now();
     child = spawn(process.execPath, args, { cwd: dir.path, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -235,19 +261,28 @@ export async function runPoint(side: Side, shape: PointShape, options: PointOpti
     const pid = proc.pid as number;
     const t0 = performance.now();
     const s0 = procSample(pid);
+    const reported0 = await reported(ep.http);
     hosts.recording = true;
     const sampler = setInterval(() => meter.sample(), 250);
     await sleep(options.seconds * 1000);
     hosts.recording = false;
     clearInterval(sampler);
+    // Replies to the window's commands count whenever they come; give them 3 s.
+    hosts.stopCommands();
+    await hosts.settle(3000);
+    await hosts.collectWs();
     meter.sample();
     const s1 = procSample(pid);
+    const valuesIn = (await reported(ep.http)) - reported0;
     const elapsed = performance.now() - t0;
     const cpuMs = ((s1.ticks - s0.ticks) * 1000) / CLK_TCK;
     // Replies still on their way are not counted (recording is off); the window's own are.
     const figures: HostFigures[] = HOSTS.map((host) => {
       const tally = hosts.tallies.get(host);
-      const latencies = Float64Array.from(hosts.matchedLatencies(host)).sort();
+      const matched = hosts.matchedLatencies(host);
+      // Values received but none ingested since ws client 0 connected: older than the whole run so far.
+      const stale = matched.length === 0 && (tally?.values ?? 0) > 0;
+      const latencies = stale ? Float64Array.of(Number.POSITIVE_INFINITY) : Float64Array.from(matched).sort();
       const rtts = Float64Array.from(tally?.rtts ?? []).sort();
       return {
         host,
@@ -255,16 +290,18 @@ export async function runPoint(side: Side, shape: PointShape, options: PointOpti
         p50: host === 'comodojo' ? Number.NaN : percentile(latencies, 50),
         p99: host === 'comodojo' ? Number.NaN : percentile(latencies, 99),
         p999: host === 'comodojo' ? Number.NaN : percentile(latencies, 99.9),
-        rttP99: percentile(rtts, 99),
+        // A command with no reply counts as the slowest: p99 is infinite past 1 % unanswered.
+        rttP99: (tally?.unanswered ?? 0) > (tally?.commandsSent ?? 0) * 0.01 ? Number.POSITIVE_INFINITY : percentile(rtts, 99),
+        unanswered: tally?.unanswered ?? 0,
         commands: tally?.commandsSent ?? 0,
         failed: tally?.failedReplies ?? 0,
       };
     });
-    const valuesIn = hosts.valuesIn;
     return {
       side,
       shape,
       valuesIn,
+      wsClient0Values: hosts.valuesIn,
       cpuUsPerValue: (cpuMs * 1000) / valuesIn,
       cpuPercent: (cpuMs / elapsed) * 100,
       rssMb: s1.rss / 2 ** 20,

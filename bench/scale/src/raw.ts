@@ -1,7 +1,7 @@
 /**
  * The raw baseline of one point, as its own process (measured from /proc like the gateway): N
  * devices' values at the same total rate, stamped at generation, sent over the same transports
- * and wire shapes with no Patchbay in between: keep-alive JSON POSTs to the Jeedom callback,
+ * and wire shapes with no Patchbay in between: one keep-alive JSON POST per change to the Jeedom callback,
  * one Unix connection per TLM to the Tracim client (one at a time, latest per channel while
  * one is in flight, as the SDK's backlog-1 listener needs), a zeromq PUB straight to the
  * subscriber (no forwarder), a ws fan-out, an echo for every command path, and each value
@@ -19,7 +19,9 @@ const { ep, shape, journal } = JSON.parse(process.argv[2] as string) as { ep: En
 
 // ws fan-out and /healthz on the HTTP port.
 const http = createHttpServer((req, res) => {
-  res.writeHead(req.url === '/healthz' ? 200 : 404, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+  // The gateway's counter of values reported, under the same name, for the same "values in".
+  if (req.url === '/metrics') res.writeHead(200, { 'content-type': 'text/plain' }).end(`patchbay_device_events{endpoint="raw"} ${sent}\n`);
+  else res.writeHead(req.url === '/healthz' ? 200 : 404, { 'content-type': 'application/json' }).end('{"status":"ok"}');
 });
 const wss = new WebSocketServer({ server: http, path: '/ws', perMessageDeflate: false });
 const clients = new Set<WebSocket>();
@@ -33,17 +35,17 @@ wss.on('connection', (socket) => {
 });
 
 // Jeedom: commands on TCP (one JSON per connection), state and replies as keep-alive POSTs.
+// Immediate mode, as the adapter runs here (cycle 0): one POST per change, one at a time, in
+// order; while one is in flight the latest value per channel waits (an outbox coalesces the same way).
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-let jeedomBatch: Record<string, Record<string, unknown>> = {};
-let jeedomReplies: Record<string, unknown> = {};
-let jeedomPending = false;
+const jeedomQueue = new Map<string, string>();
 let jeedomInFlight = false;
 function postJeedom(): void {
-  if (jeedomInFlight || !jeedomPending) return;
-  const body = JSON.stringify({ devices: jeedomBatch, replies: jeedomReplies });
-  jeedomBatch = {};
-  jeedomReplies = {};
-  jeedomPending = false;
+  if (jeedomInFlight) return;
+  const next = jeedomQueue.entries().next();
+  if (next.done) return;
+  const [key, body] = next.value;
+  jeedomQueue.delete(key);
   jeedomInFlight = true;
   const req = request({ host: '127.0.0.1', port: ep.jeedomCallback, path: '/jeePatchbay.php', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
     res.resume();
@@ -55,15 +57,18 @@ function postJeedom(): void {
   req.on('error', () => (jeedomInFlight = false));
   req.end(body);
 }
+function queueJeedom(key: string, body: string): void {
+  jeedomQueue.delete(key);
+  jeedomQueue.set(key, body);
+  postJeedom();
+}
 createServer((socket) => {
   const chunks: Buffer[] = [];
   socket.on('data', (c: Buffer) => chunks.push(c));
   socket.on('error', () => undefined);
   socket.on('end', () => {
     const msg = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id: string };
-    jeedomReplies[msg.id] = { ok: true };
-    jeedomPending = true;
-    postJeedom();
+    queueJeedom(`reply ${msg.id}`, JSON.stringify({ replies: { [msg.id]: { ok: true } } }));
   });
 }).listen(ep.jeedomSocket, '127.0.0.1');
 
@@ -153,15 +158,13 @@ function tick(): void {
     lines += JSON.stringify({ id, kind: 'state', time, device, channel, value }) + '\n';
     const state = JSON.stringify({ type: 'state', id, time, device, channel, value });
     for (const client of clients) client.send(state);
-    (jeedomBatch[device] ??= {})[channel] = value;
-    jeedomPending = true;
+    queueJeedom(`${device}.${channel}`, JSON.stringify({ devices: { [device]: { [channel]: value } } }));
     queueTracim(`${device}.${channel}`, tracimEnvelope(ep.tracimMaster, 'daemon_tracim_event', JSON.stringify({ event_id: ++tracimEventId, event_type: 'device.modified.state', fields: { device, channel, value } })));
     const payload = JSON.stringify({ [String(sensorId(i, channel))]: value, atTimestamp: Math.floor(time / 1000) });
     pubChain = pubChain.then(() => pub.send([`client.sensor.${time}.0_1`, payload])).catch(() => undefined);
   }
   sent += due;
   appendFileSync(journal, lines);
-  postJeedom();
 }
 
 http.listen(ep.http, '127.0.0.1', () => {

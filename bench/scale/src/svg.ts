@@ -16,6 +16,8 @@ export interface Chart {
   xLabel: string;
   yLabel: string;
   logX?: boolean;
+  /** Log y from the decade at or under the smallest value (values under 1 are drawn at 1). */
+  logY?: boolean;
   series: Series[];
   /** A horizontal line, e.g. the target. */
   target?: { y: number; label: string };
@@ -38,8 +40,8 @@ const label = (v: number) => (Math.abs(v) >= 1000 ? `${v / 1000}k` : Number(v.to
 
 export function lineChart(chart: Chart): string {
   const W = 640;
-  const H = 380;
-  const m = { l: 64, r: 170, t: 40, b: 56 };
+  const H = 400;
+  const m = { l: 64, r: 170, t: 40, b: 76 };
   const pw = W - m.l - m.r;
   const ph = H - m.t - m.b;
   const all = chart.series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
@@ -51,14 +53,18 @@ export function lineChart(chart: Chart): string {
     if (xMax === xMin) return m.l + pw / 2;
     return chart.logX ? m.l + ((Math.log10(x) - Math.log10(xMin)) / (Math.log10(xMax) - Math.log10(xMin))) * pw : m.l + ((x - xMin) / (xMax - xMin)) * pw;
   };
-  const fy = (y: number) => m.t + ph - (y / yMax) * ph;
+  const yLogMax = 10 ** Math.ceil(Math.log10(Math.max(1, ...all.map(([, y]) => y), chart.target?.y ?? 1)));
+  const yLogMin = 10 ** Math.floor(Math.log10(Math.max(1, Math.min(...all.map(([, y]) => y)))));
+  const fy = chart.logY
+    ? (y: number) => m.t + ph - ((Math.log10(Math.max(y, yLogMin)) - Math.log10(yLogMin)) / Math.max(1, Math.log10(yLogMax) - Math.log10(yLogMin))) * ph
+    : (y: number) => m.t + ph - (y / yMax) * ph;
+  const yTicks = chart.logY ? Array.from({ length: Math.round(Math.log10(yLogMax / yLogMin)) + 1 }, (_, i) => yLogMin * 10 ** i) : [0, 1, 2, 3, 4, 5].map((i) => (yMax * i) / 5);
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
   out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
   out.push(`<text x="${m.l}" y="22" font-size="14" font-weight="bold">${esc(chart.title)}</text>`);
   // Grid and axes.
-  for (let i = 0; i <= 5; i++) {
-    const y = (yMax * i) / 5;
+  for (const y of yTicks) {
     out.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${fy(y).toFixed(1)}" y2="${fy(y).toFixed(1)}" stroke="#e5e5e5"/>`);
     out.push(`<text x="${m.l - 6}" y="${(fy(y) + 4).toFixed(1)}" text-anchor="end">${label(y)}</text>`);
   }
@@ -68,7 +74,7 @@ export function lineChart(chart: Chart): string {
     out.push(`<text x="${fx(x).toFixed(1)}" y="${m.t + ph + 16}" text-anchor="middle">${label(x)}</text>`);
   }
   out.push(`<line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${m.t + ph}" stroke="#333"/><line x1="${m.l}" x2="${m.l + pw}" y1="${m.t + ph}" y2="${m.t + ph}" stroke="#333"/>`);
-  out.push(`<text x="${m.l + pw / 2}" y="${H - 18}" text-anchor="middle">${esc(chart.xLabel)}</text>`);
+  out.push(`<text x="${m.l + pw / 2}" y="${m.t + ph + 36}" text-anchor="middle">${esc(chart.xLabel)}</text>`);
   out.push(`<text transform="translate(16 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">${esc(chart.yLabel)}</text>`);
   if (chart.target) {
     const y = fy(chart.target.y).toFixed(1);
@@ -84,7 +90,9 @@ export function lineChart(chart: Chart): string {
     out.push(`<line x1="${m.l + pw + 14}" x2="${m.l + pw + 40}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"${dash}/>`);
     out.push(`<text x="${m.l + pw + 46}" y="${ly + 4}">${esc(s.name)}</text>`);
   });
-  if (chart.note) out.push(`<text x="${m.l}" y="${H - 4}" font-size="10" fill="#666">${esc(chart.note)}</text>`);
+  (chart.note ?? '').split('; ').forEach((line, i, all) => {
+    if (line) out.push(`<text x="8" y="${H - 6 - (all.length - 1 - i) * 13}" font-size="10" fill="#666">${esc(line)}</text>`);
+  });
   out.push('</svg>');
   return out.join('\n') + '\n';
 }
