@@ -61,7 +61,7 @@ const seqOf = (id: string) => Number(id.slice(id.lastIndexOf('-') + 1));
 /** Every host's client for one point. */
 export class HostClients {
   readonly tallies = new Map<string, HostTally>(HOSTS.map((h) => [h, new HostTally(h)]));
-  /** `device\0channel\0value` → ingest times seen by ws client 0 (the gateway's event `time`). */
+  /** `device\0channel\0value` → ingest times seen by the first ten ws clients (the gateway's event `time`). */
   readonly ingest = new Map<string, number[]>();
   private http: HttpServer | undefined;
   private tracimServer: Server | undefined;
@@ -74,6 +74,8 @@ export class HostClients {
   private timer: NodeJS.Timeout | undefined;
   /** State values ws client 0 received while recording: every value the devices reported, once. */
   valuesIn = 0;
+  /** ws clients the gateway closed during the point. */
+  wsDropped = 0;
   private sequence = 0;
   private closed = false;
 
@@ -233,6 +235,7 @@ export class HostClients {
     tally.commandsSent = tallies.commands;
     tally.window = this.tally('jeedom').window;
     tally.healthBytes = tallies.healthBytes;
+    this.wsDropped = tallies.dropped;
     this.valuesIn = tallies.valuesIn;
     for (const [key, times] of tallies.ingest) this.ingest.set(key, times);
     await ws.terminate();
@@ -304,7 +307,7 @@ export class HostClients {
 
   /**
    * Ingest-to-host latency of a host with no event time on its wire: each value is matched to
-   * the latest ingest time ws client 0 saw for the same device, channel and value at or before
+   * the latest ingest time the ws clients saw for the same device, channel and value at or before
    * its receipt (values repeat, so this errs short, never long).
    */
   matchedLatencies(name: HostName): number[] {

@@ -7,7 +7,7 @@
  * verdicts, and profiles the worst point (`--cpu-prof`) to say what holds it back.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,7 +49,7 @@ for (const shape of shapes) {
   points.push({ shape, gateway, raw });
   const worst = worstPushP99(gateway);
   console.log(
-    `scale: N=${shape.devices} K=${shape.clients} rate=${shape.rate}: ${fmt(gateway.valuesIn / seconds)} values/s in, CPU ${fmt(gateway.cpuUsPerValue)} µs/value (raw ${fmt(raw.cpuUsPerValue)}), ${fmt(gateway.cpuPercent)} % of a core, RSS ${fmt(gateway.rssMb)} MB, p99 ${fmt(worst.p99)} ms at ${worst.host} (raw ${fmt(worstPushP99(raw).p99)}), start-up ${fmt(gateway.startupMs)} ms`,
+    `scale: N=${shape.devices} K=${shape.clients} rate=${shape.rate}: ${fmt(gateway.valuesIn / seconds)} values/s in, CPU ${fmt(gateway.cpuUsPerValue)} µs/value (raw ${fmt(raw.cpuUsPerValue)}), ${fmt(gateway.cpuPercent)} % of a core, RSS ${fmt(gateway.rssMb)} MB, p99 ${fmt(worst.p99)} ms at ${worst.host} (raw ${fmt(worstPushP99(raw).p99)}), start-up ${fmt(gateway.startupMs)} ms, ${gateway.wsDropped} of ${shape.clients} ws clients dropped`,
   );
 }
 
@@ -183,8 +183,8 @@ if (full && rateRow.length > 1) {
 
 // Every point, every host: a table for people who want the numbers behind the curves.
 const md: string[] = [`# bench/scale, ${full ? 'full' : 'quick'} run`, '', `${machine}. ${seconds} s per point. Latency in ms (gateway / raw); CPU in µs per value reported.`, ''];
-md.push('| point | values/s in | CPU µs/value | CPU % core | RSS MB | start-up ms | journal B/value | ' + HOSTS.filter((h) => h !== 'comodojo').map((h) => `${h} p50/p99/p99.9`).join(' | ') + ' | RTT p99 (j/t/d/c/w) |');
-md.push('|---|---|---|---|---|---|---|' + HOSTS.filter((h) => h !== 'comodojo').map(() => '---|').join('') + '---|');
+md.push('| point | values/s in | CPU µs/value | CPU % core | RSS MB | start-up ms | journal B/value | ' + HOSTS.filter((h) => h !== 'comodojo').map((h) => `${h} p50/p99/p99.9`).join(' | ') + ' | RTT p99 (j/t/d/c/w) | ws clients dropped |');
+md.push('|---|---|---|---|---|---|---|' + HOSTS.filter((h) => h !== 'comodojo').map(() => '---|').join('') + '---|---|');
 const lat = (r: PointResult, h: string) => {
   const x = r.hosts.find((y) => y.host === h);
   return x ? `${fmt(x.p50)}/${fmt(x.p99)}/${fmt(x.p999)}` : '';
@@ -195,7 +195,7 @@ for (const { shape, gateway: g, raw: r } of points) {
       HOSTS.filter((h) => h !== 'comodojo')
         .map((h) => `${lat(g, h)} / ${lat(r, h)}`)
         .join(' | ') +
-      ` | ${g.hosts.map((h) => fmt(h.rttP99)).join('/')} |`,
+      ` | ${g.hosts.map((h) => fmt(h.rttP99)).join('/')} | ${g.wsDropped} / ${r.wsDropped} |`,
   );
 }
 
@@ -210,13 +210,19 @@ if (!noProfile) {
     const tmp = join(results, '.prof');
     mkdirSync(tmp, { recursive: true });
     await runPoint('gateway', pick.shape, { seconds, cpuProfDir: tmp, cpuProfName: name });
-    renameSync(join(tmp, name), join(results, name));
+    // Kept small for the repository: per-line ticks dropped (DevTools and speedscope still open it).
+    const profile = JSON.parse(readFileSync(join(tmp, name), 'utf8')) as { nodes: { positionTicks?: unknown }[] };
+    for (const node of profile.nodes) delete node.positionTicks;
+    writeFileSync(join(results, name), JSON.stringify(profile));
     rmSync(tmp, { recursive: true, force: true });
-    const top = hotSpots(join(results, name));
+    const { top, packages } = hotSpots(join(results, name));
     md.push('', `## Where the time goes at ${label(pick.shape)} (self time, --cpu-prof of the built gateway: bench/results/${name})`, '', '| self % | function | where |', '|---|---|---|');
     for (const t of top) md.push(`| ${fmt(t.percent)} | ${t.fn} | ${t.where} |`);
+    md.push('', '| self % | by package |', '|---|---|');
+    for (const p of packages) md.push(`| ${fmt(p.percent)} | ${p.name} |`);
     console.log(`scale: hot spots at ${label(pick.shape)} (self time):`);
     for (const t of top) console.log(`scale:   ${fmt(t.percent)} %  ${t.fn}  ${t.where}`);
+    console.log(`scale: by package: ${packages.map((p) => `${p.name} ${fmt(p.percent)} %`).join(', ')}`);
   }
 }
 writeFileSync(join(results, 'scale.md'), md.join('\n') + '\n');
@@ -225,22 +231,30 @@ console.log(`scale: ${points.length} points in ${fmt((Date.now() - started) / 10
 const cpuGrowth = figures.filter((f) => f.metric.startsWith('CPU per value N=')).reduce((m, f) => Math.max(m, f.value), 0);
 report('scale', figures, { ratio: target ? target.raw.cpuUsPerValue / target.gateway.cpuUsPerValue : Number.NaN, label: `raw CPU per value / gateway's at N=${target?.shape.devices} K=10 (the worst CPU growth over N is ${fmt(cpuGrowth)}x)` });
 
-/** Self time by function from a .cpuprofile, the top twelve, with repo-relative locations. */
-function hotSpots(file: string): { percent: number; fn: string; where: string }[] {
+/** Self time by function from a .cpuprofile (the top fifteen, with repo-relative locations), and by package. */
+function hotSpots(file: string): { top: { percent: number; fn: string; where: string }[]; packages: { percent: number; name: string }[] } {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: { callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }[] };
   const total = profile.nodes.reduce((s, n) => s + (n.hitCount ?? 0), 0);
   const byFn = new Map<string, { hits: number; fn: string; where: string }>();
+  const byPackage = new Map<string, number>();
   for (const n of profile.nodes) {
     const { functionName, url, lineNumber } = n.callFrame;
     const path = url.startsWith('file://') ? relative(repoRoot, fileURLToPath(url)) : url || '(native)';
+    const pkg = /^(packages|apps)\/[^/]+/.exec(path)?.[0] ?? /node_modules\/(@[^/]+\/)?[^/]+/.exec(path)?.[0] ?? (path.startsWith('node:') ? 'node internals' : url ? path : `(native) ${functionName}`);
+    byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + (n.hitCount ?? 0));
     const fn = functionName || '(anonymous)';
     const key = `${fn} ${path}`;
     const entry = byFn.get(key) ?? { hits: 0, fn, where: url ? `${path}:${lineNumber + 1}` : path };
     entry.hits += n.hitCount ?? 0;
     byFn.set(key, entry);
   }
-  return [...byFn.values()]
+  const top = [...byFn.values()]
     .sort((a, b) => b.hits - a.hits)
     .slice(0, 15)
     .map((e) => ({ percent: (e.hits / total) * 100, fn: e.fn, where: e.where }));
+  const packages = [...byPackage]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 12)
+    .map(([name, hits]) => ({ percent: (hits / total) * 100, name }));
+  return { top, packages };
 }

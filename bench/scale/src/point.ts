@@ -41,6 +41,8 @@ export interface PointResult {
   startupMs: number;
   /** Bytes appended under the data dir (raw: the same values as JSON lines) per value. */
   journalBytesPerValue: number;
+  /** ws clients the far side closed (backlog over its limit). */
+  wsDropped: number;
   /** Bytes of `health` messages per second to one ws client. */
   healthBytesPerS: number;
   hosts: HostFigures[];
@@ -238,7 +240,7 @@ export async function runPoint(side: Side, shape: PointShape, options: PointOpti
     if (side === 'gateway') {
       const configPath = join(dir.path, 'patchbay.yaml');
       writeFileSync(configPath, stringify(gatewayConfig(ep, shape, dataDir)));
-      const prof = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=${options.cpuProfName ?? 'scale.cpuprofile'}`, '--cpu-prof-interval=2000'] : [];
+      const prof = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=${options.cpuProfName ?? 'scale.cpuprofile'}`, '--cpu-prof-interval=4000'] : [];
       // As `npm start` runs it.
       args = ['--max-semi-space-size=2', ...prof, join(repoRoot, 'apps/gateway/dist/cli.js'), 'run', '--config', configPath];
     } else {
@@ -302,6 +304,7 @@ export async function runPoint(side: Side, shape: PointShape, options: PointOpti
       shape,
       valuesIn,
       wsClient0Values: hosts.valuesIn,
+      wsDropped: hosts.wsDropped,
       cpuUsPerValue: (cpuMs * 1000) / valuesIn,
       cpuPercent: (cpuMs / elapsed) * 100,
       rssMb: s1.rss / 2 ** 20,

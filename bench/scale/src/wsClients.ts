@@ -1,8 +1,8 @@
 /**
  * The K ws clients, in a worker thread: at 10,000 values/s to 10 clients they receive 100,000
  * messages a second, which on the bench's main thread would make the bench, not the gateway,
- * what falls behind. Client 0 keeps each value's ingest time (the event's `time`) for the
- * other hosts' latency match; the first ten keep their own latencies.
+ * what falls behind. The first ten keep their own latencies and each event's ingest time (its
+ * `time`) for the other hosts' latency match.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
@@ -15,17 +15,21 @@ export interface WsTallies {
   failed: number;
   commands: number;
   healthBytes: number;
+  /** Clients the gateway closed. */
+  dropped: number;
   ingest: [string, number[]][];
 }
 
 const { url, clients } = workerData as { url: string; clients: number };
 const port = parentPort as NonNullable<typeof parentPort>;
-const tallies: WsTallies = { values: 0, valuesIn: 0, latencies: [], rtts: [], failed: 0, commands: 0, healthBytes: 0, ingest: [] };
+const tallies: WsTallies = { values: 0, valuesIn: 0, latencies: [], rtts: [], failed: 0, commands: 0, healthBytes: 0, dropped: 0, ingest: [] };
 const ingest = new Map<string, number[]>();
 const pending = new Map<string, [number, number]>();
 let window: [number, number] = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
 let recording = false;
 const sockets: WebSocket[] = [];
+const seen = new Set<string>();
+let closing = false;
 
 const opened: Promise<void>[] = [];
 for (let i = 0; i < clients; i++) {
@@ -39,11 +43,14 @@ for (let i = 0; i < clients; i++) {
     if (text.startsWith('{"type":"state"')) {
       if (recording) tallies.values++;
       if (!timed || (!recording && !first)) return;
-      const msg = JSON.parse(text) as { device: string; channel: string; value: unknown; time: number };
+      const msg = JSON.parse(text) as { id: string; device: string; channel: string; value: unknown; time: number };
       if (recording) tallies.latencies.push(at - msg.time);
-      if (!first) return;
-      if (recording) tallies.valuesIn++;
-      // Always, not only while recording: a host far behind delivers values ingested before the window.
+      if (first && recording) tallies.valuesIn++;
+      // Any of the first ten clients records an event's ingest time once (one may have been
+      // dropped), and always, not only while recording: a host far behind delivers values
+      // ingested before the window.
+      if (seen.has(msg.id)) return;
+      seen.add(msg.id);
       const key = `${msg.device}\0${msg.channel}\0${String(msg.value)}`;
       const times = ingest.get(key);
       if (times) times.push(msg.time);
@@ -61,6 +68,10 @@ for (let i = 0; i < clients; i++) {
     }
   });
   socket.on('error', () => undefined);
+  // Closed by the gateway (a client whose backlog passed maxBufferedBytes is dropped).
+  socket.on('close', () => {
+    if (!closing) tallies.dropped++;
+  });
   opened.push(new Promise<void>((resolve, reject) => socket.once('open', resolve).once('error', reject)));
   sockets.push(socket);
 }
@@ -79,6 +90,7 @@ port.on('message', (msg: { type: 'record'; on: boolean; window: [number, number]
     sockets[0]?.send(JSON.stringify({ type: 'command', id: msg.id, device: 'd0', channel: 'relay', value: msg.value }));
   } else {
     tallies.ingest = [...ingest];
+    closing = true;
     port.postMessage({ type: 'tallies', tallies });
     for (const socket of sockets) socket.terminate();
     port.close();
