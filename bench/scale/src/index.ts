@@ -204,26 +204,28 @@ if (!noProfile) {
   const worst = [...atRate].sort((a, b) => b.gateway.cpuUsPerValue / b.raw.cpuUsPerValue - a.gateway.cpuUsPerValue / a.raw.cpuUsPerValue)[0] ?? atRate[0];
   const worstP99 = [...atRate].sort((a, b) => (worstPushP99(b.gateway).p99 || 0) - (worstPushP99(a.gateway).p99 || 0))[0];
   const pick = full ? atRate.find((p) => p.shape.devices === 10_000 && p.shape.clients === 10) ?? worst : worstP99 ?? worst;
-  if (pick) {
-    const name = `scale-${full ? 'full' : 'quick'}-N${pick.shape.devices}-K${pick.shape.clients}.cpuprofile`;
-    console.log(`scale: profiling ${label(pick.shape)} (--cpu-prof)...`);
-    const tmp = join(results, '.prof');
-    mkdirSync(tmp, { recursive: true });
-    await runPoint('gateway', pick.shape, { seconds, cpuProfDir: tmp, cpuProfName: name });
-    // Kept small for the repository: per-line ticks dropped (DevTools and speedscope still open it).
-    const profile = JSON.parse(readFileSync(join(tmp, name), 'utf8')) as { nodes: { positionTicks?: unknown }[] };
-    for (const node of profile.nodes) delete node.positionTicks;
-    writeFileSync(join(results, name), JSON.stringify(profile));
-    rmSync(tmp, { recursive: true, force: true });
-    const { top, packages } = hotSpots(join(results, name));
-    md.push('', `## Where the time goes at ${label(pick.shape)} (self time, --cpu-prof of the built gateway: bench/results/${name})`, '', '| self % | function | where |', '|---|---|---|');
-    for (const t of top) md.push(`| ${fmt(t.percent)} | ${t.fn} | ${t.where} |`);
-    md.push('', '| self % | by package |', '|---|---|');
-    for (const p of packages) md.push(`| ${fmt(p.percent)} | ${p.name} |`);
-    console.log(`scale: hot spots at ${label(pick.shape)} (self time):`);
-    for (const t of top) console.log(`scale:   ${fmt(t.percent)} %  ${t.fn}  ${t.where}`);
-    console.log(`scale: by package: ${packages.map((p) => `${p.name} ${fmt(p.percent)} %`).join(', ')}`);
-  }
+  if (pick) await profile(pick).catch((error: unknown) => console.log(`scale: the profile failed: ${(error as Error).message}`));
+}
+
+async function profile(pick: { shape: PointShape }): Promise<void> {
+  const name = `scale-${full ? 'full' : 'quick'}-N${pick.shape.devices}-K${pick.shape.clients}.cpuprofile`;
+  console.log(`scale: profiling ${label(pick.shape)} (--cpu-prof)...`);
+  const tmp = join(results, '.prof');
+  mkdirSync(tmp, { recursive: true });
+  await runPoint('gateway', pick.shape, { seconds, cpuProfDir: tmp, cpuProfName: name });
+  // Kept small for the repository: per-line ticks dropped (DevTools and speedscope still open it).
+  const profile = JSON.parse(readFileSync(join(tmp, name), 'utf8')) as { nodes: { positionTicks?: unknown }[] };
+  for (const node of profile.nodes) delete node.positionTicks;
+  writeFileSync(join(results, name), JSON.stringify(profile));
+  rmSync(tmp, { recursive: true, force: true });
+  const { top, packages } = hotSpots(join(results, name));
+  md.push('', `## Where the time goes at ${label(pick.shape)} (self time, --cpu-prof of the built gateway: bench/results/${name})`, '', '| self % | function | where |', '|---|---|---|');
+  for (const t of top) md.push(`| ${fmt(t.percent)} | ${t.fn} | ${t.where} |`);
+  md.push('', '| self % | by package |', '|---|---|');
+  for (const p of packages) md.push(`| ${fmt(p.percent)} | ${p.name} |`);
+  console.log(`scale: hot spots at ${label(pick.shape)} (self time):`);
+  for (const t of top) console.log(`scale:   ${fmt(t.percent)} %  ${t.fn}  ${t.where}`);
+  console.log(`scale: by package: ${packages.map((p) => `${p.name} ${fmt(p.percent)} %`).join(', ')}`);
 }
 writeFileSync(join(results, 'scale.md'), md.join('\n') + '\n');
 console.log(`scale: ${points.length} points in ${fmt((Date.now() - started) / 1000)} s; charts and table in ${relative(repoRoot, results)}/scale-*.svg, scale.md`);

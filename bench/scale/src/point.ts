@@ -165,7 +165,7 @@ const listening = (port: number) => () =>
     s.once('error', () => resolve(false));
   });
 
-function gatewayConfig(ep: Endpoints, shape: PointShape, dataDir: string): unknown {
+export function gatewayConfig(ep: Endpoints, shape: PointShape, dataDir: string): unknown {
   const sensors: Record<string, number> = {};
   const devices = [];
   for (let i = 0; i < shape.devices; i++) {
@@ -190,13 +190,16 @@ function gatewayConfig(ep: Endpoints, shape: PointShape, dataDir: string): unkno
   };
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+/** SIGTERM, then SIGKILL after `graceMs`; how long the stop took. */
+async function stopChild(child: ChildProcess, graceMs: number): Promise<number> {
+  if (child.exitCode !== null || child.signalCode !== null) return 0;
+  const started = performance.now();
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
+  return performance.now() - started;
 }
 
 const built = new Set<string>();
@@ -317,7 +320,11 @@ export async function runPoint(side: Side, shape: PointShape, options: PointOpti
     throw new Error(`${side} N=${shape.devices} K=${shape.clients}: ${(error as Error).message}\n${output}`, { cause: error });
   } finally {
     await hosts.close();
-    if (child) await stopChild(child);
+    if (child) {
+      // A profile is written only by a clean exit: give it time.
+      const stopMs = await stopChild(child, options.cpuProfDir ? 120_000 : 20_000);
+      if (stopMs > 5000) console.log(`scale: ${side} N=${shape.devices} K=${shape.clients} took ${Math.round(stopMs)} ms to stop on SIGTERM${child.signalCode === 'SIGKILL' ? ' (killed)' : ''}`);
+    }
     dir.remove();
   }
 }
