@@ -163,6 +163,21 @@ writeFileSync(
     ],
   }),
 );
+writeFileSync(
+  join(results, 'scale-startup.svg'),
+  lineChart({
+    title: 'Start-up to /healthz 200 vs devices',
+    xLabel: 'devices (N)',
+    yLabel: 'ms from spawn',
+    logX: true,
+    target: { y: 2000, label: 'target 2 s at 10,000' },
+    note: `${note}; the raw loop binds the same listeners and serves /healthz`,
+    series: ks.flatMap((k, i) => [
+      { name: `gateway K=${k}`, points: byK(k, 'gateway', (r) => r.startupMs), color: palette[i] as string },
+      { name: `raw K=${k}`, points: byK(k, 'raw', (r) => r.startupMs), color: palette[i] as string, dashed: true },
+    ]),
+  }),
+);
 const rateRow = points.filter((p) => p.shape.devices === 1000 && p.shape.clients === 10).sort((a, b) => a.shape.rate - b.shape.rate);
 if (full && rateRow.length > 1) {
   writeFileSync(

@@ -5,9 +5,9 @@
  * one Unix connection per TLM to the Tracim client (one at a time, latest per channel while
  * one is in flight, as the SDK's backlog-1 listener needs), a zeromq PUB straight to the
  * subscriber (no forwarder), a ws fan-out, an echo for every command path, and each value
- * appended to a file in the same 5 ms batches. Serves /healthz so start-up is timed the same.
+ * appended to a file (asynchronous writes) in 5 ms batches. Serves /healthz so start-up is timed the same.
  */
-import { appendFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { Agent, createServer as createHttpServer, request } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { rmSync } from 'node:fs';
@@ -16,6 +16,8 @@ import * as zmq from 'zeromq';
 import { COMODOJO_GREETER, comodojoResponse, deviceId, lines, reportedChannels, sensorId, tracimEnvelope, type Endpoints, type PointShape } from './wire.js';
 
 const { ep, shape, journal } = JSON.parse(process.argv[2] as string) as { ep: Endpoints; shape: PointShape; journal: string };
+// Asynchronous appends, as the gateway's journal does: a synchronous one stalls the whole loop on a busy disk.
+const journalFile = createWriteStream(journal, { flags: 'a' });
 
 // ws fan-out and /healthz on the HTTP port.
 const http = createHttpServer((req, res) => {
@@ -138,11 +140,19 @@ createServer((socket) => {
 const temperature = new Float64Array(shape.devices).fill(21);
 const humidity = new Float64Array(shape.devices).fill(45);
 let next = 0;
+/** Values generated, and values skipped after a stall. */
 let sent = 0;
+let skipped = 0;
 let started = 0;
 function tick(): void {
-  const due = Math.floor(((performance.now() - started) / 1000) * shape.rate) - sent;
+  let due = Math.floor(((performance.now() - started) / 1000) * shape.rate) - sent - skipped;
   if (due <= 0) return;
+  // After a stall, like the sim's timers, it does not catch up: at most 20 ms worth at once.
+  const cap = Math.ceil(shape.rate / 50);
+  if (due > cap) {
+    skipped += due - cap;
+    due = cap;
+  }
   const time = Date.now();
   let lines = '';
   for (let n = 0; n < due; n++) {
@@ -164,7 +174,7 @@ function tick(): void {
     pubChain = pubChain.then(() => pub.send([`client.sensor.${time}.0_1`, payload])).catch(() => undefined);
   }
   sent += due;
-  appendFileSync(journal, lines);
+  journalFile.write(lines);
 }
 
 http.listen(ep.http, '127.0.0.1', () => {
