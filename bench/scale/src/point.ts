@@ -272,9 +272,9 @@ export async function runPoint(side: Side, shape: PointShape, options: PointOpti
     await sleep(options.seconds * 1000);
     hosts.recording = false;
     clearInterval(sampler);
-    // Replies to the window's commands count whenever they come; give them 3 s.
+    // Replies to the window's commands count whenever they come; give them 2 s.
     hosts.stopCommands();
-    await hosts.settle(3000);
+    await hosts.settle(2000);
     await hosts.collectWs();
     meter.sample();
     const s1 = procSample(pid);
