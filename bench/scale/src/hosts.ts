@@ -74,6 +74,8 @@ export class HostClients {
   private timer: NodeJS.Timeout | undefined;
   /** State values ws client 0 received while recording: every value the devices reported, once. */
   valuesIn = 0;
+  /** When every ws client was open: ingest times are known from then on. */
+  private wsOpenedAt = Date.now();
   /** ws clients the gateway closed during the point. */
   wsDropped = 0;
   private sequence = 0;
@@ -199,6 +201,7 @@ export class HostClients {
       ws.once('message', (msg: { type: string; error?: string }) => (msg.type === 'open' ? resolve() : reject(new Error(`ws clients: ${msg.error}`))));
       ws.once('error', reject);
     });
+    this.wsOpenedAt = Date.now();
   }
 
   set recording(on: boolean) {
@@ -307,20 +310,21 @@ export class HostClients {
 
   /**
    * Ingest-to-host latency of a host with no event time on its wire: each value is matched to
-   * the latest ingest time the ws clients saw for the same device, channel and value at or before
-   * its receipt (values repeat, so this errs short, never long).
+   * the latest ingest time the ws clients saw for the same device, channel and value at or
+   * before its receipt (values repeat, so this errs short). A value with no match was ingested
+   * before the ws clients connected (a host far behind): it counts from then, a lower bound.
    */
-  matchedLatencies(name: HostName): number[] {
+  matchedLatencies(name: HostName): { latencies: number[]; lowerBounds: number } {
     const tally = this.tally(name);
-    if (name === 'ws') return tally.latencies;
-    const out: number[] = [];
+    if (name === 'ws') return { latencies: tally.latencies, lowerBounds: 0 };
+    const latencies: number[] = [];
+    let lowerBounds = 0;
     for (const [key, at] of tally.receipts) {
-      const times = this.ingest.get(key);
-      if (!times) continue;
       let best: number | undefined;
-      for (const t of times) if (t <= at && (best === undefined || t > best)) best = t;
-      if (best !== undefined) out.push(at - best);
+      for (const t of this.ingest.get(key) ?? []) if (t <= at && (best === undefined || t > best)) best = t;
+      if (best === undefined) lowerBounds++;
+      latencies.push(at - (best ?? this.wsOpenedAt));
     }
-    return out;
+    return { latencies, lowerBounds };
   }
 }

@@ -24,7 +24,10 @@ export interface HostFigures {
   rttP99: number;
   commands: number;
   failed: number;
+  /** Commands of the window with no reply 2 s after it (counted as 2 s: the p99 is then a lower bound). */
   unanswered: number;
+  /** Values whose ingest came before the ws clients connected (counted from then: lower bounds). */
+  latencyLowerBounds: number;
 }
 
 export interface PointResult {
@@ -32,6 +35,8 @@ export interface PointResult {
   shape: PointShape;
   /** Values the devices reported in the window (the gateway's `patchbay_device_events`; the raw loop's own count). */
   valuesIn: number;
+  /** Values reported per second over the measured span (the window, the 2 s for late replies, the collection). */
+  valuesPerS: number;
   /** Of those, the values ws client 0 received in the window. */
   wsClient0Values: number;
   /** CPU time of the process per value reported, µs. */
@@ -281,23 +286,22 @@ export async function runPoint(side: Side, shape: PointShape, options: PointOpti
     const valuesIn = (await reported(ep.http)) - reported0;
     const elapsed = performance.now() - t0;
     const cpuMs = ((s1.ticks - s0.ticks) * 1000) / CLK_TCK;
-    // Replies still on their way are not counted (recording is off); the window's own are.
     const figures: HostFigures[] = HOSTS.map((host) => {
       const tally = hosts.tallies.get(host);
-      const matched = hosts.matchedLatencies(host);
-      // Values received but none ingested since ws client 0 connected: older than the whole run so far.
-      const stale = matched.length === 0 && (tally?.values ?? 0) > 0;
-      const latencies = stale ? Float64Array.of(Number.POSITIVE_INFINITY) : Float64Array.from(matched).sort();
-      const rtts = Float64Array.from(tally?.rtts ?? []).sort();
+      const { latencies: matched, lowerBounds } = hosts.matchedLatencies(host);
+      const latencies = Float64Array.from(matched).sort();
+      // A command with no reply counts as at least the 2 s it was given after the window.
+      const unanswered = tally?.unanswered ?? 0;
+      const rtts = Float64Array.from([...(tally?.rtts ?? []), ...new Array<number>(unanswered).fill(2000)]).sort();
       return {
         host,
         values: tally?.values ?? 0,
         p50: host === 'comodojo' ? Number.NaN : percentile(latencies, 50),
         p99: host === 'comodojo' ? Number.NaN : percentile(latencies, 99),
         p999: host === 'comodojo' ? Number.NaN : percentile(latencies, 99.9),
-        // A command with no reply counts as the slowest: p99 is infinite past 1 % unanswered.
-        rttP99: (tally?.unanswered ?? 0) > (tally?.commandsSent ?? 0) * 0.01 ? Number.POSITIVE_INFINITY : percentile(rtts, 99),
-        unanswered: tally?.unanswered ?? 0,
+        latencyLowerBounds: lowerBounds,
+        rttP99: percentile(rtts, 99),
+        unanswered,
         commands: tally?.commandsSent ?? 0,
         failed: tally?.failedReplies ?? 0,
       };
@@ -306,6 +310,7 @@ export async function runPoint(side: Side, shape: PointShape, options: PointOpti
       side,
       shape,
       valuesIn,
+      valuesPerS: (valuesIn * 1000) / elapsed,
       wsClient0Values: hosts.valuesIn,
       wsDropped: hosts.wsDropped,
       cpuUsPerValue: (cpuMs * 1000) / valuesIn,
