@@ -38,9 +38,10 @@ for (let i = 0; i < clients; i++) {
   const timed = i < 10;
   socket.on('message', (data: Buffer) => {
     const at = Date.now();
-    const text = data.toString('utf8');
-    // A cheap type test first: most clients only count.
-    if (text.startsWith('{"type":"state"')) {
+    // A cheap type test on the first bytes: most clients only count, and a snapshot of 10,000 devices is not decoded 100 times.
+    const head = data.toString('latin1', 0, 16);
+    if (head.startsWith('{"type":"state"')) {
+      const text = data.toString('utf8');
       if (recording) tallies.values++;
       if (!timed || (!recording && !first)) return;
       const msg = JSON.parse(text) as { id: string; device: string; channel: string; value: unknown; time: number };
@@ -55,10 +56,10 @@ for (let i = 0; i < clients; i++) {
       const times = ingest.get(key);
       if (times) times.push(msg.time);
       else ingest.set(key, [msg.time]);
-    } else if (text.startsWith('{"type":"health"')) {
+    } else if (head.startsWith('{"type":"health"')) {
       if (first && recording) tallies.healthBytes += data.length;
-    } else if (text.startsWith('{"type":"reply"')) {
-      const msg = JSON.parse(text) as { id: string; ok: boolean };
+    } else if (head.startsWith('{"type":"reply"')) {
+      const msg = JSON.parse(data.toString('utf8')) as { id: string; ok: boolean };
       const [seq, sentAt] = pending.get(msg.id) ?? [];
       if (seq === undefined || sentAt === undefined) return;
       pending.delete(msg.id);
