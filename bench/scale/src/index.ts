@@ -16,6 +16,7 @@ import { fmt, report, type Figure } from '@patchbay/bench-kit';
 import { repoRoot } from '@patchbay/testing';
 import { HOSTS } from './hosts.js';
 import { runPoint, type PointResult } from './point.js';
+import { hotSpots } from './profile.js';
 import { lineChart, palette } from './svg.js';
 import type { PointShape } from './wire.js';
 
@@ -242,14 +243,18 @@ async function profile(pick: { shape: PointShape }): Promise<void> {
   for (const node of profile.nodes) delete node.positionTicks;
   writeFileSync(join(results, name), JSON.stringify(profile));
   rmSync(tmp, { recursive: true, force: true });
-  const { top, packages } = hotSpots(join(results, name));
+  const { top, packages, callers } = hotSpots(join(results, name));
   md.push('', `## Where the time goes at ${label(pick.shape)} (self time, --cpu-prof of the built gateway: bench/results/${name})`, '', '| self % | function | where |', '|---|---|---|');
   for (const t of top) md.push(`| ${fmt(t.percent)} | ${t.fn} | ${t.where} |`);
   md.push('', '| self % | by package |', '|---|---|');
   for (const p of packages) md.push(`| ${fmt(p.percent)} | ${p.name} |`);
+  md.push('', '| % | charged to the nearest Patchbay function above (native and library time included) |', '|---|---|');
+  for (const c of callers) md.push(`| ${fmt(c.percent)} | ${c.name} |`);
   console.log(`scale: hot spots at ${label(pick.shape)} (self time):`);
   for (const t of top) console.log(`scale:   ${fmt(t.percent)} %  ${t.fn}  ${t.where}`);
   console.log(`scale: by package: ${packages.map((p) => `${p.name} ${fmt(p.percent)} %`).join(', ')}`);
+  console.log('scale: charged to the nearest Patchbay function above:');
+  for (const c of callers) console.log(`scale:   ${fmt(c.percent)} %  ${c.name}`);
 }
 writeFileSync(join(results, 'scale.md'), md.join('\n') + '\n');
 console.log(`scale: ${points.length} points in ${fmt((Date.now() - started) / 1000)} s; charts and table in ${relative(repoRoot, results)}/scale-*.svg, scale.md`);
@@ -267,31 +272,3 @@ for (const f of figures) {
   written.push(f);
 }
 report('scale', written, { ratio: target ? target.raw.cpuUsPerValue / target.gateway.cpuUsPerValue : Number.NaN, label: `raw CPU per value / gateway's at N=${target?.shape.devices} K=10 (the worst CPU growth over N is ${fmt(cpuGrowth)}x)` });
-
-/** Self time by function from a .cpuprofile (the top fifteen, with repo-relative locations), and by package. */
-function hotSpots(file: string): { top: { percent: number; fn: string; where: string }[]; packages: { percent: number; name: string }[] } {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: { callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }[] };
-  const total = profile.nodes.reduce((s, n) => s + (n.hitCount ?? 0), 0);
-  const byFn = new Map<string, { hits: number; fn: string; where: string }>();
-  const byPackage = new Map<string, number>();
-  for (const n of profile.nodes) {
-    const { functionName, url, lineNumber } = n.callFrame;
-    const path = url.startsWith('file://') ? relative(repoRoot, fileURLToPath(url)) : url || '(native)';
-    const pkg = /^(packages|apps)\/[^/]+/.exec(path)?.[0] ?? /node_modules\/(@[^/]+\/)?[^/]+/.exec(path)?.[0] ?? (path.startsWith('node:') ? 'node internals' : url ? path : `(native) ${functionName}`);
-    byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + (n.hitCount ?? 0));
-    const fn = functionName || '(anonymous)';
-    const key = `${fn} ${path}`;
-    const entry = byFn.get(key) ?? { hits: 0, fn, where: url ? `${path}:${lineNumber + 1}` : path };
-    entry.hits += n.hitCount ?? 0;
-    byFn.set(key, entry);
-  }
-  const top = [...byFn.values()]
-    .sort((a, b) => b.hits - a.hits)
-    .slice(0, 15)
-    .map((e) => ({ percent: (e.hits / total) * 100, fn: e.fn, where: e.where }));
-  const packages = [...byPackage]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, 12)
-    .map(([name, hits]) => ({ percent: (hits / total) * 100, name }));
-  return { top, packages };
-}
