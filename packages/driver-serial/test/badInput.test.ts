@@ -1,10 +1,9 @@
 import { createGateway, type Gateway } from '@patchbay/core';
-import { FakeHost } from '@patchbay/testing';
+import { FakeHost, PtyPair } from '@patchbay/testing';
 import { SerialPort } from 'serialport';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import serialDriver from '../src/index.js';
 import { captureLogger, MemoryMetrics, seeded } from './helpers.js';
-import { SocatPair } from './socat.js';
 
 const MAX = 64;
 const metric = (name: string) => `patchbay_serial_${name}_total`;
@@ -24,7 +23,7 @@ describe('serial - bad input from the line', () => {
 
   /** The driver on one end of a pty pair, a raw port on the other end playing a misbehaving device. */
   async function setup() {
-    const pair = await SocatPair.open();
+    const pair = await PtyPair.open();
     cleanups.push(() => pair.close());
     const host = new FakeHost();
     const metrics = new MemoryMetrics();

@@ -1,11 +1,10 @@
 import { createGateway, ErrorCodes, type OutboundEvent } from '@patchbay/core';
 import simDriver from '@patchbay/driver-sim';
-import { FakeHost } from '@patchbay/testing';
+import { FakeHost, PtyPair } from '@patchbay/testing';
 import { SerialPort } from 'serialport';
 import { afterEach, describe, expect, it } from 'vitest';
 import serialDriver, { serveSimulatedDevice } from '../src/index.js';
 import { captureLogger, MemoryMetrics } from './helpers.js';
-import { SocatPair } from './socat.js';
 
 describe('serial - the port going away and coming back', () => {
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -14,7 +13,7 @@ describe('serial - the port going away and coming back', () => {
   });
 
   it('serial - acceptance 2: outage reported, commands refused at once, reconnect within 2 s of the port returning, the rest keeps flowing', async () => {
-    const pair = await SocatPair.open();
+    const pair = await PtyPair.open();
     cleanups.push(() => pair.close());
     // Reports every 200 ms: what the device says while the driver's end is still closed is
     // lost on the line (as on a real one), so the greeting alone cannot prove state flows again.
@@ -85,7 +84,7 @@ describe('serial - the port going away and coming back', () => {
   });
 
   it('serial - a port missing at start is not a crash: unknown, then alive when it appears', async () => {
-    const pair = await SocatPair.open();
+    const pair = await PtyPair.open();
     await pair.kill(); // the links are gone: as if the adapter is not plugged in yet
     cleanups.push(() => pair.close());
     const h1 = new FakeHost();
@@ -110,7 +109,7 @@ describe('serial - the port going away and coming back', () => {
   });
 
   it('serial - a command in flight when the port is lost fails at once with DEVICE_UNAVAILABLE naming it, not after the timeout', async () => {
-    const pair = await SocatPair.open();
+    const pair = await PtyPair.open();
     cleanups.push(() => pair.close());
     const h1 = new FakeHost();
     const gateway = createGateway({

@@ -1,11 +1,10 @@
 import { once } from 'node:events';
 import { createGateway, ErrorCodes, type Gateway, type OutboundEvent } from '@patchbay/core';
-import { FakeHost } from '@patchbay/testing';
+import { FakeHost, PtyPair } from '@patchbay/testing';
 import { SerialPort } from 'serialport';
 import { afterEach, describe, expect, it } from 'vitest';
 import serialDriver, { serveSimulatedDevice, type SimulatedSerialDevice } from '../src/index.js';
 import { MemoryMetrics } from './helpers.js';
-import { SocatPair } from './socat.js';
 
 const isState = (device: string, channel: string, value?: unknown) => (e: OutboundEvent) =>
   e.kind === 'state' && e.device === device && e.channel === channel && (value === undefined || e.value === value);
@@ -17,7 +16,7 @@ describe('serial over a socat pty pair', () => {
   });
 
   async function setup(options: { codec?: 'jsonl' | 'kv'; framing?: Record<string, unknown>; sim?: boolean; driver?: Record<string, unknown> } = {}) {
-    const pair = await SocatPair.open();
+    const pair = await PtyPair.open();
     cleanups.push(() => pair.close());
     const h1 = new FakeHost();
     const h2 = new FakeHost();

@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createGateway } from '@patchbay/core';
-import { FakeHost, patchbayCommand } from '@patchbay/testing';
+import { FakeHost, patchbayCommand, PtyPair } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import serialDriver from '../src/index.js';
-import { SocatPair } from './socat.js';
 
 describe('patchbay sim --serial', () => {
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -14,7 +13,7 @@ describe('patchbay sim --serial', () => {
 
   for (const codec of ['jsonl', 'kv'] as const) {
     it(`sim cli - the real binary speaks ${codec} on a pty to the serial driver, and stops on SIGTERM`, async () => {
-      const pair = await SocatPair.open();
+      const pair = await PtyPair.open();
       cleanups.push(() => pair.close());
       const { command, args } = patchbayCommand();
       const child = spawn(command, [...args, 'sim', '--serial', pair.b, '--codec', codec, '--interval', '100'], { stdio: ['ignore', 'pipe', 'pipe'] });
