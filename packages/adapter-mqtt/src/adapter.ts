@@ -21,7 +21,7 @@ import { bridgeDiscovery, deviceDiscovery, discoveryFilter, nodeIdFor, sanitizeI
 import { decodeCommand, encodeEvent, encodeReply, encodeState } from './protocol/payload.js';
 import { channelIdProblem, deviceIdProblem, Topics } from './protocol/topics.js';
 import { EmbeddedBroker } from './transport/broker.js';
-import { openClient, redactUrl, untilFirstConnect, wireClient, type MqttClient } from './transport/client.js';
+import { brokerSettings, openClient, redactUrl, untilFirstConnect, wireClient, type MqttClient } from './transport/client.js';
 
 /** The adapter instance: the core's {@link Adapter} plus what tests and benches read. */
 export interface MqttAdapter extends Adapter {
@@ -143,12 +143,7 @@ class MqttHost implements MqttAdapter {
       url: this.url,
       clientId: this.clientId,
       protocolVersion: this.protocolVersion,
-      sessionExpirySeconds: this.config.sessionExpirySeconds,
-      keepaliveSeconds: this.config.keepaliveSeconds,
-      reconnectMs: this.config.reconnectMs,
-      username: this.config.username,
-      password: this.config.password,
-      tls: this.config.tls,
+      ...brokerSettings(this.config),
       will: { topic: this.topics.bridgeState, payload: 'offline' },
     });
     this.client = client;

@@ -4,4 +4,4 @@ export * from './protocol/payload.js';
 export * from './protocol/topics.js';
 export type * from './protocol/description.js';
 export { EmbeddedBroker, type EmbeddedBrokerOptions } from './transport/broker.js';
-export { clientOptions, openClient, redactUrl, untilFirstConnect, wireClient, type ClientOptions } from './transport/client.js';
+export { brokerSettings, clientOptions, openClient, redactUrl, untilFirstConnect, wireClient, type BrokerSettings, type ClientOptions } from './transport/client.js';

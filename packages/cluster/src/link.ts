@@ -13,7 +13,7 @@
  * gateway was away, and message expiry drops commands nobody waits for any more.
  */
 import { randomBytes } from 'node:crypto';
-import { openClient, redactUrl, topicLevelProblem, untilFirstConnect, wireClient } from '@patchbay/adapter-mqtt/internal';
+import { brokerSettings, openClient, redactUrl, topicLevelProblem, untilFirstConnect, wireClient } from '@patchbay/adapter-mqtt/internal';
 import {
   describeError,
   ErrorCodes,
@@ -173,12 +173,7 @@ export class ClusterLink implements Adapter {
       url: this.config.url,
       clientId: `patchbay-cluster-${this.config.name}-${this.config.gateway}`,
       protocolVersion: 5,
-      sessionExpirySeconds: this.config.sessionExpirySeconds,
-      keepaliveSeconds: this.config.keepaliveSeconds,
-      reconnectMs: this.config.reconnectMs,
-      username: this.config.username,
-      password: this.config.password,
-      tls: this.config.tls,
+      ...brokerSettings(this.config),
       will: { topic: this.topics.status(), payload: 'offline' },
     });
     this.client = client;

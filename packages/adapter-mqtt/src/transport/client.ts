@@ -22,6 +22,15 @@ export interface ClientOptions {
   will: { topic: string; payload: string };
 }
 
+/** What a config of ours says about the broker session and its credentials, as {@link ClientOptions} takes it. */
+export type BrokerSettings = Pick<ClientOptions, 'sessionExpirySeconds' | 'keepaliveSeconds' | 'reconnectMs' | 'username' | 'password' | 'tls'>;
+
+/** The broker settings of a config (the MQTT host's, the cluster's): the same keys in both. */
+export function brokerSettings(config: BrokerSettings): BrokerSettings {
+  const { sessionExpirySeconds, keepaliveSeconds, reconnectMs, username, password, tls } = config;
+  return { sessionExpirySeconds, keepaliveSeconds, reconnectMs, username, password, tls };
+}
+
 /** A PEM given inline, or the contents of the file it names. */
 function readPem(value: string): string {
   return value.includes('-----BEGIN') || !existsSync(value) ? value : readFileSync(value, 'utf8');
