@@ -3,6 +3,7 @@ import { assertInstance, type Adapter, type AdapterDefinition, type Driver, type
 import { askDriver, buildCommand, checkCommand, failedReply, jsonDepthExceeds, MAX_JSON_DEPTH, replyTo } from './commands.js';
 import { AvailabilityTracker } from './availability.js';
 import { createHostContext, type HostContextDeps } from './hostContext.js';
+import { hostOutboxHooks } from './hostOutbox.js';
 import { DeviceDescriptionSchema, fitsKind } from './description.js';
 import { describeError, ErrorCodes, PatchbayError, type ErrorCode } from './errors.js';
 import {
@@ -389,54 +390,19 @@ class GatewayRuntime implements Gateway {
     const logger = this.logger.child({ host: id });
     const runtime = { id, type: definition.type, spec, config, devices: [], deviceIds: new Set(), reachable: true, unreachableReason: undefined, lastSeen: null, refusingForRoom: false, expiredLogged: false, connection: undefined } as unknown as HostRuntime;
     const labels = { host: id, adapter: definition.type };
-    this.hostCounter(runtime, 'stalls');
-    this.hostCounter(runtime, 'expired');
     for (const code of REFUSAL_CODES) this.refusalCounter(runtime, code);
     this.commandSeconds.set(id, this.metrics.histogram?.('patchbay_command_duration_seconds', 'Command round trip as the asking host sees it: from its submit to the reply (refusals included)', labels, latencyBuckets) ?? noHistogram);
-    runtime.outbox = new Outbox(settings.outboxOptions, {
-      latency: this.metrics.histogram?.('patchbay_host_delivery_seconds', 'Time from an event being routed to a host to the host taking it (its delivery settled)', labels, latencyBuckets),
-      onAck: (seq) => this.journal?.ack(id, seq),
-      onReachability: (reachable, error) => {
-        runtime.reachable = reachable;
-        runtime.unreachableReason = reachable ? undefined : Outbox.reason(error);
-        if (reachable) {
-          runtime.lastSeen = Date.now();
-          logger.info(`host ${id} is ${runtime.waitedForStart ? 'ready' : 'reachable again'}; delivering ${runtime.outbox.queued} queued events`);
-          runtime.waitedForStart = false;
-        } else if (runtime.supervisor.status === 'starting') {
-          // A host still starting (a bus it is joining) is not failing: no warning, no stack.
-          runtime.expiredLogged = false;
-          runtime.waitedForStart = true;
-          logger.info(`host ${id} is not ready yet (${describeError(error)}); queueing until it is`);
-        } else {
-          runtime.expiredLogged = false;
-          logger.warn({ err: error }, `host ${id} is unreachable (${describeError(error)}); queueing and retrying with back-off`);
-        }
-        this.publishHostStatus(runtime);
-      },
-      onRejected: (event, error) => {
-        logger.error({ err: error, eventId: event.id, kind: event.kind }, `host ${id} rejected event ${event.id}: ${describeError(error)}; dropped`);
-      },
-      onStall: (stalled, forMs) => {
-        if (stalled) {
-          this.hostCounter(runtime, 'stalls').inc();
-          logger.warn({ host: id, forMs, queued: runtime.outbox.queued }, `host ${id} is stalled: a delivery has made no progress for ${forMs} ms (${runtime.outbox.queued} events waiting); it stays queued`);
-        } else {
-          logger.info({ host: id, forMs }, `host ${id} is moving again after ${forMs} ms`);
-        }
-        this.publishHostStatus(runtime);
-      },
-      onExpired: (event) => {
-        this.hostCounter(runtime, 'expired').inc();
-        // Once per host per episode: an outage can expire thousands of presses.
-        if (runtime.expiredLogged) return;
-        runtime.expiredLogged = true;
-        logger.warn(
-          { host: id, device: (event as { device?: string }).device, ttlMs: settings.outboxOptions.eventTtlMs },
-          `host ${id}: dropping momentary events older than ${settings.outboxOptions.eventTtlMs} ms that it never received (counted in /metrics; logged once until it catches up)`,
-        );
-      },
-    });
+    runtime.outbox = new Outbox(
+      settings.outboxOptions,
+      hostOutboxHooks(runtime, logger, {
+        journal: this.journal,
+        eventTtlMs: settings.outboxOptions.eventTtlMs,
+        stalls: this.hostCounter(runtime, 'stalls'),
+        expired: this.hostCounter(runtime, 'expired'),
+        latency: this.metrics.histogram?.('patchbay_host_delivery_seconds', 'Time from an event being routed to a host to the host taking it (its delivery settled)', labels, latencyBuckets),
+        statusChanged: () => this.publishHostStatus(runtime),
+      }),
+    );
     runtime.supervisor = new Supervisor<Adapter>({
       label: `host ${id} (${definition.type})`,
       logger,
