@@ -2,9 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 // The serial side's own test pieces (a socat pty pair and the simulated serial device):
 // this end-to-end test crosses packages on purpose, as Jeedom starts the gateway on a serial bridge.
 import { serveSimulatedDevice } from '@patchbay/driver-serial';
-import { SocatPair } from '../packages/driver-serial/test/socat.ts';
 import { launchDaemon, scratch } from '../packages/adapter-jeedom/test/launch.ts';
-import { freePort } from '@patchbay/testing';
+import { freePort, PtyPair } from '@patchbay/testing';
 import { PhpCallback, sendRaw } from '../packages/adapter-jeedom/test/peer.ts';
 import { APIKEY } from '../packages/adapter-jeedom/test/rig.ts';
 
@@ -15,7 +14,7 @@ describe('jeedom - launch mode with --device (serial bridge)', () => {
   });
 
   it('jeedom - §10.1 --device PATH bridges the serial device: its state goes up, a Jeedom command reaches it and the reply comes back', async () => {
-    const pair = await SocatPair.open();
+    const pair = await PtyPair.open();
     cleanups.push(() => pair.close());
     const peer = await PhpCallback.start();
     cleanups.push(() => peer.close());
