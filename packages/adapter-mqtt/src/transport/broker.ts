@@ -5,6 +5,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes, type AedesPublishPacket } from 'aedes';
+import mqttPacket from 'mqtt-packet';
 import { describeError, ErrorCodes, PatchbayError, type Logger } from '@patchbay/core';
 
 /** Options of {@link EmbeddedBroker}. */
@@ -72,6 +73,9 @@ export class EmbeddedBroker {
   async start(): Promise<void> {
     const { maxPayloadBytes, logger } = this.options;
     const maxPacketBytes = this.options.maxPacketBytes ?? maxPayloadBytes + 65_542;
+    // aedes writes through mqtt-packet, which would build 65,536 packet-id Buffers (6.3 MB of
+    // heap) on its first write; our MQTT.js clients turn the same cache off (writeCache).
+    mqttPacket.writeToStream.cacheNumbers = false;
     const broker = await Aedes.createBroker({
       connectTimeout: this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       // A client may publish at most maxPayloadBytes; the adapter caps /set itself, this keeps
