@@ -705,6 +705,10 @@ class GatewayRuntime implements Gateway {
     const seq = ++this.seq;
     if (this.journal !== undefined) {
       this.journal.append(seq, event);
+      // A reply closes its command: written before any host can be handed it (outboxes deliver
+      // in this call), or a kill -9 between the two would answer that command again with a
+      // PB210 after the host had its reply. One write per reply; states wait for the batch.
+      if (event.kind === 'reply') this.journal.flush();
       if ((seq & IDLE_ACK_EVERY_MASK) === 0) this.ackIdleHosts(seq - 1);
     }
     for (let i = 0; i < hosts.length; i++) (hosts[i] as HostRuntime).outbox.push(event, seq);
