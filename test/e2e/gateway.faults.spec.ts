@@ -91,8 +91,11 @@ describe('gateway under faults', () => {
     console.log('final', final, Object.fromEntries(stateHosts.map((h) => [h.stats.name, h.stats.last])));
 
     for (const h of scenario.hosts) {
-      const unanswered = [...h.stats.commands.entries()].filter(([, r]) => r.replies === 0 && !r.refused && !r.abandoned && !scenario.inKill(h.stats.name, r.sentAt));
+      const unanswered = [...h.stats.commands.entries()].filter(([, r]) => r.replies === 0 && !r.refused && !r.abandoned && !scenario.inKill(h.stats.name, r));
       if (unanswered.length > 0) console.log(`${h.stats.name} unanswered:`, unanswered.map(([id, r]) => `${id} sent at ${((r.sentAt - started) / 1000).toFixed(2)}s`), '\ntimeline:', timeline);
+      const doubled = [...h.stats.commands.entries()].filter(([, r]) => r.replies > 1 && !scenario.repeatsAreRedeliveries(r));
+      const at = (t: number) => `${((t - started) / 1000).toFixed(2)}s`;
+      if (doubled.length > 0) console.log(`${h.stats.name} answered twice:`, doubled.map(([id, r]) => `${id} sent at ${at(r.sentAt)}, first ${r.firstReply ?? ''}, then ${(r.repeats ?? []).map((x) => `${x.same ? 'the same' : 'another'} at ${at(x.at)}`).join(', ')}`), '\ntimeline:', timeline);
     }
     for (const h of stateHosts) expect({ host: h.stats.name, last: h.stats.last }).toEqual({ host: h.stats.name, last: expect.objectContaining(final) });
     for (const row of table) {

@@ -24,6 +24,12 @@ export interface CommandRecord {
   refused?: boolean;
   /** The client itself went away before the reply (ws: replies go to the asking connection only). */
   abandoned?: boolean;
+  /** When the gateway said it had taken the command (Jeedom: its FIN once the command is journaled). */
+  acceptedAt?: number;
+  /** The first reply as it came, to tell a repeat of it from a second, different reply. */
+  firstReply?: string;
+  /** Replies after the first: when, and whether each was the first one again. */
+  repeats?: { at: number; same: boolean }[];
 }
 
 /** What one host saw during a run. */
@@ -71,7 +77,12 @@ function onReply(stats: HostStats, id: string, reply: { ok: boolean; error?: str
   if (!record) return;
   record.replies++;
   statsChanged.notify();
-  if (record.replies > 1) return;
+  const text = JSON.stringify(reply);
+  if (record.replies > 1) {
+    (record.repeats ??= []).push({ at, same: text === record.firstReply });
+    return;
+  }
+  record.firstReply = text;
   record.ok = reply.ok;
   if (reply.error !== undefined) record.error = reply.error;
   record.rttMs = at - record.sentAt;
@@ -162,6 +173,10 @@ export class JeedomPeer implements HostPeer {
     const record = sent(this.stats, id);
     const socket = connect(this.options.socketPort, '127.0.0.1');
     socket.on('connect', () => socket.end(JSON.stringify({ apikey: this.options.apikey, action: 'command', device: 'dev', channel: 'relay', value, id })));
+    // The gateway closes its side once the command is journaled (journal before ack): from then on
+    // it owes a reply, even across a kill -9. A FIN that comes after a kill is the kernel's, not that.
+    socket.once('end', () => (record.acceptedAt = Date.now()));
+    socket.resume();
     socket.on('error', () => {
       if (socket.bytesWritten) return;
       record.refused = true;

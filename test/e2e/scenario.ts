@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, Mosquitto, spawnPatchbay, tempDir, type PatchbayProcess } from '@patchbay/testing';
 import { parse, stringify } from 'yaml';
-import { ComodojoPeer, domogikIds, DomogikPeer, JeedomPeer, statsChanged, TracimPeer, WsPeer, type HostPeer } from './peers.js';
+import { ComodojoPeer, domogikIds, DomogikPeer, JeedomPeer, statsChanged, TracimPeer, WsPeer, type CommandRecord, type HostPeer } from './peers.js';
 
 export type { HostStats } from './peers.js';
 
@@ -56,16 +56,35 @@ export class Scenario {
   readonly killWindows: [number, number][] = [];
 
   /**
-   * Whether a command a host sent at `sentAt` was caught by a `kill -9`. Jeedom and Tracim
-   * replies go through the gateway's journaled outbox, so they are owed a reply (a
-   * PB210_GATEWAY_RESTARTED one at worst) unless sent while the gateway was down; ws, Comodojo
-   * and Domogik answer on the asking connection, which dies with the gateway, so a command
-   * still waiting for the device (up to the 5 s command timeout) when it dies cannot be answered.
+   * Whether a kill -9 may have caught a command before the gateway took it, so that no reply is
+   * owed. Jeedom: the gateway closes the command connection once the command is journaled, so
+   * a command it had closed before the kill is owed a reply (a PB210_GATEWAY_RESTARTED one at
+   * worst) and one it had not is in flight, as the peer saw it, with no clock involved. Tracim's
+   * protocol has no per-command acknowledgement: a command connection sent shortly before the kill
+   * may still be unread by a busy gateway (over half a second on a loaded 2-core machine), so a
+   * few seconds are allowed. ws, Comodojo and Domogik answer on the asking connection, which dies
+   * with the gateway, so a command still waiting for the device (up to the 5 s command timeout)
+   * when it dies cannot be answered.
    */
-  inKill(host: string, sentAt: number): boolean {
-    const lookback = host === 'jeedom' || host === 'tracim' ? 500 : 6000;
-    return this.killWindows.some(([killedAt, restartedAt]) => sentAt >= killedAt - lookback && sentAt <= restartedAt);
+  inKill(host: string, record: CommandRecord): boolean {
+    return this.killWindows.some(([killedAt, restartedAt]) => {
+      if (record.sentAt > restartedAt) return false;
+      if (host === 'jeedom') return record.sentAt >= killedAt - 6000 && (record.acceptedAt === undefined || record.acceptedAt >= killedAt);
+      return record.sentAt >= killedAt - (host === 'tracim' ? 3000 : 6000);
+    });
   }
+
+  /**
+   * Whether every reply after a command's first is that first reply handed out again after a
+   * kill -9 that came after it: an HTTP callback the gateway had posted but not yet marked as
+   * delivered when it died is posted again on restart (the plugin drops a reply for an id it
+   * already has). Any other second reply is a real double answer.
+   */
+  repeatsAreRedeliveries(record: CommandRecord): boolean {
+    const firstAt = record.sentAt + (record.rttMs ?? 0);
+    return (record.repeats ?? []).every((repeat) => repeat.same && this.killWindows.some(([killedAt]) => firstAt <= killedAt && repeat.at >= killedAt));
+  }
+
   private readonly configPath = join(this.dir.path, 'patchbay.yaml');
   private readonly configPaths = { a: join(this.dir.path, 'patchbay-a.yaml'), c: join(this.dir.path, 'patchbay-c.yaml') };
   private readonly links = { gateway: join(this.dir.path, 'gw.pty'), device: join(this.dir.path, 'dev.pty') };
@@ -211,7 +230,7 @@ export class Scenario {
    */
   allAnswered(): boolean {
     if (!this.comodojo.idle) return false;
-    return this.hosts.every((h) => [...h.stats.commands.values()].every((r) => r.replies > 0 || r.refused || r.abandoned || this.inKill(h.stats.name, r.sentAt)));
+    return this.hosts.every((h) => [...h.stats.commands.values()].every((r) => r.replies > 0 || r.refused || r.abandoned || this.inKill(h.stats.name, r)));
   }
 
   /** One RSS/CPU sample of the gateway from /proc. */
@@ -268,8 +287,10 @@ export interface HostFigures {
   abandoned: number;
   /** Commands in a kill -9 window with no reply. */
   lostInKill: number;
-  /** Commands with more than one reply. */
+  /** Commands with a second reply that is not the first handed out again after a kill -9. */
   multiReplies: number;
+  /** Commands whose reply was handed out again after a kill -9 (same reply; the plugin drops it). */
+  redelivered: number;
   failed: number;
   refused: number;
   latencyP50: number;
@@ -308,17 +329,18 @@ export function figures(scenario: Scenario): HostFigures[] {
       if (best !== undefined) latencies.push(Math.max(0, at - best));
     }
     const records = [...stats.commands.values()];
-    const inKill = (t: number) => scenario.inKill(stats.name, t);
+    const inKill = (r: CommandRecord) => scenario.inKill(stats.name, r);
     const rtts = records.filter((r) => r.rttMs !== undefined).map((r) => r.rttMs as number);
     return {
       host: stats.name,
       delivered: stats.delivered,
       duplicates: stats.duplicates,
       commands: records.length,
-      unanswered: records.filter((r) => r.replies === 0 && !r.refused && !r.abandoned && !inKill(r.sentAt)).length,
-      abandoned: records.filter((r) => r.replies === 0 && r.abandoned && !inKill(r.sentAt)).length,
-      lostInKill: records.filter((r) => r.replies === 0 && !r.refused && inKill(r.sentAt)).length,
-      multiReplies: records.filter((r) => r.replies > 1).length,
+      unanswered: records.filter((r) => r.replies === 0 && !r.refused && !r.abandoned && !inKill(r)).length,
+      abandoned: records.filter((r) => r.replies === 0 && r.abandoned && !inKill(r)).length,
+      lostInKill: records.filter((r) => r.replies === 0 && !r.refused && inKill(r)).length,
+      multiReplies: records.filter((r) => r.replies > 1 && !scenario.repeatsAreRedeliveries(r)).length,
+      redelivered: records.filter((r) => r.replies > 1 && scenario.repeatsAreRedeliveries(r)).length,
       failed: records.filter((r) => r.replies > 0 && r.ok === false).length,
       refused: records.filter((r) => r.refused).length,
       latencyP50: pct(latencies, 50),
