@@ -14,8 +14,9 @@ export function sharedProjectConfig(overrides: { testTimeout?: number; include?:
       // The JSON report lets `npm test` end with one summary line across every package.
       reporters: ['default', ['json', { outputFile: '.vitest-results.json' }]],
       include: overrides.include ?? ['src/**/*.test.ts', 'test/**/*.test.ts'],
-      testTimeout: overrides.testTimeout ?? 20_000,
-      hookTimeout: 20_000,
+      // Backstops only (waits end on their events): a loaded 2-core machine can be ten times slower.
+      testTimeout: overrides.testTimeout ?? 60_000,
+      hookTimeout: 60_000,
       pool: 'forks',
       maxWorkers: 2,
     },

@@ -77,7 +77,7 @@ export function captureLogger(options: CaptureLoggerOptions = {}): CapturedLogge
   const waitFor = (pattern: RegExp, wait: { level?: string; timeoutMs?: number } = {}): Promise<CapturedLine> =>
     changed.waitUntil(() => find(pattern, wait.level)[0], {
       what: `a log line matching ${String(pattern)} ${wait.level === undefined ? 'at any level' : `at level ${wait.level}`}`,
-      timeoutMs: wait.timeoutMs ?? 10_000,
+      timeoutMs: wait.timeoutMs ?? 30_000,
     });
   const root = make({});
   return Object.assign(root, { lines, counters, changed, logger: root, counter, metrics: { counter: (name: string) => counter(name) }, find, waitFor });

@@ -59,7 +59,7 @@ export class FakeDriver {
   }
 
   /** Wait until the driver has started successfully `count` times. */
-  waitRunning(count = 1, timeoutMs = 5000): Promise<true> {
+  waitRunning(count = 1, timeoutMs = 15_000): Promise<true> {
     return this.changed.waitUntil(() => (this.ctx && this.starts >= count ? true : undefined), { timeoutMs, what: `the fake driver to be running (start #${count})` });
   }
 }

@@ -78,7 +78,7 @@ export class FakeHost {
   }
 
   /** Wait until the host has been started (again). */
-  waitStarted(count = 1, timeoutMs = 5000): Promise<true> {
+  waitStarted(count = 1, timeoutMs = 15_000): Promise<true> {
     return this.changed.waitUntil(() => (this.running >= count ? true : undefined), {
       timeoutMs,
       what: `the fake host to start ${count} time(s)`,

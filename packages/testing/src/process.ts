@@ -93,10 +93,10 @@ export function spawnPatchbay(args: string[], options: { env?: NodeJS.ProcessEnv
           if (exitCode !== undefined) throw new Error(`patchbay exited (${exitCode}) before logging ${opts.what ?? 'the expected line'}; stderr: ${stderr.slice(-2000)}`);
           return undefined;
         },
-        { timeoutMs: opts.timeoutMs ?? 15_000, what: opts.what ?? 'a matching log line' },
+        { timeoutMs: opts.timeoutMs ?? 45_000, what: opts.what ?? 'a matching log line' },
       );
     },
-    async waitStarted(timeoutMs = 15_000) {
+    async waitStarted(timeoutMs = 45_000) {
       const line = await proc.waitForLog((l) => typeof l.msg === 'string' && / started$/.test(l.msg) && 'http' in l, { timeoutMs, what: 'the start-up line' });
       proc.url = typeof line.http === 'string' && line.http.startsWith('http') ? line.http : undefined;
     },

@@ -33,7 +33,7 @@ export class PtyPair {
   }
 
   /** Starts socat on the pair's link paths; resolves once it is carrying data. */
-  start(timeoutMs = 10_000): Promise<void> {
+  start(timeoutMs = 30_000): Promise<void> {
     if (this.child) return Promise.resolve();
     // A socat that died hard leaves dangling links; socat will not replace them.
     rmSync(this.a, { force: true });

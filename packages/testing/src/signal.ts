@@ -14,7 +14,9 @@ export class Signal {
   waitUntil<T>(condition: () => T | undefined, options: { timeoutMs?: number; what: string }): Promise<T> {
     const first = condition();
     if (first !== undefined) return Promise.resolve(first);
-    const timeoutMs = options.timeoutMs ?? 5000;
+    // Only a backstop: a wait ends on its event. Generous, as a loaded 2-core machine (a bench beside the
+    // suite) can take seconds to schedule what an idle one does in milliseconds.
+    const timeoutMs = options.timeoutMs ?? 15_000;
     return new Promise<T>((resolve, reject) => {
       const wake = () => {
         let result: T | undefined;
