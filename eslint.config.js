@@ -52,7 +52,8 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'max-params': ['warn', 4],
+      // STYLE.md "Options objects instead of long parameter lists" (tRPC's max-params, issue 12.3).
+      'max-params': ['error', 3],
       // Everywhere else (bench/, test/, integrations/, scripts): only the dist/ rule.
       'no-restricted-imports': restrict(noRelativeDist),
     },
@@ -79,11 +80,10 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': restrict(publicCore, noRelativeDist, noInternal, notFromAdapterTest) },
   },
   {
-    // STYLE.md "Options objects instead of long parameter lists" (trpc's max-params): an error
-    // in the packages already moved to the one shape (12.4); the rest of the repository still
-    // has functions of 4 parameters, so the warning at 4 above stays for them.
-    files: ['packages/adapter-jeedom/**', 'packages/adapter-comodojo/**', 'packages/adapter-example/**'],
-    rules: { 'max-params': ['error', 3] },
+    // TEMPORARY: moving to the shape in branches ws/tracim; lead removes this block at merge.
+    // These three still have functions of 4 parameters, fixed on those branches, not here.
+    files: ['packages/adapter-ws/**', 'packages/adapter-tracim/**', 'packages/adapter-domogik/**'],
+    rules: { 'max-params': ['warn', 4] },
   },
   {
     files: ['packages/driver-*/**'],

@@ -354,7 +354,7 @@ describe('metrics (14.1)', () => {
         counters.set(k, counters.get(k) ?? 0);
         return { inc: (n = 1) => void counters.set(k, (counters.get(k) ?? 0) + n) };
       },
-      histogram: (name: string, _help: string, labels: Readonly<Record<string, string>>) => {
+      histogram: ({ name, labels }: { name: string; labels: Readonly<Record<string, string>> }) => {
         const values: number[] = [];
         observed.set(key(name, labels), values);
         return { observe: (v: number) => void values.push(v) };

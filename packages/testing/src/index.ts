@@ -10,7 +10,7 @@ export { embeddedDefaultEnv, freePort, halfOpenRequest } from './ports.js';
 export { Signal } from './signal.js';
 export { patchbayCommand, repoRoot, spawnEmbeddedDefault, spawnPatchbay, tempDir, type LogLine, type PatchbayProcess } from './process.js';
 export { PtyPair } from './ptyPair.js';
-export { PymodbusSlave, type PeerTable, type SlaveMode } from './pymodbus.js';
+export { PymodbusSlave, type PeerAddress, type PeerTable, type SlaveMode } from './pymodbus.js';
 export { recordingDriver } from './recordingDriver.js';
 export { JeedomCallback, type CallbackRecord } from './jeedomCallback.js';
 export { makeTlsFiles, Mosquitto, type TlsFiles } from './mosquitto.js';
