@@ -3,7 +3,7 @@ import { existsSync, readFileSync, watch, writeFileSync, type FSWatcher } from '
 import { join } from 'node:path';
 import { startPhpServer } from './phpServer.js';
 import { repoRoot } from './process.js';
-import { Signal } from './signal.js';
+import { Signal } from '@patchbay/core/mock';
 
 /** One request the callback script recorded. */
 export interface CallbackRecord {

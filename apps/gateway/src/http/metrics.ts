@@ -96,24 +96,22 @@ export class Metrics implements MetricsSink {
     };
     const hostNames = ['host', 'adapter'];
     const deviceNames = ['device', 'driver'];
-    const perHost = (pickValue: (h: EndpointHealth) => number | undefined) => ({
-      labelNames: hostNames,
-      collect: (m: Gauge<string> | Counter<string>, health: GatewayHealth) => {
-        for (const h of health.hosts) {
-          const value = pickValue(h);
-          if (value !== undefined) (m as Gauge<string>).inc(hostLabels(h), value);
-        }
-      },
-    });
-    const perDevice = (pickValue: (d: EndpointHealth) => number | undefined) => ({
-      labelNames: deviceNames,
-      collect: (m: Gauge<string> | Counter<string>, health: GatewayHealth) => {
-        for (const d of health.devices) {
-          const value = pickValue(d);
-          if (value !== undefined) (m as Gauge<string>).inc(deviceLabels(d), value);
-        }
-      },
-    });
+    // One sample per host (or device) that has the figure, under its labels.
+    const perEndpoint = (kind: 'hosts' | 'devices') => {
+      const labelNames = kind === 'hosts' ? hostNames : deviceNames;
+      const labelsOf = kind === 'hosts' ? hostLabels : deviceLabels;
+      return (pickValue: (e: EndpointHealth) => number | undefined) => ({
+        labelNames,
+        collect: (m: Gauge<string> | Counter<string>, health: GatewayHealth) => {
+          for (const e of health[kind]) {
+            const value = pickValue(e);
+            if (value !== undefined) (m as Gauge<string>).inc(labelsOf(e), value);
+          }
+        },
+      });
+    };
+    const perHost = perEndpoint('hosts');
+    const perDevice = perEndpoint('devices');
 
     gauge('up', '1 when the gateway is ok (every endpoint alive, the journal writing), 0 when degraded', (g, h) => g.set(h.status === 'ok' ? 1 : 0));
     gauge('host_up', '1 when the host adapter is alive', perHost((h) => (h.status === 'alive' ? 1 : 0)));
