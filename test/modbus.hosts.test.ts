@@ -50,9 +50,9 @@ describe('modbus - into the Jeedom and WebSocket hosts of a real gateway (16, ac
     let slave = await PymodbusSlave.start({ tcp: 0 }, [1]);
     cleanups.push(() => slave.kill());
     const modbusPort = slave.port as number;
-    await slave.set(1, 'ir', 0, [215]);
-    await slave.set(1, 'hr', 0, [44]);
-    await slave.set(1, 'co', 0, [false, false]);
+    await slave.set({ unit: 1, table: 'ir', address: 0 }, [215]);
+    await slave.set({ unit: 1, table: 'hr', address: 0 }, [44]);
+    await slave.set({ unit: 1, table: 'co', address: 0 }, [false, false]);
 
     const dir = tempDir('patchbay-modbus-e2e-');
     cleanups.push(dir.remove);
@@ -99,8 +99,8 @@ describe('modbus - into the Jeedom and WebSocket hosts of a real gateway (16, ac
     ws.socket.send(JSON.stringify({ type: 'command', id: 'w2', device: 'boiler', channel: 'relay', value: true }));
     expect(await ws.waitFor((m) => m.type === 'reply' && m.id === 'w1', 'reply w1')).toMatchObject({ ok: true, value: 21 });
     expect(await ws.waitFor((m) => m.type === 'reply' && m.id === 'w2', 'reply w2')).toMatchObject({ ok: true, value: true });
-    expect(await slave.get(1, 'hr', 0)).toEqual([42]);
-    expect(await slave.get(1, 'co', 0)).toEqual([true]);
+    expect(await slave.get({ unit: 1, table: 'hr', address: 0 })).toEqual([42]);
+    expect(await slave.get({ unit: 1, table: 'co', address: 0 })).toEqual([true]);
 
     // Jeedom writes the same register and the other coil, over its TCP socket; replies come by the callback.
     await jeedomCommand(socketPort, { device: 'boiler', channel: 'setpoint', value: 19.5, id: 'j1' });
@@ -108,14 +108,14 @@ describe('modbus - into the Jeedom and WebSocket hosts of a real gateway (16, ac
     const replyOf = (id: string) => log.waitFor((b) => (b.replies?.[id] as Record<string, unknown> | undefined) ?? undefined, `reply ${id}`);
     expect(await replyOf('j1')).toMatchObject({ ok: true, value: 19.5 });
     expect(await replyOf('j2')).toMatchObject({ ok: true, value: true });
-    expect(await slave.get(1, 'hr', 0)).toEqual([39]);
-    expect(await slave.get(1, 'co', 1)).toEqual([true]);
+    expect(await slave.get({ unit: 1, table: 'hr', address: 0 })).toEqual([39]);
+    expect(await slave.get({ unit: 1, table: 'co', address: 1 })).toEqual([true]);
     // A read-only register is refused before the device is asked, with the same code in both hosts.
     ws.socket.send(JSON.stringify({ type: 'command', id: 'w3', device: 'boiler', channel: 'temperature', value: 1 }));
     expect(await ws.waitFor((m) => m.type === 'reply' && m.id === 'w3', 'reply w3')).toMatchObject({ ok: false, code: 'PB211_READ_ONLY' });
     await jeedomCommand(socketPort, { device: 'boiler', channel: 'temperature', value: 1, id: 'j3' });
     expect(await replyOf('j3')).toMatchObject({ ok: false });
-    expect(await slave.get(1, 'ir', 0)).toEqual([215]);
+    expect(await slave.get({ unit: 1, table: 'ir', address: 0 })).toEqual([215]);
 
     // pymodbus dies: the device is offline in both hosts; a command meanwhile gets one failed reply.
     const from = ws.messages.length;

@@ -29,7 +29,7 @@ function jeedomCommand(port: number, id: string, value: boolean): Promise<void> 
 }
 
 /** Waits, on file-system events in `dir`, until `check` returns a value. */
-async function watchUntil<T>(dir: string, check: () => T | undefined, what: string, timeoutMs = 30_000): Promise<T> {
+async function watchUntil<T>(dir: string, check: () => T | undefined, { what, timeoutMs = 30_000 }: { what: string; timeoutMs?: number }): Promise<T> {
   const changed = new Signal();
   const watcher = watch(dir, { recursive: true }, () => changed.notify());
   try {
@@ -127,7 +127,7 @@ describe('journal faults (13.1, fault suite)', () => {
       const lines = bytes.toString('utf8').split('\n').filter((l) => l.startsWith('e\t') && l.includes('"kind":"reply"'));
       return lines.length >= COMMANDS ? { file, bytes } : undefined;
     };
-    const { file } = await watchUntil(journalDir, replyLines, `${COMMANDS} replies journaled`);
+    const { file } = await watchUntil(journalDir, replyLines, { what: `${COMMANDS} replies journaled` });
     gateway.child.kill('SIGKILL');
     await gateway.exited;
 

@@ -72,7 +72,7 @@ function onState(stats: HostStats, state: { channel: string; value: unknown; at:
 }
 
 /** Records one reply. */
-function onReply(stats: HostStats, id: string, reply: { ok: boolean; error?: string }, at: number): void {
+function onReply(stats: HostStats, { id, reply, at }: { id: string; reply: { ok: boolean; error?: string }; at: number }): void {
   const record = stats.commands.get(id);
   if (!record) return;
   record.replies++;
@@ -95,7 +95,7 @@ function sent(stats: HostStats, id: string): CommandRecord {
 }
 
 /** A child process whose stdout is JSON lines. */
-function spawnLines(command: string, args: string[], onLine: (line: Record<string, unknown>, at: number) => void, env?: NodeJS.ProcessEnv): ChildProcess {
+function spawnLines(command: string, args: string[], { onLine, env }: { onLine: (line: Record<string, unknown>, at: number) => void; env?: NodeJS.ProcessEnv }): ChildProcess {
   const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
     const at = Date.now();
@@ -204,7 +204,7 @@ export class JeedomPeer implements HostPeer {
       for (const channels of Object.values(record.decoded.devices ?? {})) {
         for (const [channel, value] of Object.entries(channels as Record<string, unknown>)) onState(this.stats, { channel, value, at });
       }
-      for (const [id, reply] of Object.entries(record.decoded.replies ?? {})) onReply(this.stats, id, reply as { ok: boolean; error?: string }, at);
+      for (const [id, reply] of Object.entries(record.decoded.replies ?? {})) onReply(this.stats, { id, reply: reply as { ok: boolean; error?: string }, at });
     }
     statsChanged.notify();
   }
@@ -228,10 +228,10 @@ export class TracimPeer implements HostPeer {
     }
     let ready: () => void = () => undefined;
     const listening = new Promise<void>((resolve) => (ready = resolve));
-    this.child = spawnLines('/usr/bin/python3', [join(repoRoot, 'test/peers/tracim/client.py'), '--master', this.options.master, '--socket', this.options.socket], (line) => {
+    this.child = spawnLines('/usr/bin/python3', [join(repoRoot, 'test/peers/tracim/client.py'), '--master', this.options.master, '--socket', this.options.socket], { onLine: (line) => {
       if (line.ev === 'ready') ready();
       if (line.ev === 'recv') this.onMessage(line.msg as { type?: string; data?: unknown }, Number(line.at) * 1000);
-    });
+    } });
     await listening;
     this.listening = true;
   }
@@ -281,7 +281,7 @@ export class TracimPeer implements HostPeer {
     if (!msg) return;
     if (msg.type === 'patchbay_reply') {
       const data = msg.data as { id: string; ok: boolean; error?: string };
-      onReply(this.stats, String(data.id), data, at);
+      onReply(this.stats, { id: String(data.id), reply: data, at });
     } else if (msg.type === 'daemon_tracim_event' && typeof msg.data === 'string') {
       const tlm = JSON.parse(msg.data) as { event_id: number; event_type: string; fields: { channel: string; value: unknown } };
       if (tlm.event_type !== 'device.modified.state') return;
@@ -307,7 +307,7 @@ export class DomogikPeer implements HostPeer {
     let ready: () => void = () => undefined;
     const subscribed = new Promise<void>((resolve) => (ready = resolve));
     const { reqRep, pub, sub } = this.options;
-    this.child = spawnLines('/usr/bin/python3', [join(repoRoot, 'test/peers/domogik/peer.py'), '--ip', '127.0.0.1', '--req-rep', String(reqRep), '--pub', String(pub), '--sub', String(sub)], (line, at) => {
+    this.child = spawnLines('/usr/bin/python3', [join(repoRoot, 'test/peers/domogik/peer.py'), '--ip', '127.0.0.1', '--req-rep', String(reqRep), '--pub', String(pub), '--sub', String(sub)], { onLine: (line, at) => {
       if (line.event === 'subscribed') ready();
       if (line.event === 'pub' && line.category === 'client.sensor') {
         for (const [key, value] of Object.entries(line.data as Record<string, unknown>)) {
@@ -317,10 +317,10 @@ export class DomogikPeer implements HostPeer {
       }
       if (line.event === 'reply') {
         const data = (line.data ?? {}) as { status?: boolean; reason?: string };
-        onReply(this.stats, String(line.id), { ok: data.status === true, ...(data.reason ? { error: data.reason } : {}) }, at);
+        onReply(this.stats, { id: String(line.id), reply: { ok: data.status === true, ...(data.reason ? { error: data.reason } : {}) }, at });
       }
-      if (line.event === 'timeout') onReply(this.stats, String(line.id), { ok: false, error: 'timeout (no reply on the bus)' }, at);
-    });
+      if (line.event === 'timeout') onReply(this.stats, { id: String(line.id), reply: { ok: false, error: 'timeout (no reply on the bus)' }, at });
+    } });
     this.child.stdin?.write(JSON.stringify({ op: 'subscribe', categories: ['client.sensor'] }) + '\n');
     await subscribed;
   }
@@ -440,7 +440,7 @@ export class ComodojoPeer implements HostPeer {
       }
       // The PHP client measures nothing per call: the round trip is the job's share per call, minus the waits.
       record.sentAt = started;
-      onReply(this.stats, record.id, result.decoded?.error ? { ok: false, error: String(result.decoded.error.message) } : { ok: true }, started + Math.max(0, (at - started) / calls.length - 90));
+      onReply(this.stats, { id: record.id, reply: result.decoded?.error ? { ok: false, error: String(result.decoded.error.message) } : { ok: true }, at: started + Math.max(0, (at - started) / calls.length - 90) });
       if (result.decoded && !result.decoded.error) this.stats.last.relay = calls[i]?.value;
     });
     statsChanged.notify();
@@ -492,7 +492,7 @@ export class WsPeer implements HostPeer {
         for (const device of msg.devices as { channels: { channel: string; value: unknown }[] }[]) for (const c of device.channels) this.stats.last[c.channel] = c.value;
         statsChanged.notify();
       } else if (msg.type === 'reply') {
-        onReply(this.stats, String(msg.id), msg as unknown as { ok: boolean; error?: string }, at);
+        onReply(this.stats, { id: String(msg.id), reply: msg as unknown as { ok: boolean; error?: string }, at });
       }
     });
     socket.on('error', () => undefined);

@@ -72,6 +72,17 @@ describe('lint - architecture boundaries (12.3)', () => {
     expect(await restricted('packages/adapter-jeedom/test/x.test.ts', use('../src/internal.js'))).toEqual([]);
   });
 
+  it('lint - (12.3) the core\'s ./mock entry (its fakes) is for tests and bench only', async () => {
+    for (const path of ['apps/gateway/src/x.ts', 'packages/core/src/x.ts', 'packages/adapter-jeedom/src/x.ts', 'packages/driver-sim/src/x.ts', 'packages/journal/src/x.ts']) {
+      expect(await restricted(path, use('@patchbay/core/mock')), path).toEqual([expect.stringContaining('tests and bench only')]);
+    }
+    for (const path of ['packages/core/test/x.test.ts', 'packages/core/src/x.test.ts', 'packages/adapter-jeedom/test/x.test.ts', 'packages/driver-serial/test/x.test.ts', 'apps/gateway/test/x.test.ts', 'packages/journal/src/x.test.ts', 'packages/testing/src/x.ts', 'bench/core/src/x.ts', 'test/x.test.ts']) {
+      expect(await restricted(path, use('@patchbay/core/mock')), path).toEqual([]);
+    }
+    // Letting ./mock through opens no other subpath of the core.
+    expect(await restricted('packages/adapter-jeedom/test/x.test.ts', use('@patchbay/core/src/gateway.js'))).not.toEqual([]);
+  });
+
   it('lint - (12.3) a clean adapter test passes: its own source, the core, the testing kit and the sim', async () => {
     const source = [
       "import { createGateway } from '@patchbay/core';",

@@ -39,7 +39,7 @@ async function connect(url: string): Promise<MqttClient> {
 
 let round = 0;
 
-async function member(url: string, cluster: string, name: string, withDevice: boolean): Promise<Gateway> {
+async function member({ url, cluster, name, withDevice }: { url: string; cluster: string; name: string; withDevice: boolean }): Promise<Gateway> {
   const holder: { gateway?: Gateway } = {};
   const link = createClusterHost({ registry: () => holder.gateway as Gateway, commandTimeoutMs: 5000 });
   const gateway = createGateway({
@@ -58,8 +58,8 @@ async function member(url: string, cluster: string, name: string, withDevice: bo
 
 async function cluster(url: string): Promise<{ a: Gateway; b: Gateway; stop(): Promise<void> }> {
   const name = `bench${process.pid}x${++round}`;
-  const a = await member(url, name, 'A', true);
-  const b = await member(url, name, 'B', false);
+  const a = await member({ url, cluster: name, name: 'A', withDevice: true });
+  const b = await member({ url, cluster: name, name: 'B', withDevice: false });
   device.ctx?.emit('warm', 0);
   // Until A's device is shown on B and answers.
   for (;;) {

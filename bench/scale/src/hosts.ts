@@ -35,7 +35,7 @@ export class HostTally {
   constructor(readonly name: string) {}
 
   /** One value received at `at`, kept for the latency match. */
-  value(device: string, channel: string, value: unknown, at: number): void {
+  value({ device, channel, value }: { device: string; channel: string; value: unknown }, at: number): void {
     if (!this.recording) return;
     this.values++;
     this.receipts.push([`${device}\0${channel}\0${String(value)}`, at]);
@@ -106,7 +106,7 @@ export class HostClients {
         } catch {
           return;
         }
-        for (const [device, channels] of Object.entries(body.devices ?? {})) for (const [channel, value] of Object.entries(channels)) jeedom.value(device, channel, value, at);
+        for (const [device, channels] of Object.entries(body.devices ?? {})) for (const [channel, value] of Object.entries(channels)) jeedom.value({ device, channel, value }, at);
         for (const [id, reply] of Object.entries(body.replies ?? {})) {
           const sentAt = this.jeedomPending.get(id);
           if (sentAt === undefined) continue;
@@ -137,7 +137,7 @@ export class HostClients {
         }
         if (msg.type === 'daemon_tracim_event' && typeof msg.data === 'string') {
           const tlm = JSON.parse(msg.data) as { event_type?: string; fields?: { device: string; channel: string; value: unknown } };
-          if (tlm.event_type === 'device.modified.state' && tlm.fields) tracim.value(tlm.fields.device, tlm.fields.channel, tlm.fields.value, at);
+          if (tlm.event_type === 'device.modified.state' && tlm.fields) tracim.value(tlm.fields, at);
         } else if (msg.type === 'patchbay_reply') {
           const data = msg.data as { id: string; ok: boolean };
           const sentAt = this.tracimPending.get(String(data.id));
@@ -173,7 +173,7 @@ export class HostClients {
           for (const [key, value] of Object.entries(body)) {
             if (key === 'atTimestamp') continue;
             const [device, channel] = sensorKey(Number(key));
-            domogik.value(device, channel, channel === 'relay' ? value === 1 : value, at);
+            domogik.value({ device, channel, value: channel === 'relay' ? value === 1 : value }, at);
           }
         }
       } catch {

@@ -141,7 +141,7 @@ function walk(dir: string): string[] {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until `probe` holds: the figure itself is the time this takes, so a poll is the measurement. */
-async function waitFor(probe: () => Promise<boolean>, what: string, timeoutMs: number, child: ChildProcess): Promise<void> {
+async function waitFor(probe: () => Promise<boolean>, { what, timeoutMs, child }: { what: string; timeoutMs: number; child: ChildProcess }): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${what}: the process exited (${child.exitCode})`);
@@ -260,9 +260,9 @@ export async function runPoint(side: Side, shape: PointShape, options: PointOpti
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
     const proc = child;
-    await waitFor(healthz(ep.http), 'GET /healthz 200', 60_000, proc);
+    await waitFor(healthz(ep.http), { what: 'GET /healthz 200', timeoutMs: 60_000, child: proc });
     const startupMs = performance.now() - spawnedAt;
-    await waitFor(listening(ep.comodojo), 'the comodojo socket', 30_000, proc);
+    await waitFor(listening(ep.comodojo), { what: 'the comodojo socket', timeoutMs: 30_000, child: proc });
     await hosts.connect();
     hosts.startCommands(200);
     const meter = new GrowthMeter(side === 'gateway' ? dataDir : dir.path);

@@ -116,7 +116,15 @@ async function rig(dir: string, clients: number, tag: string): Promise<Rig> {
 }
 
 /** Adapter throughput: emit `n` changes at once, time until every client has all of them. */
-async function adapterRate(dir: string, clients: number, n: number, tag: string): Promise<{ rate: number; lost: number; outOfOrder: number; cpuUs: number }> {
+/** One measured run: `n` changes to `clients` clients, its sockets in `dir` named by `tag`. */
+interface Run {
+  dir: string;
+  clients: number;
+  n: number;
+  tag: string;
+}
+
+async function adapterRate({ dir, clients, n, tag }: Run): Promise<{ rate: number; lost: number; outOfOrder: number; cpuUs: number }> {
   const r = await rig(dir, clients, tag);
   const cpu = process.cpuUsage();
   const start = nowMs();
@@ -133,7 +141,7 @@ async function adapterRate(dir: string, clients: number, n: number, tag: string)
 }
 
 /** The raw baseline: the same message size, one connection at a time per destination. */
-async function rawRate(dir: string, clients: number, n: number, tag: string): Promise<{ rate: number; cpuUs: number }> {
+async function rawRate({ dir, clients, n, tag }: Run): Promise<{ rate: number; cpuUs: number }> {
   const receivers = await Promise.all(Array.from({ length: clients }, (_, i) => receiver(join(dir, `raw-${tag}-${i}.sock`))));
   const sample = (i: number) =>
     encodeEnvelope('/tmp/master.sock', 'daemon_tracim_event', JSON.stringify({ event_id: 1_700_000_000_000 + i, event_type: 'device.modified.state', created: '2025-03-27T13:51:25Z', read: null, fields: { author: null, client_token: null, device: 'dev1', channel: 'counter', value: i } }));
@@ -197,12 +205,13 @@ async function main(): Promise<void> {
       for (let round = 0; round < ROUNDS; round++) {
         let a: { rate: number; lost: number; outOfOrder: number; cpuUs: number };
         let b: { rate: number; cpuUs: number };
+        const run: Run = { dir, clients, n, tag: `${clients}-${round}` };
         if (round % 2 === 0) {
-          b = await rawRate(dir, clients, n, `${clients}-${round}`);
-          a = await adapterRate(dir, clients, n, `${clients}-${round}`);
+          b = await rawRate(run);
+          a = await adapterRate(run);
         } else {
-          a = await adapterRate(dir, clients, n, `${clients}-${round}`);
-          b = await rawRate(dir, clients, n, `${clients}-${round}`);
+          a = await adapterRate(run);
+          b = await rawRate(run);
         }
         adapter.push(a.rate);
         raw.push(b.rate);

@@ -174,7 +174,7 @@ class MqttHost implements MqttAdapter {
     if (client) {
       if (this.ready) {
         // A clean stop sends no will: say offline ourselves.
-        await this.publish(client, this.topics.bridgeState, 'offline', { retain: true }).catch(() => undefined);
+        await this.publish(client, { topic: this.topics.bridgeState, payload: 'offline', retain: true }).catch(() => undefined);
       }
       this.ready = false;
       await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
@@ -212,11 +212,11 @@ class MqttHost implements MqttAdapter {
           throw new PatchbayError(ErrorCodes.EVENT_REJECTED, `channel ${JSON.stringify(event.channel)} of ${event.device} cannot be a topic level`, { context: { device: event.device, channel: event.channel } });
         }
         const channel = this.descriptions.get(event.device)?.channels[event.channel];
-        return [this.publish(client, this.topics.state(event.device, event.channel), encodeState(event.value, this.config.booleanPayloads, channel), { retain: true })];
+        return [this.publish(client, { topic: this.topics.state(event.device, event.channel), payload: encodeState(event.value, this.config.booleanPayloads, channel), retain: true })];
       }
       case 'availability':
         this.availability.set(event.device, event.availability);
-        return [this.publish(client, this.topics.availability(event.device), event.availability, { retain: true })];
+        return [this.publish(client, { topic: this.topics.availability(event.device), payload: event.availability, retain: true })];
       case 'description':
         this.descriptions.set(event.device, event.description);
         return this.config.discovery.enabled ? this.publishDiscovery(client, event.device, event.description) : [];
@@ -224,7 +224,7 @@ class MqttHost implements MqttAdapter {
         if (!this.channelOk(event.device, event.channel)) {
           throw new PatchbayError(ErrorCodes.EVENT_REJECTED, `channel ${JSON.stringify(event.channel)} of ${event.device} cannot be a topic level`, { context: { device: event.device } });
         }
-        return [this.publish(client, this.topics.event(event.device, event.channel), encodeEvent(event.value), { retain: false })];
+        return [this.publish(client, { topic: this.topics.event(event.device, event.channel), payload: encodeEvent(event.value), retain: false })];
       case 'status':
       case 'reply':
         // A device's availability comes as its own event; replies go out as they come back.
@@ -243,9 +243,9 @@ class MqttHost implements MqttAdapter {
     return false;
   }
 
-  private publish(client: MqttClient, topic: string, payload: string | Buffer, options: { retain: boolean; qos?: 1 | 2; properties?: IPublishPacket['properties'] }): Promise<void> {
+  private publish(client: MqttClient, { topic, payload, retain, qos = 1, properties }: { topic: string; payload: string | Buffer; retain: boolean; qos?: 1 | 2; properties?: IPublishPacket['properties'] }): Promise<void> {
     return new Promise((resolve, reject) => {
-      client.publish(topic, payload, { qos: options.qos ?? 1, retain: options.retain, properties: options.properties }, (error) => (error ? reject(unreachable(`publish to ${topic} failed: ${describeError(error)}`)) : resolve()));
+      client.publish(topic, payload, { qos, retain, properties }, (error) => (error ? reject(unreachable(`publish to ${topic} failed: ${describeError(error)}`)) : resolve()));
     });
   }
 
@@ -259,7 +259,7 @@ class MqttHost implements MqttAdapter {
       await client.subscribeAsync(subscriptions);
       if (this.firstConnect && this.config.discovery.enabled) await this.scanRetainedDiscovery(client);
       this.firstConnect = false;
-      await this.publish(client, this.topics.bridgeState, 'online', { retain: true });
+      await this.publish(client, { topic: this.topics.bridgeState, payload: 'online', retain: true });
       if (this.client !== client) return;
       this.ready = true;
       this.ctx.status('alive');
@@ -289,7 +289,7 @@ class MqttHost implements MqttAdapter {
     const timer = setTimeout(() => this.scan?.done(), 5000);
     try {
       await client.subscribeAsync({ [filter]: { qos: 1 }, [this.syncTopic]: { qos: 1 } });
-      await this.publish(client, this.syncTopic, nonce, { retain: false });
+      await this.publish(client, { topic: this.syncTopic, payload: nonce, retain: false });
       await back;
     } finally {
       clearTimeout(timer);
@@ -304,7 +304,7 @@ class MqttHost implements MqttAdapter {
         if (!topics) this.discoveryTopics.set(device, (topics = new Set()));
         topics.add(topic);
       } else {
-        clearing.push(this.publish(client, topic, '', { retain: true }));
+        clearing.push(this.publish(client, { topic, payload: '', retain: true }));
       }
     }
     if (clearing.length > 0) this.ctx.logger.info({ topics: clearing.length }, `mqtt: cleared ${clearing.length} discovery topics of devices no longer configured`);
@@ -315,8 +315,8 @@ class MqttHost implements MqttAdapter {
   private publishDiscovery(client: MqttClient, device: string, description: DeviceInfoDescription): Promise<void>[] {
     const messages: DiscoveryMessage[] = deviceDiscovery(device, description, this.discovery);
     const next = new Set(messages.map((m) => m.topic));
-    const publishing = messages.map((m) => this.publish(client, m.topic, JSON.stringify(m.payload), { retain: true }));
-    for (const topic of this.discoveryTopics.get(device) ?? []) if (!next.has(topic)) publishing.push(this.publish(client, topic, '', { retain: true }));
+    const publishing = messages.map((m) => this.publish(client, { topic: m.topic, payload: JSON.stringify(m.payload), retain: true }));
+    for (const topic of this.discoveryTopics.get(device) ?? []) if (!next.has(topic)) publishing.push(this.publish(client, { topic, payload: '', retain: true }));
     this.discoveryTopics.set(device, next);
     return publishing;
   }
@@ -326,7 +326,7 @@ class MqttHost implements MqttAdapter {
     const publishing: Promise<void>[] = [];
     if (this.config.discovery.enabled) {
       const bridge = bridgeDiscovery(this.discovery);
-      publishing.push(this.publish(client, bridge.topic, JSON.stringify(bridge.payload), { retain: true }));
+      publishing.push(this.publish(client, { topic: bridge.topic, payload: JSON.stringify(bridge.payload), retain: true }));
     }
     for (const entry of this.ctx.snapshot().devices) {
       if (deviceIdProblem(entry.device) !== undefined) continue;
@@ -337,11 +337,11 @@ class MqttHost implements MqttAdapter {
       }
       const availability = entry.availability;
       this.availability.set(entry.device, availability);
-      publishing.push(this.publish(client, this.topics.availability(entry.device), availability, { retain: true }));
+      publishing.push(this.publish(client, { topic: this.topics.availability(entry.device), payload: availability, retain: true }));
       for (const { channel, value } of entry.channels) {
         if (!this.channelOk(entry.device, channel)) continue;
         const info = description?.channels[channel];
-        publishing.push(this.publish(client, this.topics.state(entry.device, channel), encodeState(value, this.config.booleanPayloads, info), { retain: true }));
+        publishing.push(this.publish(client, { topic: this.topics.state(entry.device, channel), payload: encodeState(value, this.config.booleanPayloads, info), retain: true }));
       }
     }
     await Promise.all(publishing);
@@ -376,7 +376,7 @@ class MqttHost implements MqttAdapter {
     }
     const target = this.topics.parseCommand(topic);
     if (target === undefined) return;
-    void this.onCommand(target.device, target.channel, payload, packet);
+    void this.onCommand(target, payload, packet);
   }
 
   /** The device a retained discovery config of ours belongs to (from its device identifiers), if any. */
@@ -393,7 +393,7 @@ class MqttHost implements MqttAdapter {
     }
   }
 
-  private async onCommand(device: string, channel: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
+  private async onCommand({ device, channel }: { device: string; channel: string }, payload: Buffer, packet: IPublishPacket): Promise<void> {
     this.counters.commands.inc();
     const responseTopic = packet.properties?.responseTopic;
     const correlationData = packet.properties?.correlationData;

@@ -47,7 +47,7 @@ describe('mqtt adapter against mosquitto', () => {
     await p.waitLatest(`${r.base}/dev1/availability`, (t) => t === 'online');
     await p.waitLatest(`${r.base}/bridge/state`, (t) => t === 'online');
     const late = await peer([`${r.base}/dev1/temperature`]);
-    expect((await late.waitFor((m) => m.topic === `${r.base}/dev1/temperature`, 'the retained state')).retain).toBe(true);
+    expect((await late.waitFor((m) => m.topic === `${r.base}/dev1/temperature`, { what: 'the retained state' })).retain).toBe(true);
   });
 
   it('mqtt - booleans as true/false when configured', async () => {
@@ -100,7 +100,7 @@ describe('mqtt adapter against mosquitto', () => {
     const r = await rig({ protocolVersion: 4, resultTopic: true });
     const p = await peer([`${r.base}/#`], { protocolVersion: 4 });
     await p.client.publishAsync(`${r.base}/dev1/relay/set`, 'ON', { qos: 1 });
-    const result = await p.waitFor((m) => m.topic === `${r.base}/dev1/relay/set/result`, 'the result');
+    const result = await p.waitFor((m) => m.topic === `${r.base}/dev1/relay/set/result`, { what: 'the result' });
     expect(JSON.parse(result.text)).toEqual({ ok: true, value: true });
     r.driver.emit('relay', true);
     await p.waitLatest(`${r.base}/dev1/relay`, (t) => t === 'ON');
@@ -116,8 +116,8 @@ describe('mqtt adapter against mosquitto', () => {
     const from = p.messages.length;
     const sent = Date.now();
     await p.client.publishAsync(`${prefix}/status`, 'online', { qos: 1 });
-    const again = await p.waitFor((m) => m.topic === `${r.base}/dev1/temperature` && !m.retain, 'the state again', 5000, from);
-    await p.waitFor((m) => m.topic === `${r.base}/dev1/availability`, 'the availability again', 5000, from);
+    const again = await p.waitFor((m) => m.topic === `${r.base}/dev1/temperature` && !m.retain, { what: 'the state again', timeoutMs: 5000, from });
+    await p.waitFor((m) => m.topic === `${r.base}/dev1/availability`, { what: 'the availability again', timeoutMs: 5000, from });
     expect(again.text).toBe('19');
     expect(Date.now() - sent).toBeLessThan(1000);
   });
@@ -185,7 +185,7 @@ describe('mqtt adapter against mosquitto', () => {
     cleanups.push(() => p.close());
     await p.waitLatest(`${r.base}/dev1/temperature`, (t) => t === '22');
     await p.client.publishAsync(`${r.base}/dev1/relay/set`, 'ON', { qos: 1 });
-    const result = await p.waitFor((m) => m.topic === `${r.base}/dev1/relay/set/result`, 'the result');
+    const result = await p.waitFor((m) => m.topic === `${r.base}/dev1/relay/set/result`, { what: 'the result' });
     expect(JSON.parse(result.text)).toEqual({ ok: true, value: true });
   });
 });

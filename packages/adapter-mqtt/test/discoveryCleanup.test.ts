@@ -35,22 +35,22 @@ describe('mqtt - discovery of a removed device (17.3)', () => {
     cleanups.push(() => peer.close());
     const first = await gatewayWith(broker, ['keep1', 'gone1']);
     const configTopic = (device: string) => (m: { topic: string; text: string }) => m.topic.endsWith(`/${device}_temperature/config`) && m.text.length > 0;
-    const kept = await peer.waitFor(configTopic('keep1'), 'keep1 discovery');
-    const gone = await peer.waitFor(configTopic('gone1'), 'gone1 discovery');
+    const kept = await peer.waitFor(configTopic('keep1'), { what: 'keep1 discovery' });
+    const gone = await peer.waitFor(configTopic('gone1'), { what: 'gone1 discovery' });
     await first.gateway.stop({ drainTimeoutMs: 500 });
 
     const from = peer.messages.length;
     const second = await gatewayWith(broker, ['keep1']);
     cleanups.push(() => second.gateway.stop({ drainTimeoutMs: 500 }));
-    const cleared = await peer.waitFor((m) => m.topic === gone.topic && m.payload.length === 0, 'gone1 discovery cleared', 15_000, from);
+    const cleared = await peer.waitFor((m) => m.topic === gone.topic && m.payload.length === 0, { what: 'gone1 discovery cleared', from });
     expect(cleared.retain).toBe(false);
-    await peer.waitFor((m) => m.topic === kept.topic && m.payload.length > 0, 'keep1 discovery again', 15_000, from);
+    await peer.waitFor((m) => m.topic === kept.topic && m.payload.length > 0, { what: 'keep1 discovery again', from });
     expect(peer.messages.slice(from).some((m) => m.topic === kept.topic && m.payload.length === 0)).toBe(false);
     await second.log.waitFor(/cleared 1 discovery topics of devices no longer configured/);
     // A late subscriber no longer finds it: the retained message is gone.
     const late = await Peer.open(broker.url, ['homeassistant/#']);
     cleanups.push(() => late.close());
-    await late.waitFor((m) => m.topic === kept.topic, 'the kept device, retained');
+    await late.waitFor((m) => m.topic === kept.topic, { what: 'the kept device, retained' });
     expect(late.messages.some((m) => m.topic === gone.topic)).toBe(false);
   });
 });

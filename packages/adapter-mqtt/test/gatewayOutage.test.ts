@@ -54,7 +54,7 @@ describe('mqtt - a real gateway process', () => {
 
     const second = run();
     await second.waitStarted();
-    const reply = await peer.waitFor((m) => m.topic === replyTopic, 'the reply to the command sent while the gateway was down', 20_000);
+    const reply = await peer.waitFor((m) => m.topic === replyTopic, { what: 'the reply to the command sent while the gateway was down', timeoutMs: 20_000 });
     expect(JSON.parse(reply.text)).toEqual({ ok: true, value: true });
     await peer.waitLatest('patchbay/thermo1/relay', (t) => t === 'ON');
     await peer.waitLatest('patchbay/bridge/state', (t) => t === 'online');

@@ -31,11 +31,12 @@ export class HaStandin {
   static async start(port: number, prefix = 'homeassistant'): Promise<HaStandin> {
     const child = spawn('/usr/bin/python3', [join(repoRoot, 'test/peers/homeassistant/ha_standin.py'), '127.0.0.1', String(port), prefix], { stdio: ['pipe', 'pipe', 'pipe'] });
     const standin = new HaStandin(child);
-    await standin.waitFor((e) => e.event === 'connected', 'the stand-in to connect');
+    await standin.waitFor((e) => e.event === 'connected', { what: 'the stand-in to connect' });
     return standin;
   }
 
-  waitFor(predicate: (e: StandinEvent) => boolean, what: string, timeoutMs = 15_000, from = 0): Promise<StandinEvent> {
+  /** The first event matching at or after index `from` of the events seen. */
+  waitFor(predicate: (e: StandinEvent) => boolean, { what, timeoutMs = 15_000, from = 0 }: { what: string; timeoutMs?: number; from?: number }): Promise<StandinEvent> {
     return this.changed.waitUntil(
       () => {
         const found = this.events.slice(from).find(predicate);
@@ -56,7 +57,7 @@ export class HaStandin {
     const id = `c${++this.nextId}`;
     const from = this.events.length;
     this.send({ cmd: 'command', id, unique_id: uniqueId, payload });
-    const reply = await this.waitFor((e) => e.event === 'reply' && e.id === id, `the reply to ${id}`, 15_000, from);
+    const reply = await this.waitFor((e) => e.event === 'reply' && e.id === id, { what: `the reply to ${id}`, from });
     return reply.reply as Record<string, unknown>;
   }
 
@@ -65,7 +66,7 @@ export class HaStandin {
     const id = `p${++this.nextId}`;
     const from = this.events.length;
     this.send({ cmd: 'publish', id, topic, payload: hex, hex: true, response: true });
-    const reply = await this.waitFor((e) => e.event === 'reply' && e.id === id, `the reply to ${id}`, 15_000, from);
+    const reply = await this.waitFor((e) => e.event === 'reply' && e.id === id, { what: `the reply to ${id}`, from });
     return reply.reply as Record<string, unknown>;
   }
 

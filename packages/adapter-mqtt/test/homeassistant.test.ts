@@ -63,7 +63,7 @@ function configOf(standin: HaStandin, uniqueId: string): StandinEvent | undefine
 }
 
 async function waitAvailable(standin: HaStandin, uniqueIds: string[], from = 0): Promise<void> {
-  for (const id of uniqueIds) await standin.waitFor((e) => e.event === 'available' && e.unique_id === id && e.available === true, `${id} available`, 15_000, from);
+  for (const id of uniqueIds) await standin.waitFor((e) => e.event === 'available' && e.unique_id === id && e.available === true, { what: `${id} available`, from });
 }
 
 describe('mqtt - Home Assistant (stand-in) against mosquitto', () => {
@@ -85,14 +85,14 @@ describe('mqtt - Home Assistant (stand-in) against mosquitto', () => {
       origin: { name: 'Patchbay' },
     });
     expect(configOf(standin, 'gw_mqtt_bridge_state')).toMatchObject({ component: 'binary_sensor', problems: [] });
-    await standin.waitFor((e) => e.event === 'state' && e.unique_id === uid('thermo1', 'temperature') && typeof e.state === 'number', 'a temperature reading');
+    await standin.waitFor((e) => e.event === 'state' && e.unique_id === uid('thermo1', 'temperature') && typeof e.state === 'number', { what: 'a temperature reading' });
     expect(standin.events.filter((e) => e.event === 'state_error')).toEqual([]);
 
     expect(await standin.command(uid('thermo1', 'relay'), 'ON')).toEqual({ ok: true, value: true });
-    await standin.waitFor((e) => e.event === 'state' && e.unique_id === uid('thermo1', 'relay') && e.state === 'on', 'the relay on');
+    await standin.waitFor((e) => e.event === 'state' && e.unique_id === uid('thermo1', 'relay') && e.state === 'on', { what: 'the relay on' });
     const from = standin.events.length;
     expect(await standin.command(uid('thermo1', 'relay'), 'OFF')).toEqual({ ok: true, value: false });
-    await standin.waitFor((e) => e.event === 'state' && e.unique_id === uid('thermo1', 'relay') && e.state === 'off', 'the relay off', 15_000, from);
+    await standin.waitFor((e) => e.event === 'state' && e.unique_id === uid('thermo1', 'relay') && e.state === 'off', { what: 'the relay off', from });
     // Each reply came back once, carrying the correlation data of its command.
     const replies = standin.events.filter((e) => e.event === 'reply');
     expect(replies.map((e) => e.id)).toEqual(['c1', 'c2']);
@@ -103,17 +103,17 @@ describe('mqtt - Home Assistant (stand-in) against mosquitto', () => {
     const { standin } = await world();
     await waitAvailable(standin, SIM_ENTITIES);
     standin.send({ cmd: 'status', payload: 'offline' });
-    await standin.waitFor((e) => e.event === 'status_sent' && e.payload === 'offline', 'offline sent');
+    await standin.waitFor((e) => e.event === 'status_sent' && e.payload === 'offline', { what: 'offline sent' });
     const from = standin.events.length;
     standin.send({ cmd: 'status', payload: 'online' });
-    const online = await standin.waitFor((e) => e.event === 'status_sent' && e.payload === 'online', 'online sent', 15_000, from);
+    const online = await standin.waitFor((e) => e.event === 'status_sent' && e.payload === 'online', { what: 'online sent', from });
     const expected = [...SIM_ENTITIES, uid('btn1', 'press'), uid('heat1', 'setpoint'), uid('heat1', 'mode'), 'gw_mqtt_bridge_state'];
     for (const id of expected) {
-      const again = await standin.waitFor((e) => e.event === 'config' && e.unique_id === id, `${id} again`, 15_000, from);
+      const again = await standin.waitFor((e) => e.event === 'config' && e.unique_id === id, { what: `${id} again`, from });
       expect(again.t - online.t, id).toBeLessThan(1);
     }
     // The states came again too (not only because the stand-in subscribed again: they are not retained copies).
-    const temperature = await standin.waitFor((e) => e.event === 'state' && e.unique_id === uid('thermo1', 'relay') && e.retained === false, 'the relay state published again', 15_000, from);
+    const temperature = await standin.waitFor((e) => e.event === 'state' && e.unique_id === uid('thermo1', 'relay') && e.retained === false, { what: 'the relay state published again', from });
     expect(temperature.t - online.t).toBeLessThan(1);
   });
 
@@ -126,7 +126,7 @@ describe('mqtt - Home Assistant (stand-in) against mosquitto', () => {
     let sent = 0;
     const press = () => buttons.ctx?.momentary('press', { n: ++sent });
     press();
-    await counter.waitFor((m) => m.text.includes('"n":1'), 'the first event');
+    await counter.waitFor((m) => m.text.includes('"n":1'), { what: 'the first event' });
     const ticker = setInterval(press, 250);
     cleanups.push(() => clearInterval(ticker));
     await broker.down();
@@ -136,7 +136,7 @@ describe('mqtt - Home Assistant (stand-in) against mosquitto', () => {
     clearInterval(ticker);
     press();
     const last = sent;
-    await counter.waitFor((m) => m.text.includes(`"n":${last}}`), 'the last event', 30_000);
+    await counter.waitFor((m) => m.text.includes(`"n":${last}}`), { what: 'the last event', timeoutMs: 30_000 });
     const seen = counter.messages.filter((m) => m.topic === 'patchbay/btn1/press/event').map((m) => (JSON.parse(m.text) as { value: { n: number } }).value.n);
     expect(seen).toEqual(Array.from({ length: last }, (_, i) => i + 1));
     // Stop the sim reporting, then the stand-in must hold exactly the gateway's latest values.
@@ -144,7 +144,7 @@ describe('mqtt - Home Assistant (stand-in) against mosquitto', () => {
     const snapshot = gateway.snapshot().devices.find((d) => d.device === 'thermo1');
     for (const channel of ['temperature', 'humidity']) {
       const latest = snapshot?.channels.find((c) => c.channel === channel)?.value;
-      await standin.waitFor((e) => e.event === 'state' && e.unique_id === uid('thermo1', channel) && e.state === latest, `${channel} = ${String(latest)}`, 30_000);
+      await standin.waitFor((e) => e.event === 'state' && e.unique_id === uid('thermo1', channel) && e.state === latest, { what: `${channel} = ${String(latest)}`, timeoutMs: 30_000 });
     }
   }, 90_000);
 

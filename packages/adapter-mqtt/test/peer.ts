@@ -36,7 +36,8 @@ export class Peer {
     return peer;
   }
 
-  waitFor(predicate: (m: Received) => boolean, what: string, timeoutMs = 15_000, from = 0): Promise<Received> {
+  /** The first message matching at or after index `from` of the messages seen. */
+  waitFor(predicate: (m: Received) => boolean, { what, timeoutMs = 15_000, from = 0 }: { what: string; timeoutMs?: number; from?: number }): Promise<Received> {
     return this.changed.waitUntil(() => this.messages.slice(from).find(predicate), { what, timeoutMs });
   }
 
@@ -56,7 +57,7 @@ export class Peer {
     const correlation = randomBytes(8);
     const from = this.messages.length;
     await this.client.publishAsync(topic, payload, { qos: 1, properties: { responseTopic: this.replyTopic, correlationData: correlation } });
-    const reply = await this.waitFor((m) => m.topic === this.replyTopic && m.correlationData !== undefined && m.correlationData.equals(correlation), `the reply to ${topic}`, timeoutMs, from);
+    const reply = await this.waitFor((m) => m.topic === this.replyTopic && m.correlationData !== undefined && m.correlationData.equals(correlation), { what: `the reply to ${topic}`, timeoutMs: timeoutMs, from });
     return JSON.parse(reply.text) as Record<string, unknown>;
   }
 

@@ -32,7 +32,6 @@ import {
   type ReplyInit,
 } from '@patchbay/core';
 import type { IPublishPacket, MqttClient } from 'mqtt';
-import type { z } from 'zod';
 import type { ClusterConfig } from './config.js';
 import { AnnouncementSchema, AvailabilityPayloadSchema, decode, encodeAnnouncement, encodeAvailability, encodeEvent, encodeReply, encodeState, EventPayloadSchema, ReplyPayloadSchema, RequestSchema, StatePayloadSchema } from './protocol/payload.js';
 import { ClusterTopics } from './protocol/topics.js';
@@ -204,7 +203,7 @@ export class ClusterLink implements Adapter {
     }
     if (client) {
       const connected = this.ready;
-      if (connected) await this.publish(client, this.topics.status(), 'offline', { retain: true }).catch(() => undefined);
+      if (connected) await this.publish(client, { topic: this.topics.status(), payload: 'offline', retain: true }).catch(() => undefined);
       this.ready = false;
       // A graceful end waits for every in-flight publication's ack: without a broker that is
       // forever, and with one it is bounded here too.
@@ -259,25 +258,25 @@ export class ClusterLink implements Adapter {
     const own = this.ownClaim(device);
     if (event.kind === 'description') {
       own.announced = true;
-      const announce = this.publish(client, this.topics.description(device), encodeAnnouncement(event.description, own.since), { retain: true });
+      const announce = this.publish(client, { topic: this.topics.description(device), payload: encodeAnnouncement(event.description, own.since), retain: true });
       this.schedule(device);
       return announce;
     }
     if (!own.announced) {
       // A device that never described itself (or came with a reload) is announced with its first event.
       own.announced = true;
-      void this.publish(client, this.topics.description(device), encodeAnnouncement(this.ctx.description(device) ?? null, own.since), { retain: true }).catch(() => (own.announced = false));
+      void this.publish(client, { topic: this.topics.description(device), payload: encodeAnnouncement(this.ctx.description(device) ?? null, own.since), retain: true }).catch(() => (own.announced = false));
     }
     if (!own.shared) return undefined;
     switch (event.kind) {
       case 'state':
         if (!this.levelOk(device, 'channel', event.channel)) return undefined;
-        return this.publish(client, this.topics.state(device, event.channel), encodeState(event.value, event.time), { retain: true });
+        return this.publish(client, { topic: this.topics.state(device, event.channel), payload: encodeState(event.value, event.time), retain: true });
       case 'availability':
-        return this.publish(client, this.topics.availability(device), encodeAvailability(event.availability, event.reason), { retain: true });
+        return this.publish(client, { topic: this.topics.availability(device), payload: encodeAvailability(event.availability, event.reason), retain: true });
       case 'momentary':
         if (!this.levelOk(device, 'channel', event.channel)) return undefined;
-        return this.publish(client, this.topics.event(device, event.channel), encodeEvent(event.id, event.value, event.time), { retain: true });
+        return this.publish(client, { topic: this.topics.event(device, event.channel), payload: encodeEvent(event.id, event.value, event.time), retain: true });
     }
   }
 
@@ -304,9 +303,9 @@ export class ClusterLink implements Adapter {
     return false;
   }
 
-  private publish(client: MqttClient, topic: string, payload: string | Buffer, options: { retain: boolean; properties?: IPublishPacket['properties'] }): Promise<void> {
+  private publish(client: MqttClient, { topic, payload, retain, properties }: { topic: string; payload: string | Buffer; retain: boolean; properties?: IPublishPacket['properties'] }): Promise<void> {
     return new Promise((resolve, reject) => {
-      client.publish(topic, payload, { qos: 1, retain: options.retain, properties: options.properties }, (error) => (error ? reject(unreachable(`publish to ${topic} failed: ${describeError(error)}`)) : resolve()));
+      client.publish(topic, payload, { qos: 1, retain, properties }, (error) => (error ? reject(unreachable(`publish to ${topic} failed: ${describeError(error)}`)) : resolve()));
     });
   }
 
@@ -323,7 +322,7 @@ export class ClusterLink implements Adapter {
         for (const filter of this.topics.subscriptions()) subscriptions[filter] = { qos: 1 };
         await client.subscribeAsync(subscriptions);
         // Retained messages come right after the subscription; this one comes back behind them.
-        await this.publish(client, this.topics.sync, nonce, { retain: false });
+        await this.publish(client, { topic: this.topics.sync, payload: nonce, retain: false });
         await back;
       } finally {
         clearTimeout(timer);
@@ -331,7 +330,7 @@ export class ClusterLink implements Adapter {
       }
       if (this.firstConnect) await this.clearGone(client);
       this.firstConnect = false;
-      await this.publish(client, this.topics.status(), 'online', { retain: true, properties: { userProperties: { boot: this.boot } } });
+      await this.publish(client, { topic: this.topics.status(), payload: 'online', retain: true, properties: { userProperties: { boot: this.boot } } });
       if (this.client !== client) return;
       this.ready = true;
       this.ctx.status('alive');
@@ -351,7 +350,7 @@ export class ClusterLink implements Adapter {
     const gone = [...this.previous.keys()].filter((d) => !configured.has(d));
     for (const device of gone) this.previous.delete(device);
     if (gone.length > 0) this.ctx.logger.info({ devices: gone }, `cluster: ${gone.length} devices no longer configured here are withdrawn from the cluster`);
-    await Promise.all(gone.map((device) => this.publish(client, this.topics.description(device), '', { retain: true })));
+    await Promise.all(gone.map((device) => this.publish(client, { topic: this.topics.description(device), payload: '', retain: true })));
   }
 
   /** Descriptions, availability and every channel's state, from the core's snapshot, with their own times. */
@@ -362,11 +361,11 @@ export class ClusterLink implements Adapter {
       if (!this.levelOk(device, 'device', device)) continue;
       const own = this.ownClaim(device);
       own.announced = true;
-      publishing.push(this.publish(client, this.topics.description(device), encodeAnnouncement(entry.description ?? null, own.since), { retain: true }));
+      publishing.push(this.publish(client, { topic: this.topics.description(device), payload: encodeAnnouncement(entry.description ?? null, own.since), retain: true }));
       if (!own.shared) continue;
-      publishing.push(this.publish(client, this.topics.availability(device), encodeAvailability(entry.availability, entry.availabilityReason), { retain: true }));
+      publishing.push(this.publish(client, { topic: this.topics.availability(device), payload: encodeAvailability(entry.availability, entry.availabilityReason), retain: true }));
       for (const { channel, value, time } of entry.channels) {
-        if (this.levelOk(device, 'channel', channel)) publishing.push(this.publish(client, this.topics.state(device, channel), encodeState(value, time), { retain: true }));
+        if (this.levelOk(device, 'channel', channel)) publishing.push(this.publish(client, { topic: this.topics.state(device, channel), payload: encodeState(value, time), retain: true }));
       }
     }
     await Promise.all(publishing);
@@ -407,14 +406,14 @@ export class ClusterLink implements Adapter {
         this.onDescription(gateway, device, payload);
         return;
       case 'availability': {
-        const body = this.decodeFrom(gateway, topic, payload, AvailabilityPayloadSchema);
+        const body = this.decodeFrom(gateway, topic, decode(payload, AvailabilityPayloadSchema, this.config.maxMessageBytes));
         if (body === undefined) return;
         this.record(gateway, device).availability = { availability: body.availability, reason: body.reason };
         this.show(device);
         return;
       }
       case 'state': {
-        const body = this.decodeFrom(gateway, topic, payload, StatePayloadSchema);
+        const body = this.decodeFrom(gateway, topic, decode(payload, StatePayloadSchema, this.config.maxMessageBytes));
         if (body === undefined) return;
         const record = this.record(gateway, device);
         const last = record.states.get(parsed.channel);
@@ -428,7 +427,7 @@ export class ClusterLink implements Adapter {
       case 'event': {
         // A retained copy is the last event again, sent with a (re)subscription: history, not news.
         if (packet.retain) return;
-        const body = this.decodeFrom(gateway, topic, payload, EventPayloadSchema);
+        const body = this.decodeFrom(gateway, topic, decode(payload, EventPayloadSchema, this.config.maxMessageBytes));
         if (body === undefined) return;
         const record = this.record(gateway, device);
         if (record.lastEvent !== undefined && body.id <= record.lastEvent) return;
@@ -453,8 +452,8 @@ export class ClusterLink implements Adapter {
     return topicLevelProblem(gateway) !== undefined || topicLevelProblem(device) !== undefined;
   }
 
-  private decodeFrom<T>(gateway: string, topic: string, payload: Buffer, schema: z.ZodType<T>): T | undefined {
-    const result = decode(payload, schema, this.config.maxMessageBytes);
+  /** A decoded payload's value, or undefined when it was refused (logged once per topic); `gateway` and `topic` say where it came from. */
+  private decodeFrom<T>(gateway: string, topic: string, result: ReturnType<typeof decode<T>>): T | undefined {
     if (result.ok) return result.value;
     const key = `bad\u0000${topic}`;
     if (!this.warned.has(key)) {
@@ -514,7 +513,7 @@ export class ClusterLink implements Adapter {
       if (peer.devices.delete(device)) this.schedule(device);
       return;
     }
-    const body = this.decodeFrom(gateway, this.topics.description(device, gateway), payload, AnnouncementSchema);
+    const body = this.decodeFrom(gateway, this.topics.description(device, gateway), decode(payload, AnnouncementSchema, this.config.maxMessageBytes));
     if (body === undefined) return;
     const record = this.record(gateway, device);
     const changed = JSON.stringify(record.description) !== JSON.stringify(body.description);
@@ -545,7 +544,7 @@ export class ClusterLink implements Adapter {
     const me = this.config.gateway;
     for (const loser of claims.slice(1)) {
       const reason = loser.gateway === me ? `this gateway's device "${device}" is not shared with the cluster: gateway "${(winner as { gateway: string }).gateway}" announced that id first` : undefined;
-      this.refuse(device, loser.gateway, (winner as { gateway: string }).gateway, reason);
+      this.refuse({ device, gateway: loser.gateway, heldBy: (winner as { gateway: string }).gateway, reason });
     }
     if (own !== undefined) {
       const shared = winner?.gateway === me;
@@ -571,12 +570,12 @@ export class ClusterLink implements Adapter {
       this.active.delete(device);
       if (!isPatchbayError(error, ErrorCodes.DEVICE_ID_TAKEN)) throw error;
       // A device of this gateway that is not shared with the cluster (routes), or a host id.
-      this.refuse(device, holder, this.config.gateway, error.message);
+      this.refuse({ device, gateway: holder, heldBy: this.config.gateway, reason: error.message });
     }
     this.report();
   }
 
-  private refuse(device: string, gateway: string, heldBy: string, reason?: string): void {
+  private refuse({ device, gateway, heldBy, reason }: { device: string; gateway: string; heldBy: string; reason?: string | undefined }): void {
     const key = `${gateway}\u0000${device}`;
     if (this.refused.has(key)) return;
     const why = reason ?? `device id "${device}" announced by gateway "${gateway}" is already held by gateway "${heldBy}" (announced first); ignored here`;

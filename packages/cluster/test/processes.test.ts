@@ -47,7 +47,7 @@ describe('cluster - real gateway processes', () => {
     const mark = client.messages.length;
     first.child.kill('SIGKILL');
     const killedAt = Date.now();
-    await client.waitAfter(mark, ofThermo('availability', (m) => m.availability === 'offline'), 'thermo1 offline on B', 30_000);
+    await client.waitAfter(ofThermo('availability', (m) => m.availability === 'offline'), { from: mark, what: 'thermo1 offline on B', timeoutMs: 30_000 });
     // The broker publishes A's will when its connection drops, at the latest 1.5 keep-alives after its last packet.
     expect(Date.now() - killedAt).toBeLessThanOrEqual(1.5 * KEEPALIVE_S * 1000);
     await first.exited;
@@ -60,8 +60,8 @@ describe('cluster - real gateway processes', () => {
     const second = spawn(runA);
     await second.waitStarted();
     const back = client.messages.length;
-    await client.waitAfter(back, ofThermo('availability', (m) => m.availability === 'online'), 'thermo1 online again on B');
-    await client.waitAfter(back, ofThermo('state', (m) => m.channel === 'temperature'), 'states flowing again');
+    await client.waitAfter(ofThermo('availability', (m) => m.availability === 'online'), { from: back, what: 'thermo1 online again on B' });
+    await client.waitAfter(ofThermo('state', (m) => m.channel === 'temperature'), { from: back, what: 'states flowing again' });
     const again = await client.command({ id: 'relay-off', device: 'thermo1', channel: 'relay', value: false });
     expect(again).toMatchObject({ ok: true, value: false });
     // The press was retained on the broker; the resync does not hand it out again.
@@ -93,7 +93,7 @@ describe('cluster - real gateway processes', () => {
     a.child.kill('SIGCONT');
     await a.waitForLog((l) => /reached this gateway after its deadline/.test(String(l.msg)), { what: "A's refusal of the late command" });
     const mark = client.messages.length;
-    await client.waitAfter(mark, (m) => m.type === 'state' && m.device === 'thermo1' && m.channel === 'temperature', "A's states after its return");
+    await client.waitAfter((m) => m.type === 'state' && m.device === 'thermo1' && m.channel === 'temperature', { from: mark, what: "A's states after its return" });
     expect(client.messages.filter((m) => relay(m) && m.value === true)).toEqual([]);
 
     // Away briefly: the command queued for A is carried out once when it is back, within the timeout.

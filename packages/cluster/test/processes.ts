@@ -29,7 +29,7 @@ export class WsClient {
   }
 
   /** The first message matching after index `from`. */
-  waitAfter(from: number, predicate: (m: WsMessage) => boolean, what: string, timeoutMs = 15_000): Promise<WsMessage> {
+  waitAfter(predicate: (m: WsMessage) => boolean, { from, what, timeoutMs = 15_000 }: { from: number; what: string; timeoutMs?: number }): Promise<WsMessage> {
     return this.changed.waitUntil(() => this.messages.slice(from).find(predicate), { timeoutMs, what });
   }
 

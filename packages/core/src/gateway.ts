@@ -13,7 +13,6 @@ import {
   type DescriptionEvent,
   type EndpointStatus,
   type JsonValue,
-  type Meta,
   type MomentaryEvent,
   type OutboundEvent,
   type ReplyEvent,
@@ -333,14 +332,20 @@ class GatewayRuntime implements Gateway {
           status: generation.status,
           fail: generation.fail,
           // A torn-down generation (a driver that failed or was stopped) no longer speaks for the device.
+          // The event is built here, before its checks, so the hot path hands on the one object it
+          // routes (a refused value costs an event id, and refusals are rare).
           emit: (channel, value, meta) => {
-            if (!generation.signal.aborted) this.emitState(runtime, channel, value, meta);
+            if (generation.signal.aborted) return;
+            const now = Date.now();
+            this.emitState(runtime, { kind: 'state', id: newEventId(now), time: now, origin: id, device: id, channel, value, meta });
           },
           describe: (description) => {
             if (!generation.signal.aborted) this.describeDevice(runtime, description);
           },
           momentary: (channel, value, meta) => {
-            if (!generation.signal.aborted) this.emitMomentary(runtime, channel, value, meta);
+            if (generation.signal.aborted) return;
+            const now = Date.now();
+            this.emitMomentary(runtime, { kind: 'momentary', id: newEventId(now), time: now, origin: id, device: id, channel, value, meta });
           },
           availability: (availability, reason) => {
             if (generation.signal.aborted) return;
@@ -359,7 +364,7 @@ class GatewayRuntime implements Gateway {
       },
       onStatus: (status, reason) => {
         this.store.setStatus(id, status);
-        this.publishStatus(id, status, reason, runtime.hosts);
+        this.publishStatus(id, { status, reason }, runtime.hosts);
         this.availability.update(runtime);
       },
     });
@@ -391,7 +396,7 @@ class GatewayRuntime implements Gateway {
     const runtime = { id, type: definition.type, spec, config, devices: [], deviceIds: new Set(), reachable: true, unreachableReason: undefined, lastSeen: null, refusingForRoom: false, expiredLogged: false, connection: undefined } as unknown as HostRuntime;
     const labels = { host: id, adapter: definition.type };
     for (const code of REFUSAL_CODES) this.refusalCounter(runtime, code);
-    this.commandSeconds.set(id, this.metrics.histogram?.('patchbay_command_duration_seconds', 'Command round trip as the asking host sees it: from its submit to the reply (refusals included)', labels, latencyBuckets) ?? noHistogram);
+    this.commandSeconds.set(id, this.metrics.histogram?.({ name: 'patchbay_command_duration_seconds', help: 'Command round trip as the asking host sees it: from its submit to the reply (refusals included)', labels, buckets: latencyBuckets }) ?? noHistogram);
     runtime.outbox = new Outbox(
       settings.outboxOptions,
       hostOutboxHooks(runtime, logger, {
@@ -399,7 +404,7 @@ class GatewayRuntime implements Gateway {
         eventTtlMs: settings.outboxOptions.eventTtlMs,
         stalls: this.hostCounter(runtime, 'stalls'),
         expired: this.hostCounter(runtime, 'expired'),
-        latency: this.metrics.histogram?.('patchbay_host_delivery_seconds', 'Time from an event being routed to a host to the host taking it (its delivery settled)', labels, latencyBuckets),
+        latency: this.metrics.histogram?.({ name: 'patchbay_host_delivery_seconds', help: 'Time from an event being routed to a host to the host taking it (its delivery settled)', labels, buckets: latencyBuckets }),
         statusChanged: () => this.publishHostStatus(runtime),
       }),
     );
@@ -408,7 +413,7 @@ class GatewayRuntime implements Gateway {
       logger,
       policy: settings.restart,
       create: (generation) => {
-        const ctx = createHostContext(runtime, generation, logger, this.hostContextDeps());
+        const ctx = createHostContext({ runtime, generation, logger }, this.hostContextDeps());
         // Read at each start: a reload swaps the spec and config, and restarts.
         const { definition } = runtime.spec;
         const adapter = definition.create(runtime.config, ctx);
@@ -593,7 +598,8 @@ class GatewayRuntime implements Gateway {
     this.started = false;
   }
 
-  private emitState(device: DeviceRuntime, channel: string, value: JsonValue, meta: Meta | undefined): void {
+  private emitState(device: DeviceRuntime, event: StateEvent): void {
+    const { channel, value } = event;
     if (typeof channel !== 'string' || channel.length === 0) {
       this.logger.warn({ device: device.id, channel }, `device ${device.id} emitted state without a channel name; ignored`);
       return;
@@ -607,7 +613,8 @@ class GatewayRuntime implements Gateway {
     const described = device.description?.channels[channel];
     if (described !== undefined) {
       if (described.kind === 'event') {
-        this.emitMomentary(device, channel, value, meta);
+        // A driver's state on a channel it described as an event: routed as the event (a copy, on this rare path only).
+        this.emitMomentary(device, { ...event, kind: 'momentary' });
         return;
       }
       if (!fitsKind(described, value)) {
@@ -615,9 +622,7 @@ class GatewayRuntime implements Gateway {
         return;
       }
     }
-    const now = Date.now();
-    const event: StateEvent = { kind: 'state', id: newEventId(now), time: now, origin: device.id, device: device.id, channel, value, meta };
-    this.store.set(device.id, channel, value, now);
+    this.store.apply(event);
     device.emitted++;
     this.availability.heard(device);
     if (!device.paused) this.route(event, device.hosts);
@@ -633,7 +638,8 @@ class GatewayRuntime implements Gateway {
     this.logger.warn({ device: device.id, channel }, `device ${device.id} reported ${quoteForLog(value)} for ${channel}, which is described as ${kind}; not routed (logged once per channel)`);
   }
 
-  private emitMomentary(device: DeviceRuntime, channel: string, value: JsonValue | undefined, meta: Meta | undefined): void {
+  private emitMomentary(device: DeviceRuntime, event: MomentaryEvent): void {
+    const { channel, value } = event;
     if (typeof channel !== 'string' || channel.length === 0) {
       this.logger.warn({ device: device.id, channel }, `device ${device.id} reported a momentary event without a channel name; ignored`);
       return;
@@ -642,8 +648,6 @@ class GatewayRuntime implements Gateway {
       this.logger.warn({ device: device.id, channel }, `device ${device.id} reported a ${channel} event nested deeper than ${MAX_JSON_DEPTH} levels; ignored`);
       return;
     }
-    const now = Date.now();
-    const event: MomentaryEvent = { kind: 'momentary', id: newEventId(now), time: now, origin: device.id, device: device.id, channel, value, meta };
     device.emitted++;
     this.availability.heard(device);
     if (!device.paused) this.route(event, device.hosts);
@@ -743,16 +747,15 @@ class GatewayRuntime implements Gateway {
     }
   }
 
-  private publishStatus(endpoint: string, status: EndpointStatus, reason: string | undefined, hosts: readonly HostRuntime[]): void {
+  private publishStatus(endpoint: string, { status, reason }: { status: EndpointStatus; reason: string | undefined }, hosts: readonly HostRuntime[]): void {
     const now = Date.now();
     const event: StatusEvent = { kind: 'status', id: newEventId(now), time: now, origin: endpoint, endpoint, status, reason };
     this.route(event, hosts);
   }
 
   private publishHostStatus(host: HostRuntime): void {
-    const { status, reason } = hostStatus(host);
     const others = [...this.hosts.values()].filter((h) => h !== host);
-    this.publishStatus(host.id, status, reason, others);
+    this.publishStatus(host.id, hostStatus(host), others);
   }
 
   submit(host: string, command: CommandInput, options?: SubmitOptions): Promise<ReplyEvent> {

@@ -23,7 +23,8 @@ export interface HostContextDeps {
  * The context one generation of a host adapter gets: everything it may ask of the core, bound
  * to that host (its routed devices only) and to that generation (its signal and status).
  */
-export function createHostContext(runtime: HostRuntime, generation: Generation, logger: Logger, deps: HostContextDeps): HostContext {
+export function createHostContext(host: { runtime: HostRuntime; generation: Generation; logger: Logger }, deps: HostContextDeps): HostContext {
+  const { runtime, generation, logger } = host;
   const { id } = runtime;
   return {
     id,

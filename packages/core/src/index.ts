@@ -81,7 +81,7 @@ export { planEndpoints, sameEndpoint, type ReloadPlan, type ReloadResult, type R
 export type { ChannelState, DeviceInfo, DeviceState, EndpointHealth, GatewayHealth, StateSnapshot } from './health.js';
 export type { Journal, JournalCorruption, JournalHealth, JournalOwner, JournalRecovery } from './journal.js';
 export { quoteForLog, silentLogger, type LogFn, type Logger } from './logger.js';
-export { latencyBuckets, noopMetrics, type Counter, type Histogram, type MetricsSink } from './metrics.js';
+export { latencyBuckets, noopMetrics, type Counter, type Histogram, type HistogramSpec, type MetricsSink } from './metrics.js';
 export { defaultOutboxOptions, type OutboxOptions } from './outbox.js';
 export { checkEndpoints, formatPath, zodIssues, type EndpointSpec, type RouteSpec, type SpecIssue } from './spec.js';
 export { defaultRestartPolicy, type RestartPolicy } from './supervisor.js';

@@ -23,7 +23,15 @@ export const latencyBuckets: readonly number[] = [0.0001, 0.00025, 0.0005, 0.001
 export interface MetricsSink {
   counter(name: string, help: string, labels: Readonly<Record<string, string>>): Counter;
   /** Optional: a sink without it gets no latency figures. */
-  histogram?(name: string, help: string, labels: Readonly<Record<string, string>>, buckets: readonly number[]): Histogram;
+  histogram?(spec: HistogramSpec): Histogram;
+}
+
+/** What a histogram is: its name, help, the labels it is bound to and its bucket bounds (seconds), as prom-client takes them. */
+export interface HistogramSpec {
+  name: string;
+  help: string;
+  labels: Readonly<Record<string, string>>;
+  buckets: readonly number[];
 }
 
 const noopCounter: Counter = { inc: () => undefined };

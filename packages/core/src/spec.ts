@@ -80,19 +80,22 @@ export function checkEndpoints(spec: {
   const parsed = new Map<string, unknown>();
   const deviceIds = new Set<string>();
   const hostIds = new Set<string>();
-  const check = (list: readonly EndpointSpec<DriverDefinition | AdapterDefinition>[], prefix: string, ids: Set<string>, other: Set<string>) => {
+  // Device and host ids share one namespace: a duplicate is checked against every id seen.
+  const allIds = new Set<string>();
+  const check = (list: readonly EndpointSpec<DriverDefinition | AdapterDefinition>[], prefix: string, ids: Set<string>) => {
     list.forEach((endpoint, index) => {
-      if (ids.has(endpoint.id) || other.has(endpoint.id)) {
+      if (allIds.has(endpoint.id)) {
         issues.push({ path: `${prefix}[${index}].id`, message: `duplicate id "${endpoint.id}": device and host ids must be unique` });
       }
       ids.add(endpoint.id);
+      allIds.add(endpoint.id);
       const result = endpoint.definition.config.safeParse(endpoint.options ?? {});
       if (result.success) parsed.set(endpoint.id, result.data);
       else issues.push(...zodIssues(`${prefix}[${index}].options`, result.error, endpoint.options ?? {}));
     });
   };
-  check(spec.devices, paths.devices, deviceIds, hostIds);
-  check(spec.hosts, paths.hosts, hostIds, deviceIds);
+  check(spec.devices, paths.devices, deviceIds);
+  check(spec.hosts, paths.hosts, hostIds);
   (spec.routes ?? []).forEach((route, index) => {
     route.devices.forEach((id, i) => {
       if (!deviceIds.has(id) && !spec.remoteRoutes) issues.push({ path: `${paths.routes}[${index}].devices[${i}]`, message: `unknown device "${id}" (known: ${[...deviceIds].join(', ') || 'none'})` });

@@ -37,11 +37,7 @@ export class StateStore {
 
   /** Record a state event; the latest value wins. */
   apply(event: StateEvent): void {
-    this.set(event.device, event.channel, event.value, event.time);
-  }
-
-  /** Record one channel's value. */
-  set(device: string, channel: string, value: JsonValue, time: number): void {
+    const { device, channel, value, time } = event;
     let record = this.devices.get(device);
     if (record === undefined) {
       this.addDevice(device);

@@ -136,7 +136,7 @@ export function createModbusDriver(config: ModbusConfig, ctx: DriverContext, opt
     }, delay);
   };
 
-  const write = async (name: string, channel: ChannelConfig, value: JsonValue | undefined, what: string): Promise<ReplyInit> => {
+  const write = async ({ name, channel }: { name: string; channel: ChannelConfig }, value: JsonValue | undefined, what: string): Promise<ReplyInit> => {
     const encoded = encodeChannel(channel, value);
     if (!encoded.ok) return { ok: false, code: ErrorCodes.COMMAND_INVALID, error: `${what} refused: ${encoded.error}` };
     const active = bus;
@@ -217,7 +217,7 @@ export function createModbusDriver(config: ModbusConfig, ctx: DriverContext, opt
       if (!channel.writable) {
         return { ok: false, code: ErrorCodes.READ_ONLY, error: `${what}: ${command.channel} (${channel.table} ${channel.address}, ${typeOf(channel)}) is read-only` };
       }
-      return write(command.channel, channel, command.value, what);
+      return write({ name: command.channel, channel }, command.value, what);
     },
   };
 }

@@ -16,10 +16,10 @@ interface Rig {
 }
 
 /** Waits for an availability event of `device` at `host`, delivered after index `after`. */
-const availabilityOf = (host: FakeHost, device: string, state: string, options: { after: number; timeoutMs?: number }) =>
-  host.waitFor((e) => host.delivered.indexOf(e) >= options.after && e.kind === 'availability' && e.device === device && e.availability === state, {
+const availabilityOf = (host: FakeHost, { device, state, after, timeoutMs = 10_000 }: { device: string; state: string; after: number; timeoutMs?: number }) =>
+  host.waitFor((e) => host.delivered.indexOf(e) >= after && e.kind === 'availability' && e.device === device && e.availability === state, {
     what: `${device} ${state} at a host`,
-    timeoutMs: options.timeoutMs ?? 10_000,
+    timeoutMs,
   }) as Promise<Extract<OutboundEvent, { kind: 'availability' }>>;
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -106,12 +106,12 @@ describe.each<Transport>(['rtu', 'tcp', 'rtu-over-tcp'])('modbus - acceptance 1 
     }
     // A change in the slave comes through; what did not change is not reported again.
     const mark = h1.delivered.length;
-    await slave.set(2, 'ir', 0, [0x10000 - 57]); // registers are unsigned on the wire
+    await slave.set({ unit: 2, table: 'ir', address: 0 }, [0x10000 - 57]); // registers are unsigned on the wire
     await stateOf(h1, { device: 'pump', channel: 'outdoor', value: -5.7, after: mark });
     // Let a few more cycles run past the change before counting.
-    await slave.set(1, 'hr', 2, [0]);
+    await slave.set({ unit: 1, table: 'hr', address: 2 }, [0]);
     await stateOf(h1, { device: 'meter', channel: 'running', value: false, after: mark });
-    await slave.set(1, 'hr', 2, [1]);
+    await slave.set({ unit: 1, table: 'hr', address: 2 }, [1]);
     await stateOf(h1, { device: 'meter', channel: 'running', value: true, after: mark });
     const states = (device: string, channel: string) => h1.delivered.filter((e) => e.kind === 'state' && e.device === device && e.channel === channel).length;
     expect(states('meter', 'voltage')).toBe(1);
@@ -124,15 +124,15 @@ describe.each<Transport>(['rtu', 'tcp', 'rtu-over-tcp'])('modbus - acceptance 1 
     await stateOf(h1, { device: 'meter', channel: 'setpoint', value: 20.5 });
     // Holding register, single write (FC6): 22.5 °C at scale 0.5 is raw 45.
     expect(await h1.submit({ device: 'meter', channel: 'setpoint', value: 22.5 })).toMatchObject({ ok: true, value: 22.5, to: 'h1' });
-    expect(await slave.get(1, 'hr', 0)).toEqual([45]);
+    expect(await slave.get({ unit: 1, table: 'hr', address: 0 })).toEqual([45]);
     // Coil (FC5), asked by the other host.
     expect(await h2.submit({ device: 'pump', channel: 'pump', value: true })).toMatchObject({ ok: true, value: true, to: 'h2' });
-    expect(await slave.get(2, 'co', 0)).toEqual([true]);
+    expect(await slave.get({ unit: 2, table: 'co', address: 0 })).toEqual([true]);
     // A float32 takes two registers: the multiple write (FC16), low word first as mapped.
     expect(await h2.submit({ device: 'pump', channel: 'target', value: 50.25 })).toMatchObject({ ok: true, value: 50.25 });
-    expect(await slave.get(2, 'hr', 1, 2)).toEqual([0x0000, 0x4249]);
+    expect(await slave.get({ unit: 2, table: 'hr', address: 1 }, 2)).toEqual([0x0000, 0x4249]);
     expect(await h1.submit({ device: 'meter', channel: 'mode', value: 'comfort' })).toMatchObject({ ok: true, value: 'comfort' });
-    expect(await slave.get(1, 'hr', 1)).toEqual([2]);
+    expect(await slave.get({ unit: 1, table: 'hr', address: 1 })).toEqual([2]);
     // Every host sees the new value.
     await stateOf(h2, { device: 'meter', channel: 'setpoint', value: 22.5 });
 
@@ -143,7 +143,7 @@ describe.each<Transport>(['rtu', 'tcp', 'rtu-over-tcp'])('modbus - acceptance 1 
     // Read-only and out-of-range values never reach the wire.
     expect(await h1.submit({ device: 'meter', channel: 'voltage', value: 1 })).toMatchObject({ ok: false, code: 'PB211_READ_ONLY' });
     expect(await h1.submit({ device: 'meter', channel: 'setpoint', value: 99 })).toMatchObject({ ok: false, code: 'PB212_VALUE_INVALID' });
-    expect(await slave.get(1, 'hr', 0)).toEqual([45]);
+    expect(await slave.get({ unit: 1, table: 'hr', address: 0 })).toEqual([45]);
   });
 });
 
@@ -161,10 +161,10 @@ describe.each<Transport>(['rtu', 'tcp', 'rtu-over-tcp'])('modbus - acceptance 1,
       r.h2.submit({ device: 'pump', channel: 'pump', value: true }),
       r.h1.submit({ device: 'pump', action: 'refresh' }),
     ];
-    const down = await availabilityOf(r.h1, 'meter', 'offline', { after: mark1 });
-    await availabilityOf(r.h1, 'pump', 'offline', { after: mark1 });
-    await availabilityOf(r.h2, 'meter', 'offline', { after: mark2 });
-    await availabilityOf(r.h2, 'pump', 'offline', { after: mark2 });
+    const down = await availabilityOf(r.h1, { device: 'meter', state: 'offline', after: mark1 });
+    await availabilityOf(r.h1, { device: 'pump', state: 'offline', after: mark1 });
+    await availabilityOf(r.h2, { device: 'meter', state: 'offline', after: mark2 });
+    await availabilityOf(r.h2, { device: 'pump', state: 'offline', after: mark2 });
     expect(down.reason).toMatch(transport === 'rtu' ? /no answer from unit 1/ : /127\.0\.0\.1/);
     const replies = await Promise.all(during);
     for (const reply of replies.slice(0, 2)) {
@@ -178,14 +178,14 @@ describe.each<Transport>(['rtu', 'tcp', 'rtu-over-tcp'])('modbus - acceptance 1,
     r.slave = await PymodbusSlave.start(r.mode, [1, 2]);
     const returned = Date.now();
     for (const device of ['meter', 'pump']) {
-      await availabilityOf(r.h1, device, 'online', { after: back1, timeoutMs: 2000 });
-      await availabilityOf(r.h2, device, 'online', { after: back2, timeoutMs: 2000 });
+      await availabilityOf(r.h1, { device: device, state: 'online', after: back1, timeoutMs: 2000 });
+      await availabilityOf(r.h2, { device: device, state: 'online', after: back2, timeoutMs: 2000 });
     }
     expect(Date.now() - returned).toBeLessThan(2000);
     // Values flow again (the new slave's datastore starts from zeros, then is seeded).
     await seed(r.slave);
     const after = r.h1.delivered.length;
-    await r.slave.set(2, 'ir', 0, [99]);
+    await r.slave.set({ unit: 2, table: 'ir', address: 0 }, [99]);
     await stateOf(r.h1, { device: 'pump', channel: 'outdoor', value: 9.9, after });
     expect(await r.h2.submit({ device: 'pump', channel: 'pump', value: true })).toMatchObject({ ok: true, value: true });
   });

@@ -58,13 +58,13 @@ const floatWords = (value: number): number[] => {
 
 /** Puts the expected values into the slave's datastore (after a start or restart). */
 export async function seed(slave: PymodbusSlave): Promise<void> {
-  await slave.set(1, 'ir', 0, [...floatWords(230.5), ...floatWords(1.25), 0xffff, 0xfa24, 1_234_567 >>> 16, 1_234_567 & 0xffff, 5001, 0, 0xffd3]);
-  await slave.set(1, 'di', 0, [false, true]);
-  await slave.set(1, 'hr', 0, [41, 1, 0b1001]);
-  await slave.set(1, 'co', 0, [false]);
+  await slave.set({ unit: 1, table: 'ir', address: 0 }, [...floatWords(230.5), ...floatWords(1.25), 0xffff, 0xfa24, 1_234_567 >>> 16, 1_234_567 & 0xffff, 5001, 0, 0xffd3]);
+  await slave.set({ unit: 1, table: 'di', address: 0 }, [false, true]);
+  await slave.set({ unit: 1, table: 'hr', address: 0 }, [41, 1, 0b1001]);
+  await slave.set({ unit: 1, table: 'co', address: 0 }, [false]);
   const target = floatWords(45.5);
-  await slave.set(2, 'hr', 0, [40, target[1] as number, target[0] as number]);
-  await slave.set(2, 'ir', 0, [123, 70_000 >>> 16, 70_000 & 0xffff]);
-  await slave.set(2, 'co', 0, [false, true]);
-  await slave.set(2, 'di', 0, [true]);
+  await slave.set({ unit: 2, table: 'hr', address: 0 }, [40, target[1] as number, target[0] as number]);
+  await slave.set({ unit: 2, table: 'ir', address: 0 }, [123, 70_000 >>> 16, 70_000 & 0xffff]);
+  await slave.set({ unit: 2, table: 'co', address: 0 }, [false, true]);
+  await slave.set({ unit: 2, table: 'di', address: 0 }, [true]);
 }

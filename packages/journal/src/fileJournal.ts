@@ -632,7 +632,7 @@ export class FileJournal implements Journal {
     const states = new Map<string, StateEvent>();
     const openCommands = new Map<string, CommandEvent>();
     const corrupt: JournalCorruption[] = [];
-    const report = (segment: string, offset: number, reason: string, detail: string): void => {
+    const report = (segment: string, { offset, reason, detail }: { offset: number; reason: string; detail: string }): void => {
       corrupt.push({ segment, offset, reason });
       if (corrupt.length <= MAX_CORRUPT_WARNINGS) {
         this.logger.warn({ code: ErrorCodes.JOURNAL_CORRUPT, segment, offset, reason }, `journal: corrupt record skipped in ${segment} at byte ${offset} (${detail})`);
@@ -643,21 +643,19 @@ export class FileJournal implements Journal {
     for (const segment of segments) {
       const name = `segment-${String(segment.index).padStart(8, '0')}${segment.format === 2 ? '.v2' : ''}.log`;
       const bytes = readFileSync(join(this.dir, name));
-      scanSegment(
-        bytes,
-        segment.format,
-        ({ type, seq, body, offset }) => {
+      scanSegment(bytes, segment.format, {
+        visit: ({ type, seq, body, offset }) => {
           const problem = this.apply({ type, seq, body }, { cursors, states, openCommands, eventLines });
           if (problem === undefined) {
             if (type === 'n' || type === 'e' || type === 't') lastSeq = Math.max(lastSeq, seq);
-          } else report(name, offset, problem.reason, problem.detail);
+          } else report(name, { offset, ...problem });
         },
-        ({ offset, reason, detail }) => {
+        bad: (line) => {
           // A write cut short by a crash was never acknowledged to anyone: not corruption.
-          if (reason === 'torn') this.logger.warn({ segment: name, offset }, `journal: torn last record skipped in ${name} at byte ${offset} (${detail})`);
-          else report(name, offset, reason, detail);
+          if (line.reason === 'torn') this.logger.warn({ segment: name, offset: line.offset }, `journal: torn last record skipped in ${name} at byte ${line.offset} (${line.detail})`);
+          else report(name, line);
         },
-      );
+      });
     }
     if (corrupt.length > MAX_CORRUPT_WARNINGS) {
       this.logger.warn({ code: ErrorCodes.JOURNAL_CORRUPT, corrupt: corrupt.length }, `journal: ${corrupt.length - MAX_CORRUPT_WARNINGS} more corrupt records skipped`);

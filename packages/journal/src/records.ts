@@ -70,7 +70,7 @@ export function parseSeq(text: string): number | undefined {
  * Splits a segment's bytes into records, checking each line on its own so that one bad line
  * costs that line only. A last line without its newline is `torn` (a write cut short).
  */
-export function scanSegment(bytes: Buffer, format: SegmentFormat, visit: (record: RawRecord) => void, bad: (line: BadLine) => void): void {
+export function scanSegment(bytes: Buffer, format: SegmentFormat, { visit, bad }: { visit: (record: RawRecord) => void; bad: (line: BadLine) => void }): void {
   let start = 0;
   while (start < bytes.length) {
     const end = bytes.indexOf(0x0a, start);

@@ -1,7 +1,6 @@
 import { createGateway, type Adapter, type AdapterDefinition, type Gateway, type JsonValue, type OutboundEvent } from '@patchbay/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeDriver } from './fakeDriver.js';
-import { FakeHost } from './fakeHost.js';
+import { FakeDriver, FakeHost } from '@patchbay/core/mock';
 
 /** A reply as the host-side peer saw it on its own protocol. */
 export interface PeerReply {

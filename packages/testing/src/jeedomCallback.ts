@@ -3,7 +3,7 @@ import { existsSync, readFileSync, watch, writeFileSync, type FSWatcher } from '
 import { join } from 'node:path';
 import { startPhpServer } from './phpServer.js';
 import { repoRoot } from './process.js';
-import { Signal } from './signal.js';
+import { Signal } from '@patchbay/core/mock';
 
 /** One request the callback script recorded. */
 export interface CallbackRecord {
@@ -23,12 +23,17 @@ export interface CallbackRecord {
 export class JeedomCallback {
   readonly changed = new Signal();
 
-  private constructor(
-    private readonly child: ChildProcess,
-    private readonly watcher: FSWatcher,
-    readonly logFile: string,
-    readonly controlFile: string,
-  ) {}
+  private readonly child: ChildProcess;
+  private readonly watcher: FSWatcher;
+  readonly logFile: string;
+  readonly controlFile: string;
+
+  private constructor(parts: { child: ChildProcess; watcher: FSWatcher; logFile: string; controlFile: string }) {
+    this.child = parts.child;
+    this.watcher = parts.watcher;
+    this.logFile = parts.logFile;
+    this.controlFile = parts.controlFile;
+  }
 
   /** Starts it on 127.0.0.1:`port`, checking `apikey`, logging into `dir`. */
   static async start(options: { port: number; apikey: string; dir: string }): Promise<JeedomCallback> {
@@ -40,7 +45,7 @@ export class JeedomCallback {
       args: [join(repoRoot, 'test/peers/jeedom/callback.php')],
       env: { JEEDOM_PEER_LOG: logFile, JEEDOM_PEER_APIKEY: options.apikey, JEEDOM_PEER_CONTROL: controlFile },
     });
-    const peer: JeedomCallback = new JeedomCallback(child, watch(logFile, () => peer.changed.notify()), logFile, controlFile);
+    const peer: JeedomCallback = new JeedomCallback({ child, watcher: watch(logFile, () => peer.changed.notify()), logFile, controlFile });
     return peer;
   }
 

@@ -9,7 +9,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
 import { tempDir } from './process.js';
-import { Signal } from './signal.js';
+import { Signal } from '@patchbay/core/mock';
 
 /** PEM files for a TLS listener and its clients, all signed by one throw-away CA. */
 export interface TlsFiles {

@@ -6,6 +6,13 @@ import { repoRoot } from './process.js';
 /** The tables of the peer's datastore. */
 export type PeerTable = 'co' | 'di' | 'hr' | 'ir';
 
+/** Where in the slave's datastore: the unit, its table and the first address. */
+export interface PeerAddress {
+  unit: number;
+  table: PeerTable;
+  address: number;
+}
+
 /** How the slave is reached. */
 export type SlaveMode = { rtu: string; baudRate?: number } | { tcp: number } | { rtuOverTcp: number };
 
@@ -73,13 +80,14 @@ export class PymodbusSlave {
     });
   }
 
-  /** Sets values in the datastore (registers as numbers, bits as booleans). */
-  async set(unit: number, table: PeerTable, address: number, values: (number | boolean)[]): Promise<void> {
-    await this.call({ op: 'set', unit, table, address, values });
+  /** Sets values in the datastore from `at` on (registers as numbers, bits as booleans). */
+  async set(at: PeerAddress, values: (number | boolean)[]): Promise<void> {
+    await this.call({ op: 'set', ...at, values });
   }
 
-  async get(unit: number, table: PeerTable, address: number, count = 1): Promise<(number | boolean)[]> {
-    return (await this.call({ op: 'get', unit, table, address, count })).values as (number | boolean)[];
+  /** Reads `count` values of the datastore from `at` on. */
+  async get(at: PeerAddress, count = 1): Promise<(number | boolean)[]> {
+    return (await this.call({ op: 'get', ...at, count })).values as (number | boolean)[];
   }
 
   /** Kills the slave (SIGKILL: a crash, not a goodbye) and waits for it to be gone. */

@@ -35,7 +35,7 @@ export async function validateConfig(raw: unknown, registry: Registry): Promise<
   const issues: SpecIssue[] = [];
   const warnings: string[] = [];
   const shape = ConfigSchema.safeParse(input);
-  if (!shape.success) issues.push(...schemaIssues('', ConfigSchema, shape.error, input).map((i) => ({ ...i, path: i.path || '(root)' })));
+  if (!shape.success) issues.push(...schemaIssues('', { schema: ConfigSchema, error: shape.error, input }).map((i) => ({ ...i, path: i.path || '(root)' })));
 
   const top = record(input);
   const entries = (list: unknown, key: 'driver' | 'adapter'): Entry[] =>
@@ -78,7 +78,7 @@ export async function validateConfig(raw: unknown, registry: Registry): Promise<
     }
     const parsed = definition.config.safeParse(entry.options ?? {});
     if (parsed.success) options.set(entry.id, parsed.data);
-    else issues.push(...schemaIssues(`${prefix}[${entry.index}].options`, definition.config, parsed.error, entry.options ?? {}));
+    else issues.push(...schemaIssues(`${prefix}[${entry.index}].options`, { schema: definition.config, error: parsed.error, input: entry.options ?? {} }));
     return { id: entry.id, definition, options: entry.options, ...(entry.staleAfterMs === undefined ? {} : { staleAfterMs: entry.staleAfterMs }) };
   };
   const [devices, hosts] = await Promise.all([
@@ -124,7 +124,7 @@ export async function validateConfig(raw: unknown, registry: Registry): Promise<
 }
 
 /** zod's issues as `SpecIssue`s, one per unknown key, each with the closest known key when there is one. */
-export function schemaIssues(prefix: string, schema: z.ZodType, error: z.ZodError, input: unknown): SpecIssue[] {
+export function schemaIssues(prefix: string, { schema, error, input }: { schema: z.ZodType; error: z.ZodError; input: unknown }): SpecIssue[] {
   return error.issues.flatMap((issue) => {
     if (issue.code !== 'unrecognized_keys') return zodIssues(prefix, new z.ZodError([issue]), input);
     const known = keysAt(schema, issue.path);

@@ -31,7 +31,7 @@ const SILENT_EVICTABLE_MS = 1000;
  * to `headersTimeoutMs`. Node's own `maxConnections` only refuses, so a flood of silent
  * connections would lock every client out until the deadline.
  */
-export function capConnections(server: Server, maxConnections: number, logger: Logger, metrics: Metrics): void {
+export function capConnections(server: Server, { maxConnections, logger, metrics }: { maxConnections: number; logger: Logger; metrics: Metrics }): void {
   const open = new Map<Socket, number>();
   const refused = metrics.counter('http_refused_connections_total', 'HTTP connections closed unread at gateway.http.maxConnections', {});
   const evicted = metrics.counter('http_evicted_connections_total', 'silent HTTP connections closed to admit a new one at gateway.http.maxConnections', {});

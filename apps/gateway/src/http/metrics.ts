@@ -1,4 +1,4 @@
-import type { Counter as CoreCounter, EndpointHealth, Gateway, GatewayHealth, Histogram as CoreHistogram, MetricsSink } from '@patchbay/core';
+import type { Counter as CoreCounter, EndpointHealth, Gateway, GatewayHealth, Histogram as CoreHistogram, HistogramSpec, MetricsSink } from '@patchbay/core';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricValueWithName } from 'prom-client';
 
 /** Every family of ours starts with this; process and Node.js figures keep their standard names. */
@@ -49,11 +49,11 @@ export class Metrics implements MetricsSink {
     return { inc: (amount = 1) => child.inc(amount) };
   }
 
-  histogram(name: string, help: string, labels: Readonly<Record<string, string>>, buckets: readonly number[]): CoreHistogram {
+  histogram({ name, help, labels, buckets }: HistogramSpec): CoreHistogram {
     const full = name.startsWith(PREFIX) ? name : PREFIX + name;
     let family = this.histograms.get(full);
     if (!family) {
-      family = new HistogramFamily(full, help, Object.keys(labels), buckets);
+      family = new HistogramFamily({ name: full, help, labelNames: Object.keys(labels), buckets });
       this.histograms.set(full, family);
       this.registry.registerMetric(family as unknown as Parameters<Registry['registerMetric']>[0]);
     }
@@ -82,62 +82,76 @@ export class Metrics implements MetricsSink {
         const health = read();
         if (health) collect(this, health);
       };
-    const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge<string>, health: GatewayHealth) => void) =>
-      new Gauge({ name: PREFIX + name, help, labelNames, registers, collect: fromHealth(collect) });
-    // A total the gateway keeps, exposed as a counter (it only goes up within one run).
-    const total = (name: string, help: string, labelNames: string[], collect: (c: Counter<string>, health: GatewayHealth) => void) =>
-      new Counter({ name: counterName(name), help, labelNames, registers, collect: fromHealth(collect) });
-    const perHost = (pickValue: (h: EndpointHealth) => number | undefined) => (m: Gauge<string> | Counter<string>, health: GatewayHealth) => {
-      for (const h of health.hosts) {
-        const value = pickValue(h);
-        if (value !== undefined) (m as Gauge<string>).inc(hostLabels(h), value);
-      }
+    // How a family fills itself: a function for one without labels, or its label names with it.
+    type Fill<M> = ((m: M, health: GatewayHealth) => void) | { labelNames: string[]; collect: (m: M, health: GatewayHealth) => void };
+    const labelled = <M,>(fill: Fill<M>) => (typeof fill === 'function' ? { labelNames: [], collect: fill } : fill);
+    const gauge = (name: string, help: string, fill: Fill<Gauge<string>>) => {
+      const { labelNames, collect } = labelled(fill);
+      return new Gauge({ name: PREFIX + name, help, labelNames, registers, collect: fromHealth(collect) });
     };
-    const perDevice = (pickValue: (d: EndpointHealth) => number | undefined) => (m: Gauge<string> | Counter<string>, health: GatewayHealth) => {
-      for (const d of health.devices) {
-        const value = pickValue(d);
-        if (value !== undefined) (m as Gauge<string>).inc(deviceLabels(d), value);
-      }
+    // A total the gateway keeps, exposed as a counter (it only goes up within one run).
+    const total = (name: string, help: string, fill: Fill<Counter<string>>) => {
+      const { labelNames, collect } = labelled(fill);
+      return new Counter({ name: counterName(name), help, labelNames, registers, collect: fromHealth(collect) });
     };
     const hostNames = ['host', 'adapter'];
     const deviceNames = ['device', 'driver'];
+    // One sample per host (or device) that has the figure, under its labels.
+    const perEndpoint = (kind: 'hosts' | 'devices') => {
+      const labelNames = kind === 'hosts' ? hostNames : deviceNames;
+      const labelsOf = kind === 'hosts' ? hostLabels : deviceLabels;
+      return (pickValue: (e: EndpointHealth) => number | undefined) => ({
+        labelNames,
+        collect: (m: Gauge<string> | Counter<string>, health: GatewayHealth) => {
+          for (const e of health[kind]) {
+            const value = pickValue(e);
+            if (value !== undefined) (m as Gauge<string>).inc(labelsOf(e), value);
+          }
+        },
+      });
+    };
+    const perHost = perEndpoint('hosts');
+    const perDevice = perEndpoint('devices');
 
-    gauge('up', '1 when the gateway is ok (every endpoint alive, the journal writing), 0 when degraded', [], (g, h) => g.set(h.status === 'ok' ? 1 : 0));
-    gauge('host_up', '1 when the host adapter is alive', hostNames, perHost((h) => (h.status === 'alive' ? 1 : 0)));
-    gauge('host_connected', '1 when a peer of the platform is there (a client, the callback, the bus), as the adapter reports it', hostNames, perHost((h) => (h.connected === undefined ? undefined : h.connected ? 1 : 0)));
-    gauge('host_peers', 'Peers of the platform connected to the host (clients, connections)', hostNames, perHost((h) => h.peers));
-    gauge('host_stalled', '1 while a delivery to the host has made no progress for gateway.stallTimeoutMs', hostNames, perHost((h) => (h.stalled ? 1 : 0)));
-    gauge('host_queued_events', 'Events waiting in the host outbox (the one in flight included)', hostNames, perHost((h) => h.queued));
-    gauge('host_oldest_queued_age_seconds', 'How long the oldest event waiting in the host outbox has waited (0 when none waits)', hostNames, perHost((h) => (h.oldestQueuedMs ?? 0) / 1000));
-    total('host_delivered_events', 'Events delivered to the host', hostNames, perHost((h) => h.delivered));
-    total('host_failed_events', 'Events the host refused for good (dropped)', hostNames, perHost((h) => h.failed));
-    total('host_delivery_retries', 'Delivery attempts that failed and were retried', hostNames, perHost((h) => h.retries));
-    total('host_restarts', 'Supervisor restarts of the host adapter', hostNames, perHost((h) => h.restarts));
+    gauge('up', '1 when the gateway is ok (every endpoint alive, the journal writing), 0 when degraded', (g, h) => g.set(h.status === 'ok' ? 1 : 0));
+    gauge('host_up', '1 when the host adapter is alive', perHost((h) => (h.status === 'alive' ? 1 : 0)));
+    gauge('host_connected', '1 when a peer of the platform is there (a client, the callback, the bus), as the adapter reports it', perHost((h) => (h.connected === undefined ? undefined : h.connected ? 1 : 0)));
+    gauge('host_peers', 'Peers of the platform connected to the host (clients, connections)', perHost((h) => h.peers));
+    gauge('host_stalled', '1 while a delivery to the host has made no progress for gateway.stallTimeoutMs', perHost((h) => (h.stalled ? 1 : 0)));
+    gauge('host_queued_events', 'Events waiting in the host outbox (the one in flight included)', perHost((h) => h.queued));
+    gauge('host_oldest_queued_age_seconds', 'How long the oldest event waiting in the host outbox has waited (0 when none waits)', perHost((h) => (h.oldestQueuedMs ?? 0) / 1000));
+    total('host_delivered_events', 'Events delivered to the host', perHost((h) => h.delivered));
+    total('host_failed_events', 'Events the host refused for good (dropped)', perHost((h) => h.failed));
+    total('host_delivery_retries', 'Delivery attempts that failed and were retried', perHost((h) => h.retries));
+    total('host_restarts', 'Supervisor restarts of the host adapter', perHost((h) => h.restarts));
 
-    gauge('device_up', '1 when the device driver is alive', deviceNames, perDevice((d) => (d.status === 'alive' ? 1 : 0)));
-    gauge('device_online', '1 when the device is online (not offline, not stale)', deviceNames, perDevice((d) => (d.availability === 'online' ? 1 : 0)));
-    gauge('device_last_report_age_seconds', 'Time since the device last reported anything (absent until its first report)', deviceNames, (g, health) => {
-      const now = Date.now();
-      for (const d of health.devices) if (d.lastSeen !== null) g.set(deviceLabels(d), Math.max(0, now - d.lastSeen) / 1000);
+    gauge('device_up', '1 when the device driver is alive', perDevice((d) => (d.status === 'alive' ? 1 : 0)));
+    gauge('device_online', '1 when the device is online (not offline, not stale)', perDevice((d) => (d.availability === 'online' ? 1 : 0)));
+    gauge('device_last_report_age_seconds', 'Time since the device last reported anything (absent until its first report)', {
+      labelNames: deviceNames,
+      collect: (g, health) => {
+        const now = Date.now();
+        for (const d of health.devices) if (d.lastSeen !== null) g.set(deviceLabels(d), Math.max(0, now - d.lastSeen) / 1000);
+      },
     });
-    total('device_events', 'State and momentary events the device reported', deviceNames, perDevice((d) => d.delivered));
-    total('device_commands_failed', 'Commands to the device that ended in a failed reply', deviceNames, perDevice((d) => d.failed));
-    total('device_restarts', 'Supervisor restarts of the device driver', deviceNames, perDevice((d) => d.restarts));
+    total('device_events', 'State and momentary events the device reported', perDevice((d) => d.delivered));
+    total('device_commands_failed', 'Commands to the device that ended in a failed reply', perDevice((d) => d.failed));
+    total('device_restarts', 'Supervisor restarts of the device driver', perDevice((d) => d.restarts));
 
-    total('events_routed', 'Events routed by the core', [], (c) => c.inc(this.gateway?.routed ?? 0));
-    gauge('journal_bytes', 'Bytes of the journal files on disk', [], (g, h) => {
+    total('events_routed', 'Events routed by the core', (c) => c.inc(this.gateway?.routed ?? 0));
+    gauge('journal_bytes', 'Bytes of the journal files on disk', (g, h) => {
       if (h.journal) g.set(h.journal.bytes);
     });
-    gauge('journal_segments', 'Journal segment files on disk', [], (g, h) => {
+    gauge('journal_segments', 'Journal segment files on disk', (g, h) => {
       if (h.journal) g.set(h.journal.segments);
     });
-    gauge('journal_degraded', '1 while the journal cannot write (commands needing it are refused)', [], (g, h) => {
+    gauge('journal_degraded', '1 while the journal cannot write (commands needing it are refused)', (g, h) => {
       if (h.journal) g.set(h.journal.status === 'degraded' ? 1 : 0);
     });
-    total('journal_write_errors', 'Journal writes (batches) that failed', [], (c, h) => {
+    total('journal_write_errors', 'Journal writes (batches) that failed', (c, h) => {
       if (h.journal) c.inc(h.journal.writeErrors);
     });
-    total('journal_records_not_journaled', 'Records that could not be journaled (routed from memory)', [], (c, h) => {
+    total('journal_records_not_journaled', 'Records that could not be journaled (routed from memory)', (c, h) => {
       if (h.journal) c.inc(h.journal.notJournaled);
     });
   }
@@ -166,12 +180,18 @@ class HistogramFamily {
   readonly aggregator = 'sum';
   private readonly children = new Map<string, { labels: Labels; counts: Float64Array; sum: { value: number } }>();
 
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly labelNames: readonly string[],
-    private readonly buckets: readonly number[],
-  ) {}
+  // prom-client's registry reads name, help and labelNames off the family itself.
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly string[];
+  private readonly buckets: readonly number[];
+
+  constructor(spec: { name: string; help: string; labelNames: readonly string[]; buckets: readonly number[] }) {
+    this.name = spec.name;
+    this.help = spec.help;
+    this.labelNames = spec.labelNames;
+    this.buckets = spec.buckets;
+  }
 
   child(labels: Readonly<Labels>): CoreHistogram {
     const picked = pick(this.labelNames, labels);

@@ -23,7 +23,7 @@ export class GatewayHttp implements HttpMount {
   ) {
     const { maxConnections, headersTimeoutMs, requestTimeoutMs } = { ...defaultHttpAdmission, ...admission };
     this.server = createServer({ requestTimeout: requestTimeoutMs, headersTimeout: headersTimeoutMs, connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS }, (req, res) => this.handle(req, res));
-    capConnections(this.server, maxConnections, logger, metrics);
+    capConnections(this.server, { maxConnections, logger, metrics });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // node:http drops its own 'error' listener from a socket it hands over: without one, a client
       // resetting the connection (ECONNRESET) would be an uncaught exception ending the gateway.

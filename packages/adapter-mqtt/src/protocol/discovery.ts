@@ -171,7 +171,7 @@ export function deviceDiscovery(device: string, description: DeviceInfoDescripti
     messages.push({ topic: `${ctx.prefix}/${component}/${ctx.nodeId}/${objectId(device, id)}/config`, component, payload });
   };
   for (const [id, channel] of Object.entries(description.channels)) {
-    const built = channelEntity(device, id, channel, ctx);
+    const built = channelEntity({ device, id, channel }, ctx);
     if (built) add(built.component, id, { ...common(id, channel.name), ...built.fields });
   }
   for (const [id, action] of Object.entries(description.actions ?? {})) {
@@ -183,7 +183,7 @@ export function deviceDiscovery(device: string, description: DeviceInfoDescripti
 }
 
 /** The component and its own fields for one channel; undefined for channels Home Assistant has no entity for (json). */
-function channelEntity(device: string, id: string, channel: ChannelInfo, ctx: DiscoveryContext): { component: string; fields: Record<string, unknown> } | undefined {
+function channelEntity({ device, id, channel }: { device: string; id: string; channel: ChannelInfo }, ctx: DiscoveryContext): { component: string; fields: Record<string, unknown> } | undefined {
   const topics = ctx.topics;
   const state = topics.state(device, id);
   const command = topics.command(device, id);

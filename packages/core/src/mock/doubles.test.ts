@@ -1,4 +1,4 @@
-import { createGateway, ErrorCodes } from '@patchbay/core';
+import { createGateway, ErrorCodes } from '../index.js';
 import { describe, expect, it } from 'vitest';
 import { captureLogger } from './capture.js';
 import { FakeDriver } from './fakeDriver.js';

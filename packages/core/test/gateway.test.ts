@@ -1,10 +1,6 @@
+import { type CommandEvent, createGateway, defineAdapter, defineDriver, type DriverContext, ErrorCodes, type HostContext, type LogFn, type Logger, type OutboundEvent, PatchbayError, silentLogger } from '@patchbay/core';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineAdapter, defineDriver, type DriverContext, type HostContext } from './definitions.js';
-import type { CommandEvent, OutboundEvent } from './events.js';
-import { ErrorCodes, PatchbayError } from './errors.js';
-import { createGateway } from './gateway.js';
-import { silentLogger, type LogFn, type Logger } from './logger.js';
 
 function testDriver() {
   const state: { ctx?: DriverContext; commands: CommandEvent[]; starts: number } = { commands: [], starts: 0 };
@@ -354,7 +350,7 @@ describe('metrics (14.1)', () => {
         counters.set(k, counters.get(k) ?? 0);
         return { inc: (n = 1) => void counters.set(k, (counters.get(k) ?? 0) + n) };
       },
-      histogram: (name: string, _help: string, labels: Readonly<Record<string, string>>) => {
+      histogram: ({ name, labels }: { name: string; labels: Readonly<Record<string, string>> }) => {
         const values: number[] = [];
         observed.set(key(name, labels), values);
         return { observe: (v: number) => void values.push(v) };

@@ -1,5 +1,5 @@
 import { createGateway, defineAdapter, type OutboundEvent } from '@patchbay/core';
-import { captureLogger, FakeDriver, FakeHost, Signal } from '@patchbay/testing';
+import { captureLogger, FakeDriver, FakeHost, Signal } from '@patchbay/core/mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 

@@ -1,5 +1,5 @@
 import { createGateway, ErrorCodes, type DeviceDescriptionInput, type OutboundEvent } from '@patchbay/core';
-import { captureLogger, FakeDriver, FakeHost } from '@patchbay/testing';
+import { captureLogger, FakeDriver, FakeHost } from '@patchbay/core/mock';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const cleanups: (() => Promise<unknown>)[] = [];

@@ -1,4 +1,4 @@
-import { defineDriver, type CommandEvent, type DriverContext, type DriverDefinition, type JsonValue, type ReplyInit } from '@patchbay/core';
+import { defineDriver, type CommandEvent, type DriverContext, type DriverDefinition, type JsonValue, type ReplyInit } from '../index.js';
 import { z } from 'zod';
 import { Signal } from './signal.js';
 

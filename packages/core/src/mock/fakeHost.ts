@@ -1,4 +1,4 @@
-import { defineAdapter, ErrorCodes, PatchbayError, type AdapterDefinition, type CommandInput, type HostContext, type OutboundEvent, type ReplyEvent, type SubmitOptions } from '@patchbay/core';
+import { defineAdapter, ErrorCodes, PatchbayError, type AdapterDefinition, type CommandInput, type HostContext, type OutboundEvent, type ReplyEvent, type SubmitOptions } from '../index.js';
 import { z } from 'zod';
 import { Signal } from './signal.js';
 

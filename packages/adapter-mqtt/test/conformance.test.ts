@@ -1,8 +1,7 @@
-import { describeHostAdapterConformance, type HostPeer } from '@patchbay/testing';
+import { describeHostAdapterConformance, Mosquitto, type HostPeer } from '@patchbay/testing';
 import { afterAll, beforeAll } from 'vitest';
-import mqttAdapter from './index.js';
-import { Mosquitto } from '@patchbay/testing';
-import { Peer } from '../test/peer.js';
+import mqttAdapter from '../src/index.js';
+import { Peer } from './peer.js';
 
 let broker: Mosquitto;
 beforeAll(async () => {

@@ -1,4 +1,4 @@
-import type { Counter, Logger, MetricsSink } from '@patchbay/core';
+import type { Counter, Logger, MetricsSink } from '../index.js';
 import { Signal } from './signal.js';
 
 /** One captured log line: its level, its message, and its fields (child bindings included). */

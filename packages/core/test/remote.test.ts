@@ -1,9 +1,6 @@
+import { type CommandEvent, createGateway, defineAdapter, defineDriver, type DriverContext, ErrorCodes, type HostContext, isPatchbayError, type OutboundEvent } from '@patchbay/core';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineAdapter, defineDriver, type DriverContext, type HostContext } from './definitions.js';
-import { ErrorCodes, isPatchbayError } from './errors.js';
-import type { CommandEvent, OutboundEvent } from './events.js';
-import { createGateway } from './gateway.js';
 
 function host() {
   const state: { ctx?: HostContext; delivered: OutboundEvent[] } = { delivered: [] };
