@@ -140,7 +140,7 @@ describe('ws - commands', () => {
     for (const id of ['a', 'b', 'c']) client.send({ type: 'command', id, device: 'dev1', channel: 'relay', value: true });
     await expect(client.waitFor((m) => m.type === 'reply' && m.id === 'c', 'the refusal')).resolves.toMatchObject({ ok: false, code: 'PB208_OUTBOX_FULL' });
     for (const go of release) go();
-    await client.waitCount((m) => m.type === 'reply' && m.ok === true, 2, 'the two answered replies');
+    await client.waitCount((m) => m.type === 'reply' && m.ok === true, { count: 2, what: 'the two answered replies' });
     expect(r.adapter().stats().badMessages).toBe(1);
   });
 });
@@ -286,7 +286,7 @@ describe('ws - bad messages', () => {
     sender.send({ type: 'subscribe', id: 'u1' });
     sender.send({ type: 'command', id: 'v1', channel: 'relay' });
     sender.send([1, 2]);
-    const errors = await sender.waitCount((m) => m.type === 'error', 5, 'error messages');
+    const errors = await sender.waitCount((m) => m.type === 'error', { count: 5, what: 'error messages' });
     expect(errors).toBe(5);
     const texts = sender.messages.filter((m) => m.type === 'error');
     expect(texts.map((m) => m.code)).toEqual(Array(5).fill(ErrorCodes.COMMAND_INVALID));
@@ -390,7 +390,7 @@ describe('ws - slow clients', () => {
     // About 4 MB of kernel buffers fill first (≈ 2,000 events here); 20,000 events is ten times that.
     for (let round = 0; round < 400 && r.adapter().stats().slowDropped === 0; round++) {
       for (let i = 0; i < 50; i++) r.driver.emit('blob', `${sent++}:${payload}`);
-      await Promise.all(healthy.map((c) => c.waitCount((m) => m.type === 'state' && m.channel === 'blob', sent, 'blob states', 15_000)));
+      await Promise.all(healthy.map((c) => c.waitCount((m) => m.type === 'state' && m.channel === 'blob', { count: sent, what: 'blob states', timeoutMs: 15_000 })));
     }
     const stats = r.adapter().stats();
     expect(stats.slowDropped).toBe(1);
