@@ -37,6 +37,9 @@ export function createWsAdapter(config: WsConfig, ctx: HostContext): WsAdapter {
       server = undefined;
       await current?.stop();
     },
+    // No deliverBatch: the outbox would then queue every event and coalesce a channel's states
+    // within a turn, and clients are promised every state in order. Frames of one turn still go
+    // in one socket write per client (TurnWrites).
     deliver(event) {
       // Resolves at once: a client that is gone is gone; it gets a fresh snapshot on reconnect.
       server?.deliver(event);

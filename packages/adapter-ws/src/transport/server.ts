@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { describeError, ErrorCodes, PatchbayError, type Counter, type GatewayHealth, type HostContext, type OutboundEvent, type ReplyEvent } from '@patchbay/core';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { checkUpgrade, refuse, selectProtocol, type UpgradeRefusal } from './auth.js';
+import { TurnWrites } from './turnWrites.js';
 import type { WsConfig } from '../config.js';
 import { healthBaseline, healthChanges, type HealthBaseline } from '../protocol/healthChanges.js';
 import { encodeBroadcast, encodeError, encodeHealthChanges, encodeRefusal, encodeReply, encodeSnapshot, parseClientMessage, WireErrors, type ClientCommand } from '../protocol/messages.js';
@@ -17,7 +18,7 @@ export interface WsServerStats {
   slowDropped: number;
   /** Clients dropped because their backlog did not move for `stallTimeoutMs`. */
   stalledDropped: number;
-  /** The largest unsent backlog any client had after a send, bytes: bounded by `maxBufferedBytes` plus one message. */
+  /** The largest unsent backlog any client had once a turn's frames went out, bytes: bounded by `maxBufferedBytes` plus one message. */
   maxBufferedSeen: number;
   /** Upgrades refused (token, origin, too many clients). */
   rejectedUpgrades: number;
@@ -35,6 +36,8 @@ interface Client {
   alive: boolean;
   /** The TCP socket under it: how much of what was sent has left for the kernel. */
   raw: Socket;
+  /** Its socket is corked until the end of this turn ({@link TurnWrites}). */
+  held: boolean;
   /** Bytes whose write had completed at the last stall check. */
   flushed: number;
   /** Since when (ms) its backlog has not moved; undefined while it has none or it moves. */
@@ -68,6 +71,7 @@ export class WsServer {
   private readonly figures = { slowDropped: 0, stalledDropped: 0, maxBufferedSeen: 0, rejectedUpgrades: 0, badMessages: 0 };
   /** The health as the clients that had a health message know it. */
   private healthBase: HealthBaseline | undefined;
+  private readonly writes = new TurnWrites<Client>((client) => this.measure(client));
 
   constructor(
     private readonly config: WsConfig,
@@ -232,12 +236,19 @@ export class WsServer {
   private send(client: Client, data: string | Buffer): void {
     const socket = client.socket;
     if (socket.readyState !== WebSocket.OPEN) return;
-    if (socket.bufferedAmount > this.config.maxBufferedBytes) {
+    // While held, the backlog counts this turn's frames too: write them out before judging the client.
+    if (socket.bufferedAmount > this.config.maxBufferedBytes && (!this.writes.release(client) || socket.bufferedAmount > this.config.maxBufferedBytes)) {
       this.dropSlow(client);
       return;
     }
+    this.writes.hold(client);
     socket.send(data, { binary: false });
-    const buffered = socket.bufferedAmount;
+  }
+
+  /** What the kernel has not taken, once a turn's frames went out: the high-water mark of the backlog. */
+  private measure(client: Client): void {
+    if (client.socket.readyState !== WebSocket.OPEN) return;
+    const buffered = client.socket.bufferedAmount;
     if (buffered > this.figures.maxBufferedSeen) this.figures.maxBufferedSeen = buffered;
   }
 
@@ -287,6 +298,7 @@ export class WsServer {
       pending: 0,
       alive: true,
       raw: request.socket,
+      held: false,
       flushed: 0,
       stuckSince: undefined,
       healthBase: this.config.healthIntervalMs > 0 ? healthBaseline(health) : undefined,
