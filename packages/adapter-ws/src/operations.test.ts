@@ -65,7 +65,7 @@ describe('ws - operations', () => {
     // Fill the kernel buffers until bytes wait on the server side, then stop sending.
     for (let round = 0; round < 400 && r.adapter().stats().maxBufferedSeen === 0; round++) {
       for (let i = 0; i < 50; i++) r.driver.emit('blob', `${sent++}:${payload}`);
-      await healthy.waitCount((m) => m.type === 'state' && m.channel === 'blob', sent, 'blob states', 15_000);
+      await healthy.waitCount((m) => m.type === 'state' && m.channel === 'blob', { count: sent, what: 'blob states', timeoutMs: 15_000 });
     }
     expect(r.adapter().stats().maxBufferedSeen).toBeGreaterThan(0);
     await r.recorded.waitFor(/backlog of \d+ bytes has not moved/, { level: 'warn', timeoutMs: 10_000 });
@@ -121,7 +121,7 @@ describe('ws - health at scale', () => {
         if (text.startsWith('{"type":"health"')) raw.push(Buffer.byteLength(text));
       });
       // Every device is online (their first reports went out), then five more health messages.
-      await client.waitCount((m) => m.type === 'state', devices * 2, 'first reports', 30_000);
+      await client.waitCount((m) => m.type === 'state', { count: devices * 2, what: 'first reports', timeoutMs: 30_000 });
       const before = raw.length;
       const signal = new Signal();
       client.socket.on('message', () => signal.notify());

@@ -140,7 +140,7 @@ describe('ws - commands', () => {
     for (const id of ['a', 'b', 'c']) client.send({ type: 'command', id, device: 'dev1', channel: 'relay', value: true });
     await expect(client.waitFor((m) => m.type === 'reply' && m.id === 'c', 'the refusal')).resolves.toMatchObject({ ok: false, code: 'PB208_OUTBOX_FULL' });
     for (const go of release) go();
-    await client.waitCount((m) => m.type === 'reply' && m.ok === true, 2, 'the two answered replies');
+    await client.waitCount((m) => m.type === 'reply' && m.ok === true, { count: 2, what: 'the two answered replies' });
     expect(r.adapter().stats().badMessages).toBe(1);
   });
 });
@@ -286,7 +286,7 @@ describe('ws - bad messages', () => {
     sender.send({ type: 'subscribe', id: 'u1' });
     sender.send({ type: 'command', id: 'v1', channel: 'relay' });
     sender.send([1, 2]);
-    const errors = await sender.waitCount((m) => m.type === 'error', 5, 'error messages');
+    const errors = await sender.waitCount((m) => m.type === 'error', { count: 5, what: 'error messages' });
     expect(errors).toBe(5);
     const texts = sender.messages.filter((m) => m.type === 'error');
     expect(texts.map((m) => m.code)).toEqual(Array(5).fill(ErrorCodes.COMMAND_INVALID));
@@ -362,6 +362,55 @@ describe('ws - bad messages', () => {
   });
 });
 
+describe('ws - socket writes', () => {
+  /** Count each server-side socket's writes as the stream hands them to the kernel (_write: one chunk, _writev: several). */
+  function countWrites(r: Rig): number[] {
+    const writes: number[] = [];
+    r.http.server.on('upgrade', (_request, socket: Socket & { _write: unknown; _writev: unknown }) => {
+      const index = writes.push(0) - 1;
+      for (const method of ['_write', '_writev'] as const) {
+        const original = socket[method] as (...args: unknown[]) => void;
+        socket[method] = function (this: Socket, ...args: unknown[]) {
+          writes[index] = (writes[index] as number) + 1;
+          return original.apply(this, args);
+        };
+      }
+    });
+    return writes;
+  }
+
+  /** Emit 20 states of about 270 bytes in one turn; each client gets every one, in order. */
+  async function oneTurn(r: Rig, clients: TestClient[]): Promise<void> {
+    for (let i = 0; i < 20; i++) r.driver.emit('blob', `${i}:${'w'.repeat(150)}`);
+    for (const c of clients) {
+      await c.waitCount((m) => m.type === 'state' && m.channel === 'blob', { count: 20, what: 'blob states' });
+      const values = c.messages.filter((m) => m.type === 'state' && m.channel === 'blob').map((m) => Number(String(m.value).split(':')[0]));
+      expect(values).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    }
+  }
+
+  it('ws - (20) the frames of one turn reach each client in one socket write; past maxBufferedBytes in a few, and a client that reads is not dropped', async () => {
+    const r = await rig();
+    const writes = countWrites(r);
+    const clients = [await r.connect(), await r.connect()];
+    writes.fill(0);
+    await oneTurn(r, clients);
+    expect(writes).toEqual([1, 1]);
+
+    // A turn four times the bound: written out each time the bound is passed, judged on what the kernel did not take.
+    const bounded = await rig({ maxBufferedBytes: 1024 });
+    const boundedWrites = countWrites(bounded);
+    const readers = [await bounded.connect(), await bounded.connect()];
+    boundedWrites.fill(0);
+    await oneTurn(bounded, readers);
+    for (const n of boundedWrites) {
+      expect(n).toBeGreaterThan(1);
+      expect(n).toBeLessThanOrEqual(6);
+    }
+    expect(bounded.adapter().stats()).toMatchObject({ clients: 2, slowDropped: 0 });
+  });
+});
+
 describe('ws - slow clients', () => {
   it('ws - a client that stops answering keep-alive pings is dropped; one that answers stays', async () => {
     const r = await rig({ pingIntervalMs: 50 });
@@ -390,7 +439,7 @@ describe('ws - slow clients', () => {
     // About 4 MB of kernel buffers fill first (≈ 2,000 events here); 20,000 events is ten times that.
     for (let round = 0; round < 400 && r.adapter().stats().slowDropped === 0; round++) {
       for (let i = 0; i < 50; i++) r.driver.emit('blob', `${sent++}:${payload}`);
-      await Promise.all(healthy.map((c) => c.waitCount((m) => m.type === 'state' && m.channel === 'blob', sent, 'blob states', 15_000)));
+      await Promise.all(healthy.map((c) => c.waitCount((m) => m.type === 'state' && m.channel === 'blob', { count: sent, what: 'blob states', timeoutMs: 15_000 })));
     }
     const stats = r.adapter().stats();
     expect(stats.slowDropped).toBe(1);

@@ -40,8 +40,9 @@ export class TestClient {
     return this.changed.waitUntil(() => this.closed, { timeoutMs, what: 'the socket to close' });
   }
 
-  /** Wait until `count` messages match. */
-  waitCount(predicate: (m: Message) => boolean, count: number, what: string, timeoutMs = 10_000): Promise<number> {
+  /** Wait until `count` messages match (10 s unless `timeoutMs`). */
+  waitCount(predicate: (m: Message) => boolean, expected: { count: number; what: string; timeoutMs?: number }): Promise<number> {
+    const { count, what, timeoutMs = 10_000 } = expected;
     return this.changed.waitUntil(
       () => {
         const n = this.messages.filter(predicate).length;

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import { isIPv4, isIPv6 } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 /** The subprotocol clients may offer; the server selects it when offered. */
 export const SUBPROTOCOL = 'patchbay.v1';
@@ -112,4 +113,43 @@ export function checkUpgrade(request: IncomingMessage, url: URL, policy: Upgrade
     if (!tokenMatches(given, policy.token)) return { status: 401, reason: 'wrong token' };
   }
   return undefined;
+}
+
+/**
+ * Our subprotocol when offered; else any other that does not carry a token; else the
+ * `bearer.<token>` one itself: a client that offers only that one must get it back, or the
+ * handshake fails ("Server sent no subprotocol", RFC 6455 §4.1). It goes back only to the
+ * client that sent it, over the same connection (issue 14.9).
+ */
+export function selectProtocol(protocols: Set<string>): string | false {
+  if (protocols.has(SUBPROTOCOL)) return SUBPROTOCOL;
+  let token: string | undefined;
+  for (const protocol of protocols) {
+    if (!protocol.startsWith(TOKEN_PROTOCOL_PREFIX)) return protocol;
+    token ??= protocol;
+  }
+  return token ?? false;
+}
+
+/** Time a refused client gets to read the answer and close before its connection is cut. */
+const REFUSED_LINGER_MS = 1000;
+
+/**
+ * Answer a refused upgrade with a plain HTTP response naming the reason, then close. Destroying
+ * at once could reset the connection before the client reads why; waiting for the client alone
+ * would leave the socket to one that never closes. The unref'd timer never holds up exit.
+ */
+export function refuse(socket: Duplex, refusal: UpgradeRefusal): void {
+  const body = `${refusal.reason}\n`;
+  const headers = [
+    `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? 'Error'}`,
+    'Connection: close',
+    'Content-Type: text/plain; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+  ];
+  if (refusal.status === 401) headers.push('WWW-Authenticate: Bearer realm="patchbay"');
+  socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
+  const timer = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }

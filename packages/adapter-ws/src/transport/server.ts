@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { describeError, ErrorCodes, PatchbayError, type Counter, type GatewayHealth, type HostContext, type OutboundEvent, type ReplyEvent } from '@patchbay/core';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { checkUpgrade, SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, type UpgradeRefusal } from './auth.js';
-import type { WsConfig } from './config.js';
-import { healthBaseline, healthChanges, type HealthBaseline } from './healthChanges.js';
-import { encodeBroadcast, encodeError, encodeHealthChanges, encodeRefusal, encodeReply, encodeSnapshot, parseClientMessage, WireErrors, type ClientCommand } from './protocol.js';
+import { checkUpgrade, refuse, selectProtocol, type UpgradeRefusal } from './auth.js';
+import { TurnWrites } from './turnWrites.js';
+import type { WsConfig } from '../config.js';
+import { healthBaseline, healthChanges, type HealthBaseline } from '../protocol/healthChanges.js';
+import { encodeBroadcast, encodeError, encodeHealthChanges, encodeRefusal, encodeReply, encodeSnapshot, parseClientMessage, WireErrors, type ClientCommand } from '../protocol/messages.js';
 
 /** Figures about the server, for tests, benchmarks and people. */
 export interface WsServerStats {
@@ -17,7 +18,7 @@ export interface WsServerStats {
   slowDropped: number;
   /** Clients dropped because their backlog did not move for `stallTimeoutMs`. */
   stalledDropped: number;
-  /** The largest unsent backlog any client had after a send, bytes: bounded by `maxBufferedBytes` plus one message. */
+  /** The largest unsent backlog any client had once a turn's frames went out, bytes: bounded by `maxBufferedBytes` plus one message. */
   maxBufferedSeen: number;
   /** Upgrades refused (token, origin, too many clients). */
   rejectedUpgrades: number;
@@ -35,6 +36,8 @@ interface Client {
   alive: boolean;
   /** The TCP socket under it: how much of what was sent has left for the kernel. */
   raw: Socket;
+  /** Its socket is corked until the end of this turn ({@link TurnWrites}). */
+  held: boolean;
   /** Bytes whose write had completed at the last stall check. */
   flushed: number;
   /** Since when (ms) its backlog has not moved; undefined while it has none or it moves. */
@@ -68,6 +71,7 @@ export class WsServer {
   private readonly figures = { slowDropped: 0, stalledDropped: 0, maxBufferedSeen: 0, rejectedUpgrades: 0, badMessages: 0 };
   /** The health as the clients that had a health message know it. */
   private healthBase: HealthBaseline | undefined;
+  private readonly writes = new TurnWrites<Client>((client) => this.measure(client));
 
   constructor(
     private readonly config: WsConfig,
@@ -232,12 +236,19 @@ export class WsServer {
   private send(client: Client, data: string | Buffer): void {
     const socket = client.socket;
     if (socket.readyState !== WebSocket.OPEN) return;
-    if (socket.bufferedAmount > this.config.maxBufferedBytes) {
+    // While held, the backlog counts this turn's frames too: write them out before judging the client.
+    if (socket.bufferedAmount > this.config.maxBufferedBytes && (!this.writes.release(client) || socket.bufferedAmount > this.config.maxBufferedBytes)) {
       this.dropSlow(client);
       return;
     }
+    this.writes.hold(client);
     socket.send(data, { binary: false });
-    const buffered = socket.bufferedAmount;
+  }
+
+  /** What the kernel has not taken, once a turn's frames went out: the high-water mark of the backlog. */
+  private measure(client: Client): void {
+    if (client.socket.readyState !== WebSocket.OPEN) return;
+    const buffered = client.socket.bufferedAmount;
     if (buffered > this.figures.maxBufferedSeen) this.figures.maxBufferedSeen = buffered;
   }
 
@@ -287,6 +298,7 @@ export class WsServer {
       pending: 0,
       alive: true,
       raw: request.socket,
+      held: false,
       flushed: 0,
       stuckSince: undefined,
       healthBase: this.config.healthIntervalMs > 0 ? healthBaseline(health) : undefined,
@@ -386,22 +398,6 @@ export class WsServer {
   }
 }
 
-/**
- * Our subprotocol when offered; else any other that does not carry a token; else the
- * `bearer.<token>` one itself: a client that offers only that one must get it back, or the
- * handshake fails ("Server sent no subprotocol", RFC 6455 §4.1). It goes back only to the
- * client that sent it, over the same connection (issue 14.9).
- */
-function selectProtocol(protocols: Set<string>): string | false {
-  if (protocols.has(SUBPROTOCOL)) return SUBPROTOCOL;
-  let token: string | undefined;
-  for (const protocol of protocols) {
-    if (!protocol.startsWith(TOKEN_PROTOCOL_PREFIX)) return protocol;
-    token ??= protocol;
-  }
-  return token ?? false;
-}
-
 function rawText(data: RawData): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
   return Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
@@ -410,27 +406,4 @@ function rawText(data: RawData): string {
 function remoteOf(request: IncomingMessage): string {
   const { remoteAddress, remotePort } = request.socket;
   return remoteAddress ? `${remoteAddress}:${remotePort ?? '?'}` : 'unknown';
-}
-
-/** Time a refused client gets to read the answer and close before its connection is cut. */
-const REFUSED_LINGER_MS = 1000;
-
-/**
- * Answer a refused upgrade with a plain HTTP response naming the reason, then close. Destroying
- * at once could reset the connection before the client reads why; waiting for the client alone
- * would leave the socket to one that never closes. The unref'd timer never holds up exit.
- */
-function refuse(socket: Duplex, refusal: UpgradeRefusal): void {
-  const body = `${refusal.reason}\n`;
-  const headers = [
-    `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? 'Error'}`,
-    'Connection: close',
-    'Content-Type: text/plain; charset=utf-8',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-  ];
-  if (refusal.status === 401) headers.push('WWW-Authenticate: Bearer realm="patchbay"');
-  socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
-  const timer = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
-  timer.unref();
-  socket.once('close', () => clearTimeout(timer));
 }
