@@ -3,9 +3,9 @@ import { ErrorCodes, isPatchbayError, silentLogger, type HostContext } from '@pa
 import { halfOpenRequest, Signal } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import wsAdapter, { wsConfig } from './index.js';
-import type { TestClient} from '../test/rig.js';
-import { rawUpgrade, startRig, type Message, type Rig, type RigSetup } from '../test/rig.js';
+import wsAdapter, { wsConfig } from '../src/index.js';
+import type { TestClient} from './rig.js';
+import { rawUpgrade, startRig, type Message, type Rig, type RigSetup } from './rig.js';
 
 const rigs: Rig[] = [];
 afterEach(async () => {

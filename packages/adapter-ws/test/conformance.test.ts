@@ -1,9 +1,9 @@
 import type { AdapterDefinition, HostContext } from '@patchbay/core';
 import { describeHostAdapterConformance, type HostPeer } from '@patchbay/testing';
 import { afterAll, beforeAll } from 'vitest';
-import wsAdapter, { type WsConfig } from './index.js';
-import { startTestHttp, type TestHttp } from '../test/httpMount.js';
-import { TestClient } from '../test/rig.js';
+import wsAdapter, { type WsConfig } from '../src/index.js';
+import { startTestHttp, type TestHttp } from './httpMount.js';
+import { TestClient } from './rig.js';
 
 // The suite builds its own gateways without an HTTP server, so the definition is wrapped to
 // hand each instance this file's test server as `ctx.http` (the app does that in production).

@@ -3,9 +3,9 @@ import simDriver from '@patchbay/driver-sim';
 import { FakeHost, Signal } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import wsAdapter from './index.js';
-import { startRig, TestClient, type Message, type Rig } from '../test/rig.js';
-import { startTestHttp, type TestHttp } from '../test/httpMount.js';
+import wsAdapter from '../src/index.js';
+import { startRig, TestClient, type Message, type Rig } from './rig.js';
+import { startTestHttp, type TestHttp } from './httpMount.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

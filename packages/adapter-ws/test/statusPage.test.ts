@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startRig, type Rig } from '../test/rig.js';
+import { startRig, type Rig } from './rig.js';
 
 const rigs: Rig[] = [];
 afterEach(async () => {
