@@ -52,4 +52,17 @@ describe('framing', () => {
     expect(() => splitter.push(Buffer.alloc(6, 0x41))).toThrow(/longer than 10 bytes/);
     expect(() => new LineSplitter(10).push(Buffer.from('A'.repeat(12) + '\n'))).toThrow(/longer than 10 bytes/);
   });
+
+  it('framing - lines of largeAt bytes or more come out raw, in a Buffer of their own, across chunks; a large blank one is still blank', () => {
+    const splitter = new LineSplitter(100, 8);
+    expect(splitter.push(Buffer.from('short\r\n0123'))).toEqual(['short']);
+    expect(splitter.push(Buffer.from('4567'))).toEqual([]);
+    expect(splitter.buffered).toBe(8);
+    const [large, next] = splitter.push(Buffer.from('89\r\nab\n'));
+    expect(Buffer.isBuffer(large) && large.toString('latin1')).toBe('0123456789\r');
+    expect((large as Buffer).byteOffset).toBe(0);
+    expect(next).toBe('ab');
+    expect(splitter.push(Buffer.from(' \t\r\xa0   \r\n', 'latin1'))).toEqual(['']);
+    expect(() => splitter.push(Buffer.alloc(101, 0x41))).toThrow(/longer than 100 bytes/);
+  });
 });

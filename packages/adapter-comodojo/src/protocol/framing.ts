@@ -102,16 +102,33 @@ export function decodeResponse(line: string): ResponseFrame {
   return { status: value['status'] === true, message: typeof message === 'string' ? message : null };
 }
 
+/** First room for a large line (it doubles from there). */
+const LARGE_START = 1024 * 1024;
+
+/** Bytes JS's `trim()` removes from a latin1 line (the ASCII whitespace and NBSP). */
+function isTrimmed(byte: number): boolean {
+  return byte === 0x20 || (byte >= 0x09 && byte <= 0x0d) || byte === 0xa0;
+}
+
 /**
  * Splits a byte stream into lines on LF (§1.3), across reads and several per read, with a
  * bound on unterminated input. Lines come out trimmed of surrounding whitespace (so CR LF
  * and LF alone both work); an empty string is a blank line.
+ *
+ * A line of `largeAt` bytes or more comes out as the raw bytes (untrimmed, CR and all) in a
+ * Buffer that owns its memory, for the decode worker to take over: such a line is copied piece
+ * by piece as it arrives, so its end costs no 16 MiB string on this thread.
  */
 export class LineSplitter {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** The line under way once it reached `largeAt`, filled as it comes. */
+  private large: Buffer | undefined;
 
-  constructor(private readonly maxLineBytes: number) {}
+  constructor(
+    private readonly maxLineBytes: number,
+    private readonly largeAt = Number.POSITIVE_INFINITY,
+  ) {}
 
   /** Bytes received that are not yet a whole line. */
   get buffered(): number {
@@ -122,36 +139,61 @@ export class LineSplitter {
    * Feeds one chunk; returns the complete lines in it. Throws COMMAND_INVALID when the
    * unterminated input passes the limit (the caller closes the connection).
    */
-  push(chunk: Buffer): string[] {
-    const lines: string[] = [];
+  push(chunk: Buffer): (string | Buffer)[] {
+    const lines: (string | Buffer)[] = [];
     let start = 0;
     let lf = chunk.indexOf(0x0a, start);
     while (lf >= 0) {
-      let line: string;
-      if (this.pendingBytes > 0) {
+      const length = this.pendingBytes + lf - start;
+      if (length > this.maxLineBytes) this.tooLong(length);
+      if (length >= this.largeAt) {
+        this.append(chunk, start, lf);
+        const line = (this.large as Buffer).subarray(0, length);
+        this.large = undefined;
+        lines.push(line.some((byte) => !isTrimmed(byte)) ? line : '');
+      } else if (this.pendingBytes > 0) {
         this.pending.push(chunk.subarray(start, lf));
-        line = Buffer.concat(this.pending).toString('latin1');
-        this.pending = [];
-        this.pendingBytes = 0;
+        lines.push(Buffer.concat(this.pending).toString('latin1').trim());
       } else {
-        line = chunk.toString('latin1', start, lf);
+        lines.push(chunk.toString('latin1', start, lf).trim());
       }
-      if (line.length > this.maxLineBytes) this.tooLong(line.length);
-      lines.push(line.trim());
+      this.pending = [];
+      this.pendingBytes = 0;
       start = lf + 1;
       lf = chunk.indexOf(0x0a, start);
     }
     if (start < chunk.length) {
-      this.pendingBytes += chunk.length - start;
-      if (this.pendingBytes > this.maxLineBytes) this.tooLong(this.pendingBytes);
-      this.pending.push(chunk.subarray(start));
+      const length = this.pendingBytes + chunk.length - start;
+      if (length > this.maxLineBytes) this.tooLong(length);
+      if (length >= this.largeAt) this.append(chunk, start, chunk.length);
+      else this.pending.push(chunk.subarray(start));
+      this.pendingBytes = length;
     }
     return lines;
+  }
+
+  /** Copies `chunk[from, to)` onto the large line under way, starting it (with what is pending) or growing it if need be. */
+  private append(chunk: Buffer, from: number, to: number): void {
+    const need = this.pendingBytes + to - from;
+    if (!this.large || this.large.length < need) {
+      // Doubling (copies add up to the line's size once more) and unpooled, so that the
+      // buffer can be transferred; never more than the longest line allowed.
+      const grown = Buffer.allocUnsafeSlow(Math.min(this.maxLineBytes, Math.max(need * 2, LARGE_START)));
+      if (this.large) this.large.copy(grown, 0, 0, this.pendingBytes);
+      else {
+        let at = 0;
+        for (const piece of this.pending) at += piece.copy(grown, at);
+        this.pending = [];
+      }
+      this.large = grown;
+    }
+    chunk.copy(this.large, this.pendingBytes, from, to);
   }
 
   private tooLong(bytes: number): never {
     this.pending = [];
     this.pendingBytes = 0;
+    this.large = undefined;
     throw new PatchbayError(ErrorCodes.COMMAND_INVALID, `frame longer than ${this.maxLineBytes} bytes`, { context: { bytes, limit: this.maxLineBytes } });
   }
 }
