@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import type { LargeLine } from './framing.js';
 import type { DecodedRequest } from './payload.js';
 
 /**
@@ -12,16 +13,16 @@ import type { DecodedRequest } from './payload.js';
  * and pays no thread hop.
  */
 
-/** What the worker is given: a frame's raw line (untrimmed), its memory transferred. */
+/** What the worker is given: a frame's raw line (untrimmed) in blocks, their memory transferred. */
 export interface DecodeJob {
-  line: Uint8Array;
+  blocks: Uint8Array[];
 }
 
 /** What the worker answers: the request decoded, or why the frame itself is bad (§1.7 status false). */
 export type DecodeResult = { kind: 'decoded'; request: DecodedRequest } | { kind: 'badFrame'; reason: string };
 
 interface Pending {
-  line: Buffer;
+  line: LargeLine;
   resolve(result: DecodeResult): void;
   reject(error: Error): void;
 }
@@ -41,10 +42,10 @@ export class DecodePool {
   }
 
   /**
-   * Decodes `line`, a whole Buffer this takes over (its memory moves to the worker). Rejects
+   * Decodes `line`, whose blocks this takes over (their memory moves to the worker). Rejects
    * when the worker dies on it (the caller answers "Internal error"; the next frame gets a new worker).
    */
-  decode(line: Buffer): Promise<DecodeResult> {
+  decode(line: LargeLine): Promise<DecodeResult> {
     if (this.stopped) return Promise.reject(new Error('the comodojo decode worker is stopped'));
     return new Promise((resolve, reject) => {
       this.waiting.push({ line, resolve, reject });
@@ -71,11 +72,10 @@ export class DecodePool {
     if (!job) return;
     this.running = job;
     const worker = (this.worker ??= this.spawn());
-    const { line } = job;
-    // The splitter's large lines own their memory from offset 0: move it, no copy on this thread.
-    const owned = line.byteOffset === 0 && line.buffer.byteLength > Buffer.poolSize;
-    const message: DecodeJob = { line: owned ? new Uint8Array(line.buffer, 0, line.length) : new Uint8Array(line) };
-    worker.postMessage(message, owned ? [line.buffer as ArrayBuffer] : []);
+    // The splitter's blocks are unpooled and start at offset 0: their memory moves, no copy on this thread.
+    const blocks = job.line.blocks.map((block) => new Uint8Array(block.buffer, block.byteOffset, block.length));
+    const message: DecodeJob = { blocks };
+    worker.postMessage(message, [...new Set(blocks.map((block) => block.buffer as ArrayBuffer))]);
   }
 
   private spawn(): Worker {

@@ -16,10 +16,10 @@ port?.on('message', (job: DecodeJob) => {
   void decode(job).then((result) => port.postMessage(result));
 });
 
-async function decode({ line }: DecodeJob): Promise<DecodeResult> {
+async function decode({ blocks }: DecodeJob): Promise<DecodeResult> {
   let frame;
   try {
-    frame = decodeRequest(Buffer.from(line.buffer, line.byteOffset, line.byteLength).toString('latin1').trim());
+    frame = decodeRequest(Buffer.concat(blocks).toString('latin1').trim());
   } catch (error) {
     return { kind: 'badFrame', reason: error instanceof Error ? error.message : String(error) };
   }

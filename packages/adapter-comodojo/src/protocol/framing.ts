@@ -102,8 +102,14 @@ export function decodeResponse(line: string): ResponseFrame {
   return { status: value['status'] === true, message: typeof message === 'string' ? message : null };
 }
 
-/** First room for a large line (it doubles from there). */
-const LARGE_START = 1024 * 1024;
+/** A large line is copied into blocks of this size: no block is ever grown, so no copy is ever larger than a read. */
+const LARGE_BLOCK = 1024 * 1024;
+
+/** A line of `largeAt` bytes or more: its raw bytes in blocks that own their memory (transferable), `length` in all. */
+export interface LargeLine {
+  blocks: Buffer[];
+  length: number;
+}
 
 /** Bytes JS's `trim()` removes from a latin1 line (the ASCII whitespace and NBSP). */
 function isTrimmed(byte: number): boolean {
@@ -115,15 +121,17 @@ function isTrimmed(byte: number): boolean {
  * bound on unterminated input. Lines come out trimmed of surrounding whitespace (so CR LF
  * and LF alone both work); an empty string is a blank line.
  *
- * A line of `largeAt` bytes or more comes out as the raw bytes (untrimmed, CR and all) in a
- * Buffer that owns its memory, for the decode worker to take over: such a line is copied piece
- * by piece as it arrives, so its end costs no 16 MiB string on this thread.
+ * A line of `largeAt` bytes or more comes out as a {@link LargeLine} (untrimmed, CR and all),
+ * for the decode worker to take over: it is copied piece by piece as it arrives, so its end
+ * costs this thread no 16 MiB string and no copy larger than one read.
  */
 export class LineSplitter {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   /** The line under way once it reached `largeAt`, filled as it comes. */
-  private large: Buffer | undefined;
+  private large: Buffer[] | undefined;
+  /** Bytes in `large`. */
+  private filled = 0;
 
   constructor(
     private readonly maxLineBytes: number,
@@ -139,8 +147,8 @@ export class LineSplitter {
    * Feeds one chunk; returns the complete lines in it. Throws COMMAND_INVALID when the
    * unterminated input passes the limit (the caller closes the connection).
    */
-  push(chunk: Buffer): (string | Buffer)[] {
-    const lines: (string | Buffer)[] = [];
+  push(chunk: Buffer): (string | LargeLine)[] {
+    const lines: (string | LargeLine)[] = [];
     let start = 0;
     let lf = chunk.indexOf(0x0a, start);
     while (lf >= 0) {
@@ -148,9 +156,11 @@ export class LineSplitter {
       if (length > this.maxLineBytes) this.tooLong(length);
       if (length >= this.largeAt) {
         this.append(chunk, start, lf);
-        const line = (this.large as Buffer).subarray(0, length);
+        const blocks = this.large as Buffer[];
         this.large = undefined;
-        lines.push(line.some((byte) => !isTrimmed(byte)) ? line : '');
+        const last = blocks.length - 1;
+        blocks[last] = (blocks[last] as Buffer).subarray(0, length - last * LARGE_BLOCK);
+        lines.push(blocks.some((block) => block.some((byte) => !isTrimmed(byte))) ? { blocks, length } : '');
       } else if (this.pendingBytes > 0) {
         this.pending.push(chunk.subarray(start, lf));
         lines.push(Buffer.concat(this.pending).toString('latin1').trim());
@@ -172,22 +182,29 @@ export class LineSplitter {
     return lines;
   }
 
-  /** Copies `chunk[from, to)` onto the large line under way, starting it (with what is pending) or growing it if need be. */
+  /** Copies `chunk[from, to)` onto the large line under way, starting it with what is pending. */
   private append(chunk: Buffer, from: number, to: number): void {
-    const need = this.pendingBytes + to - from;
-    if (!this.large || this.large.length < need) {
-      // Doubling (copies add up to the line's size once more) and unpooled, so that the
-      // buffer can be transferred; never more than the longest line allowed.
-      const grown = Buffer.allocUnsafeSlow(Math.min(this.maxLineBytes, Math.max(need * 2, LARGE_START)));
-      if (this.large) this.large.copy(grown, 0, 0, this.pendingBytes);
-      else {
-        let at = 0;
-        for (const piece of this.pending) at += piece.copy(grown, at);
-        this.pending = [];
-      }
-      this.large = grown;
+    if (!this.large) {
+      this.large = [];
+      this.filled = 0;
+      for (const piece of this.pending) this.copyIn(piece, 0, piece.length);
+      this.pending = [];
     }
-    chunk.copy(this.large, this.pendingBytes, from, to);
+    this.copyIn(chunk, from, to);
+  }
+
+  /** Copies `source[from, to)` onto the end of the blocks. */
+  private copyIn(source: Buffer, from: number, to: number): void {
+    const blocks = this.large as Buffer[];
+    while (from < to) {
+      const index = Math.floor(this.filled / LARGE_BLOCK);
+      const offset = this.filled - index * LARGE_BLOCK;
+      // Unpooled, so that each block can be transferred to the worker.
+      const block = (blocks[index] ??= Buffer.allocUnsafeSlow(LARGE_BLOCK));
+      const copied = source.copy(block, offset, from, Math.min(to, from + LARGE_BLOCK - offset));
+      from += copied;
+      this.filled += copied;
+    }
   }
 
   private tooLong(bytes: number): never {

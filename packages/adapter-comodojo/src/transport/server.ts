@@ -3,7 +3,7 @@ import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { formatAddress, type SocketAddress } from './address.js';
-import { decodeRequestSliced, encodeResponse, GREETER, LineSplitter } from '../protocol/framing.js';
+import { decodeRequestSliced, encodeResponse, GREETER, LineSplitter, type LargeLine } from '../protocol/framing.js';
 import type { DecodePool } from '../protocol/decodePool.js';
 import type { RpcEngine } from '../protocol/rpcEngine.js';
 
@@ -290,7 +290,7 @@ class Connection {
 
   private onData(chunk: Buffer): void {
     if (this.closing) return;
-    let lines: (string | Buffer)[];
+    let lines: (string | LargeLine)[];
     try {
       lines = this.splitter.push(chunk);
     } catch (error) {
@@ -370,7 +370,7 @@ class Connection {
     this.deadline.unref();
   }
 
-  private async answer(line: string | Buffer): Promise<Answer> {
+  private async answer(line: string | LargeLine): Promise<Answer> {
     this.options.counters.requests.inc();
     try {
       return await this.answerFrame(line);
@@ -382,7 +382,7 @@ class Connection {
     }
   }
 
-  private async answerFrame(line: string | Buffer): Promise<Answer> {
+  private async answerFrame(line: string | LargeLine): Promise<Answer> {
     const hooks: { afterResponse(fn: () => void): void } = { afterResponse: (fn) => after.push(fn) };
     const after: (() => void)[] = [];
     let response;
@@ -394,7 +394,7 @@ class Connection {
         response = await this.options.engine.answer(decoded.request, hooks);
       }
     } catch (error) {
-      if (!Buffer.isBuffer(line) || error instanceof PatchbayError) return this.badFrame(describeError(error));
+      if (typeof line === 'string' || error instanceof PatchbayError) return this.badFrame(describeError(error));
       // The decode worker died on this frame (out of memory, say): one reply, as for any internal failure.
       this.options.logger.error({ err: error, connection: this.id }, `comodojo: decoding a ${line.length}-byte frame failed: ${describeError(error)}`);
       return { text: encodeResponse({ status: false, message: 'Internal error' }), after: [] };
