@@ -3,6 +3,8 @@
  * the decoded request or the reason the frame is bad. One frame at a time, so it decodes
  * without slicing.
  */
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeRequest } from './framing.js';
 import { decodeRequestPayload } from './payload.js';
@@ -10,6 +12,17 @@ import { decodeCall } from './xmlDecode.js';
 import type { DecodeJob, DecodeResult } from './decodePool.js';
 
 const { encryptionKey } = workerData as { encryptionKey?: string };
+
+/**
+ * On a machine with few cores the worker's decoding competes with the event loop for a core:
+ * it runs at a lower priority (nice +10, this thread only: Linux takes a thread id there), so
+ * a large request is what waits, not every device and host. Elsewhere it runs as it is.
+ */
+try {
+  setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), 10);
+} catch {
+  // No /proc/thread-self (not Linux): the default priority.
+}
 const port = parentPort;
 
 port?.on('message', (job: DecodeJob) => {
