@@ -3,6 +3,7 @@ import { parseAddress } from './transport/address.js';
 import { comodojoConfig } from './config.js';
 import { addGatewayMethods } from './gatewayMethods.js';
 import { MethodRegistry } from './protocol/registry.js';
+import { DecodePool } from './protocol/decodePool.js';
 import { RpcEngine } from './protocol/rpcEngine.js';
 import { ComodojoServer, SOCKET_PATH_UNUSABLE } from './transport/server.js';
 import { addSystemMethods } from './protocol/systemMethods.js';
@@ -94,6 +95,7 @@ export function createComodojoDefinition(options: ComodojoDefinitionOptions = {}
             maxBufferedBytes: config.maxBufferedBytes,
             frameTimeoutMs: config.frameTimeoutMs,
             engine,
+            decoder: new DecodePool({ encryptionKey: config.encryptionKey }),
             logger: ctx.logger,
             counters,
             onConnections: (open) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeRequest, decodeRequestSliced, decodeResponse, encodeFrame, encodeResponse, GREETER, LineSplitter } from './framing.js';
+import { decodeRequest, decodeRequestSliced, decodeResponse, encodeFrame, encodeResponse, GREETER, LineSplitter, type LargeLine } from './framing.js';
 
 describe('framing', () => {
   it('framing - the greeter decodes to {status: connected, version: 1.0}', () => {
@@ -51,5 +51,24 @@ describe('framing', () => {
     splitter.push(Buffer.alloc(6, 0x41));
     expect(() => splitter.push(Buffer.alloc(6, 0x41))).toThrow(/longer than 10 bytes/);
     expect(() => new LineSplitter(10).push(Buffer.from('A'.repeat(12) + '\n'))).toThrow(/longer than 10 bytes/);
+  });
+
+  it('framing - lines of largeAt bytes or more come out raw, in blocks of their own, across chunks; a large blank one is still blank', () => {
+    const splitter = new LineSplitter(100, 8);
+    expect(splitter.push(Buffer.from('short\r\n0123'))).toEqual(['short']);
+    expect(splitter.push(Buffer.from('4567'))).toEqual([]);
+    expect(splitter.buffered).toBe(8);
+    const [large, next] = splitter.push(Buffer.from('89\r\nab\n'));
+    const { blocks, length } = large as LargeLine;
+    expect([Buffer.concat(blocks).toString('latin1'), length]).toEqual(['0123456789\r', 11]);
+    expect(blocks.every((block) => block.byteOffset === 0 && block.buffer.byteLength > Buffer.poolSize)).toBe(true);
+    expect(next).toBe('ab');
+    const big = new LineSplitter(3 * 1024 * 1024, 8);
+    const text = Buffer.alloc(2.5 * 1024 * 1024, 0x42);
+    const [split] = big.push(Buffer.concat([text, Buffer.from('\n')]));
+    expect((split as LargeLine).blocks.map((block) => block.length)).toEqual([1024 * 1024, 1024 * 1024, 512 * 1024]);
+    expect(Buffer.concat((split as LargeLine).blocks).equals(text)).toBe(true);
+    expect(splitter.push(Buffer.from(' \t\r\xa0   \r\n', 'latin1'))).toEqual(['']);
+    expect(() => splitter.push(Buffer.alloc(101, 0x41))).toThrow(/longer than 100 bytes/);
   });
 });

@@ -102,16 +102,41 @@ export function decodeResponse(line: string): ResponseFrame {
   return { status: value['status'] === true, message: typeof message === 'string' ? message : null };
 }
 
+/** A large line is copied into blocks of this size: no block is ever grown, so no copy is ever larger than a read. */
+const LARGE_BLOCK = 1024 * 1024;
+
+/** A line of `largeAt` bytes or more: its raw bytes in blocks that own their memory (transferable), `length` in all. */
+export interface LargeLine {
+  blocks: Buffer[];
+  length: number;
+}
+
+/** Bytes JS's `trim()` removes from a latin1 line (the ASCII whitespace and NBSP). */
+function isTrimmed(byte: number): boolean {
+  return byte === 0x20 || (byte >= 0x09 && byte <= 0x0d) || byte === 0xa0;
+}
+
 /**
  * Splits a byte stream into lines on LF (§1.3), across reads and several per read, with a
  * bound on unterminated input. Lines come out trimmed of surrounding whitespace (so CR LF
  * and LF alone both work); an empty string is a blank line.
+ *
+ * A line of `largeAt` bytes or more comes out as a {@link LargeLine} (untrimmed, CR and all),
+ * for the decode worker to take over: it is copied piece by piece as it arrives, so its end
+ * costs this thread no 16 MiB string and no copy larger than one read.
  */
 export class LineSplitter {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** The line under way once it reached `largeAt`, filled as it comes. */
+  private large: Buffer[] | undefined;
+  /** Bytes in `large`. */
+  private filled = 0;
 
-  constructor(private readonly maxLineBytes: number) {}
+  constructor(
+    private readonly maxLineBytes: number,
+    private readonly largeAt = Number.POSITIVE_INFINITY,
+  ) {}
 
   /** Bytes received that are not yet a whole line. */
   get buffered(): number {
@@ -122,36 +147,70 @@ export class LineSplitter {
    * Feeds one chunk; returns the complete lines in it. Throws COMMAND_INVALID when the
    * unterminated input passes the limit (the caller closes the connection).
    */
-  push(chunk: Buffer): string[] {
-    const lines: string[] = [];
+  push(chunk: Buffer): (string | LargeLine)[] {
+    const lines: (string | LargeLine)[] = [];
     let start = 0;
     let lf = chunk.indexOf(0x0a, start);
     while (lf >= 0) {
-      let line: string;
-      if (this.pendingBytes > 0) {
+      const length = this.pendingBytes + lf - start;
+      if (length > this.maxLineBytes) this.tooLong(length);
+      if (length >= this.largeAt) {
+        this.append(chunk, start, lf);
+        const blocks = this.large as Buffer[];
+        this.large = undefined;
+        const last = blocks.length - 1;
+        blocks[last] = (blocks[last] as Buffer).subarray(0, length - last * LARGE_BLOCK);
+        lines.push(blocks.some((block) => block.some((byte) => !isTrimmed(byte))) ? { blocks, length } : '');
+      } else if (this.pendingBytes > 0) {
         this.pending.push(chunk.subarray(start, lf));
-        line = Buffer.concat(this.pending).toString('latin1');
-        this.pending = [];
-        this.pendingBytes = 0;
+        lines.push(Buffer.concat(this.pending).toString('latin1').trim());
       } else {
-        line = chunk.toString('latin1', start, lf);
+        lines.push(chunk.toString('latin1', start, lf).trim());
       }
-      if (line.length > this.maxLineBytes) this.tooLong(line.length);
-      lines.push(line.trim());
+      this.pending = [];
+      this.pendingBytes = 0;
       start = lf + 1;
       lf = chunk.indexOf(0x0a, start);
     }
     if (start < chunk.length) {
-      this.pendingBytes += chunk.length - start;
-      if (this.pendingBytes > this.maxLineBytes) this.tooLong(this.pendingBytes);
-      this.pending.push(chunk.subarray(start));
+      const length = this.pendingBytes + chunk.length - start;
+      if (length > this.maxLineBytes) this.tooLong(length);
+      if (length >= this.largeAt) this.append(chunk, start, chunk.length);
+      else this.pending.push(chunk.subarray(start));
+      this.pendingBytes = length;
     }
     return lines;
+  }
+
+  /** Copies `chunk[from, to)` onto the large line under way, starting it with what is pending. */
+  private append(chunk: Buffer, from: number, to: number): void {
+    if (!this.large) {
+      this.large = [];
+      this.filled = 0;
+      for (const piece of this.pending) this.copyIn(piece, 0, piece.length);
+      this.pending = [];
+    }
+    this.copyIn(chunk, from, to);
+  }
+
+  /** Copies `source[from, to)` onto the end of the blocks. */
+  private copyIn(source: Buffer, from: number, to: number): void {
+    const blocks = this.large as Buffer[];
+    while (from < to) {
+      const index = Math.floor(this.filled / LARGE_BLOCK);
+      const offset = this.filled - index * LARGE_BLOCK;
+      // Unpooled, so that each block can be transferred to the worker.
+      const block = (blocks[index] ??= Buffer.allocUnsafeSlow(LARGE_BLOCK));
+      const copied = source.copy(block, offset, from, Math.min(to, from + LARGE_BLOCK - offset));
+      from += copied;
+      this.filled += copied;
+    }
   }
 
   private tooLong(bytes: number): never {
     this.pending = [];
     this.pendingBytes = 0;
+    this.large = undefined;
     throw new PatchbayError(ErrorCodes.COMMAND_INVALID, `frame longer than ${this.maxLineBytes} bytes`, { context: { bytes, limit: this.maxLineBytes } });
   }
 }

@@ -1,13 +1,11 @@
-import { isUtf8 } from 'node:buffer';
 import { createJSONRPCErrorResponse, JSONRPCServer, type JSONRPCID, type JSONRPCResponse } from 'json-rpc-2.0';
-import { decryptPayload, encryptPayload, REQUEST_PREFIX, RESPONSE_PREFIX } from './encryption.js';
+import { encryptPayload, RESPONSE_PREFIX } from './encryption.js';
 import type { RequestFrame, ResponseFrame } from './framing.js';
-import { isPlainObject, RpcError, RpcErrors, type CallContext, type MethodRegistry } from './registry.js';
+import { decodeRequestPayload, type DecodedRequest } from './payload.js';
+import { isPlainObject, RpcErrors, type CallContext, type MethodRegistry } from './registry.js';
 import { toFault } from './systemMethods.js';
-import { decodeCallSliced, encodeFault, encodeSuccess, SLICE_MS } from './xmlRpc.js';
+import { decodeCallSliced, encodeFault, encodeSuccess, SLICE_MS, type XmlCall } from './xmlRpc.js';
 
-/** Most calls in one JSON-RPC batch (the spec sets none; 50,000 held the event loop ~0.5 s). */
-export const MAX_BATCH = 1000;
 
 /** Options of {@link RpcEngine}. */
 export interface RpcEngineOptions {
@@ -45,69 +43,34 @@ export class RpcEngine {
 
   /** Answers one request frame; never throws (§1.7: every non-blank request gets a reply). */
   async handle(frame: RequestFrame, hooks: CallHooks): Promise<ResponseFrame> {
-    const protocol = frame.contentType === 'application/json' ? 'json' : 'xml';
+    return this.answer(await decodeRequestPayload(frame, { encryptionKey: this.options.encryptionKey, decodeXml: decodeCallSliced }), hooks);
+  }
+
+  /** Answers a request decoded already (here or in the decode worker); never throws. */
+  async answer(request: DecodedRequest, hooks: CallHooks): Promise<ResponseFrame> {
+    const { protocol, payload } = request;
     const call: CallContext = { protocol, afterResponse: hooks.afterResponse };
-    let payload = frame.message;
-    let encrypted = false;
-    if (payload.length >= REQUEST_PREFIX.length && payload.toString('latin1', 0, REQUEST_PREFIX.length) === REQUEST_PREFIX) {
-      const key = this.options.encryptionKey;
-      // §1.9: no key -> -32300 in plain text; a failed decryption -> -32300, encrypted.
-      if (!key) {
-        this.options.onBadRequest('encrypted request but no encryptionKey is configured');
-        return { status: true, message: this.error(protocol, RpcError.of('transport')) };
-      }
-      try {
-        payload = decryptPayload(key, payload.toString('latin1', REQUEST_PREFIX.length));
-      } catch {
-        this.options.onBadRequest('encrypted request that does not decrypt with the configured key');
-        return { status: true, message: RESPONSE_PREFIX + encryptPayload(key, this.error(protocol, RpcError.of('transport'))) };
-      }
-      encrypted = true;
-    }
     let out: string | null;
     try {
-      out = protocol === 'json' ? await this.handleJson(payload, call) : await this.handleXml(payload, call);
+      if (payload.kind === 'refused') {
+        if (payload.internal !== undefined) this.options.onInternal(new Error(payload.internal));
+        else if (payload.reason !== undefined) this.options.onBadRequest(payload.reason);
+        out = protocol === 'json' ? JSON.stringify(createJSONRPCErrorResponse(null, payload.code, payload.message)) : encodeFault(payload.code, payload.message);
+      } else {
+        out = payload.kind === 'json' ? await this.answerJson(payload.value, call) : await this.answerXml(payload.call, call);
+      }
     } catch (error) {
       this.options.onInternal(error);
       return { status: false, message: 'Internal error' };
     }
     if (out === null) return { status: true, message: null };
     // §1.9: encrypt the reply only when this request was encrypted (not the reference's sticky flag).
-    return { status: true, message: encrypted ? RESPONSE_PREFIX + encryptPayload(this.options.encryptionKey as string, out) : out };
-  }
-
-  private error(protocol: 'json' | 'xml', error: RpcError): string {
-    return protocol === 'json' ? JSON.stringify(createJSONRPCErrorResponse(null, error.code, error.message)) : encodeFault(error.code, error.message);
+    return { status: true, message: request.encrypted ? RESPONSE_PREFIX + encryptPayload(this.options.encryptionKey as string, out) : out };
   }
 
   /** JSON-RPC 2.0 with the fixes of §2.1/§2.3. Returns null when there is nothing to answer. */
-  private async handleJson(payload: Buffer, call: CallContext): Promise<string | null> {
-    // The stock daemon's json_decode refuses invalid UTF-8 (-32700); never replace bytes silently.
-    if (!isUtf8(payload)) {
-      this.options.onBadRequest('payload is not valid UTF-8');
-      return this.error('json', RpcError.of('parse'));
-    }
-    const text = payload.toString('utf8');
-    if (text.trim() === '') {
-      this.options.onBadRequest('empty JSON-RPC payload');
-      return this.error('json', RpcError.of('invalidRequest'));
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = null;
-    }
-    if (parsed === null) {
-      this.options.onBadRequest('payload is not valid JSON');
-      return this.error('json', RpcError.of('parse'));
-    }
+  private async answerJson(parsed: unknown, call: CallContext): Promise<string | null> {
     if (Array.isArray(parsed)) {
-      if (parsed.length === 0) return this.error('json', RpcError.of('invalidRequest'));
-      if (parsed.length > MAX_BATCH) {
-        this.options.onBadRequest(`JSON-RPC batch of ${parsed.length} calls (at most ${MAX_BATCH})`);
-        return this.error('json', RpcError.of('invalidRequest'));
-      }
       // §2.3 item 1: one receive() per element, so a batch of one stays an array.
       const responses: JSONRPCResponse[] = [];
       let slice = performance.now() + SLICE_MS;
@@ -143,13 +106,11 @@ export class RpcEngine {
   }
 
   /** XML-RPC: one methodCall, one methodResponse (§3). */
-  private async handleXml(payload: Buffer, call: CallContext): Promise<string> {
+  private async answerXml({ methodName, params }: XmlCall, call: CallContext): Promise<string> {
     let result: unknown;
     try {
-      const { methodName, params } = await decodeCallSliced(payload);
       result = await this.options.registry.invoke(methodName, params, call);
     } catch (error) {
-      if (error instanceof RpcError && (error.code === -32700 || error.code === -32600)) this.options.onBadRequest(`XML-RPC: ${error.detail ?? error.message}`);
       const fault = toFault(error, this.options.onInternal);
       return encodeFault(fault.faultCode, fault.faultString);
     }

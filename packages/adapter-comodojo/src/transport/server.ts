@@ -3,7 +3,8 @@ import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { formatAddress, type SocketAddress } from './address.js';
-import { decodeRequestSliced, encodeResponse, GREETER, LineSplitter } from '../protocol/framing.js';
+import { decodeRequestSliced, encodeResponse, GREETER, LineSplitter, type LargeLine } from '../protocol/framing.js';
+import type { DecodePool } from '../protocol/decodePool.js';
 import type { RpcEngine } from '../protocol/rpcEngine.js';
 
 /** Options of {@link ComodojoServer}. */
@@ -21,6 +22,8 @@ export interface ComodojoServerOptions {
    */
   frameTimeoutMs: number;
   engine: RpcEngine;
+  /** Decodes frames of {@link OFFLOAD_BYTES} or more off this thread (issue 13.8). */
+  decoder: DecodePool;
   logger: Logger;
   counters: { connections: Counter; rejected: Counter; evicted: Counter; badFrames: Counter; requests: Counter };
   /** Told the number of open connections whenever it changes. */
@@ -44,6 +47,12 @@ function pathUnusable(path: string, what: string, error: unknown): PatchbayError
     context: { path, reason: SOCKET_PATH_UNUSABLE },
   });
 }
+
+/**
+ * Frames this long or longer are decoded by the decode worker; shorter ones here, where a
+ * thread hop would cost more than the decoding (256 KiB of base64 is about 1 ms of work).
+ */
+export const OFFLOAD_BYTES = 256 * 1024;
 
 /** Input a connection may hold without drawing on the listener's budget: a usual request fits. */
 const FREE_BYTES = 64 * 1024;
@@ -116,6 +125,7 @@ export class ComodojoServer {
     this.server = undefined;
     for (const connection of this.connections) connection.destroy();
     this.connections.clear();
+    await this.options.decoder.stop();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     const address = this.options.address;
     if (address.kind === 'unix' && this.socketIno !== undefined) {
@@ -243,7 +253,7 @@ class Connection {
     shared: { id: number; options: ComodojoServerOptions; budget: { used: number; peak: number } },
   ) {
     ({ id: this.id, options: this.options, budget: this.budget } = shared);
-    this.splitter = new LineSplitter(shared.options.maxFrameBytes);
+    this.splitter = new LineSplitter(shared.options.maxFrameBytes, OFFLOAD_BYTES);
   }
 
   /** Nothing buffered and nothing being answered: closing it loses no request. */
@@ -280,7 +290,7 @@ class Connection {
 
   private onData(chunk: Buffer): void {
     if (this.closing) return;
-    let lines: string[];
+    let lines: (string | LargeLine)[];
     try {
       lines = this.splitter.push(chunk);
     } catch (error) {
@@ -308,6 +318,7 @@ class Connection {
       this.refuse('Server busy');
       return;
     }
+    if (this.splitter.buffered >= OFFLOAD_BYTES) this.options.decoder.warm();
     if (this.pending.length > MAX_PIPELINED) this.socket.pause();
     void this.flush();
   }
@@ -359,7 +370,7 @@ class Connection {
     this.deadline.unref();
   }
 
-  private async answer(line: string): Promise<Answer> {
+  private async answer(line: string | LargeLine): Promise<Answer> {
     this.options.counters.requests.inc();
     try {
       return await this.answerFrame(line);
@@ -371,19 +382,30 @@ class Connection {
     }
   }
 
-  private async answerFrame(line: string): Promise<Answer> {
-    let frame;
-    try {
-      frame = await decodeRequestSliced(line);
-    } catch (error) {
-      // §1.7: an input failure outside RPC semantics is status false with a short text.
-      const reason = describeError(error);
-      this.warn(`bad request frame: ${reason}`);
-      return { text: encodeResponse({ status: false, message: `Bad request frame: ${reason}` }), after: [] };
-    }
+  private async answerFrame(line: string | LargeLine): Promise<Answer> {
+    const hooks: { afterResponse(fn: () => void): void } = { afterResponse: (fn) => after.push(fn) };
     const after: (() => void)[] = [];
-    const response = await this.options.engine.handle(frame, { afterResponse: (fn) => after.push(fn) });
+    let response;
+    try {
+      if (typeof line === 'string') response = await this.options.engine.handle(await decodeRequestSliced(line), hooks);
+      else {
+        const decoded = await this.options.decoder.decode(line);
+        if (decoded.kind === 'badFrame') return this.badFrame(decoded.reason);
+        response = await this.options.engine.answer(decoded.request, hooks);
+      }
+    } catch (error) {
+      if (typeof line === 'string' || error instanceof PatchbayError) return this.badFrame(describeError(error));
+      // The decode worker died on this frame (out of memory, say): one reply, as for any internal failure.
+      this.options.logger.error({ err: error, connection: this.id }, `comodojo: decoding a ${line.length}-byte frame failed: ${describeError(error)}`);
+      return { text: encodeResponse({ status: false, message: 'Internal error' }), after: [] };
+    }
     return { text: encodeResponse(response), after };
+  }
+
+  /** §1.7: an input failure outside RPC semantics is status false with a short text. */
+  private badFrame(reason: string): Answer {
+    this.warn(`bad request frame: ${reason}`);
+    return { text: encodeResponse({ status: false, message: `Bad request frame: ${reason}` }), after: [] };
   }
 
   private async flush(): Promise<void> {

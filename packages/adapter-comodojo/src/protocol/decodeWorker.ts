@@ -1,0 +1,40 @@
+/**
+ * The decode worker's entry (see decodePool.ts): takes a large frame's raw line, answers with
+ * the decoded request or the reason the frame is bad. One frame at a time, so it decodes
+ * without slicing.
+ */
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { parentPort, workerData } from 'node:worker_threads';
+import { decodeRequest } from './framing.js';
+import { decodeRequestPayload } from './payload.js';
+import { decodeCall } from './xmlDecode.js';
+import type { DecodeJob, DecodeResult } from './decodePool.js';
+
+const { encryptionKey } = workerData as { encryptionKey?: string };
+
+/**
+ * On a machine with few cores the worker's decoding competes with the event loop for a core:
+ * it runs at a lower priority (nice +10, this thread only: Linux takes a thread id there), so
+ * a large request is what waits, not every device and host. Elsewhere it runs as it is.
+ */
+try {
+  setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), 10);
+} catch {
+  // No /proc/thread-self (not Linux): the default priority.
+}
+const port = parentPort;
+
+port?.on('message', (job: DecodeJob) => {
+  void decode(job).then((result) => port.postMessage(result));
+});
+
+async function decode({ blocks }: DecodeJob): Promise<DecodeResult> {
+  let frame;
+  try {
+    frame = decodeRequest(Buffer.concat(blocks).toString('latin1').trim());
+  } catch (error) {
+    return { kind: 'badFrame', reason: error instanceof Error ? error.message : String(error) };
+  }
+  return { kind: 'decoded', request: await decodeRequestPayload(frame, { encryptionKey, decodeXml: decodeCall }) };
+}
