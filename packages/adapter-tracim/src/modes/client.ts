@@ -1,9 +1,10 @@
-import { connect, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { describeError, ErrorCodes, PatchbayError, quoteForLog, type Adapter, type Counter, type HostContext, type OutboundEvent } from '@patchbay/core';
-import { expandHome, type TracimConfig } from './config.js';
-import { Destination } from './transport/destination.js';
-import { claimSocketPath, listenUnix, removeSocketFile } from './transport/socketFile.js';
-import { decodeEnvelope, encodeEnvelope, EventTypes, MAX_WIRE_BYTES, readToEof, type DaemonEvent } from './protocol/wire.js';
+import { expandHome, type TracimConfig } from '../config.js';
+import { Destination } from '../transport/destination.js';
+import { claimSocketPath, listenUnix, removeSocketFile } from '../transport/socketFile.js';
+import { sendOnce } from '../transport/sendOnce.js';
+import { decodeEnvelope, encodeEnvelope, EventTypes, MAX_WIRE_BYTES, readToEof, type DaemonEvent } from '../protocol/wire.js';
 
 /** Inbound cap in client mode: TLMs forwarded verbatim by a master may exceed 4096 bytes (C4). */
 const CLIENT_INBOUND_BYTES = 1024 * 1024;
@@ -216,22 +217,4 @@ export class TracimClient implements Adapter {
     }
     d.push({ bytes, type: EventTypes.pong });
   }
-}
-
-/** Dial, write one message, wait for the close (§2.2); rejects on failure or timeout. */
-export function sendOnce(path: string, bytes: Buffer, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ path });
-    const timer = setTimeout(() => socket.destroy(new Error(`no close within ${timeoutMs} ms`)), timeoutMs);
-    socket.once('connect', () => socket.end(bytes));
-    socket.on('data', () => undefined);
-    socket.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    socket.once('close', (hadError) => {
-      clearTimeout(timer);
-      if (!hadError) resolve();
-    });
-  });
 }
