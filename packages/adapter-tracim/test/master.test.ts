@@ -153,6 +153,33 @@ describe('tracim master - wire (M items, against the Python SDK-like peer)', () 
     expect(c.records.filter((x) => x.ev === 'error')).toEqual([]);
   }, 30_000);
 
+  it('tracim - issue 20: a client that is behind gets each channel in its slot with the latest value, its event_ids still increasing', async () => {
+    const r = await rig({ coalesceAfter: 1 });
+    const me = await rawListener(join(r.dir, 'me.sock'));
+    cleanups.push(() => me.close());
+    const path = join(r.dir, 'me.sock');
+    const msgs = () => me.messages.map((b) => JSON.parse(b.toString()) as { type: string; data?: unknown });
+    await sendOnce(r.master, Buffer.from(JSON.stringify({ path, type: 'daemon_client_add', data: { path, pid: '1' } })), 2000);
+    await me.changed.waitUntil(() => (msgs().some((m) => m.type === 'daemon_client_added') ? true : undefined), { what: 'client_added', timeoutMs: 10_000 });
+    const tlms = () => msgs().flatMap((m) => (m.type === 'daemon_tracim_event' ? [JSON.parse(m.data as string) as { event_id: number; fields: { channel: string; value: unknown } }] : []));
+    // z goes on its connection; a and b queue behind it, then change again, b first: a's slot
+    // (numbered after b's new value) goes before b's.
+    r.driver.emit('z', 0);
+    r.driver.emit('a', 1);
+    r.driver.emit('b', 1);
+    r.driver.emit('b', 2);
+    r.driver.emit('a', 2);
+    await me.changed.waitUntil(() => (tlms().length >= 3 ? true : undefined), { what: '3 TLMs', timeoutMs: 10_000 });
+    expect(tlms().map((t) => [t.fields.channel, t.fields.value])).toEqual([
+      ['z', 0],
+      ['a', 2],
+      ['b', 2],
+    ]);
+    const ids = tlms().map((t) => t.event_id);
+    expect(ids).toEqual([...ids].sort((x, y) => x - y));
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
   it('tracim - M10 M24 registration: account_info with a digit user_id, then client_added to everyone including the newcomer', async () => {
     const r = await rig({ userId: '42' });
     const a = await peer(r, 'a', ['--pid', '111']);

@@ -23,6 +23,7 @@ import { availabilityTlm, descriptionTlm, momentaryTlm, stateTlm, TlmTypes } fro
 import { decodeEnvelope, encodeEnvelope, EventTypes, MAX_INBOUND_BYTES, MAX_WIRE_BYTES, pidString, type ClientData, type DaemonEvent } from '../protocol/wire.js';
 import { InboundListener } from '../transport/inbound.js';
 import { claimSocketPath, listenUnix, removeSocketFile, SOCKET_IN_USE } from '../transport/socketFile.js';
+import type { Outgoing } from '../transport/destination.js';
 import { TracimStream } from '../transport/tracimStream.js';
 import { MasterClients, type ClientStatus } from './masterClients.js';
 
@@ -89,6 +90,7 @@ export class TracimMaster implements Adapter {
     this.clients = new MasterClients({
       config,
       logger: ctx.logger,
+      takeEventId: () => this.nextId(),
       counters: {
         dropped: counter('dropped_total', 'Messages to Tracim clients given up (queue bound, refused destination)'),
         stalled: counter('clients_stalled_total', 'Times a Tracim client took a message and did not close the connection within sendTimeoutMs'),
@@ -143,7 +145,7 @@ export class TracimMaster implements Adapter {
       },
       onMessage: (text) => {
         this.counters?.tlms.inc();
-        this.broadcastTlm(text);
+        this.relayTlm(text);
       },
       onStatus: (up, reason) => ctx.status(up ? 'alive' : 'unknown', reason),
     });
@@ -200,34 +202,47 @@ export class TracimMaster implements Adapter {
 
   private broadcastState(event: StateEvent): void {
     if (this.registered.size === 0) return;
-    const text = stateTlm(this.nextId(), { device: event.device, channel: event.channel, value: event.value, time: event.time, described: this.channelOf(event.device, event.channel) });
-    this.broadcastTlm(text, stateKey(event.device, event.channel));
+    this.broadcastTlm(stateKey(event.device, event.channel), (id) =>
+      stateTlm(id, { device: event.device, channel: event.channel, value: event.value, time: event.time, described: this.channelOf(event.device, event.channel) }),
+    );
   }
 
   private broadcastDescription(device: string, description: DeviceDescription, time: number): void {
     if (this.registered.size === 0) return;
     // Latest wins for a client that is behind: only the current description matters.
-    this.broadcastTlm(descriptionTlm(this.nextId(), { device, description, time }), `${device}\u0000@description`);
+    this.broadcastTlm(`${device}\u0000@description`, (id) => descriptionTlm(id, { device, description, time }));
   }
 
   private broadcastMomentary(event: MomentaryEvent): void {
     if (this.registered.size === 0) return;
     // No key: a press is never coalesced, not even for a client that is behind.
-    this.broadcastTlm(momentaryTlm(this.nextId(), { device: event.device, channel: event.channel, value: event.value, time: event.time, described: this.channelOf(event.device, event.channel) }));
+    this.broadcastTlm(undefined, (id) => momentaryTlm(id, { device: event.device, channel: event.channel, value: event.value, time: event.time, described: this.channelOf(event.device, event.channel) }));
   }
 
   private broadcastAvailability(event: AvailabilityEvent): void {
     if (this.registered.size === 0) return;
-    this.broadcastTlm(
-      availabilityTlm(this.nextId(), { device: event.device, availability: event.availability, reason: event.reason, lastSeen: event.lastSeen, time: event.time }),
-      `${event.device}\u0000@availability`,
+    this.broadcastTlm(`${event.device}\u0000@availability`, (id) =>
+      availabilityTlm(id, { device: event.device, availability: event.availability, reason: event.reason, lastSeen: event.lastSeen, time: event.time }),
     );
   }
 
-  private broadcastTlm(text: string, key?: string): void {
-    const bytes = this.fit(encodeEnvelope(this.path, EventTypes.tracimEvent, text), EventTypes.tracimEvent, text);
-    if (bytes === undefined) return;
-    this.registered.broadcast({ bytes, type: EventTypes.tracimEvent, key });
+  /**
+   * One synthesised TLM for every registered client: numbered now (one id for all) and encoded
+   * once, at the first client's turn. At 10,000 values/s most changes to a client that is behind
+   * are coalesced away (issue 20), and those never cost an encoding.
+   */
+  private broadcastTlm(key: string | undefined, tlm: (eventId: number) => string): void {
+    this.registered.broadcast(new TlmOutgoing({ key, eventId: this.nextId(), encode: (id) => this.fitTlm(tlm(id)) }));
+  }
+
+  /** A TLM relayed from the Tracim server, verbatim (its own event_id). */
+  private relayTlm(text: string): void {
+    const bytes = this.fitTlm(text);
+    if (bytes !== undefined) this.registered.broadcast({ bytes, type: EventTypes.tracimEvent });
+  }
+
+  private fitTlm(text: string): Buffer | undefined {
+    return this.fit(encodeEnvelope(this.path, EventTypes.tracimEvent, text), EventTypes.tracimEvent, text);
   }
 
   private deliverReply(reply: ReplyEvent): void {
@@ -334,21 +349,16 @@ export class TracimMaster implements Adapter {
   /** A registering client first gets what each device is, then its current state (ARCHITECTURE.md). */
   private sendSnapshot(path: string): void {
     const now = Date.now();
+    const push = (key: string, tlm: (eventId: number) => string) => this.registered.push(path, new TlmOutgoing({ key, eventId: this.nextId(), encode: (id) => this.fitTlm(tlm(id)) }));
     for (const device of this.ctx.snapshot().devices) {
-      const description = device.description ?? this.ctx.description(device.device);
-      if (description) this.pushTlm(path, descriptionTlm(this.nextId(), { device: device.device, description, time: now }), `${device.device}\u0000@description`);
-      if (device.availability !== 'online') {
-        this.pushTlm(path, availabilityTlm(this.nextId(), { device: device.device, availability: device.availability, reason: device.availabilityReason, lastSeen: device.lastSeen, time: now }), `${device.device}\u0000@availability`);
-      }
+      const { device: id, availability, availabilityReason: reason, lastSeen } = device;
+      const description = device.description ?? this.ctx.description(id);
+      if (description) push(`${id}\u0000@description`, (eventId) => descriptionTlm(eventId, { device: id, description, time: now }));
+      if (availability !== 'online') push(`${id}\u0000@availability`, (eventId) => availabilityTlm(eventId, { device: id, availability, reason, lastSeen, time: now }));
       for (const c of device.channels) {
-        this.pushTlm(path, stateTlm(this.nextId(), { device: device.device, channel: c.channel, value: c.value, time: c.time, described: description?.channels[c.channel] }), stateKey(device.device, c.channel));
+        push(stateKey(id, c.channel), (eventId) => stateTlm(eventId, { device: id, channel: c.channel, value: c.value, time: c.time, described: description?.channels[c.channel] }));
       }
     }
-  }
-
-  private pushTlm(path: string, text: string, key: string): void {
-    const bytes = this.fit(encodeEnvelope(this.path, EventTypes.tracimEvent, text), EventTypes.tracimEvent, text);
-    if (bytes) this.registered.push(path, { bytes, type: EventTypes.tracimEvent, key });
   }
 
   private unregister(event: DaemonEvent): void {
@@ -399,6 +409,38 @@ export class TracimMaster implements Adapter {
         { deliverReply: true },
       )
       .catch((error: unknown) => this.ctx.logger.error({ client: event.path, id }, `patchbay_command ${JSON.stringify(id ?? null)} from ${event.path} was not taken by the gateway: ${describeError(error)}`));
+  }
+}
+
+/**
+ * A synthesised TLM in the clients' queues: its event id is taken when it is broadcast, the
+ * bytes are made at the first client's turn and shared by the others. A client that got it
+ * coalesced ahead of newer ones (it is behind) has it made again under a fresh id.
+ */
+class TlmOutgoing implements Outgoing {
+  readonly type = EventTypes.tracimEvent;
+  readonly key: string | undefined;
+  readonly eventId: number;
+  private readonly make: (eventId: number) => Buffer | undefined;
+  private made: Buffer | undefined;
+  private skipped = false;
+
+  constructor(init: { key: string | undefined; eventId: number; encode: (eventId: number) => Buffer | undefined }) {
+    this.key = init.key;
+    this.eventId = init.eventId;
+    this.make = init.encode;
+  }
+
+  bytes(): Buffer | undefined {
+    if (this.made === undefined && !this.skipped) {
+      this.made = this.make(this.eventId);
+      this.skipped = this.made === undefined;
+    }
+    return this.made;
+  }
+
+  renumber(eventId: number): Buffer | undefined {
+    return this.make(eventId);
   }
 }
 

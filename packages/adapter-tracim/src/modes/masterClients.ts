@@ -21,6 +21,8 @@ export interface MasterClientsOptions {
   config: Pick<TracimConfig, 'sendTimeoutMs' | 'maxQueuedPerClient' | 'coalesceAfter'>;
   logger: Logger;
   counters: { dropped: Counter; stalled: Counter };
+  /** A fresh TLM event id (a client that is behind may need one, see {@link Outgoing.renumber}). */
+  takeEventId(): number;
 }
 
 /**
@@ -138,6 +140,7 @@ export class MasterClients {
             logger.warn({ client: p }, `Tracim client ${p} is stalled: it took a message and did not close the connection within ${config.sendTimeoutMs} ms; each message to it now waits that long`);
           } else logger.info({ client: p }, `Tracim client ${p} closes its connections again (no longer stalled)`);
         },
+        takeEventId: this.options.takeEventId,
         onIdle: (p) => {
           // Keep a queue only for registered clients; one-off replies leave nothing behind.
           if (!this.clients.has(p)) this.destinations.delete(p);
