@@ -7,6 +7,7 @@ export { TracimClient } from './modes/client.js';
 export { defaultMasterSocketPath, expandHome, tracimAccountConfig } from './config.js';
 export { STATE_EVENT_TYPE, TracimMaster, type ClientStatus } from './modes/master.js';
 export { MasterClients } from './modes/masterClients.js';
+export { MasterTlms } from './modes/masterTlms.js';
 export { EventIds, MAX_EVENT_ID } from './protocol/eventIds.js';
 export { SseParser, type SseEvent } from './protocol/sse.js';
 export { decodeEnvelope, encodeEnvelope, EventTypes, MAX_WIRE_BYTES, tlmTime, type ClientData, type DaemonEvent, type Tlm } from './protocol/wire.js';

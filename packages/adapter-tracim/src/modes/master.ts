@@ -5,27 +5,22 @@ import {
   ErrorCodes,
   PatchbayError,
   type Adapter,
-  type AvailabilityEvent,
-  type ChannelDescription,
   type Counter,
-  type DeviceDescription,
   type HostContext,
   type JsonValue,
-  type MomentaryEvent,
   type OutboundEvent,
   type ReplyEvent,
-  type StateEvent,
 } from '@patchbay/core';
 import { expandHome, type TracimConfig } from '../config.js';
 import { EventIds } from '../protocol/eventIds.js';
 import { fitMessage, type SizePolicy } from '../protocol/sizePolicy.js';
-import { availabilityTlm, descriptionTlm, momentaryTlm, stateTlm, TlmTypes } from '../protocol/tlm.js';
+import { TlmTypes } from '../protocol/tlm.js';
 import { decodeEnvelope, encodeEnvelope, EventTypes, MAX_INBOUND_BYTES, MAX_WIRE_BYTES, pidString, type ClientData, type DaemonEvent } from '../protocol/wire.js';
 import { InboundListener } from '../transport/inbound.js';
 import { claimSocketPath, listenUnix, removeSocketFile, SOCKET_IN_USE } from '../transport/socketFile.js';
-import type { Outgoing } from '../transport/destination.js';
 import { TracimStream } from '../transport/tracimStream.js';
 import { MasterClients, type ClientStatus } from './masterClients.js';
+import { MasterTlms } from './masterTlms.js';
 
 export type { ClientStatus } from './masterClients.js';
 
@@ -35,12 +30,13 @@ export const STATE_EVENT_TYPE = TlmTypes.state;
 /**
  * Master mode: a drop-in TracimDaemon (protocols/tracim.md). Owns the master socket, the
  * client list ({@link MasterClients}, a queue per client) and the keep-alive sweep; device
- * events go to every registered client as synthesised TLMs (protocol/tlm.ts).
+ * events go to every registered client as synthesised TLMs ({@link MasterTlms}).
  */
 export class TracimMaster implements Adapter {
   private server: Server | undefined;
   private inbound: InboundListener | undefined;
   private clients: MasterClients | undefined;
+  private tlms: MasterTlms | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private stream: TracimStream | undefined;
   private path = '';
@@ -96,6 +92,12 @@ export class TracimMaster implements Adapter {
         stalled: counter('clients_stalled_total', 'Times a Tracim client took a message and did not close the connection within sendTimeoutMs'),
       },
     });
+    this.tlms = new MasterTlms({
+      ctx,
+      clients: this.clients,
+      nextId: () => this.nextId(),
+      fit: (text) => this.fit(encodeEnvelope(this.path, EventTypes.tracimEvent, text), EventTypes.tracimEvent, text),
+    });
     let replaced: boolean;
     try {
       replaced = await claimSocketPath(this.path, 'master socket');
@@ -145,7 +147,7 @@ export class TracimMaster implements Adapter {
       },
       onMessage: (text) => {
         this.counters?.tlms.inc();
-        this.relayTlm(text);
+        this.tlms?.relay(text);
       },
       onStatus: (up, reason) => ctx.status(up ? 'alive' : 'unknown', reason),
     });
@@ -173,15 +175,12 @@ export class TracimMaster implements Adapter {
   deliver(event: OutboundEvent): void {
     switch (event.kind) {
       case 'state':
-        return this.broadcastState(event);
+      case 'description':
+      case 'momentary':
+      case 'availability':
+        return this.tlms?.broadcast(event);
       case 'reply':
         return this.deliverReply(event);
-      case 'description':
-        return this.broadcastDescription(event.device, event.description, event.time);
-      case 'momentary':
-        return this.broadcastMomentary(event);
-      case 'availability':
-        return this.broadcastAvailability(event);
       case 'status':
         // Endpoint status has no TracimDaemon form; a device's own shows as its availability TLM.
         return;
@@ -192,57 +191,8 @@ export class TracimMaster implements Adapter {
     return this.clients as MasterClients;
   }
 
-  private channelOf(device: string, channel: string): ChannelDescription | undefined {
-    return this.ctx.description(device)?.channels[channel];
-  }
-
   private nextId(): number {
     return (this.eventIds as EventIds).take();
-  }
-
-  private broadcastState(event: StateEvent): void {
-    if (this.registered.size === 0) return;
-    this.broadcastTlm(stateKey(event.device, event.channel), (id) =>
-      stateTlm(id, { device: event.device, channel: event.channel, value: event.value, time: event.time, described: this.channelOf(event.device, event.channel) }),
-    );
-  }
-
-  private broadcastDescription(device: string, description: DeviceDescription, time: number): void {
-    if (this.registered.size === 0) return;
-    // Latest wins for a client that is behind: only the current description matters.
-    this.broadcastTlm(`${device}\u0000@description`, (id) => descriptionTlm(id, { device, description, time }));
-  }
-
-  private broadcastMomentary(event: MomentaryEvent): void {
-    if (this.registered.size === 0) return;
-    // No key: a press is never coalesced, not even for a client that is behind.
-    this.broadcastTlm(undefined, (id) => momentaryTlm(id, { device: event.device, channel: event.channel, value: event.value, time: event.time, described: this.channelOf(event.device, event.channel) }));
-  }
-
-  private broadcastAvailability(event: AvailabilityEvent): void {
-    if (this.registered.size === 0) return;
-    this.broadcastTlm(`${event.device}\u0000@availability`, (id) =>
-      availabilityTlm(id, { device: event.device, availability: event.availability, reason: event.reason, lastSeen: event.lastSeen, time: event.time }),
-    );
-  }
-
-  /**
-   * One synthesised TLM for every registered client: numbered now (one id for all) and encoded
-   * once, at the first client's turn. At 10,000 values/s most changes to a client that is behind
-   * are coalesced away (issue 20), and those never cost an encoding.
-   */
-  private broadcastTlm(key: string | undefined, tlm: (eventId: number) => string): void {
-    this.registered.broadcast(new TlmOutgoing({ key, eventId: this.nextId(), encode: (id) => this.fitTlm(tlm(id)) }));
-  }
-
-  /** A TLM relayed from the Tracim server, verbatim (its own event_id). */
-  private relayTlm(text: string): void {
-    const bytes = this.fitTlm(text);
-    if (bytes !== undefined) this.registered.broadcast({ bytes, type: EventTypes.tracimEvent });
-  }
-
-  private fitTlm(text: string): Buffer | undefined {
-    return this.fit(encodeEnvelope(this.path, EventTypes.tracimEvent, text), EventTypes.tracimEvent, text);
   }
 
   private deliverReply(reply: ReplyEvent): void {
@@ -343,22 +293,7 @@ export class TracimMaster implements Adapter {
       // §6.1.5: only a new path is announced, to everyone including the newcomer.
       for (const client of clients.paths()) this.send(client, { type: EventTypes.clientAdded, data: { path, pid } });
     }
-    this.sendSnapshot(path);
-  }
-
-  /** A registering client first gets what each device is, then its current state (ARCHITECTURE.md). */
-  private sendSnapshot(path: string): void {
-    const now = Date.now();
-    const push = (key: string, tlm: (eventId: number) => string) => this.registered.push(path, new TlmOutgoing({ key, eventId: this.nextId(), encode: (id) => this.fitTlm(tlm(id)) }));
-    for (const device of this.ctx.snapshot().devices) {
-      const { device: id, availability, availabilityReason: reason, lastSeen } = device;
-      const description = device.description ?? this.ctx.description(id);
-      if (description) push(`${id}\u0000@description`, (eventId) => descriptionTlm(eventId, { device: id, description, time: now }));
-      if (availability !== 'online') push(`${id}\u0000@availability`, (eventId) => availabilityTlm(eventId, { device: id, availability, reason, lastSeen, time: now }));
-      for (const c of device.channels) {
-        push(stateKey(id, c.channel), (eventId) => stateTlm(eventId, { device: id, channel: c.channel, value: c.value, time: c.time, described: description?.channels[c.channel] }));
-      }
-    }
+    this.tlms?.snapshot(path);
   }
 
   private unregister(event: DaemonEvent): void {
@@ -410,41 +345,4 @@ export class TracimMaster implements Adapter {
       )
       .catch((error: unknown) => this.ctx.logger.error({ client: event.path, id }, `patchbay_command ${JSON.stringify(id ?? null)} from ${event.path} was not taken by the gateway: ${describeError(error)}`));
   }
-}
-
-/**
- * A synthesised TLM in the clients' queues: its event id is taken when it is broadcast, the
- * bytes are made at the first client's turn and shared by the others. A client that got it
- * coalesced ahead of newer ones (it is behind) has it made again under a fresh id.
- */
-class TlmOutgoing implements Outgoing {
-  readonly type = EventTypes.tracimEvent;
-  readonly key: string | undefined;
-  readonly eventId: number;
-  private readonly make: (eventId: number) => Buffer | undefined;
-  private made: Buffer | undefined;
-  private skipped = false;
-
-  constructor(init: { key: string | undefined; eventId: number; encode: (eventId: number) => Buffer | undefined }) {
-    this.key = init.key;
-    this.eventId = init.eventId;
-    this.make = init.encode;
-  }
-
-  bytes(): Buffer | undefined {
-    if (this.made === undefined && !this.skipped) {
-      this.made = this.make(this.eventId);
-      this.skipped = this.made === undefined;
-    }
-    return this.made;
-  }
-
-  renumber(eventId: number): Buffer | undefined {
-    return this.make(eventId);
-  }
-}
-
-/** The coalescing key of a device channel's state in a client's queue. */
-function stateKey(device: string, channel: string): string {
-  return device + '\u0000' + channel;
 }
