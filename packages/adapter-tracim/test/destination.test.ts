@@ -210,5 +210,20 @@ describe('tracim - per-client destination queue', () => {
     // Moved to the tail on each change instead, b would wait behind a new a every time and never arrive.
     expect(received.slice(0, 20).filter((m) => m.startsWith('b')).length).toBeGreaterThanOrEqual(5);
   });
+
+  it('tracim - urgent messages (acks, replies, pings) go ahead of the queued ones, in the order they came', async () => {
+    const { path, destination, seen } = make(100);
+    destination.push(msg('s0', 's0'));
+    await seen('down');
+    for (let i = 1; i <= 5; i++) destination.push(msg(`s${i}`, `s${i}`));
+    destination.push(msg('ack'), true);
+    destination.push(msg('reply'), true);
+    destination.push(msg('s6', 's6'));
+    destination.push(msg('ping'), true);
+    const listener = await rawListener(path);
+    cleanups.push(() => listener.close());
+    await seen('idle');
+    expect(listener.messages.map((b) => b.toString())).toEqual(['ack', 'reply', 'ping', 's0', 's1', 's2', 's3', 's4', 's5', 's6']);
+  });
 });
 

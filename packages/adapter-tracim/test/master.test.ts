@@ -4,7 +4,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createGateway } from '@patchbay/core';
-import { captureLogger, tempDir } from '@patchbay/testing';
+import { captureLogger, Signal, tempDir } from '@patchbay/testing';
 import tracimAdapter from '../src/index.js';
 import { sendOnce, type TracimMaster } from '../src/internal.js';
 import { PYTHON, rawListener, startMaster, startPyPeer, type MasterRig, type PyPeer } from './helpers.js';
@@ -398,6 +398,36 @@ describe('tracim master - wire (M items, against the Python SDK-like peer)', () 
     await r.logger.waitFor(/Tracim client unregistered: .*b\.sock; 0 registered/);
     expect(host()).toMatchObject({ connected: false, peers: 0 });
   });
+
+  it('tracim - issue 20: a patchbay_reply (after its ack) goes ahead of the state waiting for a client that is behind', async () => {
+    const r = await rig();
+    const path = join(r.dir, 'late.sock');
+    await sendOnce(r.master, Buffer.from(JSON.stringify({ path, type: 'daemon_client_add', data: { path, pid: '1' } })), 2000);
+    await r.logger.waitFor(/late\.sock is unreachable/, { timeoutMs: 10_000 });
+    // The reply is queued once the core has handed it to the adapter.
+    const master = r.adapter();
+    const deliver = master.deliver.bind(master);
+    const replied = new Signal();
+    let answered = false;
+    master.deliver = (event) => {
+      const result = deliver(event);
+      if (event.kind === 'reply') {
+        answered = true;
+        replied.notify();
+      }
+      return result;
+    };
+    // Not listening yet: 30 channels' state waits in its queue, then its command comes.
+    for (let i = 0; i < 30; i++) r.driver.emit(`c${i}`, i);
+    await sendOnce(r.master, Buffer.from(JSON.stringify({ path, type: 'patchbay_command', data: { id: 'q', device: 'dev1', channel: 'relay', value: true } })), 2000);
+    await replied.waitUntil(() => (answered ? true : undefined), { what: 'the reply queued', timeoutMs: 10_000 });
+    const me = await rawListener(path);
+    cleanups.push(() => me.close());
+    const types = () => me.messages.map((b) => (JSON.parse(b.toString()) as { type: string }).type);
+    await me.changed.waitUntil(() => (types().includes('patchbay_reply') ? true : undefined), { what: 'the reply', timeoutMs: 20_000 });
+    const seen = types().filter((t) => t !== 'daemon_account_info' && t !== 'daemon_client_added');
+    expect(seen.slice(0, 2)).toEqual(['daemon_ack', 'patchbay_reply']);
+  }, 30_000);
 
   it('tracim - every failed patchbay_reply carries a code: unknown device, a channel the device refuses, a command without data', async () => {
     const r = await rig();

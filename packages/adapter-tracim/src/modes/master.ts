@@ -210,7 +210,9 @@ export class TracimMaster implements Adapter {
       this.ctx.logger.warn({ client, id }, `patchbay_reply ${JSON.stringify(id)} is ${bytes.length} bytes, over 4096: sent as a failed reply instead`);
       bytes = encodeEnvelope(this.path, EventTypes.patchbayReply, { id, ok: false, error: `reply value too large (${bytes.length} bytes over the 4096-byte message limit)`, code: ErrorCodes.EVENT_REJECTED });
     }
-    this.registered.push(client, { bytes, type: EventTypes.patchbayReply });
+    // Ahead of the state waiting for this client (behind its ack): a command's answer must not
+    // wait a pass of a long queue, such as a registration snapshot of every device (issue 20).
+    this.registered.push(client, { bytes, type: EventTypes.patchbayReply }, true);
   }
 
   /** The size policy of §10 for one outgoing message; undefined = skip it. */
@@ -326,14 +328,15 @@ export class TracimMaster implements Adapter {
   }
 
   private command(event: DaemonEvent): void {
-    this.send(event.path, { type: EventTypes.ack });
+    // Urgent, as the reply that follows it: the pair keeps its order ahead of queued TLMs.
+    this.send(event.path, { type: EventTypes.ack, urgent: true });
     const data = event.data;
     const record = typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : undefined;
     const id = record?.id as JsonValue | undefined;
     if (!record || typeof record.device !== 'string' || typeof record.channel !== 'string') {
       this.counters?.bad.inc();
       this.ctx.logger.warn(`patchbay_command from ${event.path} without data {id, device, channel, value}; answered with a failed reply`);
-      this.send(event.path, { type: EventTypes.patchbayReply, data: { id: id ?? null, ok: false, error: 'patchbay_command needs data {id, device, channel, value}', code: ErrorCodes.COMMAND_INVALID } });
+      this.send(event.path, { type: EventTypes.patchbayReply, data: { id: id ?? null, ok: false, error: 'patchbay_command needs data {id, device, channel, value}', code: ErrorCodes.COMMAND_INVALID }, urgent: true });
       return;
     }
     // The reply goes through the journaled outbox and comes back to deliverReply (meta.client).

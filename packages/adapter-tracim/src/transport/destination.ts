@@ -26,6 +26,8 @@ interface Entry {
   next: Entry | undefined;
   /** Unlinked: delivered, given up, coalesced away or dropped by the bound. */
   gone: boolean;
+  /** Queued ahead of the others (pings, acks, command replies). */
+  urgent: boolean;
 }
 
 /** What a destination reports to the master. */
@@ -77,6 +79,8 @@ export class Destination {
   /** The oldest entry; while a socket is open it is the message in flight. */
   private first: Entry | undefined;
   private last: Entry | undefined;
+  /** The newest urgent entry still queued: the next urgent one goes after it (urgent ones keep their order). */
+  private lastUrgent: Entry | undefined;
   private live = 0;
   private readonly byKey = new Map<string, Entry>();
   private socket: Socket | undefined;
@@ -111,7 +115,11 @@ export class Destination {
     return this.live === 0 && this.socket === undefined;
   }
 
-  /** Queue a message; `urgent` ones (pings) go before everything not yet in flight. */
+  /**
+   * Queue a message; `urgent` ones (pings, acks, command replies) go before every other one not
+   * yet in flight, in the order they came: a reply must not wait a whole pass of a long queue of
+   * state (issue 20).
+   */
   push(item: Outgoing, urgent = false): void {
     if (this.closed) return;
     if (item.key !== undefined && (this.unreachable || this.live >= (this.options.coalesceAfter ?? Number.POSITIVE_INFINITY))) {
@@ -128,11 +136,13 @@ export class Destination {
       }
     }
     if (this.live >= this.options.maxQueue) this.dropOldest();
-    const entry: Entry = { item, bytes: undefined, prev: undefined, next: undefined, gone: false };
+    const entry: Entry = { item, bytes: undefined, prev: undefined, next: undefined, gone: false, urgent };
     if (item.key !== undefined) this.byKey.set(item.key, entry);
     // Urgent ones go first, but never ahead of the message in flight.
-    if (urgent) this.insertAfter(this.socket === undefined ? undefined : this.first, entry);
-    else this.insertAfter(this.last, entry);
+    if (urgent) {
+      this.insertAfter(this.lastUrgent ?? (this.socket === undefined ? undefined : this.first), entry);
+      this.lastUrgent = entry;
+    } else this.insertAfter(this.last, entry);
     this.pump();
   }
 
@@ -145,6 +155,7 @@ export class Destination {
     this.socket = undefined;
     this.first = undefined;
     this.last = undefined;
+    this.lastUrgent = undefined;
     this.live = 0;
     this.byKey.clear();
     return left;
@@ -164,6 +175,7 @@ export class Destination {
   private unlink(entry: Entry): void {
     if (entry.gone) return;
     entry.gone = true;
+    if (entry === this.lastUrgent) this.lastUrgent = entry.prev?.urgent === true ? entry.prev : undefined;
     if (entry.prev === undefined) this.first = entry.next;
     else entry.prev.next = entry.next;
     if (entry.next === undefined) this.last = entry.prev;
