@@ -3,7 +3,10 @@
  * 1 and to 10 registered clients through the gateway and the `tracim` adapter, next to the
  * same number of raw Unix connect-write-close messages of the same size sent in the same run
  * (one connection at a time per destination, as the adapter must). Then the loss check:
- * 1,000 events/s to 1 client and 100 events/s to each of 10 clients, lost must be 0.
+ * 1,000 events/s to 1 client and 100 events/s to each of 10 clients, lost must be 0. Then the
+ * wide case of bench/scale (issue 20): 2,000 channels changing at 10,000 values/s in all, more
+ * than one connection at a time can carry, to one client: how old the values it gets are and
+ * how many channels reach it, next to a raw loop keeping the latest value per channel.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
@@ -32,7 +35,10 @@ function receiver(path: string): Promise<Receiver> {
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('end', () => {
       socket.end();
-      const msg = JSON.parse(Buffer.concat(chunks).toString()) as { type: string; data?: unknown };
+      const text = Buffer.concat(chunks).toString();
+      // The connection in flight when the gateway stops is cut before its bytes.
+      if (text.length === 0) return;
+      const msg = JSON.parse(text) as { type: string; data?: unknown };
       if (msg.type !== 'daemon_tracim_event') return;
       const value = (JSON.parse(msg.data as string) as { fields: { value: number } }).fields.value;
       if (typeof value === 'number' && value >= 0) {
@@ -92,9 +98,10 @@ interface Rig {
 
 async function rig(dir: string, clients: number, tag: string): Promise<Rig> {
   const master = join(dir, `m-${tag}.sock`);
+  // Every change must arrive here (the figure is messages carried): no coalescing of a backlog.
   const gateway = createGateway({
     devices: [{ id: 'dev1', definition: benchDriver }],
-    hosts: [{ id: 'tracim', definition: tracimAdapter, options: { socketPath: master, pingInterval: 600_000 } }],
+    hosts: [{ id: 'tracim', definition: tracimAdapter, options: { socketPath: master, pingInterval: 600_000, coalesceAfter: 1_000_000 } }],
   });
   await gateway.start();
   const receivers: Receiver[] = [];
@@ -182,6 +189,129 @@ async function paced(dir: string, load: { clients: number; perSecond: number; se
   return { sent: total * clients, lost, outOfOrder };
 }
 
+/** The wide case: `channels` channels at `perSecond` values/s in all for `seconds`. */
+interface WideLoad {
+  channels: number;
+  perSecond: number;
+  seconds: number;
+}
+
+/** A client of the wide case: the age of each state value it gets (the value is its emit time), and the channels reached. */
+function wideReceiver(path: string): Promise<{ server: Server; ages: number[]; channels: Set<string>; recording: { on: boolean } }> {
+  const ages: number[] = [];
+  const channels = new Set<string>();
+  const recording = { on: false };
+  const server = createServer((socket) => {
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('end', () => {
+      socket.end();
+      if (!recording.on) return;
+      const msg = JSON.parse(Buffer.concat(chunks).toString()) as { type: string; data?: unknown };
+      if (msg.type !== 'daemon_tracim_event') return;
+      const tlm = JSON.parse(msg.data as string) as { event_type: string; fields: { channel: string; value: unknown } };
+      if (tlm.event_type !== 'device.modified.state' || typeof tlm.fields.value !== 'number') return;
+      ages.push(performance.now() - tlm.fields.value);
+      channels.add(tlm.fields.channel);
+    });
+    socket.on('error', () => undefined);
+  });
+  return new Promise((resolve) => server.listen(path, () => resolve({ server, ages, channels, recording })));
+}
+
+/** Emits the wide load through `emit(channel, value)`, the value being the emit time; resolves at the end of the window. */
+function emitWide(load: WideLoad, emitOne: (channel: string, value: number) => void): Promise<number> {
+  const names = Array.from({ length: load.channels }, (_, i) => `c${i}`);
+  const total = load.perSecond * load.seconds;
+  let sent = 0;
+  const start = nowMs();
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      const due = Math.min(total, Math.floor(((nowMs() - start) / 1000) * load.perSecond));
+      while (sent < due) emitOne(names[sent++ % load.channels] as string, performance.now());
+      if (sent >= total) {
+        clearInterval(timer);
+        resolve(sent);
+      }
+    }, 5);
+  });
+}
+
+interface WideResult {
+  p50: number;
+  p99: number;
+  /** Of the channels, those that reached the client in the window. */
+  reached: number;
+  cpuUsPerValue: number;
+}
+
+function wideResult(r: { ages: number[]; channels: Set<string> }, cpu: NodeJS.CpuUsage, values: number): WideResult {
+  const ages = Float64Array.from(r.ages).sort();
+  const pick = (q: number) => (ages.length === 0 ? Number.NaN : (ages[Math.min(ages.length - 1, Math.floor((q / 100) * ages.length))] as number));
+  return { p50: pick(50), p99: pick(99), reached: r.channels.size, cpuUsPerValue: (cpu.user + cpu.system) / values };
+}
+
+/** The wide case through the gateway; the first second is left out (the registration's snapshot). */
+async function wideAdapter(dir: string, load: WideLoad, tag: string): Promise<WideResult> {
+  const master = join(dir, `m-${tag}.sock`);
+  const gateway = createGateway({
+    devices: [{ id: 'dev1', definition: benchDriver }],
+    hosts: [{ id: 'tracim', definition: tracimAdapter, options: { socketPath: master, pingInterval: 600_000 } }],
+  });
+  await gateway.start();
+  const r = await wideReceiver(join(dir, `c-${tag}.sock`));
+  await sendOnce(master, encodeEnvelope(r.server.address() as string, 'daemon_client_add', { path: r.server.address() as string, pid: String(process.pid) }), 2000);
+  const warm = emitWide({ ...load, seconds: 1 }, (channel, value) => emit(channel, value));
+  await warm;
+  r.recording.on = true;
+  const cpu = process.cpuUsage();
+  const values = await emitWide(load, (channel, value) => emit(channel, value));
+  const used = process.cpuUsage(cpu);
+  r.recording.on = false;
+  await gateway.stop({ drainTimeoutMs: 200 });
+  await new Promise((resolve) => r.server.close(resolve));
+  return wideResult(r, used, values);
+}
+
+/** The raw loop of the wide case: the latest envelope per channel (a Map), one connection at a time. */
+async function wideRaw(dir: string, load: WideLoad, tag: string): Promise<WideResult> {
+  const r = await wideReceiver(join(dir, `raw-${tag}.sock`));
+  const path = r.server.address() as string;
+  const queue = new Map<string, Buffer>();
+  let inFlight: Promise<void> | undefined;
+  let stopped = false;
+  let eventId = 0;
+  const pump = (): void => {
+    if (inFlight !== undefined || stopped) return;
+    const next = queue.entries().next();
+    if (next.done === true) return;
+    const [key, bytes] = next.value;
+    queue.delete(key);
+    inFlight = rawSend(path, bytes)
+      .catch(() => undefined)
+      .finally(() => {
+        inFlight = undefined;
+        pump();
+      });
+  };
+  const offer = (channel: string, value: number) => {
+    const bytes = encodeEnvelope('/tmp/master.sock', 'daemon_tracim_event', JSON.stringify({ event_id: ++eventId, event_type: 'device.modified.state', created: '2025-03-27T13:51:25Z', read: null, fields: { author: null, client_token: null, device: 'dev1', channel, value, kind: 'json' } }));
+    queue.delete(channel);
+    queue.set(channel, bytes);
+    pump();
+  };
+  await emitWide({ ...load, seconds: 1 }, offer);
+  r.recording.on = true;
+  const cpu = process.cpuUsage();
+  const values = await emitWide(load, offer);
+  const used = process.cpuUsage(cpu);
+  r.recording.on = false;
+  stopped = true;
+  await inFlight;
+  await new Promise((resolve) => r.server.close(resolve));
+  return wideResult(r, used, values);
+}
+
 const ROUNDS = 5;
 
 async function main(): Promise<void> {
@@ -248,6 +378,29 @@ async function main(): Promise<void> {
       const p = await paced(dir, { clients, perSecond, seconds: 3 }, `paced-${clients}`);
       figures.push({ metric: `lost at ${fmt(perSecond)} events/s to ${clients === 1 ? '1 client' : `each of ${clients} clients`} for 3 s`, value: p.lost, unit: 'messages', target: '0 lost', pass: p.lost === 0, note: `${p.sent} deliveries, out of order ${p.outOfOrder}` });
     }
+    const load: WideLoad = { channels: 2000, perSecond: 10_000, seconds: 3 };
+    const wa: WideResult[] = [];
+    const wr: WideResult[] = [];
+    for (let round = 0; round < 3; round++) {
+      if (round % 2 === 0) {
+        wr.push(await wideRaw(dir, load, `w${round}`));
+        wa.push(await wideAdapter(dir, load, `w${round}`));
+      } else {
+        wa.push(await wideAdapter(dir, load, `w${round}`));
+        wr.push(await wideRaw(dir, load, `w${round}`));
+      }
+    }
+    const med = (xs: WideResult[], pick: (x: WideResult) => number) => median(xs.map(pick));
+    const wide = `${fmt(load.channels)} channels at ${fmt(load.perSecond)} values/s to 1 client`;
+    const ageA = med(wa, (x) => x.p50);
+    const ageR = med(wr, (x) => x.p50);
+    figures.push({ metric: `${wide}: age of the values received, p50 (median of 3)`, value: ageA, unit: 'ms', baseline: ageR, ratio: ageR / ageA, note: `p99 ${fmt(med(wa, (x) => x.p99))} ms (raw ${fmt(med(wr, (x) => x.p99))}); ratio = raw / adapter, higher is better; raw = latest value per channel in a Map, one connection at a time` });
+    const reachedA = med(wa, (x) => x.reached);
+    const reachedR = med(wr, (x) => x.reached);
+    figures.push({ metric: `${wide}: channels that reached the client in ${load.seconds} s`, value: reachedA, unit: `of ${fmt(load.channels)}`, baseline: reachedR, ratio: reachedA / reachedR });
+    const cpuWA = med(wa, (x) => x.cpuUsPerValue);
+    const cpuWR = med(wr, (x) => x.cpuUsPerValue);
+    figures.push({ metric: `${wide}: CPU per value emitted (whole process)`, value: cpuWA, unit: 'µs', baseline: cpuWR, ratio: cpuWR / cpuWA, note: 'ratio = raw / adapter, higher is better' });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -65,11 +65,11 @@ export const tracimConfig = z
     coalesceAfter: z.number().int().min(1).max(1_000_000).default(64),
     /** Master mode: where the TLM `event_id` counter is kept (default: beside the master socket). */
     eventIdFile: z.string().min(1).optional(),
-    /** Inbound: read one message to EOF within this time (§10: about 5 s). */
+    /** Inbound: read one message to EOF within this time of the connect, however it trickles (§10: about 5 s). */
     readTimeoutMs: z.number().int().min(10).max(60_000).default(5000),
-    /** Master mode: open inbound connections; at the cap the one idle longest (1 s or more) is closed for a newcomer, else the newcomer is. */
+    /** Open inbound connections on the master socket (master mode) or the client socket (client mode); at the cap the one idle longest (1 s or more) is closed for a newcomer, else the newcomer is. */
     maxConnections: z.number().int().min(1).max(65_536).default(64),
-    /** Master mode: bytes of unfinished inbound messages over all connections; the one crossing it is closed (at least one whole 64 KiB message). */
+    /** Bytes of unfinished inbound messages over all connections of the listening socket; the one crossing it is closed (at least one whole 64 KiB message; in client mode a TLM may take up to 1 MiB). */
     maxBufferedBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(2 * 1024 * 1024),
     /** Outbound: connect, write, and see the peer close within this time (§10: about 10 s). */
     sendTimeoutMs: z.number().int().min(10).max(120_000).default(10_000),

@@ -15,8 +15,8 @@ const tracimAdapter = defineAdapter({
   description: 'TracimDaemon master for SDK clients (device state as TLMs, patchbay_command), or a client of an existing master',
   config: tracimConfig,
   create: createTracimAdapter,
-  // The master socket's budget for all unfinished messages (13.7); client mode listens for its master only.
-  inputBudgetBytes: (config) => (config.mode === 'master' ? config.maxBufferedBytes : 0),
+  // The listening socket's budget for all unfinished messages, in either mode (13.7).
+  inputBudgetBytes: (config) => config.maxBufferedBytes,
 });
 
 export default tracimAdapter;

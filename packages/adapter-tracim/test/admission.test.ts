@@ -2,6 +2,9 @@
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createGateway } from '@patchbay/core';
+import { captureLogger, tempDir, type CapturedLogger } from '@patchbay/testing';
+import tracimAdapter from '../src/index.js';
 import { sendOnce } from '../src/internal.js';
 import { rawListener, startMaster, type MasterRig } from './helpers.js';
 
@@ -79,6 +82,45 @@ describe('tracim master - admission (13.7)', () => {
     const all = [await open(r.master, part), await open(r.master, part), await open(r.master, part)];
     await Promise.race(all.map((c) => c.closed));
     expect(r.logger.find(/over maxBufferedBytes 65536/, 'warn')).toHaveLength(1);
+    expect(all.filter((c) => c.isClosed())).toHaveLength(1);
+  }, 30_000);
+});
+
+/** A client-mode host registered with a raw listener playing the master. */
+async function clientRig(options: Record<string, unknown>): Promise<{ client: string; master: string; logger: CapturedLogger; registered: () => Promise<unknown> }> {
+  const dir = tempDir('pb-tracim-client-admission-');
+  cleanups.push(() => dir.remove());
+  const master = join(dir.path, 'master.sock');
+  const client = join(dir.path, 'client.sock');
+  const listener = await rawListener(master);
+  cleanups.push(() => listener.close());
+  const logger = captureLogger({ levels: 'info' });
+  const gateway = createGateway({ devices: [], hosts: [{ id: 'tc', definition: tracimAdapter, options: { mode: 'client', masterSocketPath: master, clientSocketPath: client, ...options } }], logger });
+  await gateway.start();
+  cleanups.push(() => gateway.stop({ drainTimeoutMs: 50 }));
+  const registered = () => listener.changed.waitUntil(() => (listener.messages.length > 0 ? true : undefined), { what: 'daemon_client_add at the master', timeoutMs: 10_000 });
+  return { client, master, logger, registered };
+}
+
+describe('tracim client mode - admission (13.7)', () => {
+  it('tracim - client mode: at maxConnections with every connection busy the newcomer is closed unread, logged once (13.7)', async () => {
+    const r = await clientRig({ maxConnections: 2, readTimeoutMs: 60_000 });
+    await r.registered();
+    const busy = [await open(r.client, Buffer.from('{"type":"'), true), await open(r.client, Buffer.from('{"type":"'), true)];
+    const newcomer = await open(r.client, Buffer.from('{"type":"'));
+    // Closed at once, not at readTimeoutMs (60 s).
+    await newcomer.closed;
+    for (const c of busy) expect(c.isClosed()).toBe(false);
+    expect(r.logger.find(/client socket: 2 connections open \(maxConnections\)/, 'warn')).toHaveLength(1);
+  }, 30_000);
+
+  it('tracim - client mode: unfinished messages over maxBufferedBytes for the whole socket: the connection crossing it is closed, the others keep going (13.7)', async () => {
+    const r = await clientRig({ maxConnections: 10, readTimeoutMs: 60_000, maxBufferedBytes: 64 * 1024 });
+    await r.registered();
+    const part = Buffer.concat([Buffer.from('{"type":"'), Buffer.alloc(30 * 1024, 0x61)]);
+    const all = [await open(r.client, part), await open(r.client, part), await open(r.client, part)];
+    await Promise.race(all.map((c) => c.closed));
+    expect(r.logger.find(/client socket, over maxBufferedBytes 65536/, 'warn')).toHaveLength(1);
     expect(all.filter((c) => c.isClosed())).toHaveLength(1);
   }, 30_000);
 });

@@ -51,7 +51,7 @@ describe('tracim - per-client destination queue', () => {
   }
   const msg = (text: string, key?: string) => ({ bytes: Buffer.from(text), type: 't', key });
 
-  it('tracim - while a client is unreachable its queue keeps the latest value per device+channel, in order, and delivers on return', async () => {
+  it('tracim - while a client is unreachable its queue keeps the latest value per device+channel, in its slot, and delivers on return', async () => {
     const { path, destination, events, seen } = make(100);
     destination.push(msg('a1', 'a'));
     await seen('down');
@@ -62,7 +62,8 @@ describe('tracim - per-client destination queue', () => {
     const listener = await rawListener(path);
     cleanups.push(() => listener.close());
     await seen('idle');
-    expect(listener.messages.map((b) => b.toString())).toEqual(['a1', 'b1', 'reply', 'a21']);
+    // a's slot (a1, waiting for its retry) took every later value of a, and kept its turn.
+    expect(listener.messages.map((b) => b.toString())).toEqual(['a21', 'b1', 'reply']);
     expect(events.filter((e) => e === 'down' || e === 'up')).toEqual(['down', 'up']);
   });
 
@@ -121,7 +122,7 @@ describe('tracim - per-client destination queue', () => {
     expect(destination.sent).toBe(16);
   });
 
-  it('tracim - an unreachable client pushed many state changes keeps one per device+channel in memory, and delivers them in order on return', async () => {
+  it('tracim - an unreachable client pushed many state changes keeps one per device+channel in memory, and delivers them in their slots on return', async () => {
     const { path, destination, seen } = make(100);
     const refs: WeakRef<Buffer>[] = [];
     const push = (text: string, key?: string) => {
@@ -135,13 +136,13 @@ describe('tracim - per-client destination queue', () => {
       for (const key of ['a', 'b', 'c', 'd']) push(`${key}${i}`, key);
       if (i === 2500) push('reply');
     }
-    expect(destination.size).toBe(6);
-    // a0 (waiting for its retry), the reply and the latest of each of the four channels.
-    expect(await reachable(refs)).toBeLessThanOrEqual(6);
+    expect(destination.size).toBe(5);
+    // The latest of each of the four channels (a's in a0's slot) and the reply.
+    expect(await reachable(refs)).toBeLessThanOrEqual(5);
     const listener = await rawListener(path);
     cleanups.push(() => listener.close());
     await seen('idle');
-    expect(listener.messages.map((b) => b.toString())).toEqual(['a0', 'reply', 'a5000', 'b5000', 'c5000', 'd5000']);
+    expect(listener.messages.map((b) => b.toString())).toEqual(['a5000', 'b5000', 'c5000', 'd5000', 'reply']);
   });
 
   it('tracim - 14.6 a slow but alive client (20 ms per message) past the backlog threshold gets the latest state per channel, not ever older state', async () => {
@@ -170,7 +171,8 @@ describe('tracim - per-client destination queue', () => {
     await seen('idle');
     expect(received.length).toBeLessThanOrEqual(12);
     expect(received).toContain('reply');
-    expect(received.slice(-2).sort()).toEqual(['a100', 'b100']);
+    expect(received.filter((m) => m.startsWith('a')).at(-1)).toBe('a100');
+    expect(received.filter((m) => m.startsWith('b')).at(-1)).toBe('b100');
     // Per channel the values still go forward, never back.
     for (const key of ['a', 'b']) {
       const values = received.filter((m) => m.startsWith(key)).map((m) => Number(m.slice(1)));
@@ -178,4 +180,50 @@ describe('tracim - per-client destination queue', () => {
     }
     expect(events.filter((e) => e === 'down')).toHaveLength(0);
   });
+
+  it('tracim - issue 20: past the threshold a channel that changes before each delivery still reaches the client (its slot keeps its turn)', async () => {
+    const { path, destination, changed } = make(10_000, 2000, 1);
+    const received: string[] = [];
+    let n = 0;
+    // Each message read makes both channels change again before the connection closes: what a
+    // client that drains slower than the devices report sees all the time.
+    const server = createServer((socket) => {
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.on('end', () => {
+        received.push(Buffer.concat(chunks).toString());
+        if (received.length < 20) {
+          n++;
+          destination.push(msg(`a${n}`, 'a'));
+          destination.push(msg(`b${n}`, 'b'));
+        }
+        socket.end();
+        changed.notify();
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    destination.push(msg('a0', 'a'));
+    destination.push(msg('b0', 'b'));
+    await changed.waitUntil(() => (received.length >= 20 ? true : undefined), { what: '20 messages', timeoutMs: 10_000 });
+    // Moved to the tail on each change instead, b would wait behind a new a every time and never arrive.
+    expect(received.slice(0, 20).filter((m) => m.startsWith('b')).length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('tracim - urgent messages (acks, replies, pings) go ahead of the queued ones, in the order they came', async () => {
+    const { path, destination, seen } = make(100);
+    destination.push(msg('s0', 's0'));
+    await seen('down');
+    for (let i = 1; i <= 5; i++) destination.push(msg(`s${i}`, `s${i}`));
+    destination.push(msg('ack'), true);
+    destination.push(msg('reply'), true);
+    destination.push(msg('s6', 's6'));
+    destination.push(msg('ping'), true);
+    const listener = await rawListener(path);
+    cleanups.push(() => listener.close());
+    await seen('idle');
+    expect(listener.messages.map((b) => b.toString())).toEqual(['ack', 'reply', 'ping', 's0', 's1', 's2', 's3', 's4', 's5', 's6']);
+  });
 });
+

@@ -4,7 +4,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createGateway } from '@patchbay/core';
-import { captureLogger, tempDir } from '@patchbay/testing';
+import { captureLogger, Signal, tempDir } from '@patchbay/testing';
 import tracimAdapter from '../src/index.js';
 import { sendOnce, type TracimMaster } from '../src/internal.js';
 import { PYTHON, rawListener, startMaster, startPyPeer, type MasterRig, type PyPeer } from './helpers.js';
@@ -152,6 +152,33 @@ describe('tracim master - wire (M items, against the Python SDK-like peer)', () 
     expect(values).toEqual([1, 2, 3, 4, 5, 6]);
     expect(c.records.filter((x) => x.ev === 'error')).toEqual([]);
   }, 30_000);
+
+  it('tracim - issue 20: a client that is behind gets each channel in its slot with the latest value, its event_ids still increasing', async () => {
+    const r = await rig({ coalesceAfter: 1 });
+    const me = await rawListener(join(r.dir, 'me.sock'));
+    cleanups.push(() => me.close());
+    const path = join(r.dir, 'me.sock');
+    const msgs = () => me.messages.map((b) => JSON.parse(b.toString()) as { type: string; data?: unknown });
+    await sendOnce(r.master, Buffer.from(JSON.stringify({ path, type: 'daemon_client_add', data: { path, pid: '1' } })), 2000);
+    await me.changed.waitUntil(() => (msgs().some((m) => m.type === 'daemon_client_added') ? true : undefined), { what: 'client_added', timeoutMs: 10_000 });
+    const tlms = () => msgs().flatMap((m) => (m.type === 'daemon_tracim_event' ? [JSON.parse(m.data as string) as { event_id: number; fields: { channel: string; value: unknown } }] : []));
+    // z goes on its connection; a and b queue behind it, then change again, b first: a's slot
+    // (numbered after b's new value) goes before b's.
+    r.driver.emit('z', 0);
+    r.driver.emit('a', 1);
+    r.driver.emit('b', 1);
+    r.driver.emit('b', 2);
+    r.driver.emit('a', 2);
+    await me.changed.waitUntil(() => (tlms().length >= 3 ? true : undefined), { what: '3 TLMs', timeoutMs: 10_000 });
+    expect(tlms().map((t) => [t.fields.channel, t.fields.value])).toEqual([
+      ['z', 0],
+      ['a', 2],
+      ['b', 2],
+    ]);
+    const ids = tlms().map((t) => t.event_id);
+    expect(ids).toEqual([...ids].sort((x, y) => x - y));
+    expect(new Set(ids).size).toBe(ids.length);
+  });
 
   it('tracim - M10 M24 registration: account_info with a digit user_id, then client_added to everyone including the newcomer', async () => {
     const r = await rig({ userId: '42' });
@@ -371,6 +398,36 @@ describe('tracim master - wire (M items, against the Python SDK-like peer)', () 
     await r.logger.waitFor(/Tracim client unregistered: .*b\.sock; 0 registered/);
     expect(host()).toMatchObject({ connected: false, peers: 0 });
   });
+
+  it('tracim - issue 20: a patchbay_reply (after its ack) goes ahead of the state waiting for a client that is behind', async () => {
+    const r = await rig();
+    const path = join(r.dir, 'late.sock');
+    await sendOnce(r.master, Buffer.from(JSON.stringify({ path, type: 'daemon_client_add', data: { path, pid: '1' } })), 2000);
+    await r.logger.waitFor(/late\.sock is unreachable/, { timeoutMs: 10_000 });
+    // The reply is queued once the core has handed it to the adapter.
+    const master = r.adapter();
+    const deliver = master.deliver.bind(master);
+    const replied = new Signal();
+    let answered = false;
+    master.deliver = (event) => {
+      const result = deliver(event);
+      if (event.kind === 'reply') {
+        answered = true;
+        replied.notify();
+      }
+      return result;
+    };
+    // Not listening yet: 30 channels' state waits in its queue, then its command comes.
+    for (let i = 0; i < 30; i++) r.driver.emit(`c${i}`, i);
+    await sendOnce(r.master, Buffer.from(JSON.stringify({ path, type: 'patchbay_command', data: { id: 'q', device: 'dev1', channel: 'relay', value: true } })), 2000);
+    await replied.waitUntil(() => (answered ? true : undefined), { what: 'the reply queued', timeoutMs: 10_000 });
+    const me = await rawListener(path);
+    cleanups.push(() => me.close());
+    const types = () => me.messages.map((b) => (JSON.parse(b.toString()) as { type: string }).type);
+    await me.changed.waitUntil(() => (types().includes('patchbay_reply') ? true : undefined), { what: 'the reply', timeoutMs: 20_000 });
+    const seen = types().filter((t) => t !== 'daemon_account_info' && t !== 'daemon_client_added');
+    expect(seen.slice(0, 2)).toEqual(['daemon_ack', 'patchbay_reply']);
+  }, 30_000);
 
   it('tracim - every failed patchbay_reply carries a code: unknown device, a channel the device refuses, a command without data', async () => {
     const r = await rig();

@@ -2,20 +2,32 @@ import { connect, type Socket } from 'node:net';
 
 /** One message waiting for a destination. */
 export interface Outgoing {
-  bytes: Buffer;
+  /**
+   * The bytes, or how to make them once the message's turn comes (undefined: skip it). A
+   * message coalesced away before its turn is then never encoded.
+   */
+  bytes: Buffer | (() => Buffer | undefined);
   /** Wire type, for logs. */
   type: string;
   /** Device+channel for state TLMs: coalesced while the destination is unreachable or behind. */
   key?: string;
+  /** A synthesised TLM's `event_id`: each destination sends them increasing. */
+  eventId?: number;
+  /** The same message under another `event_id` (for one coalesced ahead of newer ones). */
+  renumber?(eventId: number): Buffer | undefined;
 }
 
 /** A queued message, linked both ways so dropping one from the middle costs O(1). */
 interface Entry {
   item: Outgoing;
+  /** Made at the first attempt, kept for the retries. */
+  bytes: Buffer | undefined;
   prev: Entry | undefined;
   next: Entry | undefined;
   /** Unlinked: delivered, given up, coalesced away or dropped by the bound. */
   gone: boolean;
+  /** Queued ahead of the others (pings, acks, command replies). */
+  urgent: boolean;
 }
 
 /** What a destination reports to the master. */
@@ -33,6 +45,8 @@ export interface DestinationHooks {
    * timeout (stalled), or closed one in time again. Optional.
    */
   onStalled?(path: string, stalled: boolean): void;
+  /** A fresh TLM `event_id`, above every one taken so far (for {@link Outgoing.renumber}). */
+  takeEventId?(): number;
 }
 
 /** Timing of a destination. */
@@ -65,6 +79,8 @@ export class Destination {
   /** The oldest entry; while a socket is open it is the message in flight. */
   private first: Entry | undefined;
   private last: Entry | undefined;
+  /** The newest urgent entry still queued: the next urgent one goes after it (urgent ones keep their order). */
+  private lastUrgent: Entry | undefined;
   private live = 0;
   private readonly byKey = new Map<string, Entry>();
   private socket: Socket | undefined;
@@ -73,6 +89,8 @@ export class Destination {
   private unreachable = false;
   private stalledNow = false;
   private closed = false;
+  /** The last TLM `event_id` sent. */
+  private lastEventId = 0;
   /** Messages handed to the peer. */
   sent = 0;
 
@@ -97,22 +115,34 @@ export class Destination {
     return this.live === 0 && this.socket === undefined;
   }
 
-  /** Queue a message; `urgent` ones (pings) go before everything not yet in flight. */
+  /**
+   * Queue a message; `urgent` ones (pings, acks, command replies) go before every other one not
+   * yet in flight, in the order they came: a reply must not wait a whole pass of a long queue of
+   * state (issue 20).
+   */
   push(item: Outgoing, urgent = false): void {
     if (this.closed) return;
     if (item.key !== undefined && (this.unreachable || this.live >= (this.options.coalesceAfter ?? Number.POSITIVE_INFINITY))) {
       // Latest value wins per device+channel while the client cannot be reached (ARCHITECTURE.md,
       // Delivery), and while it is behind: a client that handles a TLM in 0.3 s gets the state of
-      // now, not of a minute ago. Below the threshold every change still arrives.
+      // now, not of a minute ago. Below the threshold every change still arrives. The slot keeps
+      // its turn and takes the new value, as the core's outbox does: moved to the tail instead,
+      // a channel that changes more often than the queue drains would never reach the client.
       const previous = this.byKey.get(item.key);
-      if (previous !== undefined && previous !== this.first) this.unlink(previous);
+      if (previous !== undefined && !(previous === this.first && this.socket !== undefined)) {
+        previous.item = item;
+        previous.bytes = undefined;
+        return;
+      }
     }
     if (this.live >= this.options.maxQueue) this.dropOldest();
-    const entry: Entry = { item, prev: undefined, next: undefined, gone: false };
+    const entry: Entry = { item, bytes: undefined, prev: undefined, next: undefined, gone: false, urgent };
     if (item.key !== undefined) this.byKey.set(item.key, entry);
     // Urgent ones go first, but never ahead of the message in flight.
-    if (urgent) this.insertAfter(this.socket === undefined ? undefined : this.first, entry);
-    else this.insertAfter(this.last, entry);
+    if (urgent) {
+      this.insertAfter(this.lastUrgent ?? (this.socket === undefined ? undefined : this.first), entry);
+      this.lastUrgent = entry;
+    } else this.insertAfter(this.last, entry);
     this.pump();
   }
 
@@ -125,6 +155,7 @@ export class Destination {
     this.socket = undefined;
     this.first = undefined;
     this.last = undefined;
+    this.lastUrgent = undefined;
     this.live = 0;
     this.byKey.clear();
     return left;
@@ -144,6 +175,7 @@ export class Destination {
   private unlink(entry: Entry): void {
     if (entry.gone) return;
     entry.gone = true;
+    if (entry === this.lastUrgent) this.lastUrgent = entry.prev?.urgent === true ? entry.prev : undefined;
     if (entry.prev === undefined) this.first = entry.next;
     else entry.prev.next = entry.next;
     if (entry.next === undefined) this.last = entry.prev;
@@ -165,16 +197,33 @@ export class Destination {
 
   private pump(): void {
     if (this.closed || this.socket !== undefined || this.retryTimer !== undefined) return;
-    const entry = this.first;
+    let entry = this.first;
+    // A message the size policy skips goes without a connection.
+    while (entry !== undefined && (entry.bytes ??= this.encode(entry.item)) === undefined) {
+      this.unlink(entry);
+      entry = this.first;
+    }
     if (entry === undefined) {
       this.byKey.clear();
       this.hooks.onIdle(this.path);
       return;
     }
-    this.dial(entry);
+    this.dial(entry, entry.bytes as Buffer);
   }
 
-  private dial(entry: Entry): void {
+  /** The bytes of a message whose turn came: a TLM coalesced ahead of newer ones gets a fresh id, so ids only go up. */
+  private encode(item: Outgoing): Buffer | undefined {
+    const { eventId } = item;
+    if (eventId === undefined) return typeof item.bytes === 'function' ? item.bytes() : item.bytes;
+    if (eventId > this.lastEventId || item.renumber === undefined || this.hooks.takeEventId === undefined) {
+      this.lastEventId = Math.max(this.lastEventId, eventId);
+      return typeof item.bytes === 'function' ? item.bytes() : item.bytes;
+    }
+    this.lastEventId = this.hooks.takeEventId();
+    return item.renumber(this.lastEventId);
+  }
+
+  private dial(entry: Entry, bytes: Buffer): void {
     const item = entry.item;
     // One message per connection, written in one end(), then wait for the peer to close
     // (§2.2, §2.5, §10): that is how a serial reader tells us it is ready for the next one.
@@ -188,7 +237,7 @@ export class Destination {
     }, this.options.sendTimeoutMs);
     socket.once('connect', () => {
       connected = true;
-      socket.end(item.bytes);
+      socket.end(bytes);
     });
     socket.on('data', () => undefined);
     socket.on('error', (error: NodeJS.ErrnoException) => {
@@ -201,7 +250,7 @@ export class Destination {
       if (connected) {
         // Written (or lost mid-way, e.g. a Python client resetting on an oversized message,
         // §2.4): never resend what the peer may have read, or it would see it twice.
-        if (failure !== undefined && failure.code !== 'ETIMEDOUT' && socket.bytesWritten < item.bytes.length) {
+        if (failure !== undefined && failure.code !== 'ETIMEDOUT' && socket.bytesWritten < bytes.length) {
           this.hooks.onDropped(this.path, 1, `${item.type} lost while writing: ${failure.message}`);
         }
         // A peer that accepts and never closes holds each message for the whole send timeout:

@@ -102,7 +102,7 @@ export class TracimStream {
     const body: Record<string, string> = { password: this.account.password };
     if (this.account.mail) body.email = this.account.mail;
     if (this.account.username) body.username = this.account.username;
-    const { response, text } = await this.call('POST', `${this.api}/auth/login`, { 'Content-Type': 'application/json', Accept: 'application/json' }, JSON.stringify(body));
+    const { response, text } = await this.call(`${this.api}/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify(body) });
     if (response.statusCode !== 200) throw new Error(`HTTP ${response.statusCode}: ${text.slice(0, 200)}`);
     const user = JSON.parse(text) as { user_id?: unknown };
     const cookie = (response.headers['set-cookie'] ?? []).map((c) => c.split(';')[0] ?? '').find((c) => c.startsWith('session_key='));
@@ -113,7 +113,8 @@ export class TracimStream {
     this.hooks.logger.info(`logged in to Tracim at ${this.api} as user ${this.session.userId}`);
   }
 
-  private call(method: string, url: string, headers: Record<string, string>, body?: string): Promise<{ response: IncomingMessage; text: string }> {
+  private call(url: string, options: { method: string; headers: Record<string, string>; body?: string }): Promise<{ response: IncomingMessage; text: string }> {
+    const { method, headers, body } = options;
     return new Promise((resolve, reject) => {
       const request = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, { method, headers, signal: this.hooks.signal }, (response) => {
         const chunks: Buffer[] = [];

@@ -1,9 +1,11 @@
-import { connect, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { describeError, ErrorCodes, PatchbayError, quoteForLog, type Adapter, type Counter, type HostContext, type OutboundEvent } from '@patchbay/core';
-import { expandHome, type TracimConfig } from './config.js';
-import { Destination } from './transport/destination.js';
-import { claimSocketPath, listenUnix, removeSocketFile } from './transport/socketFile.js';
-import { decodeEnvelope, encodeEnvelope, EventTypes, MAX_WIRE_BYTES, readToEof, type DaemonEvent } from './protocol/wire.js';
+import { expandHome, type TracimConfig } from '../config.js';
+import { Destination } from '../transport/destination.js';
+import { claimSocketPath, listenUnix, removeSocketFile } from '../transport/socketFile.js';
+import { sendOnce } from '../transport/sendOnce.js';
+import { decodeEnvelope, encodeEnvelope, EventTypes, MAX_WIRE_BYTES, type DaemonEvent } from '../protocol/wire.js';
+import { InboundListener } from '../transport/inbound.js';
 
 /** Inbound cap in client mode: TLMs forwarded verbatim by a master may exceed 4096 bytes (C4). */
 const CLIENT_INBOUND_BYTES = 1024 * 1024;
@@ -17,7 +19,7 @@ export class TracimClient implements Adapter {
   private server: Server | undefined;
   private toMaster: Destination | undefined;
   private readonly replies = new Map<string, Destination>();
-  private readonly inbound = new Set<Socket>();
+  private inbound: InboundListener | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private path = '';
   private masterPath = '';
@@ -50,7 +52,24 @@ export class TracimClient implements Adapter {
     this.userId = undefined;
     // C1 / §10: replace a stale file before binding (refuse a live listener).
     await claimSocketPath(this.path, 'client socket');
-    const server = await listenUnix(this.path, { onConnection: (socket) => this.accept(socket), onError: (error) => ctx.logger.error({ err: error }, `client socket ${this.path} failed: ${describeError(error)}`) });
+    // The same admission control as the master socket (issue 13.7): anyone who can reach the
+    // socket can connect, and a TLM may be up to 1 MiB here.
+    const inbound = new InboundListener({
+      what: 'client socket',
+      maxConnections: config.maxConnections,
+      maxBufferedBytes: config.maxBufferedBytes,
+      readTimeoutMs: config.readTimeoutMs,
+      maxMessageBytes: CLIENT_INBOUND_BYTES,
+      logger: ctx.logger,
+      counters: {
+        rejected: ctx.counter('patchbay_tracim_rejected_connections_total', 'Client socket connections closed unread at maxConnections'),
+        evicted: ctx.counter('patchbay_tracim_evicted_connections_total', 'Idle client socket connections closed to admit a new one at maxConnections'),
+      },
+      onMessage: (bytes) => this.message(bytes),
+      onBad: (reason) => this.bad(reason),
+    });
+    this.inbound = inbound;
+    const server = await listenUnix(this.path, { onConnection: (socket: Socket) => inbound.accept(socket), onError: (error) => ctx.logger.error({ err: error }, `client socket ${this.path} failed: ${describeError(error)}`) });
     this.server = server;
     this.toMaster = new Destination(
       this.masterPath,
@@ -82,8 +101,8 @@ export class TracimClient implements Adapter {
     this.toMaster = undefined;
     for (const d of this.replies.values()) d.close();
     this.replies.clear();
-    for (const socket of this.inbound) socket.destroy();
-    this.inbound.clear();
+    this.inbound?.close();
+    this.inbound = undefined;
     const server = this.server;
     this.server = undefined;
     if (!server) return;
@@ -137,20 +156,16 @@ export class TracimClient implements Adapter {
     return bytes;
   }
 
-  private accept(socket: Socket): void {
-    this.inbound.add(socket);
-    socket.once('close', () => this.inbound.delete(socket));
-    // §10: read each inbound connection to EOF: TLMs can be larger than 4096 bytes (C4).
-    void readToEof(socket, { timeoutMs: this.config.readTimeoutMs, maxBytes: CLIENT_INBOUND_BYTES }).then((read) => {
-      if (this.server === undefined) return;
-      const decoded = read.ok ? decodeEnvelope(read.bytes) : read;
-      if (!decoded.ok) {
-        this.counters?.bad.inc();
-        this.ctx.logger.warn(`bad inbound message on the client socket: ${decoded.reason}; dropped`);
-        return;
-      }
-      this.handle(decoded.event);
-    }).catch((error: unknown) => this.ctx.logger.error(`inbound message on the client socket could not be handled: ${describeError(error)}`));
+  /** One inbound message, read to EOF (§10: TLMs can be larger than 4096 bytes, C4). */
+  private message(bytes: Buffer): void {
+    const decoded = decodeEnvelope(bytes);
+    if (!decoded.ok) return this.bad(decoded.reason);
+    this.handle(decoded.event);
+  }
+
+  private bad(reason: string): void {
+    this.counters?.bad.inc();
+    this.ctx.logger.warn(`bad inbound message on the client socket: ${reason}; dropped`);
   }
 
   private handle(event: DaemonEvent): void {
@@ -216,22 +231,4 @@ export class TracimClient implements Adapter {
     }
     d.push({ bytes, type: EventTypes.pong });
   }
-}
-
-/** Dial, write one message, wait for the close (§2.2); rejects on failure or timeout. */
-export function sendOnce(path: string, bytes: Buffer, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ path });
-    const timer = setTimeout(() => socket.destroy(new Error(`no close within ${timeoutMs} ms`)), timeoutMs);
-    socket.once('connect', () => socket.end(bytes));
-    socket.on('data', () => undefined);
-    socket.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    socket.once('close', (hadError) => {
-      clearTimeout(timer);
-      if (!hadError) resolve();
-    });
-  });
 }
