@@ -101,7 +101,12 @@ describe('domogik worker', () => {
     // The broker is silent during a request (heartbeat lock): the worker must keep beating anyway.
     const beats = await broker.waitUntil(() => (broker.commands(4).length >= 4 ? broker.commands(4) : undefined), 8000);
     const gaps = beats.slice(1).map((b, i) => b.at - (beats[i] as { at: number }).at);
-    for (const gap of gaps) expect(Math.abs(gap - 1000)).toBeLessThanOrEqual(200);
+    // On average every 1000 ms (±200): one timer late on a loaded machine stretches one gap, not
+    // the rate, so each gap only has to show that no beat was skipped or doubled.
+    const mean = gaps.reduce((sum, gap) => sum + gap, 0) / gaps.length;
+    expect(Math.abs(mean - 1000)).toBeLessThanOrEqual(200);
+    for (const gap of gaps) expect(gap).toBeGreaterThan(500);
+    for (const gap of gaps) expect(gap).toBeLessThan(1800);
     release();
     await broker.waitUntil(() => (broker.commands(3).length === 1 ? true : undefined));
   });
