@@ -20,7 +20,7 @@ describe('tracim - acceptance: three Python clients and a simulated device', () 
   });
 
   it('tracim - every client gets every state change in order; one killed without unregistering is dropped within 2 ping periods and the others miss nothing', async () => {
-    const P = 500;
+    const P = 1500;
     const dir = tempDir('pb-tracim-acc-');
     cleanups.push(async () => dir.remove());
     const masterPath = join(dir.path, 'master.sock');
@@ -62,7 +62,8 @@ describe('tracim - acceptance: three Python clients and a simulated device', () 
     await c.kill('SIGKILL');
     const killedAt = Date.now();
     await logger.waitFor(/c\.sock removed: no pong/, { timeoutMs: 4 * P });
-    // Removed after at most 2 P of silence; the slack is scheduling on a loaded machine.
+    // Removed after at most 2 P of silence; the slack (scheduling on a loaded machine) stays under
+    // P, so a removal after 3 P would still fail.
     expect(Date.now() - killedAt).toBeLessThanOrEqual(2 * P + 1000);
     expect(master?.listClients().map((x) => x.path)).toEqual([a.path, b.path]);
     // Keep going for another second of reports after the removal.
