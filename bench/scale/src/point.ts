@@ -232,21 +232,26 @@ export function plainScript(name: string): string {
   return outfile;
 }
 
-export async function runPoint(side: Side, shape: PointShape, options: PointOptions): Promise<PointResult> {
-  const dir = tempDir(`patchbay-scale-${side}-`);
-  const ep: Endpoints = {
+/** Free ports for every listener of a point, and its two Tracim sockets under `dir`. */
+export async function endpointsIn(dir: string): Promise<Endpoints> {
+  return {
     http: await freePort(),
     jeedomSocket: await freePort(),
     jeedomCallback: await freePort(),
     apikey: 'scale-apikey-0123456789',
-    tracimMaster: join(dir.path, 'master.sock'),
-    tracimClient: join(dir.path, 'client.sock'),
+    tracimMaster: join(dir, 'master.sock'),
+    tracimClient: join(dir, 'client.sock'),
     reqRep: await freePort(),
     pub: await freePort(),
     sub: await freePort(),
     domogikHost: 'scale',
     comodojo: await freePort(),
   };
+}
+
+export async function runPoint(side: Side, shape: PointShape, options: PointOptions): Promise<PointResult> {
+  const dir = tempDir(`patchbay-scale-${side}-`);
+  const ep = await endpointsIn(dir.path);
   const hosts = new HostClients(ep, shape.clients);
   let child: ChildProcess | undefined;
   let output = '';

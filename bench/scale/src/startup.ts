@@ -10,11 +10,10 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fmt } from '@patchbay/bench-kit';
-import { freePort, repoRoot, tempDir } from '@patchbay/testing';
+import { repoRoot, tempDir } from '@patchbay/testing';
 import { stringify } from 'yaml';
 import { HostClients } from './hosts.js';
-import { gatewayConfig } from './point.js';
-import type { Endpoints } from './wire.js';
+import { endpointsIn, gatewayConfig } from './point.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string): string | undefined => {
@@ -29,19 +28,7 @@ const profDir = arg('--cpu-prof');
 const times: number[] = [];
 for (let run = 0; run < runs; run++) {
   const dir = tempDir('patchbay-scale-startup-');
-  const ep: Endpoints = {
-    http: await freePort(),
-    jeedomSocket: await freePort(),
-    jeedomCallback: await freePort(),
-    apikey: 'scale-apikey-0123456789',
-    tracimMaster: join(dir.path, 'master.sock'),
-    tracimClient: join(dir.path, 'client.sock'),
-    reqRep: await freePort(),
-    pub: await freePort(),
-    sub: await freePort(),
-    domogikHost: 'scale',
-    comodojo: await freePort(),
-  };
+  const ep = await endpointsIn(dir.path);
   const hosts = new HostClients(ep, 0);
   await hosts.listenJeedom();
   await hosts.listenTracim();
