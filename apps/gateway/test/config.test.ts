@@ -99,6 +99,22 @@ describe('config pipeline', () => {
     expect(() => parseConfigText('a: [1\nb: 2', 'c.yaml')).toThrow(/c\.yaml is not valid YAML: .*line 2/);
   });
 
+  it('config - a duplicate YAML key is an error naming the key, where it repeats and where it was first', () => {
+    const text = 'hosts:\n  - id: d\n    adapter: domogik\n    options:\n      sensors:\n        a.t: 1\n        b.t: 2\n        a.t: 3\n';
+    let caught: unknown;
+    try {
+      parseConfigText(text, 'c.yaml');
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigFileError);
+    expect((caught as ConfigFileError).message).toBe('c.yaml is not valid YAML: duplicate key "a.t" at line 8, column 9 (first at line 6, column 9): map keys must be unique');
+    expect((caught as ConfigFileError).context).toEqual({ path: 'c.yaml', line: 8, column: 9 });
+    // In a flow map too, and at any depth; the same key in two maps is no duplicate.
+    expect(() => parseConfigText('a: {x: 1, y: {x: 2}, x: 3}', 'c.yaml')).toThrow(/duplicate key "x" at line 1, column 22 \(first at line 1, column 5\)/);
+    expect(parseConfigText('a: {x: 1, y: {x: 2}}\nb: {x: 1}', 'c.yaml')).toEqual({ a: { x: 1, y: { x: 2 } }, b: { x: 1 } });
+  });
+
   it('config - warns on no devices or no hosts, and on the deprecated outbox.maxQueue (read as maxPendingReplies)', async () => {
     const empty = await validateConfig({}, registry);
     expect(empty.warnings).toEqual(['no devices: there is nothing to bridge', 'no hosts: device state goes nowhere']);

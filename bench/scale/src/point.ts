@@ -151,11 +151,14 @@ async function waitFor(probe: () => Promise<boolean>, { what, timeoutMs, child }
   throw new Error(`${what}: not within ${timeoutMs} ms`);
 }
 
-/** Values the devices reported so far: the sum of `patchbay_device_events` over every device. */
+/**
+ * Values the devices reported so far: the sum of `patchbay_device_events_total` over every
+ * device (the raw loop's /metrics names it the same way).
+ */
 async function reported(port: number): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith('patchbay_device_events{')) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  for (const line of text.split('\n')) if (line.startsWith('patchbay_device_events_total{')) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   return sum;
 }
 
@@ -178,7 +181,15 @@ export function gatewayConfig(ep: Endpoints, shape: PointShape, dataDir: string)
     for (const channel of ['temperature', 'humidity', 'relay']) sensors[`${deviceId(i)}.${channel}`] = sensorId(i, channel);
   }
   return {
-    gateway: { dataDir, http: { host: '127.0.0.1', port: ep.http }, commandTimeoutMs: 2000, drainTimeoutMs: 500 },
+    gateway: {
+      dataDir,
+      // Raised explicitly, for the bench only (the defaults stay safe): at N = 10,000 the start-up
+      // keeps the loop busy so long that 100 ws upgrades passed the 10 s header deadline, which
+      // the gateway answers 400; and K clients plus the probes must fit under the caps.
+      http: { host: '127.0.0.1', port: ep.http, maxConnections: Math.max(256, 2 * shape.clients + 64), headersTimeoutMs: 120_000, requestTimeoutMs: 120_000 },
+      commandTimeoutMs: 2000,
+      drainTimeoutMs: 500,
+    },
     log: { level: 'warn', format: 'json' },
     devices,
     hosts: [
@@ -190,7 +201,7 @@ export function gatewayConfig(ep: Endpoints, shape: PointShape, dataDir: string)
         options: { bus: 'embedded', reqRepPort: ep.reqRep, pubPort: ep.pub, subPort: ep.sub, host: ep.domogikHost, configService: 'none', sensors, commands: { 'd0.relay': DOMOGIK_COMMAND_ID }, deviceIds: { d0: DOMOGIK_DEVICE_ID } },
       },
       { id: 'comodojo', adapter: 'comodojo', options: { socket: `tcp://127.0.0.1:${ep.comodojo}` } },
-      { id: 'ws', adapter: 'ws', options: {} },
+      { id: 'ws', adapter: 'ws', options: { maxClients: Math.max(1000, 2 * shape.clients) } },
     ],
   };
 }
@@ -221,21 +232,26 @@ export function plainScript(name: string): string {
   return outfile;
 }
 
-export async function runPoint(side: Side, shape: PointShape, options: PointOptions): Promise<PointResult> {
-  const dir = tempDir(`patchbay-scale-${side}-`);
-  const ep: Endpoints = {
+/** Free ports for every listener of a point, and its two Tracim sockets under `dir`. */
+export async function endpointsIn(dir: string): Promise<Endpoints> {
+  return {
     http: await freePort(),
     jeedomSocket: await freePort(),
     jeedomCallback: await freePort(),
     apikey: 'scale-apikey-0123456789',
-    tracimMaster: join(dir.path, 'master.sock'),
-    tracimClient: join(dir.path, 'client.sock'),
+    tracimMaster: join(dir, 'master.sock'),
+    tracimClient: join(dir, 'client.sock'),
     reqRep: await freePort(),
     pub: await freePort(),
     sub: await freePort(),
     domogikHost: 'scale',
     comodojo: await freePort(),
   };
+}
+
+export async function runPoint(side: Side, shape: PointShape, options: PointOptions): Promise<PointResult> {
+  const dir = tempDir(`patchbay-scale-${side}-`);
+  const ep = await endpointsIn(dir.path);
   const hosts = new HostClients(ep, shape.clients);
   let child: ChildProcess | undefined;
   let output = '';

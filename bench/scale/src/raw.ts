@@ -22,7 +22,7 @@ const journalFile = createWriteStream(journal, { flags: 'a' });
 // ws fan-out and /healthz on the HTTP port.
 const http = createHttpServer((req, res) => {
   // The gateway's counter of values reported, under the same name, for the same "values in".
-  if (req.url === '/metrics') res.writeHead(200, { 'content-type': 'text/plain' }).end(`patchbay_device_events{endpoint="raw"} ${sent}\n`);
+  if (req.url === '/metrics') res.writeHead(200, { 'content-type': 'text/plain' }).end(`patchbay_device_events_total{device="raw"} ${sent}\n`);
   else res.writeHead(req.url === '/healthz' ? 200 : 404, { 'content-type': 'application/json' }).end('{"status":"ok"}');
 });
 const wss = new WebSocketServer({ server: http, path: '/ws', perMessageDeflate: false });

@@ -2,7 +2,7 @@ import { getEventListeners } from 'node:events';
 import { createGateway, silentLogger, type HostContext } from '@patchbay/core';
 import { captureLogger, FakeDriver, Signal } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Publisher } from 'zeromq';
+import { Publisher, Subscriber } from 'zeromq';
 import domogikAdapter, { domogikConfig, type DomogikConfig } from '../src/index.js';
 import { DomogikPlugin, type MdpClient } from '../src/internal.js';
 import simDriver from '@patchbay/driver-sim';
@@ -158,6 +158,57 @@ describe('domogik plugin on its embedded bus', () => {
       expect(plugin.pluginStatus).toBe('stopped');
     }
   });
+
+  it('domogik - devices reporting in one turn of the loop go in one client.sensor publication, not one each', async () => {
+    const drivers = Array.from({ length: 20 }, () => new FakeDriver());
+    let plugin: DomogikPlugin | undefined;
+    const sensors = Object.fromEntries(drivers.map((_, i) => [`dev${i}.temperature`, 100 + i]));
+    const gateway = createGateway({
+      devices: drivers.map((d, i) => ({ id: `dev${i}`, definition: d.definition })),
+      hosts: [
+        {
+          id: 'domogik',
+          definition: { ...domogikAdapter, create: (config, ctx) => (plugin = domogikAdapter.create(config as DomogikConfig, ctx) as DomogikPlugin) },
+          options: { bus: 'embedded', reqRepPort: 0, pubPort: 0, subPort: 0, host: 'testhost', configService: 'none', sensors },
+        },
+      ],
+    });
+    cleanups.push(() => gateway.stop({ drainTimeoutMs: 200 }));
+    await gateway.start();
+    await Promise.all(drivers.map((d) => d.waitRunning()));
+    const sub = new Subscriber({ linger: 0 });
+    cleanups.push(() => sub.close());
+    sub.connect(`tcp://127.0.0.1:${plugin?.ports?.subPort}`);
+    sub.subscribe('client.sensor');
+    const publications: Record<string, unknown>[] = [];
+    const seen = new Set<string>();
+    const all = new Signal();
+    void (async () => {
+      for await (const [, data] of sub) {
+        const body = JSON.parse(String(data)) as Record<string, unknown>;
+        publications.push(body);
+        for (const key of Object.keys(body)) seen.add(key);
+        all.notify();
+      }
+    })().catch(() => undefined);
+    // A subscription takes a moment to reach the forwarder (slow joiner) and says nothing when it
+    // has: a probe value goes again every 100 ms until one arrives.
+    let probe = 0;
+    const probing = setInterval(() => drivers[0]?.emit('temperature', probe++), 100);
+    cleanups.push(() => clearInterval(probing));
+    await all.waitUntil(() => (seen.has('100') ? true : undefined), { timeoutMs: 20_000, what: 'a probe value on sensor 100' });
+    clearInterval(probing);
+    // One timer each, all due in the same turn: as sim devices ticking together.
+    for (const [i, d] of drivers.entries()) setTimeout(() => d.emit('temperature', 1000 + i), 0);
+    // (a probe still on its way carries values under 1000)
+    const ticks = () => publications.filter((p) => Object.entries(p).some(([k, v]) => k !== 'atTimestamp' && typeof v === 'number' && v >= 1000));
+    const got = () => Object.assign({}, ...ticks()) as Record<string, unknown>;
+    await all.waitUntil(() => (drivers.every((_, i) => got()[String(100 + i)] === 1000 + i) ? true : undefined), { timeoutMs: 10_000, what: 'every sensor value' });
+    // The first device's tick goes at once, the nineteen that fire behind it in one more (two,
+    // should a second's boundary fall among them: atTimestamp differs).
+    expect(ticks().length).toBeLessThanOrEqual(3);
+    expect(got()).toMatchObject(Object.fromEntries(drivers.map((_, i) => [String(100 + i), 1000 + i])));
+  }, 30_000);
 });
 
 function fakeContext(): HostContext {

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PhpCallback, sendRaw, type CallbackRecord } from './peer.js';
 import { APIKEY, everything, startRig, type Rig } from './rig.js';
 
-type Decoded = { devices?: Record<string, Record<string, unknown>>; replies?: Record<string, Record<string, unknown>>; status?: Record<string, string> };
+type Decoded = { devices?: Record<string, Record<string, unknown>>; replies?: Record<string, Record<string, unknown>>; status?: Record<string, string>; availability?: Record<string, unknown> };
 const decoded = (r: CallbackRecord): Decoded => (r.decoded ?? {}) as Decoded;
 
 function command(fields: Record<string, unknown>): string {
@@ -44,6 +44,8 @@ describe('jeedom - upward channel (§4)', () => {
   it('jeedom - §10.25 §10.27 POSTs: the key in the query, JSON content type, exact Content-Length, no chunking, no forwarding headers', async () => {
     peer = await PhpCallback.start();
     rig = await startRig({ callback: peer.url, cycle: 0 });
+    // Past the start-up's status and availability: changes queued behind a POST share the next one.
+    await peer.waitFor((rs) => rs.find((r) => r.method === 'POST' && decoded(r).availability?.dev1 !== undefined), 'the start-up POST');
     rig.driver.emit('temperature', 21.5);
     const post = await peer.waitFor((rs) => rs.find((r) => r.method === 'POST' && decoded(r).devices?.dev1?.temperature === 21.5), 'the state POST');
     expect(post.uri).toBe(`/plugins/patchbay/core/php/jeePatchbay.php?apikey=${APIKEY}`);
@@ -60,7 +62,10 @@ describe('jeedom - upward channel (§4)', () => {
   it('jeedom - §10.26 POST bodies are byte-identical to Python json.dumps of the same data', async () => {
     peer = await PhpCallback.start();
     rig = await startRig({ callback: peer.url, cycle: 0 });
+    await peer.waitFor((rs) => rs.find((r) => r.method === 'POST' && decoded(r).availability?.dev1 !== undefined), 'the start-up POST');
+    // One at a time, each alone in its POST (changes queued behind a POST would share the next).
     rig.driver.emit('label', 'café / 😀 "q"');
+    await peer.waitFor((rs) => rs.find((r) => decoded(r).devices?.dev1?.label !== undefined), 'the label POST');
     rig.driver.emit('tiny', 0.00001);
     await peer.waitFor((rs) => rs.find((r) => decoded(r).devices?.dev1?.tiny !== undefined), 'both POSTs');
     const bodies = peer.posts().map((r) => r.body);

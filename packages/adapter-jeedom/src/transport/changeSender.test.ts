@@ -92,6 +92,32 @@ describe('jeedom - cycle and immediate sending (§4.5)', () => {
     }
   });
 
+  it('jeedom - with cycle 0 changes handed over together share a body, which ends before one that would overwrite a change it holds', async () => {
+    const r = recorder();
+    const sender = new ChangeSender({ post: r.post, cycleMs: 0 });
+    await sender.addMany([
+      [['devices', 'a', 't'], 1],
+      [['devices', 'b', 't'], 2],
+      [['events'], { device: 'a', channel: 'press', value: null, time: 1 }, 'append'],
+      [['events'], { device: 'b', channel: 'press', value: null, time: 2 }, 'append'],
+      [['replies', 'r1'], { ok: true, value: null }],
+      // The same path again: a second body, so the first value is not lost.
+      [['devices', 'a', 't'], 3],
+      [['descriptions', 'a'], { name: 'A' }, 'replace'],
+      // A path inside one the body holds: a third.
+      [['descriptions', 'a', 'name'], 'B'],
+    ]);
+    expect(r.bodies).toEqual([
+      '{"devices": {"a": {"t": 1}, "b": {"t": 2}}, "events": [{"device": "a", "channel": "press", "value": null, "time": 1}, {"device": "b", "channel": "press", "value": null, "time": 2}], "replies": {"r1": {"ok": true, "value": null}}}',
+      '{"devices": {"a": {"t": 3}}, "descriptions": {"a": {"name": "A"}}}',
+      '{"descriptions": {"a": {"name": "B"}}}',
+    ]);
+    // One change alone is the reference's one-entry object.
+    await sender.addMany([[['devices', 'a', 't'], 4]]);
+    expect(r.bodies.at(-1)).toBe('{"devices": {"a": {"t": 4}}}');
+    sender.stop();
+  });
+
   it('jeedom - §10.37 an immediate send does not wait for the cycle timer', async () => {
     const r = recorder();
     const sender = new ChangeSender({ post: r.post, cycleMs: 30_000 });

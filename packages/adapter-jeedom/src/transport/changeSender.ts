@@ -69,13 +69,14 @@ export class ChangeSender {
   }
 
   /**
-   * Add several changes at once. Cycle mode: all join the pending window. Immediate mode:
-   * one post each, in order, stopping at the first that fails.
+   * Add several changes at once. Cycle mode: all join the pending window. Immediate mode: in
+   * order, as few posts as keep every change (see {@link immediateBodies}), stopping at the
+   * first that fails.
    */
   addMany(changes: readonly Change[]): Promise<void> {
     if (this.stopped) return Promise.reject(stoppedError());
     if (this.immediate) {
-      const bodies = changes.map(([key, value, mode]) => singleChangeJson(key, value, mode));
+      const bodies = immediateBodies(changes);
       return this.enqueue(async () => {
         for (const body of bodies) await this.options.post(body);
       });
@@ -144,6 +145,79 @@ export class ChangeSender {
     this.flushing = false;
     outcome();
     if (!this.stopped) this.schedule();
+  }
+}
+
+/**
+ * The bodies immediate mode posts for changes handed over together (a batch the outbox had
+ * queued while the previous post was out), in order. One post per change made a batch cost a
+ * round trip per event, and at 10,000 values/s the queue only grew; so changes share a body,
+ * and a body ends before a change that would overwrite or merge into one it already holds
+ * (the same path, or one inside the other): every value still reaches Jeedom, none coalesced.
+ * Appends to one list keep every entry, in order, and share a body. A lone change is the
+ * reference's one-entry object (§4.5).
+ */
+export function immediateBodies(changes: readonly Change[]): string[] {
+  if (changes.length === 1) {
+    const [key, value, mode] = changes[0] as Change;
+    return [singleChangeJson(key, value, mode)];
+  }
+  const bodies: string[] = [];
+  let tree = new ChangeTree();
+  const paths = new BodyPaths();
+  for (const change of changes) {
+    const path = pathOf(change);
+    const append = change[2] === 'append';
+    if (!tree.empty && paths.clashes(path, append)) {
+      bodies.push(tree.toJson());
+      tree = new ChangeTree();
+      paths.clear();
+    }
+    paths.add(path, append);
+    put(tree, change);
+  }
+  if (!tree.empty) bodies.push(tree.toJson());
+  return bodies;
+}
+
+function pathOf([key, , mode]: Change): readonly string[] {
+  if (typeof key !== 'string') return key;
+  // A plain key with no mode replaces its top-level entry (§4.5): its path is the key alone.
+  return mode === undefined && !key.includes(PATH_SEPARATOR) ? [key] : key.split(PATH_SEPARATOR);
+}
+
+/** The paths one body holds (segments joined by NUL): where a value or a list ends, and every path above one. */
+class BodyPaths {
+  private readonly ends = new Map<string, 'value' | 'list'>();
+  private readonly above = new Set<string>();
+
+  /** True when a change at `path` would overwrite or merge into something the body holds. */
+  clashes(path: readonly string[], append: boolean): boolean {
+    let at = '';
+    for (let i = 0; i < path.length; i++) {
+      at = i === 0 ? (path[0] as string) : `${at}\0${path[i] as string}`;
+      const end = this.ends.get(at);
+      if (i < path.length - 1) {
+        if (end !== undefined) return true;
+      } else if (this.above.has(at) || end === 'value' || (end === 'list' && !append)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  add(path: readonly string[], append: boolean): void {
+    let at = '';
+    for (let i = 0; i < path.length; i++) {
+      at = i === 0 ? (path[0] as string) : `${at}\0${path[i] as string}`;
+      if (i < path.length - 1) this.above.add(at);
+      else this.ends.set(at, append ? 'list' : 'value');
+    }
+  }
+
+  clear(): void {
+    this.ends.clear();
+    this.above.clear();
   }
 }
 
