@@ -101,11 +101,6 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': restrict(publicCore, noRelativeDist, noInternal, notFromAdapterTest) },
   },
   {
-    // TEMPORARY until the domogik branch lands (it fixes its own functions of 4).
-    files: ['packages/adapter-domogik/**'],
-    rules: { 'max-params': ['warn', 4] },
-  },
-  {
     files: ['packages/driver-*/**'],
     rules: { 'no-restricted-imports': restrict(publicCore, noRelativeDist, noInternal, noMock, notFromDriver) },
   },

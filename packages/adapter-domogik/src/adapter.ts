@@ -300,13 +300,13 @@ export class DomogikPlugin implements Adapter {
         } else {
           const service = await this.configServiceName();
           const identity = { type: 'plugin', name: config.name, host: this.host };
-          const configured = await this.requireOk(service, 'config.get', { ...identity, key: 'configured' }, config.configTimeoutMs);
+          const configured = await this.requireOk({ service, action: 'config.get', data: { ...identity, key: 'configured' }, timeoutMs: config.configTimeoutMs });
           if (signal.aborted) return;
           if (configValue(configured.value) !== true) {
             await this.notConfigured();
             return;
           }
-          const devices = await this.requireOk(service, 'device.get', identity, config.deviceTimeoutMs);
+          const devices = await this.requireOk({ service, action: 'device.get', data: identity, timeoutMs: config.deviceTimeoutMs });
           if (signal.aborted) return;
           // Domogik's definitions first; the options fill in what it does not define.
           this.mapping = SensorMap.fromOptions(config, SensorMap.fromDevices(devices.devices, ctx.logger));
@@ -354,10 +354,11 @@ export class DomogikPlugin implements Adapter {
     return answer === '200' ? 'dbmgr' : 'admin';
   }
 
-  private async requireOk(service: string, action: string, data: JsonObject, timeoutMs: number): Promise<JsonObject> {
+  private async requireOk(request: { service: string; action: string; data: JsonObject; timeoutMs: number }): Promise<JsonObject> {
     const client = this.client;
     if (!client) throw new PatchbayError(ErrorCodes.HOST_UNREACHABLE, 'stopped');
-    const reply = await client.request({ service, action, data, timeoutMs });
+    const { service, action } = request;
+    const reply = await client.request(request);
     if (reply.data.status === false) {
       throw new PatchbayError(ErrorCodes.HOST_UNREACHABLE, `${service} refused ${action}: ${String(reply.data.reason ?? 'no reason')}`, { context: { service, action } });
     }
@@ -397,7 +398,7 @@ export class DomogikPlugin implements Adapter {
     try {
       for (const device of this.ctx.snapshot().devices) {
         for (const channel of device.channels) {
-          const payload = this.sensorPayload(device.device, channel.channel, channel.value, channel.time);
+          const payload = this.sensorPayload({ device: device.device, channel: channel.channel, value: channel.value, time: channel.time });
           if (!payload || this.publisher !== publisher) continue;
           await publisher.publish('client.sensor', payload);
           this.counters.published.inc();
@@ -416,7 +417,7 @@ export class DomogikPlugin implements Adapter {
    * sensor's data type (the one Domogik declares for it, else the one of the channel's
    * description); undefined when unmapped or not storable as that type (logged once).
    */
-  private sensorPayload(device: string, channel: string, value: JsonValue | undefined, time: number): JsonObject | undefined {
+  private sensorPayload({ device, channel, value, time }: { device: string; channel: string; value?: JsonValue | undefined; time: number }): JsonObject | undefined {
     const sensor = this.mapping.sensor(device, channel);
     const dataType = sensor === undefined ? undefined : (sensor.dataType ?? dataTypeFor(this.ctx.description(device)?.channels[channel]));
     const encoded = sensor === undefined ? undefined : encodeSensorValue(dataType, value);
@@ -444,7 +445,7 @@ export class DomogikPlugin implements Adapter {
     // A momentary event (a press) is one more reading of its sensor: xplgw keeps each one when the sensor's history keeps duplicates.
     if (event.kind !== 'state' && event.kind !== 'momentary') return;
     const publisher = this.ensureReady();
-    const payload = this.sensorPayload(event.device, event.channel, event.value, event.time);
+    const payload = this.sensorPayload(event);
     if (!payload) return;
     this.counters.published.inc();
     return publisher.publish('client.sensor', payload);
@@ -464,7 +465,7 @@ export class DomogikPlugin implements Adapter {
     };
     for (const event of events) {
       if (event.kind !== 'state' && event.kind !== 'momentary') continue;
-      const payload = this.sensorPayload(event.device, event.channel, event.value, event.time);
+      const payload = this.sensorPayload(event);
       if (!payload) continue;
       const [key] = Object.keys(payload) as [string];
       if (message && (key in message || message.atTimestamp !== payload.atTimestamp)) flush();

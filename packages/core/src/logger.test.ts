@@ -8,7 +8,7 @@ describe('quoteForLog', () => {
     const huge = 'x\n'.repeat(10_000_000);
     const quoted = quoteForLog(huge);
     expect(quoted.startsWith('"x\\nx\\n')).toBe(true);
-    expect(quoted.endsWith('… (20000000 characters)')).toBe(true);
+    expect(quoted.endsWith('… (20000002 characters)')).toBe(true);
     expect(quoted.length).toBeLessThan(120);
   });
 });

@@ -36,10 +36,10 @@ export const silentLogger: Logger = {
  */
 export function quoteForLog(value: unknown, limit = 80): string {
   // A peer's 20 MB string is cut before it is quoted, not after (JSON.stringify of it all took
-  // ~60 ms of everyone's event loop); the length told is the string's.
+  // ~60 ms of everyone's event loop); the length told is the quoted one (escapes aside), as for other values.
   if (typeof value === 'string' && value.length > 2 * limit) {
     const head = JSON.stringify(value.slice(0, limit)).slice(0, limit);
-    return `${head}… (${value.length} characters)`;
+    return `${head}… (${value.length + 2} characters)`;
   }
   const text = JSON.stringify(value ?? null) ?? String(value);
   return text.length <= limit ? text : `${text.slice(0, limit)}… (${text.length} characters)`;

@@ -38,7 +38,7 @@ export class MdpClient {
 
   /** Sends `action` with `data` to `service`; rejects with COMMAND_TIMEOUT or HOST_UNREACHABLE. */
   async request(input: { service: string; action: string; data: JsonObject; timeoutMs: number }): Promise<MdpReply> {
-    const frames = await this.exchange(input.service, [input.action, encodeJson(input.data)], input.timeoutMs, `${input.action} to ${input.service}`);
+    const frames = await this.exchange({ service: input.service, body: [input.action, encodeJson(input.data)], timeoutMs: input.timeoutMs, description: `${input.action} to ${input.service}` });
     if (frames.length !== 4) return this.reject(frames, `${input.action} to ${input.service}: a reply has 4 frames`);
     const action = (frames[2] as Buffer).toString('latin1');
     try {
@@ -50,7 +50,7 @@ export class MdpClient {
 
   /** Asks the broker's `mmi.service`/`mmi.services` (§5.8); resolves with the single body frame (`200`, `404`...). */
   async mmi(input: { service: 'mmi.service' | 'mmi.services'; body: string; timeoutMs: number }): Promise<string> {
-    const frames = await this.exchange(input.service, [input.body], input.timeoutMs, `${input.service} ${input.body}`);
+    const frames = await this.exchange({ service: input.service, body: [input.body], timeoutMs: input.timeoutMs, description: `${input.service} ${input.body}` });
     if (frames.length !== 3) return this.reject(frames, `${input.service}: an mmi reply has 3 frames`);
     return (frames[2] as Buffer).toString('latin1');
   }
@@ -74,7 +74,7 @@ export class MdpClient {
     throw new PatchbayError(ErrorCodes.HOST_UNREACHABLE, `malformed reply from Domogik: ${why}`, { cause: new FrameError(why) });
   }
 
-  private async exchange(service: string, body: string[], timeoutMs: number, description: string): Promise<Buffer[]> {
+  private async exchange({ service, body, timeoutMs, description }: { service: string; body: string[]; timeoutMs: number; description: string }): Promise<Buffer[]> {
     if (this.closed) throw new PatchbayError(ErrorCodes.HOST_UNREACHABLE, 'the Domogik client is closed');
     const id = ++this.seq;
     const socket = new Request({ linger: 0 });
