@@ -139,6 +139,15 @@ describe('gateway http - admission (13.7)', () => {
     expect(silent[1]?.socket.destroyed).toBe(false);
   });
 
+  it('gateway http - headers that do not arrive within headersTimeoutMs are answered 408 (a timeout to retry), not 400 (13.7, 20)', async () => {
+    const { port } = await capped({ headersTimeoutMs: 1000, requestTimeoutMs: 2000 });
+    const client = await openClient(port, true);
+    let answer = '';
+    client.socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    await client.closed;
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+  }, 40_000);
+
   it('gateway http - silent and trickling connections are cut at headersTimeoutMs, not at the next 30 s sweep (13.7)', async () => {
     const { port } = await capped({ headersTimeoutMs: 1000, requestTimeoutMs: 2000 });
     const clients = [await openClient(port, false), await openClient(port, true)];

@@ -34,7 +34,10 @@ export class GatewayHttp implements HttpMount {
     });
     this.server.on('clientError', (error, socket) => {
       this.logger.debug({ err: error }, 'bad HTTP request');
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      // A request whose headers did not arrive in time is a timeout (408, as Node answers without
+      // this handler), not a malformed one: a client may try it again.
+      const timedOut = (error as NodeJS.ErrnoException).code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      if (socket.writable) socket.end(timedOut ? 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     });
     this.route('/healthz', (_req, res) => {
       const health = this.gateway?.health();
