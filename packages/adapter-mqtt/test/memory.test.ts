@@ -23,7 +23,7 @@ describe('mqtt - memory', () => {
     cleanups.push(() => p.close());
     await p.waitLatest(`${r.base}/dev1/temperature`, (t) => t === '21');
     await p.client.publishAsync(`${r.base}/dev1/relay/set`, 'ON', { qos: 1 });
-    await p.waitFor((m) => m.topic === `${r.base}/dev1/relay/set/result`, 'the result');
+    await p.waitFor((m) => m.topic === `${r.base}/dev1/relay/set/result`, { what: 'the result' });
     expect(Object.keys(numbers.cache)).toHaveLength(0);
   });
 });
