@@ -167,6 +167,11 @@ async function startup(): Promise<{ ms: number; idleRssMb: number }> {
     for (;;) {
       const response = await fetch(`${url}/healthz`);
       if (response.status === 200) break;
+      // An endpoint that gave up (its port taken by another program, say) never comes alive:
+      // say which and why instead of waiting for ever.
+      const health = (await response.json()) as { hosts?: { id: string; status: string; reason?: string }[]; devices?: { id: string; status: string; reason?: string }[] };
+      const dead = [...(health.hosts ?? []), ...(health.devices ?? [])].find((e) => e.status === 'dead');
+      if (dead) throw new Error(`the embedded default did not come up: ${dead.id} is dead (${dead.reason ?? 'no reason given'}); are its default ports free?`);
       // Not every endpoint alive yet: ask again on the next turn (start-up only, bounded by the spawn).
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
