@@ -9,7 +9,8 @@ const results = readdirSync(dir)
   .filter((f) => f.endsWith('.json') && f !== 'all.json')
   .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')))
   .sort((a, b) => a.bench.localeCompare(b.bench));
-const fmt = (v) => (v === undefined ? '' : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : Number(v.toPrecision(3)).toString());
+// A figure a bench could not take (NaN, written to JSON as null) is shown as such, not a crash.
+const fmt = (v) => (v === undefined ? '' : v === null || Number.isNaN(v) ? 'n/a' : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : Number(v.toPrecision(3)).toString());
 const lines = ['| bench | metric | value | baseline | ratio | target |', '|---|---|---|---|---|---|'];
 for (const r of results) {
   for (const f of r.figures) {

@@ -19,7 +19,7 @@ const sampleEveryMs = soak ? 10_000 : 1_000;
 const warmUpMs = Math.min(120_000, (seconds * 1000) / 5);
 
 function gauge(text: string, name: string, labels: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
   return line === undefined ? Number.NaN : Number(line.split(' ').at(-1));
 }
 
@@ -51,7 +51,7 @@ try {
     return stateHosts.every((h) => current(h.stats.last));
   }, 'every host current', 15_000).catch(() => undefined);
 
-  const expected = gauge(metrics, 'patchbay_device_events', 'endpoint="dev"');
+  const expected = gauge(metrics, 'patchbay_device_events_total', 'device="dev"');
   const rows = figures(scenario);
   const out: Figure[] = [];
   let worst = Number.POSITIVE_INFINITY;
