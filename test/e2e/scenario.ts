@@ -76,13 +76,15 @@ export class Scenario {
 
   /**
    * Whether every reply after a command's first is that first reply handed out again after a
-   * kill -9 that came after it: an HTTP callback the gateway had posted but not yet marked as
+   * kill -9: an HTTP callback the gateway had posted but not yet marked as
    * delivered when it died is posted again on restart (the plugin drops a reply for an id it
    * already has). Any other second reply is a real double answer.
    */
   repeatsAreRedeliveries(record: CommandRecord): boolean {
     const firstAt = record.sentAt + (record.rttMs ?? 0);
-    return (record.repeats ?? []).every((repeat) => repeat.same && this.killWindows.some(([killedAt]) => firstAt <= killedAt && repeat.at >= killedAt));
+    // The first came before the restart (it may land a few ms after the kill was ordered: the
+    // POST was on its way), the repeat after the kill.
+    return (record.repeats ?? []).every((repeat) => repeat.same && this.killWindows.some(([killedAt, restartedAt]) => firstAt <= restartedAt && repeat.at >= killedAt));
   }
 
   private readonly configPath = join(this.dir.path, 'patchbay.yaml');
