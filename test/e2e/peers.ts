@@ -328,10 +328,11 @@ export class DomogikPeer implements HostPeer {
   async stop(): Promise<void> {
     // The asker goes away: a request still waiting on its REQ socket can get no reply (every
     // older one has its reply or the peer's own 10 s timeout already), as for ws.
+    const child = this.child;
+    this.child = undefined;
     for (const record of this.stats.commands.values()) if (record.replies === 0) record.abandoned = true;
     statsChanged.notify();
-    await killAndWait(this.child);
-    this.child = undefined;
+    await killAndWait(child);
   }
 
   close(): Promise<void> {
