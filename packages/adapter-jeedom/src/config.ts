@@ -16,8 +16,11 @@ export const jeedomConfig = z
     callback: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
     /** Seconds between flushes [`--cycle`]; 0 or less posts every change at once (§4.5). */
     cycle: z.number().default(0.3),
-    /** Longest downward message accepted, bytes (the reference has no limit; Jeedom's are a few hundred bytes, §10.24 wants 1 MiB). */
-    maxMessageBytes: z.number().int().min(1024).default(2 * 1024 * 1024),
+    /**
+     * Longest downward message accepted, bytes. The reference has no limit and Jeedom's messages are a few
+     * hundred bytes; §10.24 wants a 1 MiB message processed, so the default is that plus room for its envelope.
+     */
+    maxMessageBytes: z.number().int().min(1024).default(1024 * 1024 + 64 * 1024),
     /**
      * A downward connection whose message is not complete this long after it opened is closed,
      * ms (§3.2: ≥ 10 s). A deadline from the connect: a trickle of bytes does not extend it.

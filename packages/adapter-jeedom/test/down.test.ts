@@ -150,6 +150,15 @@ describe('jeedom - downward channel (§3)', () => {
     expect(rig.logger.find(/./, 'error')).toEqual([]);
   });
 
+  it('jeedom - by default a message much over the 1 MiB of §10.24 is refused', async () => {
+    rig = await startRig({});
+    await sendRaw(rig.port(), command({ channel: 'blob', value: 'w'.repeat(1280 * 1024) })).catch(() => Buffer.alloc(0));
+    await sendRaw(rig.port(), command({ value: true, id: 'after' }));
+    const commands = await rig.waitCommands(1);
+    expect(commands.map((c) => c.ref)).toEqual(['after']);
+    expect(rig.logger.find(/longer than maxMessageBytes \(1114112 bytes\)/, 'error')).toHaveLength(1);
+  });
+
   it('jeedom - a message over maxMessageBytes is refused with one ERROR, others still served', async () => {
     rig = await startRig({ maxMessageBytes: 64 * 1024 });
     await sendRaw(rig.port(), command({ channel: 'blob', value: 'y'.repeat(200 * 1024) })).catch(() => Buffer.alloc(0));
