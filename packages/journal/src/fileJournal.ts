@@ -134,6 +134,8 @@ export class FileJournal implements Journal {
   private readonly writtenCursors = new Map<string, number>();
   private owedUpTo = 0;
   private readonly openCommands = new Map<string, CommandEvent>();
+  /** The seq of the last event written again for one host ({@link appendFor}). */
+  private lastCopy = 0;
   /** Closed segments, oldest first. */
   private readonly closedSegments: Segment[] = [];
   private owner: JournalOwner = { states: () => [] };
@@ -227,6 +229,7 @@ export class FileJournal implements Journal {
 
   appendFor(host: string, seq: number, event: OutboundEvent): void {
     this.lastSeq = seq;
+    this.lastCopy = seq;
     const owed = event.kind === 'reply';
     if (this.degraded !== undefined) {
       if (!owed) {
@@ -596,14 +599,27 @@ export class FileJournal implements Journal {
    * After a roll's compaction, two closed segments or more are left: a host's cursor is older
    * than the segment before the one just closed, so it has been away for a whole segment.
    * Its owner journals again what it still owes that host (see {@link JournalOwner.heldBack}),
-   * which bounds the files to a few segments however long a host stays down. On its own turn:
-   * the owner appends, and a roll is not the place to take writes.
+   * which bounds the files to what is owed and a few segments however long a host stays down.
+   * On its own turn: the owner appends, and a roll is not the place to take writes.
+   *
+   * Copies are asked for only where they are worth it. A host whose outbox still holds most of
+   * what it holds back (a start-up burst: 10,000 devices' first values, not yet coalesced) would
+   * be written again nearly whole, for little to delete; it is left to catch up. And what the
+   * owner wrote again does not count: hosts with more waiting than a segment holds would
+   * otherwise fill segments with their copies, be held back by them (their own, or another slow
+   * host's) at the next roll, and be written again, segments each time, over what little came
+   * in meanwhile. Hosts are asked for again once two closed segments hold records from after
+   * the last copy.
    */
   private noticeHeldBack(): void {
     if (this.closedSegments.length < 2 || this.owner.heldBack === undefined || this.heldBackDue) return;
     const oldest = (this.closedSegments[0] as Segment).maxSeq;
+    if (this.lastCopy >= (this.closedSegments[this.closedSegments.length - 2] as Segment).maxSeq) return;
     const hosts: string[] = [];
-    for (const [host, seq] of this.cursors) if (seq < oldest) hosts.push(host);
+    for (const [host, seq] of this.cursors) {
+      // Every event has a seq: the distance is how many events the host holds back.
+      if (seq < oldest && 2 * (this.owner.waiting?.(host) ?? 0) <= this.lastSeq - seq) hosts.push(host);
+    }
     if (hosts.length === 0) return;
     this.heldBackDue = true;
     setImmediate(() => {
