@@ -504,6 +504,7 @@ class GatewayRuntime implements Gateway {
         for (const s of store.states()) yield { kind: 'state', id: newEventId(s.time), time: s.time, origin: s.device, device: s.device, channel: s.channel, value: s.value };
       },
       heldBack: (hosts) => this.rebaseHosts(journal, hosts),
+      waiting: (id) => this.hosts.get(id)?.outbox.queued ?? 0,
     });
     this.seq = recovery.lastSeq;
     for (const state of recovery.states) if (this.devices.has(state.device)) this.store.apply(state);

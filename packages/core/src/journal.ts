@@ -63,6 +63,11 @@ export interface JournalOwner {
    * of everything since the host went away. Called on its own turn, never inside a journal call.
    */
   heldBack?(hosts: readonly string[]): void;
+  /**
+   * Events waiting in this host's outbox (in flight included): what {@link heldBack} would write
+   * again for it. A journal asks for a host only when that is well under what it holds back.
+   */
+  waiting?(host: string): number;
 }
 
 /**

@@ -158,6 +158,99 @@ describe('journal', () => {
     await again.close();
   });
 
+  it('journal - hosts with more waiting than a segment holds are not written again at every roll their copies cause', async () => {
+    const d = dir();
+    const j = new FileJournal({ dir: d, fsync: 'never', segmentBytes: 2048, maxBufferBytes: 512 });
+    const reports: string[][] = [];
+    let seq = 0;
+    let copies = 0;
+    await j.open({
+      states: () => [],
+      heldBack: (hosts) => {
+        reports.push([...hosts]);
+        // Forty waiting channels each (~4 KB, two segments' worth) again, each cursor past the rest.
+        for (const host of hosts) {
+          const first = seq + 1;
+          for (let i = 0; i < 40; i++) j.appendFor(host, ++seq, state(seq, `owed${i}`));
+          copies += 40;
+          j.ack(host, first - 1);
+        }
+      },
+    });
+    j.ack('slow1', 0);
+    j.ack('slow2', 0);
+    const appendNew = (): void => {
+      j.append(++seq, state(seq));
+      j.ack('fast', seq);
+      j.flush();
+    };
+    while (reports.length === 0) {
+      appendNew();
+      await nextTurn();
+    }
+    // Nothing new comes in: the copies alone must not make a host held back again.
+    for (let i = 0; i < 20; i++) {
+      j.flush();
+      await nextTurn();
+    }
+    expect(reports).toEqual([['slow1', 'slow2']]);
+    // New records are another matter: once two closed segments hold them, both are asked for again.
+    copies = 0;
+    for (let i = 0; i < 400; i++) {
+      appendNew();
+      await nextTurn();
+    }
+    expect(reports.length).toBeGreaterThan(1);
+    // About one copy a record that came in (480 seen), not forty for every roll.
+    expect(copies).toBeLessThan(2 * 400);
+    // The copies (four segments) and two of new records, besides the open one: not the ~20 the new records took.
+    expect(j.segments().length).toBeLessThanOrEqual(10);
+    const lastSeq = seq;
+    await j.close();
+
+    const again = new FileJournal({ dir: d, fsync: 'never' });
+    const recovery = await again.open(none);
+    const owed = new Map<string, string[]>();
+    recovery.replay((_, event, host) => {
+      if (host !== undefined) owed.set(host, [...(owed.get(host) ?? []), (event as StateEvent).channel]);
+    });
+    // The latest copy of every waiting channel is still there for each host.
+    const all = Array.from({ length: 40 }, (_, i) => `owed${i}`);
+    expect(Object.fromEntries(owed)).toEqual({ slow1: all, slow2: all });
+    expect(recovery.lastSeq).toBe(lastSeq);
+    await again.close();
+  });
+
+  it('journal - a host whose outbox still holds most of what it holds back (a burst) is not asked for copies; once it holds little, it is', async () => {
+    const d = dir();
+    const j = new FileJournal({ dir: d, fsync: 'never', segmentBytes: 2048, maxBufferBytes: 512 });
+    const reports: string[][] = [];
+    let seq = 0;
+    // What the gateway's outbox for 'behind' holds: everything since its cursor at first.
+    let waiting = (): number => seq;
+    await j.open({ states: () => [], heldBack: (hosts) => reports.push([...hosts]), waiting: () => waiting() });
+    j.ack('behind', 0);
+    for (let i = 0; i < 200; i++) {
+      j.append(++seq, state(seq));
+      j.ack('fast', seq);
+      j.flush();
+      await nextTurn();
+    }
+    expect(j.segments().length).toBeGreaterThan(5);
+    expect(reports).toEqual([]);
+    // Coalesced down to a few slots: copies now cost far less than the segments they free.
+    waiting = () => 3;
+    for (let i = 0; i < 20; i++) {
+      j.append(++seq, state(seq));
+      j.ack('fast', seq);
+      j.flush();
+      await nextTurn();
+    }
+    expect(reports.length).toBeGreaterThan(0);
+    expect(reports.every((hosts) => hosts.length === 1 && hosts[0] === 'behind')).toBe(true);
+    await j.close();
+  });
+
   it('journal - hosts that keep up are never reported as held back', async () => {
     const d = dir();
     const j = new FileJournal({ dir: d, fsync: 'never', segmentBytes: 2048, maxBufferBytes: 512 });

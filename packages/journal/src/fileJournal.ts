@@ -1,17 +1,13 @@
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  CommandEventSchema,
   describeError,
   ErrorCodes,
-  EventSchema,
   isPatchbayError,
   PatchbayError,
   silentLogger,
-  StateEventSchema,
   type CommandEvent,
   type Journal,
-  type JournalCorruption,
   type JournalHealth,
   type JournalOwner,
   type JournalRecovery,
@@ -20,7 +16,8 @@ import {
   type StateEvent,
 } from '@patchbay/core';
 import { acquireLock } from './lock.js';
-import { encodeRecord, scanSegment, sealRecords, type SegmentFormat } from './records.js';
+import { encodeRecord, sealRecords, segmentName, type SegmentFormat } from './records.js';
+import { readSegments } from './recovery.js';
 
 /** When the journal forces its writes to disk. A `kill -9` loses nothing in any mode (the page cache survives the process); these are about power loss. */
 export type FsyncPolicy = 'never' | 'interval' | 'batch';
@@ -62,8 +59,6 @@ const SEGMENT = /^segment-(\d{8})(\.v2)?\.log$/;
 const RESERVE = 'reserve';
 /** While it cannot write, the journal says so again this often, with what it held back. */
 const LOG_EVERY_MS = 60_000;
-/** Corrupt records get a warning each up to this many; then one line with the count. */
-const MAX_CORRUPT_WARNINGS = 20;
 
 /** A segment file on disk. */
 interface Segment {
@@ -134,6 +129,8 @@ export class FileJournal implements Journal {
   private readonly writtenCursors = new Map<string, number>();
   private owedUpTo = 0;
   private readonly openCommands = new Map<string, CommandEvent>();
+  /** The seq of the last event written again for one host ({@link appendFor}). */
+  private lastCopy = 0;
   /** Closed segments, oldest first. */
   private readonly closedSegments: Segment[] = [];
   private owner: JournalOwner = { states: () => [] };
@@ -189,7 +186,8 @@ export class FileJournal implements Journal {
         `journal: reading ${old} segment${old === 1 ? '' : 's'} in the previous format (no checksums); new records are written with a CRC-32 each, and the old segments are deleted once every host has moved past them`,
       );
     }
-    const recovery = this.read(segments);
+    const recovery = readSegments({ dir: this.dir, segments, logger: this.logger });
+    this.corruptRecords = recovery.corrupt.length;
     this.lastSeq = recovery.lastSeq;
     for (const [host, seq] of recovery.cursors) this.cursors.set(host, seq);
     for (const command of recovery.openCommands) this.openCommands.set(command.id, command);
@@ -227,6 +225,7 @@ export class FileJournal implements Journal {
 
   appendFor(host: string, seq: number, event: OutboundEvent): void {
     this.lastSeq = seq;
+    this.lastCopy = seq;
     const owed = event.kind === 'reply';
     if (this.degraded !== undefined) {
       if (!owed) {
@@ -513,7 +512,7 @@ export class FileJournal implements Journal {
   }
 
   private segmentPath(index: number, format: SegmentFormat = 2): string {
-    return join(this.dir, `segment-${String(index).padStart(8, '0')}${format === 2 ? '.v2' : ''}.log`);
+    return join(this.dir, segmentName(index, format));
   }
 
   /** Space set aside for a full disk (see {@link FileJournalOptions.reserveBytes}); throws if there is no room for it. */
@@ -596,14 +595,27 @@ export class FileJournal implements Journal {
    * After a roll's compaction, two closed segments or more are left: a host's cursor is older
    * than the segment before the one just closed, so it has been away for a whole segment.
    * Its owner journals again what it still owes that host (see {@link JournalOwner.heldBack}),
-   * which bounds the files to a few segments however long a host stays down. On its own turn:
-   * the owner appends, and a roll is not the place to take writes.
+   * which bounds the files to what is owed and a few segments however long a host stays down.
+   * On its own turn: the owner appends, and a roll is not the place to take writes.
+   *
+   * Copies are asked for only where they are worth it. A host whose outbox still holds most of
+   * what it holds back (a start-up burst: 10,000 devices' first values, not yet coalesced) would
+   * be written again nearly whole, for little to delete; it is left to catch up. And what the
+   * owner wrote again does not count: hosts with more waiting than a segment holds would
+   * otherwise fill segments with their copies, be held back by them (their own, or another slow
+   * host's) at the next roll, and be written again, segments each time, over what little came
+   * in meanwhile. Hosts are asked for again once two closed segments hold records from after
+   * the last copy.
    */
   private noticeHeldBack(): void {
     if (this.closedSegments.length < 2 || this.owner.heldBack === undefined || this.heldBackDue) return;
     const oldest = (this.closedSegments[0] as Segment).maxSeq;
+    if (this.lastCopy >= (this.closedSegments[this.closedSegments.length - 2] as Segment).maxSeq) return;
     const hosts: string[] = [];
-    for (const [host, seq] of this.cursors) if (seq < oldest) hosts.push(host);
+    for (const [host, seq] of this.cursors) {
+      // Every event has a seq: the distance is how many events the host holds back.
+      if (seq < oldest && 2 * (this.owner.waiting?.(host) ?? 0) <= this.lastSeq - seq) hosts.push(host);
+    }
     if (hosts.length === 0) return;
     this.heldBackDue = true;
     setImmediate(() => {
@@ -625,140 +637,4 @@ export class FileJournal implements Journal {
       }
     }
   }
-
-  private read(segments: readonly Segment[]): JournalRecovery {
-    let lastSeq = 0;
-    const cursors = new Map<string, number>();
-    const states = new Map<string, StateEvent>();
-    const openCommands = new Map<string, CommandEvent>();
-    const corrupt: JournalCorruption[] = [];
-    const report = (segment: string, { offset, reason, detail }: { offset: number; reason: string; detail: string }): void => {
-      corrupt.push({ segment, offset, reason });
-      if (corrupt.length <= MAX_CORRUPT_WARNINGS) {
-        this.logger.warn({ code: ErrorCodes.JOURNAL_CORRUPT, segment, offset, reason }, `journal: corrupt record skipped in ${segment} at byte ${offset} (${detail})`);
-      }
-    };
-    // First pass: everything but the events themselves, so replay can skip what every host has.
-    const eventLines: { seq: number; json: string; host: string | undefined }[] = [];
-    for (const segment of segments) {
-      const name = `segment-${String(segment.index).padStart(8, '0')}${segment.format === 2 ? '.v2' : ''}.log`;
-      const bytes = readFileSync(join(this.dir, name));
-      scanSegment(bytes, segment.format, {
-        visit: ({ type, seq, body, offset }) => {
-          const problem = this.apply({ type, seq, body }, { cursors, states, openCommands, eventLines });
-          if (problem === undefined) {
-            if (type === 'n' || type === 'e' || type === 't') lastSeq = Math.max(lastSeq, seq);
-          } else report(name, { offset, ...problem });
-        },
-        bad: (line) => {
-          // A write cut short by a crash was never acknowledged to anyone: not corruption.
-          if (line.reason === 'torn') this.logger.warn({ segment: name, offset: line.offset }, `journal: torn last record skipped in ${name} at byte ${line.offset} (${line.detail})`);
-          else report(name, line);
-        },
-      });
-    }
-    if (corrupt.length > MAX_CORRUPT_WARNINGS) {
-      this.logger.warn({ code: ErrorCodes.JOURNAL_CORRUPT, corrupt: corrupt.length }, `journal: ${corrupt.length - MAX_CORRUPT_WARNINGS} more corrupt records skipped`);
-    }
-    this.corruptRecords = corrupt.length;
-    // A cursor is never past the last event: one that is cannot be trusted to mean anything.
-    for (const seq of cursors.values()) lastSeq = Math.max(lastSeq, seq);
-    let lowest = Infinity;
-    for (const seq of cursors.values()) lowest = Math.min(lowest, seq);
-    // A skipped record may have been a cursor: replay everything, and let each host's own cursor decide.
-    if (corrupt.length > 0) lowest = -1;
-    return {
-      lastSeq,
-      cursors,
-      states: [...states.values()],
-      openCommands: [...openCommands.values()],
-      replay: (visit) => {
-        for (const { seq, json, host } of eventLines) if (seq > lowest) visit(seq, JSON.parse(json) as OutboundEvent, host);
-      },
-      corrupt,
-    };
-  }
-
-  /** Applies one record to what recovery builds, or says what is wrong with it. */
-  private apply(
-    record: { type: string; seq: number; body: string },
-    into: {
-      cursors: Map<string, number>;
-      states: Map<string, StateEvent>;
-      openCommands: Map<string, CommandEvent>;
-      eventLines: { seq: number; json: string; host: string | undefined }[];
-    },
-  ): { reason: string; detail: string } | undefined {
-    const { type, seq, body } = record;
-    const { cursors, states, openCommands, eventLines } = into;
-    switch (type) {
-      case 'n':
-        return body === '' ? undefined : { reason: 'format', detail: 'a head record with a body' };
-      case 'c':
-        if (body === '') return { reason: 'format', detail: 'a cursor without its host' };
-        cursors.set(body, seq);
-        return undefined;
-      case 'r':
-        if (body === '') return { reason: 'format', detail: 'a release without its host' };
-        cursors.delete(body);
-        for (const [id, command] of openCommands) if (command.origin === body) openCommands.delete(id);
-        return undefined;
-      case 'e':
-      case 't': {
-        let json = body;
-        let host: string | undefined;
-        if (type === 't') {
-          const tab = body.indexOf('\t');
-          if (tab <= 0) return { reason: 'format', detail: 'an event for one host without its host' };
-          host = body.slice(0, tab);
-          json = body.slice(tab + 1);
-        }
-        const event = parseEvent(json);
-        if (typeof event === 'string') return { reason: 'schema', detail: event };
-        if (event.kind === 'command') return { reason: 'schema', detail: 'a command where an event belongs' };
-        // Not applied to the retained states when written for one host: its copy may be older than the store's value.
-        if (event.kind === 'state' && host === undefined) states.set(event.device + '\u0000' + event.channel, event);
-        else if (event.kind === 'reply') openCommands.delete(event.commandId);
-        eventLines.push({ seq, json, host });
-        return undefined;
-      }
-      case 's': {
-        const state = parseWith<StateEvent>(StateEventSchema, body);
-        if (typeof state === 'string') return { reason: 'schema', detail: state };
-        states.set(state.device + '\u0000' + state.channel, state);
-        return undefined;
-      }
-      case 'k': {
-        const command = parseWith<CommandEvent>(CommandEventSchema, body);
-        if (typeof command === 'string') return { reason: 'schema', detail: command };
-        openCommands.set(command.id, command);
-        return undefined;
-      }
-      default:
-        return { reason: 'format', detail: `unknown record type ${JSON.stringify(type.slice(0, 8))}` };
-    }
-  }
-}
-
-/** The part of a zod schema recovery uses. */
-interface Checker {
-  safeParse(value: unknown): { success: boolean; error?: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
-}
-
-/** The JSON parsed (as written, not as the schema would rebuild it) and checked against `schema`, or what is wrong with it. */
-function parseWith<T>(schema: Checker, json: string): T | string {
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch (error) {
-    return `not JSON: ${describeError(error)}`;
-  }
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return value as T;
-  const issue = parsed.error?.issues[0];
-  return `not a valid event: ${issue ? `${issue.path.join('.') || 'event'}: ${issue.message}` : 'schema mismatch'}`;
-}
-
-function parseEvent(json: string): OutboundEvent | CommandEvent | string {
-  return parseWith<OutboundEvent | CommandEvent>(EventSchema, json);
 }

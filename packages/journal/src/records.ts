@@ -7,6 +7,11 @@ import { crc32 } from 'node:zlib';
 /** The on-disk formats: 1 without checksums (read only), 2 with a CRC-32 per record. */
 export type SegmentFormat = 1 | 2;
 
+/** A segment's file name: `segment-NNNNNNNN.v2.log`, or `segment-NNNNNNNN.log` in format 1. */
+export function segmentName(index: number, format: SegmentFormat): string {
+  return `segment-${String(index).padStart(8, '0')}${format === 2 ? '.v2' : ''}.log`;
+}
+
 /** A line that passed its checksum, UTF-8 and number checks (the body is not parsed yet). */
 export interface RawRecord {
   type: string;

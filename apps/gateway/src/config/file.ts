@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { describeError } from '@patchbay/core';
 import { isScalar, parseDocument, visit, type Document } from 'yaml';
+import { NOT_PLAIN, parsePlainBlockYaml } from './blockYaml.js';
 
 /** Reading or parsing the config file failed; `cause` is the underlying error. */
 export class ConfigFileError extends Error {
@@ -44,6 +45,8 @@ export function parseConfigText(text: string, path: string): unknown {
  * start-up was that check on the Domogik host's 30,000-key `sensors`). One Set per map is linear.
  */
 function parseYamlText(text: string, path: string): unknown {
+  const plain = parsePlainBlockYaml(text);
+  if (plain !== NOT_PLAIN) return plain;
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: false });
   for (const warning of doc.warnings) process.emitWarning(warning);
   if (doc.errors.length > 0) throw doc.errors[0];
