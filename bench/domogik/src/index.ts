@@ -80,6 +80,7 @@ async function oursPubSub(): Promise<{ rate: number; sent: number; got: number }
     categories: ['client.sensor'],
     logger: silentLogger,
     badMessages: noCounter,
+    maxMessageBytes: 1024 * 1024,
     onMessage: (_category, data) => {
       if (data['57'] !== undefined) got++;
       lastAt = nowMs();

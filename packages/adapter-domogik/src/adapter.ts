@@ -126,8 +126,9 @@ export class DomogikPlugin implements Adapter {
       logger: ctx.logger,
       badMessages: this.counters.bad,
       onMessage: (category, data) => this.onPublication(category, data),
+      maxMessageBytes: config.busMaxMessageBytes,
     });
-    this.client = new MdpClient({ endpoint: endpoints.reqRep, timeoutFrame: config.timeoutFrame, logger: ctx.logger, badMessages: this.counters.bad });
+    this.client = new MdpClient({ endpoint: endpoints.reqRep, timeoutFrame: config.timeoutFrame, logger: ctx.logger, badMessages: this.counters.bad, maxMessageBytes: config.busMaxMessageBytes });
     const handle = createRequestHandler({
       ctx,
       identity: { name: config.name, host: this.host },
@@ -155,6 +156,7 @@ export class DomogikPlugin implements Adapter {
         badMessages: this.counters.bad,
         reconnects: this.counters.reconnects,
         timing: this.internals.workerTiming,
+        maxMessageBytes: config.busMaxMessageBytes,
         handle,
         onLink: (up) => {
           this.linkUp = up;

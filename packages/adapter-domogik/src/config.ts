@@ -56,7 +56,7 @@ export const domogikConfig = z
     commands: z.record(channelKey, dbId).default({}),
     /** Embedded bus: most requests the broker queues for one service while no worker is free; the oldest go beyond it. */
     brokerMaxQueue: z.number().int().min(1).max(1_000_000).default(10_000),
-    /** Embedded bus: largest message part a peer may send on its three TCP ports; libzmq disconnects a peer sending more (13.7). */
+    /** Largest message part on the bus: what a peer may send to the embedded bus's three TCP ports, and what the gateway takes from an external bus; libzmq drops a connection carrying more (13.7). */
     busMaxMessageBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(defaultListenerLimits.maxMessageBytes),
     /** Domogik device ids of Patchbay devices, to check `client.cmd`'s `device_id`: `{"thermo1": 8}`. */
     deviceIds: z.record(z.string().min(1), dbId).default({}),

@@ -251,7 +251,7 @@ describe('domogik - bad client.cmd input is answered briefly (13.9, 14.10)', () 
     cleanups.push(() => gateway.stop({ drainTimeoutMs: 200 }));
     await gateway.start();
     const ports = plugin?.ports as NonNullable<DomogikPlugin['ports']>;
-    const client = new Client({ endpoint: `tcp://127.0.0.1:${ports.reqRepPort}`, timeoutFrame: true, logger: silentLogger, badMessages: { inc: () => undefined } });
+    const client = new Client({ endpoint: `tcp://127.0.0.1:${ports.reqRepPort}`, timeoutFrame: true, logger: silentLogger, badMessages: { inc: () => undefined }, maxMessageBytes: 1024 * 1024 });
     cleanups.push(() => client.close());
     const ask = async (data: Record<string, unknown>) => (await client.request({ service, action: 'client.cmd', data: data as never, timeoutMs: 10_000 })).data;
     expect(await ask({ value: '1' })).toEqual({ status: false, reason: expect.stringMatching(/has no command_id/) });

@@ -30,9 +30,9 @@ async function fakeBroker(answer: (frames: Buffer[]) => (Buffer | string)[] | un
   return { endpoint: socket.lastEndpoint as string, seen };
 }
 
-function client(endpoint: string, timeoutFrame = true) {
+function client(endpoint: string, timeoutFrame = true, maxMessageBytes = 1024 * 1024) {
   const log = captureLogger();
-  const c = new MdpClient({ endpoint, timeoutFrame, logger: log.logger, badMessages: log.counter('bad') });
+  const c = new MdpClient({ endpoint, timeoutFrame, logger: log.logger, badMessages: log.counter('bad'), maxMessageBytes });
   cleanups.push(() => c.close());
   return { c, log };
 }
@@ -89,6 +89,16 @@ describe('domogik client', () => {
     expect(c.openSockets).toBe(0);
     // The next request goes out on a new socket (a new routing id at the broker) and succeeds.
     await expect(c.request({ service: 'admin', action: 'device.get', data: {}, timeoutMs: 3000 })).resolves.toMatchObject({ data: { n: 2 } });
+    expect(broker.seen).toHaveLength(2);
+  });
+
+  it('domogik - 13.7 a reply part over maxMessageBytes is never taken: that request times out, the next one succeeds', async () => {
+    let calls = 0;
+    const broker = await fakeBroker((f) => ['MDPC01', f[1] as Buffer, 'device.result', ++calls === 1 ? JSON.stringify({ v: 'x'.repeat(128 * 1024) }) : '{"n": 2}']);
+    const { c } = client(broker.endpoint, true, 64 * 1024);
+    await expect(c.request({ service: 'admin', action: 'device.get', data: {}, timeoutMs: 1000 })).rejects.toMatchObject({ code: ErrorCodes.COMMAND_TIMEOUT });
+    expect(c.openSockets).toBe(0);
+    await expect(c.request({ service: 'admin', action: 'device.get', data: {}, timeoutMs: 10_000 })).resolves.toMatchObject({ data: { n: 2 } });
     expect(broker.seen).toHaveLength(2);
   });
 

@@ -10,6 +10,8 @@ export interface MdpClientOptions {
   timeoutFrame: boolean;
   logger: Logger;
   badMessages: Counter;
+  /** Largest reply part taken (ZMQ_MAXMSGSIZE): libzmq drops a bigger one and the request times out. */
+  maxMessageBytes: number;
 }
 
 /** A decoded reply: action and JSON object (§5.3). */
@@ -77,7 +79,7 @@ export class MdpClient {
   private async exchange({ service, body, timeoutMs, description }: { service: string; body: string[]; timeoutMs: number; description: string }): Promise<Buffer[]> {
     if (this.closed) throw new PatchbayError(ErrorCodes.HOST_UNREACHABLE, 'the Domogik client is closed');
     const id = ++this.seq;
-    const socket = new Request({ linger: 0 });
+    const socket = new Request({ linger: 0, maxMessageSize: this.options.maxMessageBytes });
     this.sockets.add(socket);
     const waiting = this.waitress.wait(id, { timeoutMs, description });
     waiting.catch(() => undefined); // handled below; avoids an unhandled rejection if send throws first

@@ -35,6 +35,7 @@ describe('domogik pub/sub', () => {
       categories: ['plugin.status'],
       logger: log.logger,
       badMessages: log.counter('bad'),
+      maxMessageBytes: 1024 * 1024,
       onMessage: (category, data) => {
         got.push([category, data]);
         wake();
@@ -73,6 +74,7 @@ describe('domogik pub/sub', () => {
       categories: ['device.update'],
       logger: log.logger,
       badMessages: log.counter('bad'),
+      maxMessageBytes: 1024 * 1024,
       onMessage: (_category, data) => {
         got.push(data);
         arrived.notify();
@@ -96,5 +98,44 @@ describe('domogik pub/sub', () => {
     expect(got.map((d) => d.n).filter((n) => n !== 0)).toEqual([2]);
     expect(log.counters.get('bad')).toBe(1);
     expect(log.find(/^domogik subscriber: dropped a malformed publication: publication device\.update: JSON nested deeper than 64 levels/, 'warn')).toHaveLength(1);
+  });
+
+  it('domogik - 13.7 a publication over maxMessageBytes from an external forwarder never arrives: the subscriber logs the drop, subscribes again on a new socket and gets the next one', async () => {
+    // The bus takes 4 MiB parts; the subscriber only 64 KiB, as against a forwarder that is not ours.
+    const bus = new EmbeddedBus({ reqRepPort: 0, pubPort: 0, subPort: 0, limits: { maxMessageBytes: 4 * 1024 * 1024 } });
+    const ports = await bus.start();
+    cleanups.push(() => bus.stop());
+    const log = captureLogger();
+    const got: Record<string, unknown>[] = [];
+    const arrived = new Signal();
+    const subscriber = new DomogikSubscriber({
+      endpoint: `tcp://127.0.0.1:${ports.subPort}`,
+      categories: ['device.update'],
+      logger: log.logger,
+      badMessages: log.counter('bad'),
+      maxMessageBytes: 64 * 1024,
+      onMessage: (_category, data) => {
+        got.push(data);
+        arrived.notify();
+      },
+    });
+    subscriber.start();
+    cleanups.push(() => subscriber.close());
+    const pub = new Publisher({ linger: 0 });
+    cleanups.push(() => pub.close());
+    pub.connect(`tcp://127.0.0.1:${ports.pubPort}`);
+    const until = async (n: number, what: string) => {
+      // Slow joiner (§4.4), on the first socket and on the new one: repeat until it arrives.
+      while (!got.some((d) => d.n === n)) {
+        await pub.send(['device.update.1700000000_000001.0_1', JSON.stringify({ n })]);
+        await arrived.waitUntil(() => (got.some((d) => d.n === n) ? true : undefined), { what, timeoutMs: 100 }).catch(() => undefined);
+      }
+    };
+    await until(0, 'the first publication');
+    await pub.send(['device.update.1700000000_000002.0_1', JSON.stringify({ n: 'big', v: 'x'.repeat(128 * 1024) })]);
+    await log.waitFor(/^domogik subscriber: the connection to the forwarder dropped/, { level: 'warn' });
+    await until(1, 'a publication after the big one, on the new socket');
+    expect(got.some((d) => d.n === 'big')).toBe(false);
+    expect(log.find(/^domogik subscriber: the connection to the forwarder dropped \(it went away, or published a message part over 65536 bytes, domogik\.busMaxMessageBytes\); subscribing again$/, 'warn')).toHaveLength(1);
   });
 });

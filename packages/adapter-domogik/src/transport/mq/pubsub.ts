@@ -83,6 +83,8 @@ export interface SubscriberOptions {
   logger: Logger;
   badMessages: Counter;
   onMessage(category: string, data: JsonObject): void;
+  /** Largest message part taken from the forwarder (ZMQ_MAXMSGSIZE): libzmq drops the connection on a bigger one. */
+  maxMessageBytes: number;
 }
 
 /**
@@ -98,7 +100,15 @@ export class DomogikSubscriber {
 
   start(): void {
     if (this.socket) return;
-    const socket = new Subscriber({ linger: 0 });
+    const socket = new Subscriber({ linger: 0, maxMessageSize: this.options.maxMessageBytes });
+    // A dropped connection gets a new socket with its subscriptions: libzmq does not reconnect after a protocol error.
+    socket.events.on('disconnect', () => {
+      if (this.socket !== socket) return;
+      this.options.logger.warn(`domogik subscriber: the connection to the forwarder dropped (it went away, or published a message part over ${this.options.maxMessageBytes} bytes, domogik.busMaxMessageBytes); subscribing again`);
+      this.socket = undefined;
+      socket.close();
+      this.start();
+    });
     socket.connect(this.options.endpoint);
     for (const category of this.options.categories) socket.subscribe(category);
     this.socket = socket;

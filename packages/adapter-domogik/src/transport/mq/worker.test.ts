@@ -71,6 +71,7 @@ async function setup(overrides: Partial<MdpWorkerOptions> = {}) {
     badMessages: log.counter('bad'),
     reconnects: log.counter('reconnects'),
     handle: ({ action, data }) => ({ action: `${action}.result`, data: { echo: data } }),
+    maxMessageBytes: 1024 * 1024,
     ...overrides,
   });
   worker.start();
@@ -222,6 +223,29 @@ describe('domogik worker', () => {
     // Then idle and silent: a new socket and READY after ≥ 400 ms.
     const second = await broker.readyIdentity(2);
     expect(second.equals(id)).toBe(false);
+    expect(worker.stats.connects).toBe(2);
+  });
+
+  it('domogik - 13.7 a message part over maxMessageBytes from the broker is never handled: the worker logs the drop, READYs on a new socket and serves the next request', async () => {
+    const handled: string[] = [];
+    const { broker, id, log, worker } = await setup({
+      maxMessageBytes: 64 * 1024,
+      timing: { reconnectDelayMs: 50 },
+      handle: ({ action }) => {
+        handled.push(action);
+        return { action: `${action}.result`, data: {} };
+      },
+    });
+    await broker.send([id, '', 'MDPW01', B(2), 'first', '', 'first.do', '{}']);
+    await broker.waitUntil(() => broker.commands(3)[0]);
+    await broker.send([id, '', 'MDPW01', B(2), 'big', '', 'huge.do', JSON.stringify({ v: 'x'.repeat(128 * 1024) })]);
+    const second = await broker.readyIdentity(2);
+    expect(second.equals(id)).toBe(false);
+    expect(log.find(/^domogik worker: the connection to the broker dropped \(the broker went away, or sent a message part over 65536 bytes, domogik\.busMaxMessageBytes\); reconnecting/, 'warn')).toHaveLength(1);
+    await broker.send([second, '', 'MDPW01', B(2), 'small', '', 'small.do', '{}']);
+    const reply = await broker.waitUntil(() => broker.commands(3)[1]);
+    expect(reply.frames[4]?.toString()).toBe('small');
+    expect(handled).toEqual(['first.do', 'small.do']);
     expect(worker.stats.connects).toBe(2);
   });
 

@@ -41,6 +41,8 @@ export interface MdpWorkerOptions {
   timing?: Partial<WorkerTiming>;
   /** Told when the link to the broker comes up (a first frame heard on a socket) and goes down (a reconnect, the stop). */
   onLink?(up: boolean): void;
+  /** Largest message part taken from the broker (ZMQ_MAXMSGSIZE): libzmq drops the connection on a bigger one. */
+  maxMessageBytes: number;
 }
 
 interface Connection {
@@ -100,9 +102,14 @@ export class MdpWorker {
   }
 
   private connect(): void {
-    const socket = new Dealer({ linger: 0, sendHighWaterMark: 100_000 });
-    socket.connect(this.options.endpoint);
+    const socket = new Dealer({ linger: 0, sendHighWaterMark: 100_000, maxMessageSize: this.options.maxMessageBytes });
     const connection: Connection = { socket, sender: new SendQueue(socket), lastHeard: Date.now(), heard: false };
+    // A dropped connection (an oversized message, the broker gone) is a new socket and a READY at
+    // once: libzmq would not always reconnect by itself, and the broker would not know the new identity.
+    socket.events.on('disconnect', () => {
+      if (this.connection === connection) this.reconnect(`the connection to the broker dropped (the broker went away, or sent a message part over ${this.options.maxMessageBytes} bytes, domogik.busMaxMessageBytes)`);
+    });
+    socket.connect(this.options.endpoint);
     this.connection = connection;
     this.stats.connects++;
     // §5.4, §11.14: READY exactly once per socket.
