@@ -1,6 +1,6 @@
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createGateway, defineDriver, type Gateway } from '@patchbay/core';
+import { createGateway, defineDriver, type ClusterHealth, type Gateway } from '@patchbay/core';
 import simDriver from '@patchbay/driver-sim';
 import { FakeHost, repoRoot, spawnEmbeddedDefault } from '@patchbay/testing';
 import { chromium, type Browser } from 'playwright-core';
@@ -167,6 +167,74 @@ describe('status page - in headless Chromium', () => {
     await meta.filter({ hasText: 'on gateway garage' }).waitFor({ timeout: 10_000 });
     await expect(meta.textContent()).resolves.toMatch(/^Last seen \d+ s ago — on gateway garage$/);
     await expect(page.locator('[data-device="thermo1"] .meta').textContent()).resolves.not.toMatch(/gateway/);
+    await page.close();
+  });
+
+  it('status page - (19.7) one panel per gateway of the cluster: its state, its devices, the duplicates refused from it; a gateway going offline shows', async () => {
+    const own = await startTestHttp();
+    // The section a cluster link would report, controlled here: the gateway reads it at each health tick.
+    let section: ClusterHealth | undefined;
+    const clustered = createGateway({
+      name: 'basement',
+      devices: [{ id: 'thermo1', definition: simDriver, options: { interval: 150 } }],
+      hosts: [{ id: 'ws', definition: wsAdapter, options: { healthIntervalMs: 100 } }],
+      http: own.mount,
+      clusterHealth: () => section,
+    });
+    await clustered.start();
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    try {
+      await page.goto(`${own.url}/`);
+      await page.locator('#connection[data-state="open"]').waitFor({ timeout: 10_000 });
+      // Before the link starts the section is null: the page says so.
+      await page.locator('#cluster-summary', { hasText: 'The cluster link has not started yet.' }).waitFor({ timeout: 10_000 });
+      section = {
+        cluster: 'home',
+        gateway: 'basement',
+        broker: 'mqtt://127.0.0.1:1883',
+        connected: true,
+        gateways: [
+          { id: 'basement', status: 'online', self: true, devices: ['thermo1'] },
+          { id: 'garage', status: 'online', devices: ['meter1', 'meter2'] },
+        ],
+        refused: [{ device: 'thermo1', gateway: 'garage', heldBy: 'basement', reason: 'gateway basement announced it first' }],
+      };
+      const garage = page.locator('[data-gateway="garage"]');
+      await garage.filter({ has: page.locator('.badge', { hasText: /^online$/ }) }).waitFor({ timeout: 10_000 });
+      await expect(page.locator('#cluster-summary').textContent()).resolves.toBe('Cluster home, over the broker mqtt://127.0.0.1:1883');
+      await expect(page.locator('.gateway h3 .name').allTextContents()).resolves.toEqual(['basement', 'garage']);
+      const basement = page.locator('[data-gateway="basement"]');
+      await expect(basement.locator('h3 .self').textContent()).resolves.toBe('this gateway');
+      await expect(basement.locator('.broker[data-broker="up"]').textContent()).resolves.toBe('broker up');
+      await expect(basement.locator('ul.devices li').allTextContents()).resolves.toEqual(['thermo1']);
+      await expect(garage.locator('h3 .self').count()).resolves.toBe(0);
+      await expect(garage.locator('.broker').count()).resolves.toBe(0);
+      await expect(garage.locator('ul.devices li').allTextContents()).resolves.toEqual(['meter1', 'meter2']);
+      await expect(garage.locator('ul.refused li[data-refused="thermo1"]').textContent()).resolves.toBe('thermo1 (held by basement)');
+      await expect(basement.locator('ul.refused').count()).resolves.toBe(0);
+
+      // The garage dies (its last will): the next health message carries the section, the panel follows.
+      section = { ...section, gateways: [section.gateways[0] as ClusterHealth['gateways'][number], { id: 'garage', status: 'offline', devices: [] }], refused: [] };
+      await page.locator('[data-gateway="garage"][data-status="offline"] .badge.gateway-offline', { hasText: /^offline$/ }).waitFor({ timeout: 10_000 });
+      await expect(garage.locator('.empty').textContent()).resolves.toBe('No devices.');
+      await expect(garage.locator('ul.refused').count()).resolves.toBe(0);
+      await expect(basement.getAttribute('data-status')).resolves.toBe('online');
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+      await clustered.stop({ drainTimeoutMs: 200 });
+      await own.close();
+    }
+  });
+
+  it('status page - a gateway in no cluster shows no cluster section', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${http.url}/?token=page-token`);
+    await page.locator('[data-device="thermo1"]').waitFor({ timeout: 10_000 });
+    await expect(page.locator('#cluster-section').isHidden()).resolves.toBe(true);
+    await expect(page.locator('.gateway').count()).resolves.toBe(0);
     await page.close();
   });
 

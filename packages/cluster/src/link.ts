@@ -22,6 +22,8 @@ import {
   quoteForLog,
   type Adapter,
   type Availability,
+  type ClusterGatewayHealth,
+  type ClusterHealth,
   type CommandEvent,
   type DeviceDescription,
   type DriverContext,
@@ -51,26 +53,8 @@ export interface ClusterLinkOptions {
   commandTimeoutMs: number;
 }
 
-/** One gateway of the cluster, as `/healthz` shows it. */
-export interface ClusterGatewayHealth {
-  id: string;
-  /** `online`/`offline` as its retained status says; `unknown` until heard (or while our own link is down). */
-  status: 'online' | 'offline' | 'unknown';
-  /** This gateway itself. */
-  self?: true;
-  devices: string[];
-}
-
-/** The cluster section of `/healthz` (issue 19.7). */
-export interface ClusterHealth {
-  cluster: string;
-  gateway: string;
-  broker: string;
-  connected: boolean;
-  gateways: ClusterGatewayHealth[];
-  /** Device ids refused because another gateway announced them first (issue 19.3). */
-  refused: { device: string; gateway: string; heldBy: string; reason: string }[];
-}
+// The cluster section's types live in core, so a host (the ws status page) can show it too (issue 19.7).
+export type { ClusterGatewayHealth, ClusterHealth } from '@patchbay/core';
 
 interface ChannelValue {
   value: JsonValue;

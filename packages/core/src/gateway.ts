@@ -19,7 +19,7 @@ import {
   type StateEvent,
   type StatusEvent,
 } from './events.js';
-import type { GatewayHealth, StateSnapshot } from './health.js';
+import type { ClusterHealth, GatewayHealth, StateSnapshot } from './health.js';
 import type { Journal } from './journal.js';
 import { quoteForLog, silentLogger, type Logger } from './logger.js';
 import { latencyBuckets, noopMetrics, type Counter, type Histogram, type MetricsSink } from './metrics.js';
@@ -58,6 +58,8 @@ export interface GatewayOptions {
    * linked as routed when they appear. A remote device no route names goes to every host.
    */
   remoteRoutes?: boolean;
+  /** A cluster's section of the health (issue 19.7), so every host sees it; undefined until the link starts. */
+  clusterHealth?: () => ClusterHealth | undefined;
 }
 
 /** A running gateway. */
@@ -872,7 +874,9 @@ class GatewayRuntime implements Gateway {
   }
 
   health(): GatewayHealth {
-    return gatewayHealth({ name: this.name, startedAt: this.startedAt, devices: this.devices.values(), hosts: this.hosts.values(), store: this.store, journal: this.journal?.health() });
+    const health = gatewayHealth({ name: this.name, startedAt: this.startedAt, devices: this.devices.values(), hosts: this.hosts.values(), store: this.store, journal: this.journal?.health() });
+    if (this.options.clusterHealth) health.cluster = this.options.clusterHealth() ?? null;
+    return health;
   }
 
   snapshot(): StateSnapshot {

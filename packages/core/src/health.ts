@@ -86,4 +86,27 @@ export interface GatewayHealth {
   hosts: EndpointHealth[];
   /** The journal's own state, when the gateway has one. */
   journal?: JournalHealth;
+  /** Gateways of a cluster only: the link's view of the cluster, null until the link starts (issue 19.7). */
+  cluster?: ClusterHealth | null;
+}
+
+/** One gateway of the cluster, as `/healthz` shows it. */
+export interface ClusterGatewayHealth {
+  id: string;
+  /** `online`/`offline` as its retained status says; `unknown` until heard (or while our own link is down). */
+  status: 'online' | 'offline' | 'unknown';
+  /** This gateway itself. */
+  self?: true;
+  devices: string[];
+}
+
+/** The cluster section of `/healthz` (issue 19.7). */
+export interface ClusterHealth {
+  cluster: string;
+  gateway: string;
+  broker: string;
+  connected: boolean;
+  gateways: ClusterGatewayHealth[];
+  /** Device ids refused because another gateway announced them first (issue 19.3). */
+  refused: { device: string; gateway: string; heldBy: string; reason: string }[];
 }

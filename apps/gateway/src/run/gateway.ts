@@ -87,10 +87,11 @@ export async function runGateway(input: ResolvedConfig, options: RunOptions = {}
       stallTimeoutMs: config.gateway.stallTimeoutMs,
       outbox: resolved.outbox,
       onStopRequested: options.onStopRequested,
+      clusterHealth: cluster && (() => cluster.health()),
     });
     holder.gateway = gateway;
     metrics.watch(gateway);
-    http?.watch(cluster ? { health: () => ({ ...gateway.health(), cluster: cluster.health() ?? null }) } : gateway);
+    http?.watch(gateway);
     await gateway.start();
     logger.info(
       {

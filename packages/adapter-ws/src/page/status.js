@@ -13,6 +13,10 @@ const $ = (id) => document.getElementById(id);
  */
 const devices = new Map();
 let hosts = [];
+/** The cluster section of the health (issue 19.7): undefined when this gateway is in no cluster, null until its link starts. */
+let cluster;
+/** What the cluster panels were last drawn from: they are rebuilt only when it changes. */
+let clusterDrawn = '';
 let socket;
 let retryMs = 500;
 let nextId = 1;
@@ -131,6 +135,7 @@ function device(id) {
 
 function applyHealth(health) {
   hosts = health.hosts;
+  cluster = health.cluster;
   applyDeviceHealth(health.devices);
 }
 
@@ -140,6 +145,8 @@ function applyHealthChanges(changes) {
   const byId = new Map(hosts.filter((h) => !removed.has(h.id)).map((h) => [h.id, h]));
   for (const h of changes.hosts ?? []) byId.set(h.id, h);
   hosts = [...byId.values()];
+  // The cluster section comes whole when it changed.
+  if ('cluster' in changes) cluster = changes.cluster;
   for (const id of removed) devices.delete(id);
   applyDeviceHealth(changes.devices ?? []);
 }
@@ -351,6 +358,42 @@ function render() {
     ...hosts.map((h) =>
       el('tr', { 'data-host': h.id }, el('th', { scope: 'row' }, h.id), el('td', {}, h.type), el('td', { class: `status-${h.status}`, title: h.reason }, h.status, ...(h.reason ? [el('small', { class: 'reason', title: h.reason }, h.reason)] : [])), el('td', { class: 'num' }, String(h.queued)), el('td', { class: 'num' }, String(h.delivered)), el('td', { class: 'num' }, String(h.failed)), el('td', { class: 'peers', title: h.connection ?? '' }, peersText(h))),
     ),
+  );
+  renderCluster();
+}
+
+/** One panel per gateway of the cluster: its link state, its devices, and the ids refused from it as duplicates. */
+function renderCluster() {
+  const drawn = JSON.stringify(cluster ?? null);
+  if (drawn === clusterDrawn) return;
+  clusterDrawn = drawn;
+  $('cluster-section').hidden = cluster === undefined;
+  if (!cluster) {
+    $('cluster-summary').textContent = cluster === null ? 'The cluster link has not started yet.' : '';
+    $('cluster-gateways').replaceChildren();
+    return;
+  }
+  $('cluster-summary').textContent = `Cluster ${cluster.cluster}, over the broker ${cluster.broker}`;
+  const ids = cluster.gateways.map((g) => g.id);
+  // A gateway heard only through a refused id still gets its panel, so the refusal is shown.
+  for (const r of cluster.refused) if (!ids.includes(r.gateway)) ids.push(r.gateway);
+  $('cluster-gateways').replaceChildren(
+    ...ids.map((id) => {
+      const g = cluster.gateways.find((x) => x.id === id) ?? { id, status: 'unknown', devices: [] };
+      const heading = el('h3', {}, el('span', { class: 'name' }, id), el('span', { class: `badge gateway-${g.status}` }, g.status), ...(g.self ? [el('small', { class: 'self' }, 'this gateway')] : []));
+      const parts = [heading];
+      // Our own link to the broker: what every other panel's state depends on.
+      if (g.self) parts.push(el('p', { class: 'meta broker', 'data-broker': cluster.connected ? 'up' : 'down', title: cluster.broker }, cluster.connected ? 'broker up' : 'broker down'));
+      parts.push(g.devices.length ? el('ul', { class: 'devices', 'aria-label': `Devices of gateway ${id}` }, ...g.devices.map((d) => el('li', {}, d))) : el('p', { class: 'empty' }, 'No devices.'));
+      const refused = cluster.refused.filter((r) => r.gateway === id);
+      if (refused.length) {
+        parts.push(
+          el('p', { class: 'meta' }, 'Refused as duplicates:'),
+          el('ul', { class: 'refused', 'aria-label': `Device ids refused from gateway ${id}` }, ...refused.map((r) => el('li', { 'data-refused': r.device, title: r.reason }, `${r.device} (held by ${r.heldBy})`))),
+        );
+      }
+      return el('article', { class: 'gateway', 'data-gateway': id, 'data-status': g.status, 'aria-label': `Gateway ${id}` }, ...parts);
+    }),
   );
 }
 

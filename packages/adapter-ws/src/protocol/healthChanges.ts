@@ -3,11 +3,13 @@ import type { EndpointHealth, GatewayHealth } from '@patchbay/core';
 /**
  * What a `health` message carries after the snapshot: only what changed since the last one.
  * `devices` and `hosts` list the entries that changed (whole, so a client replaces them by
- * id); `removed` the ids that are gone; `status` and `journal` come only when they changed.
+ * id); `removed` the ids that are gone; `status`, `journal` and `cluster` come only when they
+ * changed. `cluster` comes whole: a few gateways with their device ids, small beside the devices.
  */
 export interface HealthChanges {
   status?: GatewayHealth['status'];
   journal?: GatewayHealth['journal'];
+  cluster?: GatewayHealth['cluster'];
   devices: EndpointHealth[];
   hosts: EndpointHealth[];
   removed: string[];
@@ -17,6 +19,7 @@ export interface HealthChanges {
 export interface HealthBaseline {
   status: GatewayHealth['status'];
   journal: string;
+  cluster: string;
   endpoints: Map<string, string>;
 }
 
@@ -38,7 +41,7 @@ export function healthBaseline(health: GatewayHealth): HealthBaseline {
   const endpoints = new Map<string, string>();
   for (const entry of health.devices) endpoints.set(`d\u0000${entry.id}`, entryKey(entry));
   for (const entry of health.hosts) endpoints.set(`h\u0000${entry.id}`, entryKey(entry));
-  return { status: health.status, journal: JSON.stringify(health.journal ?? null), endpoints };
+  return { status: health.status, journal: JSON.stringify(health.journal ?? null), cluster: JSON.stringify(health.cluster ?? null), endpoints };
 }
 
 /** What changed from `base` to `health`; undefined when nothing did. */
@@ -51,6 +54,10 @@ export function healthChanges(base: HealthBaseline, health: GatewayHealth, next:
   }
   if (next.journal !== base.journal) {
     changes.journal = health.journal;
+    changed = true;
+  }
+  if (next.cluster !== base.cluster) {
+    changes.cluster = health.cluster ?? null;
     changed = true;
   }
   const collect = (entries: EndpointHealth[], prefix: string, into: EndpointHealth[]): void => {

@@ -1,0 +1,48 @@
+import type { ClusterHealth, GatewayHealth } from '@patchbay/core';
+import { describe, expect, it } from 'vitest';
+import { healthBaseline, healthChanges } from './healthChanges.js';
+
+const section = (bStatus: 'online' | 'offline' | 'unknown'): ClusterHealth => ({
+  cluster: 'home',
+  gateway: 'a',
+  broker: 'mqtt://127.0.0.1:1883',
+  connected: true,
+  gateways: [
+    { id: 'a', status: 'online', self: true, devices: ['thermo1'] },
+    { id: 'b', status: bStatus, devices: ['meter9'] },
+  ],
+  refused: [],
+});
+
+const report = (cluster?: ClusterHealth | null): GatewayHealth => ({
+  status: 'ok',
+  name: 'a',
+  uptimeMs: 1000,
+  devices: [],
+  hosts: [],
+  ...(cluster === undefined ? {} : { cluster }),
+});
+
+describe('ws protocol - health changes', () => {
+  it('ws protocol - (19.7) the cluster section is sent whole when it changed, and only then', () => {
+    const online = report(section('online'));
+    expect(healthChanges(healthBaseline(online), report(section('online')))).toBeUndefined();
+    // One gateway went offline: the whole section comes, with nothing else.
+    const offline = report(section('offline'));
+    expect(healthChanges(healthBaseline(online), offline)).toEqual({ cluster: offline.cluster, devices: [], hosts: [], removed: [] });
+    // A refused duplicate is a change too.
+    const refusing = report({ ...section('online'), refused: [{ device: 'thermo1', gateway: 'b', heldBy: 'a', reason: 'taken' }] });
+    expect(healthChanges(healthBaseline(online), refusing)?.cluster).toEqual(refusing.cluster);
+  });
+
+  it('ws protocol - (19.7) a link that starts or stops sends the section or null; a gateway in no cluster never sends the key', () => {
+    const started = report(section('online'));
+    expect(healthChanges(healthBaseline(report(null)), started)?.cluster).toEqual(started.cluster);
+    const stopped = healthChanges(healthBaseline(started), report(null));
+    expect(stopped).toBeDefined();
+    expect(stopped?.cluster).toBeNull();
+    const alone = healthChanges(healthBaseline(report()), { ...report(), status: 'degraded' });
+    expect(alone).toBeDefined();
+    expect('cluster' in (alone ?? {})).toBe(false);
+  });
+});
