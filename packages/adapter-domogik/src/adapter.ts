@@ -107,7 +107,7 @@ export class DomogikPlugin implements Adapter {
     let endpoints = { reqRep: tcp(ports.reqRepPort), pub: tcp(ports.pubPort), sub: tcp(ports.subPort) };
     try {
       if (config.bus === 'embedded') {
-        const bus = new EmbeddedBus({ ip: config.ip, ...ports, logger: ctx.logger, badMessages: this.counters.bad, maxQueuedPerService: config.brokerMaxQueue, limits: { maxMessageBytes: config.busMaxMessageBytes } });
+        const bus = new EmbeddedBus({ ip: config.ip, ...ports, logger: ctx.logger, badMessages: this.counters.bad, maxQueuedPerService: config.brokerMaxQueue, limits: { maxMessageBytes: config.busMaxMessageBytes, maxConnections: config.busMaxConnections } });
         ports = await bus.start();
         this.bus = bus;
         // Our own sockets reach our own bus in-process; Domogik programs use the TCP ports.

@@ -201,12 +201,47 @@ describe('embedded bus', () => {
 });
 
 describe('embedded bus - listener limits (13.7)', () => {
-  async function limitedBus(limits: { maxMessageBytes?: number; handshakeTimeoutMs?: number }) {
-    const bus = new EmbeddedBus({ reqRepPort: 0, pubPort: 0, subPort: 0, logger: captureLogger().logger, limits });
+  async function limitedBus(limits: { maxMessageBytes?: number; handshakeTimeoutMs?: number; maxConnections?: number }, log = captureLogger()) {
+    const bus = new EmbeddedBus({ reqRepPort: 0, pubPort: 0, subPort: 0, logger: log.logger, limits });
     const ports = await bus.start();
     cleanups.push(() => bus.stop());
     return ports;
   }
+
+  it('bus - each port takes at most maxConnections; the next is refused with one log line, and admitted once one closes (13.7)', async () => {
+    const log = captureLogger();
+    const ports = await limitedBus({ maxConnections: 2 }, log);
+    const ends = [
+      { name: 'broker port', port: ports.reqRepPort, open: () => new Dealer({ linger: 0 }) },
+      { name: 'pub port', port: ports.pubPort, open: () => new Publisher({ linger: 0 }) },
+      { name: 'sub port', port: ports.subPort, open: () => new Subscriber({ linger: 0 }) },
+    ];
+    /** Connects one socket; resolves with its handshake's outcome (libzmq does not retry a refused one). */
+    const connectOne = (end: (typeof ends)[number]) => {
+      const socket = end.open();
+      cleanups.push(() => socket.close());
+      const outcome = new Promise<'admitted' | 'refused'>((resolve) => {
+        socket.events.on('handshake', () => resolve('admitted'));
+        socket.events.on('handshake:error:auth', () => resolve('refused'));
+      });
+      socket.connect(`tcp://127.0.0.1:${end.port}`);
+      return { socket, outcome };
+    };
+    for (const end of ends) {
+      const a = connectOne(end);
+      expect(await a.outcome).toBe('admitted');
+      expect(await connectOne(end).outcome).toBe('admitted');
+      expect(await connectOne(end).outcome).toBe('refused');
+      await log.waitFor(new RegExp(`^domogik bus: refused a connection from 127\\.0\\.0\\.1 to the ${end.name}: 2 connections already \\(domogik\\.busMaxConnections\\)$`), { level: 'warn' });
+      // Once a place is free, a new connection gets in: at once, or as soon as the bus has seen
+      // the close (each try is one handshake, refused again while it has not).
+      a.socket.close();
+      let tries = 1;
+      while ((await connectOne(end).outcome) === 'refused') tries++;
+      expect(tries).toBeLessThan(1000);
+    }
+    expect(log.find(/^domogik bus: refused/)).toHaveLength(3);
+  }, 60_000);
 
   it('bus - a message part over maxMessageBytes disconnects its sender at the broker, unanswered; small requests are still served (13.7)', async () => {
     const ports = await limitedBus({ maxMessageBytes: 64 * 1024 });

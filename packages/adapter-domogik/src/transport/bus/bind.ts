@@ -25,14 +25,25 @@ export interface ListenerLimits {
   maxMessageBytes?: number;
   /** The ZMTP handshake must be done within this time of the connect (ZMQ_HANDSHAKE_IVL). */
   handshakeTimeoutMs?: number;
+  /** Most TCP connections at once on each port, handshakes in progress included (refused by the ZAP handler beyond). */
+  maxConnections?: number;
 }
 
-/** The embedded bus's defaults: Domogik's messages are small JSON; libzmq's own are no size limit and 30 s. */
-export const defaultListenerLimits = { maxMessageBytes: 1024 * 1024, handshakeTimeoutMs: 10_000 } as const;
+/**
+ * The embedded bus's defaults: Domogik's messages are small JSON; libzmq's own are no size limit
+ * and 30 s, and no connection cap. Domogik's clients open one REQ socket per request, so the cap
+ * leaves room for bursts of those beside every component's long-lived sockets.
+ */
+export const defaultListenerLimits = { maxMessageBytes: 1024 * 1024, handshakeTimeoutMs: 10_000, maxConnections: 256 } as const;
 
 /** zeromq socket options for {@link ListenerLimits}. */
 export function listenerOptions(limits: ListenerLimits = {}): { maxMessageSize: number; handshakeInterval: number } {
   return { maxMessageSize: limits.maxMessageBytes ?? defaultListenerLimits.maxMessageBytes, handshakeInterval: limits.handshakeTimeoutMs ?? defaultListenerLimits.handshakeTimeoutMs };
+}
+
+/** The connection cap of {@link ListenerLimits}. */
+export function connectionCap(limits: ListenerLimits = {}): number {
+  return limits.maxConnections ?? defaultListenerLimits.maxConnections;
 }
 
 /** The port of a `tcp://host:port` endpoint. */

@@ -2,7 +2,8 @@ import type { Counter, Logger } from '@patchbay/core';
 import { Router } from 'zeromq';
 import { SendQueue } from '../mq/sendQueue.js';
 import { commandFrames, Command, describeFrames, EMPTY, MDPC, MDPW, parseTimeoutFrame, splitEnvelope } from '../../protocol/wire.js';
-import { bindWithRetry, listenerOptions, type ListenerLimits } from './bind.js';
+import { admissionDomain, admit } from './admission.js';
+import { bindWithRetry, connectionCap, listenerOptions, type ListenerLimits } from './bind.js';
 
 /** Broker timing (domogikmq/reqrep/broker.py: HB_INTERVAL 1000 ms, HB_LIVENESS 5; §5.6). */
 export interface BrokerTiming {
@@ -76,6 +77,7 @@ export class Broker {
   private readonly bad: Counter;
   private bound: string | undefined;
   private readonly local = new Map<string, LocalService>();
+  private stopAdmission: (() => void) | undefined;
   /** Requests forwarded to workers and replies forwarded to clients, for tests and metrics. */
   readonly stats = { requests: 0, replies: 0, dropped: 0 };
 
@@ -96,11 +98,14 @@ export class Broker {
 
   async start(): Promise<void> {
     if (this.socket) return;
-    const socket = new Router({ linger: 0, sendHighWaterMark: 100_000, receiveHighWaterMark: 100_000, ...listenerOptions(this.options.limits) });
+    const zapDomain = admissionDomain();
+    const socket = new Router({ linger: 0, sendHighWaterMark: 100_000, receiveHighWaterMark: 100_000, zapDomain, ...listenerOptions(this.options.limits) });
     try {
+      this.stopAdmission = await admit(socket, zapDomain, { name: 'broker port', maxConnections: connectionCap(this.options.limits), logger: this.options.logger });
       this.bound = await bindWithRetry(socket, this.options.endpoint);
       if (this.options.inproc) await socket.bind(this.options.inproc);
     } catch (error) {
+      this.stopAdmission?.();
       socket.close();
       throw error;
     }
@@ -116,6 +121,8 @@ export class Broker {
     this.socket = undefined;
     clearInterval(this.timer);
     this.timer = undefined;
+    this.stopAdmission?.();
+    this.stopAdmission = undefined;
     socket.close();
     await this.loop;
     this.loop = undefined;

@@ -1,6 +1,7 @@
 import type { Logger } from '@patchbay/core';
 import { Proxy, XPublisher, XSubscriber } from 'zeromq';
-import { bindWithRetry, listenerOptions, type ListenerLimits } from './bind.js';
+import { admissionDomain, admit } from './admission.js';
+import { bindWithRetry, connectionCap, listenerOptions, type ListenerLimits } from './bind.js';
 
 /** Options of the embedded forwarder. */
 export interface ForwarderOptions {
@@ -23,6 +24,7 @@ export class Forwarder {
   private proxy: Proxy<XSubscriber, XPublisher> | undefined;
   private running: Promise<void> | undefined;
   private endpoints: { pub: string; sub: string } | undefined;
+  private readonly stopAdmission: (() => void)[] = [];
 
   constructor(private readonly options: ForwarderOptions) {}
 
@@ -35,9 +37,12 @@ export class Forwarder {
     if (this.proxy) return;
     // Default high-water marks are 1000 (§4.4); a gateway bursts its snapshot, so allow more.
     const limits = listenerOptions(this.options.limits);
-    const front = new XSubscriber({ linger: 0, receiveHighWaterMark: 100_000, ...limits });
-    const back = new XPublisher({ linger: 0, sendHighWaterMark: 100_000, ...limits });
+    const domains = { front: admissionDomain(), back: admissionDomain() };
+    const front = new XSubscriber({ linger: 0, receiveHighWaterMark: 100_000, zapDomain: domains.front, ...limits });
+    const back = new XPublisher({ linger: 0, sendHighWaterMark: 100_000, zapDomain: domains.back, ...limits });
+    const cap = { maxConnections: connectionCap(this.options.limits), logger: this.options.logger };
     try {
+      this.stopAdmission.push(await admit(front, domains.front, { name: 'pub port', ...cap }), await admit(back, domains.back, { name: 'sub port', ...cap }));
       const pub = await bindWithRetry(front, this.options.pubEndpoint);
       const sub = await bindWithRetry(back, this.options.subEndpoint);
       if (this.options.inproc) {
@@ -46,6 +51,7 @@ export class Forwarder {
       }
       this.endpoints = { pub, sub };
     } catch (error) {
+      for (const stop of this.stopAdmission.splice(0)) stop();
       front.close();
       back.close();
       throw error;
@@ -61,6 +67,7 @@ export class Forwarder {
     const proxy = this.proxy;
     if (!proxy) return;
     this.proxy = undefined;
+    for (const stop of this.stopAdmission.splice(0)) stop();
     proxy.terminate();
     await this.running;
     // terminate() closes both sockets once the loop ends; make sure they are closed.

@@ -101,7 +101,7 @@ export class DomogikSubscriber {
   start(): void {
     if (this.socket) return;
     const socket = new Subscriber({ linger: 0, maxMessageSize: this.options.maxMessageBytes });
-    // A dropped connection gets a new socket with its subscriptions: libzmq does not reconnect after a protocol error.
+    // A dropped connection gets a new socket, which sends its subscriptions again, and one log line.
     socket.events.on('disconnect', () => {
       if (this.socket !== socket) return;
       this.options.logger.warn(`domogik subscriber: the connection to the forwarder dropped (it went away, or published a message part over ${this.options.maxMessageBytes} bytes, domogik.busMaxMessageBytes); subscribing again`);

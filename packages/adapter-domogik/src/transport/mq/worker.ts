@@ -105,7 +105,7 @@ export class MdpWorker {
     const socket = new Dealer({ linger: 0, sendHighWaterMark: 100_000, maxMessageSize: this.options.maxMessageBytes });
     const connection: Connection = { socket, sender: new SendQueue(socket), lastHeard: Date.now(), heard: false };
     // A dropped connection (an oversized message, the broker gone) is a new socket and a READY at
-    // once: libzmq would not always reconnect by itself, and the broker would not know the new identity.
+    // once: libzmq would reconnect under a new routing id that the broker does not know as a worker.
     socket.events.on('disconnect', () => {
       if (this.connection === connection) this.reconnect(`the connection to the broker dropped (the broker went away, or sent a message part over ${this.options.maxMessageBytes} bytes, domogik.busMaxMessageBytes)`);
     });
