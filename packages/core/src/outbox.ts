@@ -3,6 +3,7 @@ import { describeError, ErrorCodes, isPatchbayError } from './errors.js';
 import { stateKey, type OutboundEvent } from './events.js';
 import type { Adapter } from './definitions.js';
 import type { Histogram } from './metrics.js';
+import { StallWatchdog } from './stallWatchdog.js';
 
 /** Outbox settings. */
 export interface OutboxOptions {
@@ -96,19 +97,24 @@ export class Outbox {
   retries = 0;
   /** Momentary events dropped for their age. */
   expired = 0;
-  /** True while a delivery has been in flight longer than `stallTimeoutMs`. */
-  stalled = false;
-  /** Times the host stalled. */
-  stalls = 0;
-  /** When the delivery now in flight was handed over (async deliveries only). */
-  private inFlightSince = 0;
-  private stallTimer: NodeJS.Timeout | undefined;
+  private readonly watchdog: StallWatchdog;
 
   constructor(
     private readonly options: OutboxOptions,
     private readonly hooks: OutboxHooks,
   ) {
     this.backoff = new Backoff(options.backoff);
+    this.watchdog = new StallWatchdog({ timeoutMs: options.stallTimeoutMs, inFlight: () => this.inFlight !== 0, onStall: hooks.onStall });
+  }
+
+  /** True while a delivery has been in flight longer than `stallTimeoutMs`. */
+  get stalled(): boolean {
+    return this.watchdog.stalled;
+  }
+
+  /** Times the host stalled. */
+  get stalls(): number {
+    return this.watchdog.stalls;
   }
 
   /** Events waiting (including those in flight). */
@@ -157,9 +163,7 @@ export class Outbox {
     this.attachment++;
     this.inFlight = 0;
     this.clearRetry();
-    this.progressed();
-    if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
-    this.stallTimer = undefined;
+    this.watchdog.stop();
   }
 
   /** Accept an event with its journal sequence number. */
@@ -269,8 +273,7 @@ export class Outbox {
   /** Settle an asynchronous delivery, unless the adapter it went to was detached since. */
   private await(result: Promise<void>): void {
     const attachment = this.attachment;
-    this.inFlightSince = Date.now();
-    if (this.stallTimer === undefined) this.armStallTimer(this.options.stallTimeoutMs);
+    this.watchdog.started();
     result.then(
       () => {
         if (attachment === this.attachment) this.onSettled();
@@ -346,38 +349,10 @@ export class Outbox {
   }
 
   private readonly onSettled = (): void => {
-    this.progressed();
+    this.watchdog.progressed();
     this.settleSuccess();
     this.kick();
   };
-
-  /**
-   * A watchdog re-armed lazily, as the device stale timer is: it wakes once per period at most,
-   * and only while asynchronous deliveries happen, so a host that keeps up costs one `Date.now()`
-   * per delivery.
-   */
-  private armStallTimer(delay: number): void {
-    this.stallTimer = setTimeout(() => {
-      this.stallTimer = undefined;
-      if (this.inFlight === 0 || this.stalled) return;
-      const waited = Date.now() - this.inFlightSince;
-      if (waited >= this.options.stallTimeoutMs) {
-        this.stalled = true;
-        this.stalls++;
-        this.hooks.onStall?.(true, waited);
-        return;
-      }
-      this.armStallTimer(this.options.stallTimeoutMs - waited);
-    }, delay);
-    this.stallTimer.unref?.();
-  }
-
-  /** The delivery in flight settled (or was abandoned): a stall, if any, is over. */
-  private progressed(): void {
-    if (!this.stalled) return;
-    this.stalled = false;
-    this.hooks.onStall?.(false, Date.now() - this.inFlightSince);
-  }
 
   private settleSuccess(): void {
     const count = this.inFlight;
@@ -399,7 +374,7 @@ export class Outbox {
   }
 
   private readonly settleFailure = (error: unknown): void => {
-    this.progressed();
+    this.watchdog.progressed();
     const count = this.inFlight === 0 ? 1 : this.inFlight;
     this.inFlight = 0;
     if (isPatchbayError(error, ErrorCodes.EVENT_REJECTED)) {

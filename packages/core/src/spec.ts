@@ -1,5 +1,7 @@
 import type { z } from 'zod';
 import type { AdapterDefinition, DriverDefinition } from './definitions.js';
+import { ErrorCodes, PatchbayError } from './errors.js';
+import { quoteForLog } from './logger.js';
 
 /** One device or host as the gateway runs it: its id, its definition and its raw `options`. */
 export interface EndpointSpec<D> {
@@ -105,4 +107,22 @@ export function checkEndpoints(spec: {
     });
   });
   return { issues, parsed };
+}
+
+/**
+ * Checks a whole gateway spec (its endpoints, routes and staleness settings), throwing
+ * `CONFIG_INVALID` with every problem; returns the parsed options by id.
+ */
+export function checkGatewaySpec(spec: Parameters<typeof checkEndpoints>[0]): Map<string, unknown> {
+  const { issues, parsed } = checkEndpoints(spec);
+  spec.devices.forEach((d, index) => {
+    const stale = d.staleAfterMs;
+    if (stale !== undefined && !(Number.isInteger(stale) && stale >= 1 && stale <= 2_147_483_647)) {
+      issues.push({ path: formatPath('devices', [index, 'staleAfterMs']), message: `expected a whole number of milliseconds from 1 to 2147483647, got ${quoteForLog(stale)}` });
+    }
+  });
+  if (issues.length > 0) {
+    throw new PatchbayError(ErrorCodes.CONFIG_INVALID, `invalid gateway spec:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`, { context: { issues } });
+  }
+  return parsed;
 }
