@@ -76,10 +76,8 @@ export class ForwardedCommands {
 
   /** Every waiting command gets `reply` (the link stops). */
   failAll(reply: ReplyInit): void {
-    for (const [id, pending] of this.pending) {
-      this.pending.delete(id);
-      pending.finish(reply);
-    }
+    // finish takes each out of `pending` itself (and ignores one already gone), so it runs on a copy.
+    for (const pending of [...this.pending.values()]) pending.finish(reply);
   }
 
   /** An owner's answer on our response topic. */

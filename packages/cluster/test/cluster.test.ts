@@ -100,6 +100,28 @@ describe('cluster - in-process gateways over mosquitto', () => {
     expect(driver.commands).toHaveLength(1);
   });
 
+  it('cluster - a command waiting on another gateway when the asking gateway stops gets one PB reply at once that says it is stopping, not a timeout (19.4)', async () => {
+    const cluster = clusterName();
+    const driver = new FakeDriver();
+    let reached: () => void = () => undefined;
+    const atDevice = new Promise<void>((resolve) => (reached = resolve));
+    driver.answer = () => {
+      reached();
+      return new Promise(() => undefined);
+    };
+    await member({ cluster, name: 'A', fake: { driver, ids: ['slow2'] } });
+    const b = await member({ cluster, name: 'B', commandTimeoutMs: 30_000 });
+    await driver.waitRunning();
+    driver.emit('level', 1);
+    await b.host.waitFor(isState('slow2', 'level'), { timeoutMs: 10_000, what: 'slow2 on B' });
+    const asked = b.host.submit({ device: 'slow2', channel: 'level', value: 2 });
+    await atDevice;
+    const stopping = b.stop();
+    const reply = await asked;
+    await stopping;
+    expect(reply).toMatchObject({ ok: false, code: ErrorCodes.GATEWAY_STOPPING });
+  });
+
   it('cluster - a reload that restarts the link (new cluster options) shows the remote devices again, wired to the new link (19.1, 19.3)', async () => {
     const cluster = clusterName();
     await member({ cluster, name: 'A', sim: ['thermo1'] });
