@@ -72,7 +72,7 @@ export class DecodePool {
     if (!job) return;
     this.running = job;
     const worker = (this.worker ??= this.spawn());
-    // The splitter's blocks are unpooled and start at offset 0: their memory moves, no copy on this thread.
+    // The splitter's pieces are unpooled, and their buffers hold nothing else still needed: their memory moves, no copy on this thread.
     const blocks = job.line.blocks.map((block) => new Uint8Array(block.buffer, block.byteOffset, block.length));
     const message: DecodeJob = { blocks };
     worker.postMessage(message, [...new Set(blocks.map((block) => block.buffer as ArrayBuffer))]);
