@@ -195,19 +195,30 @@ async function main(): Promise<void> {
   await new Promise((resolve) => probe.once('message', resolve));
   const small = encodeFrame({ content_type: 'application/json', message: JSON.stringify({ jsonrpc: '2.0', method: 'device.state', params: ['ticker'], id: 1 }) });
   const client = new Worker(floodSource, { eval: true, workerData: { frames: { ...requests, small } } });
+  // A second Comodojo client with usual requests only, on its own connection, in every phase:
+  // its rate while the first sends large requests, against its rate alone (the unloaded rate).
+  const bystander = new Worker(floodSource, { eval: true, workerData: { frames: { small } } });
   const port = Number(/:(\d+)$/.exec(adapter?.address() ?? '')?.[1]);
   const idle = () => new Promise((resolve) => setTimeout(resolve, PHASE_MS));
   await phase(probe, idle); // warm-up
   const quiet = await phase(probe, idle);
+  let alone = 0;
+  const bystanding = async (run: () => Promise<unknown>): Promise<number> => (await Promise.all([flood(bystander, port, 'small'), run()]))[0];
   // The baseline: the same client busy with usual requests back to back, so that what is
   // compared is the size of one request, not whether a client is there at all.
   const kinds = ['small', ...Object.keys(requests)];
-  const samples = new Map<string, { times: number[]; answered: number }>(kinds.map((kind) => [kind, { times: [], answered: 0 }]));
+  const samples = new Map<string, { times: number[]; answered: number; bystander: number }>(kinds.map((kind) => [kind, { times: [], answered: 0, bystander: 0 }]));
   for (let round = 0; round < ROUNDS; round++) {
+    // Timed by the probe too (times unused), so that the probe's own load is the same in every phase.
+    await phase(probe, async () => {
+      alone += await bystanding(idle);
+    });
     for (const kind of kinds) {
-      const into = samples.get(kind) as { times: number[]; answered: number };
+      const into = samples.get(kind) as { times: number[]; answered: number; bystander: number };
       const times = await phase(probe, async () => {
-        into.answered += await flood(client, port, kind);
+        into.bystander += await bystanding(async () => {
+          into.answered += await flood(client, port, kind);
+        });
       });
       into.times.push(...times);
     }
@@ -225,6 +236,7 @@ async function main(): Promise<void> {
     },
   ];
   let worst = Number.POSITIVE_INFINITY;
+  let worstRate = Number.POSITIVE_INFINITY;
   for (const what of Object.keys(requests)) {
     const { times: during, answered } = samples.get(what) as { times: number[]; answered: number };
     const p99 = percentile(during, 99);
@@ -241,12 +253,28 @@ async function main(): Promise<void> {
       note: `${answered} answered; p50 ${percentile(during, 50).toFixed(2)} ms; max ${(during.at(-1) ?? 0).toFixed(1)} ms`,
     });
   }
+  figures.push({ metric: 'a second Comodojo client, usual requests back to back, alone (its unloaded rate)', value: alone / ((ROUNDS * PHASE_MS) / 1000), unit: 'calls/s' });
+  for (const what of Object.keys(requests)) {
+    const { bystander: answered } = samples.get(what) as { bystander: number };
+    const ratio = answered / alone;
+    worstRate = Math.min(worstRate, ratio);
+    figures.push({
+      metric: `the second client's rate while the first sends ${what} back to back`,
+      value: answered / ((ROUNDS * PHASE_MS) / 1000),
+      unit: 'calls/s',
+      baseline: alone / ((ROUNDS * PHASE_MS) / 1000),
+      ratio,
+      target: '>= 0.5x its unloaded rate',
+      pass: ratio >= 0.5,
+    });
+  }
   probe.postMessage('close');
   await client.terminate();
+  await bystander.terminate();
   await gateway.stop();
   deviceEnd.server.close();
   hostEnd.server.close();
-  report('comodojo-fairness', figures, { ratio: worst, label: "device-to-host p99 during the worst large request vs usual requests" });
+  report('comodojo-fairness', figures, { ratio: Math.min(worst, worstRate), label: 'the worse of: device-to-host p99 during the worst large request vs usual requests; a second client\'s rate during it vs alone' });
 }
 
 void main();

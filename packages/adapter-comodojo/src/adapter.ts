@@ -95,7 +95,7 @@ export function createComodojoDefinition(options: ComodojoDefinitionOptions = {}
             maxBufferedBytes: config.maxBufferedBytes,
             frameTimeoutMs: config.frameTimeoutMs,
             engine,
-            decoder: new DecodePool({ encryptionKey: config.encryptionKey }),
+            decoder: new DecodePool({ encryptionKey: config.encryptionKey, registry: methods }),
             logger: ctx.logger,
             counters,
             onConnections: (open) => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sig } from '../src/index.js';
 import { encodeFault, encodeResponse, encodeSuccess, holdDecodes, OFFLOAD_BYTES } from '../src/internal.js';
 import { captureLogger, open, requestLine, startRig, type Rig } from './helpers.js';
 
@@ -57,6 +58,28 @@ describe('comodojo - large frames are decoded off the event loop', () => {
       expect.stringContaining('XML-RPC: '),
       expect.stringContaining('not base64'),
     ]);
+    client.close();
+  });
+
+  it('comodojo - 13.8: large requests no method would run for are answered from the worker with the replies of small ones; a method added later is found', async () => {
+    const client = await open(rig.socket);
+    const arrayOf = (item: string, count: number) => `<param><value><array><data>${`<value><string>${item}</string></value>`.repeat(count)}</data></array></value></param>`;
+    const xmlCall = (method: string, params: string) => `<?xml version="1.0"?><methodCall><methodName>${method}</methodName><params>${params}</params></methodCall>`;
+    const pairs: [string, string, string][] = [
+      ['text/xml', xmlCall('test.echo', arrayOf('x'.repeat(1000), 300)), xmlCall('test.echo', arrayOf('x', 1))],
+      ['text/xml', xmlCall('no.such', arrayOf('x'.repeat(1000), 300)), xmlCall('no.such', '')],
+      ['application/json', JSON.stringify({ jsonrpc: '2.0', method: 'no.such', params: ['y'.repeat(300_000)], id: 7 }), JSON.stringify({ jsonrpc: '2.0', method: 'no.such', params: [], id: 7 })],
+      ['application/json', JSON.stringify({ jsonrpc: '2.0', method: 'test.echo', params: ['y'.repeat(300_000), 1], id: 8 }), JSON.stringify({ jsonrpc: '2.0', method: 'test.echo', params: [], id: 8 })],
+    ];
+    for (const [type, large, small] of pairs) {
+      expect(requestLine(type, large).length).toBeGreaterThan(OFFLOAD_BYTES);
+      const fromWorker = await client.call(type, large);
+      expect(fromWorker).toEqual(await client.call(type, small));
+      expect(fromWorker.status).toBe(true);
+    }
+    // The worker started with the methods of that time; one added now must not be refused as unknown.
+    rig.adapter.methods.add({ name: 'test.late', description: null, signatures: [sig('int', ['text', 'string'])], handler: (args) => String(args['text']).length });
+    expect(JSON.parse((await client.call('application/json', JSON.stringify({ jsonrpc: '2.0', method: 'test.late', params: ['z'.repeat(300_000)], id: 9 }))).message ?? '').result).toBe(300_000);
     client.close();
   });
 

@@ -1,6 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import type { LargeLine } from './framing.js';
 import type { DecodedRequest } from './payload.js';
+import type { MethodRegistry, MethodShape } from './registry.js';
+import type { WorkerAnswer } from './workerRefusals.js';
 
 /**
  * Issue 13.8: a large frame is decoded (base64, PHP frame, decryption, JSON.parse or the XML
@@ -18,8 +20,11 @@ export interface DecodeJob {
   blocks: Uint8Array[];
 }
 
-/** What the worker answers: the request decoded, or why the frame itself is bad (§1.7 status false). */
-export type DecodeResult = { kind: 'decoded'; request: DecodedRequest } | { kind: 'badFrame'; reason: string };
+/**
+ * What the worker answers: the request decoded, its reply when no method would run for it
+ * (workerRefusals.ts), or why the frame itself is bad (§1.7 status false).
+ */
+export type DecodeResult = { kind: 'decoded'; request: DecodedRequest } | ({ kind: 'answered' } & WorkerAnswer) | { kind: 'badFrame'; reason: string };
 
 interface Pending {
   line: LargeLine;
@@ -33,8 +38,11 @@ export class DecodePool {
   private running: Pending | undefined;
   private readonly waiting: Pending[] = [];
   private stopped = false;
+  /** The registry version whose methods the worker was given. */
+  private workerVersion = -1;
 
-  constructor(private readonly options: { encryptionKey?: string | undefined }) {}
+  /** `registry`: the methods the worker refuses calls against (a copy, renewed when methods are added). */
+  constructor(private readonly options: { encryptionKey?: string | undefined; registry: MethodRegistry }) {}
 
   /** Frames waiting or being decoded (tests: a frame is in the worker while others are answered). */
   get busy(): number {
@@ -71,17 +79,25 @@ export class DecodePool {
     const job = this.waiting.shift();
     if (!job) return;
     this.running = job;
+    if (this.worker && this.workerVersion !== this.options.registry.version) {
+      // Methods were added since the worker started: a new one gets them (rare: project setup adds them before any frame).
+      const old = this.worker;
+      this.worker = undefined;
+      void old.terminate();
+    }
     const worker = (this.worker ??= this.spawn());
-    // The splitter's blocks are unpooled and start at offset 0: their memory moves, no copy on this thread.
+    // The splitter's pieces are unpooled, and their buffers hold nothing else still needed: their memory moves, no copy on this thread.
     const blocks = job.line.blocks.map((block) => new Uint8Array(block.buffer, block.byteOffset, block.length));
     const message: DecodeJob = { blocks };
     worker.postMessage(message, [...new Set(blocks.map((block) => block.buffer as ArrayBuffer))]);
   }
 
   private spawn(): Worker {
-    const worker = startWorker({ encryptionKey: this.options.encryptionKey });
+    this.workerVersion = this.options.registry.version;
+    const worker = startWorker({ encryptionKey: this.options.encryptionKey, methods: this.options.registry.shapes() });
     worker.unref();
     worker.on('message', (result: DecodeResult) => {
+      if (this.worker !== worker) return;
       const job = this.running;
       this.running = undefined;
       if (held) {
@@ -137,7 +153,7 @@ export function holdDecodes(): { arrived: Promise<void>; release(): void } {
  * the `@patchbay/source` condition) it gets tsx's loader and that condition first, which a
  * worker does not inherit.
  */
-function startWorker(workerData: { encryptionKey?: string | undefined }): Worker {
+function startWorker(workerData: { encryptionKey?: string | undefined; methods: MethodShape[] }): Worker {
   const fromSource = import.meta.url.endsWith('.ts');
   const entry = new URL(fromSource ? './decodeWorker.ts' : './decodeWorker.js', import.meta.url);
   if (!fromSource) return new Worker(entry, { workerData });

@@ -1,6 +1,7 @@
 /**
  * The decode worker's entry (see decodePool.ts): takes a large frame's raw line, answers with
- * the decoded request or the reason the frame is bad. One frame at a time, so it decodes
+ * the decoded request, the reply when it is refused anyway (workerRefusals.ts), or the reason
+ * the frame is bad. One frame at a time, so it decodes
  * without slicing.
  */
 import { readlinkSync } from 'node:fs';
@@ -8,10 +9,13 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeRequest } from './framing.js';
 import { decodeRequestPayload } from './payload.js';
+import type { MethodShape } from './registry.js';
+import { RefusalEngine } from './workerRefusals.js';
 import { decodeCall } from './xmlDecode.js';
 import type { DecodeJob, DecodeResult } from './decodePool.js';
 
-const { encryptionKey } = workerData as { encryptionKey?: string };
+const { encryptionKey, methods } = workerData as { encryptionKey?: string; methods: MethodShape[] };
+const refusals = new RefusalEngine(methods, encryptionKey);
 
 /**
  * On a machine with few cores the worker's decoding competes with the event loop for a core:
@@ -36,5 +40,8 @@ async function decode({ blocks }: DecodeJob): Promise<DecodeResult> {
   } catch (error) {
     return { kind: 'badFrame', reason: error instanceof Error ? error.message : String(error) };
   }
-  return { kind: 'decoded', request: await decodeRequestPayload(frame, { encryptionKey, decodeXml: decodeCall }) };
+  const request = await decodeRequestPayload(frame, { encryptionKey, decodeXml: decodeCall });
+  // A request no method would run for is answered here: its large value never crosses over.
+  const answered = await refusals.answer(request);
+  return answered ? { kind: 'answered', ...answered } : { kind: 'decoded', request };
 }

@@ -1,4 +1,5 @@
 import { ErrorCodes, PatchbayError } from '@patchbay/core';
+import { LargeLineBuilder } from './largeLine.js';
 import { serialize, unserialize, unserializeBytes, type PhpArray, type PhpBytesValue } from './phpSerialize.js';
 
 /**
@@ -102,10 +103,7 @@ export function decodeResponse(line: string): ResponseFrame {
   return { status: value['status'] === true, message: typeof message === 'string' ? message : null };
 }
 
-/** A large line is copied into blocks of this size: no block is ever grown, so no copy is ever larger than a read. */
-const LARGE_BLOCK = 1024 * 1024;
-
-/** A line of `largeAt` bytes or more: its raw bytes in blocks that own their memory (transferable), `length` in all. */
+/** A line of `largeAt` bytes or more: its raw bytes in pieces whose buffers hold nothing else still needed (transferable), `length` in all. */
 export interface LargeLine {
   blocks: Buffer[];
   length: number;
@@ -122,16 +120,15 @@ function isTrimmed(byte: number): boolean {
  * and LF alone both work); an empty string is a blank line.
  *
  * A line of `largeAt` bytes or more comes out as a {@link LargeLine} (untrimmed, CR and all),
- * for the decode worker to take over: it is copied piece by piece as it arrives, so its end
- * costs this thread no 16 MiB string and no copy larger than one read.
+ * for the decode worker to take over: its reads are kept as they arrive (largeLine.ts), so its
+ * end costs this thread no 16 MiB string and no copy larger than one read. The splitter takes
+ * over the chunks it is given: a large line's may be transferred to the worker, and detached.
  */
 export class LineSplitter {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   /** The line under way once it reached `largeAt`, filled as it comes. */
-  private large: Buffer[] | undefined;
-  /** Bytes in `large`. */
-  private filled = 0;
+  private large: LargeLineBuilder | undefined;
 
   constructor(
     private readonly maxLineBytes: number,
@@ -149,17 +146,18 @@ export class LineSplitter {
    */
   push(chunk: Buffer): (string | LargeLine)[] {
     const lines: (string | LargeLine)[] = [];
+    // A read of its own (as a socket's are): a large line may keep its bytes and move its memory.
+    const owned = chunk.byteOffset === 0 && chunk.buffer.byteLength === chunk.length;
     let start = 0;
     let lf = chunk.indexOf(0x0a, start);
     while (lf >= 0) {
       const length = this.pendingBytes + lf - start;
       if (length > this.maxLineBytes) this.tooLong(length);
       if (length >= this.largeAt) {
-        this.append(chunk, start, lf);
-        const blocks = this.large as Buffer[];
+        // The read's memory may move with the line only if nothing after the LF is in it.
+        this.append(chunk.subarray(start, lf), owned && lf + 1 === chunk.length);
+        const blocks = (this.large as LargeLineBuilder).finish();
         this.large = undefined;
-        const last = blocks.length - 1;
-        blocks[last] = (blocks[last] as Buffer).subarray(0, length - last * LARGE_BLOCK);
         lines.push(blocks.some((block) => block.some((byte) => !isTrimmed(byte))) ? { blocks, length } : '');
       } else if (this.pendingBytes > 0) {
         this.pending.push(chunk.subarray(start, lf));
@@ -175,36 +173,21 @@ export class LineSplitter {
     if (start < chunk.length) {
       const length = this.pendingBytes + chunk.length - start;
       if (length > this.maxLineBytes) this.tooLong(length);
-      if (length >= this.largeAt) this.append(chunk, start, chunk.length);
+      if (length >= this.largeAt) this.append(chunk.subarray(start), owned);
       else this.pending.push(chunk.subarray(start));
       this.pendingBytes = length;
     }
     return lines;
   }
 
-  /** Copies `chunk[from, to)` onto the large line under way, starting it with what is pending. */
-  private append(chunk: Buffer, from: number, to: number): void {
+  /** Adds `piece` to the large line under way, starting it with what is pending (copied: less than `largeAt`). `movable`: as for {@link LargeLineBuilder.add}. */
+  private append(piece: Buffer, movable: boolean): void {
     if (!this.large) {
-      this.large = [];
-      this.filled = 0;
-      for (const piece of this.pending) this.copyIn(piece, 0, piece.length);
+      this.large = new LargeLineBuilder();
+      for (const pending of this.pending) this.large.add(pending, false);
       this.pending = [];
     }
-    this.copyIn(chunk, from, to);
-  }
-
-  /** Copies `source[from, to)` onto the end of the blocks. */
-  private copyIn(source: Buffer, from: number, to: number): void {
-    const blocks = this.large as Buffer[];
-    while (from < to) {
-      const index = Math.floor(this.filled / LARGE_BLOCK);
-      const offset = this.filled - index * LARGE_BLOCK;
-      // Unpooled, so that each block can be transferred to the worker.
-      const block = (blocks[index] ??= Buffer.allocUnsafeSlow(LARGE_BLOCK));
-      const copied = source.copy(block, offset, from, Math.min(to, from + LARGE_BLOCK - offset));
-      from += copied;
-      this.filled += copied;
-    }
+    this.large.add(piece, movable);
   }
 
   private tooLong(bytes: number): never {

@@ -33,6 +33,9 @@ export interface RpcMethod {
   xmlOnly?: boolean;
 }
 
+/** What of a method decides whether a call is refused before it runs: its name, signatures and protocols. */
+export type MethodShape = Pick<RpcMethod, 'name' | 'signatures' | 'xmlOnly'>;
+
 /** The error codes and exact reference texts of §5. */
 export const RpcErrors = {
   parse: { code: -32700, message: 'Parse error' },
@@ -105,13 +108,21 @@ export function checkType(type: RpcType, value: unknown): boolean {
 /** Ordered method registry with signature matching. */
 export class MethodRegistry {
   private readonly methods = new Map<string, RpcMethod>();
+  /** Bumped by every add, so that a copy of the methods' shapes (the decode worker's) knows when it is out of date. */
+  version = 0;
 
   /** Adds a method after the ones already there (registration order is `system.listMethods` order). */
   add(method: RpcMethod): this {
     if (this.methods.has(method.name)) throw new Error(`method ${method.name} is already registered`);
     if (method.signatures.length === 0) throw new Error(`method ${method.name} needs at least one signature`);
     this.methods.set(method.name, method);
+    this.version++;
     return this;
+  }
+
+  /** Every method without its handler: plain data, for the decode worker to refuse calls that no method accepts. */
+  shapes(): MethodShape[] {
+    return [...this.methods.values()].map(({ name, signatures, xmlOnly }) => ({ name, signatures, ...(xmlOnly ? { xmlOnly } : {}) }));
   }
 
   get(name: string): RpcMethod | undefined {

@@ -46,6 +46,11 @@ export class RpcEngine {
     return this.answer(await decodeRequestPayload(frame, { encryptionKey: this.options.encryptionKey, decodeXml: decodeCallSliced }), hooks);
   }
 
+  /** Logs and counts a bad request answered elsewhere (the decode worker), as one answered here would be. */
+  reportBadRequest(reason: string): void {
+    this.options.onBadRequest(reason);
+  }
+
   /** Answers a request decoded already (here or in the decode worker); never throws. */
   async answer(request: DecodedRequest, hooks: CallHooks): Promise<ResponseFrame> {
     const { protocol, payload } = request;

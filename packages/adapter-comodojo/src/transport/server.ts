@@ -391,6 +391,11 @@ class Connection {
       else {
         const decoded = await this.options.decoder.decode(line);
         if (decoded.kind === 'badFrame') return this.badFrame(decoded.reason);
+        if (decoded.kind === 'answered') {
+          // Refused in the worker (no method would run): its log lines and counts are made here, as for any request.
+          for (const reason of decoded.badRequests) this.options.engine.reportBadRequest(reason);
+          return { text: decoded.text, after: [] };
+        }
         response = await this.options.engine.answer(decoded.request, hooks);
       }
     } catch (error) {
