@@ -75,6 +75,9 @@ export class DomogikPublisher {
   }
 }
 
+/** Pause before a subscriber's new socket, so a peer that drops every connection costs one attempt a second. */
+const REOPEN_DELAY_MS = 1000;
+
 /** Options of {@link DomogikSubscriber}. */
 export interface SubscriberOptions {
   /** The forwarder's sub port, `tcp://<ip>:<sub_port>` (§2). */
@@ -95,31 +98,53 @@ export interface SubscriberOptions {
 export class DomogikSubscriber {
   private socket: Subscriber | undefined;
   private loop: Promise<void> | undefined;
+  private reopenTimer: NodeJS.Timeout | undefined;
+  /** A publication arrived on the current socket: a drop then is news, not a bus still starting. */
+  private heard = false;
+  /** "Dropped before anything arrived" was said for the current wait: said once, not at every attempt. */
+  private waitingLogged = false;
 
   constructor(private readonly options: SubscriberOptions) {}
 
   start(): void {
     if (this.socket) return;
     const socket = new Subscriber({ linger: 0, maxMessageSize: this.options.maxMessageBytes });
-    // A dropped connection gets a new socket, which sends its subscriptions again, and one log line.
+    // A dropped connection gets a new socket a moment later, which sends its subscriptions again.
     socket.events.on('disconnect', () => {
-      if (this.socket !== socket) return;
-      this.options.logger.warn(`domogik subscriber: the connection to the forwarder dropped (it went away, or published a message part over ${this.options.maxMessageBytes} bytes, domogik.busMaxMessageBytes); subscribing again`);
-      this.socket = undefined;
-      socket.close();
-      this.start();
+      if (this.socket === socket) this.reopen(socket);
     });
     socket.connect(this.options.endpoint);
     for (const category of this.options.categories) socket.subscribe(category);
     this.socket = socket;
+    this.heard = false;
     this.loop = this.run(socket);
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.reopenTimer);
+    this.reopenTimer = undefined;
     const socket = this.socket;
     this.socket = undefined;
     socket?.close();
     await this.loop;
+  }
+
+  private reopen(socket: Subscriber): void {
+    const { logger, maxMessageBytes, endpoint } = this.options;
+    if (this.heard) {
+      this.waitingLogged = false;
+      logger.warn(`domogik subscriber: the connection to the forwarder dropped (it went away, or published a message part over ${maxMessageBytes} bytes, domogik.busMaxMessageBytes); subscribing again in ${REOPEN_DELAY_MS} ms`);
+    } else if (!this.waitingLogged) {
+      // Nothing came on this socket yet: a bus that is still starting (issue 14.10), said once.
+      this.waitingLogged = true;
+      logger.info(`domogik subscriber: the connection to the forwarder at ${endpoint} dropped before anything was published on it; subscribing again every ${REOPEN_DELAY_MS} ms`);
+    }
+    this.socket = undefined;
+    socket.close();
+    this.reopenTimer = setTimeout(() => {
+      this.reopenTimer = undefined;
+      this.start();
+    }, REOPEN_DELAY_MS);
   }
 
   private drop(frames: Buffer[], why: string): void {
@@ -130,6 +155,7 @@ export class DomogikSubscriber {
   private async run(socket: Subscriber): Promise<void> {
     try {
       for await (const frames of socket) {
+        if (this.socket === socket) this.heard = true;
         if (frames.length < 2) {
           this.drop(frames, 'fewer than 2 frames');
           continue;
