@@ -12,6 +12,7 @@ export interface PeerState {
 
 interface Pending {
   gateway: string;
+  device: string;
   finish: (reply: ReplyInit) => void;
 }
 
@@ -54,7 +55,7 @@ export class ForwardedCommands {
         clearTimeout(timer);
         resolve(reply);
       };
-      this.pending.set(command.id, { gateway: owner, finish });
+      this.pending.set(command.id, { gateway: owner, device, finish });
       // The broker drops the request once nobody waits for it (message expiry), so a gateway
       // back from an outage never runs a command whose asker already had its timeout.
       const properties: IPublishPacket['properties'] = {
@@ -72,6 +73,11 @@ export class ForwardedCommands {
   /** Every command waiting for `gateway` gets `reply` (it restarted: it will not answer them). */
   failFor(gateway: string, reply: ReplyInit): void {
     for (const pending of [...this.pending.values()]) if (pending.gateway === gateway) pending.finish(reply);
+  }
+
+  /** Every command waiting for `device` gets `reply` (its stand-in stops, or it left this gateway). */
+  failForDevice(device: string, reply: ReplyInit): void {
+    for (const pending of [...this.pending.values()]) if (pending.device === device) pending.finish(reply);
   }
 
   /** Every waiting command gets `reply` (the link stops). */

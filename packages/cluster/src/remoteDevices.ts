@@ -310,13 +310,14 @@ export class RemoteDevices {
     if (current !== undefined && current.gateway === holder) return;
     if (current !== undefined) {
       this.active.delete(device);
+      this.commands.failForDevice(device, { ok: false, code: ErrorCodes.DEVICE_UNAVAILABLE, error: `device ${device} is no longer served by gateway ${current.gateway}` });
       await this.registry().removeRemoteDevice(device);
     }
     if (holder === undefined) return;
     const active: Active = { gateway: holder, ctx: undefined, shown: undefined, emitted: new Map() };
     this.active.set(device, active);
     try {
-      await this.registry().addRemoteDevice({ id: device, origin: holder, via: session.ctx.id, definition: standInDefinition({ attach: (ctx) => this.attach(device, active, ctx), detach: () => (active.ctx = undefined), send: (command) => this.forward(device, command) }) });
+      await this.registry().addRemoteDevice({ id: device, origin: holder, via: session.ctx.id, definition: standInDefinition({ attach: (ctx) => this.attach(device, active, ctx), detach: () => this.detach(device, active), send: (command) => this.forward(device, command) }) });
     } catch (error) {
       this.active.delete(device);
       if (!isPatchbayError(error, ErrorCodes.DEVICE_ID_TAKEN)) throw error;
@@ -339,6 +340,16 @@ export class RemoteDevices {
   /** The stand-in's `send`: an MQTT 5 request to the device's holder. */
   private forward(device: string, command: CommandEvent): Promise<ReplyInit> {
     return this.commands.send(device, this.active.get(device)?.gateway, command);
+  }
+
+  /**
+   * A stand-in driver stopped: the gateway is stopping (a removal answered its commands
+   * already). Its commands get their reply now, or the gateway's stop would wait for them
+   * until its drain deadline, since hosts (the link among them) stop after the drain.
+   */
+  private detach(device: string, active: Active): void {
+    active.ctx = undefined;
+    this.commands.failForDevice(device, { ok: false, code: ErrorCodes.GATEWAY_STOPPING, error: 'the gateway is stopping' });
   }
 
   /** A stand-in driver started: tell the core what is known of its device. */
