@@ -104,7 +104,7 @@ export class Outbox {
     private readonly hooks: OutboxHooks,
   ) {
     this.backoff = new Backoff(options.backoff);
-    this.watchdog = new StallWatchdog({ timeoutMs: options.stallTimeoutMs, inFlight: () => this.inFlight !== 0, onStall: hooks.onStall });
+    this.watchdog = new StallWatchdog({ timeoutMs: options.stallTimeoutMs, inFlight: () => this.inFlight !== 0, onStall: (stalled, forMs) => hooks.onStall?.(stalled, forMs) });
   }
 
   /** True while a delivery has been in flight longer than `stallTimeoutMs`. */
