@@ -42,7 +42,8 @@ export class Forwarder {
     const back = new XPublisher({ linger: 0, sendHighWaterMark: 100_000, zapDomain: domains.back, ...limits });
     const cap = { maxConnections: connectionCap(this.options.limits), logger: this.options.logger };
     try {
-      this.stopAdmission.push(await admit(front, domains.front, { name: 'pub port', ...cap }), await admit(back, domains.back, { name: 'sub port', ...cap }));
+      this.stopAdmission.push(await admit(front, domains.front, { name: 'pub port', ...cap }));
+      this.stopAdmission.push(await admit(back, domains.back, { name: 'sub port', ...cap }));
       const pub = await bindWithRetry(front, this.options.pubEndpoint);
       const sub = await bindWithRetry(back, this.options.subEndpoint);
       if (this.options.inproc) {

@@ -84,6 +84,12 @@ export class MdpClient {
     const waiting = this.waitress.wait(id, { timeoutMs, description });
     waiting.catch(() => undefined); // handled below; avoids an unhandled rejection if send throws first
     try {
+      // A reply part over the limit makes libzmq drop the connection, and a REQ socket never
+      // sends again: fail the request now, saying why, rather than at its timeout.
+      socket.events.on('disconnect', () => {
+        const error = new PatchbayError(ErrorCodes.HOST_UNREACHABLE, `the connection to the Domogik broker dropped during ${description} (it went away, or sent a reply part over ${this.options.maxMessageBytes} bytes, domogik.busMaxMessageBytes)`, { context: { service } });
+        this.waitress.reject(id, error);
+      });
       socket.connect(this.options.endpoint);
       const frames: string[] = [MDPC, service];
       // §5.2: a finite positive number of seconds, always (never "None"/"nan").
