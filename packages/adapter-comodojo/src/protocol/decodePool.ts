@@ -85,11 +85,22 @@ export class DecodePool {
       this.worker = undefined;
       void old.terminate();
     }
-    const worker = (this.worker ??= this.spawn());
-    // The splitter's pieces are unpooled, and their buffers hold nothing else still needed: their memory moves, no copy on this thread.
-    const blocks = job.line.blocks.map((block) => new Uint8Array(block.buffer, block.byteOffset, block.length));
-    const message: DecodeJob = { blocks };
-    worker.postMessage(message, [...new Set(blocks.map((block) => block.buffer as ArrayBuffer))]);
+    try {
+      const worker = (this.worker ??= this.spawn());
+      // The splitter's pieces are unpooled, and their buffers hold nothing else still needed: their memory moves, no copy on this thread.
+      const blocks = job.line.blocks.map((block) => new Uint8Array(block.buffer, block.byteOffset, block.length));
+      const message: DecodeJob = { blocks };
+      worker.postMessage(message, [...new Set(blocks.map((block) => block.buffer as ArrayBuffer))]);
+    } catch (error) {
+      // No worker could start, or the frame could not be handed over: this frame gets its one
+      // error reply, and the next frame starts afresh rather than waiting behind it for good.
+      this.running = undefined;
+      const worker = this.worker;
+      this.worker = undefined;
+      void worker?.terminate();
+      job.reject(error as Error);
+      this.next();
+    }
   }
 
   private spawn(): Worker {
