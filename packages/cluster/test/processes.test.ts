@@ -57,10 +57,11 @@ describe('cluster - real gateway processes', () => {
     const offlineReply = await client.command({ id: 'while-away', device: 'thermo1', channel: 'relay', value: false });
     expect(offlineReply).toMatchObject({ ok: false, code: 'PB204_DEVICE_UNAVAILABLE' });
 
+    // Marked before the spawn: A may announce itself online before the test has read its start-up line.
+    const back = client.messages.length;
     const second = spawn(runA);
     await second.waitStarted();
-    const back = client.messages.length;
-    await client.waitAfter(ofThermo('availability', (m) => m.availability === 'online'), { from: back, what: 'thermo1 online again on B' });
+    await client.waitAfter(ofThermo('availability', (m) => m.availability === 'online'), { from: back, what: 'thermo1 online again on B', timeoutMs: 30_000 });
     await client.waitAfter(ofThermo('state', (m) => m.channel === 'temperature'), { from: back, what: 'states flowing again' });
     const again = await client.command({ id: 'relay-off', device: 'thermo1', channel: 'relay', value: false });
     expect(again).toMatchObject({ ok: true, value: false });
