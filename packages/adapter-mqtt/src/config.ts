@@ -97,3 +97,6 @@ export const mqttConfig = z
 
 /** Validated options of the `mqtt` adapter. */
 export type MqttConfig = z.output<typeof mqttConfig>;
+
+/** The topic-level rule these options are checked with, for packages that check their own levels the same way. */
+export { topicLevelProblem } from './protocol/topics.js';

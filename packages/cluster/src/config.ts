@@ -1,5 +1,4 @@
-import { mqttConfig } from '@patchbay/adapter-mqtt';
-import { topicLevelProblem } from '@patchbay/adapter-mqtt/internal';
+import { mqttConfig, topicLevelProblem } from '@patchbay/adapter-mqtt/config';
 import { z } from 'zod';
 
 /** One topic level: the cluster's name and each gateway's id become one each. */

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { extname } from 'node:path';
 import { describeError } from '@patchbay/core';
-import { isScalar, parseDocument, visit, type Document } from 'yaml';
+import type * as YamlLibrary from 'yaml';
+import type { Document } from 'yaml';
 import { NOT_PLAIN, parsePlainBlockYaml } from './blockYaml.js';
 
 /** Reading or parsing the config file failed; `cause` is the underlying error. */
@@ -15,6 +17,10 @@ export class ConfigFileError extends Error {
     super(message, options);
   }
 }
+
+let yamlLibrary: typeof YamlLibrary | undefined;
+/** The yaml library, loaded on the first text the block reader leaves to it: most configs never need it, and it is a tenth of a bare launch's module loading. */
+const yaml = (): typeof YamlLibrary => (yamlLibrary ??= createRequire(import.meta.url)('yaml') as typeof YamlLibrary);
 
 /** `line L, column C` (1-based) of a character offset, as YAML's errors give it. */
 export function lineAndColumn(text: string, offset: number): { line: number; column: number } {
@@ -47,7 +53,7 @@ export function parseConfigText(text: string, path: string): unknown {
 function parseYamlText(text: string, path: string): unknown {
   const plain = parsePlainBlockYaml(text);
   if (plain !== NOT_PLAIN) return plain;
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: false });
+  const doc = yaml().parseDocument(text, { prettyErrors: true, uniqueKeys: false });
   for (const warning of doc.warnings) process.emitWarning(warning);
   if (doc.errors.length > 0) throw doc.errors[0];
   const duplicate = firstDuplicateKey(doc);
@@ -62,6 +68,7 @@ function parseYamlText(text: string, path: string): unknown {
 
 /** The first key that repeats one of its map's earlier keys (scalar keys compared by value, as the library does). */
 function firstDuplicateKey(doc: Document): { key: unknown; offset: number; firstOffset: number } | undefined {
+  const { isScalar, visit } = yaml();
   let found: { key: unknown; offset: number; firstOffset: number } | undefined;
   visit(doc, {
     Map(_, map) {

@@ -1,5 +1,5 @@
 import { defaultGatewayTimeouts, defaultOutboxOptions } from '@patchbay/core';
-import { clusterConfig } from '@patchbay/cluster';
+import { clusterConfig } from '@patchbay/cluster/config';
 import { defaultJournalOptions } from '@patchbay/journal';
 import { z } from 'zod';
 import { defaultHttpAdmission } from '../http/admission.js';

@@ -1,13 +1,13 @@
 import type { AddressInfo } from 'node:net';
-import { createClusterHost, type ClusterHost } from '@patchbay/cluster';
+import type { ClusterHost } from '@patchbay/cluster';
 import { createGateway, ErrorCodes, PatchbayError, type AdapterDefinition, type EndpointSpec, type Gateway, type ReloadResult } from '@patchbay/core';
 import { FileJournal } from '@patchbay/journal';
 import type { Logger as PinoLogger } from 'pino';
 import { redactSecrets } from '../config/redact.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { CLUSTER_HOST_ID } from '../config/schema.js';
-import { Metrics } from '../http/metrics.js';
-import { GatewayHttp } from '../http/server.js';
+import type { Metrics } from '../http/metrics.js';
+import type { GatewayHttp } from '../http/server.js';
 import { createLogger } from './logger.js';
 import { removePidFile, writePidFile } from './pidFile.js';
 import { reloadRoute, restartOnlyChanges, type ReloadReport } from './reload.js';
@@ -53,8 +53,11 @@ export async function runGateway(input: ResolvedConfig, options: RunOptions = {}
     prepareDataDir(input.dataDir);
     const resolved = requireHttpTokens(input, logger);
     const { config } = resolved;
-    const metrics = new Metrics();
-    const http = config.gateway.http.enabled ? new GatewayHttp(metrics, logger.child({ component: 'http' }), config.gateway.http) : undefined;
+    // Loaded only when used: prom-client, and the cluster's MQTT client, are a third of a
+    // bare launch's module loading (Jeedom's daemon mode has neither).
+    const served = config.gateway.http.enabled ? await httpServer(config.gateway.http, logger) : undefined;
+    const metrics = served?.metrics;
+    const http = served?.http;
     const address = http ? await listen(http, config.gateway.http, options.httpPortHint) : undefined;
     const journalConfig = config.gateway.journal;
     const journal = resolved.journalDir
@@ -68,7 +71,7 @@ export async function runGateway(input: ResolvedConfig, options: RunOptions = {}
       : undefined;
     // The cluster link is one more host, made here because it needs the gateway it runs in.
     const holder: { gateway?: Gateway } = {};
-    const cluster = config.cluster ? createClusterHost({ registry: () => holder.gateway as Gateway, commandTimeoutMs: config.gateway.commandTimeoutMs }) : undefined;
+    const cluster = config.cluster ? (await import('@patchbay/cluster')).createClusterHost({ registry: () => holder.gateway as Gateway, commandTimeoutMs: config.gateway.commandTimeoutMs }) : undefined;
     const withCluster = (next: ResolvedConfig): EndpointSpec<AdapterDefinition>[] => clusterHosts(next, cluster);
     const gateway = createGateway({
       name: config.gateway.name,
@@ -90,7 +93,7 @@ export async function runGateway(input: ResolvedConfig, options: RunOptions = {}
       clusterHealth: cluster && (() => cluster.health()),
     });
     holder.gateway = gateway;
-    metrics.watch(gateway);
+    metrics?.watch(gateway);
     http?.watch(gateway);
     await gateway.start();
     logger.info(
@@ -174,4 +177,11 @@ async function listen(http: GatewayHttp, at: { host: string; port: number }, hin
     }
     throw error;
   }
+}
+
+/** `/healthz`, `/metrics` and what hosts mount, with the Prometheus registry behind `/metrics`. */
+async function httpServer(options: ResolvedConfig['config']['gateway']['http'], logger: PinoLogger): Promise<{ metrics: Metrics; http: GatewayHttp }> {
+  const [{ Metrics }, { GatewayHttp }] = await Promise.all([import('../http/metrics.js'), import('../http/server.js')]);
+  const metrics = new Metrics();
+  return { metrics, http: new GatewayHttp(metrics, logger.child({ component: 'http' }), options) };
 }
