@@ -46,7 +46,7 @@ export function encodeSnapshot(snapshot: StateSnapshot, health: GatewayHealth): 
 
 /**
  * What changed in the health since the last message: the device and host entries that changed
- * (whole: replace them by id), the ids `removed`, and `status`/`journal` when they changed.
+ * (whole: replace them by id), the ids `removed`, and `status`, `journal` and `cluster` when they changed.
  * Its size follows what changed, not how many devices there are (issue 14.3).
  */
 export function encodeHealthChanges(changes: HealthChanges, uptimeMs: number): string {
