@@ -409,6 +409,38 @@ describe('ws - socket writes', () => {
     }
     expect(bounded.adapter().stats()).toMatchObject({ clients: 2, slowDropped: 0 });
   });
+
+  it('ws - (20) a quiet turn\'s frame goes out when its callback returns, not at the turn\'s end; after a busy turn, the frames of many callbacks share one write', async () => {
+    const r = await rig();
+    const writes = countWrites(r);
+    const sockets: Socket[] = [];
+    r.http.server.on('upgrade', (_request, socket: Socket) => sockets.push(socket));
+    const clients = [await r.connect(), await r.connect()];
+    const blobs = (c: TestClient) => c.messages.filter((m) => m.type === 'state' && m.channel === 'note').length;
+
+    // Quiet: one frame, emitted after an immediate was queued. The core hands it over at once;
+    // a write held to the turn's end would still be corked when that immediate runs.
+    await new Promise<void>((resolve) => {
+      setImmediate(() => {
+        const before = sockets.map((s) => s.bytesWritten);
+        setImmediate(() => {
+          // bytesWritten counts what a corked socket holds too: the frame is out once nothing is corked.
+          expect(sockets.map((s, i) => [s.bytesWritten > (before[i] as number), s.writableCorked])).toEqual([[true, 0], [true, 0]]);
+          resolve();
+        });
+        r.driver.emit('note', 'quiet');
+      });
+    });
+    for (const c of clients) await c.waitCount((m) => m.type === 'state' && m.channel === 'note', { count: 1, what: 'the quiet frame' });
+
+    // A busy turn (20 frames to each of two clients), then ten callbacks of one frame each in one turn.
+    await oneTurn(r, clients);
+    writes.fill(0);
+    for (let i = 0; i < 10; i++) setImmediate(() => r.driver.emit('note', `spread ${i}`));
+    for (const c of clients) await c.waitCount((m) => m.type === 'state' && m.channel === 'note', { count: 11, what: 'the spread frames' });
+    expect(clients.map(blobs)).toEqual([11, 11]);
+    expect(writes).toEqual([1, 1]);
+  });
 });
 
 describe('ws - slow clients', () => {
