@@ -93,6 +93,7 @@ export function createComodojoDefinition(options: ComodojoDefinitionOptions = {}
             maxConnections: config.maxConnections,
             maxFrameBytes: config.maxFrameBytes,
             maxBufferedBytes: config.maxBufferedBytes,
+            gatewayBudget: ctx.inputBudget,
             frameTimeoutMs: config.frameTimeoutMs,
             engine,
             decoder: new DecodePool({ encryptionKey: config.encryptionKey, registry: methods }),

@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events';
-import { createGateway, silentLogger, type HostContext } from '@patchbay/core';
+import { createGateway, defaultInputBudgetBytes, InputBudget, silentLogger, type HostContext } from '@patchbay/core';
 import { captureLogger, FakeDriver, Signal } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Publisher, Subscriber } from 'zeromq';
@@ -225,10 +225,11 @@ function fakeContext(): HostContext {
     devices: () => [],
     setPaused: () => false,
     description: () => undefined,
-    health: () => ({ status: 'ok', name: 'patchbay', uptimeMs: 0, devices: [], hosts: [] }),
+    health: () => ({ status: 'ok', name: 'patchbay', uptimeMs: 0, devices: [], hosts: [], input: { bufferedBytes: 0, peakBytes: 0, limitBytes: defaultInputBudgetBytes, refused: 0 } }),
     connection: () => undefined,
     requestStop: () => undefined,
     http: undefined,
+    inputBudget: new InputBudget(defaultInputBudgetBytes),
   };
 }
 

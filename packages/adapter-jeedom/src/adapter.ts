@@ -120,6 +120,7 @@ export class JeedomAdapter implements Adapter {
       messageTimeoutMs: config.messageTimeoutMs,
       maxConnections: config.maxConnections,
       maxBufferedBytes: config.maxBufferedBytes,
+      gatewayBudget: ctx.inputBudget,
       logger: ctx.logger,
       rejected: this.counters.rejected,
       evicted: this.counters.evicted,

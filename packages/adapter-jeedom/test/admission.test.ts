@@ -1,5 +1,5 @@
 import net from 'node:net';
-import type { HostContext } from '@patchbay/core';
+import { InputBudget, type HostContext } from '@patchbay/core';
 import { Signal } from '@patchbay/testing';
 import { describe, expect, it } from 'vitest';
 import { withApikey } from '../src/internal.js';
@@ -155,6 +155,25 @@ describe('jeedom - command socket admission and acknowledgement (13.3, 13.7)', (
     kept.socket.end(`","action":"command","device":"dev1","channel":"blob","id":"first","apikey":"${APIKEY}"}`);
     await kept.closed;
     expect((await rig.waitCommands(1)).map((c) => c.ref)).toEqual(['first']);
+  });
+
+  it('jeedom - (13.7) unfinished messages draw on the gateway-wide input budget too: the connection that would pass it is closed, and what it held is given back', async () => {
+    // 90 KiB of the gateway's 100 KiB already held by other listeners.
+    const budget = new InputBudget(100 * 1024);
+    budget.take(90 * 1024);
+    const rig = (t.rig = await startRig({ maxMessageBytes: 48 * 1024 }, { context: { inputBudget: budget } }));
+    const first = await idle(rig.port());
+    first.socket.write(`{"value":"${'x'.repeat(6 * 1024)}`);
+    await expect.poll(() => budget.usedBytes, { timeout: 5000 }).toBeGreaterThan(90 * 1024);
+    const second = await idle(rig.port());
+    second.socket.write(`{"value":"${'x'.repeat(6 * 1024)}`);
+    await second.closed;
+    await rig.logger.waitFor(/gateway-wide input budget \(gateway.maxBufferedBytes 102400\) is spent/, { level: 'error' });
+    expect(first.socket.destroyed).toBe(false);
+    first.socket.end(`","action":"command","device":"dev1","channel":"blob","id":"first","apikey":"${APIKEY}"}`);
+    await first.closed;
+    expect((await rig.waitCommands(1)).map((c) => c.ref)).toEqual(['first']);
+    expect(budget.usedBytes).toBe(90 * 1024);
   });
 });
 

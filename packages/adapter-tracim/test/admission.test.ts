@@ -2,7 +2,7 @@
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createGateway } from '@patchbay/core';
+import { createGateway, InputBudget } from '@patchbay/core';
 import { captureLogger, tempDir, type CapturedLogger } from '@patchbay/testing';
 import tracimAdapter from '../src/index.js';
 import { sendOnce } from '../src/internal.js';
@@ -83,6 +83,25 @@ describe('tracim master - admission (13.7)', () => {
     await Promise.race(all.map((c) => c.closed));
     expect(r.logger.find(/over maxBufferedBytes 65536/, 'warn')).toHaveLength(1);
     expect(all.filter((c) => c.isClosed())).toHaveLength(1);
+  }, 30_000);
+
+  it('tracim - unfinished messages draw on the gateway-wide input budget too: the connection that would pass it is closed and what it held is given back (13.7)', async () => {
+    // 90 KiB of the gateway's 100 KiB already held by other listeners.
+    const budget = new InputBudget(100 * 1024);
+    budget.take(90 * 1024);
+    const r = await startMaster({ maxConnections: 10, readTimeoutMs: 60_000 }, { context: { inputBudget: budget } });
+    cleanups.push(() => r.close());
+    const part = Buffer.concat([Buffer.from('{"type":"'), Buffer.alloc(6 * 1024, 0x61)]);
+    const first = await open(r.master, part);
+    const second = await open(r.master, part);
+    await second.closed;
+    expect(first.isClosed()).toBe(false);
+    expect(r.logger.find(/gateway-wide input budget \(gateway.maxBufferedBytes 102400\) is spent/, 'warn')).toHaveLength(1);
+    expect(budget.usedBytes).toBe(90 * 1024 + part.length);
+    first.socket.destroy();
+    await first.closed;
+    // The listener sees the close on its own side a moment later.
+    await expect.poll(() => budget.usedBytes, { timeout: 5000 }).toBe(90 * 1024);
   }, 30_000);
 });
 

@@ -7,6 +7,7 @@ import type { CommandEvent, CommandInput, EndpointStatus, JsonValue, Meta, Outbo
 import type { Logger } from './logger.js';
 import type { Counter } from './metrics.js';
 import type { GatewayHealth, StateSnapshot, DeviceInfo } from './health.js';
+import type { InputBudget } from './inputBudget.js';
 
 /** What every driver and adapter gets from the core. */
 export interface EndpointContext {
@@ -125,6 +126,13 @@ export interface HostContext extends EndpointContext {
   requestStop(reason: string): void;
   /** The gateway's HTTP server, when the app runs one. */
   readonly http: HttpMount | undefined;
+  /**
+   * The gateway-wide budget for unfinished client input, shared by every listener of every
+   * host (issue 13.7). A listener that holds partial messages draws the bytes it holds on its
+   * own budget and on this one, gives them back when the message completes or the connection
+   * closes, and refuses the input that a failed take would have held.
+   */
+  readonly inputBudget: InputBudget;
 }
 
 /** A device driver, as made by its definition's `create`. Does nothing until `start()`. */

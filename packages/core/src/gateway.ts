@@ -9,6 +9,7 @@ import { newEventId, type CommandInput, type ReplyEvent } from './events.js';
 import { GatewayCounters } from './gatewayCounters.js';
 import type { ClusterHealth, GatewayHealth, StateSnapshot } from './health.js';
 import { createHostContext, type HostContextDeps } from './hostContext.js';
+import { defaultInputBudgetBytes, InputBudget } from './inputBudget.js';
 import { hostOutboxHooks } from './hostOutbox.js';
 import type { Journal } from './journal.js';
 import { recoverJournal } from './journalRecovery.js';
@@ -42,6 +43,8 @@ export interface GatewayOptions {
   eventTtlMs?: number;
   /** How long one delivery may go without settling before its host is reported stalled (default 15 s). */
   stallTimeoutMs?: number;
+  /** The gateway-wide bound on unfinished client input, over every listener ({@link HostContext.inputBudget}; default 256 MiB). */
+  maxBufferedBytes?: number;
   restart?: Partial<RestartPolicy>;
   /** Called when a host asks the gateway to stop ({@link HostContext.requestStop}); the app stops as on SIGTERM. */
   onStopRequested?: (request: { host: string; reason: string }) => void;
@@ -119,9 +122,11 @@ class GatewayRuntime implements Gateway {
   private readonly live: LiveReload;
   private readonly restartPolicy: RestartPolicy;
   private readonly outboxOptions: OutboxOptions;
+  private readonly inputBudget: InputBudget;
   private routes: readonly RouteSpec[] | undefined;
 
   constructor(private readonly options: GatewayOptions) {
+    this.inputBudget = new InputBudget(options.maxBufferedBytes ?? defaultInputBudgetBytes);
     this.name = options.name ?? 'patchbay';
     const logger = (this.logger = options.logger ?? silentLogger);
     this.metrics = options.metrics ?? noopMetrics;
@@ -304,6 +309,7 @@ class GatewayRuntime implements Gateway {
       submit: (host, command, options) => this.commands.submit(host, command, options),
       health: () => this.health(),
       onStopRequested: this.options.onStopRequested,
+      inputBudget: this.inputBudget,
     };
   }
 
@@ -454,7 +460,7 @@ class GatewayRuntime implements Gateway {
   }
 
   health(): GatewayHealth {
-    const health = gatewayHealth({ name: this.name, startedAt: this.startedAt, devices: this.devices.values(), hosts: this.hosts.values(), store: this.store, journal: this.journal?.health() });
+    const health = gatewayHealth({ name: this.name, startedAt: this.startedAt, devices: this.devices.values(), hosts: this.hosts.values(), store: this.store, journal: this.journal?.health(), input: this.inputBudget });
     if (this.options.clusterHealth) health.cluster = this.options.clusterHealth() ?? null;
     return health;
   }

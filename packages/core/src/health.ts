@@ -86,8 +86,20 @@ export interface GatewayHealth {
   hosts: EndpointHealth[];
   /** The journal's own state, when the gateway has one. */
   journal?: JournalHealth;
+  /** Unfinished client input held over every listener, against `gateway.maxBufferedBytes` (issue 13.7). */
+  input: InputHealth;
   /** Gateways of a cluster only: the link's view of the cluster, null until the link starts (issue 19.7). */
   cluster?: ClusterHealth | null;
+}
+
+/** The gateway-wide input budget, as `/healthz` shows it. */
+export interface InputHealth {
+  bufferedBytes: number;
+  /** The most held at once since start. */
+  peakBytes: number;
+  limitBytes: number;
+  /** Takes refused for want of room since start (each one a message refused and its connection closed). */
+  refused: number;
 }
 
 /** One gateway of the cluster, as `/healthz` shows it. */

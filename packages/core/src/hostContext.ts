@@ -1,6 +1,7 @@
 import type { HostContext, HttpMount, SubmitOptions } from './definitions.js';
 import type { CommandInput, ReplyEvent } from './events.js';
 import type { GatewayHealth } from './health.js';
+import type { InputBudget } from './inputBudget.js';
 import type { Logger } from './logger.js';
 import type { MetricsSink } from './metrics.js';
 import { deviceInfo, type DeviceRuntime, type HostRuntime } from './runtime.js';
@@ -17,6 +18,7 @@ export interface HostContextDeps {
   submit(host: HostRuntime, command: CommandInput, options?: SubmitOptions): Promise<ReplyEvent>;
   health(): GatewayHealth;
   onStopRequested: ((request: { host: string; reason: string }) => void) | undefined;
+  inputBudget: InputBudget;
 }
 
 /**
@@ -47,6 +49,7 @@ export function createHostContext(host: { runtime: HostRuntime; generation: Gene
     },
     description: (device) => (runtime.deviceIds.has(device) ? deps.devices.get(device)?.description : undefined),
     health: deps.health,
+    inputBudget: deps.inputBudget,
     requestStop: (reason) => {
       const onStop = deps.onStopRequested;
       if (!onStop) {

@@ -78,7 +78,8 @@ export {
 export { createGateway, defaultGatewayTimeouts, type Gateway, type GatewayOptions } from './gateway.js';
 export { remoteDeviceProblem, type RemoteDeviceSpec } from './remote.js';
 export { planEndpoints, sameEndpoint, type ReloadPlan, type ReloadResult, type ReloadSpec } from './reload.js';
-export type { ChannelState, ClusterGatewayHealth, ClusterHealth, DeviceInfo, DeviceState, EndpointHealth, GatewayHealth, StateSnapshot } from './health.js';
+export type { ChannelState, ClusterGatewayHealth, ClusterHealth, DeviceInfo, DeviceState, EndpointHealth, GatewayHealth, InputHealth, StateSnapshot } from './health.js';
+export { defaultInputBudgetBytes, InputBudget } from './inputBudget.js';
 export type { Journal, JournalCorruption, JournalHealth, JournalOwner, JournalRecovery } from './journal.js';
 export { quoteForLog, silentLogger, type LogFn, type Logger } from './logger.js';
 export { latencyBuckets, noopMetrics, type Counter, type Histogram, type HistogramSpec, type MetricsSink } from './metrics.js';

@@ -4,6 +4,7 @@ import type { Availability, DeviceDescription } from './description.js';
 import type { EndpointStatus } from './events.js';
 import type { DeviceInfo, EndpointHealth, GatewayHealth } from './health.js';
 import type { JournalHealth } from './journal.js';
+import type { InputBudget } from './inputBudget.js';
 import type { Outbox } from './outbox.js';
 import type { StateStore } from './stateStore.js';
 import type { Supervisor } from './supervisor.js';
@@ -109,6 +110,7 @@ export function gatewayHealth(gateway: {
   hosts: Iterable<HostRuntime>;
   store: StateStore;
   journal?: JournalHealth | undefined;
+  input: InputBudget;
 }): GatewayHealth {
   const devices: EndpointHealth[] = [...gateway.devices].map((d) => ({
     id: d.id,
@@ -147,7 +149,15 @@ export function gatewayHealth(gateway: {
   });
   const journal = gateway.journal;
   const ok = devices.every((d) => d.status === 'alive') && hosts.every((h) => h.status === 'alive') && journal?.status !== 'degraded';
-  const health: GatewayHealth = { status: ok ? 'ok' : 'degraded', name: gateway.name, uptimeMs: Date.now() - gateway.startedAt, devices, hosts };
+  const { input } = gateway;
+  const health: GatewayHealth = {
+    status: ok ? 'ok' : 'degraded',
+    name: gateway.name,
+    uptimeMs: Date.now() - gateway.startedAt,
+    devices,
+    hosts,
+    input: { bufferedBytes: input.usedBytes, peakBytes: input.peakBytes, limitBytes: input.limitBytes, refused: input.refused },
+  };
   if (journal !== undefined) health.journal = journal;
   return health;
 }

@@ -1,4 +1,4 @@
-import { defaultGatewayTimeouts, defaultOutboxOptions } from '@patchbay/core';
+import { defaultGatewayTimeouts, defaultInputBudgetBytes, defaultOutboxOptions } from '@patchbay/core';
 import { clusterConfig } from '@patchbay/cluster/config';
 import { defaultJournalOptions } from '@patchbay/journal';
 import { z } from 'zod';
@@ -40,8 +40,11 @@ export const ConfigSchema = z
           .refine((h) => h.headersTimeoutMs <= h.requestTimeoutMs, { message: 'headersTimeoutMs must not exceed requestTimeoutMs' })
           .prefault({}),
         dataDir: z.string().min(1).default('./data'),
-        /** The gateway-wide bound on unfinished client input: the listeners' budgets must add up to no more (else a warning). */
-        maxBufferedBytes: z.number().int().min(1024 * 1024).max(64 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
+        /**
+         * The gateway-wide bound on unfinished client input, held by every listener together and
+         * enforced as it is held; `check` and `run` also warn when the listeners' own budgets add up to more.
+         */
+        maxBufferedBytes: z.number().int().min(1024 * 1024).max(64 * 1024 * 1024 * 1024).default(defaultInputBudgetBytes),
         journal: z
           .object({
             enabled: z.boolean().default(true),

@@ -154,6 +154,9 @@ export class Metrics implements MetricsSink {
     total('journal_records_not_journaled', 'Records that could not be journaled (routed from memory)', (c, h) => {
       if (h.journal) c.inc(h.journal.notJournaled);
     });
+    gauge('input_buffered_bytes', 'Unfinished client input held by every listener together (the gateway-wide input budget in use)', (g, h) => g.set(h.input.bufferedBytes));
+    gauge('input_budget_bytes', 'The gateway-wide input budget (gateway.maxBufferedBytes)', (g, h) => g.set(h.input.limitBytes));
+    total('input_refused', 'Input refused because the gateway-wide input budget was spent (each a message refused and its connection closed)', (c, h) => c.inc(h.input.refused));
   }
 }
 

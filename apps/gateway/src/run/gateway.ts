@@ -88,6 +88,7 @@ export async function runGateway(input: ResolvedConfig, options: RunOptions = {}
       commandTimeoutMs: config.gateway.commandTimeoutMs,
       eventTtlMs: config.gateway.eventTtlMs,
       stallTimeoutMs: config.gateway.stallTimeoutMs,
+      maxBufferedBytes: config.gateway.maxBufferedBytes,
       outbox: resolved.outbox,
       onStopRequested: options.onStopRequested,
       clusterHealth: cluster && (() => cluster.health()),

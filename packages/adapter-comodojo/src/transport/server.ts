@@ -1,4 +1,4 @@
-import { describeError, ErrorCodes, PatchbayError, type Counter, type Logger } from '@patchbay/core';
+import { describeError, ErrorCodes, PatchbayError, type Counter, type InputBudget, type Logger } from '@patchbay/core';
 import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -16,6 +16,8 @@ export interface ComodojoServerOptions {
   maxFrameBytes: number;
   /** Unanswered input held across all connections (partial frames and frames being handled). */
   maxBufferedBytes: number;
+  /** The gateway-wide input budget, drawn on beside `maxBufferedBytes` (absent: this listener's alone). */
+  gatewayBudget?: InputBudget;
   /**
    * A connection must complete a frame within this many ms of its accept or of its previous
    * frame; bytes that trickle in do not extend it (§8 item 41, issue 13.7).
@@ -313,8 +315,9 @@ class Connection {
       this.lastFrameAt = Date.now();
       this.armDeadline();
     }
-    if (!this.charge()) {
-      this.warn(`the listener's input budget (maxBufferedBytes ${this.options.maxBufferedBytes}) is spent; closing this connection (${this.splitter.buffered + this.inFlight} bytes held)`);
+    const spent = this.charge();
+    if (spent !== undefined) {
+      this.warn(`${spent}; closing this connection (${this.splitter.buffered + this.inFlight} bytes held)`);
       this.refuse('Server busy');
       return;
     }
@@ -334,18 +337,29 @@ class Connection {
     setTimeout(() => this.socket.destroy(), 1000).unref();
   }
 
-  /** Draws what this connection holds beyond FREE_BYTES on the budget; false when that spends it. */
-  private charge(): boolean {
+  /**
+   * Draws what this connection holds beyond FREE_BYTES on the listener's budget and the
+   * gateway's (or gives back what it no longer holds); says which is spent when one is.
+   */
+  private charge(): string | undefined {
     const want = Math.max(0, this.splitter.buffered + this.inFlight - FREE_BYTES);
-    if (want > this.charged && this.budget.used + want - this.charged > this.options.maxBufferedBytes) return false;
-    this.budget.used += want - this.charged;
+    const more = want - this.charged;
+    const { gatewayBudget, maxBufferedBytes } = this.options;
+    if (more > 0) {
+      if (this.budget.used + more > maxBufferedBytes) return `the listener's input budget (maxBufferedBytes ${maxBufferedBytes}) is spent`;
+      if (gatewayBudget?.take(more) === false) return gatewayBudget.describe();
+    } else if (more < 0) {
+      gatewayBudget?.give(-more);
+    }
+    this.budget.used += more;
     this.charged = want;
     this.budget.peak = Math.max(this.budget.peak, this.budget.used);
-    return true;
+    return undefined;
   }
 
   private release(): void {
     this.budget.used -= this.charged;
+    this.options.gatewayBudget?.give(this.charged);
     this.charged = 0;
     this.inFlight = 0;
   }

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import net from 'node:net';
-import { describeError, ErrorCodes, jsonDepthExceeds, MAX_JSON_DEPTH, PatchbayError, type Counter, type Logger } from '@patchbay/core';
+import { describeError, ErrorCodes, jsonDepthExceeds, MAX_JSON_DEPTH, PatchbayError, type Counter, type InputBudget, type Logger } from '@patchbay/core';
 import { KeyCheck } from './keyCheck.js';
 
 /** A downward message that passed framing, decoding and the apikey check. */
@@ -23,6 +23,8 @@ export interface CommandSocketOptions {
   maxConnections: number;
   /** Bytes all unfinished messages may hold together; the connection that would pass it is closed. */
   maxBufferedBytes: number;
+  /** The gateway-wide input budget, drawn on beside `maxBufferedBytes` (absent: this listener's alone). */
+  gatewayBudget?: InputBudget;
   logger: Logger;
   /** Counts every refused message (bad apikey, bad JSON, empty, too large, stalled, over a cap). */
   rejected: Counter;
@@ -195,6 +197,10 @@ export class CommandSocket {
       owner.drop(inbound, `Message from socket ${inbound.from()} refused: unfinished messages hold ${owner.buffered} bytes, the listener's maxBufferedBytes is ${options.maxBufferedBytes}; connection closed`);
       return;
     }
+    if (options.gatewayBudget?.take(chunk.length) === false) {
+      owner.drop(inbound, `Message from socket ${inbound.from()} refused: ${options.gatewayBudget.describe()}; connection closed`);
+      return;
+    }
     inbound.size += chunk.length;
     owner.buffered += chunk.length;
     inbound.chunks.push(chunk);
@@ -246,6 +252,7 @@ export class CommandSocket {
   /** Gives back what an unfinished message held against the listener's budget. */
   private release(inbound: Inbound): void {
     this.buffered -= inbound.size;
+    this.options.gatewayBudget?.give(inbound.size);
     inbound.size = 0;
     inbound.chunks.length = 0;
   }

@@ -58,6 +58,7 @@ export class TracimClient implements Adapter {
       what: 'client socket',
       maxConnections: config.maxConnections,
       maxBufferedBytes: config.maxBufferedBytes,
+      gatewayBudget: ctx.inputBudget,
       readTimeoutMs: config.readTimeoutMs,
       maxMessageBytes: CLIENT_INBOUND_BYTES,
       logger: ctx.logger,

@@ -115,6 +115,7 @@ export class TracimMaster implements Adapter {
       what: 'master socket',
       maxConnections: config.maxConnections,
       maxBufferedBytes: config.maxBufferedBytes,
+      gatewayBudget: ctx.inputBudget,
       readTimeoutMs: config.readTimeoutMs,
       maxMessageBytes: MAX_INBOUND_BYTES,
       logger: ctx.logger,

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { describeError, type Counter, type Logger } from '@patchbay/core';
+import { describeError, type Counter, type InputBudget, type Logger } from '@patchbay/core';
 import { readToEof } from '../protocol/wire.js';
 
 /** A connection that has sent nothing for this long may be closed to admit a newcomer at maxConnections. */
@@ -13,6 +13,8 @@ export interface InboundOptions {
   maxConnections: number;
   /** Bytes of unfinished messages over every connection; the connection that crosses it is closed. */
   maxBufferedBytes: number;
+  /** The gateway-wide input budget, drawn on beside `maxBufferedBytes` (absent: this listener's alone). */
+  gatewayBudget?: InputBudget;
   /** A whole message must arrive within this long of the connect (not restarted by each byte). */
   readTimeoutMs: number;
   /** One message's cap. */
@@ -66,6 +68,11 @@ export class InboundListener {
     // Before readToEof's listener: a chunk over the listener's budget closes the connection first.
     socket.on('data', (chunk: Buffer) => {
       held.lastByteAt = Date.now();
+      if (options.gatewayBudget?.take(chunk.length) === false) {
+        options.onBad(`a message on the ${options.what} refused: ${options.gatewayBudget.describe()}; closed the connection that crossed it`);
+        socket.destroy();
+        return;
+      }
       held.bytes += chunk.length;
       this.buffered += chunk.length;
       if (this.buffered > options.maxBufferedBytes) {
@@ -86,7 +93,10 @@ export class InboundListener {
   /** Close every connection; later ones are closed unread. */
   close(): void {
     this.closed = true;
-    for (const socket of this.open.keys()) socket.destroy();
+    for (const [socket, held] of this.open) {
+      this.options.gatewayBudget?.give(held.bytes);
+      socket.destroy();
+    }
     this.open.clear();
     this.buffered = 0;
   }
@@ -131,5 +141,6 @@ export class InboundListener {
     if (!held) return;
     this.open.delete(socket);
     this.buffered -= held.bytes;
+    this.options.gatewayBudget?.give(held.bytes);
   }
 }

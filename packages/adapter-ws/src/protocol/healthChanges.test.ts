@@ -18,6 +18,7 @@ const report = (cluster?: ClusterHealth | null): GatewayHealth => ({
   status: 'ok',
   name: 'a',
   uptimeMs: 1000,
+  input: { bufferedBytes: 0, peakBytes: 0, limitBytes: 1024, refused: 0 },
   devices: [],
   hosts: [],
   ...(cluster === undefined ? {} : { cluster }),
