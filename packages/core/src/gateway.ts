@@ -205,8 +205,10 @@ class GatewayRuntime implements Gateway {
     if (device.description !== undefined) {
       this.router.route({ kind: 'description', id: newEventId(now), time: now, origin: device.id, device: device.id, description: device.description }, [host]);
     }
-    for (const state of this.store.states()) {
-      if (state.device === device.id) this.router.route({ kind: 'state', id: newEventId(state.time), time: state.time, origin: device.id, device: device.id, channel: state.channel, value: state.value }, [host]);
+    // This device's channels only: a reload that links many devices to a host must not walk
+    // every device's state for each one.
+    for (const state of this.store.channels(device.id)) {
+      this.router.route({ kind: 'state', id: newEventId(state.time), time: state.time, origin: device.id, device: device.id, channel: state.channel, value: state.value }, [host]);
     }
     this.router.route({ kind: 'availability', id: newEventId(now), time: now, origin: device.id, device: device.id, availability: device.availability, reason: device.availabilityReason, lastSeen: this.store.lastSeen(device.id) }, [host]);
   }

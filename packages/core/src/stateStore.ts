@@ -88,6 +88,11 @@ export class StateStore {
     return this.devices.get(device)?.channels.get(channel);
   }
 
+  /** One device's channels with their latest values (live records: read, do not keep). */
+  channels(device: string): Iterable<ChannelState> {
+    return this.devices.get(device)?.channels.values() ?? [];
+  }
+
   /** A copy of the current state of the given devices (all if omitted). */
   snapshot(devices?: Iterable<string>): StateSnapshot {
     const ids = devices ?? this.devices.keys();
