@@ -142,6 +142,18 @@ describe('config pipeline', () => {
     ]);
   });
 
+  it('config - the embedded MQTT broker counts in the input budgets: maxConnections × its packet limit; with a url there is no listener to count (13.7)', async () => {
+    const devices = [{ id: 'd', driver: 'sim' }];
+    const limit = { gateway: { maxBufferedBytes: 1024 * 1024 } };
+    // 64 × (256 KiB + 65,542 bytes): the default packet limit.
+    const defaults = await validateConfig({ ...limit, devices, hosts: [{ id: 'mqtt', adapter: 'mqtt' }] }, registry);
+    expect(defaults.warnings).toEqual([expect.stringContaining('may hold 24 MiB of unfinished client input together (gateway.http 4 MiB, mqtt 20 MiB)')]);
+    const sized = await validateConfig({ ...limit, devices, hosts: [{ id: 'mqtt', adapter: 'mqtt', options: { embedded: { maxConnections: 8, maxPacketBytes: 1024 * 1024 } } }] }, registry);
+    expect(sized.warnings).toEqual([expect.stringContaining('(gateway.http 4 MiB, mqtt 8 MiB)')]);
+    const external = await validateConfig({ ...limit, devices, hosts: [{ id: 'mqtt', adapter: 'mqtt', options: { url: 'mqtt://127.0.0.1:1883', protocolVersion: 4 } }] }, registry);
+    expect(external.warnings).toEqual([expect.stringContaining('(gateway.http 4 MiB)')]);
+  });
+
   it('config - a definition built for another core version range is refused at load with PB104', async () => {
     const definition = { ...defineAdapter({ type: 'old', config: z.object({}), create: () => ({ start() {}, stop() {}, deliver() {} }) }), coreVersion: '^9.0.0' };
     const own = createRegistry([{ kind: 'adapter', type: 'old', load: async () => definition }], { cwd: process.cwd(), coreVersion: '0.1.0' });

@@ -1,14 +1,5 @@
 import { ErrorCodes, quoteForLog, type DeviceInfo, type HostContext, type JsonValue, type ReplyEvent } from '@patchbay/core';
-import { RpcError, sig, type MethodRegistry } from './protocol/registry.js';
-
-/**
- * quoteForLog of a peer's name without stringifying all of it first: a 20 MB name took ~60 ms
- * of the event loop there (issue 13.8). The same 80 characters, and the name's length.
- */
-function quoteName(value: unknown): string {
-  if (typeof value !== 'string' || value.length <= 200) return quoteForLog(value);
-  return `${JSON.stringify(value.slice(0, 100)).slice(0, 80)}… (${value.length} characters)`;
-}
+import { RpcError, RpcErrors, sig, type LongNameRefusal, type MethodRegistry } from './protocol/registry.js';
 
 /**
  * The daemon built-ins (protocols/comodojo.md §4.5), with Patchbay's devices as the workers,
@@ -41,6 +32,23 @@ export const ComodojoErrorCodes = {
   /** The value does not fit the channel's kind or range (the core's PB212_VALUE_INVALID); the device was not asked. */
   VALUE_INVALID: 4012,
 } as const;
+
+const unknownDevice: LongNameRefusal = { code: ComodojoErrorCodes.UNKNOWN_DEVICE, message: 'unknown device', quote: true };
+// §4.5: an unknown worker is -32603 with the reference's fixed text, however long its name.
+const unknownWorker: LongNameRefusal = { code: RpcErrors.internal.code, message: RpcErrors.internal.message, quote: false };
+
+/**
+ * Which parameters name a device, per method. A name past core's MAX_NAME_LENGTH is no device:
+ * the registry refuses it before the method runs, in the decode worker as on the gateway thread,
+ * with the error an unknown name gets (issue 13.8: a 20 MB name never reaches the gateway thread).
+ */
+export const deviceNameParams: Readonly<Record<string, Readonly<Record<string, LongNameRefusal>>>> = {
+  'worker.status': { worker: unknownWorker },
+  'worker.pause': { worker: unknownWorker },
+  'worker.resume': { worker: unknownWorker },
+  'device.describe': { device: unknownDevice },
+  'device.state': { device: unknownDevice },
+};
 
 const fromCoreCode: Record<string, number> = {
   [ErrorCodes.UNKNOWN_DEVICE]: ComodojoErrorCodes.UNKNOWN_DEVICE,
@@ -150,6 +158,7 @@ export function addGatewayMethods(registry: MethodRegistry, options: GatewayMeth
     })
     .add({
       name: 'worker.status',
+      names: deviceNameParams['worker.status'],
       description: 'Get info about installed worker(s)',
       signatures: [sig('array'), sig('int', ['worker', 'string'])],
       handler: (args) => {
@@ -159,12 +168,14 @@ export function addGatewayMethods(registry: MethodRegistry, options: GatewayMeth
     })
     .add({
       name: 'worker.pause',
+      names: deviceNameParams['worker.pause'],
       description: 'Pause installed worker(s)',
       signatures: [sig('array'), sig('boolean', ['worker', 'string'])],
       handler: setPaused(true),
     })
     .add({
       name: 'worker.resume',
+      names: deviceNameParams['worker.resume'],
       description: 'Resume installed worker(s)',
       signatures: [sig('array'), sig('boolean', ['worker', 'string'])],
       handler: setPaused(false),
@@ -193,23 +204,25 @@ export function addGatewayMethods(registry: MethodRegistry, options: GatewayMeth
     })
     .add({
       name: 'device.describe',
+      names: deviceNameParams['device.describe'],
       description:
         'What one device is: {device, described, name, manufacturer, model, firmware, availability, channels: {channel: {kind, name, unit, min, max, step, options, writable, class, stateClass}}, actions: {action: {name}}}; absent fields are left out. kind is number, boolean, enum, text, json or event. An undescribed device lists its channels as kind json, writability unknown. Error 4001 for an unknown device',
       signatures: [sig('struct', ['device', 'string'])],
       handler: (args) => {
         const device = ctx.devices().find((d) => d.id === args['device']);
-        if (!device) throw new RpcError(ComodojoErrorCodes.UNKNOWN_DEVICE, `unknown device ${quoteName(args['device'])}`);
+        if (!device) throw new RpcError(ComodojoErrorCodes.UNKNOWN_DEVICE, `unknown device ${quoteForLog(args['device'])}`);
         const channels = ctx.snapshot().devices.find((d) => d.device === device.id)?.channels.map((c) => c.channel) ?? [];
         return describeDevice(device, channels);
       },
     })
     .add({
       name: 'device.state',
+      names: deviceNameParams['device.state'],
       description: 'Current state of one device: {device, status, available, lastSeen, channels: {channel: value}}. Error 4001 for an unknown device',
       signatures: [sig('struct', ['device', 'string'])],
       handler: (args) => {
         const state = ctx.snapshot().devices.find((d) => d.device === args['device']);
-        if (!state) throw new RpcError(ComodojoErrorCodes.UNKNOWN_DEVICE, `unknown device ${quoteName(args['device'])}`);
+        if (!state) throw new RpcError(ComodojoErrorCodes.UNKNOWN_DEVICE, `unknown device ${quoteForLog(args['device'])}`);
         const channels: Record<string, JsonValue> = {};
         for (const c of state.channels) channels[c.channel] = c.value;
         return { device: state.device, status: state.status, available: state.available, lastSeen: seconds(state.lastSeen), channels };

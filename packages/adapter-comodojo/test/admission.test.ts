@@ -1,3 +1,4 @@
+import { MAX_NAME_LENGTH } from '@patchbay/core';
 import { captureLogger, Signal } from '@patchbay/testing';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -137,7 +138,7 @@ describe('comodojo - admission control', () => {
     client.write(requestLine('application/json', JSON.stringify({ jsonrpc: '2.0', method: 'device.state', params: [name], id: 1 })));
     const response = await client.response(30_000);
     expect((response.message ?? '').length).toBeLessThan(1024);
-    expect(JSON.parse(response.message ?? '').error).toMatchObject({ code: 4001, message: expect.stringContaining('characters)') });
+    expect(JSON.parse(response.message ?? '').error).toEqual({ code: 4001, message: `unknown device "${'n'.repeat(79)}… (${name.length + 2} characters): a device name has at most ${MAX_NAME_LENGTH} characters` });
     client.close();
   });
 });

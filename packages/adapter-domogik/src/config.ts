@@ -58,7 +58,7 @@ export const domogikConfig = z
     brokerMaxQueue: z.number().int().min(1).max(1_000_000).default(10_000),
     /** Largest message part on the bus: what a peer may send to the embedded bus's three TCP ports, and what the gateway takes from an external bus; libzmq drops a connection carrying more (13.7). */
     busMaxMessageBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(defaultListenerLimits.maxMessageBytes),
-    /** Embedded bus: most TCP connections at once on each of its three ports; more are refused at the handshake, with a log line (13.7). */
+    /** Embedded bus: most admitted TCP connections at once on each of its three ports; more are refused at the handshake, with a log line (13.7). */
     busMaxConnections: z.number().int().min(1).max(65_536).default(defaultListenerLimits.maxConnections),
     /** Domogik device ids of Patchbay devices, to check `client.cmd`'s `device_id`: `{"thermo1": 8}`. */
     deviceIds: z.record(z.string().min(1), dbId).default({}),

@@ -243,6 +243,44 @@ describe('embedded bus - listener limits (13.7)', () => {
     expect(log.find(/^domogik bus: refused/)).toHaveLength(3);
   }, 60_000);
 
+  it('bus - a burst of 8 connections against maxConnections 4 admits exactly 4 on each port; closing 2 lets exactly 2 more in (13.7)', async () => {
+    const ports = await limitedBus({ maxConnections: 4 });
+    const ends = [
+      { port: ports.reqRepPort, open: () => new Dealer({ linger: 0 }) },
+      { port: ports.pubPort, open: () => new Publisher({ linger: 0 }) },
+      { port: ports.subPort, open: () => new Subscriber({ linger: 0 }) },
+    ];
+    for (const end of ends) {
+      const connectOne = () => {
+        const socket = end.open();
+        cleanups.push(() => socket.close());
+        const outcome = new Promise<'admitted' | 'refused'>((resolve) => {
+          socket.events.on('handshake', () => resolve('admitted'));
+          socket.events.on('handshake:error:auth', () => resolve('refused'));
+        });
+        socket.connect(`tcp://127.0.0.1:${end.port}`);
+        return { socket, outcome };
+      };
+      /** Connects `n` sockets at once; the admitted ones, and how many were refused. */
+      const burst = async (n: number) => {
+        const sockets = Array.from({ length: n }, connectOne);
+        const outcomes = await Promise.all(sockets.map((s) => s.outcome));
+        return { admitted: sockets.filter((_, i) => outcomes[i] === 'admitted').map((s) => s.socket), refused: outcomes.filter((o) => o === 'refused').length };
+      };
+      const first = await burst(8);
+      expect(first.admitted).toHaveLength(4);
+      expect(first.refused).toBe(4);
+      for (const socket of first.admitted.slice(0, 2)) socket.close();
+      // The two places are free once the bus has seen the closes: until then a try is refused.
+      let admitted = 0;
+      let tries = 0;
+      while (admitted < 2 && tries++ < 1000) if ((await connectOne().outcome) === 'admitted') admitted++;
+      expect(admitted).toBe(2);
+      const full = await burst(4);
+      expect(full.admitted).toHaveLength(0);
+    }
+  }, 60_000);
+
   it('bus - a message part over maxMessageBytes disconnects its sender at the broker, unanswered; small requests are still served (13.7)', async () => {
     const ports = await limitedBus({ maxMessageBytes: 64 * 1024 });
     const dealer = new Dealer({ linger: 0, receiveTimeout: 20_000 });

@@ -20,7 +20,7 @@ import type { ChannelInfo, DeviceInfoDescription } from './protocol/description.
 import { bridgeDiscovery, deviceDiscovery, discoveryFilter, nodeIdFor, sanitizeId, type DiscoveryContext, type DiscoveryMessage } from './protocol/discovery.js';
 import { decodeCommand, encodeEvent, encodeReply, encodeState } from './protocol/payload.js';
 import { channelIdProblem, deviceIdProblem, Topics } from './protocol/topics.js';
-import { EmbeddedBroker } from './transport/broker.js';
+import { EmbeddedBroker, packetLimit } from './transport/broker.js';
 import { brokerSettings, openClient, redactUrl, untilFirstConnect, wireClient, type MqttClient } from './transport/client.js';
 
 /** The adapter instance: the core's {@link Adapter} plus what tests and benches read. */
@@ -49,12 +49,20 @@ function unreachable(message: string): PatchbayError {
   return new PatchbayError(ErrorCodes.HOST_UNREACHABLE, message);
 }
 
+/** The embedded broker's payload limit: `maxCommandBytes`, and at least 256 KiB (one place, for the broker and its input budget). */
+function embeddedPayloadBytes(config: MqttConfig): number {
+  return Math.max(config.maxCommandBytes, 256 * 1024);
+}
+
 /** Builds the `mqtt` adapter definition. */
 export function createMqttDefinition(): AdapterDefinition<typeof mqttConfig> {
   return defineAdapter({
     type: 'mqtt',
     description: 'MQTT 3.1.1 and 5: retained state, Home Assistant discovery, command replies on response topics; an embedded broker when no url is given',
     config: mqttConfig,
+    // The embedded broker's clients (issue 13.7): each may hold one packet of up to its limit
+    // unfinished. With a url the broker is someone else's and there is no listener here.
+    inputBudgetBytes: (config) => (config.url === undefined ? config.embedded.maxConnections * packetLimit({ maxPayloadBytes: embeddedPayloadBytes(config), maxPacketBytes: config.embedded.maxPacketBytes }) : 0),
     create: (config, ctx) => new MqttHost(config, ctx),
   });
 }
@@ -132,7 +140,7 @@ class MqttHost implements MqttAdapter {
     this.startedAt = Date.now();
     this.firstConnect = true;
     if (this.embedded) {
-      const broker = new EmbeddedBroker({ ...this.config.embedded, maxPayloadBytes: Math.max(this.config.maxCommandBytes, 256 * 1024), logger: this.ctx.logger });
+      const broker = new EmbeddedBroker({ ...this.config.embedded, maxPayloadBytes: embeddedPayloadBytes(this.config), logger: this.ctx.logger });
       await broker.start();
       this.broker = broker;
       this.url = broker.url;

@@ -84,6 +84,7 @@ export type ChannelDescription = z.output<typeof ChannelDescriptionSchema>;
 export const ActionDescriptionSchema = z.object({ name: labelSchema.optional() }).strict();
 export type ActionDescription = z.output<typeof ActionDescriptionSchema>;
 
+// events.ts's MAX_NAME_LENGTH: that module imports this one, so the number cannot be imported from it.
 const channelIdSchema = z.string().min(1).max(128);
 
 export const DeviceDescriptionSchema = z

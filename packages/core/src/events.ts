@@ -18,8 +18,14 @@ export type Meta = Record<string, unknown>;
 export const EndpointStatusSchema = z.enum(['starting', 'alive', 'stopped', 'dead', 'unknown']);
 export type EndpointStatus = z.infer<typeof EndpointStatusSchema>;
 
+/**
+ * The longest device, channel, action or endpoint name an event carries. An adapter may refuse a
+ * longer name from a peer before doing anything else with it: no such device can exist.
+ */
+export const MAX_NAME_LENGTH = 128;
+
 const idSchema = z.string().min(1).max(256);
-const nameSchema = z.string().min(1).max(128);
+const nameSchema = z.string().min(1).max(MAX_NAME_LENGTH);
 const baseShape = {
   id: idSchema,
   time: z.number().finite(),

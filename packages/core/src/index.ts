@@ -55,6 +55,7 @@ export {
   EndpointStatusSchema,
   EventSchema,
   JsonValueSchema,
+  MAX_NAME_LENGTH,
   newEventId,
   ReplyEventSchema,
   StateEventSchema,

@@ -1,3 +1,5 @@
+import { MAX_NAME_LENGTH, quoteForLog } from '@patchbay/core';
+
 /**
  * The one method registry (protocols/comodojo.md §2.3 item 4, §4): name, description and
  * signatures, feeding JSON dispatch, XML dispatch and the `system.*` introspection methods.
@@ -31,10 +33,24 @@ export interface RpcMethod {
   handler: RpcHandler;
   /** Only callable over XML-RPC (system.multicall, §2.1: -31000 over JSON). */
   xmlOnly?: boolean;
+  /** The parameters that name a device, and how a name past core's MAX_NAME_LENGTH is refused. */
+  names?: Readonly<Record<string, LongNameRefusal>>;
 }
 
-/** What of a method decides whether a call is refused before it runs: its name, signatures and protocols. */
-export type MethodShape = Pick<RpcMethod, 'name' | 'signatures' | 'xmlOnly'>;
+/**
+ * How a method refuses a name longer than any device's (issue 13.8): before its handler runs, in
+ * the decode worker as on the gateway thread, so a 20 MB name never crosses over. Plain data, so
+ * that the worker gets it with the method's shape.
+ */
+export interface LongNameRefusal {
+  code: number;
+  message: string;
+  /** The message quotes the name, cut (quoteForLog); false for a text the protocol fixes (-32603). */
+  quote: boolean;
+}
+
+/** What of a method decides whether a call is refused before it runs: its name, signatures, protocols and name parameters. */
+export type MethodShape = Pick<RpcMethod, 'name' | 'signatures' | 'xmlOnly' | 'names'>;
 
 /** The error codes and exact reference texts of §5. */
 export const RpcErrors = {
@@ -122,7 +138,7 @@ export class MethodRegistry {
 
   /** Every method without its handler: plain data, for the decode worker to refuse calls that no method accepts. */
   shapes(): MethodShape[] {
-    return [...this.methods.values()].map(({ name, signatures, xmlOnly }) => ({ name, signatures, ...(xmlOnly ? { xmlOnly } : {}) }));
+    return [...this.methods.values()].map(({ name, signatures, xmlOnly, names }) => ({ name, signatures, ...(xmlOnly ? { xmlOnly } : {}), ...(names ? { names } : {}) }));
   }
 
   get(name: string): RpcMethod | undefined {
@@ -144,7 +160,16 @@ export class MethodRegistry {
     if (method.xmlOnly && call.protocol === 'json') throw RpcError.of('multicallJson');
     const args = bind(method, params);
     if (!args) throw RpcError.of('invalidParams');
+    if (method.names) refuseLongNames(method.names, args);
     return method.handler(args, call);
+  }
+}
+
+function refuseLongNames(names: Readonly<Record<string, LongNameRefusal>>, args: Record<string, unknown>): void {
+  for (const [param, refusal] of Object.entries(names)) {
+    const value = args[param];
+    if (typeof value !== 'string' || value.length <= MAX_NAME_LENGTH) continue;
+    throw new RpcError(refusal.code, refusal.quote ? `${refusal.message} ${quoteForLog(value)}: a device name has at most ${MAX_NAME_LENGTH} characters` : refusal.message);
   }
 }
 

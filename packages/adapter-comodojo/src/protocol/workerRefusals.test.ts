@@ -1,12 +1,15 @@
+import { MAX_NAME_LENGTH, type HostContext } from '@patchbay/core';
 import { describe, expect, it } from 'vitest';
+import { addGatewayMethods } from '../gatewayMethods.js';
 import { encryptPayload, REQUEST_PREFIX } from './encryption.js';
-import { encodeResponse, type RequestFrame } from './framing.js';
+import { decodeResponse, encodeResponse, type RequestFrame } from './framing.js';
 import { decodeRequestPayload } from './payload.js';
 import { MethodRegistry, sig } from './registry.js';
 import { RpcEngine } from './rpcEngine.js';
 import { addSystemMethods } from './systemMethods.js';
 import { RefusalEngine } from './workerRefusals.js';
 import { decodeCall } from './xmlDecode.js';
+import { encodeFault } from './xmlRpc.js';
 
 /**
  * Issue 13.8: a request that will be refused anyway is answered in the decode worker, and its
@@ -87,5 +90,60 @@ describe('comodojo - refusals answered in the decode worker are the gateway thre
     expect(await inWorker(json([{ jsonrpc: '2.0', method: 'no.such', id: 1 }, { jsonrpc: '2.0', method: 'device.set', params: ['a'], id: 2 }]))).toBeUndefined();
     expect(await inWorker(xml('device.state', str('a')))).toBeUndefined();
     expect(await inWorker(xml('system.listMethods'))).toBeUndefined();
+  });
+});
+
+describe('comodojo - a device name past MAX_NAME_LENGTH is refused before any work, in the worker as on the gateway thread (13.8, 13.9)', () => {
+  /** The gateway's own methods, on a host context that counts what is asked of it. */
+  function gatewayRegistry(asked: string[]): MethodRegistry {
+    const methods = new MethodRegistry();
+    addSystemMethods(methods, () => undefined);
+    const ctx = {
+      devices: () => (asked.push('devices'), []),
+      snapshot: () => (asked.push('snapshot'), { devices: [] }),
+      setPaused: () => (asked.push('setPaused'), false),
+    } as unknown as HostContext;
+    addGatewayMethods(methods, { ctx, allowShutdown: false, shutdown: () => undefined });
+    return methods;
+  }
+
+  async function bothPaths(frame: RequestFrame) {
+    const asked: string[] = [];
+    const engine = new RpcEngine({ registry: gatewayRegistry(asked), encryptionKey: key, onInternal: () => undefined, onBadRequest: () => undefined });
+    const gateway = encodeResponse(await engine.handle(frame, { afterResponse: () => undefined }));
+    const request = await decodeRequestPayload(frame, { encryptionKey: key, decodeXml: decodeCall });
+    const worker = await new RefusalEngine(gatewayRegistry([]).shapes(), key).answer(request);
+    return { gateway, worker: worker?.text, asked };
+  }
+
+  const long = 'n'.repeat(MAX_NAME_LENGTH + 1);
+  const quoted = `${JSON.stringify(long.slice(0, 80)).slice(0, 80)}… (${long.length + 2} characters)`;
+  const cases: [string, string, string, { code: number; message: string }][] = [
+    ['device.state', 'device', long, { code: 4001, message: `unknown device ${quoted}: a device name has at most ${MAX_NAME_LENGTH} characters` }],
+    ['device.describe', 'device', 'd'.repeat(20 * 1024 * 1024), { code: 4001, message: `unknown device "${'d'.repeat(79)}… (${20 * 1024 * 1024 + 2} characters): a device name has at most ${MAX_NAME_LENGTH} characters` }],
+    ['worker.status', 'worker', long, { code: -32603, message: 'Internal error' }],
+    ['worker.pause', 'worker', long, { code: -32603, message: 'Internal error' }],
+    ['worker.resume', 'worker', long, { code: -32603, message: 'Internal error' }],
+  ];
+  for (const [method, param, name, error] of cases) {
+    it(`comodojo - 13.8: JSON-RPC ${method} with a ${name.length}-character ${param}`, async () => {
+      const { gateway, worker, asked } = await bothPaths(json({ jsonrpc: '2.0', method, params: [name], id: 1 }));
+      expect(worker).toBe(gateway);
+      expect(asked).toEqual([]);
+      expect(JSON.parse(decodeResponse(gateway.trim()).message ?? '')).toEqual({ jsonrpc: '2.0', id: 1, error });
+    });
+
+    it(`comodojo - 13.8: XML-RPC ${method} with a ${name.length}-character ${param}`, async () => {
+      const { gateway, worker, asked } = await bothPaths(xml(method, str(name)));
+      expect(worker).toBe(gateway);
+      expect(asked).toEqual([]);
+      expect(decodeResponse(gateway.trim()).message).toBe(encodeFault(error.code, error.message));
+    });
+  }
+
+  it('comodojo - 13.8: a name of MAX_NAME_LENGTH characters goes to the gateway thread, where the method looks it up', async () => {
+    const { worker, asked } = await bothPaths(json({ jsonrpc: '2.0', method: 'device.state', params: ['n'.repeat(MAX_NAME_LENGTH)], id: 1 }));
+    expect(worker).toBeUndefined();
+    expect(asked).toEqual(['snapshot']);
   });
 });

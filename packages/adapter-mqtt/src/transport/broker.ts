@@ -32,6 +32,14 @@ export interface EmbeddedBrokerOptions {
   logger: Logger;
 }
 
+/**
+ * The largest packet a client may announce: `maxPacketBytes`, or by default the payload limit
+ * plus room for a topic of the longest length MQTT allows (2 + 65,535 bytes) and a packet id.
+ */
+export function packetLimit(options: Pick<EmbeddedBrokerOptions, 'maxPayloadBytes' | 'maxPacketBytes'>): number {
+  return options.maxPacketBytes ?? options.maxPayloadBytes + 65_542;
+}
+
 /** CONNECT within this time of the accept unless configured otherwise (aedes' own default is 30 s). */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
@@ -72,7 +80,7 @@ export class EmbeddedBroker {
 
   async start(): Promise<void> {
     const { maxPayloadBytes, logger } = this.options;
-    const maxPacketBytes = this.options.maxPacketBytes ?? maxPayloadBytes + 65_542;
+    const maxPacketBytes = packetLimit(this.options);
     // aedes writes through mqtt-packet, which would build 65,536 packet-id Buffers (6.3 MB of
     // heap) on its first write; our MQTT.js clients turn the same cache off (writeCache).
     mqttPacket.writeToStream.cacheNumbers = false;

@@ -1,5 +1,6 @@
 import type { Logger } from '@patchbay/core';
 import { Reply, type Socket } from 'zeromq';
+import { AdmissionCount } from './admissionCount.js';
 import { bindWithRetry } from './bind.js';
 
 /**
@@ -7,9 +8,9 @@ import { bindWithRetry } from './bind.js';
  * and cannot close one chosen peer of a bound socket, but it asks a ZAP handler (RFC 27) about
  * every new TCP connection of a socket that has a ZAP domain, before the peer may send a
  * message: the handler refuses connections beyond the cap, and libzmq closes them. Each
- * listener counts its connections from its socket's monitor events (accepted minus
- * disconnected, which also counts handshakes still in progress). inproc connections have no
- * handshake, so the gateway's own sockets are never counted.
+ * listener counts the connections it approved, until they disconnect (admissionCount.ts), from
+ * its socket's monitor events. inproc connections have no handshake, so the gateway's own
+ * sockets are never counted.
  *
  * libzmq has one ZAP endpoint per context, so one handler serves every listener in the process,
  * each known by its own domain.
@@ -18,7 +19,7 @@ interface Listener {
   name: string;
   maxConnections: number;
   logger: Logger;
-  live: number;
+  count: AdmissionCount;
   refused: number;
   /** When a refusal was last logged (epoch ms), so a flood logs once a minute. */
   loggedAt: number;
@@ -38,11 +39,14 @@ export function admissionDomain(): string {
 }
 
 /** Counts `socket`'s connections and refuses those beyond `maxConnections`; returns the function that stops it. */
-export async function admit(socket: Socket, domain: string, options: { name: string; maxConnections: number; logger: Logger }): Promise<() => void> {
-  const listener: Listener = { ...options, live: 0, refused: 0, loggedAt: 0 };
+export async function admit(socket: Socket, domain: string, options: { name: string; maxConnections: number; handshakeTimeoutMs: number; logger: Logger }): Promise<() => void> {
+  const { name, maxConnections, handshakeTimeoutMs, logger } = options;
+  const count = new AdmissionCount({ maxConnections, handshakeTimeoutMs });
+  const listener: Listener = { name, maxConnections, logger, count, refused: 0, loggedAt: 0 };
   listeners.set(domain, listener);
-  socket.events.on('accept', () => listener.live++);
-  socket.events.on('disconnect', () => listener.live--);
+  socket.events.on('handshake', () => count.handshakeSucceeded());
+  for (const failed of ['handshake:error:auth', 'handshake:error:protocol', 'handshake:error:other'] as const) socket.events.on(failed, () => count.handshakeFailed());
+  socket.events.on('disconnect', () => count.disconnected());
   handler ??= openHandler();
   try {
     await handler;
@@ -77,12 +81,12 @@ async function serve(reply: Reply): Promise<void> {
   try {
     // RFC 27 request: version, request id, domain, address, identity, mechanism, credentials...
     for await (const [version, requestId, domain, address] of reply) {
-      // libzmq queues a connection's accept event before its ZAP request, but on another socket:
-      // one turn of the event loop lets the monitor's events in before the count is read.
+      // Monitor events come on another socket: one turn of the event loop lets in the disconnects
+      // libzmq queued before this request, so a place freed just before is free for it.
       await new Promise<void>((resolve) => setImmediate(resolve));
       const listener = listeners.get(domain?.toString('latin1') ?? '');
       // A domain we do not know (a listener being stopped) is admitted: refusing is only for the cap.
-      const admitted = listener === undefined || listener.live <= listener.maxConnections;
+      const admitted = listener === undefined || listener.count.admit();
       if (!admitted) refusedOne(listener, address?.toString('latin1') ?? '?');
       await reply.send([version ?? '1.0', requestId ?? '', admitted ? '200' : '400', admitted ? 'OK' : 'too many connections', '', '']);
     }

@@ -25,7 +25,7 @@ export interface ListenerLimits {
   maxMessageBytes?: number;
   /** The ZMTP handshake must be done within this time of the connect (ZMQ_HANDSHAKE_IVL). */
   handshakeTimeoutMs?: number;
-  /** Most TCP connections at once on each port, handshakes in progress included (refused by the ZAP handler beyond). */
+  /** Most admitted TCP connections at once on each port (refused by the ZAP handler beyond); handshakes in progress are bounded by `handshakeTimeoutMs`. */
   maxConnections?: number;
 }
 

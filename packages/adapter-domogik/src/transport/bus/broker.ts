@@ -99,9 +99,10 @@ export class Broker {
   async start(): Promise<void> {
     if (this.socket) return;
     const zapDomain = admissionDomain();
-    const socket = new Router({ linger: 0, sendHighWaterMark: 100_000, receiveHighWaterMark: 100_000, zapDomain, ...listenerOptions(this.options.limits) });
+    const limits = listenerOptions(this.options.limits);
+    const socket = new Router({ linger: 0, sendHighWaterMark: 100_000, receiveHighWaterMark: 100_000, zapDomain, ...limits });
     try {
-      this.stopAdmission = await admit(socket, zapDomain, { name: 'broker port', maxConnections: connectionCap(this.options.limits), logger: this.options.logger });
+      this.stopAdmission = await admit(socket, zapDomain, { name: 'broker port', maxConnections: connectionCap(this.options.limits), handshakeTimeoutMs: limits.handshakeInterval, logger: this.options.logger });
       this.bound = await bindWithRetry(socket, this.options.endpoint);
       if (this.options.inproc) await socket.bind(this.options.inproc);
     } catch (error) {

@@ -40,7 +40,7 @@ export class Forwarder {
     const domains = { front: admissionDomain(), back: admissionDomain() };
     const front = new XSubscriber({ linger: 0, receiveHighWaterMark: 100_000, zapDomain: domains.front, ...limits });
     const back = new XPublisher({ linger: 0, sendHighWaterMark: 100_000, zapDomain: domains.back, ...limits });
-    const cap = { maxConnections: connectionCap(this.options.limits), logger: this.options.logger };
+    const cap = { maxConnections: connectionCap(this.options.limits), handshakeTimeoutMs: limits.handshakeInterval, logger: this.options.logger };
     try {
       this.stopAdmission.push(await admit(front, domains.front, { name: 'pub port', ...cap }));
       this.stopAdmission.push(await admit(back, domains.back, { name: 'sub port', ...cap }));
