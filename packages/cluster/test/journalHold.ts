@@ -3,7 +3,8 @@
  * journal's current segment file stops the process as it enters write(2) on that file, with
  * nothing written, until the hold is released (strace detaches and the write goes on) or the
  * process is killed (the write never happens). A real process and a real file: the test decides
- * when the disk answers, without a hook in the code under test.
+ * when the disk answers, without a hook in the code under test. Needs strace (.ci/run installs
+ * it) and the right to trace a sibling process: root, as CI runs, or kernel.yama.ptrace_scope 0.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
@@ -44,8 +45,15 @@ export class JournalHold {
     const segment = currentSegment(dir);
     const calls = 'write,pwrite64';
     const strace = spawn('strace', ['-p', String(pid), '-o', '/dev/null', '-P', segment, '-e', `trace=${calls}`, '-e', `inject=${calls}:delay_enter=${HOLD}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const exited = new Promise((resolve) => strace.once('exit', resolve));
     let stderr = '';
+    const exited = new Promise((resolve) => {
+      strace.once('exit', resolve);
+      // Not installed: the wait below says so.
+      strace.once('error', (error) => {
+        stderr += `${error.message} (install strace)`;
+        resolve(undefined);
+      });
+    });
     await new Promise<void>((resolve, reject) => {
       strace.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
         stderr += chunk;
