@@ -21,10 +21,12 @@ import type { ClusterTopic } from './protocol/topics.js';
 import type { LinkSession } from './session.js';
 import { standInDefinition } from './standIn.js';
 
-/** What the link needs of the gateway it runs in: the core's remote-device seam. */
+/** What the link needs of the gateway it runs in: the core's remote-device seam, and its journal's flush. */
 export interface RemoteRegistry {
   addRemoteDevice(spec: RemoteDeviceSpec): Promise<void>;
   removeRemoteDevice(id: string): Promise<boolean>;
+  /** Resolves once what the core journaled so far is written (`Gateway.flushJournal`). */
+  flushJournal(): Promise<void>;
 }
 
 /** A topic about one device of another gateway. */

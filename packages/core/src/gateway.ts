@@ -83,6 +83,13 @@ export interface Gateway {
   addRemoteDevice(spec: RemoteDeviceSpec): Promise<void>;
   /** Take a remote device away (its owner no longer announces it); false when there was none. */
   removeRemoteDevice(id: string): Promise<boolean>;
+  /**
+   * Resolves once everything journaled so far is written, so that a `kill -9` from then on
+   * loses none of it: what a host waits for before it acknowledges to its own peer what it
+   * handed this core (the cluster link's PUBACK, issue 19.6). At once without a journal, and
+   * while the journal cannot write (what comes in is then routed from memory, as always).
+   */
+  flushJournal(): Promise<void>;
 }
 
 /** The gateway's timing defaults; the app's config imports them rather than repeating them. */
@@ -453,6 +460,12 @@ class GatewayRuntime implements Gateway {
   private publishHostStatus(host: HostRuntime): void {
     const others = [...this.hosts.values()].filter((h) => h !== host);
     this.router.status(host.id, hostStatus(host), others);
+  }
+
+  flushJournal(): Promise<void> {
+    // Journal.flush writes synchronously (the interface's contract), so nothing more to wait for.
+    this.journal?.flush();
+    return Promise.resolve();
   }
 
   submit(host: string, command: CommandInput, options?: SubmitOptions): Promise<ReplyEvent> {
