@@ -4,7 +4,7 @@ import { tempDir } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MasterClients } from '../src/modes/masterClients.js';
 import { MasterTlms } from '../src/modes/masterTlms.js';
-import { encodeEnvelope, EventTypes } from '../src/protocol/wire.js';
+import { encodeEnvelope, EventTypes, tlmTime } from '../src/protocol/wire.js';
 import { rawListener } from './helpers.js';
 
 describe('tracim - the master TLMs: when they are encoded', () => {
@@ -72,5 +72,12 @@ describe('tracim - the master TLMs: when they are encoded', () => {
     await a.changed.waitUntil(() => (a.messages.length >= 2 ? true : undefined), { what: '2 TLMs', timeoutMs: 10_000 });
     expect(valuesOf(a.messages)).toEqual([0, 9]);
     expect(counts.encoded).toBe(2);
+  });
+
+  it('tracim - created: each time gets its own second, whatever came before (the last second formatted is reused); an invalid time still throws', () => {
+    const t = Date.UTC(2026, 2, 27, 13, 51, 25);
+    const seen = [t, t + 999, t + 1000, t - 1, t + 500, Date.UTC(1969, 11, 31, 23, 59, 58, 500), t].map(tlmTime);
+    expect(seen).toEqual(['2026-03-27T13:51:25Z', '2026-03-27T13:51:25Z', '2026-03-27T13:51:26Z', '2026-03-27T13:51:24Z', '2026-03-27T13:51:25Z', '1969-12-31T23:59:58Z', '2026-03-27T13:51:25Z']);
+    expect(() => tlmTime(Number.NaN)).toThrow(RangeError);
   });
 });
