@@ -102,6 +102,18 @@ export class MasterClients {
     this.destination(path).push(item, urgent);
   }
 
+  /**
+   * True when some registered client takes every message now (not unreachable, not behind):
+   * a message broadcast now will be sent to it as it is.
+   */
+  keepingUp(): boolean {
+    for (const path of this.clients.keys()) {
+      const destination = this.destinations.get(path);
+      if (destination === undefined || !destination.coalescing) return true;
+    }
+    return false;
+  }
+
   /** Queues one message for every registered client. */
   broadcast(item: Outgoing): void {
     for (const path of this.clients.keys()) this.destination(path).push(item);

@@ -110,6 +110,14 @@ export class Destination {
     return this.stalledNow;
   }
 
+  /**
+   * True while a state message pushed now would take the slot of a waiting one (the peer is
+   * unreachable or behind): what it is sent then is decided at its turn.
+   */
+  get coalescing(): boolean {
+    return this.unreachable || this.live >= (this.options.coalesceAfter ?? Number.POSITIVE_INFINITY);
+  }
+
   /** True while nothing waits and nothing is in flight. */
   get idle(): boolean {
     return this.live === 0 && this.socket === undefined;
@@ -122,7 +130,7 @@ export class Destination {
    */
   push(item: Outgoing, urgent = false): void {
     if (this.closed) return;
-    if (item.key !== undefined && (this.unreachable || this.live >= (this.options.coalesceAfter ?? Number.POSITIVE_INFINITY))) {
+    if (item.key !== undefined && this.coalescing) {
       // Latest value wins per device+channel while the client cannot be reached (ARCHITECTURE.md,
       // Delivery), and while it is behind: a client that handles a TLM in 0.3 s gets the state of
       // now, not of a minute ago. Below the threshold every change still arrives. The slot keeps
