@@ -229,9 +229,9 @@ interface Answer {
   after: (() => void)[];
 }
 
-/** A response frame's line: a large message's encoded in slices (issue 13.8). */
-async function encodeAnswer(response: ResponseFrame): Promise<string | string[]> {
-  return response.message !== null && response.message.length >= SLICED_ANSWER_CHARS ? encodeResponseSliced(response) : encodeResponse(response);
+/** A large response message, encoded in slices (issue 13.8); a usual one pays no extra await. */
+function isLarge(response: ResponseFrame): boolean {
+  return response.message !== null && response.message.length >= SLICED_ANSWER_CHARS;
 }
 
 /** One client connection: split lines, answer each frame, write answers in request order. */
@@ -423,7 +423,7 @@ class Connection {
       this.options.logger.error({ err: error, connection: this.id }, `comodojo: decoding a ${line.length}-byte frame failed: ${describeError(error)}`);
       return { text: encodeResponse({ status: false, message: 'Internal error' }), after: [] };
     }
-    return { text: await encodeAnswer(response), after };
+    return { text: isLarge(response) ? await encodeResponseSliced(response) : encodeResponse(response), after };
   }
 
   /** §1.7: an input failure outside RPC semantics is status false with a short text. */
