@@ -29,11 +29,18 @@ try {
 }
 const port = parentPort;
 
-port?.on('message', (job: DecodeJob) => {
-  void decode(job).then((result) => port.postMessage(result));
+/** The blocks of the frame whose line is still coming (one frame at a time). */
+let gathered: Uint8Array[] = [];
+
+port?.on('message', ({ blocks, last }: DecodeJob) => {
+  gathered.push(...blocks);
+  if (!last) return;
+  const line = gathered;
+  gathered = [];
+  void decode(line).then((result) => port.postMessage(result));
 });
 
-async function decode({ blocks }: DecodeJob): Promise<DecodeResult> {
+async function decode(blocks: Uint8Array[]): Promise<DecodeResult> {
   let frame;
   try {
     frame = decodeRequest(Buffer.concat(blocks).toString('latin1').trim());

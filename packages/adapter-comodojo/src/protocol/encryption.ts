@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { Base64Pieces } from './base64Pieces.js';
 
 /**
  * The optional payload encryption of comodojo rpcserver/rpcclient 2.0.0 (protocols/comodojo.md §1.9):
@@ -35,4 +36,28 @@ export function decryptPayload(secret: string, encoded: string): Buffer {
   if (data.length === 0 || data.length % 16 !== 0) throw new Error('ciphertext is not a whole number of AES blocks');
   const decipher = createDecipheriv(algorithm, key, ZERO_IV);
   return Buffer.concat([decipher.update(data), decipher.final()]);
+}
+
+/** Characters of a large answer encrypted per turn of the event loop. */
+const ENCRYPT_PIECE_CHARS = 256 * 1024;
+
+/**
+ * {@link encryptPayload} for a large answer (issue 13.8): the cipher and the base64 run a piece
+ * at a time, with a turn of the event loop between, and give the same text.
+ */
+export async function encryptPayloadSliced(secret: string, plain: string): Promise<string> {
+  const { algorithm, key } = keyFor(secret);
+  const cipher = createCipheriv(algorithm, key, ZERO_IV);
+  const base64 = new Base64Pieces();
+  for (let at = 0; at < plain.length; ) {
+    let end = Math.min(at + ENCRYPT_PIECE_CHARS, plain.length);
+    // A surrogate pair stays in one piece, so the pieces' UTF-8 is the whole's.
+    const last = plain.charCodeAt(end - 1);
+    if (end < plain.length && last >= 0xd800 && last <= 0xdbff) end++;
+    base64.push(cipher.update(plain.slice(at, end), 'utf8'));
+    at = end;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  base64.push(cipher.final());
+  return base64.end().join('');
 }

@@ -1,4 +1,5 @@
 import { ErrorCodes, PatchbayError } from '@patchbay/core';
+import { Base64Pieces } from './base64Pieces.js';
 import { LargeLineBuilder } from './largeLine.js';
 import { serialize, unserialize, unserializeBytes, type PhpArray, type PhpBytesValue } from './phpSerialize.js';
 
@@ -28,6 +29,45 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 /** Encodes a response frame as a wire line (base64 + CR LF). */
 export function encodeResponse(frame: ResponseFrame): string {
   return encodeFrame({ status: frame.status, message: frame.message });
+}
+
+/** A response message of this many characters or more is encoded by {@link encodeResponseSliced}. */
+export const SLICED_ANSWER_CHARS = 256 * 1024;
+/** Characters of a large message encoded per turn of the event loop (about 0.2 ms of work). */
+const ANSWER_PIECE_CHARS = 256 * 1024;
+
+/**
+ * Issue 13.8: {@link encodeResponse} for a large message (a multi-MB answer), in pieces with a
+ * turn of the event loop between them, so that serialising, UTF-8 encoding and base64 of 20 MB
+ * (tens of ms in one go) do not hold every other client. Returns the line's text in pieces,
+ * byte for byte the line encodeResponse gives, to be written in order.
+ */
+export async function encodeResponseSliced(frame: ResponseFrame): Promise<string[]> {
+  const message = frame.message ?? '';
+  const pieces: string[] = [];
+  for (let at = 0; at < message.length; ) {
+    let end = Math.min(at + ANSWER_PIECE_CHARS, message.length);
+    // A surrogate pair stays in one piece, so each piece's UTF-8 is that part of the whole's.
+    const last = message.charCodeAt(end - 1);
+    if (end < message.length && last >= 0xd800 && last <= 0xdbff) end++;
+    pieces.push(message.slice(at, end));
+    at = end;
+  }
+  let bytes = 0;
+  for (const piece of pieces) {
+    bytes += Buffer.byteLength(piece, 'utf8');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  // The frame as serialize() writes it (§1.7): status, then message as s:<bytes>:"...";
+  const empty = serialize({ status: frame.status, message: '' });
+  const base64 = new Base64Pieces();
+  base64.push(Buffer.from(`${empty.slice(0, -'s:0:"";}'.length)}s:${bytes}:"`, 'utf8'));
+  for (const piece of pieces) {
+    base64.push(Buffer.from(piece, 'utf8'));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  base64.push(Buffer.from('";}', 'latin1'));
+  return [...base64.end(), '\r\n'];
 }
 
 /** Encodes any PHP array as a wire line (base64 + CR LF), e.g. a request on the client side. */

@@ -1,6 +1,6 @@
 import { createJSONRPCErrorResponse, JSONRPCServer, type JSONRPCID, type JSONRPCResponse } from 'json-rpc-2.0';
-import { encryptPayload, RESPONSE_PREFIX } from './encryption.js';
-import type { RequestFrame, ResponseFrame } from './framing.js';
+import { encryptPayload, encryptPayloadSliced, RESPONSE_PREFIX } from './encryption.js';
+import { SLICED_ANSWER_CHARS, type RequestFrame, type ResponseFrame } from './framing.js';
 import { decodeRequestPayload, type DecodedRequest } from './payload.js';
 import { isPlainObject, RpcErrors, type CallContext, type MethodRegistry } from './registry.js';
 import { toFault } from './systemMethods.js';
@@ -70,25 +70,39 @@ export class RpcEngine {
     }
     if (out === null) return { status: true, message: null };
     // §1.9: encrypt the reply only when this request was encrypted (not the reference's sticky flag).
-    return { status: true, message: request.encrypted ? RESPONSE_PREFIX + encryptPayload(this.options.encryptionKey as string, out) : out };
+    if (!request.encrypted) return { status: true, message: out };
+    const key = this.options.encryptionKey as string;
+    return { status: true, message: RESPONSE_PREFIX + (out.length >= SLICED_ANSWER_CHARS ? await encryptPayloadSliced(key, out) : encryptPayload(key, out)) };
   }
 
   /** JSON-RPC 2.0 with the fixes of §2.1/§2.3. Returns null when there is nothing to answer. */
   private async answerJson(parsed: unknown, call: CallContext): Promise<string | null> {
     if (Array.isArray(parsed)) {
       // §2.3 item 1: one receive() per element, so a batch of one stays an array.
-      const responses: JSONRPCResponse[] = [];
+      // Each response is stringified as it comes, inside the slices: all at once at the end
+      // was one more stall, as long as the answer is large. '[' + parts + ']' is the text
+      // JSON.stringify gives for the whole array.
+      const parts: string[] = [];
+      let failed: { error: unknown } | undefined;
       let slice = performance.now() + SLICE_MS;
       for (const element of parsed) {
         const response = await this.jsonSingle(element, call);
-        if (response) responses.push(response);
+        if (response && !failed) {
+          try {
+            parts.push(JSON.stringify(response));
+          } catch (error) {
+            // Thrown once every call has run, as stringifying the whole array would.
+            failed = { error };
+          }
+        }
         // A long batch gives the event loop back now and then: one request must not stall everyone.
         if (performance.now() > slice) {
           await new Promise((resolve) => setImmediate(resolve));
           slice = performance.now() + SLICE_MS;
         }
       }
-      return responses.length === 0 ? null : JSON.stringify(responses);
+      if (failed) throw failed.error;
+      return parts.length === 0 ? null : `[${parts.join(',')}]`;
     }
     const response = await this.jsonSingle(parsed, call);
     return response ? JSON.stringify(response) : null;

@@ -3,7 +3,7 @@ import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { formatAddress, type SocketAddress } from './address.js';
-import { decodeRequestSliced, encodeResponse, GREETER, LineSplitter, type LargeLine } from '../protocol/framing.js';
+import { decodeRequestSliced, encodeResponse, encodeResponseSliced, GREETER, LineSplitter, SLICED_ANSWER_CHARS, type LargeLine, type ResponseFrame } from '../protocol/framing.js';
 import type { DecodePool } from '../protocol/decodePool.js';
 import type { RpcEngine } from '../protocol/rpcEngine.js';
 
@@ -223,10 +223,15 @@ export class ComodojoServer {
   }
 }
 
-/** A response frame ready to write, and what to run once it is written. */
+/** A response frame ready to write (a large one in pieces, written a piece a turn), and what to run once it is written. */
 interface Answer {
-  text: string;
+  text: string | string[];
   after: (() => void)[];
+}
+
+/** A large response message, encoded in slices (issue 13.8); a usual one pays no extra await. */
+function isLarge(response: ResponseFrame): boolean {
+  return response.message !== null && response.message.length >= SLICED_ANSWER_CHARS;
 }
 
 /** One client connection: split lines, answer each frame, write answers in request order. */
@@ -418,7 +423,7 @@ class Connection {
       this.options.logger.error({ err: error, connection: this.id }, `comodojo: decoding a ${line.length}-byte frame failed: ${describeError(error)}`);
       return { text: encodeResponse({ status: false, message: 'Internal error' }), after: [] };
     }
-    return { text: encodeResponse(response), after };
+    return { text: isLarge(response) ? await encodeResponseSliced(response) : encodeResponse(response), after };
   }
 
   /** §1.7: an input failure outside RPC semantics is status false with a short text. */
@@ -434,7 +439,16 @@ class Connection {
       const { text, after } = await (this.pending[0] as Promise<Answer>);
       void this.pending.shift(); // settled above: dropping it, not ignoring it
       if (this.socket.destroyed || this.refused) continue;
-      this.socket.write(text, after.length === 0 ? undefined : () => after.forEach((fn) => fn()));
+      const done = after.length === 0 ? undefined : () => after.forEach((fn) => fn());
+      if (typeof text === 'string') this.socket.write(text, done);
+      else {
+        // A large answer's pieces, a turn between them: copying 27 MB into the socket is a stall too.
+        for (const [i, piece] of text.entries()) {
+          if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+          if (this.socket.destroyed || this.refused) break;
+          this.socket.write(piece, 'latin1', i === text.length - 1 ? done : undefined);
+        }
+      }
       if (this.socket.writableLength > MAX_UNSENT_BYTES) this.socket.pause();
     }
     this.flushing = false;
