@@ -10,6 +10,24 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.();
 });
 
+/** One of the bus's three ports and the kind of socket that connects to it. */
+interface BusEnd {
+  port: number;
+  open: () => Dealer | Publisher | Subscriber;
+}
+
+/** Connects one socket; resolves with its handshake's outcome (libzmq does not retry a refused one). */
+function connectOne(end: BusEnd): { socket: Dealer | Publisher | Subscriber; outcome: Promise<'admitted' | 'refused'> } {
+  const socket = end.open();
+  cleanups.push(() => socket.close());
+  const outcome = new Promise<'admitted' | 'refused'>((resolve) => {
+    socket.events.on('handshake', () => resolve('admitted'));
+    socket.events.on('handshake:error:auth', () => resolve('refused'));
+  });
+  socket.connect(`tcp://127.0.0.1:${end.port}`);
+  return { socket, outcome };
+}
+
 async function startBus(timing?: { heartbeatMs?: number; liveness?: number }, maxQueuedPerService?: number) {
   const log = captureLogger();
   const bus = new EmbeddedBus({ reqRepPort: 0, pubPort: 0, subPort: 0, logger: log.logger, badMessages: log.counter('bad'), timing, maxQueuedPerService });
@@ -216,17 +234,6 @@ describe('embedded bus - listener limits (13.7)', () => {
       { name: 'pub port', port: ports.pubPort, open: () => new Publisher({ linger: 0 }) },
       { name: 'sub port', port: ports.subPort, open: () => new Subscriber({ linger: 0 }) },
     ];
-    /** Connects one socket; resolves with its handshake's outcome (libzmq does not retry a refused one). */
-    const connectOne = (end: (typeof ends)[number]) => {
-      const socket = end.open();
-      cleanups.push(() => socket.close());
-      const outcome = new Promise<'admitted' | 'refused'>((resolve) => {
-        socket.events.on('handshake', () => resolve('admitted'));
-        socket.events.on('handshake:error:auth', () => resolve('refused'));
-      });
-      socket.connect(`tcp://127.0.0.1:${end.port}`);
-      return { socket, outcome };
-    };
     for (const end of ends) {
       const a = connectOne(end);
       expect(await a.outcome).toBe('admitted');
@@ -251,19 +258,9 @@ describe('embedded bus - listener limits (13.7)', () => {
       { port: ports.subPort, open: () => new Subscriber({ linger: 0 }) },
     ];
     for (const end of ends) {
-      const connectOne = () => {
-        const socket = end.open();
-        cleanups.push(() => socket.close());
-        const outcome = new Promise<'admitted' | 'refused'>((resolve) => {
-          socket.events.on('handshake', () => resolve('admitted'));
-          socket.events.on('handshake:error:auth', () => resolve('refused'));
-        });
-        socket.connect(`tcp://127.0.0.1:${end.port}`);
-        return { socket, outcome };
-      };
       /** Connects `n` sockets at once; the admitted ones, and how many were refused. */
       const burst = async (n: number) => {
-        const sockets = Array.from({ length: n }, connectOne);
+        const sockets = Array.from({ length: n }, () => connectOne(end));
         const outcomes = await Promise.all(sockets.map((s) => s.outcome));
         return { admitted: sockets.filter((_, i) => outcomes[i] === 'admitted').map((s) => s.socket), refused: outcomes.filter((o) => o === 'refused').length };
       };
@@ -274,7 +271,7 @@ describe('embedded bus - listener limits (13.7)', () => {
       // The two places are free once the bus has seen the closes: until then a try is refused.
       let admitted = 0;
       let tries = 0;
-      while (admitted < 2 && tries++ < 1000) if ((await connectOne().outcome) === 'admitted') admitted++;
+      while (admitted < 2 && tries++ < 1000) if ((await connectOne(end).outcome) === 'admitted') admitted++;
       expect(admitted).toBe(2);
       const full = await burst(4);
       expect(full.admitted).toHaveLength(0);
