@@ -316,10 +316,8 @@ class Connection {
       this.inFlight += line.length;
       this.pending.push(this.answer(line));
     }
-    if (lines.length > 0) {
-      this.lastFrameAt = Date.now();
-      this.armDeadline();
-    }
+    // The deadline timer is not moved here: it reads lastFrameAt when it fires (a timer per frame cost ~5 % of calls/s).
+    if (lines.length > 0) this.lastFrameAt = Date.now();
     const spent = this.charge();
     if (spent !== undefined) {
       this.warn(`${spent}; closing this connection (${this.splitter.buffered + this.inFlight} bytes held)`);
@@ -372,20 +370,20 @@ class Connection {
   /**
    * §8 item 41 and issue 13.7: a frame must be complete within frameTimeoutMs of the accept
    * or of the previous frame. Trickled bytes do not move the deadline, so a silent or
-   * trickling connection cannot hold its slot; one waiting for our answer is kept.
+   * trickling connection cannot hold its slot; one waiting for our answer is kept. One timer
+   * per connection: when it fires early (a frame completed since it was set) it is set again
+   * for the time that is left.
    */
-  private armDeadline(): void {
-    clearTimeout(this.deadline);
+  private armDeadline(delayMs = this.options.frameTimeoutMs): void {
     this.deadline = setTimeout(() => {
       if (this.closing) return;
-      if (this.pending.length > 0) {
-        this.armDeadline();
-        return;
-      }
+      const left = this.lastFrameAt + this.options.frameTimeoutMs - Date.now();
+      if (left > 0) return this.armDeadline(left);
+      if (this.pending.length > 0) return this.armDeadline();
       if (this.splitter.buffered > 0) this.warn(`no complete frame within ${this.options.frameTimeoutMs} ms (${this.splitter.buffered} bytes of a partial frame); closing`);
       else this.options.logger.debug({ connection: this.id }, `comodojo: connection ${this.id} idle for ${this.options.frameTimeoutMs} ms; closing`);
       this.destroy();
-    }, this.options.frameTimeoutMs);
+    }, delayMs);
     this.deadline.unref();
   }
 
