@@ -18,34 +18,7 @@ import {
 import { acquireLock } from './lock.js';
 import { encodeRecord, sealRecords, segmentName, type SegmentFormat } from './records.js';
 import { readSegments } from './recovery.js';
-
-/** When the journal forces its writes to disk. A `kill -9` loses nothing in any mode (the page cache survives the process); these are about power loss. */
-export type FsyncPolicy = 'never' | 'interval' | 'batch';
-
-/** Settings of the file journal. */
-/** The journal's defaults; the app's config imports them rather than repeating them. */
-export const defaultJournalOptions = { fsync: 'interval', fsyncIntervalMs: 1000, segmentBytes: 8 * 1024 * 1024 } as const satisfies Required<Pick<FileJournalOptions, 'fsync' | 'fsyncIntervalMs' | 'segmentBytes'>>;
-
-export interface FileJournalOptions {
-  /** Directory of the segment files (created 0700 if missing). */
-  dir: string;
-  /** `batch`: fdatasync after every batch; `interval`: at most every `fsyncIntervalMs`; `never`: leave it to the OS. */
-  fsync?: FsyncPolicy;
-  fsyncIntervalMs?: number;
-  /** Roll to a new segment past this size. */
-  segmentBytes?: number;
-  /** Write the buffer once it holds this many bytes, without waiting for the end of the tick. */
-  maxBufferBytes?: number;
-  /**
-   * Bytes kept aside in a `reserve` file (default 256 KiB, 0 for none). When the disk fills,
-   * it is given up so that the replies owed to accepted commands, and the cursors, can still
-   * be written: those commands then get exactly one reply even across a crash.
-   */
-  reserveBytes?: number;
-  /** How often a journal that cannot write tries again (default 1000 ms). */
-  retryMs?: number;
-  logger?: Logger;
-}
+import { defaultJournalOptions, type FileJournalOptions, type FsyncPolicy } from './options.js';
 
 // One record a line, tab-separated so recovery can skip what it does not need without
 // parsing JSON: `e<TAB>seq<TAB>event` an accepted event, `k<TAB>0<TAB>command` a command
@@ -78,12 +51,6 @@ interface Degraded {
   sinceLog: number;
 }
 
-/**
- * The outbox journal: one append-only log of accepted events, written in batches, with a
- * delivered-up-to cursor per host (a log with consumer offsets). Segments roll at
- * `segmentBytes`; each new segment starts with the retained state, the open commands and the
- * cursors, so a segment is deleted once every host's cursor has passed its last event.
- */
 /**
  * The outbox journal: one append-only log of accepted events, written in batches, with a
  * delivered-up-to cursor per host (a log with consumer offsets). Segments roll at
