@@ -1,5 +1,4 @@
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync } from 'node:fs';
 import {
   describeError,
   ErrorCodes,
@@ -16,36 +15,10 @@ import {
   type StateEvent,
 } from '@patchbay/core';
 import { acquireLock } from './lock.js';
-import { encodeRecord, sealRecords, segmentName, type SegmentFormat } from './records.js';
-import { readSegments } from './recovery.js';
-
-/** When the journal forces its writes to disk. A `kill -9` loses nothing in any mode (the page cache survives the process); these are about power loss. */
-export type FsyncPolicy = 'never' | 'interval' | 'batch';
-
-/** Settings of the file journal. */
-/** The journal's defaults; the app's config imports them rather than repeating them. */
-export const defaultJournalOptions = { fsync: 'interval', fsyncIntervalMs: 1000, segmentBytes: 8 * 1024 * 1024 } as const satisfies Required<Pick<FileJournalOptions, 'fsync' | 'fsyncIntervalMs' | 'segmentBytes'>>;
-
-export interface FileJournalOptions {
-  /** Directory of the segment files (created 0700 if missing). */
-  dir: string;
-  /** `batch`: fdatasync after every batch; `interval`: at most every `fsyncIntervalMs`; `never`: leave it to the OS. */
-  fsync?: FsyncPolicy;
-  fsyncIntervalMs?: number;
-  /** Roll to a new segment past this size. */
-  segmentBytes?: number;
-  /** Write the buffer once it holds this many bytes, without waiting for the end of the tick. */
-  maxBufferBytes?: number;
-  /**
-   * Bytes kept aside in a `reserve` file (default 256 KiB, 0 for none). When the disk fills,
-   * it is given up so that the replies owed to accepted commands, and the cursors, can still
-   * be written: those commands then get exactly one reply even across a crash.
-   */
-  reserveBytes?: number;
-  /** How often a journal that cannot write tries again (default 1000 ms). */
-  retryMs?: number;
-  logger?: Logger;
-}
+import { defaultJournalOptions, type FileJournalOptions, type FsyncPolicy } from './options.js';
+import { encodeRecord, parseSegmentName } from './records.js';
+import { listSegments, readSegments } from './recovery.js';
+import { SegmentWriter, type Segment } from './segmentWriter.js';
 
 // One record a line, tab-separated so recovery can skip what it does not need without
 // parsing JSON: `e<TAB>seq<TAB>event` an accepted event, `k<TAB>0<TAB>command` a command
@@ -55,19 +28,8 @@ export interface FileJournalOptions {
 // event written again for one host only (host ids have no tabs; JSON strings escape theirs).
 // Each line ends with `<TAB>crc` (see records.ts). `segment-NNNNNNNN.v2.log` files have the
 // checksums; `segment-NNNNNNNN.log` ones come from the previous version, without.
-const SEGMENT = /^segment-(\d{8})(\.v2)?\.log$/;
-const RESERVE = 'reserve';
 /** While it cannot write, the journal says so again this often, with what it held back. */
 const LOG_EVERY_MS = 60_000;
-
-/** A segment file on disk. */
-interface Segment {
-  index: number;
-  format: SegmentFormat;
-  /** Highest seq it may hold, for deletion. */
-  maxSeq: number;
-  bytes: number;
-}
 
 /** The journal cannot write: since when, why, and what it logged last. */
 interface Degraded {
@@ -78,12 +40,6 @@ interface Degraded {
   sinceLog: number;
 }
 
-/**
- * The outbox journal: one append-only log of accepted events, written in batches, with a
- * delivered-up-to cursor per host (a log with consumer offsets). Segments roll at
- * `segmentBytes`; each new segment starts with the retained state, the open commands and the
- * cursors, so a segment is deleted once every host's cursor has passed its last event.
- */
 /**
  * The outbox journal: one append-only log of accepted events, written in batches, with a
  * delivered-up-to cursor per host (a log with consumer offsets). Segments roll at
@@ -100,18 +56,12 @@ export class FileJournal implements Journal {
   private readonly dir: string;
   private readonly fsync: FsyncPolicy;
   private readonly fsyncIntervalMs: number;
-  private readonly segmentBytes: number;
   private readonly maxBufferBytes: number;
-  private readonly reserveBytes: number;
   private readonly retryMs: number;
   private readonly logger: Logger;
-  private fd: number | undefined;
-  private segmentIndex = 0;
-  private segmentSize = 0;
-  /** Bytes of the current segment's head (state, open commands, cursors): not counted towards a roll. */
-  private headBytes = 0;
-  /** The last roll could not open a new segment (logged once until one opens). */
-  private rollFailing = false;
+  private readonly files: SegmentWriter;
+  /** Between `open` and `close`: a segment to write to. Here, not asked of `files`, since `command` checks it for every command. */
+  private writing = false;
   private buffer: string[] = [];
   private bufferBytes = 0;
   /** The records of `buffer` to write even when the rest cannot be: replies owed, cursors, releases. */
@@ -119,7 +69,6 @@ export class FileJournal implements Journal {
   /** Who waits for the buffer's commands to be written. */
   private written: { id: string; done: (ok: boolean) => void }[] = [];
   private flushScheduled = false;
-  private lastFsync = 0;
   private lastSeq = 0;
   /** Latest cursor per host, and which ones changed since the last flush. */
   private readonly cursors = new Map<string, number>();
@@ -131,8 +80,6 @@ export class FileJournal implements Journal {
   private readonly openCommands = new Map<string, CommandEvent>();
   /** The seq of the last event written again for one host ({@link appendFor}). */
   private lastCopy = 0;
-  /** Closed segments, oldest first. */
-  private readonly closedSegments: Segment[] = [];
   private owner: JournalOwner = { states: () => [] };
   /** A {@link JournalOwner.heldBack} call is due on the next turn. */
   private heldBackDue = false;
@@ -148,11 +95,17 @@ export class FileJournal implements Journal {
     this.dir = options.dir;
     this.fsync = options.fsync ?? defaultJournalOptions.fsync;
     this.fsyncIntervalMs = options.fsyncIntervalMs ?? defaultJournalOptions.fsyncIntervalMs;
-    this.segmentBytes = options.segmentBytes ?? defaultJournalOptions.segmentBytes;
     this.maxBufferBytes = options.maxBufferBytes ?? 1024 * 1024;
-    this.reserveBytes = options.reserveBytes ?? 256 * 1024;
     this.retryMs = options.retryMs ?? 1000;
     this.logger = options.logger ?? silentLogger;
+    this.files = new SegmentWriter({
+      dir: this.dir,
+      fsync: this.fsync,
+      fsyncIntervalMs: this.fsyncIntervalMs,
+      segmentBytes: options.segmentBytes ?? defaultJournalOptions.segmentBytes,
+      reserveBytes: options.reserveBytes ?? 256 * 1024,
+      logger: this.logger,
+    });
   }
 
   async open(owner: JournalOwner): Promise<JournalRecovery> {
@@ -174,36 +127,23 @@ export class FileJournal implements Journal {
   }
 
   private recover(): JournalRecovery {
-    const segments = readdirSync(this.dir)
-      .map((name) => SEGMENT.exec(name))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m): Segment => ({ index: Number(m[1]), format: m[2] === undefined ? 1 : 2, maxSeq: 0, bytes: 0 }))
-      .sort((a, b) => a.index - b.index);
-    const old = segments.filter((s) => s.format === 1).length;
-    if (old > 0) {
-      this.logger.info(
-        { dir: this.dir, segments: old },
-        `journal: reading ${old} segment${old === 1 ? '' : 's'} in the previous format (no checksums); new records are written with a CRC-32 each, and the old segments are deleted once every host has moved past them`,
-      );
-    }
+    const segments = listSegments(this.dir, this.logger);
     const recovery = readSegments({ dir: this.dir, segments, logger: this.logger });
     this.corruptRecords = recovery.corrupt.length;
     this.lastSeq = recovery.lastSeq;
     for (const [host, seq] of recovery.cursors) this.cursors.set(host, seq);
     for (const command of recovery.openCommands) this.openCommands.set(command.id, command);
-    // Start a fresh segment: it carries everything older segments are still needed for,
-    // except the events after the lowest cursor, which stay in their segments until acked.
-    for (const segment of segments) this.closedSegments.push({ ...segment, maxSeq: this.lastSeq, bytes: statSync(this.segmentPath(segment.index, segment.format)).size });
-    this.segmentIndex = (segments.at(-1)?.index ?? 0) + 1;
-    this.openSegment(recovery.states);
+    this.files.openAfter(segments, this.lastSeq);
+    this.writing = true;
+    this.startHead(recovery.states);
     try {
-      this.makeReserve();
+      this.files.makeReserve();
     } catch (error) {
       // Too little room to promise exactly one reply to what it accepts: refuse commands from the start.
       this.degrade(error, 0);
     }
     if (this.fsync === 'interval') {
-      this.fsyncTimer = setInterval(() => this.sync(), this.fsyncIntervalMs);
+      this.fsyncTimer = setInterval(() => this.files.sync(), this.fsyncIntervalMs);
       this.fsyncTimer.unref();
     }
     return recovery;
@@ -238,7 +178,7 @@ export class FileJournal implements Journal {
   }
 
   command(command: CommandEvent, written?: (ok: boolean) => void): void {
-    if (this.fd === undefined || this.degraded !== undefined) {
+    if (!this.writing || this.degraded !== undefined) {
       this.holdBack();
       written?.(false);
       return;
@@ -269,7 +209,7 @@ export class FileJournal implements Journal {
 
   flush(): void {
     this.flushScheduled = false;
-    if (this.fd === undefined) {
+    if (!this.writing) {
       this.settleWritten(false);
       return;
     }
@@ -290,23 +230,21 @@ export class FileJournal implements Journal {
     this.buffer = [];
     this.bufferBytes = 0;
     this.essentials = [];
-    const error = this.writeChunk(chunk);
+    const error = this.files.write(chunk);
     if (error === undefined) {
       this.settleWritten(true);
-      // Only what was appended after the head counts: a head as large as a segment (many
-      // retained channels, a small segmentBytes) would otherwise roll again at once, forever.
       if (this.degraded !== undefined) return;
-      if (this.segmentSize - this.headBytes >= this.segmentBytes) this.roll();
+      if (this.files.full) this.roll();
       // Cursors moved (or a host was released): segments nobody needs any more can go.
-      else if (this.closedSegments.length > 0) this.compact();
+      else if (this.files.closed.length > 0) this.compact();
       return;
     }
     this.writeErrors++;
     // The batch did not fit. What accepted commands are owed (their replies) and the cursors
     // may still: give up the reserve for them. The rest was routed from memory all the same.
     let kept = 0;
-    if (essentials.length > 0 && (this.freeReserve() || essentials.length < records)) {
-      if (this.writeChunk(essentials.join('')) === undefined) kept = essentials.length;
+    if (essentials.length > 0 && (this.files.freeReserve() || essentials.length < records)) {
+      if (this.files.write(essentials.join('')) === undefined) kept = essentials.length;
     }
     this.notJournaled += records - kept;
     this.settleWritten(false);
@@ -323,25 +261,19 @@ export class FileJournal implements Journal {
     if (this.retryTimer) clearInterval(this.retryTimer);
     this.fsyncTimer = undefined;
     this.retryTimer = undefined;
-    if (this.fd !== undefined) {
-      this.sync();
-      closeSync(this.fd);
-      this.fd = undefined;
-    }
+    this.writing = false;
+    this.files.close();
     this.releaseLock?.();
     this.releaseLock = undefined;
-    this.closedSegments.length = 0;
     this.cursors.clear();
     this.openCommands.clear();
   }
 
   health(): JournalHealth {
-    let bytes = this.fd === undefined ? 0 : this.segmentSize;
-    for (const segment of this.closedSegments) bytes += segment.bytes;
     const health: JournalHealth = {
       status: this.degraded === undefined ? 'ok' : 'degraded',
-      bytes,
-      segments: this.closedSegments.length + (this.fd === undefined ? 0 : 1),
+      bytes: this.files.bytes,
+      segments: this.files.count,
       writeErrors: this.writeErrors,
       notJournaled: this.notJournaled,
       corruptRecords: this.corruptRecords,
@@ -355,7 +287,7 @@ export class FileJournal implements Journal {
 
   /** Current segment files, for tests and diagnostics. */
   segments(): string[] {
-    return readdirSync(this.dir).filter((name) => SEGMENT.test(name));
+    return readdirSync(this.dir).filter((name) => parseSegmentName(name) !== undefined);
   }
 
   /**
@@ -383,27 +315,6 @@ export class FileJournal implements Journal {
   private holdBack(): void {
     this.notJournaled++;
     if (this.degraded !== undefined) this.degraded.sinceLog++;
-  }
-
-  /** Writes `chunk` whole, or leaves the file as it was and returns why not. */
-  private writeChunk(chunk: string): unknown {
-    const fd = this.fd as number;
-    try {
-      const bytes = sealRecords(chunk);
-      let offset = 0;
-      while (offset < bytes.length) offset += writeSync(fd, bytes, offset);
-      if (this.fsync === 'batch') fdatasyncSync(fd);
-      this.segmentSize += bytes.length;
-      return undefined;
-    } catch (error) {
-      // Part of it may have landed: cut it off, so that the next write starts a line of its own.
-      try {
-        ftruncateSync(fd, this.segmentSize);
-      } catch {
-        // The next segment starts clean anyway (see retry).
-      }
-      return error;
-    }
   }
 
   private settleWritten(ok: boolean): void {
@@ -437,28 +348,12 @@ export class FileJournal implements Journal {
    */
   private retry(): void {
     const degraded = this.degraded;
-    if (degraded === undefined || this.fd === undefined) return;
+    if (degraded === undefined || !this.writing) return;
     const now = Date.now();
     this.compact();
-    const index = this.segmentIndex + 1;
-    const path = this.segmentPath(index);
-    let fd: number | undefined;
-    let size = 0;
-    try {
-      // The reserve first: resuming without it would leave the next full disk nothing for what is owed.
-      this.makeReserve();
-      fd = openSync(path, 'a', 0o600);
-      const bytes = sealRecords(this.headLines(this.owner.states()).join(''));
-      while (size < bytes.length) size += writeSync(fd, bytes, size);
-      if (this.fsync !== 'never') fdatasyncSync(fd);
-    } catch (error) {
-      if (fd !== undefined) closeSync(fd);
-      try {
-        unlinkSync(path);
-      } catch {
-        // Never created.
-      }
-      degraded.reason = describeError(error);
+    const resumed = this.files.resume({ lastSeq: this.lastSeq, head: () => this.headLines(this.owner.states()).join('') });
+    if ('error' in resumed) {
+      degraded.reason = describeError(resumed.error);
       if (now - degraded.lastLog >= LOG_EVERY_MS) {
         this.logger.warn(
           { dir: this.dir, code: ErrorCodes.JOURNAL_UNAVAILABLE, notJournaled: degraded.sinceLog, total: this.notJournaled },
@@ -469,25 +364,19 @@ export class FileJournal implements Journal {
       }
       return;
     }
-    closeSync(this.fd);
-    this.closedSegments.push({ index: this.segmentIndex, format: 2, maxSeq: this.lastSeq, bytes: this.segmentSize });
-    this.segmentIndex = index;
-    this.fd = fd;
-    this.segmentSize = size;
-    this.headBytes = size;
     this.dirtyCursors.clear();
     this.degraded = undefined;
     clearInterval(this.retryTimer);
     this.retryTimer = undefined;
     this.logger.info(
-      { dir: this.dir, segment: index, notJournaled: this.notJournaled, degradedMs: now - degraded.since },
-      `journal can write to ${this.dir} again after ${Math.round((now - degraded.since) / 1000)} s; resumed in segment ${index}; ${this.notJournaled} records had not been journaled, and what the hosts are still owed is journaled again`,
+      { dir: this.dir, segment: resumed.index, notJournaled: this.notJournaled, degradedMs: now - degraded.since },
+      `journal can write to ${this.dir} again after ${Math.round((now - degraded.since) / 1000)} s; resumed in segment ${resumed.index}; ${this.notJournaled} records had not been journaled, and what the hosts are still owed is journaled again`,
     );
     this.flush();
     const hosts = [...this.cursors.keys()];
     if (this.owner.heldBack !== undefined && hosts.length > 0) {
       setImmediate(() => {
-        if (this.fd !== undefined) this.owner.heldBack?.(hosts);
+        if (this.writing) this.owner.heldBack?.(hosts);
       });
     }
   }
@@ -496,57 +385,6 @@ export class FileJournal implements Journal {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
-    }
-  }
-
-  private sync(): void {
-    if (this.fd === undefined) return;
-    const now = Date.now();
-    if (now - this.lastFsync < this.fsyncIntervalMs / 2) return;
-    this.lastFsync = now;
-    try {
-      fdatasyncSync(this.fd);
-    } catch (error) {
-      this.logger.warn({ err: error }, 'journal fsync failed');
-    }
-  }
-
-  private segmentPath(index: number, format: SegmentFormat = 2): string {
-    return join(this.dir, segmentName(index, format));
-  }
-
-  /** Space set aside for a full disk (see {@link FileJournalOptions.reserveBytes}); throws if there is no room for it. */
-  private makeReserve(): void {
-    if (this.reserveBytes <= 0) return;
-    const path = join(this.dir, RESERVE);
-    try {
-      if (statSync(path).size === this.reserveBytes) return;
-    } catch {
-      // Not there yet.
-    }
-    let fd: number | undefined;
-    try {
-      fd = openSync(path, 'w', 0o600);
-      const zeros = Buffer.alloc(this.reserveBytes);
-      let offset = 0;
-      while (offset < zeros.length) offset += writeSync(fd, zeros, offset);
-    } catch (error) {
-      if (fd !== undefined) closeSync(fd);
-      fd = undefined;
-      this.freeReserve();
-      throw error;
-    } finally {
-      if (fd !== undefined) closeSync(fd);
-    }
-  }
-
-  /** True if there was a reserve to give up. */
-  private freeReserve(): boolean {
-    try {
-      unlinkSync(join(this.dir, RESERVE));
-      return true;
-    } catch {
-      return false;
     }
   }
 
@@ -559,33 +397,17 @@ export class FileJournal implements Journal {
     return head;
   }
 
-  private openSegment(states: Iterable<StateEvent>, fd?: number): void {
-    this.fd = fd ?? openSync(this.segmentPath(this.segmentIndex), 'a', 0o600);
-    this.segmentSize = fstatSync(this.fd).size;
+  /** Puts the new segment's head first in the buffer, for the next batch to write. */
+  private startHead(states: Iterable<StateEvent>): void {
     const head = this.headLines(states);
-    this.headBytes = this.segmentSize;
-    for (const line of head) this.headBytes += Buffer.byteLength(line);
+    this.files.countHead(head);
     this.buffer.unshift(...head);
     for (const host of this.cursors.keys()) this.dirtyCursors.delete(host);
   }
 
   private roll(): void {
-    if (this.fd === undefined) return;
-    // Open the next segment before letting go of this one: if that fails (disk full, no
-    // descriptors), writing goes on in the current segment and the roll is tried again later.
-    let next: number;
-    try {
-      next = openSync(this.segmentPath(this.segmentIndex + 1), 'a', 0o600);
-    } catch (error) {
-      if (!this.rollFailing) this.logger.error({ err: error, dir: this.dir }, `journal: cannot start a new segment (${describeError(error)}); appending to the current one meanwhile`);
-      this.rollFailing = true;
-      return;
-    }
-    this.rollFailing = false;
-    closeSync(this.fd);
-    this.closedSegments.push({ index: this.segmentIndex, format: 2, maxSeq: this.lastSeq, bytes: this.segmentSize });
-    this.segmentIndex++;
-    this.openSegment(this.owner.states(), next);
+    if (!this.files.roll(this.lastSeq)) return;
+    this.startHead(this.owner.states());
     this.flush();
     this.compact();
     this.noticeHeldBack();
@@ -608,9 +430,10 @@ export class FileJournal implements Journal {
    * the last copy.
    */
   private noticeHeldBack(): void {
-    if (this.closedSegments.length < 2 || this.owner.heldBack === undefined || this.heldBackDue) return;
-    const oldest = (this.closedSegments[0] as Segment).maxSeq;
-    if (this.lastCopy >= (this.closedSegments[this.closedSegments.length - 2] as Segment).maxSeq) return;
+    const closed = this.files.closed;
+    if (closed.length < 2 || this.owner.heldBack === undefined || this.heldBackDue) return;
+    const oldest = (closed[0] as Segment).maxSeq;
+    if (this.lastCopy >= (closed[closed.length - 2] as Segment).maxSeq) return;
     const hosts: string[] = [];
     for (const [host, seq] of this.cursors) {
       // Every event has a seq: the distance is how many events the host holds back.
@@ -620,7 +443,7 @@ export class FileJournal implements Journal {
     this.heldBackDue = true;
     setImmediate(() => {
       this.heldBackDue = false;
-      if (this.fd !== undefined) this.owner.heldBack?.(hosts);
+      if (this.writing) this.owner.heldBack?.(hosts);
     });
   }
 
@@ -628,13 +451,6 @@ export class FileJournal implements Journal {
   private compact(): void {
     let lowest = Infinity;
     for (const seq of this.cursors.values()) lowest = Math.min(lowest, seq);
-    while (this.closedSegments.length > 0 && (this.closedSegments[0] as Segment).maxSeq <= lowest) {
-      const { index, format } = this.closedSegments.shift() as Segment;
-      try {
-        unlinkSync(this.segmentPath(index, format));
-      } catch (error) {
-        this.logger.warn({ err: error }, `could not delete journal segment ${index}`);
-      }
-    }
+    this.files.compact(lowest);
   }
 }

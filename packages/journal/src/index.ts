@@ -1,2 +1,3 @@
 /** @patchbay/journal: the file-backed journal that makes the core's outboxes survive a restart. */
-export { defaultJournalOptions, FileJournal, type FileJournalOptions, type FsyncPolicy } from './fileJournal.js';
+export { FileJournal } from './fileJournal.js';
+export { defaultJournalOptions, type FileJournalOptions, type FsyncPolicy } from './options.js';

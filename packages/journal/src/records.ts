@@ -12,6 +12,14 @@ export function segmentName(index: number, format: SegmentFormat): string {
   return `segment-${String(index).padStart(8, '0')}${format === 2 ? '.v2' : ''}.log`;
 }
 
+const SEGMENT = /^segment-(\d{8})(\.v2)?\.log$/;
+
+/** The index and format of a segment's file name (see {@link segmentName}), or undefined for any other file. */
+export function parseSegmentName(name: string): { index: number; format: SegmentFormat } | undefined {
+  const m = SEGMENT.exec(name);
+  return m === null ? undefined : { index: Number(m[1]), format: m[2] === undefined ? 1 : 2 };
+}
+
 /** A line that passed its checksum, UTF-8 and number checks (the body is not parsed yet). */
 export interface RawRecord {
   type: string;

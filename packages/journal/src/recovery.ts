@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CommandEventSchema,
@@ -13,10 +13,28 @@ import {
   type OutboundEvent,
   type StateEvent,
 } from '@patchbay/core';
-import { scanSegment, segmentName, type SegmentFormat } from './records.js';
+import { parseSegmentName, scanSegment, segmentName, type SegmentFormat } from './records.js';
 
 /** Corrupt records get a warning each up to this many; then one line with the count. */
 const MAX_CORRUPT_WARNINGS = 20;
+
+/** The segment files of `dir`, oldest first; those in the previous format are announced. */
+export function listSegments(dir: string, logger: Logger): { index: number; format: SegmentFormat }[] {
+  const segments: { index: number; format: SegmentFormat }[] = [];
+  for (const name of readdirSync(dir)) {
+    const segment = parseSegmentName(name);
+    if (segment !== undefined) segments.push(segment);
+  }
+  segments.sort((a, b) => a.index - b.index);
+  const old = segments.filter((s) => s.format === 1).length;
+  if (old > 0) {
+    logger.info(
+      { dir, segments: old },
+      `journal: reading ${old} segment${old === 1 ? '' : 's'} in the previous format (no checksums); new records are written with a CRC-32 each, and the old segments are deleted once every host has moved past them`,
+    );
+  }
+  return segments;
+}
 
 /**
  * Reads `segments` (oldest first) back: cursors, retained state, open commands, and the events
