@@ -28,8 +28,23 @@ function freePort(): Promise<number> {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
+/** Process CPU (every thread: the client, the broker, the gateway, zeromq's I/O threads) in µs since `since`. */
+const cpuSince = (since: NodeJS.CpuUsage): number => {
+  const used = process.cpuUsage(since);
+  return used.user + used.system;
+};
+
+interface PubSubResult {
+  rate: number;
+  sent: number;
+  got: number;
+  /** Process CPU per message received, in µs. */
+  cpuUs: number;
+}
+
 /** Sends for PUB_MS, then waits until the receiver has been quiet for 200 ms; rate = received / (last receipt - start). */
-async function pubSubRate(send: () => Promise<void>, received: () => number, lastAt: () => number): Promise<{ rate: number; sent: number; got: number }> {
+async function pubSubRate(send: () => Promise<void>, received: () => number, lastAt: () => number): Promise<PubSubResult> {
+  const cpu = process.cpuUsage();
   const start = nowMs();
   let sent = 0;
   while (nowMs() - start < PUB_MS) {
@@ -42,12 +57,12 @@ async function pubSubRate(send: () => Promise<void>, received: () => number, las
     seen = received();
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  return { rate: received() / ((lastAt() - start) / 1000), sent, got: received() };
+  return { rate: received() / ((lastAt() - start) / 1000), sent, got: received(), cpuUs: cpuSince(cpu) / received() };
 }
 
 const sensorPayload = JSON.stringify({ '57': 21.5, atTimestamp: 1_700_000_000 });
 
-async function rawPubSub(): Promise<{ rate: number; sent: number; got: number }> {
+async function rawPubSub(): Promise<PubSubResult> {
   const port = await freePort();
   const sub = new Subscriber({ linger: 0, receiveHighWaterMark: 100_000 });
   await sub.bind(`tcp://127.0.0.1:${port}`);
@@ -70,7 +85,7 @@ async function rawPubSub(): Promise<{ rate: number; sent: number; got: number }>
   return result;
 }
 
-async function oursPubSub(): Promise<{ rate: number; sent: number; got: number }> {
+async function oursPubSub(): Promise<PubSubResult> {
   const bus = new EmbeddedBus({ reqRepPort: 0, pubPort: 0, subPort: 0 });
   const ports = await bus.start();
   let got = 0;
@@ -102,8 +117,19 @@ async function oursPubSub(): Promise<{ rate: number; sent: number; got: number }
   return result;
 }
 
-/** Sequential round trips for RT_MS on one REQ socket. */
-async function roundTrips(socket: Request, frames: () => string[]): Promise<number> {
+interface RoundTrips {
+  rate: number;
+  /** Process CPU per round trip, in µs. */
+  cpuUs: number;
+}
+
+/**
+ * Sequential round trips for RT_MS on one REQ socket. The CPU per round trip is printed beside
+ * the rate because on this machine the rate alone swings with the host's scheduling (a slow
+ * mode where the raw baseline drops fourfold too), while the CPU each round trip costs moves less.
+ */
+async function roundTrips(socket: Request, frames: () => string[]): Promise<RoundTrips> {
+  const cpu = process.cpuUsage();
   const start = nowMs();
   let n = 0;
   while (nowMs() - start < RT_MS) {
@@ -111,10 +137,10 @@ async function roundTrips(socket: Request, frames: () => string[]): Promise<numb
     await socket.receive();
     n++;
   }
-  return n / ((nowMs() - start) / 1000);
+  return { rate: n / ((nowMs() - start) / 1000), cpuUs: cpuSince(cpu) / n };
 }
 
-async function rawReqRep(): Promise<number> {
+async function rawReqRep(): Promise<RoundTrips> {
   const port = await freePort();
   const rep = new Reply({ linger: 0 });
   await rep.bind(`tcp://127.0.0.1:${port}`);
@@ -123,14 +149,14 @@ async function rawReqRep(): Promise<number> {
   })().catch(() => undefined);
   const req = new Request({ linger: 0 });
   req.connect(`tcp://127.0.0.1:${port}`);
-  const rate = await roundTrips(req, () => ['MDPC01', 'svc', 'client.cmd', '{"command_id": 80, "device_id": 8, "value": "1"}']);
+  const result = await roundTrips(req, () => ['MDPC01', 'svc', 'client.cmd', '{"command_id": 80, "device_id": 8, "value": "1"}']);
   req.close();
   rep.close();
   await server;
-  return rate;
+  return result;
 }
 
-async function oursReqRep(socketWorker: boolean): Promise<number> {
+async function oursReqRep(socketWorker: boolean): Promise<RoundTrips> {
   const [reqRepPort, pubPort, subPort] = [await freePort(), await freePort(), await freePort()];
   const gateway = createGateway({
     devices: [{ id: 'thermo1', definition: simDriver, options: { interval: 3_600_000 } }],
@@ -158,32 +184,40 @@ async function oursReqRep(socketWorker: boolean): Promise<number> {
   req.connect(endpoint);
   let v = 0;
   // xplgw's framing (§5.2), with the relay toggled so every command changes state and publishes it.
-  const rate = await roundTrips(req, () => ['MDPC01', 'plugin-patchbay.bench', '10', 'client.cmd', `{"command_id": 80, "device_id": 8, "value": "${v++ % 2}"}`]);
+  const result = await roundTrips(req, () => ['MDPC01', 'plugin-patchbay.bench', '10', 'client.cmd', `{"command_id": 80, "device_id": 8, "value": "${v++ % 2}"}`]);
   req.close();
   await gateway.stop({ drainTimeoutMs: 500 });
-  return rate;
+  return result;
 }
 
 async function main(): Promise<void> {
-  const raw: { ps: number[]; rr: number[] } = { ps: [], rr: [] };
-  const ours: { ps: number[]; rr: number[]; worker: number[] } = { ps: [], rr: [], worker: [] };
+  const raw = { ps: [] as number[], rr: [] as number[], psCpu: [] as number[], rrCpu: [] as number[] };
+  const ours = { ps: [] as number[], rr: [] as number[], worker: [] as number[], psCpu: [] as number[], rrCpu: [] as number[] };
   let drops = '';
   for (let round = 0; round < ROUNDS; round++) {
     const r = await rawPubSub();
     const o = await oursPubSub();
     raw.ps.push(r.rate);
     ours.ps.push(o.rate);
+    raw.psCpu.push(r.cpuUs);
+    ours.psCpu.push(o.cpuUs);
     drops = `last round: raw ${r.got}/${r.sent} received, ours ${o.got}/${o.sent}`;
     // Interleaved so that load from elsewhere on the machine hits both sides alike.
-    raw.rr.push(await rawReqRep());
-    ours.rr.push(await oursReqRep(false));
-    ours.worker.push(await oursReqRep(true));
+    const rawRr = await rawReqRep();
+    const oursRr = await oursReqRep(false);
+    raw.rr.push(rawRr.rate);
+    ours.rr.push(oursRr.rate);
+    raw.rrCpu.push(rawRr.cpuUs);
+    ours.rrCpu.push(oursRr.cpuUs);
+    ours.worker.push((await oursReqRep(true)).rate);
   }
   const ps = { value: median(ours.ps), baseline: median(raw.ps) };
   const rr = { value: median(ours.rr), baseline: median(raw.rr) };
   const psRatio = ps.value / ps.baseline;
   const rrRatio = rr.value / rr.baseline;
   const viaWorker = median(ours.worker);
+  const psCpu = { value: median(ours.psCpu), baseline: median(raw.psCpu) };
+  const rrCpu = { value: median(ours.rrCpu), baseline: median(raw.rrCpu) };
   const figures: Figure[] = [
     {
       metric: 'client.sensor publications, PUB -> embedded forwarder -> SUB (DomogikPublisher/DomogikSubscriber)',
@@ -212,6 +246,23 @@ async function main(): Promise<void> {
       baseline: rr.baseline,
       ratio: viaWorker / rr.baseline,
       note: 'informational: what the worker role costs',
+    },
+    // Ratios are baseline / ours, so that higher is better as for the rates.
+    {
+      metric: 'client.sensor CPU per publication received (whole process)',
+      value: psCpu.value,
+      unit: 'µs',
+      baseline: psCpu.baseline,
+      ratio: psCpu.baseline / psCpu.value,
+      note: `informational, median of ${ROUNDS}: steadier than the rate when the machine's scheduling swings`,
+    },
+    {
+      metric: 'client.cmd CPU per round trip (whole process: client, broker, gateway, zeromq threads)',
+      value: rrCpu.value,
+      unit: 'µs',
+      baseline: rrCpu.baseline,
+      ratio: rrCpu.baseline / rrCpu.value,
+      note: `informational, median of ${ROUNDS}: steadier than the rate when the machine's scheduling swings`,
     },
   ];
   const headline = Math.min(psRatio, rrRatio);
