@@ -98,6 +98,11 @@ export function decodeRequest(line: string): RequestFrame {
 /** Base64 text decoded per piece of this size (a multiple of 4), with a turn of the event loop between. */
 const BASE64_PIECE = 1024 * 1024;
 
+/** {@link decodeRequestSliced} without a promise for a line short enough to decode in one go (every line below OFFLOAD_BYTES). */
+export function decodeRequestNow(line: string): RequestFrame | Promise<RequestFrame> {
+  return line.length <= BASE64_PIECE ? decodeRequest(line) : decodeRequestSliced(line);
+}
+
 /**
  * {@link decodeRequest} for large lines: the base64 is checked and decoded in pieces, giving
  * the event loop back between them, so a 16 MiB frame does not hold every other client.

@@ -46,8 +46,17 @@ const refuse = (error: RpcError, reason?: string): Refusal => ({ kind: 'refused'
 
 /** Decrypts (§1.9) and decodes one request frame's payload; never throws. */
 export async function decodeRequestPayload(frame: RequestFrame, options: PayloadOptions): Promise<DecodedRequest> {
+  return decodeRequestPayloadNow(frame, options);
+}
+
+/**
+ * {@link decodeRequestPayload} without a promise where none is needed: a JSON payload (the
+ * usual call) is decoded within this turn; only XML, whose decoder may take turns, gives a promise.
+ */
+export function decodeRequestPayloadNow(frame: RequestFrame, options: PayloadOptions): DecodedRequest | Promise<DecodedRequest> {
   const protocol = frame.contentType === 'application/json' ? 'json' : 'xml';
   let payload = frame.message;
+  let encrypted = false;
   if (payload.length >= REQUEST_PREFIX.length && payload.toString('latin1', 0, REQUEST_PREFIX.length) === REQUEST_PREFIX) {
     const key = options.encryptionKey;
     // §1.9: no key -> -32300 in plain text; a failed decryption -> -32300, encrypted.
@@ -57,9 +66,10 @@ export async function decodeRequestPayload(frame: RequestFrame, options: Payload
     } catch {
       return { protocol, encrypted: true, payload: refuse(RpcError.of('transport'), 'encrypted request that does not decrypt with the configured key') };
     }
-    return { protocol, encrypted: true, payload: protocol === 'json' ? decodeJson(payload) : await decodeXml(payload, options) };
+    encrypted = true;
   }
-  return { protocol, encrypted: false, payload: protocol === 'json' ? decodeJson(payload) : await decodeXml(payload, options) };
+  if (protocol === 'json') return { protocol, encrypted, payload: decodeJson(payload) };
+  return decodeXml(payload, options).then((decoded) => ({ protocol, encrypted, payload: decoded }));
 }
 
 /** JSON-RPC 2.0 text to a value, with the checks of §2.1/§2.3 that need no method. */
@@ -67,11 +77,12 @@ function decodeJson(payload: Buffer): DecodedPayload {
   // The stock daemon's json_decode refuses invalid UTF-8 (-32700); never replace bytes silently.
   if (!isUtf8(payload)) return refuse(RpcError.of('parse'), 'payload is not valid UTF-8');
   const text = payload.toString('utf8');
-  if (text.trim() === '') return refuse(RpcError.of('invalidRequest'), 'empty JSON-RPC payload');
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
+    // Blank text never parses, so only a failed parse needs the trim (a copy of the payload) to tell -32600 from -32700.
+    if (text.trim() === '') return refuse(RpcError.of('invalidRequest'), 'empty JSON-RPC payload');
     parsed = null;
   }
   if (parsed === null) return refuse(RpcError.of('parse'), 'payload is not valid JSON');

@@ -155,6 +155,15 @@ export class MethodRegistry {
    * throws pass through for the caller to map.
    */
   async invoke(name: unknown, params: unknown, call: CallContext): Promise<unknown> {
+    return this.invokeNow(name, params, call);
+  }
+
+  /**
+   * {@link invoke} without the promise, for the usual call whose handler answers at once: the
+   * refusals are thrown here, and the handler's result is returned as it is (a promise only if
+   * the handler returned one).
+   */
+  invokeNow(name: unknown, params: unknown, call: CallContext): unknown {
     const method = typeof name === 'string' ? this.methods.get(name) : undefined;
     if (!method) throw RpcError.of('methodNotFound');
     if (method.xmlOnly && call.protocol === 'json') throw RpcError.of('multicallJson');
@@ -166,9 +175,11 @@ export class MethodRegistry {
 }
 
 function refuseLongNames(names: Readonly<Record<string, LongNameRefusal>>, args: Record<string, unknown>): void {
-  for (const [param, refusal] of Object.entries(names)) {
+  // for...in rather than Object.entries: this runs on every call of a device method, and needs no array.
+  for (const param in names) {
     const value = args[param];
     if (typeof value !== 'string' || value.length <= MAX_NAME_LENGTH) continue;
+    const refusal = names[param] as LongNameRefusal;
     throw new RpcError(refusal.code, refusal.quote ? `${refusal.message} ${quoteForLog(value)}: a device name has at most ${MAX_NAME_LENGTH} characters` : refusal.message);
   }
 }
@@ -178,9 +189,8 @@ function bind(method: RpcMethod, params: unknown): Record<string, unknown> | und
   for (const signature of method.signatures) {
     const args: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
     if (Array.isArray(list)) {
-      if (list.length !== signature.params.length) continue;
-      if (!signature.params.every((p, i) => checkType(p.type, list[i]))) continue;
-      signature.params.forEach((p, i) => (args[p.name] = list[i]));
+      if (list.length !== signature.params.length || !matchesPositional(signature, list)) continue;
+      for (let i = 0; i < list.length; i++) args[(signature.params[i] as RpcSignature['params'][number]).name] = list[i];
       return args;
     }
     if (isPlainObject(list)) {
@@ -193,6 +203,14 @@ function bind(method: RpcMethod, params: unknown): Record<string, unknown> | und
     return undefined;
   }
   return undefined;
+}
+
+/** Positional arguments of the right count fit the signature's types (a plain loop: every call of a positional method comes here). */
+function matchesPositional(signature: RpcSignature, list: readonly unknown[]): boolean {
+  for (let i = 0; i < list.length; i++) {
+    if (!checkType((signature.params[i] as RpcSignature['params'][number]).type, list[i])) return false;
+  }
+  return true;
 }
 
 /** `system.methodSignature` shape (§4.4): flat for one signature, nested for several. */

@@ -3,9 +3,9 @@ import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { formatAddress, type SocketAddress } from './address.js';
-import { decodeRequestSliced, encodeResponse, encodeResponseSliced, GREETER, LineSplitter, SLICED_ANSWER_CHARS, type LargeLine, type ResponseFrame } from '../protocol/framing.js';
+import { decodeRequestNow, encodeResponse, encodeResponseSliced, GREETER, LineSplitter, SLICED_ANSWER_CHARS, type LargeLine, type ResponseFrame } from '../protocol/framing.js';
 import type { DecodePool } from '../protocol/decodePool.js';
-import type { RpcEngine } from '../protocol/rpcEngine.js';
+import type { CallHooks, RpcEngine } from '../protocol/rpcEngine.js';
 
 /** Options of {@link ComodojoServer}. */
 export interface ComodojoServerOptions {
@@ -223,10 +223,25 @@ export class ComodojoServer {
   }
 }
 
-/** A response frame ready to write (a large one in pieces, written a piece a turn), and what to run once it is written. */
-interface Answer {
-  text: string | string[];
-  after: (() => void)[];
+/**
+ * One frame's answer: the hooks its call gets, then the response frame ready to write (a large
+ * one in pieces, written a piece a turn) and what to run once it is written.
+ */
+class Answer implements CallHooks {
+  /** Run once the text is written (daemon.shutdown); most calls have none. */
+  after: (() => void)[] | undefined;
+
+  constructor(public text: string | string[] = '') {}
+
+  afterResponse(fn: () => void): void {
+    (this.after ??= []).push(fn);
+  }
+
+  /** The write callback: runs what was asked for after the response, if anything. */
+  written(): (() => void) | undefined {
+    const after = this.after;
+    return after === undefined ? undefined : () => after.forEach((fn) => fn());
+  }
 }
 
 /** A large response message, encoded in slices (issue 13.8); a usual one pays no extra await. */
@@ -237,7 +252,8 @@ function isLarge(response: ResponseFrame): boolean {
 /** One client connection: split lines, answer each frame, write answers in request order. */
 class Connection {
   private readonly splitter: LineSplitter;
-  private readonly pending: Promise<Answer>[] = [];
+  /** Answers in request order: one made within its frame's turn is queued as it is, one still under way as its promise. */
+  private readonly pending: (Answer | Promise<Answer>)[] = [];
   private flushing = false;
   private closing = false;
   /** Refused (too large, over budget): nothing more is written. */
@@ -306,6 +322,7 @@ class Connection {
       this.refuse('Frame too large');
       return;
     }
+    let answered = 0;
     for (const line of lines) {
       if (line === '') {
         // §1.3: a blank line is a hangup: no response; close once earlier answers are out.
@@ -314,7 +331,12 @@ class Connection {
         break;
       }
       this.inFlight += line.length;
-      this.pending.push(this.answer(line));
+      const answer = this.answerNow(line);
+      if (answer instanceof Promise) this.pending.push(this.settleLater(answer, line.length));
+      else {
+        answered += line.length;
+        this.pending.push(answer);
+      }
     }
     // The deadline timer is not moved here: it reads lastFrameAt when it fires (a timer per frame cost ~5 % of calls/s).
     if (lines.length > 0) this.lastFrameAt = Date.now();
@@ -324,9 +346,14 @@ class Connection {
       this.refuse('Server busy');
       return;
     }
+    // Frames answered already are given back only now, after the budget saw every frame of this read, as when each answer took a turn.
+    if (answered > 0 && !this.closing) {
+      this.inFlight -= answered;
+      this.charge();
+    }
     if (this.splitter.buffered >= OFFLOAD_BYTES) this.options.decoder.warm();
     if (this.pending.length > MAX_PIPELINED) this.socket.pause();
-    void this.flush();
+    this.flush();
   }
 
   /** Answers `message` as a failed frame and closes; what it held goes back to the budget. */
@@ -387,70 +414,128 @@ class Connection {
     this.deadline.unref();
   }
 
-  private async answer(line: string | LargeLine): Promise<Answer> {
+  /** One frame's answer, made within this turn for the usual small JSON call; a promise when something has to wait. */
+  private answerNow(line: string | LargeLine): Answer | Promise<Answer> {
     this.options.counters.requests.inc();
+    if (typeof line !== 'string') return this.answerLarge(line);
+    const answer = new Answer();
+    let response: ResponseFrame | Promise<ResponseFrame>;
     try {
-      return await this.answerFrame(line);
+      const frame = decodeRequestNow(line);
+      response = frame instanceof Promise ? frame.then((decoded) => this.options.engine.handle(decoded, answer)) : this.options.engine.handleNow(frame, answer);
+    } catch (error) {
+      return this.badFrame(describeError(error));
+    }
+    return response instanceof Promise ? this.answerLater(response, answer) : this.encode(response, answer);
+  }
+
+  /** Gives the frame's bytes back to the budget once its answer, made in a later turn, is ready. */
+  private async settleLater(answer: Promise<Answer>, bytes: number): Promise<Answer> {
+    try {
+      return await answer;
     } finally {
       if (!this.closing) {
-        this.inFlight -= line.length;
+        this.inFlight -= bytes;
         this.charge();
       }
     }
   }
 
-  private async answerFrame(line: string | LargeLine): Promise<Answer> {
-    const hooks: { afterResponse(fn: () => void): void } = { afterResponse: (fn) => after.push(fn) };
-    const after: (() => void)[] = [];
+  private async answerLater(response: Promise<ResponseFrame>, answer: Answer): Promise<Answer> {
+    let frame: ResponseFrame;
+    try {
+      frame = await response;
+    } catch (error) {
+      return this.badFrame(describeError(error));
+    }
+    return this.encode(frame, answer);
+  }
+
+  private encode(response: ResponseFrame, answer: Answer): Answer | Promise<Answer> {
+    if (isLarge(response)) return this.encodeSliced(response, answer);
+    answer.text = encodeResponse(response);
+    return answer;
+  }
+
+  private async encodeSliced(response: ResponseFrame, answer: Answer): Promise<Answer> {
+    answer.text = await encodeResponseSliced(response);
+    return answer;
+  }
+
+  /** A line of OFFLOAD_BYTES or more: decoded in the worker, which may answer it there. */
+  private async answerLarge(line: LargeLine): Promise<Answer> {
+    const answer = new Answer();
     let response;
     try {
-      if (typeof line === 'string') response = await this.options.engine.handle(await decodeRequestSliced(line), hooks);
-      else {
-        const decoded = await this.options.decoder.decode(line);
-        if (decoded.kind === 'badFrame') return this.badFrame(decoded.reason);
-        if (decoded.kind === 'answered') {
-          // Refused in the worker (no method would run): its log lines and counts are made here, as for any request.
-          for (const reason of decoded.badRequests) this.options.engine.reportBadRequest(reason);
-          return { text: decoded.text, after: [] };
-        }
-        response = await this.options.engine.answer(decoded.request, hooks);
+      const decoded = await this.options.decoder.decode(line);
+      if (decoded.kind === 'badFrame') return this.badFrame(decoded.reason);
+      if (decoded.kind === 'answered') {
+        // Refused in the worker (no method would run): its log lines and counts are made here, as for any request.
+        for (const reason of decoded.badRequests) this.options.engine.reportBadRequest(reason);
+        return new Answer(decoded.text);
       }
+      response = await this.options.engine.answer(decoded.request, answer);
     } catch (error) {
-      if (typeof line === 'string' || error instanceof PatchbayError) return this.badFrame(describeError(error));
+      if (error instanceof PatchbayError) return this.badFrame(describeError(error));
       // The decode worker died on this frame (out of memory, say): one reply, as for any internal failure.
       this.options.logger.error({ err: error, connection: this.id }, `comodojo: decoding a ${line.length}-byte frame failed: ${describeError(error)}`);
-      return { text: encodeResponse({ status: false, message: 'Internal error' }), after: [] };
+      return new Answer(encodeResponse({ status: false, message: 'Internal error' }));
     }
-    return { text: isLarge(response) ? await encodeResponseSliced(response) : encodeResponse(response), after };
+    return this.encode(response, answer);
   }
 
   /** §1.7: an input failure outside RPC semantics is status false with a short text. */
   private badFrame(reason: string): Answer {
     this.warn(`bad request frame: ${reason}`);
-    return { text: encodeResponse({ status: false, message: `Bad request frame: ${reason}` }), after: [] };
+    return new Answer(encodeResponse({ status: false, message: `Bad request frame: ${reason}` }));
   }
 
-  private async flush(): Promise<void> {
+  /**
+   * Writes the answers at the head of the queue that are ready, in request order, within this
+   * turn; at one still under way (or a large one, written a piece a turn) it stops, and goes on
+   * once that one is out.
+   */
+  private flush(): void {
     if (this.flushing) return;
-    this.flushing = true;
     while (this.pending.length > 0) {
-      const { text, after } = await (this.pending[0] as Promise<Answer>);
-      void this.pending.shift(); // settled above: dropping it, not ignoring it
-      if (this.socket.destroyed || this.refused) continue;
-      const done = after.length === 0 ? undefined : () => after.forEach((fn) => fn());
-      if (typeof text === 'string') this.socket.write(text, done);
-      else {
-        // A large answer's pieces, a turn between them: copying 27 MB into the socket is a stall too.
-        for (const [i, piece] of text.entries()) {
-          if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-          if (this.socket.destroyed || this.refused) break;
-          this.socket.write(piece, 'latin1', i === text.length - 1 ? done : undefined);
-        }
+      const head = this.pending[0] as Answer | Promise<Answer>;
+      if (head instanceof Promise) {
+        this.flushing = true;
+        void head.then(this.onHeadReady);
+        return;
       }
+      void this.pending.shift(); // the head, a ready Answer: dropping it, not ignoring a promise
+      if (this.socket.destroyed || this.refused) continue;
+      if (typeof head.text !== 'string') {
+        this.flushing = true;
+        void this.writePieces(head.text, head.written());
+        return;
+      }
+      this.socket.write(head.text, head.written());
       if (this.socket.writableLength > MAX_UNSENT_BYTES) this.socket.pause();
     }
-    this.flushing = false;
     this.maybeResume();
+  }
+
+  /** The answer at the head of the queue is ready: it takes its promise's place, and the queue goes on. Bound once, not per frame. */
+  private readonly onHeadReady = (answer: Answer): void => {
+    this.flushing = false;
+    // A refusal emptied the queue: nothing more is written.
+    if (this.refused) return;
+    this.pending[0] = answer;
+    this.flush();
+  };
+
+  /** A large answer's pieces, a turn between them: copying 27 MB into the socket is a stall too. */
+  private async writePieces(pieces: string[], done: (() => void) | undefined): Promise<void> {
+    for (const [i, piece] of pieces.entries()) {
+      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+      if (this.socket.destroyed || this.refused) break;
+      this.socket.write(piece, 'latin1', i === pieces.length - 1 ? done : undefined);
+    }
+    if (this.socket.writableLength > MAX_UNSENT_BYTES) this.socket.pause();
+    this.flushing = false;
+    this.flush();
   }
 
   private maybeResume(): void {
@@ -458,7 +543,7 @@ class Connection {
   }
 
   private async closeAfterPending(): Promise<void> {
-    await Promise.allSettled(this.pending);
+    await Promise.allSettled(this.pending.filter((answer) => answer instanceof Promise));
     while (this.flushing || this.pending.length > 0) await new Promise((resolve) => setImmediate(resolve));
     this.socket.end();
   }
