@@ -81,6 +81,7 @@ export { remoteDeviceProblem, type RemoteDeviceSpec } from './remote.js';
 export { planEndpoints, sameEndpoint, type ReloadPlan, type ReloadResult, type ReloadSpec } from './reload.js';
 export type { ChannelState, ClusterGatewayHealth, ClusterHealth, DeviceInfo, DeviceState, EndpointHealth, GatewayHealth, InputHealth, StateSnapshot } from './health.js';
 export { defaultInputBudgetBytes, InputBudget } from './inputBudget.js';
+export { isSharedDescription } from './deviceIntake.js';
 export type { Journal, JournalCorruption, JournalHealth, JournalOwner, JournalRecovery } from './journal.js';
 export { quoteForLog, silentLogger, type LogFn, type Logger } from './logger.js';
 export { latencyBuckets, noopMetrics, type Counter, type Histogram, type HistogramSpec, type MetricsSink } from './metrics.js';
