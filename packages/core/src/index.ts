@@ -86,6 +86,6 @@ export type { Journal, JournalCorruption, JournalHealth, JournalOwner, JournalRe
 export { quoteForLog, silentLogger, type LogFn, type Logger } from './logger.js';
 export { latencyBuckets, noopMetrics, type Counter, type Histogram, type HistogramSpec, type MetricsSink } from './metrics.js';
 export { defaultOutboxOptions, type OutboxOptions } from './outbox.js';
-export { checkEndpoints, formatPath, zodIssues, type EndpointSpec, type RouteSpec, type SpecIssue } from './spec.js';
+export { checkEndpoints, formatPath, optionsParser, zodIssues, type EndpointSpec, type OptionsParse, type RouteSpec, type SpecIssue } from './spec.js';
 export { defaultRestartPolicy, type RestartPolicy } from './supervisor.js';
 export { Waitress } from './waitress.js';

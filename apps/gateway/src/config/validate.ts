@@ -1,4 +1,4 @@
-import { describeError, zodIssues, type AdapterDefinition, type DriverDefinition, type EndpointSpec, type SpecIssue } from '@patchbay/core';
+import { describeError, optionsParser, zodIssues, type AdapterDefinition, type DriverDefinition, type EndpointSpec, type SpecIssue } from '@patchbay/core';
 import { z } from 'zod';
 import type { Registry } from './registry.js';
 import { ConfigSchema, type GatewayConfig } from './schema.js';
@@ -67,6 +67,8 @@ export async function validateConfig(raw: unknown, registry: Registry): Promise<
   }
 
   const options = new Map<string, unknown>();
+  // Devices configured alike (thousands of one driver) are parsed once; hosts are few, and each its own.
+  const parseDeviceOptions = optionsParser();
   const load = async <K extends 'driver' | 'adapter'>(kind: K, prefix: string, entry: Entry): Promise<EndpointSpec<K extends 'driver' ? DriverDefinition : AdapterDefinition> | undefined> => {
     if (entry.id === undefined || entry.type === undefined) return undefined;
     let definition: K extends 'driver' ? DriverDefinition : AdapterDefinition;
@@ -76,7 +78,7 @@ export async function validateConfig(raw: unknown, registry: Registry): Promise<
       issues.push({ path: `${prefix}[${entry.index}].${kind}`, message: describeError(error) });
       return undefined;
     }
-    const parsed = definition.config.safeParse(entry.options ?? {});
+    const parsed = kind === 'driver' ? parseDeviceOptions(definition.config, entry.options ?? {}) : definition.config.safeParse(entry.options ?? {});
     if (parsed.success) options.set(entry.id, parsed.data);
     else issues.push(...schemaIssues(`${prefix}[${entry.index}].options`, { schema: definition.config, error: parsed.error, input: entry.options ?? {} }));
     return { id: entry.id, definition, options: entry.options, ...(entry.staleAfterMs === undefined ? {} : { staleAfterMs: entry.staleAfterMs }) };
