@@ -14,7 +14,7 @@ import { hostOutboxHooks } from './hostOutbox.js';
 import type { Journal } from './journal.js';
 import { recoverJournal } from './journalRecovery.js';
 import { LiveReload } from './liveReload.js';
-import { silentLogger, type Logger } from './logger.js';
+import { lazyChild, silentLogger, type Logger } from './logger.js';
 import { latencyBuckets, noopMetrics, type MetricsSink } from './metrics.js';
 import { defaultOutboxOptions, Outbox, type OutboxOptions } from './outbox.js';
 import type { ReloadResult, ReloadSpec } from './reload.js';
@@ -226,7 +226,7 @@ class GatewayRuntime implements Gateway {
 
   private addDevice(spec: EndpointSpec<DriverDefinition>, config: unknown): DeviceRuntime {
     const { id, definition } = spec;
-    const logger = this.logger.child({ device: id });
+    const logger = lazyChild(this.logger, { device: id });
     const runtime: DeviceRuntime = {
       id,
       type: definition.type,

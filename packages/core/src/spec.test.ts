@@ -45,7 +45,7 @@ describe('options parser', () => {
     expect(parse(nullable, { v: Number.NaN }).success).toBe(false);
     const signed = z.object({ v: z.number() });
     expect(parse(signed, { v: 0 }).data).toEqual({ v: 0 });
-    expect(Object.is(parse(signed, { v: -0 }).data?.v, -0)).toBe(true);
+    expect(Object.is((parse(signed, { v: -0 }).data as { v: number } | undefined)?.v, -0)).toBe(true);
     const optional = z.object({ v: z.string().optional() }).strict();
     expect(parse(optional, {}).success).toBe(true);
     expect(parse(optional, { v: undefined }).data).toHaveProperty('v');
