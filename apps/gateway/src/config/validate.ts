@@ -69,11 +69,25 @@ export async function validateConfig(raw: unknown, registry: Registry): Promise<
   const options = new Map<string, unknown>();
   // Devices configured alike (thousands of one driver) are parsed once; hosts are few, and each its own.
   const parseDeviceOptions = optionsParser();
+  // One load per type, its outcome (a definition or the error each entry of it reports) shared:
+  // 10,000 devices of one driver otherwise made as many dynamic imports and checks of one module.
+  const definitions = new Map<string, Promise<DriverDefinition | AdapterDefinition>>();
+  const definitionOf = <K extends 'driver' | 'adapter'>(kind: K, type: string): Promise<K extends 'driver' ? DriverDefinition : AdapterDefinition> => {
+    const key = kind + '\u0000' + type;
+    let loading = definitions.get(key);
+    if (loading === undefined) {
+      loading = registry.load(kind, type);
+      // Each entry awaiting it reports the failure; this copy is only kept.
+      loading.catch(() => undefined);
+      definitions.set(key, loading);
+    }
+    return loading as Promise<K extends 'driver' ? DriverDefinition : AdapterDefinition>;
+  };
   const load = async <K extends 'driver' | 'adapter'>(kind: K, prefix: string, entry: Entry): Promise<EndpointSpec<K extends 'driver' ? DriverDefinition : AdapterDefinition> | undefined> => {
     if (entry.id === undefined || entry.type === undefined) return undefined;
     let definition: K extends 'driver' ? DriverDefinition : AdapterDefinition;
     try {
-      definition = await registry.load(kind, entry.type);
+      definition = await definitionOf(kind, entry.type);
     } catch (error) {
       issues.push({ path: `${prefix}[${entry.index}].${kind}`, message: describeError(error) });
       return undefined;
