@@ -126,3 +126,20 @@ describe('a generation’s abort signal', () => {
     expect(host.delivered.some((e) => e.kind === 'state' && e.value === 'stale')).toBe(false);
   });
 });
+
+describe('device health', () => {
+  it('supervision - a device’s health entry has its keys in one order, the availability reason last and only when there is one', async () => {
+    const driver = new FakeDriver();
+    driver.failStarts = 10;
+    const gateway = createGateway({ devices: [{ id: 'dev', definition: driver.definition }], hosts: [], restart: fastRestart });
+    cleanups.push(() => gateway.stop());
+    const before = gateway.health().devices[0];
+    expect(JSON.stringify(before)).toBe(
+      JSON.stringify({ id: 'dev', kind: 'device', type: before?.type, status: 'stopped', lastSeen: null, queued: 0, delivered: 0, failed: 0, retries: 0, restarts: 0, availability: 'offline', availabilityReason: 'not started' }),
+    );
+    await gateway.start();
+    const failing = gateway.health().devices[0];
+    expect(Object.keys(failing ?? {})).toEqual(['id', 'kind', 'type', 'status', 'reason', 'lastSeen', 'queued', 'delivered', 'failed', 'retries', 'restarts', 'availability', 'availabilityReason']);
+    expect(failing).toMatchObject({ status: 'unknown', availability: 'offline' });
+  });
+});
