@@ -144,8 +144,7 @@ export function checkEndpoints(spec: {
   const hostIds = new Set<string>();
   // Device and host ids share one namespace: a duplicate is checked against every id seen.
   const allIds = new Set<string>();
-  const parseOptions = optionsParser();
-  const check = (list: readonly EndpointSpec<DriverDefinition | AdapterDefinition>[], prefix: string, ids: Set<string>, parse: OptionsParse) => {
+  const check = (list: readonly EndpointSpec<DriverDefinition | AdapterDefinition>[], prefix: string, { ids, parse }: { ids: Set<string>; parse: OptionsParse }) => {
     list.forEach((endpoint, index) => {
       if (allIds.has(endpoint.id)) {
         issues.push({ path: `${prefix}[${index}].id`, message: `duplicate id "${endpoint.id}": device and host ids must be unique` });
@@ -157,9 +156,9 @@ export function checkEndpoints(spec: {
       else issues.push(...zodIssues(`${prefix}[${index}].options`, result.error, endpoint.options ?? {}));
     });
   };
-  check(spec.devices, paths.devices, deviceIds, parseOptions);
+  check(spec.devices, paths.devices, { ids: deviceIds, parse: optionsParser() });
   // Hosts are few, and rarely alike: keeping their options (Domogik's sensor map of every channel) would cost more than it saves.
-  check(spec.hosts, paths.hosts, hostIds, (schema, options) => schema.safeParse(options));
+  check(spec.hosts, paths.hosts, { ids: hostIds, parse: (schema, options) => schema.safeParse(options) });
   (spec.routes ?? []).forEach((route, index) => {
     route.devices.forEach((id, i) => {
       if (!deviceIds.has(id) && !spec.remoteRoutes) issues.push({ path: `${paths.routes}[${index}].devices[${i}]`, message: `unknown device "${id}" (known: ${[...deviceIds].join(', ') || 'none'})` });
