@@ -75,6 +75,30 @@ describe('config pipeline', () => {
     expect(at(issues, 'routes[0].devices[0]')[0]).toMatch(/unknown device "thermo2" .*\(did you mean "thermo1"\?\)/);
   });
 
+  it('config - each driver and adapter type is loaded once however many entries name it, and a type that fails is reported at every entry', async () => {
+    const loads: string[] = [];
+    const counting = { types: registry.types, load: ((kind: 'driver' | 'adapter', type: string) => (loads.push(`${kind} ${type}`), registry.load(kind, type))) as typeof registry.load };
+    const { validated, issues } = await validateConfig(
+      {
+        devices: [
+          { id: 'a', driver: 'sim' },
+          { id: 'b', driver: 'sim', options: { interval: 500 } },
+          { id: 'c', driver: 'no-such-driver' },
+          { id: 'd', driver: 'no-such-driver' },
+        ],
+        hosts: [{ id: 'w', adapter: 'ws' }],
+      },
+      counting,
+    );
+    expect(validated).toBeUndefined();
+    expect(loads.sort()).toEqual(['adapter ws', 'driver no-such-driver', 'driver sim']);
+    expect(at(issues, 'devices[2].driver')[0]).toMatch(/unknown driver "no-such-driver"/);
+    expect(at(issues, 'devices[3].driver')).toEqual(at(issues, 'devices[2].driver'));
+    const good = await validateConfig({ devices: [{ id: 'a', driver: 'sim' }, { id: 'b', driver: 'sim', options: { interval: 500 } }], hosts: [{ id: 'w', adapter: 'ws' }] }, counting);
+    expect(good.validated?.devices.map((d) => d.definition.type)).toEqual(['sim', 'sim']);
+    expect(good.validated?.devices[0]?.definition).toBe(good.validated?.devices[1]?.definition);
+  });
+
   it('config - a device staleAfterMs reaches the gateway spec, a bad one is named by its path; gateway.eventTtlMs defaults to one hour', async () => {
     const good = await validateConfig({ devices: [{ id: 'thermo1', driver: 'sim', staleAfterMs: 4000 }], hosts: [{ id: 'web', adapter: 'ws' }] }, registry);
     expect(good.issues).toEqual([]);

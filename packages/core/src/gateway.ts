@@ -14,7 +14,7 @@ import { hostOutboxHooks } from './hostOutbox.js';
 import type { Journal } from './journal.js';
 import { recoverJournal } from './journalRecovery.js';
 import { LiveReload } from './liveReload.js';
-import { silentLogger, type Logger } from './logger.js';
+import { lazyChild, silentLogger, type Logger } from './logger.js';
 import { latencyBuckets, noopMetrics, type MetricsSink } from './metrics.js';
 import { defaultOutboxOptions, Outbox, type OutboxOptions } from './outbox.js';
 import type { ReloadResult, ReloadSpec } from './reload.js';
@@ -226,7 +226,7 @@ class GatewayRuntime implements Gateway {
 
   private addDevice(spec: EndpointSpec<DriverDefinition>, config: unknown): DeviceRuntime {
     const { id, definition } = spec;
-    const logger = this.logger.child({ device: id });
+    const logger = lazyChild(this.logger, { device: id });
     const runtime: DeviceRuntime = {
       id,
       type: definition.type,
@@ -258,7 +258,9 @@ class GatewayRuntime implements Gateway {
           id,
           gatewayName: this.name,
           logger,
-          signal: generation.signal,
+          get signal() {
+            return generation.signal;
+          },
           counter: (name, help) => this.metrics.counter(name, help, { device: id, driver: runtime.type }),
           status: generation.status,
           fail: generation.fail,
@@ -266,20 +268,20 @@ class GatewayRuntime implements Gateway {
           // The event is built here, before its checks, so the hot path hands on the one object it
           // routes (a refused value costs an event id, and refusals are rare).
           emit: (channel, value, meta) => {
-            if (generation.signal.aborted) return;
+            if (generation.aborted) return;
             const now = Date.now();
             this.intake.state(runtime, { kind: 'state', id: newEventId(now), time: now, origin: id, device: id, channel, value, meta });
           },
           describe: (description) => {
-            if (!generation.signal.aborted) this.intake.describe(runtime, description);
+            if (!generation.aborted) this.intake.describe(runtime, description);
           },
           momentary: (channel, value, meta) => {
-            if (generation.signal.aborted) return;
+            if (generation.aborted) return;
             const now = Date.now();
             this.intake.momentary(runtime, { kind: 'momentary', id: newEventId(now), time: now, origin: id, device: id, channel, value, meta });
           },
           availability: (availability, reason) => {
-            if (generation.signal.aborted) return;
+            if (generation.aborted) return;
             runtime.reportedOffline = availability === 'offline' ? (reason ?? 'the device does not answer') : undefined;
             this.availability.update(runtime);
           },

@@ -181,4 +181,25 @@ describe('outbox - latency figures (14.1)', () => {
     expect(seen[1]).toBeGreaterThanOrEqual(0.019);
     expect(box.oldestQueuedMs).toBe(0);
   });
+
+  it('outbox - events routed to several outboxes in turn coalesce in each by their own device and channel', async () => {
+    const boxes = [outbox().box, outbox().box];
+    const a1 = state(1, 'a');
+    const b1 = state(2, 'b');
+    const a2 = state(3, 'a');
+    const status: OutboundEvent = { kind: 'status', id: 'st', time: 4, origin: 'a', endpoint: 'dev', status: 'alive', reason: undefined };
+    let seq = 0;
+    // As the router hands them: one event to every outbox, then the next.
+    for (const event of [a1, b1, a2, status, b1]) {
+      seq++;
+      for (const box of boxes) box.push(event, seq);
+    }
+    for (const box of boxes) {
+      expect(box.queued).toBe(3);
+      const got: OutboundEvent[] = [];
+      box.attach(adapter((event) => void got.push(event)));
+      await box.whenIdle();
+      expect(got).toEqual([a2, b1, status]);
+    }
+  });
 });

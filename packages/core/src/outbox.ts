@@ -463,6 +463,18 @@ export class Outbox {
  * per device (the latest is what the host needs). Replies and momentary events never.
  */
 function coalescingKey(event: OutboundEvent): string | undefined {
+  // The router hands one event to each of its hosts' outboxes in turn: its key is built (and
+  // hashed, as a Map key) once, not once per host. Routed events are not changed afterwards.
+  if (event === lastKeyed) return lastKey;
+  lastKey = keyOf(event);
+  lastKeyed = event;
+  return lastKey;
+}
+
+let lastKeyed: OutboundEvent | undefined;
+let lastKey: string | undefined;
+
+function keyOf(event: OutboundEvent): string | undefined {
   switch (event.kind) {
     case 'state':
       return stateKey(event.device, event.channel);

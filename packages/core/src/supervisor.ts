@@ -25,7 +25,10 @@ export interface Lifecycle {
 
 /** Handles a supervised generation gets: report status or failure, scoped to that generation. */
 export interface Generation {
+  /** Aborted when this generation is torn down. */
   readonly signal: AbortSignal;
+  /** `signal.aborted`, without making the signal: a hot path's check costs no AbortController. */
+  readonly aborted: boolean;
   status(status: EndpointStatus, reason?: string): void;
   fail(error: unknown): void;
 }
@@ -50,7 +53,7 @@ export interface SupervisorOptions<T extends Lifecycle> {
  */
 export class Supervisor<T extends Lifecycle> {
   private instance: T | undefined;
-  private controller: AbortController | undefined;
+  private current: GenerationSignal | undefined;
   private generation = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private readonly failures: number[] = [];
@@ -90,13 +93,18 @@ export class Supervisor<T extends Lifecycle> {
 
   private run(): Promise<void> {
     const generation = ++this.generation;
-    const controller = new AbortController();
-    this.controller = controller;
+    const signal = new GenerationSignal();
+    this.current = signal;
     // An endpoint that says `starting` itself (a bus joined, a mapping still loading) stays
     // starting after start() returns, until it says `alive`.
     let holdsStarting = false;
     const handle: Generation = {
-      signal: controller.signal,
+      get signal() {
+        return signal.signal;
+      },
+      get aborted() {
+        return signal.aborted;
+      },
       status: (status, reason) => {
         if (generation !== this.generation) return;
         holdsStarting = status === 'starting';
@@ -160,7 +168,7 @@ export class Supervisor<T extends Lifecycle> {
   private async teardown(): Promise<void> {
     const instance = this.instance;
     this.instance = undefined;
-    this.controller?.abort();
+    this.current?.abort();
     if (!instance) return;
     this.options.onStopping(instance);
     try {
@@ -180,5 +188,28 @@ export class Supervisor<T extends Lifecycle> {
       this.options.logger[level]({ status, previous, reason }, `${this.options.label} is ${status}${reason ? ` (${reason})` : ''}`);
     }
     this.options.onStatus(status, reason);
+  }
+}
+
+/**
+ * A generation's abort signal, made when first asked for: most endpoints never read it (10,000
+ * sim devices at start-up made as many AbortControllers, and a DOMException each at stop). One
+ * asked for after the abort comes aborted, as it would have been.
+ */
+class GenerationSignal {
+  aborted = false;
+  private controller: AbortController | undefined;
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort();
+    }
+    return this.controller.signal;
+  }
+
+  abort(): void {
+    this.aborted = true;
+    this.controller?.abort();
   }
 }

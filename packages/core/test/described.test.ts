@@ -1,6 +1,7 @@
-import { createGateway, ErrorCodes, type DeviceDescriptionInput, type OutboundEvent } from '@patchbay/core';
+import { createGateway, defineDriver, DeviceDescriptionSchema, ErrorCodes, type DeviceDescriptionInput, type OutboundEvent } from '@patchbay/core';
 import { captureLogger, FakeDriver, FakeHost } from '@patchbay/core/mock';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -188,5 +189,73 @@ describe('described devices', () => {
   it('described - a staleAfterMs that is not a positive whole number is a config error naming its path', () => {
     const driver = new FakeDriver();
     expect(() => createGateway({ devices: [{ id: 'dev', definition: driver.definition, staleAfterMs: -5 }], hosts: [] })).toThrow(/devices\[0\]\.staleAfterMs: expected a whole number/);
+  });
+});
+
+/** Two devices of one driver that describes each with the object `describe` returns. */
+async function pair(describe: () => unknown) {
+  const host = new FakeHost();
+  const log = captureLogger();
+  const definition = defineDriver({
+    type: 'alike',
+    description: 'devices described alike',
+    config: z.object({}).strict(),
+    create: (_config, ctx) => ({ start: () => ctx.describe(describe() as DeviceDescriptionInput), stop: () => undefined, send: () => ({ ok: true }) }),
+  });
+  const gateway = createGateway({
+    devices: [
+      { id: 'a', definition },
+      { id: 'b', definition },
+    ],
+    hosts: [{ id: 'host', definition: host.definition }],
+    logger: log.logger,
+    metrics: log.metrics,
+  });
+  cleanups.push(() => gateway.stop({ drainTimeoutMs: 100 }));
+  await gateway.start();
+  await host.waitStarted();
+  return { host, log, gateway };
+}
+
+const deepFreeze = <T>(value: T): T => {
+  if (typeof value === 'object' && value !== null) for (const child of Object.values(value)) deepFreeze(child);
+  return Object.freeze(value);
+};
+
+describe('descriptions shared between devices', () => {
+  it('described - two devices handed one frozen description are both described, with what the schema makes of it', async () => {
+    const shared = deepFreeze(structuredClone(thermostat));
+    const { host, gateway } = await pair(() => shared);
+    await host.waitFor(() => of(host.delivered, 'description').length === 2);
+    const parsed = DeviceDescriptionSchema.parse(thermostat);
+    for (const id of ['a', 'b']) expect(host.ctx?.description(id)).toEqual(parsed);
+    expect(of(host.delivered, 'description').map((e) => e.device).sort()).toEqual(['a', 'b']);
+    // Shared, so frozen: a host cannot change one device's description under the other.
+    expect(Object.isFrozen(host.ctx?.description('a')?.channels.relay)).toBe(true);
+    expect(gateway.snapshot().devices.map((d) => d.description?.channels.relay?.writable)).toEqual([true, true]);
+  });
+
+  it('described - a frozen description that fails its schema is refused for every device that hands it in', async () => {
+    const broken = deepFreeze({ name: 'broken', channels: { x: { kind: 'enum' } } });
+    const { log } = await pair(() => broken);
+    await log.waitFor(/device b sent a description that fails its schema/);
+    expect(log.find(/device a sent a description that fails its schema/)).toHaveLength(1);
+    expect(log.counters.get('patchbay_device_descriptions_refused_total')).toBe(2);
+  });
+
+  it('described - a description frozen only on the outside is parsed again, so a change inside it is refused', async () => {
+    const channels: Record<string, unknown> = { t: { kind: 'number' } };
+    const outer = Object.freeze({ name: 'outer', channels });
+    let calls = 0;
+    const { host, log } = await pair(() => {
+      // The second device's start finds the channel made invalid after the first was accepted.
+      if (calls++ === 1) channels.t = { kind: 'enum' };
+      return outer;
+    });
+    await log.waitFor(/fails its schema/);
+    const described = of(host.delivered, 'description');
+    expect(described).toHaveLength(1);
+    expect(log.counters.get('patchbay_device_descriptions_refused_total')).toBe(1);
+    expect(Object.isFrozen(described[0]?.description.channels)).toBe(false);
   });
 });

@@ -89,3 +89,57 @@ describe('core supervision', () => {
     expect(host.starts).toBe(2);
   });
 });
+
+describe('a generation’s abort signal', () => {
+  it('supervision - a driver’s signal aborts with its generation, whether it was read before the end or after', async () => {
+    const driver = new FakeDriver();
+    const host = new FakeHost();
+    const gateway = createGateway({ devices: [{ id: 'dev', definition: driver.definition }], hosts: [{ id: 'host', definition: host.definition }], restart: fastRestart });
+    cleanups.push(() => gateway.stop());
+    await gateway.start();
+    await driver.waitRunning();
+    const first = driver.ctx;
+    const readEarly = first?.signal;
+    const aborts: unknown[] = [];
+    readEarly?.addEventListener('abort', () => aborts.push(readEarly.reason));
+    expect(readEarly?.aborted).toBe(false);
+    // The same signal each time it is read.
+    expect(first?.signal).toBe(readEarly);
+    driver.crash(new Error('gone'));
+    await driver.waitRunning(2);
+    expect(readEarly?.aborted).toBe(true);
+    expect(aborts).toHaveLength(1);
+    expect((aborts[0] as Error).name).toBe('AbortError');
+    expect(driver.ctx?.signal.aborted).toBe(false);
+
+    // A generation whose signal nobody read until it had ended hands an aborted one.
+    const second = driver.ctx;
+    driver.crash(new Error('gone again'));
+    await driver.waitRunning(3);
+    const readLate = second?.signal;
+    expect(readLate?.aborted).toBe(true);
+    expect((readLate?.reason as Error).name).toBe('AbortError');
+    // And what it emits after its end is not routed.
+    second?.emit('t', 'stale');
+    driver.emit('t', 3);
+    await host.waitFor((e) => e.kind === 'state' && e.value === 3);
+    expect(host.delivered.some((e) => e.kind === 'state' && e.value === 'stale')).toBe(false);
+  });
+});
+
+describe('device health', () => {
+  it('supervision - a device’s health entry has its keys in one order, the availability reason last and only when there is one', async () => {
+    const driver = new FakeDriver();
+    driver.failStarts = 10;
+    const gateway = createGateway({ devices: [{ id: 'dev', definition: driver.definition }], hosts: [], restart: fastRestart });
+    cleanups.push(() => gateway.stop());
+    const before = gateway.health().devices[0];
+    expect(JSON.stringify(before)).toBe(
+      JSON.stringify({ id: 'dev', kind: 'device', type: before?.type, status: 'stopped', lastSeen: null, queued: 0, delivered: 0, failed: 0, retries: 0, restarts: 0, availability: 'offline', availabilityReason: 'not started' }),
+    );
+    await gateway.start();
+    const failing = gateway.health().devices[0];
+    expect(Object.keys(failing ?? {})).toEqual(['id', 'kind', 'type', 'status', 'reason', 'lastSeen', 'queued', 'delivered', 'failed', 'retries', 'restarts', 'availability', 'availabilityReason']);
+    expect(failing).toMatchObject({ status: 'unknown', availability: 'offline' });
+  });
+});

@@ -2,7 +2,7 @@
  * @patchbay/driver-sim: a simulated device (temperature, humidity, relay), so the gateway
  * runs and is testable with no hardware at all.
  */
-import { defineDriver } from '@patchbay/core';
+import { defineDriver, type DeviceDescriptionInput } from '@patchbay/core';
 import { z } from 'zod';
 import { SimulatedDevice, simulatedDescription } from './simulatedDevice.js';
 
@@ -23,6 +23,22 @@ export const simConfig = z
   })
   .strict();
 
+/**
+ * One frozen description per report interval, handed to every device of that interval: the core
+ * checks a frozen description once, not for each of 10,000 devices alike.
+ */
+const descriptions = new Map<number, DeviceDescriptionInput>();
+function sharedDescription(interval: number): DeviceDescriptionInput {
+  let description = descriptions.get(interval);
+  if (description === undefined) descriptions.set(interval, (description = deepFreeze(simulatedDescription(interval))));
+  return description;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) for (const child of Object.values(value)) deepFreeze(child);
+  return Object.freeze(value);
+}
+
 /** The `sim` driver definition. */
 const simDriver = defineDriver({
   type: 'sim',
@@ -32,7 +48,7 @@ const simDriver = defineDriver({
     const device = new SimulatedDevice(config, (channel, value) => ctx.emit(channel, value));
     return {
       start: () => {
-        ctx.describe(simulatedDescription(config.interval));
+        ctx.describe(sharedDescription(config.interval));
         device.start();
       },
       stop: () => device.stop(),

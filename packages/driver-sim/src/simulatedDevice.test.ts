@@ -1,5 +1,7 @@
+import { createGateway, DeviceDescriptionSchema } from '@patchbay/core';
+import { FakeHost } from '@patchbay/core/mock';
 import { describe, expect, it } from 'vitest';
-import simDriver, { simConfig, SimulatedDevice } from './index.js';
+import simDriver, { simConfig, simulatedDescription, SimulatedDevice } from './index.js';
 
 function device(random = () => 0.9) {
   const reports: [string, unknown][] = [];
@@ -56,5 +58,27 @@ describe('simulated device', () => {
     expect(simConfig.parse({})).toEqual({ interval: 1000, initial: { temperature: 21, humidity: 45, relay: false } });
     expect(simConfig.safeParse({ intervall: 5 }).success).toBe(false);
     expect(simDriver.type).toBe('sim');
+  });
+
+  it('sim - devices of one interval are described with one frozen description, the one simulatedDescription makes', async () => {
+    const host = new FakeHost();
+    const devices = [
+      { id: 'a', options: { interval: 60_000 } },
+      { id: 'b', options: { interval: 60_000 } },
+      { id: 'c', options: { interval: 30_000 } },
+    ].map((d) => ({ ...d, definition: simDriver }));
+    const gateway = createGateway({ devices, hosts: [{ id: 'host', definition: host.definition }] });
+    await gateway.start();
+    try {
+      await host.waitFor(() => host.delivered.filter((e) => e.kind === 'description').length === 3);
+      const [a, b, c] = ['a', 'b', 'c'].map((id) => host.ctx?.description(id));
+      expect(a).toBe(b);
+      expect(c).not.toBe(a);
+      expect(Object.isFrozen(a?.channels.temperature)).toBe(true);
+      expect(a).toEqual(DeviceDescriptionSchema.parse(simulatedDescription(60_000)));
+      expect(c).toEqual(DeviceDescriptionSchema.parse(simulatedDescription(30_000)));
+    } finally {
+      await gateway.stop({ drainTimeoutMs: 100 });
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { describeError, zodIssues, type AdapterDefinition, type DriverDefinition, type EndpointSpec, type SpecIssue } from '@patchbay/core';
+import { describeError, optionsParser, zodIssues, type AdapterDefinition, type DriverDefinition, type EndpointSpec, type SpecIssue } from '@patchbay/core';
 import { z } from 'zod';
 import type { Registry } from './registry.js';
 import { ConfigSchema, type GatewayConfig } from './schema.js';
@@ -67,16 +67,32 @@ export async function validateConfig(raw: unknown, registry: Registry): Promise<
   }
 
   const options = new Map<string, unknown>();
+  // Devices configured alike (thousands of one driver) are parsed once; hosts are few, and each its own.
+  const parseDeviceOptions = optionsParser();
+  // One load per type, its outcome (a definition or the error each entry of it reports) shared:
+  // 10,000 devices of one driver otherwise made as many dynamic imports and checks of one module.
+  const definitions = new Map<string, Promise<DriverDefinition | AdapterDefinition>>();
+  const definitionOf = <K extends 'driver' | 'adapter'>(kind: K, type: string): Promise<K extends 'driver' ? DriverDefinition : AdapterDefinition> => {
+    const key = kind + '\u0000' + type;
+    let loading = definitions.get(key);
+    if (loading === undefined) {
+      loading = registry.load(kind, type);
+      // Each entry awaiting it reports the failure; this copy is only kept.
+      loading.catch(() => undefined);
+      definitions.set(key, loading);
+    }
+    return loading as Promise<K extends 'driver' ? DriverDefinition : AdapterDefinition>;
+  };
   const load = async <K extends 'driver' | 'adapter'>(kind: K, prefix: string, entry: Entry): Promise<EndpointSpec<K extends 'driver' ? DriverDefinition : AdapterDefinition> | undefined> => {
     if (entry.id === undefined || entry.type === undefined) return undefined;
     let definition: K extends 'driver' ? DriverDefinition : AdapterDefinition;
     try {
-      definition = await registry.load(kind, entry.type);
+      definition = await definitionOf(kind, entry.type);
     } catch (error) {
       issues.push({ path: `${prefix}[${entry.index}].${kind}`, message: describeError(error) });
       return undefined;
     }
-    const parsed = definition.config.safeParse(entry.options ?? {});
+    const parsed = kind === 'driver' ? parseDeviceOptions(definition.config, entry.options ?? {}) : definition.config.safeParse(entry.options ?? {});
     if (parsed.success) options.set(entry.id, parsed.data);
     else issues.push(...schemaIssues(`${prefix}[${entry.index}].options`, { schema: definition.config, error: parsed.error, input: entry.options ?? {} }));
     return { id: entry.id, definition, options: entry.options, ...(entry.staleAfterMs === undefined ? {} : { staleAfterMs: entry.staleAfterMs }) };

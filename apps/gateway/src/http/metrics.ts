@@ -43,10 +43,13 @@ export class Metrics implements MetricsSink {
       family = { counter: new Counter({ name: full, help, labelNames, registers: [this.registry] }), labelNames };
       this.counters.set(full, family);
     }
-    const child = family.counter.labels(pick(family.labelNames, labels));
-    // At zero now: a rate over it is defined before its first event.
-    child.inc(0);
-    return { inc: (amount = 1) => child.inc(amount) };
+    const { counter } = family;
+    const picked = pick(family.labelNames, labels);
+    // At zero now: a rate over it is defined before its first event. Counted with the labels
+    // themselves, not through `labels()`, whose child (checked labels, a bound function) every
+    // device made twice at start-up for counts that stay at zero.
+    counter.inc(picked, 0);
+    return { inc: (amount = 1) => counter.inc(picked, amount) };
   }
 
   histogram({ name, help, labels, buckets }: HistogramSpec): CoreHistogram {

@@ -73,4 +73,19 @@ describe('domogik data types (15.6)', () => {
     expect(map.command(81)).toMatchObject({ channel: 'press', dataType: undefined });
     expect(SensorMap.fromOptions({ sensors: { 'thermo1.relay': 3 }, commands: {}, deviceIds: {} }).sensor('thermo1', 'relay')).toEqual({ id: 3, dataType: undefined });
   });
+
+  it('domogik - the options\' sensor keys split at their last dot, and fill in only what Domogik did not define', () => {
+    const logger = { info: () => undefined } as never;
+    const defined = SensorMap.fromDevices([{ id: 8, parameters: { device: { value: 'thermo1' } }, sensors: { relay: { id: 59, data_type: 'DT_Switch' } }, commands: {} }], logger);
+    const map = SensorMap.fromOptions({ sensors: { 'hall.thermo1.temperature': 4, 'thermo1.relay': 5, 'thermo1.level': 6 }, commands: {}, deviceIds: {} }, defined);
+    expect(map.sensor('hall.thermo1', 'temperature')).toEqual({ id: 4, dataType: undefined });
+    expect(map.sensor('hall', 'thermo1.temperature')).toBeUndefined();
+    expect(map.sensor('thermo1', 'relay')).toEqual({ id: 59, dataType: 'DT_Switch' });
+    expect(map.sensor('thermo1', 'level')).toEqual({ id: 6, dataType: undefined });
+    expect(map.entries()).toEqual([
+      [{ device: 'thermo1', channel: 'relay' }, 59],
+      [{ device: 'hall.thermo1', channel: 'temperature' }, 4],
+      [{ device: 'thermo1', channel: 'level' }, 6],
+    ]);
+  });
 });

@@ -89,7 +89,10 @@ export class SensorMap {
   }
 
   private addSensor(ref: ChannelRef, id: number, dataType?: string): void {
-    const key = ref.device + '\u0000' + ref.channel;
+    this.addSensorKey(ref.device + '\u0000' + ref.channel, id, dataType);
+  }
+
+  private addSensorKey(key: string, id: number, dataType?: string): void {
     if (!this.sensors.has(key)) this.sensors.set(key, { id, dataType });
   }
 
@@ -99,7 +102,13 @@ export class SensorMap {
 
   /** From the adapter options (`{"thermo1.temperature": 57}`), when Domogik holds no definitions. */
   static fromOptions(options: { sensors: Record<string, number>; commands: Record<string, number>; deviceIds: Record<string, number> }, into = new SensorMap()): SensorMap {
-    for (const [key, id] of Object.entries(options.sensors)) into.addSensor(splitKey(key), id);
+    // Every channel of every device (30,000 at N = 10,000), at each start: keyed straight from
+    // the option's key, without a ref object and an entry pair for each.
+    const { sensors } = options;
+    for (const key of Object.keys(sensors)) {
+      const dot = key.lastIndexOf('.');
+      into.addSensorKey(key.slice(0, dot) + '\u0000' + key.slice(dot + 1), sensors[key] as number);
+    }
     for (const [key, id] of Object.entries(options.commands)) {
       const ref = splitKey(key);
       into.addCommand(id, { ...ref, domogikDevice: options.deviceIds[ref.device] });
