@@ -10,5 +10,6 @@ export { checkType, MethodRegistry } from './protocol/registry.js';
 export { RpcEngine, type RpcEngineOptions } from './protocol/rpcEngine.js';
 export { decodeCall, encodeFault, encodeSuccess, encodeValue, type XmlCall } from './protocol/xmlRpc.js';
 export { DEFAULT_PORT, formatAddress, parseAddress, type SocketAddress } from './transport/address.js';
-export { ComodojoServer, OFFLOAD_BYTES, type ComodojoServerOptions } from './transport/server.js';
+export { ComodojoServer, type ComodojoServerOptions } from './transport/server.js';
+export { OFFLOAD_BYTES, type ConnectionOptions } from './transport/connection.js';
 export { holdDecodes } from './protocol/decodePool.js';
