@@ -3,6 +3,7 @@ import { type BackoffPolicy } from './backoff.js';
 import { CommandPath } from './commandPath.js';
 import { assertInstance, type Adapter, type AdapterDefinition, type Driver, type DriverDefinition, type HttpMount, type SubmitOptions } from './definitions.js';
 import { DeviceIntake } from './deviceIntake.js';
+import { DeviceDriverContext, type DriverContextDeps } from './driverContext.js';
 import { ErrorCodes, PatchbayError } from './errors.js';
 import { EventRouter } from './eventRouter.js';
 import { newEventId, type CommandInput, type ReplyEvent } from './events.js';
@@ -125,6 +126,8 @@ class GatewayRuntime implements Gateway {
   private readonly counters: GatewayCounters;
   private readonly availability: AvailabilityTracker;
   private readonly intake: DeviceIntake;
+  /** What every device's driver context reaches of this gateway, made once. */
+  private readonly driverContextDeps: DriverContextDeps;
   private readonly commands: CommandPath;
   private readonly live: LiveReload;
   private readonly restartPolicy: RestartPolicy;
@@ -148,6 +151,7 @@ class GatewayRuntime implements Gateway {
       publish: (device, event) => router.route(event, device.hosts),
     }));
     this.intake = new DeviceIntake({ store, logger, availability, router, counters });
+    this.driverContextDeps = { gatewayName: this.name, metrics: this.metrics, intake: this.intake, availability };
     this.commands = new CommandPath({
       devices: this.devices,
       journal: this.journal,
@@ -254,38 +258,7 @@ class GatewayRuntime implements Gateway {
       create: (generation) => {
         // Read at each start: a reload swaps the spec and config, and restarts.
         const { definition } = runtime.spec;
-        const driver = definition.create(runtime.config, {
-          id,
-          gatewayName: this.name,
-          logger,
-          get signal() {
-            return generation.signal;
-          },
-          counter: (name, help) => this.metrics.counter(name, help, { device: id, driver: runtime.type }),
-          status: generation.status,
-          fail: generation.fail,
-          // A torn-down generation (a driver that failed or was stopped) no longer speaks for the device.
-          // The event is built here, before its checks, so the hot path hands on the one object it
-          // routes (a refused value costs an event id, and refusals are rare).
-          emit: (channel, value, meta) => {
-            if (generation.aborted) return;
-            const now = Date.now();
-            this.intake.state(runtime, { kind: 'state', id: newEventId(now), time: now, origin: id, device: id, channel, value, meta });
-          },
-          describe: (description) => {
-            if (!generation.aborted) this.intake.describe(runtime, description);
-          },
-          momentary: (channel, value, meta) => {
-            if (generation.aborted) return;
-            const now = Date.now();
-            this.intake.momentary(runtime, { kind: 'momentary', id: newEventId(now), time: now, origin: id, device: id, channel, value, meta });
-          },
-          availability: (availability, reason) => {
-            if (generation.aborted) return;
-            runtime.reportedOffline = availability === 'offline' ? (reason ?? 'the device does not answer') : undefined;
-            this.availability.update(runtime);
-          },
-        });
+        const driver = definition.create(runtime.config, new DeviceDriverContext({ runtime, generation, logger }, this.driverContextDeps));
         assertInstance(driver, { kind: 'driver', type: definition.type });
         return driver;
       },

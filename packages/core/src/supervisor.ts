@@ -53,7 +53,7 @@ export interface SupervisorOptions<T extends Lifecycle> {
  */
 export class Supervisor<T extends Lifecycle> {
   private instance: T | undefined;
-  private current: GenerationSignal | undefined;
+  private current: GenerationHandle | undefined;
   private generation = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private readonly failures: number[] = [];
@@ -93,27 +93,8 @@ export class Supervisor<T extends Lifecycle> {
 
   private run(): Promise<void> {
     const generation = ++this.generation;
-    const signal = new GenerationSignal();
-    this.current = signal;
-    // An endpoint that says `starting` itself (a bus joined, a mapping still loading) stays
-    // starting after start() returns, until it says `alive`.
-    let holdsStarting = false;
-    const handle: Generation = {
-      get signal() {
-        return signal.signal;
-      },
-      get aborted() {
-        return signal.aborted;
-      },
-      status: (status, reason) => {
-        if (generation !== this.generation) return;
-        holdsStarting = status === 'starting';
-        this.report(status, reason);
-      },
-      fail: (error) => {
-        if (generation === this.generation && !this.stopping) void this.failed(error);
-      },
-    };
+    const handle = new GenerationHandle(this, generation);
+    this.current = handle;
     this.transition('starting', this.restarts > 0 ? `restart ${this.restarts}` : undefined);
     this.running = (async () => {
       let instance: T;
@@ -128,9 +109,21 @@ export class Supervisor<T extends Lifecycle> {
       if (generation !== this.generation || this.stopping) return;
       this.options.onStarted(instance);
       // The endpoint may already have said it is something else (a port not yet there).
-      if (this.status === 'starting' && !holdsStarting) this.transition('alive', undefined);
+      if (this.status === 'starting' && !handle.holdsStarting) this.transition('alive', undefined);
     })();
     return this.running;
+  }
+
+  /** A generation's own `status`: ignored once a newer generation runs. */
+  generationStatus(handle: GenerationHandle, status: EndpointStatus, reason: string | undefined): void {
+    if (handle.generation !== this.generation) return;
+    handle.holdsStarting = status === 'starting';
+    this.report(status, reason);
+  }
+
+  /** A generation's own `fail`: ignored once a newer generation runs, or while stopping. */
+  generationFailed(handle: GenerationHandle, error: unknown): void {
+    if (handle.generation === this.generation && !this.stopping) void this.failed(error);
   }
 
   private async failed(error: unknown): Promise<void> {
@@ -192,13 +185,28 @@ export class Supervisor<T extends Lifecycle> {
 }
 
 /**
- * A generation's abort signal, made when first asked for: most endpoints never read it (10,000
- * sim devices at start-up made as many AbortControllers, and a DOMException each at stop). One
- * asked for after the abort comes aborted, as it would have been.
+ * The {@link Generation} one run of an endpoint gets. Its abort signal is made when first asked
+ * for: most endpoints never read it (10,000 sim devices at start-up made as many
+ * AbortControllers, and a DOMException each at stop). One asked for after the abort comes
+ * aborted, as it would have been. A class, not an object literal with getters, which V8 keeps
+ * as a dictionary (about 450 bytes more per device); `status` and `fail` stay bound functions,
+ * because endpoints hand them on (the driver context does).
  */
-class GenerationSignal {
+class GenerationHandle implements Generation {
   aborted = false;
+  /** The endpoint said `starting` itself (a bus joined, a mapping still loading), so start() returning does not make it alive. */
+  holdsStarting = false;
   private controller: AbortController | undefined;
+  readonly status: (status: EndpointStatus, reason?: string) => void;
+  readonly fail: (error: unknown) => void;
+
+  constructor(
+    supervisor: { generationStatus(handle: GenerationHandle, status: EndpointStatus, reason: string | undefined): void; generationFailed(handle: GenerationHandle, error: unknown): void },
+    readonly generation: number,
+  ) {
+    this.status = (status, reason) => supervisor.generationStatus(this, status, reason);
+    this.fail = (error) => supervisor.generationFailed(this, error);
+  }
 
   get signal(): AbortSignal {
     if (this.controller === undefined) {

@@ -127,6 +127,43 @@ describe('a generation’s abort signal', () => {
   });
 });
 
+describe('a driver’s context taken apart', () => {
+  it('supervision - a driver that destructures its context reports through each function alone, and a stale generation’s functions are ignored', async () => {
+    const driver = new FakeDriver();
+    const host = new FakeHost();
+    const gateway = createGateway({ devices: [{ id: 'dev', definition: driver.definition }], hosts: [{ id: 'host', definition: host.definition }], restart: fastRestart });
+    cleanups.push(() => gateway.stop());
+    await gateway.start();
+    await driver.waitRunning();
+    const first = driver.ctx;
+    if (!first) throw new Error('the driver did not start');
+    // Functions taken off the context lose their receiver: each must work alone.
+    const { emit, momentary, describe: describeDevice, availability, status, counter, id, gatewayName, signal } = first;
+    expect([id, gatewayName, signal.aborted]).toEqual(['dev', 'patchbay', false]);
+    describeDevice({ name: 'Probe', channels: { t: { kind: 'number', unit: '°C' }, press: { kind: 'event', class: 'button' } } });
+    await host.waitFor((e) => e.kind === 'description' && e.device === 'dev');
+    emit('t', 21.5);
+    await host.waitFor((e) => e.kind === 'state' && e.value === 21.5);
+    momentary('press', 'single');
+    await host.waitFor((e) => e.kind === 'momentary' && e.channel === 'press');
+    availability('offline', 'cable pulled');
+    await host.waitFor((e) => e.kind === 'availability' && e.availability === 'offline' && e.reason === 'cable pulled');
+    status('unknown', 'lost the port');
+    await host.waitFor((e) => e.kind === 'status' && e.endpoint === 'dev' && e.status === 'unknown');
+    counter('dev_frames_total', 'frames').inc();
+
+    driver.crash(new Error('gone'));
+    await driver.waitRunning(2);
+    emit('t', 'stale');
+    momentary('press', 'stale');
+    status('dead', 'stale');
+    driver.emit('t', 22);
+    await host.waitFor((e) => e.kind === 'state' && e.value === 22);
+    expect(host.delivered.some((e) => (e.kind === 'state' || e.kind === 'momentary') && e.value === 'stale')).toBe(false);
+    expect(gateway.health().devices.find((d) => d.id === 'dev')?.status).toBe('alive');
+  });
+});
+
 describe('device health', () => {
   it('supervision - a device’s health entry has its keys in one order, the availability reason last and only when there is one', async () => {
     const driver = new FakeDriver();
