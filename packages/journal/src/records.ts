@@ -1,4 +1,4 @@
-import { crc32 } from 'node:zlib';
+import { crc32Range } from './crc32.js';
 
 // One record a line: `type<TAB>seq<TAB>body<TAB>crc\n` (format 2), where `crc` is the CRC-32
 // of the UTF-8 bytes before its tab, as 8 lowercase hex digits. Format 1 (the previous
@@ -58,7 +58,7 @@ export function sealRecords(lines: string): Buffer {
     const end = bytes.indexOf(0x0a, start);
     if (end === -1) break;
     const stop = end - SUFFIX_BYTES + 1;
-    let crc = crc32(bytes.subarray(start, stop));
+    let crc = crc32Range(bytes, start, stop);
     for (let i = end - 1; i > stop; i--) {
       bytes[i] = HEX_DIGITS[crc & 15] as number;
       crc >>>= 4;
@@ -102,7 +102,7 @@ export function scanSegment(bytes: Buffer, format: SegmentFormat, { visit, bad }
         continue;
       }
       const hex = bytes.toString('latin1', tab + 1, end);
-      if (!CRC_HEX.test(hex) || crc32(bytes.subarray(offset, tab)) !== Number.parseInt(hex, 16)) {
+      if (!CRC_HEX.test(hex) || crc32Range(bytes, offset, tab) !== Number.parseInt(hex, 16)) {
         bad({ offset, reason: 'checksum', detail: 'checksum mismatch' });
         continue;
       }
