@@ -444,6 +444,46 @@ describe('ws - socket writes', () => {
 });
 
 describe('ws - slow clients', () => {
+  it('ws - (20) a client connecting while events stream is not dropped for reading a snapshot larger than maxBufferedBytes; it gets every event after it', async () => {
+    const maxBufferedBytes = 64 * 1024;
+    const r = await rig({ maxBufferedBytes });
+    // A state of about 24 MB (a large installation's): far more than the kernel's socket buffers
+    // take at once, so the snapshot is still the client's backlog when the next events go out.
+    const wide = 'w'.repeat(16 * 1024);
+    for (let i = 0; i < 1500; i++) r.driver.emit(`wide${i}`, `${i}:${wide}`);
+    let ticks = 0;
+    let connected = false;
+    const connecting = r.connect().finally(() => (connected = true));
+    // Steady traffic while it connects and reads its snapshot: one event a turn.
+    while (!connected) {
+      r.driver.emit('tick', ticks++);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const client = await connecting;
+    for (let i = 0; i < 20; i++) r.driver.emit('tick', ticks++);
+    await client.waitFor(isState('tick', ticks - 1), 'the last tick');
+    expect(r.adapter().stats().slowDropped).toBe(0);
+    expect(client.closed).toBeUndefined();
+    const snapshot = client.messages[0] as unknown as { type: string; devices: { device: string; channels: { channel: string; value: unknown }[] }[] };
+    expect(snapshot.type).toBe('snapshot');
+    const channels = snapshot.devices.find((d) => d.device === 'dev1')?.channels ?? [];
+    expect(channels.filter((c) => c.channel.startsWith('wide'))).toHaveLength(1500);
+    // Every tick after the snapshot's, in order, none twice.
+    const fromSnapshot = channels.find((c) => c.channel === 'tick')?.value;
+    const first = typeof fromSnapshot === 'number' ? fromSnapshot + 1 : 0;
+    const received = client.messages.filter((m) => m.type === 'state' && m.channel === 'tick').map((m) => m.value);
+    expect(received).toEqual(Array.from({ length: ticks - first }, (_, i) => first + i));
+    expect(ticks - first).toBeGreaterThan(20);
+    // Once the snapshot is out, the usual bound is back: a client that now stops reading is dropped.
+    (client.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+    const payload = 'v'.repeat(2048);
+    for (let round = 0; round < 400 && r.adapter().stats().slowDropped === 0; round++) {
+      for (let i = 0; i < 50; i++) r.driver.emit('blob', payload);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(r.adapter().stats().slowDropped).toBe(1);
+  });
+
   it('ws - a client that stops answering keep-alive pings is dropped; one that answers stays', async () => {
     const r = await rig({ pingIntervalMs: 50 });
     const silent = await r.connect({ autoPong: false });

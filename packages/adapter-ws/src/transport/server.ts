@@ -18,7 +18,7 @@ export interface WsServerStats {
   slowDropped: number;
   /** Clients dropped because their backlog did not move for `stallTimeoutMs`. */
   stalledDropped: number;
-  /** The largest unsent backlog any client had once a turn's frames went out, bytes: bounded by `maxBufferedBytes` plus one message. */
+  /** The largest unsent backlog any client had once a turn's frames went out, bytes: bounded by `maxBufferedBytes` plus one message (plus its snapshot, while a new client reads that). */
   maxBufferedSeen: number;
   /** Upgrades refused (token, origin, too many clients). */
   rejectedUpgrades: number;
@@ -44,6 +44,12 @@ interface Client {
   stuckSince: number | undefined;
   /** The health it was sent with its snapshot, until the next health message brings it in line. */
   healthBase: HealthBaseline | undefined;
+  /**
+   * The size of its snapshot, bytes, allowed on top of `maxBufferedBytes` until its backlog
+   * first falls within the bound: the snapshot of 10,000 devices is about 12 MB, and a client
+   * that is reading it has not stopped reading (the stall check catches one that never reads).
+   */
+  snapshotAllowance: number;
 }
 
 interface Counters {
@@ -236,13 +242,21 @@ export class WsServer {
   private send(client: Client, data: string | Buffer): void {
     const socket = client.socket;
     if (socket.readyState !== WebSocket.OPEN) return;
+    const bound = this.backlogBound(client);
     // While held, the backlog counts this turn's frames too: write them out before judging the client.
-    if (socket.bufferedAmount > this.config.maxBufferedBytes && (!this.writes.release(client) || socket.bufferedAmount > this.config.maxBufferedBytes)) {
+    if (socket.bufferedAmount > bound && (!this.writes.release(client) || socket.bufferedAmount > bound)) {
       this.dropSlow(client);
       return;
     }
     this.writes.hold(client);
     socket.send(data, { binary: false });
+  }
+
+  /** The backlog past which `client` is dropped: `maxBufferedBytes`, plus its snapshot until that has gone out. */
+  private backlogBound(client: Client): number {
+    const max = this.config.maxBufferedBytes;
+    if (client.snapshotAllowance > 0 && client.socket.bufferedAmount <= max) client.snapshotAllowance = 0;
+    return max + client.snapshotAllowance;
   }
 
   /** What the kernel has not taken, once a turn's frames went out: the high-water mark of the backlog. */
@@ -302,12 +316,15 @@ export class WsServer {
       flushed: 0,
       stuckSince: undefined,
       healthBase: this.config.healthIntervalMs > 0 ? healthBaseline(health) : undefined,
+      snapshotAllowance: 0,
     };
     // Snapshot and registration in the same turn: no event can fall between them.
     this.clients.add(client);
     this.byKey.set(client.key, client);
     this.reportConnection();
-    this.send(client, encodeSnapshot(this.ctx.snapshot(), health));
+    const snapshot = encodeSnapshot(this.ctx.snapshot(), health);
+    this.send(client, snapshot);
+    client.snapshotAllowance = Buffer.byteLength(snapshot);
     socket.on('message', (data, isBinary) => this.onMessage(client, data, isBinary));
     socket.on('pong', () => {
       client.alive = true;
