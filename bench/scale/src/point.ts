@@ -177,7 +177,7 @@ export function gatewayConfig(ep: Endpoints, shape: PointShape, dataDir: string)
   const sensors: Record<string, number> = {};
   const devices = [];
   for (let i = 0; i < shape.devices; i++) {
-    devices.push({ id: deviceId(i), driver: 'sim', options: { interval: intervalFor(shape) } });
+    devices.push({ id: deviceId(i), driver: 'sim', options: { interval: intervalFor(shape), spread: true } });
     for (const channel of ['temperature', 'humidity', 'relay']) sensors[`${deviceId(i)}.${channel}`] = sensorId(i, channel);
   }
   return {

@@ -20,6 +20,12 @@ export const simConfig = z
         relay: z.boolean().default(false),
       })
       .prefault({}),
+    /**
+     * Start the drift reports at a random point of the first interval rather than one interval
+     * after start: devices started together (a bench's 10,000) then report at the steady rate
+     * they add up to, as sensors powered up together do, not in one burst every interval.
+     */
+    spread: z.boolean().optional(),
   })
   .strict();
 
@@ -45,7 +51,8 @@ const simDriver = defineDriver({
   description: 'A simulated device: temperature and humidity drift, a relay changed by command',
   config: simConfig,
   create(config, ctx) {
-    const device = new SimulatedDevice(config, (channel, value) => ctx.emit(channel, value));
+    const phase = config.spread === true ? Math.floor(Math.random() * config.interval) : undefined;
+    const device = new SimulatedDevice({ ...config, ...(phase === undefined ? {} : { phase }) }, (channel, value) => ctx.emit(channel, value));
     return {
       start: () => {
         ctx.describe(sharedDescription(config.interval));

@@ -1,6 +1,6 @@
 import { createGateway, DeviceDescriptionSchema } from '@patchbay/core';
 import { FakeHost } from '@patchbay/core/mock';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import simDriver, { simConfig, simulatedDescription, SimulatedDevice } from './index.js';
 
 function device(random = () => 0.9) {
@@ -23,6 +23,43 @@ describe('simulated device', () => {
     expect(temperature?.[0]).toBe('temperature');
     expect(temperature?.[1]).not.toBe(21);
     expect(humidity?.[0]).toBe('humidity');
+  });
+
+  describe('started together', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+      vi.restoreAllMocks();
+    });
+
+    it('sim - by default the first drift report comes one interval after start, then one every interval', () => {
+      vi.useFakeTimers();
+      const ticks: number[] = [];
+      const sim = new SimulatedDevice({ interval: 1000, initial: { temperature: 21, humidity: 45, relay: false } }, (channel) => channel === 'temperature' && ticks.push(Date.now()));
+      const t0 = Date.now();
+      sim.start();
+      vi.advanceTimersByTime(2500);
+      sim.stop();
+      expect(ticks.map((at) => at - t0)).toEqual([0, 1000, 2000]);
+    });
+
+    it('sim - a phase given in the options is the time to the first drift report; stop before it means none', () => {
+      vi.useFakeTimers();
+      const reports: string[] = [];
+      const sim = new SimulatedDevice({ interval: 1000, initial: { temperature: 21, humidity: 45, relay: false }, phase: 250 }, (channel) => reports.push(channel));
+      sim.start();
+      reports.length = 0;
+      vi.advanceTimersByTime(249);
+      expect(reports).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(reports).toEqual(['temperature', 'humidity']);
+      sim.stop();
+      const early = new SimulatedDevice({ interval: 1000, initial: { temperature: 21, humidity: 45, relay: false }, phase: 250 }, (channel) => reports.push(channel));
+      early.start();
+      early.stop();
+      reports.length = 0;
+      vi.advanceTimersByTime(3000);
+      expect(reports).toEqual([]);
+    });
   });
 
   it('sim - the drift stays within the sensor range', () => {
@@ -58,6 +95,27 @@ describe('simulated device', () => {
     expect(simConfig.parse({})).toEqual({ interval: 1000, initial: { temperature: 21, humidity: 45, relay: false } });
     expect(simConfig.safeParse({ intervall: 5 }).success).toBe(false);
     expect(simDriver.type).toBe('sim');
+  });
+
+  it('sim - with spread, devices started together each begin their drift reports at a random point of the first interval', async () => {
+    // The first phase drawn is 0 (device a, created first: at once); every later draw is 0.9
+    // (devices b and c: 54 minutes in; and a's drift, which moves its temperature).
+    vi.spyOn(Math, 'random').mockReturnValueOnce(0).mockReturnValue(0.9);
+    const host = new FakeHost();
+    const devices = ['a', 'b', 'c'].map((id) => ({ id, definition: simDriver, options: { interval: 3_600_000, spread: true } }));
+    const gateway = createGateway({ devices, hosts: [{ id: 'host', definition: host.definition }] });
+    await gateway.start();
+    try {
+      // Device a's phase is 0: its first drift report follows the start report, an hour early.
+      const temperatures = (device: string) => host.delivered.filter((e) => e.kind === 'state' && e.device === device && e.channel === 'temperature').length;
+      await host.waitFor(() => temperatures('a') === 2 && temperatures('b') === 1 && temperatures('c') === 1);
+      expect(temperatures('a')).toBe(2);
+    } finally {
+      await gateway.stop({ drainTimeoutMs: 100 });
+      vi.restoreAllMocks();
+    }
+    expect(simConfig.parse({ spread: true })).toMatchObject({ spread: true });
+    expect(simConfig.safeParse({ spread: 'yes' }).success).toBe(false);
   });
 
   it('sim - devices of one interval are described with one frozen description, the one simulatedDescription makes', async () => {

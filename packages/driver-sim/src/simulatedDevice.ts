@@ -8,6 +8,11 @@ export interface SimulatedDeviceOptions {
   initial: { temperature: number; humidity: number; relay: boolean };
   /** Random source in [0, 1): tests pass a seeded one. */
   random?: () => number;
+  /**
+   * Time from start to the first drift report, ms (one `interval` unless given); then one
+   * every `interval`. The driver's `spread` option picks it at random in the first interval.
+   */
+  phase?: number;
 }
 
 /** A state report from the device. */
@@ -66,14 +71,19 @@ export class SimulatedDevice {
   /** The channels this device has. */
   static readonly channels = ['temperature', 'humidity', 'relay'] as const;
 
-  /** Report every channel now, then drift and report on the interval. */
+  /** Report every channel now, then drift and report on the interval, from `phase`. */
   start(): void {
     this.reportAll();
-    this.timer = setInterval(() => this.tick(), this.options.interval);
+    const { interval, phase = interval } = this.options;
+    this.timer = setTimeout(() => {
+      this.timer = setInterval(() => this.tick(), interval);
+      this.tick();
+    }, phase);
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    // clearTimeout clears the phase's timeout and the interval alike.
+    if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
 
