@@ -2,6 +2,7 @@ import type { Server, Socket } from 'node:net';
 import { describeError, ErrorCodes, PatchbayError, quoteForLog, type Adapter, type Counter, type HostContext, type OutboundEvent } from '@patchbay/core';
 import { expandHome, type TracimConfig } from '../config.js';
 import { Destination } from '../transport/destination.js';
+import { DropLog } from '../transport/dropLog.js';
 import { claimSocketPath, listenUnix, removeSocketFile } from '../transport/socketFile.js';
 import { sendOnce } from '../transport/sendOnce.js';
 import { decodeEnvelope, encodeEnvelope, EventTypes, MAX_WIRE_BYTES, type DaemonEvent } from '../protocol/wire.js';
@@ -18,6 +19,8 @@ const CLIENT_INBOUND_BYTES = 1024 * 1024;
 export class TracimClient implements Adapter {
   private server: Server | undefined;
   private toMaster: Destination | undefined;
+  /** The lines for what the master's queue drops: one per episode and interval. */
+  private masterDrops: DropLog | undefined;
   private readonly replies = new Map<string, Destination>();
   private inbound: InboundListener | undefined;
   private watchdog: NodeJS.Timeout | undefined;
@@ -72,6 +75,7 @@ export class TracimClient implements Adapter {
     this.inbound = inbound;
     const server = await listenUnix(this.path, { onConnection: (socket: Socket) => inbound.accept(socket), onError: (error) => ctx.logger.error({ err: error }, `client socket ${this.path} failed: ${describeError(error)}`) });
     this.server = server;
+    this.masterDrops = new DropLog((line) => ctx.logger.warn(`message to the master dropped: ${line}`));
     this.toMaster = new Destination(
       this.masterPath,
       { sendTimeoutMs: config.sendTimeoutMs, maxQueue: 64 },
@@ -82,7 +86,7 @@ export class TracimClient implements Adapter {
           if (reachable) ctx.status('alive');
           else ctx.status('unknown', `master ${this.masterPath} unreachable (${reason}); retrying`);
         },
-        onDropped: (_p, _n, reason) => ctx.logger.warn(`message to the master dropped: ${reason}`),
+        onDropped: (_p, count, reason) => this.masterDrops?.dropped(count, reason),
         onIdle: () => undefined,
       },
     );
@@ -100,6 +104,8 @@ export class TracimClient implements Adapter {
     this.watchdog = undefined;
     this.toMaster?.close();
     this.toMaster = undefined;
+    this.masterDrops?.close();
+    this.masterDrops = undefined;
     for (const d of this.replies.values()) d.close();
     this.replies.clear();
     this.inbound?.close();

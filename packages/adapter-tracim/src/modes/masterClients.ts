@@ -2,6 +2,7 @@ import type { Counter, Logger } from '@patchbay/core';
 import type { TracimConfig } from '../config.js';
 import type { ClientData } from '../protocol/wire.js';
 import { Destination, type Outgoing } from '../transport/destination.js';
+import { DropLog } from '../transport/dropLog.js';
 
 /** A registered client as the master sees it: for health and tests. */
 export interface ClientStatus extends ClientData {
@@ -33,6 +34,8 @@ export interface MasterClientsOptions {
 export class MasterClients {
   private readonly clients = new Map<string, Registered>();
   private readonly destinations = new Map<string, Destination>();
+  /** Each destination's drop lines (one per episode and interval, not one per message). */
+  private readonly dropLogs = new Map<string, DropLog>();
 
   constructor(private readonly options: MasterClientsOptions) {}
 
@@ -83,7 +86,7 @@ export class MasterClients {
   remove(path: string): { known: boolean; abandoned: number } {
     const known = this.clients.delete(path);
     const destination = this.destinations.get(path);
-    this.destinations.delete(path);
+    this.forgetDestination(path);
     return { known, abandoned: destination ? destination.close() : 0 };
   }
 
@@ -124,14 +127,24 @@ export class MasterClients {
     let abandoned = 0;
     for (const destination of this.destinations.values()) abandoned += destination.close();
     this.destinations.clear();
+    for (const drops of this.dropLogs.values()) drops.close();
+    this.dropLogs.clear();
     this.clients.clear();
     return abandoned;
+  }
+
+  private forgetDestination(path: string): void {
+    this.destinations.delete(path);
+    this.dropLogs.get(path)?.close();
+    this.dropLogs.delete(path);
   }
 
   private destination(path: string): Destination {
     const existing = this.destinations.get(path);
     if (existing !== undefined) return existing;
     const { config, logger, counters } = this.options;
+    const drops = new DropLog((line) => logger.warn({ client: path }, `message to ${path} dropped: ${line}`));
+    this.dropLogs.set(path, drops);
     const destination = new Destination(
       path,
       { sendTimeoutMs: config.sendTimeoutMs, maxQueue: config.maxQueuedPerClient, coalesceAfter: config.coalesceAfter },
@@ -141,9 +154,9 @@ export class MasterClients {
           if (reachable) logger.info({ client: p }, `Tracim client ${p} is reachable again`);
           else logger.warn({ client: p, reason }, `Tracim client ${p} is unreachable (${reason}): keeping its messages (latest state per channel) until it answers or the keep-alive sweep removes it`);
         },
-        onDropped: (p, count, reason) => {
+        onDropped: (_p, count, reason) => {
           counters.dropped.inc(count);
-          logger.warn({ client: p }, `message to ${p} dropped: ${reason}`);
+          drops.dropped(count, reason);
         },
         onStalled: (p, stalled) => {
           if (!this.clients.has(p)) return;
@@ -155,7 +168,7 @@ export class MasterClients {
         takeEventId: this.options.takeEventId,
         onIdle: (p) => {
           // Keep a queue only for registered clients; one-off replies leave nothing behind.
-          if (!this.clients.has(p)) this.destinations.delete(p);
+          if (!this.clients.has(p)) this.forgetDestination(p);
         },
       },
     );
