@@ -21,6 +21,7 @@ it. It is driven by JSON lines on stdin:
 import argparse
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -181,6 +182,31 @@ class Peer:
         self.stop_listening()
 
 
+def stdin_lines():
+    """stdin's lines, read with a bounded wait rather than a read that blocks until input.
+
+    A SIGINT's Python handler (the KeyboardInterrupt that M25 checks) runs only in the main
+    thread, at its next bytecode. Blocked in read(), the main thread gets there only if the
+    signal interrupts that read; twice in CI (1 run in many) it did not, and the peer sat in
+    read() for good. Waking every 200 ms bounds that to 200 ms whichever thread took it.
+    """
+    fd = sys.stdin.fileno()
+    pending = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if not ready:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            if pending:
+                yield pending.decode("utf-8")
+            return
+        pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            yield line.decode("utf-8")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--master", required=True)
@@ -199,7 +225,7 @@ def main():
             peer.register()
         # Only now is a SIGINT sure to land in this try and unregister (what M25 tests).
         emit({"ev": "ready"})
-        for line in sys.stdin:
+        for line in stdin_lines():
             line = line.strip()
             if not line:
                 continue
