@@ -52,7 +52,8 @@ const simDriver = defineDriver({
   config: simConfig,
   create(config, ctx) {
     const phase = config.spread === true ? Math.floor(Math.random() * config.interval) : undefined;
-    const device = new SimulatedDevice({ ...config, ...(phase === undefined ? {} : { phase }) }, (channel, value) => ctx.emit(channel, value));
+    // Without spread the parsed options go in as they are: devices with the same options share them.
+    const device = new SimulatedDevice(phase === undefined ? config : { ...config, phase }, (channel, value) => ctx.emit(channel, value));
     return {
       start: () => {
         ctx.describe(sharedDescription(config.interval));
