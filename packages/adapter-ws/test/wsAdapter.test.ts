@@ -441,6 +441,45 @@ describe('ws - socket writes', () => {
     expect(clients.map(blobs)).toEqual([11, 11]);
     expect(writes).toEqual([1, 1]);
   });
+
+  it('ws - (12) a reply is written before its turn ends, after a busy turn too, with the state its command made ahead of it in the same write', async () => {
+    const r = await rig();
+    // The device reports the relay's new state before it answers, as a real relay does.
+    r.driver.answer = (command) => {
+      r.driver.emit('relay', command.value ?? null);
+      return { ok: true, value: command.value ?? null };
+    };
+    const sockets: (Socket & { _write: unknown; _writev: unknown })[] = [];
+    r.http.server.on('upgrade', (_request, socket: Socket & { _write: unknown; _writev: unknown }) => sockets.push(socket));
+    const asker = await r.connect();
+    const bystander = await r.connect();
+    const target = sockets[0] as Socket & { _write: unknown; _writev: unknown }; // the asker's, server side
+    // The turn the command arrives in is open until an immediate queued on its arrival runs;
+    // a write held to that turn's end comes after it (ahead of ws, which may answer in its own listener).
+    let turnOpen = false;
+    target.prependListener('data', () => {
+      turnOpen = true;
+      setImmediate(() => (turnOpen = false));
+    });
+    const writes: { turnOpen: boolean; chunks: number }[] = [];
+    for (const method of ['_write', '_writev'] as const) {
+      const original = target[method] as (...args: unknown[]) => void;
+      target[method] = function (this: Socket, ...args: unknown[]) {
+        writes.push({ turnOpen, chunks: method === '_writev' ? (args[0] as unknown[]).length : 1 });
+        return original.apply(this, args);
+      };
+    }
+
+    await oneTurn(r, [asker, bystander]); // 40 frames: the next turn with frames is a busy one
+    writes.length = 0;
+    asker.send({ type: 'command', id: 'after-busy', device: 'dev1', channel: 'relay', value: true });
+    await asker.waitFor((m) => m.type === 'reply' && m.id === 'after-busy', 'the reply');
+    // ws writes a frame as header and payload: the state and the reply, four chunks in one write.
+    expect(writes).toEqual([{ turnOpen: true, chunks: 4 }]);
+    const last = asker.messages.slice(-2).map((m) => [m.type, m.channel ?? m.id]);
+    expect(last).toEqual([['state', 'relay'], ['reply', 'after-busy']]);
+    await bystander.waitFor((m) => m.type === 'state' && m.channel === 'relay', 'the bystander\'s relay state');
+  });
 });
 
 describe('ws - slow clients', () => {

@@ -152,7 +152,7 @@ export class WsServer {
       // Only reaches here for replies routed through the outbox (e.g. failed after a restart).
       const key = event.meta?.wsClient;
       const client = typeof key === 'string' ? this.byKey.get(key) : undefined;
-      if (client && event.ref !== undefined) this.send(client, encodeReply(event.ref, event));
+      if (client && event.ref !== undefined) this.answer(client, encodeReply(event.ref, event));
       return;
     }
     if (this.clients.size === 0) return;
@@ -239,17 +239,37 @@ export class WsServer {
     }
   }
 
+  /** A frame for every client (state, health, a snapshot): it goes out with the rest of its turn's frames, in one write per client. */
   private send(client: Client, data: string | Buffer): void {
+    if (!this.admits(client)) return;
+    this.writes.hold(client);
+    client.socket.send(data, { binary: false });
+  }
+
+  /**
+   * A frame for one client that waits on it (a reply, a refusal): written now, with whatever
+   * the client holds from this turn ahead of it, in order (a relay's new state, then its reply).
+   * Held to a busy turn's end, a reply waited behind every device of that turn; held even to the
+   * callback's end, the cork and its microtask were a third of the gateway's share of a round trip
+   * (issue 12).
+   */
+  private answer(client: Client, data: string): void {
+    if (!this.admits(client)) return;
+    client.socket.send(data, { binary: false });
+    if (!this.writes.release(client)) this.measure(client);
+  }
+
+  /** False when `client` cannot take another frame: closing, or dropped here for its backlog. */
+  private admits(client: Client): boolean {
     const socket = client.socket;
-    if (socket.readyState !== WebSocket.OPEN) return;
+    if (socket.readyState !== WebSocket.OPEN) return false;
     const bound = this.backlogBound(client);
     // While held, the backlog counts this turn's frames too: write them out before judging the client.
     if (socket.bufferedAmount > bound && (!this.writes.release(client) || socket.bufferedAmount > bound)) {
       this.dropSlow(client);
-      return;
+      return false;
     }
-    this.writes.hold(client);
-    socket.send(data, { binary: false });
+    return true;
   }
 
   /** The backlog past which `client` is dropped: `maxBufferedBytes`, plus its snapshot until that has gone out. */
@@ -362,7 +382,7 @@ export class WsServer {
     this.figures.badMessages++;
     this.counters.bad.inc();
     this.ctx.logger.warn({ client: client.key, remote: client.remote, id }, `ws message from ${client.remote} refused: ${error}`);
-    this.send(client, encodeError({ code: WireErrors.BAD_MESSAGE, error, id }));
+    this.answer(client, encodeError({ code: WireErrors.BAD_MESSAGE, error, id }));
   }
 
   private runCommand(client: Client, command: ClientCommand): void {
@@ -371,7 +391,7 @@ export class WsServer {
       this.figures.badMessages++;
       this.counters.bad.inc();
       this.ctx.logger.warn({ client: client.key, id: command.id }, `ws client ${client.remote} has ${client.pending} unanswered commands; refused another`);
-      this.send(client, encodeRefusal(command.id, command.device, { code: WireErrors.TOO_MANY_PENDING, error: `too many unanswered commands (maxPendingCommands ${this.config.maxPendingCommands})` }));
+      this.answer(client, encodeRefusal(command.id, command.device, { code: WireErrors.TOO_MANY_PENDING, error: `too many unanswered commands (maxPendingCommands ${this.config.maxPendingCommands})` }));
       return;
     }
     client.pending++;
@@ -392,7 +412,7 @@ export class WsServer {
     ).then(
       (reply) => {
         client.pending--;
-        this.send(client, encodeReply(command.id, reply));
+        this.answer(client, encodeReply(command.id, reply));
       },
       (error: unknown) => {
         client.pending--;
