@@ -111,7 +111,7 @@ describe('gateway http - admission (13.7)', () => {
     cleanups.push(() => http.close());
     return { port, metrics, recorded };
   }
-  const counted = async (metrics: Metrics, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await metrics.registry.metrics())?.[1] ?? Number.NaN);
+  const counted = async (metrics: Metrics, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await metrics.text())?.[1] ?? Number.NaN);
 
   it('gateway http - at maxConnections a newcomer is closed unread while every open connection is busy (13.7)', async () => {
     const { port, metrics, recorded } = await capped({ maxConnections: 2, headersTimeoutMs: 60_000, requestTimeoutMs: 60_000 });

@@ -1,7 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { Signal, spawnEmbeddedDefault, type PatchbayProcess } from '@patchbay/testing';
+import type { EndpointHealth, Gateway, GatewayHealth } from '@patchbay/core';
+import { captureLogger, Signal, spawnEmbeddedDefault, type PatchbayProcess } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { Metrics } from '../src/http/metrics.js';
+import { GatewayHttp } from '../src/http/server.js';
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
@@ -135,4 +138,86 @@ describe('metrics', () => {
     expect(one('patchbay_events_routed_total')).toBeGreaterThan(0);
     expect(await proc.stop()).toBe(0);
   }, 90_000);
+});
+
+/** A gateway of `n` devices as /metrics reads it: its health, and a counter per device as the core makes them. */
+function wideGateway(n: number, id = (i: number) => `dev-${i}`): { metrics: Metrics; devices: EndpointHealth[] } {
+  const metrics = new Metrics();
+  const devices: EndpointHealth[] = [];
+  for (let i = 0; i < n; i++) {
+    devices.push({ id: id(i), kind: 'device', type: 'sim', status: 'alive', reason: undefined, lastSeen: Date.now() - 1500, queued: 0, delivered: i, failed: 0, retries: 0, restarts: i % 3, availability: 'online' });
+    metrics.counter('patchbay_device_values_refused_total', 'Values refused', { device: id(i), driver: 'sim' }).inc(i % 2);
+  }
+  const health: GatewayHealth = { status: 'ok', name: 'wide', uptimeMs: 1, devices, hosts: [], input: { bufferedBytes: 0, peakBytes: 0, limitBytes: 1, refused: 0 } };
+  metrics.watch({ health: () => health, routed: 0 } as unknown as Gateway);
+  return { metrics, devices };
+}
+
+describe('metrics - many devices (20)', () => {
+  it('metrics - (20) a scrape of 5,000 devices writes every device\'s series, and the event loop turns while it is made', async () => {
+    const { metrics } = wideGateway(5000);
+    // Immediates queued meanwhile: a scrape made in one synchronous pass lets none of them run.
+    let turns = 0;
+    let scraping = true;
+    const tick = () => {
+      turns++;
+      if (scraping) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const text = await metrics.text();
+    scraping = false;
+    expect(turns).toBeGreaterThanOrEqual(5);
+
+    const check = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+    const { samples, types } = parse(text);
+    const of = (name: string) => samples.filter((s) => s.name === name);
+    for (const name of ['patchbay_device_up', 'patchbay_device_online', 'patchbay_device_last_report_age_seconds', 'patchbay_device_events_total', 'patchbay_device_commands_failed_total', 'patchbay_device_restarts_total', 'patchbay_device_values_refused_total']) {
+      expect(of(name), name).toHaveLength(5000);
+    }
+    expect(types.get('patchbay_device_events_total')).toBe('counter');
+    expect(types.get('patchbay_device_up')).toBe('gauge');
+    expect(of('patchbay_device_events_total')[4321]).toEqual({ name: 'patchbay_device_events_total', labels: { device: 'dev-4321', driver: 'sim' }, value: 4321 });
+    expect(of('patchbay_device_values_refused_total').reduce((sum, s) => sum + s.value, 0)).toBe(2500);
+    const age = of('patchbay_device_last_report_age_seconds')[0] as Sample;
+    expect(age.value).toBeGreaterThanOrEqual(1.5);
+    expect(age.value).toBeLessThan(60);
+  });
+
+  it('metrics - (20) device names with quotes, backslashes and newlines are escaped as the text format says; promtool reads them back', async () => {
+    const names = ['plain', 'say "hi"', 'back\\slash', 'two\nlines'];
+    const { metrics } = wideGateway(names.length, (i) => names[i] as string);
+    const text = await metrics.text();
+    const check = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+    expect(text).toContain('patchbay_device_up{device="say \\"hi\\"",driver="sim"} 1\n');
+    expect(text).toContain('patchbay_device_up{device="back\\\\slash",driver="sim"} 1\n');
+    expect(text).toContain('patchbay_device_up{device="two\\nlines",driver="sim"} 1\n');
+    expect(text).toContain('patchbay_device_values_refused_total{device="say \\"hi\\"",driver="sim"} 1\n');
+  });
+
+  it('metrics - a counter name already taken (by prom-client or a device figure) is refused, as prom-client refuses a second registration', () => {
+    const metrics = new Metrics();
+    expect(() => metrics.counter('patchbay_device_events_total', 'again', { device: 'd', driver: 'sim' })).toThrow(/already been registered/);
+    expect(() => metrics.counter('patchbay_host_delivered_events', 'again', { host: 'h', adapter: 'x' })).toThrow(/already been registered/);
+    const a = metrics.counter('patchbay_example_total', 'ours', { host: 'h', adapter: 'x' });
+    const b = metrics.counter('patchbay_example_total', 'ours', { host: 'h', adapter: 'x' });
+    a.inc();
+    b.inc(2);
+    return expect(metrics.text()).resolves.toContain('patchbay_example_total{host="h",adapter="x"} 3\n');
+  });
+
+  it('metrics - (20) GET /metrics of 5,000 devices over HTTP is the same exposition, written as it is made', async () => {
+    const { metrics } = wideGateway(5000);
+    const http = new GatewayHttp(metrics, captureLogger().logger);
+    const { port } = await http.listen('127.0.0.1', 0);
+    cleanups.push(() => http.close());
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await response.text();
+    const check = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+    expect(parse(text).samples.filter((s) => s.name === 'patchbay_device_restarts_total')).toHaveLength(5000);
+  });
 });

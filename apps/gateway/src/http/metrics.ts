@@ -1,26 +1,50 @@
 import type { Counter as CoreCounter, EndpointHealth, Gateway, GatewayHealth, Histogram as CoreHistogram, HistogramSpec, MetricsSink } from '@patchbay/core';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricValueWithName } from 'prom-client';
+import { CounterFamily, DEVICES_PER_SLICE, renderDeviceFigures, type DeviceFigure } from './exposition.js';
 
 /** Every family of ours starts with this; process and Node.js figures keep their standard names. */
 const PREFIX = 'patchbay_';
 
 type Labels = Record<string, string>;
 
+/** What every device has in health, one family each, written by {@link renderDeviceFigures}. */
+const DEVICE_FIGURES: readonly DeviceFigure[] = [
+  { name: `${PREFIX}device_up`, help: '1 when the device driver is alive', type: 'gauge', value: (d) => (d.status === 'alive' ? 1 : 0) },
+  { name: `${PREFIX}device_online`, help: '1 when the device is online (not offline, not stale)', type: 'gauge', value: (d) => (d.availability === 'online' ? 1 : 0) },
+  {
+    name: `${PREFIX}device_last_report_age_seconds`,
+    help: 'Time since the device last reported anything (absent until its first report)',
+    type: 'gauge',
+    value: (d, now) => (d.lastSeen === null ? undefined : Math.max(0, now - d.lastSeen) / 1000),
+  },
+  { name: `${PREFIX}device_events_total`, help: 'State and momentary events the device reported', type: 'counter', value: (d) => d.delivered },
+  { name: `${PREFIX}device_commands_failed_total`, help: 'Commands to the device that ended in a failed reply', type: 'counter', value: (d) => d.failed },
+  { name: `${PREFIX}device_restarts_total`, help: 'Supervisor restarts of the device driver', type: 'counter', value: (d) => d.restarts },
+];
+
+/** A turn of the event loop for everything else, between two slices of a scrape. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /**
- * Prometheus metrics on prom-client, named by its conventions (issue 14.1): counters end in
- * `_total` and exist at zero from the moment their endpoint does; labels are `host` and
- * `adapter` for a host, `device` and `driver` for a device, `reason` where a count is split;
- * process figures are the standard `process_*` and `nodejs_*`. Figures the gateway already
- * keeps (queues, counts, journal) are read from its health at scrape time, and histograms
- * count into plain arrays, so the hot path only bumps numbers.
+ * Prometheus metrics, named by its conventions (issue 14.1): counters end in `_total` and
+ * exist at zero from the moment their endpoint does; labels are `host` and `adapter` for a
+ * host, `device` and `driver` for a device, `reason` where a count is split; process figures
+ * are prom-client's standard `process_*` and `nodejs_*`. Figures the gateway already keeps
+ * (queues, counts, journal) are read from its health at scrape time, and counters and
+ * histograms count into plain numbers, so the hot path only bumps them. The families that grow
+ * with devices (counters, per-device figures) are written by `exposition.ts`, a slice of
+ * devices per turn, not by prom-client (issue 20).
  */
 export class Metrics implements MetricsSink {
   readonly registry = new Registry();
-  private readonly counters = new Map<string, { counter: Counter<string>; labelNames: string[] }>();
+  private readonly counters = new Map<string, CounterFamily>();
   private readonly histograms = new Map<string, HistogramFamily>();
   private gateway: Gateway | undefined;
   /** One health read per scrape, shared by every family that needs it. */
   private scrape: { health: GatewayHealth | undefined } | undefined;
+  /** The health read of the scrapes under way ({@link exposition}), shared while any runs. */
+  private scraped: GatewayHealth | undefined;
+  private scrapes = 0;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -39,17 +63,50 @@ export class Metrics implements MetricsSink {
     const full = counterName(name);
     let family = this.counters.get(full);
     if (!family) {
-      const labelNames = Object.keys(labels);
-      family = { counter: new Counter({ name: full, help, labelNames, registers: [this.registry] }), labelNames };
+      if (this.registry.getSingleMetric(full) !== undefined || DEVICE_FIGURES.some((f) => f.name === full)) throw new Error(`A metric with the name ${full} has already been registered.`);
+      family = new CounterFamily(full, help, Object.keys(labels));
       this.counters.set(full, family);
     }
-    const { counter } = family;
-    const picked = pick(family.labelNames, labels);
-    // At zero now: a rate over it is defined before its first event. Counted with the labels
-    // themselves, not through `labels()`, whose child (checked labels, a bound function) every
-    // device made twice at start-up for counts that stay at zero.
-    counter.inc(picked, 0);
-    return { inc: (amount = 1) => counter.inc(picked, amount) };
+    // At zero now: a rate over it is defined before its first event.
+    const series = family.child(labels);
+    return {
+      inc: (amount = 1) => {
+        series.value += amount;
+      },
+    };
+  }
+
+  /**
+   * The text exposition, chunk by chunk: prom-client's families (process, Node.js, hosts,
+   * histograms), then the counters and the per-device figures a slice at a time, with a turn
+   * of the event loop between slices.
+   */
+  async *exposition(): AsyncGenerator<string> {
+    if (this.scrapes++ === 0) this.scraped = this.gateway?.health();
+    const health = this.scraped;
+    try {
+      yield await this.registry.metrics();
+      for (const family of this.counters.values()) {
+        for (const text of family.render(DEVICES_PER_SLICE)) {
+          yield text;
+          await nextTurn();
+        }
+      }
+      if (health === undefined) return;
+      for (const text of renderDeviceFigures(DEVICE_FIGURES, health.devices, { now: Date.now(), perSlice: DEVICES_PER_SLICE })) {
+        yield text;
+        await nextTurn();
+      }
+    } finally {
+      if (--this.scrapes === 0) this.scraped = undefined;
+    }
+  }
+
+  /** The whole exposition as one string. */
+  async text(): Promise<string> {
+    let text = '';
+    for await (const chunk of this.exposition()) text += chunk;
+    return text;
   }
 
   histogram({ name, help, labels, buckets }: HistogramSpec): CoreHistogram {
@@ -64,6 +121,7 @@ export class Metrics implements MetricsSink {
   }
 
   private health(): GatewayHealth | undefined {
+    if (this.scraped !== undefined) return this.scraped;
     // prom-client collects every family in one synchronous pass: one health read per scrape.
     if (this.scrape === undefined) {
       this.scrape = { health: this.gateway?.health() };
@@ -77,7 +135,6 @@ export class Metrics implements MetricsSink {
     const registers = [this.registry];
     const read = () => this.health();
     const hostLabels = (h: EndpointHealth) => ({ host: h.id, adapter: h.type });
-    const deviceLabels = (d: EndpointHealth) => ({ device: d.id, driver: d.type });
     // Each family empties and refills itself from the one health read of the scrape.
     const fromHealth = <M extends { reset(): void }>(collect: (m: M, health: GatewayHealth) => void) =>
       function (this: M): void {
@@ -97,24 +154,16 @@ export class Metrics implements MetricsSink {
       const { labelNames, collect } = labelled(fill);
       return new Counter({ name: counterName(name), help, labelNames, registers, collect: fromHealth(collect) });
     };
-    const hostNames = ['host', 'adapter'];
-    const deviceNames = ['device', 'driver'];
-    // One sample per host (or device) that has the figure, under its labels.
-    const perEndpoint = (kind: 'hosts' | 'devices') => {
-      const labelNames = kind === 'hosts' ? hostNames : deviceNames;
-      const labelsOf = kind === 'hosts' ? hostLabels : deviceLabels;
-      return (pickValue: (e: EndpointHealth) => number | undefined) => ({
-        labelNames,
-        collect: (m: Gauge<string> | Counter<string>, health: GatewayHealth) => {
-          for (const e of health[kind]) {
-            const value = pickValue(e);
-            if (value !== undefined) (m as Gauge<string>).inc(labelsOf(e), value);
-          }
-        },
-      });
-    };
-    const perHost = perEndpoint('hosts');
-    const perDevice = perEndpoint('devices');
+    // One sample per host that has the figure, under its labels.
+    const perHost = (pickValue: (e: EndpointHealth) => number | undefined) => ({
+      labelNames: ['host', 'adapter'],
+      collect: (m: Gauge<string> | Counter<string>, health: GatewayHealth) => {
+        for (const e of health.hosts) {
+          const value = pickValue(e);
+          if (value !== undefined) (m as Gauge<string>).inc(hostLabels(e), value);
+        }
+      },
+    });
 
     gauge('up', '1 when the gateway is ok (every endpoint alive, the journal writing), 0 when degraded', (g, h) => g.set(h.status === 'ok' ? 1 : 0));
     gauge('host_up', '1 when the host adapter is alive', perHost((h) => (h.status === 'alive' ? 1 : 0)));
@@ -127,19 +176,6 @@ export class Metrics implements MetricsSink {
     total('host_failed_events', 'Events the host refused for good (dropped)', perHost((h) => h.failed));
     total('host_delivery_retries', 'Delivery attempts that failed and were retried', perHost((h) => h.retries));
     total('host_restarts', 'Supervisor restarts of the host adapter', perHost((h) => h.restarts));
-
-    gauge('device_up', '1 when the device driver is alive', perDevice((d) => (d.status === 'alive' ? 1 : 0)));
-    gauge('device_online', '1 when the device is online (not offline, not stale)', perDevice((d) => (d.availability === 'online' ? 1 : 0)));
-    gauge('device_last_report_age_seconds', 'Time since the device last reported anything (absent until its first report)', {
-      labelNames: deviceNames,
-      collect: (g, health) => {
-        const now = Date.now();
-        for (const d of health.devices) if (d.lastSeen !== null) g.set(deviceLabels(d), Math.max(0, now - d.lastSeen) / 1000);
-      },
-    });
-    total('device_events', 'State and momentary events the device reported', perDevice((d) => d.delivered));
-    total('device_commands_failed', 'Commands to the device that ended in a failed reply', perDevice((d) => d.failed));
-    total('device_restarts', 'Supervisor restarts of the device driver', perDevice((d) => d.restarts));
 
     total('events_routed', 'Events routed by the core', (c) => c.inc(this.gateway?.routed ?? 0));
     gauge('journal_bytes', 'Bytes of the journal files on disk', (g, h) => {

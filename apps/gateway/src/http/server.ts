@@ -45,18 +45,37 @@ export class GatewayHttp implements HttpMount {
       res.writeHead(health?.status === 'ok' ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(body);
     });
-    this.route('/metrics', (_req, res) => {
-      this.metrics.registry.metrics().then(
-        (text) => {
-          res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
-          res.end(text);
-        },
-        (error: unknown) => {
-          res.writeHead(500, { 'content-type': 'text/plain' });
-          res.end(`metrics failed: ${(error as Error).message}`);
-        },
-      );
-    });
+    this.route('/metrics', (_req, res) => void this.serveMetrics(res));
+  }
+
+  /**
+   * The exposition as it is made, a slice of devices at a time, each chunk written as it comes
+   * and the next one made once the scraper has taken the last (a scraper that stops reading
+   * holds one chunk, not the whole text).
+   */
+  private async serveMetrics(res: ServerResponse): Promise<void> {
+    const chunks = this.metrics.exposition();
+    let chunk: IteratorResult<string>;
+    try {
+      chunk = await chunks.next();
+    } catch (error) {
+      this.logger.error({ err: error }, `GET /metrics failed: ${(error as Error).message}`);
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`metrics failed: ${(error as Error).message}`);
+      return;
+    }
+    res.writeHead(200, { 'content-type': this.metrics.registry.contentType, 'cache-control': 'no-store' });
+    try {
+      for (; !chunk.done; chunk = await chunks.next()) {
+        if (!res.write(chunk.value)) await drained(res);
+        if (res.destroyed) return void (await chunks.return(undefined));
+      }
+      res.end();
+    } catch (error) {
+      // The head is out: all that is left to say so is to cut the response short.
+      this.logger.error({ err: error }, `GET /metrics failed part way: ${(error as Error).message}`);
+      res.destroy(error as Error);
+    }
   }
 
   /** Serve health from this gateway (or what adds to its health: the cluster section). */
@@ -131,4 +150,17 @@ function pathOf(req: IncomingMessage): string {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
+}
+
+/** Resolves once `res` can take more, or is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
