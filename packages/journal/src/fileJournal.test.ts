@@ -1,9 +1,9 @@
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger, type Logger, type OutboundEvent, type StateEvent } from '@patchbay/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FileJournal } from './fileJournal.js';
+import { FileJournal, HEAD_STATES_PER_TURN } from './fileJournal.js';
 
 const dirs: string[] = [];
 function dir(): string {
@@ -27,6 +27,33 @@ function replayed(recovery: Awaited<ReturnType<FileJournal['open']>>): [number, 
   const out: [number, OutboundEvent][] = [];
   recovery.replay((seq, event) => out.push([seq, event]));
   return out;
+}
+
+/**
+ * A journal whose owner retains `channels` states (a live store, read by the head as it goes,
+ * as the core's is), each come in as an event, then ch0 values, acknowledged, until a roll
+ * leaves two segments. `put` journals one more value; `last` is the last seq.
+ */
+async function rolledWith(d: string, channels: number): Promise<{ j: FileJournal; put: (channel: string, value: number) => void; last: () => number }> {
+  const store = new Map<string, StateEvent>();
+  for (let i = 0; i < channels; i++) store.set(`ch${i}`, state(i, `ch${i}`));
+  const j = new FileJournal({ dir: d, fsync: 'never', segmentBytes: 512 * 1024, maxBufferBytes: 512 });
+  await j.open({ states: () => store.values() });
+  for (const [i, event] of [...store.values()].entries()) j.append(i + 1, event);
+  let seq = channels;
+  const put = (channel: string, value: number) => {
+    seq++;
+    const event: StateEvent = { ...state(seq, channel), value };
+    store.set(channel, event);
+    j.append(seq, event);
+    j.ack('h', seq);
+    j.flush();
+  };
+  while (segmentFiles(d).length === 1) {
+    put('ch0', seq + 1);
+    if (seq > 100_000) throw new Error('no roll left two segments behind');
+  }
+  return { j, put, last: () => seq };
 }
 
 describe('journal', () => {
@@ -290,6 +317,57 @@ describe('journal', () => {
     expect(replayed(recovery)).toEqual([]);
     expect(recovery.states.map((s) => s.value)).toEqual([200]);
     await again.close();
+  });
+
+  it('journal - (20) a roll writes a large head a slice per turn; until it is whole no segment goes, and a crash in the middle of it recovers every state at its newest value', async () => {
+    const d = dir();
+    const channels = Math.round(HEAD_STATES_PER_TURN * 3.5);
+    const { j, put, last } = await rolledWith(d, channels);
+    const ch0 = last();
+    // Rolled, with the head's first slice written: the old segment stays, every host being past it.
+    expect(segmentFiles(d)).toHaveLength(2);
+    // A value for a channel the head has not reached yet, then a crash: the files as they are now.
+    put(`ch${channels - 1}`, -1);
+    const crashed = dir();
+    cpSync(d, crashed, { recursive: true, filter: (path) => !path.endsWith('/lock') });
+
+    let turns = 0;
+    while (segmentFiles(d).length === 2) {
+      await nextTurn();
+      turns++;
+      if (turns > 20) throw new Error('the head never finished');
+    }
+    // The other three slices, one per turn; then the old segment went.
+    expect(turns).toBe(3);
+    await j.close();
+
+    for (const where of [crashed, d]) {
+      const again = new FileJournal({ dir: where, fsync: 'never' });
+      const recovery = await again.open(none);
+      const values = new Map(recovery.states.map((s) => [s.channel, s.value]));
+      expect(values.size, where).toBe(channels);
+      expect(values.get('ch0'), where).toBe(ch0);
+      expect(values.get(`ch${channels - 1}`), where).toBe(-1);
+      expect(values.get('ch1234'), where).toBe(1234);
+      await again.close();
+    }
+  });
+
+  it('journal - closed while a rolled head is unfinished, it writes the rest first: the next start has every state from the new segment alone', async () => {
+    const d = dir();
+    const channels = HEAD_STATES_PER_TURN * 3;
+    const { j } = await rolledWith(d, channels);
+    await j.close();
+    // Whole at close, so the next start's first flush may delete the old segment.
+    const again = new FileJournal({ dir: d, fsync: 'never' });
+    const recovery = await again.open(none);
+    again.flush();
+    expect(segmentFiles(d)).toHaveLength(1);
+    expect(recovery.states).toHaveLength(channels);
+    await again.close();
+    const third = new FileJournal({ dir: d, fsync: 'never' });
+    expect((await third.open(none)).states).toHaveLength(channels);
+    await third.close();
   });
 
   it('journal - a segment head larger than segmentBytes rolls once, not forever', async () => {

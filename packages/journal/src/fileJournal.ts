@@ -32,6 +32,8 @@ import { SegmentWriter, type Segment } from './segmentWriter.js';
 // checksums; `segment-NNNNNNNN.log` ones come from the previous version, without.
 /** While it cannot write, the journal says so again this often, with what it held back. */
 const LOG_EVERY_MS = 60_000;
+/** Retained states a rolled segment's head writes per turn: a millisecond or two of work. */
+export const HEAD_STATES_PER_TURN = 1000;
 
 /** The journal cannot write: since when, why, and what it logged last. */
 interface Degraded {
@@ -94,6 +96,12 @@ export class FileJournal implements Journal {
   private notJournaled = 0;
   private corruptRecords = 0;
   private releaseLock: (() => void) | undefined;
+  /**
+   * The retained states a rolled segment's head has still to write, a slice per turn. Until it
+   * is done, no segment is deleted: older ones hold the states it has not written yet.
+   */
+  private headLeft: Iterator<StateEvent> | undefined;
+  private headScheduled = false;
 
   constructor(options: FileJournalOptions) {
     this.dir = options.dir;
@@ -258,7 +266,7 @@ export class FileJournal implements Journal {
     if (error === undefined) {
       this.settleWritten(true);
       if (this.degraded !== undefined) return;
-      if (this.files.full) this.roll();
+      if (this.files.full && this.headLeft === undefined) this.roll();
       // Cursors moved (or a host was released): segments nobody needs any more can go.
       else if (this.files.closed.length > 0) this.compact();
       return;
@@ -280,6 +288,8 @@ export class FileJournal implements Journal {
   }
 
   async close(): Promise<void> {
+    // What the head has left is written now: the next start reads this segment's states.
+    if (this.headLeft !== undefined && this.degraded === undefined) this.continueHead(Infinity);
     this.flush();
     if (this.fsyncTimer) clearInterval(this.fsyncTimer);
     if (this.retryTimer) clearInterval(this.retryTimer);
@@ -389,6 +399,8 @@ export class FileJournal implements Journal {
       return;
     }
     this.dirtyCursors.clear();
+    // The resumed segment's head is whole: what a rolled head had left is in it.
+    this.headLeft = undefined;
     this.degraded = undefined;
     clearInterval(this.retryTimer);
     this.retryTimer = undefined;
@@ -425,16 +437,64 @@ export class FileJournal implements Journal {
   private startHead(states: Iterable<StateEvent>): void {
     const head = this.headLines(states);
     this.files.countHead(head);
-    this.buffer.unshift(...head);
+    // Not unshift(...head): as many arguments as states overflows the stack at a few hundred thousand.
+    this.buffer = head.concat(this.buffer);
     for (const host of this.cursors.keys()) this.dirtyCursors.delete(host);
   }
 
+  /**
+   * A new segment, whose head goes out a slice of {@link HEAD_STATES_PER_TURN} retained states
+   * per turn: its first records (seq, open commands, cursors) and first slice now, the rest on
+   * the next turns. At 10,000 devices the whole head was 30,000 states and 50 ms in one turn
+   * every few seconds, which every value waited through (issue 20). Records appended meanwhile
+   * sit among the head's; recovery applies them in file order, and each head slice holds the
+   * states as they are when it is written, never older than a record before it.
+   */
   private roll(): void {
     if (!this.files.roll(this.lastSeq)) return;
-    this.startHead(this.owner.states());
+    const first = this.headLines([]);
+    this.files.countHead(first);
+    this.buffer.unshift(...first);
+    for (const host of this.cursors.keys()) this.dirtyCursors.delete(host);
+    this.headLeft = this.owner.states()[Symbol.iterator]();
+    this.continueHead(HEAD_STATES_PER_TURN);
+  }
+
+  /** Writes up to `count` more of the head's states; once they are all written, segments may go. */
+  private continueHead(count: number): void {
+    const left = this.headLeft;
+    if (left === undefined) return;
+    const lines: string[] = [];
+    let done = false;
+    while (lines.length < count) {
+      const next = left.next();
+      if (next.done === true) {
+        done = true;
+        break;
+      }
+      lines.push(encodeRecord('s\t0\t' + JSON.stringify(next.value)));
+    }
+    this.files.countHead(lines);
+    for (const line of lines) this.buffer.push(line);
     this.flush();
+    // A failed write leaves the head unfinished: the degraded journal's resumption writes a whole one.
+    if (this.degraded !== undefined) return;
+    if (!done) {
+      this.scheduleHead();
+      return;
+    }
+    this.headLeft = undefined;
     this.compact();
     this.noticeHeldBack();
+  }
+
+  private scheduleHead(): void {
+    if (this.headScheduled) return;
+    this.headScheduled = true;
+    setImmediate(() => {
+      this.headScheduled = false;
+      if (this.writing && this.degraded === undefined) this.continueHead(HEAD_STATES_PER_TURN);
+    });
   }
 
   /**
@@ -471,8 +531,9 @@ export class FileJournal implements Journal {
     });
   }
 
-  /** Delete closed segments every host has moved past. */
+  /** Delete closed segments every host has moved past (none while a head is unfinished). */
   private compact(): void {
+    if (this.headLeft !== undefined) return;
     let lowest = Infinity;
     for (const seq of this.cursors.values()) lowest = Math.min(lowest, seq);
     this.files.compact(lowest);
