@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
 import type { EndpointHealth, Gateway, GatewayHealth } from '@patchbay/core';
 import { captureLogger, Signal, spawnEmbeddedDefault, type PatchbayProcess } from '@patchbay/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -149,7 +150,8 @@ function wideGateway(n: number, id = (i: number) => `dev-${i}`): { metrics: Metr
     metrics.counter('patchbay_device_values_refused_total', 'Values refused', { device: id(i), driver: 'sim' }).inc(i % 2);
   }
   const health: GatewayHealth = { status: 'ok', name: 'wide', uptimeMs: 1, devices, hosts: [], input: { bufferedBytes: 0, peakBytes: 0, limitBytes: 1, refused: 0 } };
-  metrics.watch({ health: () => health, routed: 0 } as unknown as Gateway);
+  // A new report per read, as the gateway's: one kept too long shows old values.
+  metrics.watch({ health: () => ({ ...health, devices: devices.map((d) => ({ ...d })) }), routed: 0 } as unknown as Gateway);
   return { metrics, devices };
 }
 
@@ -200,6 +202,11 @@ describe('metrics - many devices (20)', () => {
     const metrics = new Metrics();
     expect(() => metrics.counter('patchbay_device_events_total', 'again', { device: 'd', driver: 'sim' })).toThrow(/already been registered/);
     expect(() => metrics.counter('patchbay_host_delivered_events', 'again', { host: 'h', adapter: 'x' })).toThrow(/already been registered/);
+    // Names Prometheus would refuse the whole scrape for, and a counter going down, as prom-client refused them.
+    expect(() => metrics.counter('patchbay_bad-name', 'bad', { host: 'h' })).toThrow(/Invalid metric name/);
+    expect(() => metrics.counter('patchbay_bad_label', 'bad', { 'device-id': 'd' })).toThrow(/Invalid label name/);
+    expect(() => metrics.counter('patchbay_reserved_label', 'bad', { __name: 'd' })).toThrow(/Invalid label name/);
+    expect(() => metrics.counter('patchbay_down', 'down', { host: 'h' }).inc(-1)).toThrow(/not possible to decrease/);
     const a = metrics.counter('patchbay_example_total', 'ours', { host: 'h', adapter: 'x' });
     const b = metrics.counter('patchbay_example_total', 'ours', { host: 'h', adapter: 'x' });
     a.inc();
@@ -219,5 +226,24 @@ describe('metrics - many devices (20)', () => {
     const check = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8' });
     expect(check.status, check.stdout + check.stderr).toBe(0);
     expect(parse(text).samples.filter((s) => s.name === 'patchbay_device_restarts_total')).toHaveLength(5000);
+  });
+
+  it('metrics - (20) a scraper that goes away part way stops the scrape; the next one reads the health of its own moment', async () => {
+    const { metrics, devices } = wideGateway(5000);
+    const http = new GatewayHttp(metrics, captureLogger().logger);
+    const { port } = await http.listen('127.0.0.1', 0);
+    cleanups.push(() => http.close());
+    // Reads the head of the response, then resets: the rest of the exposition is still to be made.
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'));
+      socket.once('data', () => {
+        socket.resetAndDestroy();
+        resolve();
+      });
+      socket.once('error', reject);
+    });
+    (devices[7] as EndpointHealth).delivered = 777_777;
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(text).toContain('patchbay_device_events_total{device="dev-7",driver="sim"} 777777\n');
   });
 });

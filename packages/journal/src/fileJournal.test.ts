@@ -319,7 +319,7 @@ describe('journal', () => {
     await again.close();
   });
 
-  it('journal - (20) a roll writes a large head a slice per turn; until it is whole no segment goes, and a crash in the middle of it recovers every state at its newest value', async () => {
+  it('journal - (20) a roll writes a large head a slice per turn; until it is whole the segment closed before it stays, and a crash in the middle of it recovers every state at its newest value', async () => {
     const d = dir();
     const channels = Math.round(HEAD_STATES_PER_TURN * 3.5);
     const { j, put, last } = await rolledWith(d, channels);

@@ -98,7 +98,7 @@ export class FileJournal implements Journal {
   private releaseLock: (() => void) | undefined;
   /**
    * The retained states a rolled segment's head has still to write, a slice per turn. Until it
-   * is done, no segment is deleted: older ones hold the states it has not written yet.
+   * is done, the segment closed before it is not deleted: it holds the states not written yet.
    */
   private headLeft: Iterator<StateEvent> | undefined;
   private headScheduled = false;
@@ -291,6 +291,8 @@ export class FileJournal implements Journal {
     // What the head has left is written now: the next start reads this segment's states.
     if (this.headLeft !== undefined && this.degraded === undefined) this.continueHead(Infinity);
     this.flush();
+    // Degraded, it stays unfinished on disk, behind the segment closed before it: the next open reads both.
+    this.headLeft = undefined;
     if (this.fsyncTimer) clearInterval(this.fsyncTimer);
     if (this.retryTimer) clearInterval(this.retryTimer);
     this.fsyncTimer = undefined;
@@ -531,11 +533,15 @@ export class FileJournal implements Journal {
     });
   }
 
-  /** Delete closed segments every host has moved past (none while a head is unfinished). */
+  /**
+   * Delete closed segments every host has moved past. While a head is unfinished, the segment
+   * closed last stays whatever the cursors say: its whole head and records hold the states the
+   * new head has not written yet (older ones can go, as that head covers them; a degraded
+   * journal may need their room to resume).
+   */
   private compact(): void {
-    if (this.headLeft !== undefined) return;
     let lowest = Infinity;
     for (const seq of this.cursors.values()) lowest = Math.min(lowest, seq);
-    this.files.compact(lowest);
+    this.files.compact(lowest, this.headLeft === undefined ? 0 : 1);
   }
 }

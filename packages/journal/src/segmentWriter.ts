@@ -165,8 +165,8 @@ export class SegmentWriter {
   }
 
   /** Deletes the closed segments whose every seq is at most `lowest`. */
-  compact(lowest: number): void {
-    while (this.closedSegments.length > 0 && (this.closedSegments[0] as Segment).maxSeq <= lowest) {
+  compact(lowest: number, keep = 0): void {
+    while (this.closedSegments.length > keep && (this.closedSegments[0] as Segment).maxSeq <= lowest) {
       const { index, format } = this.closedSegments.shift() as Segment;
       try {
         unlinkSync(this.segmentPath(index, format));

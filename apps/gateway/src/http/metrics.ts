@@ -22,6 +22,10 @@ const DEVICE_FIGURES: readonly DeviceFigure[] = [
   { name: `${PREFIX}device_restarts_total`, help: 'Supervisor restarts of the device driver', type: 'counter', value: (d) => d.restarts },
 ];
 
+/** Prometheus' own rules for names (prom-client's too). */
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
 /** A turn of the event loop for everything else, between two slices of a scrape. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -42,9 +46,6 @@ export class Metrics implements MetricsSink {
   private gateway: Gateway | undefined;
   /** One health read per scrape, shared by every family that needs it. */
   private scrape: { health: GatewayHealth | undefined } | undefined;
-  /** The health read of the scrapes under way ({@link exposition}), shared while any runs. */
-  private scraped: GatewayHealth | undefined;
-  private scrapes = 0;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -63,6 +64,9 @@ export class Metrics implements MetricsSink {
     const full = counterName(name);
     let family = this.counters.get(full);
     if (!family) {
+      // As prom-client checks: a bad name here would make Prometheus refuse the whole scrape.
+      if (!METRIC_NAME.test(full)) throw new Error(`Invalid metric name: ${full}`);
+      for (const label of Object.keys(labels)) if (!LABEL_NAME.test(label) || label.startsWith('__')) throw new Error(`Invalid label name: ${label} (metric ${full})`);
       if (this.registry.getSingleMetric(full) !== undefined || DEVICE_FIGURES.some((f) => f.name === full)) throw new Error(`A metric with the name ${full} has already been registered.`);
       family = new CounterFamily(full, help, Object.keys(labels));
       this.counters.set(full, family);
@@ -71,6 +75,7 @@ export class Metrics implements MetricsSink {
     const series = family.child(labels);
     return {
       inc: (amount = 1) => {
+        if (!(amount >= 0)) throw new Error(`It is not possible to decrease a counter (${full} by ${amount})`);
         series.value += amount;
       },
     };
@@ -82,23 +87,20 @@ export class Metrics implements MetricsSink {
    * of the event loop between slices.
    */
   async *exposition(): AsyncGenerator<string> {
-    if (this.scrapes++ === 0) this.scraped = this.gateway?.health();
-    const health = this.scraped;
-    try {
-      yield await this.registry.metrics();
-      for (const family of this.counters.values()) {
-        for (const text of family.render(DEVICES_PER_SLICE)) {
-          yield text;
-          await nextTurn();
-        }
-      }
-      if (health === undefined) return;
-      for (const text of renderDeviceFigures(DEVICE_FIGURES, health.devices, { now: Date.now(), perSlice: DEVICES_PER_SLICE })) {
+    // This scrape's one health read: prom-client's families read it from the cache in the same
+    // synchronous pass (see health()), the device figures below from here.
+    const health = this.health();
+    yield await this.registry.metrics();
+    for (const family of this.counters.values()) {
+      for (const text of family.render(DEVICES_PER_SLICE)) {
         yield text;
         await nextTurn();
       }
-    } finally {
-      if (--this.scrapes === 0) this.scraped = undefined;
+    }
+    if (health === undefined) return;
+    for (const text of renderDeviceFigures(DEVICE_FIGURES, health.devices, { now: Date.now(), perSlice: DEVICES_PER_SLICE })) {
+      yield text;
+      await nextTurn();
     }
   }
 
@@ -121,7 +123,6 @@ export class Metrics implements MetricsSink {
   }
 
   private health(): GatewayHealth | undefined {
-    if (this.scraped !== undefined) return this.scraped;
     // prom-client collects every family in one synchronous pass: one health read per scrape.
     if (this.scrape === undefined) {
       this.scrape = { health: this.gateway?.health() };

@@ -67,8 +67,9 @@ export class GatewayHttp implements HttpMount {
     res.writeHead(200, { 'content-type': this.metrics.registry.contentType, 'cache-control': 'no-store' });
     try {
       for (; !chunk.done; chunk = await chunks.next()) {
-        if (!res.write(chunk.value)) await drained(res);
+        // A scraper gone while the chunk was made: stop making them ('close' has been and gone).
         if (res.destroyed) return void (await chunks.return(undefined));
+        if (!res.write(chunk.value)) await drained(res);
       }
       res.end();
     } catch (error) {
@@ -154,6 +155,7 @@ function pathOf(req: IncomingMessage): string {
 
 /** Resolves once `res` can take more, or is gone. */
 function drained(res: ServerResponse): Promise<void> {
+  if (res.destroyed || !res.writableNeedDrain) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);
