@@ -429,7 +429,7 @@ export class FileJournal implements Journal {
   /** A new segment's first records: everything older segments would otherwise be kept for. */
   private headLines(states: Iterable<StateEvent>): string[] {
     const head: string[] = [encodeRecord('n\t' + this.lastSeq + '\t')];
-    for (const state of states) head.push(encodeRecord('s\t0\t' + JSON.stringify(state)));
+    for (const state of states) head.push(stateRecord(state));
     for (const command of this.openCommands.values()) head.push(encodeRecord('k\t0\t' + JSON.stringify(command)));
     for (const [host, seq] of this.cursors) head.push(encodeRecord('c\t' + seq + '\t' + host));
     return head;
@@ -454,10 +454,7 @@ export class FileJournal implements Journal {
    */
   private roll(): void {
     if (!this.files.roll(this.lastSeq)) return;
-    const first = this.headLines([]);
-    this.files.countHead(first);
-    this.buffer.unshift(...first);
-    for (const host of this.cursors.keys()) this.dirtyCursors.delete(host);
+    this.startHead([]);
     this.headLeft = this.owner.states()[Symbol.iterator]();
     this.continueHead(HEAD_STATES_PER_TURN);
   }
@@ -474,7 +471,7 @@ export class FileJournal implements Journal {
         done = true;
         break;
       }
-      lines.push(encodeRecord('s\t0\t' + JSON.stringify(next.value)));
+      lines.push(stateRecord(next.value));
     }
     this.files.countHead(lines);
     for (const line of lines) this.buffer.push(line);
@@ -544,4 +541,9 @@ export class FileJournal implements Journal {
     for (const seq of this.cursors.values()) lowest = Math.min(lowest, seq);
     this.files.compact(lowest, this.headLeft === undefined ? 0 : 1);
   }
+}
+
+/** A retained state at a segment's head (seq 0: it is not an event to replay). */
+function stateRecord(state: StateEvent): string {
+  return encodeRecord('s\t0\t' + JSON.stringify(state));
 }

@@ -164,7 +164,7 @@ export class SegmentWriter {
     return { index };
   }
 
-  /** Deletes the closed segments whose every seq is at most `lowest`. */
+  /** Deletes the closed segments whose every seq is at most `lowest`, oldest first, keeping at least the newest `keep`. */
   compact(lowest: number, keep = 0): void {
     while (this.closedSegments.length > keep && (this.closedSegments[0] as Segment).maxSeq <= lowest) {
       const { index, format } = this.closedSegments.shift() as Segment;

@@ -12,6 +12,8 @@ import type { EndpointHealth } from '@patchbay/core';
 /** Devices rendered per slice of a scrape: about a millisecond of work between two yields. */
 export const DEVICES_PER_SLICE = 1000;
 
+const DEVICE_LABELS = ['device', 'driver'] as const;
+
 /** A label value as the text format writes it between quotes. */
 export function escapeLabelValue(value: string): string {
   return /[\\"\n]/.test(value) ? value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : value;
@@ -99,11 +101,7 @@ export interface DeviceFigure {
  */
 export function* renderDeviceFigures(figures: readonly DeviceFigure[], devices: readonly EndpointHealth[], at: { now: number; perSlice: number }): Generator<string> {
   const { now, perSlice } = at;
-  const labels = new Array<string>(devices.length);
-  for (let i = 0; i < devices.length; i++) {
-    const d = devices[i] as EndpointHealth;
-    labels[i] = `{device="${escapeLabelValue(d.id)}",driver="${escapeLabelValue(d.type)}"}`;
-  }
+  const labels = devices.map((d) => labelText({ device: d.id, driver: d.type }, DEVICE_LABELS));
   for (const figure of figures) {
     let text = familyHead(figure.name, figure.help, figure.type);
     for (let start = 0; start < devices.length; start += perSlice) {
