@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { captureLogger } from '@patchbay/testing';
 import { ErrorCodes, type StateEvent } from '@patchbay/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FileJournal } from './fileJournal.js';
+import { FileJournal, HEAD_STATES_PER_TURN } from './fileJournal.js';
 
 const dirs: string[] = [];
 function dir(): string {
@@ -92,5 +92,51 @@ describe('journal on a full disk', () => {
     expect(recovery.openCommands.map((c) => c.id).sort()).toEqual(['after', 'before']);
     await again.close();
     expect(readdirSync(d)).not.toContain('segment-00000002.v2.log');
+  });
+
+  it('full disk - a roll whose head cannot be written keeps the segment before it, though every host is past it (20): a crash meanwhile loses no state, and once it can write a whole head replaces the unfinished one', async () => {
+    const d = dir();
+    const log = captureLogger();
+    const channels = HEAD_STATES_PER_TURN * 3;
+    const store = new Map<string, StateEvent>();
+    for (let i = 0; i < channels; i++) store.set(`ch${i}`, { ...state(i), channel: `ch${i}` });
+    const j = new FileJournal({ dir: d, fsync: 'never', segmentBytes: 512 * 1024, maxBufferBytes: 1024, retryMs: 20, logger: log });
+    await j.open({ states: () => store.values() });
+    let seq = 0;
+    for (const event of store.values()) {
+      j.append(++seq, event);
+      j.ack('h', seq);
+      j.ack('g', seq);
+    }
+    j.flush();
+    // The next segment is the kernel's full device: the roll's head fails with ENOSPC.
+    const next = join(d, 'segment-00000002.v2.log');
+    symlinkSync('/dev/full', next);
+    while (j.health().status === 'ok' && seq < 100_000) {
+      const event = { ...state(++seq), channel: 'ch0' };
+      store.set('ch0', event);
+      j.append(seq, event);
+      j.ack('h', seq);
+      j.flush();
+    }
+    expect(j.health()).toMatchObject({ status: 'degraded', reason: expect.stringContaining('ENOSPC') });
+    // Host g goes (a reload), which compacts: every host left is past segment 1, which stays all the same.
+    j.release('g');
+    expect(readdirSync(d)).toContain('segment-00000001.v2.log');
+    // A crash now: the files as they are (the full device's segment holds nothing).
+    const crashed = dir();
+    cpSync(d, crashed, { recursive: true, filter: (path) => !path.endsWith('/lock') && path !== next });
+    const fromCrash = new FileJournal({ dir: crashed, fsync: 'never' });
+    expect((await fromCrash.open(none)).states).toHaveLength(channels);
+    await fromCrash.close();
+
+    unlinkSync(next);
+    await log.waitFor(/journal can write to .* again/, { level: 'info', timeoutMs: 10_000 });
+    await j.close();
+    const again = new FileJournal({ dir: d, fsync: 'never' });
+    const recovery = await again.open(none);
+    expect(recovery.states).toHaveLength(channels);
+    expect(recovery.states.find((s) => s.channel === 'ch0')?.value).toBe(seq);
+    await again.close();
   });
 });
