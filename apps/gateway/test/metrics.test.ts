@@ -141,13 +141,15 @@ describe('metrics', () => {
   }, 90_000);
 });
 
-/** A gateway of `n` devices as /metrics reads it: its health, and a counter per device as the core makes them. */
+/** A gateway of `n` devices as /metrics reads it: its health, every odd one with a value refused. */
 function wideGateway(n: number, id = (i: number) => `dev-${i}`): { metrics: Metrics; devices: EndpointHealth[] } {
   const metrics = new Metrics();
   const devices: EndpointHealth[] = [];
   for (let i = 0; i < n; i++) {
-    devices.push({ id: id(i), kind: 'device', type: 'sim', status: 'alive', reason: undefined, lastSeen: Date.now() - 1500, queued: 0, delivered: i, failed: 0, retries: 0, restarts: i % 3, availability: 'online' });
-    metrics.counter('patchbay_device_values_refused_total', 'Values refused', { device: id(i), driver: 'sim' }).inc(i % 2);
+    const device: EndpointHealth = { id: id(i), kind: 'device', type: 'sim', status: 'alive', reason: undefined, lastSeen: Date.now() - 1500, queued: 0, delivered: i, failed: 0, retries: 0, restarts: i % 3, availability: 'online' };
+    // As the core reports them: only once there are any.
+    if (i % 2 === 1) device.valuesRefused = 1;
+    devices.push(device);
   }
   const health: GatewayHealth = { status: 'ok', name: 'wide', uptimeMs: 1, devices, hosts: [], input: { bufferedBytes: 0, peakBytes: 0, limitBytes: 1, refused: 0 } };
   // A new report per read, as the gateway's: one kept too long shows old values.
@@ -174,13 +176,14 @@ describe('metrics - many devices (20)', () => {
     expect(check.status, check.stdout + check.stderr).toBe(0);
     const { samples, types } = parse(text);
     const of = (name: string) => samples.filter((s) => s.name === name);
-    for (const name of ['patchbay_device_up', 'patchbay_device_online', 'patchbay_device_last_report_age_seconds', 'patchbay_device_events_total', 'patchbay_device_commands_failed_total', 'patchbay_device_restarts_total', 'patchbay_device_values_refused_total']) {
+    for (const name of ['patchbay_device_up', 'patchbay_device_online', 'patchbay_device_last_report_age_seconds', 'patchbay_device_events_total', 'patchbay_device_commands_failed_total', 'patchbay_device_restarts_total', 'patchbay_device_values_refused_total', 'patchbay_device_descriptions_refused_total']) {
       expect(of(name), name).toHaveLength(5000);
     }
     expect(types.get('patchbay_device_events_total')).toBe('counter');
     expect(types.get('patchbay_device_up')).toBe('gauge');
     expect(of('patchbay_device_events_total')[4321]).toEqual({ name: 'patchbay_device_events_total', labels: { device: 'dev-4321', driver: 'sim' }, value: 4321 });
     expect(of('patchbay_device_values_refused_total').reduce((sum, s) => sum + s.value, 0)).toBe(2500);
+    expect(of('patchbay_device_descriptions_refused_total').every((s) => s.value === 0)).toBe(true);
     const age = of('patchbay_device_last_report_age_seconds')[0] as Sample;
     expect(age.value).toBeGreaterThanOrEqual(1.5);
     expect(age.value).toBeLessThan(60);

@@ -3,7 +3,6 @@ import { jsonDepthExceeds, MAX_JSON_DEPTH } from './commands.js';
 import { DeviceDescriptionSchema, fitsKind, type DeviceDescription } from './description.js';
 import { newEventId, type DescriptionEvent, type JsonValue, type MomentaryEvent, type StateEvent } from './events.js';
 import type { EventRouter } from './eventRouter.js';
-import type { GatewayCounters } from './gatewayCounters.js';
 import { quoteForLog, type Logger } from './logger.js';
 import type { DeviceRuntime } from './runtime.js';
 import { formatPath } from './spec.js';
@@ -15,7 +14,6 @@ export interface DeviceIntakeDeps {
   logger: Logger;
   availability: AvailabilityTracker;
   router: EventRouter;
-  counters: GatewayCounters;
 }
 
 /**
@@ -29,7 +27,6 @@ export class DeviceIntake {
   private readonly logger: Logger;
   private readonly availability: AvailabilityTracker;
   private readonly router: EventRouter;
-  private readonly counters: GatewayCounters;
   /**
    * What each deeply frozen description handed in parsed to. A driver of many devices alike
    * (the sim driver: one description per report interval) hands the same frozen object for
@@ -43,7 +40,6 @@ export class DeviceIntake {
     this.logger = deps.logger;
     this.availability = deps.availability;
     this.router = deps.router;
-    this.counters = deps.counters;
   }
 
   state(device: DeviceRuntime, event: StateEvent): void {
@@ -112,7 +108,7 @@ export class DeviceIntake {
     if (known !== undefined) return known;
     const parsed = DeviceDescriptionSchema.safeParse(input);
     if (!parsed.success) {
-      this.counters.device(device, 'descriptions_refused').inc();
+      device.descriptionsRefused++;
       const problems = parsed.error.issues.map((i) => `${formatPath('description', i.path)}: ${i.message}`);
       this.logger.warn({ device: device.id, problems }, `device ${device.id} sent a description that fails its schema; refused (${problems.slice(0, 5).join('; ')}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''})`);
       return undefined;
@@ -129,7 +125,7 @@ export class DeviceIntake {
 
   /** A value that does not fit its described kind is not routed: counted, and logged once per channel. */
   private wrongKind(device: DeviceRuntime, channel: string, value: JsonValue): void {
-    this.counters.device(device, 'values_refused').inc();
+    device.valuesRefused++;
     const logged = (device.wrongKindLogged ??= new Set());
     if (logged.has(channel)) return;
     logged.add(channel);

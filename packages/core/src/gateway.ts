@@ -150,7 +150,7 @@ class GatewayRuntime implements Gateway {
       isStopping: () => this.stopping,
       publish: (device, event) => router.route(event, device.hosts),
     }));
-    this.intake = new DeviceIntake({ store, logger, availability, router, counters });
+    this.intake = new DeviceIntake({ store, logger, availability, router });
     this.driverContextDeps = { gatewayName: this.name, metrics: this.metrics, intake: this.intake, availability };
     this.commands = new CommandPath({
       devices: this.devices,
@@ -241,6 +241,8 @@ class GatewayRuntime implements Gateway {
       paused: false,
       emitted: 0,
       commandsFailed: 0,
+      valuesRefused: 0,
+      descriptionsRefused: 0,
       description: undefined,
       staleAfterMs: spec.staleAfterMs,
       configuredStaleAfterMs: spec.staleAfterMs,
@@ -276,9 +278,6 @@ class GatewayRuntime implements Gateway {
     });
     this.store.addDevice(id);
     this.devices.set(id, runtime);
-    // At zero from the start, so a rate over them is defined before the first refusal.
-    this.counters.device(runtime, 'values_refused');
-    this.counters.device(runtime, 'descriptions_refused');
     return runtime;
   }
 

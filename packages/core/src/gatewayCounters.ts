@@ -1,6 +1,6 @@
 import type { ErrorCode } from './errors.js';
 import type { Counter, MetricsSink } from './metrics.js';
-import type { DeviceRuntime, HostRuntime } from './runtime.js';
+import type { HostRuntime } from './runtime.js';
 
 /**
  * The gateway's counters by endpoint, each made once per name and labels (refusals are not on
@@ -16,13 +16,6 @@ export class GatewayCounters {
     return which === 'stalls'
       ? this.counterFor('patchbay_host_stalls_total', 'Times a host made no delivery progress for gateway.stallTimeoutMs', labels)
       : this.counterFor('patchbay_host_momentary_events_expired_total', 'Momentary events dropped undelivered past gateway.eventTtlMs', labels);
-  }
-
-  device(device: DeviceRuntime, which: 'values_refused' | 'descriptions_refused'): Counter {
-    const labels = { device: device.id, driver: device.type };
-    return which === 'values_refused'
-      ? this.counterFor('patchbay_device_values_refused_total', 'Values from a driver that did not fit the channel description (not routed)', labels)
-      : this.counterFor('patchbay_device_descriptions_refused_total', 'Device descriptions refused for failing their schema', labels);
   }
 
   /** Commands a host sent that the gateway refused, by the refusal's code (issue 15.7). */

@@ -75,6 +75,10 @@ export interface EndpointHealth {
   availabilityReason?: string;
   /** Devices only: the gateway that owns a remote device. */
   origin?: string;
+  /** Devices only, when there were any: values refused for not fitting their channel's description. */
+  valuesRefused?: number;
+  /** Devices only, when there were any: descriptions refused for failing their schema. */
+  descriptionsRefused?: number;
 }
 
 /** The whole gateway's health: `ok` when every endpoint is alive and the journal can write. */

@@ -101,22 +101,23 @@ describe('described devices', () => {
   });
 
   it('described - a description that fails its schema is refused with one line naming the problem, and the previous one stays', async () => {
-    const { host, log, ctx } = await rig();
+    const { host, log, ctx, gateway } = await rig();
+    expect(gateway.health().devices[0]?.descriptionsRefused).toBeUndefined();
     ctx.describe({ name: 'broken', channels: { x: { kind: 'enum' } } } as never);
     const line = await log.waitFor(/sent a description that fails its schema/);
     expect(line.message).toContain('description.channels.x.options');
     expect(host.ctx?.description('dev')?.name).toBe('Thermostat');
-    expect(log.counters.get('patchbay_device_descriptions_refused_total')).toBe(1);
+    expect(gateway.health().devices[0]).toMatchObject({ descriptionsRefused: 1 });
   });
 
   it('described - a value of the wrong kind from the driver is not routed, counted each time and logged once', async () => {
-    const { driver, host, log } = await rig();
+    const { driver, host, log, gateway } = await rig();
     driver.emit('temperature', 'hot');
     driver.emit('temperature', 'hotter');
     driver.emit('temperature', 20.5);
     await host.waitFor((e) => e.kind === 'state' && e.channel === 'temperature');
     expect(of(host.delivered, 'state').map((e) => e.value)).toEqual([20.5]);
-    expect(log.counters.get('patchbay_device_values_refused_total')).toBe(2);
+    expect(gateway.health().devices[0]).toMatchObject({ valuesRefused: 2 });
     expect(log.find(/reported "hot" for temperature, which is described as number/)).toHaveLength(1);
     expect(log.find(/hotter/)).toHaveLength(0);
   });
@@ -237,17 +238,17 @@ describe('descriptions shared between devices', () => {
 
   it('described - a frozen description that fails its schema is refused for every device that hands it in', async () => {
     const broken = deepFreeze({ name: 'broken', channels: { x: { kind: 'enum' } } });
-    const { log } = await pair(() => broken);
+    const { log, gateway } = await pair(() => broken);
     await log.waitFor(/device b sent a description that fails its schema/);
     expect(log.find(/device a sent a description that fails its schema/)).toHaveLength(1);
-    expect(log.counters.get('patchbay_device_descriptions_refused_total')).toBe(2);
+    expect(gateway.health().devices.map((d) => d.descriptionsRefused)).toEqual([1, 1]);
   });
 
   it('described - a description frozen only on the outside is parsed again, so a change inside it is refused', async () => {
     const channels: Record<string, unknown> = { t: { kind: 'number' } };
     const outer = Object.freeze({ name: 'outer', channels });
     let calls = 0;
-    const { host, log } = await pair(() => {
+    const { host, log, gateway } = await pair(() => {
       // The second device's start finds the channel made invalid after the first was accepted.
       if (calls++ === 1) channels.t = { kind: 'enum' };
       return outer;
@@ -255,7 +256,7 @@ describe('descriptions shared between devices', () => {
     await log.waitFor(/fails its schema/);
     const described = of(host.delivered, 'description');
     expect(described).toHaveLength(1);
-    expect(log.counters.get('patchbay_device_descriptions_refused_total')).toBe(1);
+    expect(gateway.health().devices.map((d) => d.descriptionsRefused)).toEqual([undefined, 1]);
     expect(Object.isFrozen(described[0]?.description.channels)).toBe(false);
   });
 });

@@ -362,7 +362,6 @@ describe('metrics (14.1)', () => {
     // Before anything ran: every core counter of each endpoint, at zero.
     expect(counters.get(key('patchbay_host_stalls_total', { host: 'a', adapter: 'test-host' }))).toBe(0);
     expect(counters.get(key('patchbay_commands_refused_total', { host: 'a', adapter: 'test-host', reason: ErrorCodes.READ_ONLY }))).toBe(0);
-    expect(counters.get(key('patchbay_device_values_refused_total', { device: 'dev', driver: 'test-driver' }))).toBe(0);
     expect([...counters.keys()].filter((k) => k.includes('"endpoint"'))).toEqual([]);
     await gateway.start();
     d.state.ctx?.emit('t', 1);

@@ -20,6 +20,13 @@ const DEVICE_FIGURES: readonly DeviceFigure[] = [
   { name: `${PREFIX}device_events_total`, help: 'State and momentary events the device reported', type: 'counter', value: (d) => d.delivered },
   { name: `${PREFIX}device_commands_failed_total`, help: 'Commands to the device that ended in a failed reply', type: 'counter', value: (d) => d.failed },
   { name: `${PREFIX}device_restarts_total`, help: 'Supervisor restarts of the device driver', type: 'counter', value: (d) => d.restarts },
+  {
+    name: `${PREFIX}device_values_refused_total`,
+    help: 'Values from a driver that did not fit the channel description (not routed)',
+    type: 'counter',
+    value: (d) => d.valuesRefused ?? 0,
+  },
+  { name: `${PREFIX}device_descriptions_refused_total`, help: 'Device descriptions refused for failing their schema', type: 'counter', value: (d) => d.descriptionsRefused ?? 0 },
 ];
 
 /** Prometheus' own rules for names (prom-client's too). */

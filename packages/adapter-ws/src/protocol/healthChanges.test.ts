@@ -1,4 +1,4 @@
-import type { ClusterHealth, GatewayHealth } from '@patchbay/core';
+import type { ClusterHealth, EndpointHealth, GatewayHealth } from '@patchbay/core';
 import { describe, expect, it } from 'vitest';
 import { healthBaseline, healthChanges } from './healthChanges.js';
 
@@ -45,5 +45,16 @@ describe('ws protocol - health changes', () => {
     const alone = healthChanges(healthBaseline(report()), { ...report(), status: 'degraded' });
     expect(alone).toBeDefined();
     expect('cluster' in (alone ?? {})).toBe(false);
+  });
+
+  it('ws protocol - (20) a device entry comes again when values or descriptions from it were refused, not when it only reported', () => {
+    const device = (change: Partial<EndpointHealth>): GatewayHealth => ({
+      ...report(),
+      devices: [{ id: 'thermo1', kind: 'device', type: 'sim', status: 'alive', lastSeen: 1, queued: 0, delivered: 1, failed: 0, retries: 0, restarts: 0, availability: 'online', ...change }],
+    });
+    const base = healthBaseline(device({}));
+    expect(healthChanges(base, device({ lastSeen: 2, delivered: 2 }))).toBeUndefined();
+    expect(healthChanges(base, device({ valuesRefused: 1 }))?.devices).toMatchObject([{ id: 'thermo1', valuesRefused: 1 }]);
+    expect(healthChanges(base, device({ descriptionsRefused: 1 }))?.devices).toMatchObject([{ id: 'thermo1', descriptionsRefused: 1 }]);
   });
 });

@@ -27,11 +27,11 @@ export interface HealthBaseline {
  * A device's `lastSeen` and event count move with every report, which every client already
  * receives as a state event: comparing them would put every busy device in every message
  * again (151 KB a second at 1,000 devices, issue 14.3 / 20.3). A device entry is sent again
- * when its status, availability, restarts or failures change, carrying its current figures.
+ * when its status, availability, restarts, failures or refusals change, carrying its current figures.
  */
 function entryKey(entry: EndpointHealth): string {
   if (entry.kind === 'device') {
-    return JSON.stringify([entry.type, entry.status, entry.reason, entry.availability, entry.availabilityReason, entry.failed, entry.restarts]);
+    return JSON.stringify([entry.type, entry.status, entry.reason, entry.availability, entry.availabilityReason, entry.failed, entry.restarts, entry.valuesRefused, entry.descriptionsRefused]);
   }
   return JSON.stringify(entry);
 }
