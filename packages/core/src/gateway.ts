@@ -3,7 +3,7 @@ import { type BackoffPolicy } from './backoff.js';
 import { CommandPath } from './commandPath.js';
 import { assertInstance, type Adapter, type AdapterDefinition, type Driver, type DriverDefinition, type HttpMount, type SubmitOptions } from './definitions.js';
 import { DeviceIntake } from './deviceIntake.js';
-import { DeviceDriverContext, type DriverContextDeps } from './driverContext.js';
+import { DeviceSupervision, type DeviceSupervisionDeps } from './deviceSupervision.js';
 import { ErrorCodes, PatchbayError } from './errors.js';
 import { EventRouter } from './eventRouter.js';
 import { newEventId, type CommandInput, type ReplyEvent } from './events.js';
@@ -127,7 +127,7 @@ class GatewayRuntime implements Gateway {
   private readonly availability: AvailabilityTracker;
   private readonly intake: DeviceIntake;
   /** What every device's driver context reaches of this gateway, made once. */
-  private readonly driverContextDeps: DriverContextDeps;
+  private readonly deviceSupervisionDeps: DeviceSupervisionDeps;
   private readonly commands: CommandPath;
   private readonly live: LiveReload;
   private readonly restartPolicy: RestartPolicy;
@@ -151,7 +151,6 @@ class GatewayRuntime implements Gateway {
       publish: (device, event) => router.route(event, device.hosts),
     }));
     this.intake = new DeviceIntake({ store, logger, availability, router });
-    this.driverContextDeps = { gatewayName: this.name, metrics: this.metrics, intake: this.intake, availability };
     this.commands = new CommandPath({
       devices: this.devices,
       journal: this.journal,
@@ -186,6 +185,8 @@ class GatewayRuntime implements Gateway {
     if (options.stallTimeoutMs !== undefined) outboxOptions.stallTimeoutMs = options.stallTimeoutMs;
     this.restartPolicy = { ...defaultRestartPolicy, ...options.restart };
     this.outboxOptions = outboxOptions;
+    const driverContext = { gatewayName: this.name, metrics: this.metrics, intake: this.intake, availability };
+    this.deviceSupervisionDeps = { store, router, availability, driverContext, policy: this.restartPolicy };
     for (const spec of options.devices) this.addDevice(spec, parsed.get(spec.id));
     for (const spec of options.hosts) this.addHost(spec, parsed.get(spec.id));
     this.routes = options.routes;
@@ -253,29 +254,7 @@ class GatewayRuntime implements Gateway {
       staleTimer: undefined,
       wrongKindLogged: undefined,
     } as unknown as DeviceRuntime;
-    runtime.supervisor = new Supervisor<Driver>({
-      label: `device ${id} (${definition.type})`,
-      logger,
-      policy: this.restartPolicy,
-      create: (generation) => {
-        // Read at each start: a reload swaps the spec and config, and restarts.
-        const { definition } = runtime.spec;
-        const driver = definition.create(runtime.config, new DeviceDriverContext({ runtime, generation, logger }, this.driverContextDeps));
-        assertInstance(driver, { kind: 'driver', type: definition.type });
-        return driver;
-      },
-      onStarted: (driver) => {
-        runtime.driver = driver;
-      },
-      onStopping: () => {
-        runtime.driver = undefined;
-      },
-      onStatus: (status, reason) => {
-        this.store.setStatus(id, status);
-        this.router.status(id, { status, reason }, runtime.hosts);
-        this.availability.update(runtime);
-      },
-    });
+    runtime.supervisor = new Supervisor<Driver>(new DeviceSupervision(runtime, logger, this.deviceSupervisionDeps));
     this.store.addDevice(id);
     this.devices.set(id, runtime);
     return runtime;
