@@ -57,4 +57,16 @@ describe('ws protocol - health changes', () => {
     expect(healthChanges(base, device({ valuesRefused: 1 }))?.devices).toMatchObject([{ id: 'thermo1', valuesRefused: 1 }]);
     expect(healthChanges(base, device({ descriptionsRefused: 1 }))?.devices).toMatchObject([{ id: 'thermo1', descriptionsRefused: 1 }]);
   });
+
+  it('ws protocol - (20) a device gone is in removed, and a device and a host of one id are compared each as itself', () => {
+    const entry = (id: string, kind: 'device' | 'host', status: EndpointHealth['status']): EndpointHealth => ({ id, kind, type: kind === 'device' ? 'sim' : 'ws', status, lastSeen: 1, queued: 0, delivered: 1, failed: 0, retries: 0, restarts: 0 });
+    const health = (devices: EndpointHealth[], hosts: EndpointHealth[]): GatewayHealth => ({ ...report(), devices, hosts });
+    const base = healthBaseline(health([entry('x', 'device', 'alive'), entry('gone', 'device', 'alive')], [entry('x', 'host', 'alive')]));
+    // The host x changes and the device x does not: only the host comes.
+    const hostDown = health([entry('x', 'device', 'alive')], [entry('x', 'host', 'unknown')]);
+    expect(healthChanges(base, hostDown)).toEqual({ devices: [], hosts: [hostDown.hosts[0]], removed: ['gone'] });
+    // And the other way round.
+    const deviceDown = health([entry('x', 'device', 'unknown'), entry('gone', 'device', 'alive')], [entry('x', 'host', 'alive')]);
+    expect(healthChanges(base, deviceDown)).toEqual({ devices: [deviceDown.devices[0]], hosts: [], removed: [] });
+  });
 });

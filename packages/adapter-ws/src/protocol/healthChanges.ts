@@ -15,12 +15,17 @@ export interface HealthChanges {
   removed: string[];
 }
 
-/** What was last sent, per endpoint: a comparison key of the fields that count as a change. */
+/**
+ * What was last sent, per endpoint: a device's entry as it was (compared field by field), a
+ * host's as its JSON; devices and hosts apart and keyed by their ids as they are, so that a
+ * tick at 10,000 devices builds no string per device (issue 20).
+ */
 export interface HealthBaseline {
   status: GatewayHealth['status'];
   journal: string;
   cluster: string;
-  endpoints: Map<string, string>;
+  devices: Map<string, EndpointHealth>;
+  hosts: Map<string, string>;
 }
 
 /**
@@ -29,19 +34,28 @@ export interface HealthBaseline {
  * again (151 KB a second at 1,000 devices, issue 14.3 / 20.3). A device entry is sent again
  * when its status, availability, restarts, failures or refusals change, carrying its current figures.
  */
-function entryKey(entry: EndpointHealth): string {
-  if (entry.kind === 'device') {
-    return JSON.stringify([entry.type, entry.status, entry.reason, entry.availability, entry.availabilityReason, entry.failed, entry.restarts, entry.valuesRefused, entry.descriptionsRefused]);
-  }
-  return JSON.stringify(entry);
+function sameDevice(a: EndpointHealth | undefined, b: EndpointHealth): boolean {
+  return (
+    a !== undefined &&
+    a.type === b.type &&
+    a.status === b.status &&
+    a.reason === b.reason &&
+    a.availability === b.availability &&
+    a.availabilityReason === b.availabilityReason &&
+    a.failed === b.failed &&
+    a.restarts === b.restarts &&
+    a.valuesRefused === b.valuesRefused &&
+    a.descriptionsRefused === b.descriptionsRefused
+  );
 }
 
 /** The baseline of a whole report, as a client that was just sent it knows it. */
 export function healthBaseline(health: GatewayHealth): HealthBaseline {
-  const endpoints = new Map<string, string>();
-  for (const entry of health.devices) endpoints.set(`d\u0000${entry.id}`, entryKey(entry));
-  for (const entry of health.hosts) endpoints.set(`h\u0000${entry.id}`, entryKey(entry));
-  return { status: health.status, journal: JSON.stringify(health.journal ?? null), cluster: JSON.stringify(health.cluster ?? null), endpoints };
+  const devices = new Map<string, EndpointHealth>();
+  const hosts = new Map<string, string>();
+  for (const entry of health.devices) devices.set(entry.id, entry);
+  for (const entry of health.hosts) hosts.set(entry.id, JSON.stringify(entry));
+  return { status: health.status, journal: JSON.stringify(health.journal ?? null), cluster: JSON.stringify(health.cluster ?? null), devices, hosts };
 }
 
 /** What changed from `base` to `health`; undefined when nothing did. */
@@ -60,22 +74,27 @@ export function healthChanges(base: HealthBaseline, health: GatewayHealth, next:
     changes.cluster = health.cluster ?? null;
     changed = true;
   }
-  const collect = (entries: EndpointHealth[], prefix: string, into: EndpointHealth[]): void => {
-    for (const entry of entries) {
-      const key = `${prefix}${entry.id}`;
-      if (base.endpoints.get(key) !== next.endpoints.get(key)) {
-        into.push(entry);
+  for (const entry of health.devices) {
+    if (!sameDevice(base.devices.get(entry.id), entry)) {
+      changes.devices.push(entry);
+      changed = true;
+    }
+  }
+  for (const entry of health.hosts) {
+    if (base.hosts.get(entry.id) !== next.hosts.get(entry.id)) {
+      changes.hosts.push(entry);
+      changed = true;
+    }
+  }
+  const removed = (was: Map<string, unknown>, now: Map<string, unknown>): void => {
+    for (const id of was.keys()) {
+      if (!now.has(id)) {
+        changes.removed.push(id);
         changed = true;
       }
     }
   };
-  collect(health.devices, 'd\u0000', changes.devices);
-  collect(health.hosts, 'h\u0000', changes.hosts);
-  for (const key of base.endpoints.keys()) {
-    if (!next.endpoints.has(key)) {
-      changes.removed.push(key.slice(2));
-      changed = true;
-    }
-  }
+  removed(base.devices, next.devices);
+  removed(base.hosts, next.hosts);
   return changed ? changes : undefined;
 }
