@@ -141,7 +141,10 @@ describe('metrics', () => {
   }, 90_000);
 });
 
-/** A gateway of `n` devices as /metrics reads it: its health, every odd one with a value refused. */
+/**
+ * A gateway of `n` devices as /metrics reads it: its health, every odd one with a value refused,
+ * and a counter of each device's own made through the sink, as a driver's `ctx.counter` makes it.
+ */
 function wideGateway(n: number, id = (i: number) => `dev-${i}`): { metrics: Metrics; devices: EndpointHealth[] } {
   const metrics = new Metrics();
   const devices: EndpointHealth[] = [];
@@ -150,6 +153,7 @@ function wideGateway(n: number, id = (i: number) => `dev-${i}`): { metrics: Metr
     // As the core reports them: only once there are any.
     if (i % 2 === 1) device.valuesRefused = 1;
     devices.push(device);
+    metrics.counter('patchbay_sim_frames_total', 'Frames the device sent', { device: id(i), driver: 'sim' }).inc(i % 3);
   }
   const health: GatewayHealth = { status: 'ok', name: 'wide', uptimeMs: 1, devices, hosts: [], input: { bufferedBytes: 0, peakBytes: 0, limitBytes: 1, refused: 0 } };
   // A new report per read, as the gateway's: one kept too long shows old values.
@@ -184,6 +188,9 @@ describe('metrics - many devices (20)', () => {
     expect(of('patchbay_device_events_total')[4321]).toEqual({ name: 'patchbay_device_events_total', labels: { device: 'dev-4321', driver: 'sim' }, value: 4321 });
     expect(of('patchbay_device_values_refused_total').reduce((sum, s) => sum + s.value, 0)).toBe(2500);
     expect(of('patchbay_device_descriptions_refused_total').every((s) => s.value === 0)).toBe(true);
+    // A driver's own counter per device, written a slice of series at a time like the figures.
+    expect(of('patchbay_sim_frames_total')).toHaveLength(5000);
+    expect(of('patchbay_sim_frames_total').reduce((sum, s) => sum + s.value, 0)).toBe(4999);
     const age = of('patchbay_device_last_report_age_seconds')[0] as Sample;
     expect(age.value).toBeGreaterThanOrEqual(1.5);
     expect(age.value).toBeLessThan(60);
@@ -199,6 +206,8 @@ describe('metrics - many devices (20)', () => {
     expect(text).toContain('patchbay_device_up{device="back\\\\slash",driver="sim"} 1\n');
     expect(text).toContain('patchbay_device_up{device="two\\nlines",driver="sim"} 1\n');
     expect(text).toContain('patchbay_device_values_refused_total{device="say \\"hi\\"",driver="sim"} 1\n');
+    expect(text).toContain('patchbay_sim_frames_total{device="two\\nlines",driver="sim"} 0\n');
+    expect(text).toContain('patchbay_sim_frames_total{device="back\\\\slash",driver="sim"} 2\n');
   });
 
   it('metrics - a counter name already taken (by prom-client or a device figure) is refused, as prom-client refuses a second registration', () => {

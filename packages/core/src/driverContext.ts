@@ -21,9 +21,10 @@ export interface DriverContextDeps {
  * a literal with a getter (`signal`, made lazily) is a dictionary in V8, which cost about 1 KB
  * per device at 10,000 devices (issue 20). The reporting functions are bound, because drivers
  * hand them on and destructure the context (`const { emit } = ctx`); a torn-down generation
- * (a driver that failed or was stopped) no longer speaks for the device. Each is bound the
- * first time it is asked for: most drivers use two or three of the seven, and five closures
- * made up front were a quarter of what the core keeps per device (issue 20).
+ * (a driver that failed or was stopped) no longer speaks for the device. `status` and `fail`
+ * are the generation's own; the other five are each bound the first time a driver asks for
+ * it: most drivers use two or three, and five closures made up front were a quarter of what
+ * the core keeps per device (issue 20).
  */
 export class DeviceDriverContext implements DriverContext {
   readonly id: string;

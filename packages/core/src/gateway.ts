@@ -126,7 +126,7 @@ class GatewayRuntime implements Gateway {
   private readonly counters: GatewayCounters;
   private readonly availability: AvailabilityTracker;
   private readonly intake: DeviceIntake;
-  /** What every device's driver context reaches of this gateway, made once. */
+  /** What every device's supervision (and its driver context) reaches of this gateway, made once. */
   private readonly deviceSupervisionDeps: DeviceSupervisionDeps;
   private readonly commands: CommandPath;
   private readonly live: LiveReload;

@@ -139,9 +139,9 @@ export function gatewayHealth(gateway: {
     };
     if (d.availabilityReason !== undefined) entry.availabilityReason = d.availabilityReason;
     if (d.origin !== undefined) entry.origin = d.origin;
-    // Only once there are any: every device's health goes to each ws client every second.
-    if (d.valuesRefused !== 0) entry.valuesRefused = d.valuesRefused;
-    if (d.descriptionsRefused !== 0) entry.descriptionsRefused = d.descriptionsRefused;
+    // Only once there are any: every device's entry is in each /healthz and each ws snapshot.
+    if (d.valuesRefused > 0) entry.valuesRefused = d.valuesRefused;
+    if (d.descriptionsRefused > 0) entry.descriptionsRefused = d.descriptionsRefused;
     devices.push(entry);
   }
   const hosts: EndpointHealth[] = [...gateway.hosts].map((h) => {

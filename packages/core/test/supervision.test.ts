@@ -34,7 +34,7 @@ describe('core supervision', () => {
     expect(flaky.starts).toBe(3);
     const health = gateway.health();
     expect(health.devices.find((d) => d.id === 'flaky')).toMatchObject({ status: 'alive', restarts: 2 });
-    expect(log.lines.filter((l) => l.level === 'warn' && /^device flaky \(\S+\) failed: .+; restarting in \d+ ms$/.test(l.message))).toHaveLength(2);
+    expect(log.lines.filter((l) => l.level === 'warn' && l.message.startsWith(`device flaky (${flaky.definition.type}) failed: `) && /; restarting in \d+ ms$/.test(l.message))).toHaveLength(2);
     // The hosts heard about it as status events.
     expect(host.delivered.some((e) => e.kind === 'status' && e.endpoint === 'flaky' && e.status === 'unknown')).toBe(true);
   });
@@ -154,13 +154,20 @@ describe('a driver’s context taken apart', () => {
 
     driver.crash(new Error('gone'));
     await driver.waitRunning(2);
+    driver.emit('t', 21);
+    await host.waitFor((e) => e.kind === 'availability' && e.device === 'dev' && e.availability === 'online' && host.delivered.indexOf(e) > host.delivered.findIndex((c) => c.kind === 'status' && c.status === 'unknown'), { what: 'dev online again' });
     emit('t', 'stale');
     momentary('press', 'stale');
     status('dead', 'stale');
+    availability('offline', 'stale');
+    describeDevice({ name: 'Stale', channels: { t: { kind: 'number' } } });
+    // The availability is worked out at once: the stale word would show here.
+    expect(gateway.health().devices[0]).toMatchObject({ status: 'alive', availability: 'online' });
     driver.emit('t', 22);
     await host.waitFor((e) => e.kind === 'state' && e.value === 22);
     expect(host.delivered.some((e) => (e.kind === 'state' || e.kind === 'momentary') && e.value === 'stale')).toBe(false);
-    expect(gateway.health().devices.find((d) => d.id === 'dev')?.status).toBe('alive');
+    expect(host.delivered.some((e) => e.kind === 'description' && e.description.name === 'Stale')).toBe(false);
+    expect(gateway.health().devices.find((d) => d.id === 'dev')).toMatchObject({ status: 'alive', availability: 'online' });
   });
 });
 

@@ -2,7 +2,8 @@ import type { EndpointHealth } from '@patchbay/core';
 
 /**
  * The Prometheus text format for the families that grow with the installation: counters made
- * through the metrics sink (several per device) and the figures read per device from health.
+ * through the metrics sink (drivers' own, one or more per device) and the figures read per
+ * device from health.
  * prom-client keeps a labels object and a hash string per series and formats each sample
  * through both: at 10,000 devices a scrape was 80,000 lines and 150 ms on the event loop, every
  * value meanwhile waiting (issue 20). Here each series keeps its label text, rendered once, and

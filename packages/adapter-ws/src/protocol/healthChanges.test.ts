@@ -47,7 +47,7 @@ describe('ws protocol - health changes', () => {
     expect('cluster' in (alone ?? {})).toBe(false);
   });
 
-  it('ws protocol - (20) a device entry comes again when values or descriptions from it were refused, not when it only reported', () => {
+  it('ws protocol - (20) a device entry comes again when values or descriptions from it are first refused, not when it only reported or was refused again', () => {
     const device = (change: Partial<EndpointHealth>): GatewayHealth => ({
       ...report(),
       devices: [{ id: 'thermo1', kind: 'device', type: 'sim', status: 'alive', lastSeen: 1, queued: 0, delivered: 1, failed: 0, retries: 0, restarts: 0, availability: 'online', ...change }],
@@ -56,6 +56,9 @@ describe('ws protocol - health changes', () => {
     expect(healthChanges(base, device({ lastSeen: 2, delivered: 2 }))).toBeUndefined();
     expect(healthChanges(base, device({ valuesRefused: 1 }))?.devices).toMatchObject([{ id: 'thermo1', valuesRefused: 1 }]);
     expect(healthChanges(base, device({ descriptionsRefused: 1 }))?.devices).toMatchObject([{ id: 'thermo1', descriptionsRefused: 1 }]);
+    // Once refusing, each further refusal is a count, as each report is.
+    const refusing = healthBaseline(device({ valuesRefused: 1 }));
+    expect(healthChanges(refusing, device({ valuesRefused: 7, delivered: 9 }))).toBeUndefined();
   });
 
   it('ws protocol - (20) a device gone is in removed, and a device and a host of one id are compared each as itself', () => {

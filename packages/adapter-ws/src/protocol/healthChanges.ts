@@ -32,7 +32,9 @@ export interface HealthBaseline {
  * A device's `lastSeen` and event count move with every report, which every client already
  * receives as a state event: comparing them would put every busy device in every message
  * again (151 KB a second at 1,000 devices, issue 14.3 / 20.3). A device entry is sent again
- * when its status, availability, restarts, failures or refusals change, carrying its current figures.
+ * when its status, availability, restarts or failures change, or when something from it is
+ * refused for the first time, carrying its current figures. Refusals count up with every
+ * refused value, as reports do: a device misdescribed for good would otherwise be in every one.
  */
 function sameDevice(a: EndpointHealth | undefined, b: EndpointHealth): boolean {
   return (
@@ -44,8 +46,8 @@ function sameDevice(a: EndpointHealth | undefined, b: EndpointHealth): boolean {
     a.availabilityReason === b.availabilityReason &&
     a.failed === b.failed &&
     a.restarts === b.restarts &&
-    a.valuesRefused === b.valuesRefused &&
-    a.descriptionsRefused === b.descriptionsRefused
+    (a.valuesRefused === undefined) === (b.valuesRefused === undefined) &&
+    (a.descriptionsRefused === undefined) === (b.descriptionsRefused === undefined)
   );
 }
 
