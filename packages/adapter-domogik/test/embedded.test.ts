@@ -208,6 +208,19 @@ describe('domogik plugin on its embedded bus', () => {
     // should a second's boundary fall among them: atTimestamp differs).
     expect(ticks().length).toBeLessThanOrEqual(3);
     expect(got()).toMatchObject(Object.fromEntries(drivers.map((_, i) => [String(100 + i), 1000 + i])));
+
+    // Two presses of one sensor batched behind a publication in flight: each is a reading of its
+    // own, so the second starts a new publication rather than overwriting the first.
+    const presses = () => publications.filter((p) => Object.entries(p).some(([k, v]) => k !== 'atTimestamp' && typeof v === 'number' && v >= 7000));
+    setTimeout(() => {
+      drivers[0]?.emit('temperature', 7000);
+      drivers[1]?.ctx?.momentary('temperature', 7001);
+      drivers[1]?.ctx?.momentary('temperature', 7002);
+      drivers[2]?.emit('temperature', 7003);
+    }, 0);
+    await all.waitUntil(() => (presses().some((p) => p['102'] === 7003) ? true : undefined), { timeoutMs: 10_000, what: 'the last value of the turn' });
+    expect(presses().map((p) => p['101']).filter((v) => v !== undefined)).toEqual([7001, 7002]);
+    expect(presses().find((p) => p['101'] === 7002)).toMatchObject({ '102': 7003 });
   }, 30_000);
 });
 
