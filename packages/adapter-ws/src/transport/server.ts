@@ -7,6 +7,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { checkUpgrade, refuse, selectProtocol, type UpgradeRefusal } from './auth.js';
 import { TurnWrites } from './turnWrites.js';
 import type { WsConfig } from '../config.js';
+import { textFrame } from '../protocol/frame.js';
 import { healthBaseline, healthChanges, type HealthBaseline } from '../protocol/healthChanges.js';
 import { encodeBroadcast, encodeError, encodeHealthChanges, encodeRefusal, encodeReply, encodeSnapshot, parseClientMessage, WireErrors, type ClientCommand } from '../protocol/messages.js';
 
@@ -166,9 +167,16 @@ export class WsServer {
   }
 
   private broadcast(text: string): void {
-    // Encode once for every client: ws would otherwise convert the string per send.
-    const data = Buffer.from(text);
-    for (const client of this.clients) this.send(client, data);
+    // Framed once for every client: ws would otherwise convert the string and frame it per send.
+    const frame = textFrame(text);
+    for (const client of this.clients) {
+      if (!this.admits(client)) continue;
+      this.writes.hold(client);
+      // Straight to the socket under ws, which frames nothing here: with no compression its own
+      // sends are written at once too, so every frame keeps its order, and its bufferedAmount
+      // counts what the socket holds.
+      client.raw.write(frame);
+    }
   }
 
   /**
