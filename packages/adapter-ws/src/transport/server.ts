@@ -107,6 +107,8 @@ export class WsServer {
       noServer: true,
       clientTracking: false,
       maxPayload: this.config.maxPayload,
+      // Also what lets a broadcast's one frame go straight to each socket (broadcast()): with
+      // compression, ws would queue its own frames while it deflates, and they would fall behind.
       perMessageDeflate: false,
       handleProtocols: selectProtocol,
     });
