@@ -1,9 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { Backoff, describeError, ErrorCodes, PatchbayError, quoteForLog, type Adapter, type HostContext, type JsonValue, type OutboundEvent } from '@patchbay/core';
-import { dataTypeFor, encodeSensorValue } from './protocol/dataTypes.js';
+import { Backoff, describeError, ErrorCodes, PatchbayError, type Adapter, type HostContext, type OutboundEvent } from '@patchbay/core';
 import { EmbeddedBus, type BusPorts } from './transport/bus/index.js';
 import type { DomogikConfig } from './config.js';
-import { SensorMap, type SensorRef } from './protocol/mapping.js';
+import { SensorMap } from './protocol/mapping.js';
+import { SensorReadings } from './protocol/sensorReadings.js';
 import { MdpClient } from './transport/mq/client.js';
 import { DomogikPublisher, DomogikSubscriber } from './transport/mq/pubsub.js';
 import { answerBody, encodeReply, MdpWorker, type WorkerTiming } from './transport/mq/worker.js';
@@ -59,8 +59,8 @@ export class DomogikPlugin implements Adapter {
   /** This run's mapping loads: at most one in flight; `again` holds the reason for one more after it. */
   private loads: { running: boolean; again: string | undefined } = { running: false, again: undefined };
   private currentPorts: BusPorts | undefined;
-  private readonly unmapped = new Set<string>();
   private readonly counters;
+  private readonly readings: SensorReadings;
 
   constructor(
     private readonly config: DomogikConfig,
@@ -75,6 +75,7 @@ export class DomogikPlugin implements Adapter {
       published: ctx.counter('patchbay_domogik_sensor_publications_total', 'client.sensor messages published'),
       unmapped: ctx.counter('patchbay_domogik_unmapped_states_total', 'State events with no Domogik sensor id'),
     };
+    this.readings = new SensorReadings({ mapping: () => this.mapping, ctx, unmapped: this.counters.unmapped });
   }
 
   /** The bus ports in use (the embedded bus's real ports when configured with 0). */
@@ -341,7 +342,7 @@ export class DomogikPlugin implements Adapter {
     if (signal.aborted) return;
     this.loaded = true;
     this.reportConnection();
-    this.unmapped.clear();
+    this.readings.mappingLoaded();
     ctx.logger.info({ sensors: this.mapping.size }, `domogik: ${reason}: ${this.mapping.size} sensor(s) mapped; ${this.clientId} is alive`);
     ctx.status('alive');
     await this.publishStatus('alive', '');
@@ -400,7 +401,7 @@ export class DomogikPlugin implements Adapter {
     try {
       for (const device of this.ctx.snapshot().devices) {
         for (const channel of device.channels) {
-          const payload = this.sensorPayload({ device: device.device, channel: channel.channel, value: channel.value, time: channel.time });
+          const payload = this.readings.message({ device: device.device, channel: channel.channel, value: channel.value, time: channel.time });
           if (!payload || this.publisher !== publisher) continue;
           await publisher.publish('client.sensor', payload);
           this.counters.published.inc();
@@ -414,34 +415,6 @@ export class DomogikPlugin implements Adapter {
     return count;
   }
 
-  /** `{"<sensor id>": value, "atTimestamp": s}` (§7.5, §11.30) for one reading; undefined as for {@link sensorValue}. */
-  private sensorPayload(reading: Reading): JsonObject | undefined {
-    const sensor = this.mapping.sensor(reading.device, reading.channel);
-    const encoded = this.sensorValue(sensor, reading);
-    return sensor === undefined || encoded === undefined ? undefined : { [sensor.id]: encoded, atTimestamp: Math.floor(reading.time / 1000) };
-  }
-
-  /**
-   * The reading's value converted for its sensor's data type (the one Domogik declares for it,
-   * else the one of the channel's description); undefined when unmapped or not storable as that
-   * type (counted, and logged once).
-   */
-  private sensorValue(sensor: SensorRef | undefined, { device, channel, value }: Reading): JsonValue | undefined {
-    const dataType = sensor === undefined ? undefined : (sensor.dataType ?? dataTypeFor(this.ctx.description(device)?.channels[channel]));
-    const encoded = sensor === undefined ? undefined : encodeSensorValue(dataType, value);
-    if (sensor === undefined || encoded === undefined) {
-      this.counters.unmapped.inc();
-      const key = `${device}.${channel}`;
-      if (!this.unmapped.has(key)) {
-        this.unmapped.add(key);
-        const why = sensor === undefined ? 'no Domogik sensor id' : `no value storable as ${dataType ?? 'a Domogik sensor value'} (got ${quoteForLog(value ?? null, 40)})`;
-        this.ctx.logger.info(`domogik: ${key} has ${why}; not published (logged once)`);
-      }
-      return undefined;
-    }
-    return encoded;
-  }
-
   private ensureReady(): DomogikPublisher {
     const publisher = this.publisher;
     if (!this.running || !publisher) throw new PatchbayError(ErrorCodes.HOST_UNREACHABLE, `the Domogik host is ${this.status}`);
@@ -453,39 +426,20 @@ export class DomogikPlugin implements Adapter {
     // A momentary event (a press) is one more reading of its sensor: xplgw keeps each one when the sensor's history keeps duplicates.
     if (event.kind !== 'state' && event.kind !== 'momentary') return;
     const publisher = this.ensureReady();
-    const payload = this.sensorPayload(event);
+    const payload = this.readings.message(event);
     if (!payload) return;
     this.counters.published.inc();
     return publisher.publish('client.sensor', payload);
   }
 
-  /** One `client.sensor` message carries several sensors (§7.5): batch them, one message per timestamp and without repeating a sensor. */
+  /** One `client.sensor` message carries several sensors (§7.5): a batch goes in as few as its timestamps and repeated sensors allow. */
   deliverBatch(events: readonly OutboundEvent[]): Promise<void> | void {
     const publisher = this.ensureReady();
-    let message: JsonObject | undefined;
     let last: Promise<void> | undefined;
-    const flush = () => {
-      if (message) {
-        this.counters.published.inc();
-        last = publisher.publish('client.sensor', message);
-      }
-      message = undefined;
-    };
-    // Each reading goes straight into the one object of its publication, keyed by the sensor's
-    // id as a number: a payload object, its key list and a copy per reading were a third of
-    // what the gateway allocated at 10,000 values/s (issue 20).
-    for (const event of events) {
-      if (event.kind !== 'state' && event.kind !== 'momentary') continue;
-      const sensor = this.mapping.sensor(event.device, event.channel);
-      const encoded = this.sensorValue(sensor, event);
-      if (sensor === undefined || encoded === undefined) continue;
-      const { id } = sensor;
-      const atTimestamp = Math.floor(event.time / 1000);
-      if (message && (id in message || message.atTimestamp !== atTimestamp)) flush();
-      // Integer keys come first in a JSON object whatever their order of insertion: the sensors, then atTimestamp.
-      (message ??= { atTimestamp })[id] = encoded;
+    for (const message of this.readings.messages(events)) {
+      this.counters.published.inc();
+      last = publisher.publish('client.sensor', message);
     }
-    flush();
     // Sends are serialised: the last one settling means every earlier one was queued. Settled
     // only after the loop's check phase: the devices whose timers fire in this turn report one
     // tick each, and would each be a batch and a send of their own (5,000 sends/s at 10,000
@@ -497,14 +451,6 @@ export class DomogikPlugin implements Adapter {
 /** Resolves once the event loop has run what is due in this turn (its timers included). */
 function afterThisTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** A reading of a channel, as a state or momentary event and the retained state both carry it. */
-interface Reading {
-  device: string;
-  channel: string;
-  value?: JsonValue | undefined;
-  time: number;
 }
 
 /** The definition's `create`: one plugin per run of the host. */
