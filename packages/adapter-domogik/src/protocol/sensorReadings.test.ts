@@ -14,9 +14,9 @@ function rig() {
 
 const T0 = 1_700_000_000_000;
 /** `a.t` = 21.5 at `time`, as an event of `kind`. */
-function reading(key: string, value: number | string, options: { kind?: 'state' | 'momentary'; time?: number } = {}): OutboundEvent {
+function reading(key: string, value: number | string, options: { kind?: 'state' | 'momentary'; time?: number } = {}): Extract<OutboundEvent, { kind: 'state' | 'momentary' }> {
   const [device, channel] = key.split('.') as [string, string];
-  return { kind: options.kind ?? 'state', id: `${key}=${value}`, time: options.time ?? T0, origin: device, device, channel, value } as OutboundEvent;
+  return { kind: options.kind ?? 'state', id: `${key}=${value}`, time: options.time ?? T0, origin: device, device, channel, value } as Extract<OutboundEvent, { kind: 'state' | 'momentary' }>;
 }
 const state = (key: string, value: number, time = T0) => reading(key, value, { time });
 const press = (key: string, value: string) => reading(key, value, { kind: 'momentary' });
