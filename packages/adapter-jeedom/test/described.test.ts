@@ -142,6 +142,9 @@ describe('jeedom - described devices (15.6)', () => {
     // All three in one POST: the cycle merged them as a list, not as one latest value.
     expect(peer.posts().filter((r) => (decoded(r).events ?? []).length === 3)).toHaveLength(1);
 
+    // The peer has answered; the gateway must have read the answer too before the peer goes, or it
+    // sends the presses again (it cannot tell an answer lost with the connection from none).
+    await expect.poll(() => rig.gateway.health().hosts.find((h) => h.id === 'jeedom')?.queued, { timeout: 10_000 }).toBe(0);
     await peer.stop();
     for (let i = 0; i < 20; i++) ctx?.momentary('press', i);
     await peer.restart();
