@@ -211,6 +211,41 @@ describe('tracim - per-client destination queue', () => {
     expect(received.slice(0, 20).filter((m) => m.startsWith('b')).length).toBeGreaterThanOrEqual(5);
   });
 
+  it('tracim - a full queue makes room with its oldest state, never with a reply: a client kept full by busy devices still gets every reply', async () => {
+    const { path, destination, events, seen } = make(16);
+    destination.push(msg('s0', 's0'));
+    await seen('down');
+    for (let i = 1; i < 16; i++) destination.push(msg(`s${i}`, `s${i}`));
+    destination.push(msg('reply 1'), true);
+    // As at 10,000 devices: more channels change than the queue holds, each a new key.
+    for (let i = 16; i < 200; i++) destination.push(msg(`s${i}`, `s${i}`));
+    destination.push(msg('reply 2'), true);
+    for (let i = 200; i < 400; i++) destination.push(msg(`s${i}`, `s${i}`));
+    expect(destination.size).toBe(16);
+    const drops = events.filter((e) => e.startsWith('dropped'));
+    expect(drops).toHaveLength(400 + 2 - 16);
+    expect(drops.every((e) => e === 'dropped 1: queue full (16 messages): dropped the oldest (t)')).toBe(true);
+    const listener = await rawListener(path);
+    cleanups.push(() => listener.close());
+    await seen('idle');
+    expect(listener.messages.map((b) => b.toString())).toEqual(['reply 1', 'reply 2', ...Array.from({ length: 14 }, (_, i) => `s${386 + i}`)]);
+  });
+
+  it('tracim - a queue full of replies drops new state rather than a reply; a new reply then takes the oldest reply\'s place', async () => {
+    const { path, destination, events, seen } = make(16);
+    destination.push(msg('r0'), true);
+    await seen('down');
+    for (let i = 1; i < 16; i++) destination.push(msg(`r${i}`), true);
+    destination.push({ bytes: Buffer.from('state'), type: 'daemon_tracim_event', key: 'd\u0000c' });
+    expect(events.filter((e) => e.startsWith('dropped'))).toEqual(['dropped 1: queue full (16 messages, all replies, acks or pongs): dropped the new daemon_tracim_event']);
+    destination.push(msg('r16'), true);
+    expect(destination.size).toBe(16);
+    const listener = await rawListener(path);
+    cleanups.push(() => listener.close());
+    await seen('idle');
+    expect(listener.messages.map((b) => b.toString())).toEqual(Array.from({ length: 16 }, (_, i) => `r${i + 1}`));
+  });
+
   it('tracim - urgent messages (acks, replies, pings) go ahead of the queued ones, in the order they came', async () => {
     const { path, destination, seen } = make(100);
     destination.push(msg('s0', 's0'));

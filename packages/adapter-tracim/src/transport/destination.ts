@@ -143,7 +143,7 @@ export class Destination {
         return;
       }
     }
-    if (this.live >= this.options.maxQueue) this.dropOldest();
+    if (this.live >= this.options.maxQueue && !this.makeRoom(item, urgent)) return;
     const entry: Entry = { item, bytes: undefined, prev: undefined, next: undefined, gone: false, urgent };
     if (item.key !== undefined) this.byKey.set(item.key, entry);
     // Urgent ones go first, but never ahead of the message in flight.
@@ -195,12 +195,29 @@ export class Destination {
     if (key !== undefined && this.byKey.get(key) === entry) this.byKey.delete(key);
   }
 
-  private dropOldest(): void {
-    // The message in flight may already be with the peer: it is never the one dropped.
-    const oldest = this.socket === undefined ? this.first : this.first?.next;
-    if (oldest === undefined) return;
+  /**
+   * A full queue drops its oldest message that is neither in flight (it may be with the peer
+   * already) nor urgent: a reply, an ack or a pong must not make way for state, or a client
+   * kept full by a busy installation would never get its commands' replies (issue 20: at
+   * 10,000 devices, one reply in five). Only when nothing else is left does an urgent message go
+   * for another, and a state message is then the one dropped. False: drop `incoming`.
+   */
+  private makeRoom(incoming: Outgoing, urgent: boolean): boolean {
+    const inFlight = this.socket === undefined ? undefined : this.first;
+    // Urgent messages are the front of the queue, right behind the one in flight.
+    const before = this.lastUrgent ?? inFlight;
+    let oldest = before === undefined ? this.first : before.next;
+    if (oldest === undefined) {
+      if (!urgent) {
+        this.hooks.onDropped(this.path, 1, `queue full (${this.options.maxQueue} messages, all replies, acks or pongs): dropped the new ${incoming.type}`);
+        return false;
+      }
+      oldest = inFlight === undefined ? this.first : inFlight.next;
+      if (oldest === undefined) return true;
+    }
     this.unlink(oldest);
     this.hooks.onDropped(this.path, 1, `queue full (${this.options.maxQueue} messages): dropped the oldest (${oldest.item.type})`);
+    return true;
   }
 
   private pump(): void {
