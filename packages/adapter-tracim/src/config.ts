@@ -54,7 +54,7 @@ export const tracimConfig = z
     userId: z.string().regex(/^\d+$/, 'must be a string of digits').default('0'),
     /** Messages over 4096 bytes: shrink the TLM, skip it, or send it whole like the reference (§10). */
     sizePolicy: z.enum(['shrink', 'skip', 'verbatim']).default('shrink'),
-    /** Most messages waiting for one client; beyond it the oldest is dropped (counted, logged). */
+    /** Most messages waiting for one client; beyond it the oldest state message is dropped (counted, logged), never a reply, ack or pong. */
     maxQueuedPerClient: z.number().int().min(16).max(1_000_000).optional(),
     /** Deprecated name of `maxQueuedPerClient` (it bounds one client's messages, not the core's replies). */
     maxQueue: z.number().int().min(16).max(1_000_000).optional(),
