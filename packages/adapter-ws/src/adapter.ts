@@ -39,7 +39,7 @@ export function createWsAdapter(config: WsConfig, ctx: HostContext): WsAdapter {
     },
     // No deliverBatch: the outbox would then queue every event and coalesce a channel's states
     // within a turn, and clients are promised every state in order. Frames go, those
-    // of one callback (of one turn, when busy) in one socket write per client (TurnWrites).
+    // of one callback (of one turn, when busy) in one socket write per client (FrameBatch).
     deliver(event) {
       // Resolves at once: a client that is gone is gone; it gets a fresh snapshot on reconnect.
       server?.deliver(event);

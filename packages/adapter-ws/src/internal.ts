@@ -6,4 +6,4 @@ export { healthBaseline, healthChanges, type HealthBaseline, type HealthChanges 
 export { encodeBroadcast, encodeError, encodeHealthChanges, encodeRefusal, encodeReply, encodeSnapshot, MAX_DEPTH, parseClientMessage } from './protocol/messages.js';
 export { checkUpgrade, hostUnrebindable, originAllowed, presentedToken, tokenMatches, type UpgradePolicy, type UpgradeRefusal } from './transport/auth.js';
 export { WsServer, type WsServerStats } from './transport/server.js';
-export { TurnWrites, type Holdable } from './transport/turnWrites.js';
+export { BUSY_TURN_FRAMES, FrameBatch } from './transport/frameBatch.js';

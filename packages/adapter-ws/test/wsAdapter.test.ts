@@ -410,6 +410,33 @@ describe('ws - socket writes', () => {
     expect(bounded.adapter().stats()).toMatchObject({ clients: 2, slowDropped: 0 });
   });
 
+  it('ws - (20) a turn\'s broadcasts are framed once for every client: each client\'s one write is one chunk, the same memory for all', async () => {
+    const r = await rig();
+    const chunks: Buffer[][] = [];
+    r.http.server.on('upgrade', (_request, socket: Socket & { _write: unknown; _writev: unknown }) => {
+      const own = chunks[chunks.push([]) - 1] as Buffer[];
+      const write = socket._write as (...args: unknown[]) => void;
+      const writev = socket._writev as (...args: unknown[]) => void;
+      socket._write = function (this: Socket, chunk: Buffer, ...rest: unknown[]) {
+        own.push(chunk);
+        return write.call(this, chunk, ...rest);
+      };
+      socket._writev = function (this: Socket, list: { chunk: Buffer }[], ...rest: unknown[]) {
+        own.push(...list.map((c) => c.chunk));
+        return writev.call(this, list, ...rest);
+      };
+    });
+    const clients = [await r.connect(), await r.connect(), await r.connect()];
+    for (const own of chunks) own.length = 0;
+    await oneTurn(r, clients);
+    expect(chunks.map((own) => own.length)).toEqual([1, 1, 1]);
+    const [first, ...others] = chunks.map((own) => own[0] as Buffer);
+    for (const other of others) {
+      expect(other.buffer).toBe(first?.buffer);
+      expect([other.byteOffset, other.length]).toEqual([first?.byteOffset, first?.length]);
+    }
+  });
+
   it('ws - (20) a quiet turn\'s frame goes out when its callback returns, not at the turn\'s end; after a busy turn, the frames of many callbacks share one write', async () => {
     const r = await rig();
     const writes = countWrites(r);

@@ -5,9 +5,8 @@ import type { Duplex } from 'node:stream';
 import { describeError, ErrorCodes, PatchbayError, type Counter, type GatewayHealth, type HostContext, type OutboundEvent, type ReplyEvent } from '@patchbay/core';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { checkUpgrade, refuse, selectProtocol, type UpgradeRefusal } from './auth.js';
-import { TurnWrites } from './turnWrites.js';
+import { FrameBatch } from './frameBatch.js';
 import type { WsConfig } from '../config.js';
-import { textFrame } from '../protocol/frame.js';
 import { healthBaseline, healthChanges, type HealthBaseline } from '../protocol/healthChanges.js';
 import { encodeBroadcast, encodeError, encodeHealthChanges, encodeRefusal, encodeReply, encodeSnapshot, parseClientMessage, WireErrors, type ClientCommand } from '../protocol/messages.js';
 
@@ -37,8 +36,13 @@ interface Client {
   alive: boolean;
   /** The TCP socket under it: how much of what was sent has left for the kernel. */
   raw: Socket;
-  /** Its socket is corked until the end of this turn ({@link TurnWrites}). */
-  held: boolean;
+  /** Bytes of this turn's broadcasts ({@link FrameBatch}) it has been given. */
+  batchFrom: number;
+  /**
+   * The batch's length past which its backlog, with the part of the batch it has not been given,
+   * would pass its bound: the next broadcast then judges it.
+   */
+  crossAt: number;
   /** Bytes whose write had completed at the last stall check. */
   flushed: number;
   /** Since when (ms) its backlog has not moved; undefined while it has none or it moves. */
@@ -78,7 +82,9 @@ export class WsServer {
   private readonly figures = { slowDropped: 0, stalledDropped: 0, maxBufferedSeen: 0, rejectedUpgrades: 0, badMessages: 0 };
   /** The health as the clients that had a health message know it. */
   private healthBase: HealthBaseline | undefined;
-  private readonly writes = new TurnWrites<Client>((client) => this.measure(client));
+  private readonly batch = new FrameBatch((batch) => this.writeBatch(batch));
+  /** The lowest `crossAt` of any client (a client gone since may have left it lower): past it, a broadcast judges clients. */
+  private crossAt = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly config: WsConfig,
@@ -168,17 +174,44 @@ export class WsServer {
     return { clients: this.clients.size, ...this.figures };
   }
 
+  /**
+   * Framed once into the turn's batch, which goes to every client in one write (FrameBatch): ws
+   * would otherwise convert the string and frame it per send. The batch is written straight to
+   * the socket under ws: with no compression its own sends are written at once too, so every
+   * frame keeps its order, and its bufferedAmount counts what the socket holds.
+   */
   private broadcast(text: string): void {
-    // Framed once for every client: ws would otherwise convert the string and frame it per send.
-    const frame = textFrame(text);
+    if (this.batch.bytes > this.crossAt) this.judge();
+    this.batch.add(text, this.clients.size);
+  }
+
+  /** The turn's broadcasts go out: each client gets what it has not had of them, in one write. */
+  private writeBatch(batch: Buffer): void {
+    let crossAt = Number.POSITIVE_INFINITY;
     for (const client of this.clients) {
-      if (!this.admits(client)) continue;
-      this.writes.hold(client);
-      // Straight to the socket under ws, which frames nothing here: with no compression its own
-      // sends are written at once too, so every frame keeps its order, and its bufferedAmount
-      // counts what the socket holds.
-      client.raw.write(frame);
+      const from = client.batchFrom;
+      client.batchFrom = 0;
+      if (client.socket.readyState !== WebSocket.OPEN) continue;
+      if (from < batch.length) client.raw.write(from === 0 ? batch : batch.subarray(from));
+      this.measure(client);
+      client.crossAt = this.backlogBound(client) - client.socket.bufferedAmount;
+      if (client.crossAt < crossAt) crossAt = client.crossAt;
     }
+    this.crossAt = crossAt;
+  }
+
+  /**
+   * The next frame would take a client's backlog, with its part of this batch, past its bound:
+   * each such client is given its part now, judged on what the kernel did not take, and dropped
+   * if that is still over the bound. So a backlog never passes the bound by more than one frame.
+   */
+  private judge(): void {
+    let crossAt = Number.POSITIVE_INFINITY;
+    for (const client of [...this.clients]) {
+      if (this.batch.bytes > client.crossAt && !this.admits(client)) continue;
+      if (client.crossAt < crossAt) crossAt = client.crossAt;
+    }
+    this.crossAt = crossAt;
   }
 
   /**
@@ -249,37 +282,54 @@ export class WsServer {
     }
   }
 
-  /** A frame for every client (state, health, a snapshot): it goes out with the rest of its turn's frames, in one write per client. */
+  /**
+   * A frame of this client's own (its snapshot, its health, a reply, a refusal): written now,
+   * after what it has not had of this turn's broadcasts, in one write (a relay's new state, then
+   * its reply). Held to a busy turn's end, a reply waited behind every device of that turn; held
+   * even to the callback's end, a cork and its microtask were a third of the gateway's share of a
+   * round trip (issue 12).
+   */
   private send(client: Client, data: string | Buffer): void {
-    if (!this.admits(client)) return;
-    this.writes.hold(client);
-    client.socket.send(data, { binary: false });
+    const raw = client.raw;
+    raw.cork();
+    try {
+      if (!this.admits(client)) return;
+      client.socket.send(data, { binary: false });
+    } finally {
+      raw.uncork();
+    }
+    this.measure(client);
+    this.rebound(client);
+  }
+
+  /** A frame for one client that waits on it (a reply, a refusal). */
+  private answer(client: Client, data: string): void {
+    this.send(client, data);
   }
 
   /**
-   * A frame for one client that waits on it (a reply, a refusal): written now, with whatever
-   * the client holds from this turn ahead of it, in order (a relay's new state, then its reply).
-   * Held to a busy turn's end, a reply waited behind every device of that turn; held even to the
-   * callback's end, the cork and its microtask were a third of the gateway's share of a round trip
-   * (issue 12).
+   * False when `client` cannot take another frame: closing, or dropped here for its backlog.
+   * It is given its part of this turn's broadcasts first, and judged with it.
    */
-  private answer(client: Client, data: string): void {
-    if (!this.admits(client)) return;
-    client.socket.send(data, { binary: false });
-    if (!this.writes.release(client)) this.measure(client);
-  }
-
-  /** False when `client` cannot take another frame: closing, or dropped here for its backlog. */
   private admits(client: Client): boolean {
     const socket = client.socket;
     if (socket.readyState !== WebSocket.OPEN) return false;
-    const bound = this.backlogBound(client);
-    // While held, the backlog counts this turn's frames too: write them out before judging the client.
-    if (socket.bufferedAmount > bound && (!this.writes.release(client) || socket.bufferedAmount > bound)) {
+    const part = this.batch.since(client.batchFrom);
+    client.batchFrom = this.batch.bytes;
+    if (part !== undefined) client.raw.write(part);
+    if (socket.bufferedAmount > this.backlogBound(client)) {
       this.dropSlow(client);
       return false;
     }
+    this.rebound(client);
     return true;
+  }
+
+  /** `client`'s `crossAt` from its backlog now. */
+  private rebound(client: Client): void {
+    if (client.socket.readyState !== WebSocket.OPEN) return;
+    client.crossAt = this.backlogBound(client) - client.socket.bufferedAmount + client.batchFrom;
+    if (client.crossAt < this.crossAt) this.crossAt = client.crossAt;
   }
 
   /** The backlog past which `client` is dropped: `maxBufferedBytes`, plus its snapshot until that has gone out. */
@@ -342,7 +392,8 @@ export class WsServer {
       pending: 0,
       alive: true,
       raw: request.socket,
-      held: false,
+      batchFrom: this.batch.bytes,
+      crossAt: Number.POSITIVE_INFINITY,
       flushed: 0,
       stuckSince: undefined,
       healthBase: this.config.healthIntervalMs > 0 ? healthBaseline(health) : undefined,
@@ -355,6 +406,7 @@ export class WsServer {
     const snapshot = encodeSnapshot(this.ctx.snapshot(), health);
     this.send(client, snapshot);
     client.snapshotAllowance = Buffer.byteLength(snapshot);
+    this.rebound(client);
     socket.on('message', (data, isBinary) => this.onMessage(client, data, isBinary));
     socket.on('pong', () => {
       client.alive = true;
