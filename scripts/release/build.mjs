@@ -158,7 +158,7 @@ if [ -z "$node" ]; then
   exit 127
 fi
 # exec: the pid Jeedom records is the gateway's own.
-exec "$node" --max-semi-space-size=2 --heap-growing-percent=100 "$root/lib/node_modules/@patchbay/gateway/dist/cli.js" "$@"
+exec "$node" --max-semi-space-size=2 --heap-growing-percent=100 --single-threaded-gc "$root/lib/node_modules/@patchbay/gateway/dist/cli.js" "$@"
 `;
 mkdirSync(join(stage, 'bin'));
 writeFileSync(join(stage, 'bin/patchbay'), launcher);

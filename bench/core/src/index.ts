@@ -153,7 +153,7 @@ async function startup(): Promise<{ ms: number; idleRssMb: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-start-'));
   const built = join(repoRoot, 'apps/gateway/dist/cli.js');
   // The same node flags as `npm start` and the Docker image.
-  const args = existsSync(built) ? ['--max-semi-space-size=2', '--heap-growing-percent=100', built] : ['--conditions=@patchbay/source', '--import', 'tsx', join(repoRoot, 'apps/gateway/src/cli.ts')];
+  const args = existsSync(built) ? ['--max-semi-space-size=2', '--heap-growing-percent=100', '--single-threaded-gc', built] : ['--conditions=@patchbay/source', '--import', 'tsx', join(repoRoot, 'apps/gateway/src/cli.ts')];
   const start = nowMs();
   const child = spawn(process.execPath, [...args, 'run', '--port', '0', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {

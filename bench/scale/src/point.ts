@@ -266,7 +266,7 @@ export async function runPoint(side: Side, shape: PointShape, options: PointOpti
       writeFileSync(configPath, stringify(gatewayConfig(ep, shape, dataDir)));
       const prof = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=${options.cpuProfName ?? 'scale.cpuprofile'}`, '--cpu-prof-interval=4000'] : [];
       // As `npm start` runs it.
-      args = ['--max-semi-space-size=2', '--heap-growing-percent=100', ...prof, join(repoRoot, 'apps/gateway/dist/cli.js'), 'run', '--config', configPath];
+      args = ['--max-semi-space-size=2', '--heap-growing-percent=100', '--single-threaded-gc', ...prof, join(repoRoot, 'apps/gateway/dist/cli.js'), 'run', '--config', configPath];
     } else {
       args = [plainScript('raw'), JSON.stringify({ ep, shape, journal: journalFile })];
     }

@@ -36,7 +36,7 @@ for (let run = 0; run < runs; run++) {
   writeFileSync(configPath, stringify(gatewayConfig(ep, { devices, clients: 0, rate: 10_000 }, join(dir.path, 'data'))));
   const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=startup-N${devices}-${run}.cpuprofile`, '--cpu-prof-interval=1000'] : [];
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, ['--max-semi-space-size=2', '--heap-growing-percent=100', ...prof, join(root, 'apps/gateway/dist/cli.js'), 'run', '--config', configPath], { cwd: dir.path, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, ['--max-semi-space-size=2', '--heap-growing-percent=100', '--single-threaded-gc', ...prof, join(root, 'apps/gateway/dist/cli.js'), 'run', '--config', configPath], { cwd: dir.path, stdio: ['ignore', 'ignore', 'inherit'] });
   // The figure is the time this poll takes, so a poll is the measurement.
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the gateway exited (${child.exitCode})`);
