@@ -237,13 +237,28 @@ describe('tracim - per-client destination queue', () => {
     await seen('down');
     for (let i = 1; i < 16; i++) destination.push(msg(`r${i}`), true);
     destination.push({ bytes: Buffer.from('state'), type: 'daemon_tracim_event', key: 'd\u0000c' });
-    expect(events.filter((e) => e.startsWith('dropped'))).toEqual(['dropped 1: queue full (16 messages, all replies, acks or pongs): dropped the new daemon_tracim_event']);
+    expect(events.filter((e) => e.startsWith('dropped'))).toEqual(['dropped 1: queue full (16 messages, every one waiting a reply, an ack or a pong): dropped the new daemon_tracim_event']);
     destination.push(msg('r16'), true);
     expect(destination.size).toBe(16);
     const listener = await rawListener(path);
     cleanups.push(() => listener.close());
     await seen('idle');
     expect(listener.messages.map((b) => b.toString())).toEqual(Array.from({ length: 16 }, (_, i) => `r${i + 1}`));
+  });
+
+  it('tracim - a state message that was in flight when replies came, and now waits for its retry, is the one a full queue drops first', async () => {
+    const { path, destination, events, seen } = make(16);
+    // s0 is dialled at once; the reply comes while it is in flight, so it queues behind it.
+    destination.push(msg('s0', 's0'));
+    destination.push(msg('r1'), true);
+    await seen('down');
+    for (let i = 2; i < 16; i++) destination.push(msg(`r${i}`), true);
+    destination.push(msg('s16', 's16'));
+    expect(events.filter((e) => e.startsWith('dropped'))).toEqual(['dropped 1: queue full (16 messages): dropped the oldest (t)']);
+    const listener = await rawListener(path);
+    cleanups.push(() => listener.close());
+    await seen('idle');
+    expect(listener.messages.map((b) => b.toString())).toEqual([...Array.from({ length: 15 }, (_, i) => `r${i + 1}`), 's16']);
   });
 
   it('tracim - urgent messages (acks, replies, pings) go ahead of the queued ones, in the order they came', async () => {

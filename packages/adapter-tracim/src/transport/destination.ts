@@ -204,15 +204,16 @@ export class Destination {
    */
   private makeRoom(incoming: Outgoing, urgent: boolean): boolean {
     const inFlight = this.socket === undefined ? undefined : this.first;
-    // Urgent messages are the front of the queue, right behind the one in flight.
-    const before = this.lastUrgent ?? inFlight;
-    let oldest = before === undefined ? this.first : before.next;
+    const head = inFlight === undefined ? this.first : inFlight.next;
+    // Urgent messages wait at the front, behind the one in flight, or behind a message that was
+    // in flight when they came and now waits for its retry: that one is the oldest if it is state.
+    let oldest = head !== undefined && !head.urgent ? head : this.lastUrgent === undefined ? head : this.lastUrgent.next;
     if (oldest === undefined) {
       if (!urgent) {
-        this.hooks.onDropped(this.path, 1, `queue full (${this.options.maxQueue} messages, all replies, acks or pongs): dropped the new ${incoming.type}`);
+        this.hooks.onDropped(this.path, 1, `queue full (${this.options.maxQueue} messages, every one waiting a reply, an ack or a pong): dropped the new ${incoming.type}`);
         return false;
       }
-      oldest = inFlight === undefined ? this.first : inFlight.next;
+      oldest = head;
       if (oldest === undefined) return true;
     }
     this.unlink(oldest);
