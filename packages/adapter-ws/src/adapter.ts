@@ -38,8 +38,9 @@ export function createWsAdapter(config: WsConfig, ctx: HostContext): WsAdapter {
       await current?.stop();
     },
     // No deliverBatch: the outbox would then queue every event and coalesce a channel's states
-    // within a turn, and clients are promised every state in order. Frames go, those
-    // of one callback (of one turn, when busy) in one socket write per client (FrameBatch).
+    // within a turn, and clients are promised every state in order. The broadcasts of one
+    // callback (of one turn, when busy) go in one socket write per client (FrameBatch); a
+    // client's own frames (its snapshot, health, replies) go at once, its part of the batch first.
     deliver(event) {
       // Resolves at once: a client that is gone is gone; it gets a fresh snapshot on reconnect.
       server?.deliver(event);

@@ -18,7 +18,7 @@ export interface WsServerStats {
   slowDropped: number;
   /** Clients dropped because their backlog did not move for `stallTimeoutMs`. */
   stalledDropped: number;
-  /** The largest unsent backlog any client had once a turn's frames went out, bytes: bounded by `maxBufferedBytes` plus one message (plus its snapshot, while a new client reads that). */
+  /** The largest unsent backlog any client had after a write to it (its part of a batch, a frame of its own), bytes: bounded by `maxBufferedBytes` plus one message (plus its snapshot, while a new client reads that). */
   maxBufferedSeen: number;
   /** Upgrades refused (token, origin, too many clients). */
   rejectedUpgrades: number;
@@ -113,7 +113,7 @@ export class WsServer {
       noServer: true,
       clientTracking: false,
       maxPayload: this.config.maxPayload,
-      // Also what lets a broadcast's one frame go straight to each socket (broadcast()): with
+      // Also what lets a turn's batch of broadcasts go straight to each socket (FrameBatch): with
       // compression, ws would queue its own frames while it deflates, and they would fall behind.
       perMessageDeflate: false,
       handleProtocols: selectProtocol,
@@ -201,9 +201,11 @@ export class WsServer {
   }
 
   /**
-   * The next frame would take a client's backlog, with its part of this batch, past its bound:
-   * each such client is given its part now, judged on what the kernel did not take, and dropped
-   * if that is still over the bound. So a backlog never passes the bound by more than one frame.
+   * The frames batched so far have taken some client's backlog, with its part of the batch,
+   * past its bound (`crossAt`): before the next frame, each such client is given its part now,
+   * judged on what the kernel did not take, and dropped if that is still over the bound. So a
+   * backlog never passes the bound by more than one frame. A client that stays near its bound
+   * is judged at every broadcast: one write per frame for it, as before batches.
    */
   private judge(): void {
     let crossAt = Number.POSITIVE_INFINITY;
@@ -316,7 +318,10 @@ export class WsServer {
     if (socket.readyState !== WebSocket.OPEN) return false;
     const part = this.batch.since(client.batchFrom);
     client.batchFrom = this.batch.bytes;
-    if (part !== undefined) client.raw.write(part);
+    if (part !== undefined) {
+      client.raw.write(part);
+      this.measure(client);
+    }
     if (socket.bufferedAmount > this.backlogBound(client)) {
       this.dropSlow(client);
       return false;
