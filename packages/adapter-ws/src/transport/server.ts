@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { describeError, ErrorCodes, PatchbayError, type Counter, type GatewayHealth, type HostContext, type OutboundEvent, type ReplyEvent } from '@patchbay/core';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { checkUpgrade, refuse, selectProtocol, type UpgradeRefusal } from './auth.js';
-import { FrameBatch } from './frameBatch.js';
+import { ClientWrites, type WritableClient } from './clientWrites.js';
 import type { WsConfig } from '../config.js';
 import { healthBaseline, healthChanges, type HealthBaseline } from '../protocol/healthChanges.js';
 import { encodeBroadcast, encodeError, encodeHealthChanges, encodeRefusal, encodeReply, encodeSnapshot, parseClientMessage, WireErrors, type ClientCommand } from '../protocol/messages.js';
@@ -26,35 +25,19 @@ export interface WsServerStats {
   badMessages: number;
 }
 
-interface Client {
+interface Client extends WritableClient {
   /** Unique across runs, so a reply recovered from the journal never reaches a stranger. */
   key: string;
-  socket: WebSocket;
   remote: string;
   pending: number;
   /** Answered the last keep-alive ping. */
   alive: boolean;
-  /** The TCP socket under it: how much of what was sent has left for the kernel. */
-  raw: Socket;
-  /** Bytes of this turn's broadcasts ({@link FrameBatch}) it has been given. */
-  batchFrom: number;
-  /**
-   * The batch's length past which its backlog, with the part of the batch it has not been given,
-   * would pass its bound: the next broadcast then judges it.
-   */
-  crossAt: number;
   /** Bytes whose write had completed at the last stall check. */
   flushed: number;
   /** Since when (ms) its backlog has not moved; undefined while it has none or it moves. */
   stuckSince: number | undefined;
   /** The health it was sent with its snapshot, until the next health message brings it in line. */
   healthBase: HealthBaseline | undefined;
-  /**
-   * The size of its snapshot, bytes, allowed on top of `maxBufferedBytes` until its backlog
-   * first falls within the bound: the snapshot of 10,000 devices is about 12 MB, and a client
-   * that is reading it has not stopped reading (the stall check catches one that never reads).
-   */
-  snapshotAllowance: number;
 }
 
 interface Counters {
@@ -79,17 +62,16 @@ export class WsServer {
   private unmount: (() => void) | undefined;
   private timers: NodeJS.Timeout[] = [];
   private readonly counters: Counters;
-  private readonly figures = { slowDropped: 0, stalledDropped: 0, maxBufferedSeen: 0, rejectedUpgrades: 0, badMessages: 0 };
+  private readonly figures = { slowDropped: 0, stalledDropped: 0, rejectedUpgrades: 0, badMessages: 0 };
   /** The health as the clients that had a health message know it. */
   private healthBase: HealthBaseline | undefined;
-  private readonly batch = new FrameBatch((batch) => this.writeBatch(batch));
-  /** The lowest `crossAt` of any client (a client gone since may have left it lower): past it, a broadcast judges clients. */
-  private crossAt = Number.POSITIVE_INFINITY;
+  private readonly writes: ClientWrites<Client>;
 
   constructor(
     private readonly config: WsConfig,
     private readonly ctx: HostContext,
   ) {
+    this.writes = new ClientWrites(this.clients, { maxBufferedBytes: config.maxBufferedBytes, overBound: (client) => this.dropSlow(client) });
     this.counters = {
       rejected: ctx.counter('patchbay_ws_upgrades_rejected_total', 'WebSocket upgrades refused (token, origin, capacity)'),
       bad: ctx.counter('patchbay_ws_bad_messages_total', 'WebSocket client messages refused (malformed, binary, oversized, too many pending)'),
@@ -161,59 +143,17 @@ export class WsServer {
       // Only reaches here for replies routed through the outbox (e.g. failed after a restart).
       const key = event.meta?.wsClient;
       const client = typeof key === 'string' ? this.byKey.get(key) : undefined;
-      if (client && event.ref !== undefined) this.answer(client, encodeReply(event.ref, event));
+      if (client && event.ref !== undefined) this.writes.send(client, encodeReply(event.ref, event));
       return;
     }
     if (this.clients.size === 0) return;
     const text = encodeBroadcast(event);
-    if (text !== undefined) this.broadcast(text);
+    if (text !== undefined) this.writes.broadcast(text);
   }
 
   /** Current figures. */
   stats(): WsServerStats {
-    return { clients: this.clients.size, ...this.figures };
-  }
-
-  /**
-   * Framed once into the turn's batch, which goes to every client in one write (FrameBatch): ws
-   * would otherwise convert the string and frame it per send. The batch is written straight to
-   * the socket under ws: with no compression its own sends are written at once too, so every
-   * frame keeps its order, and its bufferedAmount counts what the socket holds.
-   */
-  private broadcast(text: string): void {
-    if (this.batch.bytes > this.crossAt) this.judge();
-    this.batch.add(text, this.clients.size);
-  }
-
-  /** The turn's broadcasts go out: each client gets what it has not had of them, in one write. */
-  private writeBatch(batch: Buffer): void {
-    let crossAt = Number.POSITIVE_INFINITY;
-    for (const client of this.clients) {
-      const from = client.batchFrom;
-      client.batchFrom = 0;
-      if (client.socket.readyState !== WebSocket.OPEN) continue;
-      if (from < batch.length) client.raw.write(from === 0 ? batch : batch.subarray(from));
-      this.measure(client);
-      client.crossAt = this.backlogBound(client) - client.socket.bufferedAmount;
-      if (client.crossAt < crossAt) crossAt = client.crossAt;
-    }
-    this.crossAt = crossAt;
-  }
-
-  /**
-   * The frames batched so far have taken some client's backlog, with its part of the batch,
-   * past its bound (`crossAt`): before the next frame, each such client is given its part now,
-   * judged on what the kernel did not take, and dropped if that is still over the bound. So a
-   * backlog never passes the bound by more than one frame. A client that stays near its bound
-   * is judged at every broadcast: one write per frame for it, as before batches.
-   */
-  private judge(): void {
-    let crossAt = Number.POSITIVE_INFINITY;
-    for (const client of [...this.clients]) {
-      if (this.batch.bytes > client.crossAt && !this.admits(client)) continue;
-      if (client.crossAt < crossAt) crossAt = client.crossAt;
-    }
-    this.crossAt = crossAt;
+    return { clients: this.clients.size, ...this.figures, maxBufferedSeen: this.writes.maxBufferedSeen };
   }
 
   /**
@@ -237,12 +177,12 @@ export class WsServer {
     for (const client of this.clients) {
       const own = client.healthBase;
       if (own === undefined) {
-        if (text !== undefined) this.send(client, text);
+        if (text !== undefined) this.writes.send(client, text);
         continue;
       }
       client.healthBase = undefined;
       const changes = healthChanges(own, health, next);
-      if (changes !== undefined) this.send(client, encodeHealthChanges(changes, health.uptimeMs));
+      if (changes !== undefined) this.writes.send(client, encodeHealthChanges(changes, health.uptimeMs));
     }
     this.healthBase = next;
   }
@@ -282,73 +222,6 @@ export class WsServer {
       this.forget(client);
       client.socket.terminate();
     }
-  }
-
-  /**
-   * A frame of this client's own (its snapshot, its health, a reply, a refusal): written now,
-   * after what it has not had of this turn's broadcasts, in one write (a relay's new state, then
-   * its reply). Held to a busy turn's end, a reply waited behind every device of that turn; held
-   * even to the callback's end, a cork and its microtask were a third of the gateway's share of a
-   * round trip (issue 12).
-   */
-  private send(client: Client, data: string | Buffer): void {
-    const raw = client.raw;
-    raw.cork();
-    try {
-      if (!this.admits(client)) return;
-      client.socket.send(data, { binary: false });
-    } finally {
-      raw.uncork();
-    }
-    this.measure(client);
-    this.rebound(client);
-  }
-
-  /** A frame for one client that waits on it (a reply, a refusal). */
-  private answer(client: Client, data: string): void {
-    this.send(client, data);
-  }
-
-  /**
-   * False when `client` cannot take another frame: closing, or dropped here for its backlog.
-   * It is given its part of this turn's broadcasts first, and judged with it.
-   */
-  private admits(client: Client): boolean {
-    const socket = client.socket;
-    if (socket.readyState !== WebSocket.OPEN) return false;
-    const part = this.batch.since(client.batchFrom);
-    client.batchFrom = this.batch.bytes;
-    if (part !== undefined) {
-      client.raw.write(part);
-      this.measure(client);
-    }
-    if (socket.bufferedAmount > this.backlogBound(client)) {
-      this.dropSlow(client);
-      return false;
-    }
-    this.rebound(client);
-    return true;
-  }
-
-  /** `client`'s `crossAt` from its backlog now. */
-  private rebound(client: Client): void {
-    if (client.socket.readyState !== WebSocket.OPEN) return;
-    client.crossAt = this.backlogBound(client) - client.socket.bufferedAmount + client.batchFrom;
-    if (client.crossAt < this.crossAt) this.crossAt = client.crossAt;
-  }
-
-  /** The backlog past which `client` is dropped: `maxBufferedBytes`, plus its snapshot until that has gone out. */
-  private backlogBound(client: Client): number {
-    const max = this.config.maxBufferedBytes;
-    if (client.snapshotAllowance > 0 && client.socket.bufferedAmount <= max) client.snapshotAllowance = 0;
-    return max + client.snapshotAllowance;
-  }
-
-  /** What the kernel has not taken, once a turn's frames went out: the high-water mark of the backlog. */
-  private measure(client: Client): void {
-    if (client.socket.readyState !== WebSocket.OPEN) return;
-    const buffered = client.socket.bufferedAmount;
-    if (buffered > this.figures.maxBufferedSeen) this.figures.maxBufferedSeen = buffered;
   }
 
   private dropSlow(client: Client): void {
@@ -397,7 +270,7 @@ export class WsServer {
       pending: 0,
       alive: true,
       raw: request.socket,
-      batchFrom: this.batch.bytes,
+      batchFrom: this.writes.joinAt,
       crossAt: Number.POSITIVE_INFINITY,
       flushed: 0,
       stuckSince: undefined,
@@ -409,9 +282,9 @@ export class WsServer {
     this.byKey.set(client.key, client);
     this.reportConnection();
     const snapshot = encodeSnapshot(this.ctx.snapshot(), health);
-    this.send(client, snapshot);
+    this.writes.send(client, snapshot);
     client.snapshotAllowance = Buffer.byteLength(snapshot);
-    this.rebound(client);
+    this.writes.rebound(client);
     socket.on('message', (data, isBinary) => this.onMessage(client, data, isBinary));
     socket.on('pong', () => {
       client.alive = true;
@@ -449,7 +322,7 @@ export class WsServer {
     this.figures.badMessages++;
     this.counters.bad.inc();
     this.ctx.logger.warn({ client: client.key, remote: client.remote, id }, `ws message from ${client.remote} refused: ${error}`);
-    this.answer(client, encodeError({ code: WireErrors.BAD_MESSAGE, error, id }));
+    this.writes.send(client, encodeError({ code: WireErrors.BAD_MESSAGE, error, id }));
   }
 
   private runCommand(client: Client, command: ClientCommand): void {
@@ -458,7 +331,7 @@ export class WsServer {
       this.figures.badMessages++;
       this.counters.bad.inc();
       this.ctx.logger.warn({ client: client.key, id: command.id }, `ws client ${client.remote} has ${client.pending} unanswered commands; refused another`);
-      this.answer(client, encodeRefusal(command.id, command.device, { code: WireErrors.TOO_MANY_PENDING, error: `too many unanswered commands (maxPendingCommands ${this.config.maxPendingCommands})` }));
+      this.writes.send(client, encodeRefusal(command.id, command.device, { code: WireErrors.TOO_MANY_PENDING, error: `too many unanswered commands (maxPendingCommands ${this.config.maxPendingCommands})` }));
       return;
     }
     client.pending++;
@@ -479,7 +352,7 @@ export class WsServer {
     ).then(
       (reply) => {
         client.pending--;
-        this.answer(client, encodeReply(command.id, reply));
+        this.writes.send(client, encodeReply(command.id, reply));
       },
       (error: unknown) => {
         client.pending--;
